@@ -1,0 +1,122 @@
+"""FastAPI app factory: thin routes over the domain services, one Runtime per app."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from api.errors import error_body, install_error_handlers
+from api.metrics import Metrics, install_metrics
+from core.models import Tenant
+from core.runtime import Runtime
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Each domain contributes one router module; a domain not present in this build is skipped.
+ROUTE_MODULES = (
+    "api.routes.health",
+    "api.routes.suggest",
+    "api.routes.articles",
+    "api.routes.keys",
+    "api.routes.compliance",
+    "api.routes.history",
+    "api.routes.tickets",
+    "api.routes.drafts",
+    "api.routes.macros",
+    "api.routes.contact_form",
+    "api.routes.deflection",
+    "api.routes.reports",
+    "api.routes.shipments",
+    "api.routes.pages",
+)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _warm_up(app: FastAPI, runtime: Runtime) -> None:
+    """Loads the model and every tenant's article index off the request path."""
+    try:
+        search = runtime.search
+        with runtime.session() as session:
+            tenants = list(session.scalars(select(Tenant.id)))
+        for tenant_id in tenants:
+            search.collection(tenant_id, "articles")
+        app.state.warm = True
+    except Exception:
+        log.exception("warm-up failed; /readyz stays false")
+
+
+def _sync_loop(app: FastAPI, runtime: Runtime, stop: threading.Event) -> None:
+    while not stop.wait(runtime.settings.index_sync_seconds):
+        if not getattr(app.state, "warm", False):
+            continue
+        try:
+            runtime.search.sync_all()
+        except Exception:
+            log.exception("index catch-up failed; retrying at the next interval")
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None, warm_sync: bool = False) -> FastAPI:
+    """Builds an app; `warm_sync` loads the model before serving (tests), else in the background."""
+    settings = settings or get_settings()
+    runtime = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.migrate()
+        stop = threading.Event()
+        if warm_sync:
+            _warm_up(app, runtime)
+        else:
+            threading.Thread(target=_warm_up, args=(app, runtime), daemon=True, name="warm-up").start()
+        syncer = threading.Thread(target=_sync_loop, args=(app, runtime, stop), daemon=True, name="index-sync")
+        syncer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            syncer.join(timeout=5)
+
+    app = FastAPI(
+        title="Deflect",
+        version="0.1.0",
+        description="Customer-support deflection: KB suggestions, compliant drafts, semantic duplicates.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.warm = False
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    install_metrics(app, app.state.metrics)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
+            return JSONResponse(
+                error_body("payload_too_large", f"request body over {settings.max_body_bytes} bytes"), status_code=413
+            )
+        return await call_next(request)
+
+    for module_name in ROUTE_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        app.include_router(module.router)
+    if STATIC_DIR.exists():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

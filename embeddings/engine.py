@@ -1,0 +1,465 @@
+"""Hybrid search engine: one FAISS index + one BM25 index per (tenant, collection).
+
+The database is the source of truth. Each collection loads a snapshot from disk when it
+matches the configured model, otherwise rebuilds from the database, then replays the
+change log past the snapshot's sequence number. Domains plug in an `ItemSource` that
+turns their rows into `IndexedItem`s; this package knows nothing about articles or tickets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import IndexMismatchError
+from core.models import ChangeLog
+from embeddings.encoder import Encoder
+from embeddings.index import FaissIndex, IndexKind, write_json_atomic
+from embeddings.keyword import KeywordIndex
+
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["hybrid", "dense", "bm25"]
+SNAPSHOT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class IndexedItem:
+    item_id: int
+    key: str
+    text: str
+    vector: bytes | None = None
+    encoder: str | None = None
+    channels: tuple[str, ...] = ()
+    locale: str = "en"
+    labels: tuple[str, ...] = ()
+    timestamp: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ItemSource(Protocol):
+    def load(
+        self, session: Session, *, tenant_id: str, item_ids: Sequence[int] | None, with_vectors: bool
+    ) -> list[IndexedItem]: ...
+
+    def store_vectors(self, session: Session, *, tenant_id: str, vectors: dict[int, bytes], encoder: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Applied inside both searches, before top-k, never by truncating afterwards."""
+
+    channel: str | None = None
+    locales: tuple[str, ...] | None = None
+    since: float | None = None
+    until: float | None = None
+    exclude_keys: frozenset[str] = frozenset()
+    extra_equals: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return self == SearchFilter()
+
+
+@dataclass
+class Hit:
+    item: IndexedItem
+    score: float
+    dense_score: float | None
+    bm25_score: float | None
+    dense_rank: int | None
+    bm25_rank: int | None
+
+
+class Collection:
+    """One tenant's searchable items of one kind, with its dense and keyword indexes."""
+
+    def __init__(self, *, encoder: Encoder, kind: IndexKind, rrf_k: int, bm25_weight: float) -> None:
+        self.encoder = encoder
+        self.kind = kind
+        self.rrf_k = rrf_k
+        self.bm25_weight = bm25_weight
+        self.items: dict[int, IndexedItem] = {}
+        self.index = FaissIndex(encoder.dim, "flat")
+        self.last_seq = 0
+        self.lock = threading.RLock()
+        self._keyword: KeywordIndex | None = None
+        self._positions: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._mask_cache: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def apply(self, upserts: Sequence[IndexedItem], vectors: np.ndarray | None, deletes: Sequence[int]) -> None:
+        with self.lock:
+            if deletes:
+                self.index.remove(np.asarray(deletes, dtype=np.int64))
+                for item_id in deletes:
+                    self.items.pop(item_id, None)
+            if upserts:
+                assert vectors is not None
+                self.index.add(np.asarray([i.item_id for i in upserts], dtype=np.int64), vectors)
+                for item in upserts:
+                    self.items[item.item_id] = item
+            if upserts or deletes:
+                self._keyword = None
+                self._mask_cache.clear()
+
+    def _ensure_keyword(self) -> KeywordIndex:
+        if self._keyword is None:
+            self._positions = np.fromiter(self.items.keys(), dtype=np.int64, count=len(self.items))
+            self._keyword = KeywordIndex([self.items[int(i)].text for i in self._positions])
+        return self._keyword
+
+    def _mask(self, flt: SearchFilter) -> np.ndarray | None:
+        """Boolean mask over keyword positions; cached per filter until the collection changes."""
+        if flt.is_empty:
+            return None
+        key = (flt.channel, flt.locales, flt.since, flt.until, flt.exclude_keys, flt.extra_equals)
+        cached = self._mask_cache.get(key)
+        if cached is not None:
+            return cached
+        items = [self.items[int(i)] for i in self._positions]
+        mask = np.fromiter((self._allowed(item, flt) for item in items), dtype=bool, count=len(items))
+        if len(self._mask_cache) > 256:
+            self._mask_cache.clear()
+        self._mask_cache[key] = mask
+        return mask
+
+    @staticmethod
+    def _allowed(item: IndexedItem, flt: SearchFilter) -> bool:
+        if flt.channel is not None and item.channels and flt.channel not in item.channels:
+            return False
+        if flt.locales is not None and item.locale not in flt.locales:
+            return False
+        if flt.since is not None and item.timestamp < flt.since:
+            return False
+        if flt.until is not None and item.timestamp > flt.until:
+            return False
+        if item.key in flt.exclude_keys:
+            return False
+        return all(item.extra.get(name) == value for name, value in flt.extra_equals)
+
+    def search(
+        self,
+        query: str,
+        query_vector: np.ndarray | None,
+        *,
+        top_k: int,
+        mode: SearchMode = "hybrid",
+        flt: SearchFilter = SearchFilter(),
+        candidates: int = 50,
+    ) -> list[Hit]:
+        with self.lock:
+            if not self.items:
+                return []
+            keyword = self._ensure_keyword()
+            mask = self._mask(flt)
+            allowed_ids = self._positions[mask] if mask is not None else None
+            if allowed_ids is not None and len(allowed_ids) == 0:
+                return []
+            pool = max(candidates, top_k)
+            dense: list[tuple[int, float]] = []
+            if mode in ("hybrid", "dense") and query_vector is not None:
+                scores, ids = self.index.search(query_vector.reshape(1, -1), pool, allowed_ids)
+                dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            sparse: list[tuple[int, float]] = []
+            if mode in ("hybrid", "bm25"):
+                positions, scores_kw = keyword.search(query, pool, mask)
+                sparse = [(int(self._positions[p]), float(s)) for p, s in zip(positions, scores_kw, strict=True)]
+        return self._fuse(dense, sparse, mode, top_k)
+
+    def _fuse(
+        self, dense: list[tuple[int, float]], sparse: list[tuple[int, float]], mode: SearchMode, top_k: int
+    ) -> list[Hit]:
+        dense_rank = {item_id: rank for rank, (item_id, _) in enumerate(dense)}
+        sparse_rank = {item_id: rank for rank, (item_id, _) in enumerate(sparse)}
+        dense_score = dict(dense)
+        sparse_score = dict(sparse)
+        fused: dict[int, float] = {}
+        w = self.bm25_weight if mode == "hybrid" else (1.0 if mode == "bm25" else 0.0)
+        for item_id, rank in dense_rank.items():
+            fused[item_id] = fused.get(item_id, 0.0) + (1 - w) / (self.rrf_k + rank + 1)
+        for item_id, rank in sparse_rank.items():
+            fused[item_id] = fused.get(item_id, 0.0) + w / (self.rrf_k + rank + 1)
+        order = sorted(fused, key=lambda i: (-fused[i], -dense_score.get(i, -2.0)))[:top_k]
+        hits = []
+        for item_id in order:
+            item = self.items.get(item_id)
+            if item is None:
+                continue
+            score = dense_score.get(item_id, 0.0) if mode == "dense" else (
+                sparse_score.get(item_id, 0.0) if mode == "bm25" else fused[item_id]
+            )
+            hits.append(
+                Hit(
+                    item=item,
+                    score=score,
+                    dense_score=dense_score.get(item_id),
+                    bm25_score=sparse_score.get(item_id),
+                    dense_rank=dense_rank.get(item_id),
+                    bm25_rank=sparse_rank.get(item_id),
+                )
+            )
+        return hits
+
+
+class SearchEngine:
+    """Owns every loaded collection; shared by the API, the CLI and the evaluation runner."""
+
+    def __init__(
+        self,
+        *,
+        encoder: Encoder,
+        session_factory: sessionmaker[Session] | None,
+        snapshot_dir: Path | None,
+        index_kind: Literal["auto", "flat", "ivf", "hnsw"] = "auto",
+        flat_max: int = 200_000,
+        rrf_k: int = 60,
+        bm25_weight: float = 0.5,
+    ) -> None:
+        self.encoder = encoder
+        self.session_factory = session_factory
+        self.snapshot_dir = snapshot_dir
+        self.index_kind = index_kind
+        self.flat_max = flat_max
+        self.rrf_k = rrf_k
+        self.bm25_weight = bm25_weight
+        self._sources: dict[str, ItemSource] = {}
+        self._collections: dict[tuple[str, str], Collection] = {}
+        self._lock = threading.RLock()
+
+    # -- wiring -----------------------------------------------------------------
+    def register_source(self, collection: str, source: ItemSource) -> None:
+        self._sources[collection] = source
+
+    def new_collection(self) -> Collection:
+        return Collection(encoder=self.encoder, kind="flat", rrf_k=self.rrf_k, bm25_weight=self.bm25_weight)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encoder.encode([text], kind="query")[0]
+
+    # -- loading ----------------------------------------------------------------
+    def collection(self, tenant_id: str, name: str) -> Collection:
+        key = (tenant_id, name)
+        with self._lock:
+            found = self._collections.get(key)
+            if found is None:
+                found = self._open(tenant_id, name)
+                self._collections[key] = found
+            return found
+
+    def loaded(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._collections)
+
+    def _snapshot_paths(self, tenant_id: str, name: str) -> tuple[Path, Path] | None:
+        if self.snapshot_dir is None:
+            return None
+        folder = self.snapshot_dir / tenant_id / name
+        return folder / "vectors.faiss", folder / "meta.json"
+
+    def _open(self, tenant_id: str, name: str) -> Collection:
+        collection = self.new_collection()
+        if self.session_factory is None or name not in self._sources:
+            return collection
+        try:
+            if self._load_snapshot(collection, tenant_id, name):
+                self.catch_up(tenant_id, name, collection)
+                if self._consistent(collection, tenant_id, name):
+                    return collection
+                log.warning("index %s/%s disagrees with the database; rebuilding", tenant_id, name)
+        except IndexMismatchError as exc:
+            log.warning("%s; rebuilding from the database", exc)
+        except Exception:  # a torn or corrupt snapshot must never stop the service
+            log.exception("snapshot of %s/%s unreadable; rebuilding from the database", tenant_id, name)
+        return self.rebuild(tenant_id, name)
+
+    def _load_snapshot(self, collection: Collection, tenant_id: str, name: str) -> bool:
+        paths = self._snapshot_paths(tenant_id, name)
+        if paths is None or not paths[0].exists() or not paths[1].exists():
+            return False
+        meta = json.loads(paths[1].read_text(encoding="utf-8"))
+        if meta.get("encoder") != self.encoder.name or meta.get("dim") != self.encoder.dim:
+            raise IndexMismatchError(
+                f"index {tenant_id}/{name} was built with {meta.get('encoder')!r}, "
+                f"the service is configured with {self.encoder.name!r}"
+            )
+        index = FaissIndex.load(paths[0], kind=meta.get("kind", "flat"))
+        assert self.session_factory is not None
+        with self.session_factory() as session:
+            items = self._sources[name].load(session, tenant_id=tenant_id, item_ids=None, with_vectors=False)
+        known = {i.item_id for i in items}
+        with collection.lock:
+            collection.index = index
+            collection.kind = index.kind
+            collection.items = {i.item_id: i for i in items}
+            collection.last_seq = int(meta["last_seq"])
+            collection._keyword = None
+        # Items written after the snapshot are re-applied by the change-log catch-up.
+        return index.count() <= len(known) + self._pending_count(tenant_id, name, collection.last_seq)
+
+    def _pending_count(self, tenant_id: str, name: str, after_seq: int) -> int:
+        assert self.session_factory is not None
+        with self.session_factory() as session:
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(ChangeLog).where(
+                        ChangeLog.tenant_id == tenant_id, ChangeLog.collection == name, ChangeLog.seq > after_seq
+                    )
+                )
+                or 0
+            )
+
+    def _consistent(self, collection: Collection, tenant_id: str, name: str) -> bool:
+        return collection.index.count() == len(collection.items)
+
+    def _max_seq(self, session: Session, tenant_id: str, name: str) -> int:
+        return int(
+            session.scalar(
+                select(func.max(ChangeLog.seq)).where(ChangeLog.tenant_id == tenant_id, ChangeLog.collection == name)
+            )
+            or 0
+        )
+
+    def _vectors_for(self, session: Session, tenant_id: str, name: str, items: Sequence[IndexedItem],
+                     progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Stored vectors where they match the model; only the rest is encoded (and stored back)."""
+        dim = self.encoder.dim
+        out = np.zeros((len(items), dim), dtype=np.float32)
+        missing: list[int] = []
+        for row, item in enumerate(items):
+            if item.vector is not None and item.encoder == self.encoder.name and len(item.vector) == dim * 4:
+                out[row] = np.frombuffer(item.vector, dtype=np.float32)
+            else:
+                missing.append(row)
+        batch = 256
+        fresh: dict[int, bytes] = {}
+        for start in range(0, len(missing), batch):
+            rows = missing[start : start + batch]
+            vectors = self.encoder.encode([items[r].text for r in rows], kind="passage")
+            for r, v in zip(rows, vectors, strict=True):
+                out[r] = v
+                fresh[items[r].item_id] = v.astype(np.float32).tobytes()
+            if progress:
+                progress(len(rows))
+        if fresh:
+            self._sources[name].store_vectors(session, tenant_id=tenant_id, vectors=fresh, encoder=self.encoder.name)
+        return out
+
+    def _choose_kind(self, n: int) -> IndexKind:
+        if self.index_kind in ("flat", "ivf"):
+            return self.index_kind  # type: ignore[return-value]
+        return "flat" if n <= self.flat_max else "ivf"
+
+    def rebuild(self, tenant_id: str, name: str, progress: Callable[[int], None] | None = None) -> Collection:
+        """Re-reads every item from the database; encodes only those without a matching stored vector."""
+        assert self.session_factory is not None
+        collection = self.new_collection()
+        with self.session_factory() as session, session.begin():
+            last_seq = self._max_seq(session, tenant_id, name)
+            items = self._sources[name].load(session, tenant_id=tenant_id, item_ids=None, with_vectors=True)
+            vectors = self._vectors_for(session, tenant_id, name, items, progress)
+        kind = self._choose_kind(len(items))
+        if kind == "ivf" and len(items):
+            collection.index = FaissIndex(self.encoder.dim, "ivf", train_vectors=vectors)
+        collection.kind = kind
+        collection.apply(items, vectors, [])
+        collection.items = {i.item_id: i for i in items}
+        collection.last_seq = last_seq
+        with self._lock:
+            self._collections[(tenant_id, name)] = collection
+        self.save(tenant_id, name)
+        return collection
+
+    # -- keeping up -------------------------------------------------------------
+    def catch_up(self, tenant_id: str, name: str, collection: Collection | None = None) -> int:
+        """Replays change-log rows after the collection's last sequence number; returns how many."""
+        if self.session_factory is None or name not in self._sources:
+            return 0
+        collection = collection or self.collection(tenant_id, name)
+        with self.session_factory() as session, session.begin():
+            rows = session.execute(
+                select(ChangeLog.seq, ChangeLog.item_id, ChangeLog.op)
+                .where(ChangeLog.tenant_id == tenant_id, ChangeLog.collection == name,
+                       ChangeLog.seq > collection.last_seq)
+                .order_by(ChangeLog.seq)
+            ).all()
+            if not rows:
+                return 0
+            last_op: dict[int, str] = {}
+            for _, item_id, op in rows:
+                last_op[item_id] = op
+            upsert_ids = [i for i, op in last_op.items() if op == "upsert"]
+            items = []
+            for start in range(0, len(upsert_ids), 5000):  # stay under the driver's bound-parameter limit
+                items += self._sources[name].load(
+                    session, tenant_id=tenant_id, item_ids=upsert_ids[start : start + 5000], with_vectors=True
+                )
+            found = {i.item_id for i in items}
+            # An upsert whose row is gone was deleted later in the same window.
+            deletes = [i for i, op in last_op.items() if op == "delete" or i not in found]
+            vectors = self._vectors_for(session, tenant_id, name, items) if items else None
+        collection.apply(items, vectors, deletes)
+        collection.last_seq = rows[-1][0]
+        return len(rows)
+
+    def sync_all(self) -> int:
+        """Catches every loaded collection up and snapshots those that changed."""
+        changed = 0
+        for tenant_id, name in self.loaded():
+            applied = self.catch_up(tenant_id, name)
+            if applied:
+                self.save(tenant_id, name)
+                changed += applied
+        return changed
+
+    def is_caught_up(self) -> bool:
+        if self.session_factory is None:
+            return True
+        with self.session_factory() as session:
+            for tenant_id, name in self.loaded():
+                if self._max_seq(session, tenant_id, name) > self.collection(tenant_id, name).last_seq:
+                    return False
+        return True
+
+    def save(self, tenant_id: str, name: str) -> None:
+        paths = self._snapshot_paths(tenant_id, name)
+        if paths is None:
+            return
+        collection = self.collection(tenant_id, name)
+        with collection.lock:
+            collection.index.save(paths[0])
+            write_json_atomic(
+                paths[1],
+                {
+                    "format": SNAPSHOT_FORMAT,
+                    "encoder": self.encoder.name,
+                    "encoder_version": self.encoder.version,
+                    "dim": self.encoder.dim,
+                    "kind": collection.index.kind,
+                    "count": collection.index.count(),
+                    "last_seq": collection.last_seq,
+                    "built_at": time.time(),
+                },
+            )
+
+    def forget(self, tenant_id: str | None = None) -> None:
+        with self._lock:
+            for key in list(self._collections):
+                if tenant_id is None or key[0] == tenant_id:
+                    del self._collections[key]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {f"{t}/{n}": len(c) for (t, n), c in self._collections.items()}

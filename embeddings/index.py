@@ -1,0 +1,125 @@
+"""Vector index interface and its FAISS implementation.
+
+The interface stays narrow (add, remove, search with an id filter, count, save, load) so a
+pgvector or OpenSearch k-NN backend is a new class, not a rewrite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import faiss
+import numpy as np
+
+IndexKind = Literal["flat", "ivf"]
+
+
+class VectorIndex(Protocol):
+    dim: int
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> None: ...
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def count(self) -> int: ...
+
+    def save(self, path: Path) -> None: ...
+
+
+def _ivf_lists(n: int) -> int:
+    # FAISS wants >= 39 training points per list; 4*sqrt(n) is its usual rule of thumb.
+    return max(1, min(int(4 * np.sqrt(max(n, 1))), n // 39 or 1))
+
+
+class FaissIndex:
+    """Cosine search over normalised vectors: FAISS inner product on IDMap2(flat) or IVF-flat."""
+
+    def __init__(self, dim: int, kind: IndexKind = "flat", *, train_vectors: np.ndarray | None = None,
+                 nprobe: int = 16, _index: Any = None) -> None:
+        self.dim = dim
+        self.kind = kind
+        self.nprobe = nprobe
+        if _index is not None:
+            self._index = _index
+        elif kind == "flat":
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        else:
+            if train_vectors is None or len(train_vectors) == 0:
+                raise ValueError("an IVF index needs training vectors")
+            quantizer = faiss.IndexFlatIP(dim)
+            ivf = faiss.IndexIVFFlat(quantizer, dim, _ivf_lists(len(train_vectors)), faiss.METRIC_INNER_PRODUCT)
+            ivf.train(np.ascontiguousarray(train_vectors, dtype=np.float32))
+            self._index = ivf
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        ids = np.asarray(ids, dtype=np.int64)
+        self.remove(ids)  # re-adding an id replaces it instead of duplicating it
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+
+    def remove(self, ids: np.ndarray) -> None:
+        if len(ids):
+            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query row; the id filter is applied inside FAISS, before top-k."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = max(1, min(k, self.count() or 1))
+        selector = None
+        if allowed_ids is not None:
+            if len(allowed_ids) == 0:
+                return np.full((len(queries), 0), -1.0, dtype=np.float32), np.zeros((len(queries), 0), np.int64)
+            selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
+        if self.kind == "ivf":
+            params: Any = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = self._index.search(queries, k, params=params)
+        return scores, ids
+
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    def save(self, path: Path) -> None:
+        """Atomic: write a temp file, fsync it, then rename over the old snapshot."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        os.close(fd)
+        try:
+            faiss.write_index(self._index, tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @classmethod
+    def load(cls, path: Path, *, kind: IndexKind, nprobe: int = 16) -> FaissIndex:
+        raw = faiss.read_index(str(path))
+        return cls(raw.d, kind, nprobe=nprobe, _index=raw)
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

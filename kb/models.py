@@ -1,0 +1,47 @@
+"""Knowledge-base articles and their searchable chunks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, TenantMixin, TimestampMixin
+
+
+class Article(TenantMixin, TimestampMixin, Base):
+    __tablename__ = "articles"
+    __table_args__ = (UniqueConstraint("tenant_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    source_updated_at: Mapped[datetime | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    chunks: Mapped[list[ArticleChunk]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", order_by="ArticleChunk.position"
+    )
+
+
+class ArticleChunk(TenantMixin, Base):
+    """The unit of vector search; suggestions are grouped back to whole articles."""
+
+    __tablename__ = "article_chunks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str] = mapped_column(String(500), default="")
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(100))
+
+    article: Mapped[Article] = relationship(back_populates="chunks")

@@ -1,0 +1,258 @@
+"""Knowledge-base services: create, update, delete, import. Callers own the transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from core.changes import record_changes
+from core.clock import utcnow
+from core.errors import ImportFileError, LineError, NotFoundError
+from kb.chunking import chunk_article
+from kb.models import Article, ArticleChunk
+from kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate, ImportReport
+
+COLLECTION = "articles"
+
+
+def _content_hash(article_in: ArticleCreate) -> str:
+    payload = json.dumps(
+        [article_in.title, article_in.body, article_in.locale, sorted(article_in.channels),
+         sorted(article_in.tags), article_in.url],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def to_read(article: Article) -> ArticleRead:
+    return ArticleRead(
+        id=article.external_id, title=article.title, body=article.body, locale=article.locale,
+        channels=list(article.channels), tags=list(article.tags), url=article.url,
+        updated_at=article.source_updated_at or article.updated_at,
+    )
+
+
+def get_by_external_id(session: Session, *, tenant_id: str, external_id: str) -> Article | None:
+    """One article of this tenant by its external id, or None."""
+    return session.scalar(
+        select(Article)
+        .where(Article.tenant_id == tenant_id, Article.external_id == external_id)
+        .options(selectinload(Article.chunks))
+    )
+
+
+def get(session: Session, *, tenant_id: str, external_id: str) -> Article:
+    """One article, or NotFoundError."""
+    article = get_by_external_id(session, tenant_id=tenant_id, external_id=external_id)
+    if article is None:
+        raise NotFoundError(f"article {external_id!r} not found")
+    return article
+
+
+def list_(
+    session: Session, *, tenant_id: str, offset: int = 0, limit: int = 50, tag: str | None = None,
+    channel: str | None = None, locale: str | None = None,
+) -> tuple[list[Article], int]:
+    """A page of articles ordered by id, with the total count."""
+    query = select(Article).where(Article.tenant_id == tenant_id)
+    if locale:
+        query = query.where(Article.locale == locale)
+    articles = list(session.scalars(query.order_by(Article.external_id)))
+    if tag:
+        articles = [a for a in articles if tag in a.tags]
+    if channel:
+        articles = [a for a in articles if not a.channels or channel in a.channels]
+    return articles[offset : offset + limit], len(articles)
+
+
+def _sync_chunks(session: Session, article: Article) -> None:
+    """Keeps chunks whose text did not change (and their vectors); only new text is re-embedded."""
+    old_by_hash: dict[str, list[ArticleChunk]] = {}
+    for chunk in article.chunks:
+        old_by_hash.setdefault(chunk.content_hash, []).append(chunk)
+    kept: list[ArticleChunk] = []
+    created: list[ArticleChunk] = []
+    for chunk in chunk_article(article.title, article.body):
+        reusable = old_by_hash.get(chunk.content_hash)
+        if reusable:
+            row = reusable.pop()
+            row.position, row.heading = chunk.position, chunk.heading
+            kept.append(row)
+        else:
+            row = ArticleChunk(
+                tenant_id=article.tenant_id, position=chunk.position, heading=chunk.heading,
+                text=chunk.text, content_hash=chunk.content_hash,
+            )
+            created.append(row)
+    removed = [c for rows in old_by_hash.values() for c in rows]
+    article.chunks = kept + created
+    session.flush()
+    record_changes(session, tenant_id=article.tenant_id, collection=COLLECTION,
+                   item_ids=[c.id for c in removed], op="delete")
+    # Kept chunks are re-announced too: their channels/locale/tags may have changed.
+    record_changes(session, tenant_id=article.tenant_id, collection=COLLECTION,
+                   item_ids=[c.id for c in kept + created], op="upsert")
+
+
+def upsert(session: Session, *, tenant_id: str, article_in: ArticleCreate) -> tuple[Article, str]:
+    """Creates or updates by external id; returns the article and 'created', 'updated' or 'unchanged'."""
+    content_hash = _content_hash(article_in)
+    article = get_by_external_id(session, tenant_id=tenant_id, external_id=article_in.id)
+    if article is not None and article.content_hash == content_hash:
+        return article, "unchanged"
+    outcome = "updated"
+    if article is None:
+        article = Article(tenant_id=tenant_id, external_id=article_in.id, chunks=[])
+        session.add(article)
+        outcome = "created"
+    article.title = article_in.title
+    article.body = article_in.body
+    article.locale = article_in.locale
+    article.channels = list(article_in.channels)
+    article.tags = list(article_in.tags)
+    article.url = article_in.url
+    article.source_updated_at = article_in.updated_at or utcnow()
+    article.content_hash = content_hash
+    session.flush()
+    _sync_chunks(session, article)
+    return article, outcome
+
+
+def update(session: Session, *, tenant_id: str, external_id: str, article_up: ArticleUpdate) -> Article:
+    """Partial update; only changed chunks are re-embedded."""
+    article = get(session, tenant_id=tenant_id, external_id=external_id)
+    current = to_read(article).model_dump()
+    current.update(article_up.model_dump(exclude_unset=True))
+    current["updated_at"] = utcnow()
+    updated, _ = upsert(session, tenant_id=tenant_id, article_in=ArticleCreate.model_validate(current))
+    return updated
+
+
+def delete(session: Session, *, tenant_id: str, external_id: str) -> None:
+    """Deletes the article and removes its chunks from every index."""
+    article = get(session, tenant_id=tenant_id, external_id=external_id)
+    record_changes(session, tenant_id=tenant_id, collection=COLLECTION,
+                   item_ids=[c.id for c in article.chunks], op="delete")
+    session.delete(article)
+    session.flush()
+
+
+def count(session: Session, *, tenant_id: str) -> int:
+    """Number of articles of the tenant."""
+    return int(session.scalar(select(func.count()).select_from(Article).where(Article.tenant_id == tenant_id)) or 0)
+
+
+# -- import -----------------------------------------------------------------------
+
+def _validation_reason(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def parse_articles_jsonl(path: Path) -> list[ArticleCreate]:
+    """Every line or none: raises ImportFileError listing each bad line (file, line, reason)."""
+    errors: list[LineError] = []
+    articles: list[ArticleCreate] = []
+    seen: dict[str, int] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFileError([LineError(str(path), 0, f"cannot read file: {exc}")]) from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(LineError(str(path), number, f"invalid JSON: {exc.msg}"))
+            continue
+        if not isinstance(raw, dict):
+            errors.append(LineError(str(path), number, "expected a JSON object"))
+            continue
+        try:
+            article = ArticleCreate.model_validate(raw)
+        except ValidationError as exc:
+            errors.append(LineError(str(path), number, _validation_reason(exc)))
+            continue
+        if article.id in seen:
+            errors.append(LineError(str(path), number, f"duplicate id {article.id!r} (first on line {seen[article.id]})"))
+            continue
+        seen[article.id] = number
+        articles.append(article)
+    if errors:
+        raise ImportFileError(errors)
+    if not articles:
+        raise ImportFileError([LineError(str(path), 0, "no articles in file")])
+    return articles
+
+
+def _split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
+    """Returns (front matter, body, line number where the body starts)."""
+    if not text.startswith("---"):
+        return {}, text, 1
+    lines = text.splitlines()
+    for end in range(1, len(lines)):
+        if lines[end].strip() == "---":
+            meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+            if not isinstance(meta, dict):
+                raise ValueError("front matter must be a mapping")
+            return meta, "\n".join(lines[end + 1 :]), end + 2
+    raise ValueError("front matter opened with --- is never closed")
+
+
+def parse_markdown_folder(folder: Path) -> list[ArticleCreate]:
+    """Each *.md file is an article; front matter gives id, title, locale, channels, tags, url."""
+    errors: list[LineError] = []
+    articles: list[ArticleCreate] = []
+    files = sorted(folder.rglob("*.md"))
+    if not files:
+        raise ImportFileError([LineError(str(folder), 0, "no .md files found")])
+    for file in files:
+        try:
+            meta, body, _ = _split_front_matter(file.read_text(encoding="utf-8"))
+        except (ValueError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            errors.append(LineError(str(file), 1, f"bad front matter: {exc}"))
+            continue
+        if "title" not in meta:
+            for line in body.splitlines():
+                if line.startswith("# "):
+                    meta["title"] = line[2:].strip()
+                    body = body.replace(line, "", 1)
+                    break
+        meta.setdefault("id", file.stem)
+        try:
+            articles.append(ArticleCreate.model_validate({**meta, "body": body.strip()}))
+        except ValidationError as exc:
+            errors.append(LineError(str(file), 1, _validation_reason(exc)))
+    if errors:
+        raise ImportFileError(errors)
+    return articles
+
+
+def import_articles(session: Session, *, tenant_id: str, articles: Iterable[ArticleCreate], file: str) -> ImportReport:
+    """Upserts a parsed file; idempotent: re-importing the same content changes nothing."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for article_in in articles:
+        _, outcome = upsert(session, tenant_id=tenant_id, article_in=article_in)
+        counts[outcome] += 1
+    return ImportReport(file=file, **counts)
+
+
+def import_path(session: Session, *, tenant_id: str, path: Path) -> ImportReport:
+    """A .jsonl file or a folder of markdown files."""
+    if path.is_dir():
+        parsed = parse_markdown_folder(path)
+    elif path.exists():
+        parsed = parse_articles_jsonl(path)
+    else:
+        raise ImportFileError([LineError(str(path), 0, "no such file or folder")])
+    return import_articles(session, tenant_id=tenant_id, articles=parsed, file=str(path))
