@@ -98,7 +98,8 @@ def import_all_models() -> None:
     """Import every domain's models so Base.metadata knows all tables (Alembic, create_all)."""
     import importlib
 
-    for module in ("core.models", "kb.models", "history.models", "replies.models", "compliance.models"):
+    for module in ("core.models", "kb.models", "kb.events", "history.models", "replies.models",
+                   "compliance.models"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
