@@ -82,7 +82,11 @@ class FaissIndex:
                 return np.full((len(queries), 0), -1.0, dtype=np.float32), np.zeros((len(queries), 0), np.int64)
             selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
         if self.kind == "ivf":
-            params: Any = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+            nprobe = self.nprobe
+            if allowed_ids is not None and len(allowed_ids) < 0.2 * self.count():
+                # A selective filter's few allowed vectors may sit in lists a normal probe skips.
+                nprobe = int(self._index.nlist)
+            params: Any = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
         else:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         scores, ids = self._index.search(queries, k, params=params)

@@ -1,0 +1,68 @@
+"""Shared fixtures: a real SQLite file, real FAISS, and the hashing encoder unless a test asks for a model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from api.app import create_app  # noqa: E402
+from core import keys  # noqa: E402
+from core.runtime import Runtime  # noqa: E402
+from core.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """A private data dir per test; the hashing encoder keeps plumbing tests fast and model-free."""
+    return Settings(data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=0.2,
+                    default_abstain_threshold=0.1)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = Runtime(settings)
+    rt.migrate()
+    yield rt
+    rt.close()
+
+
+@dataclass
+class TenantKeys:
+    tenant_id: str
+    public: str
+    agent: str
+    admin: str
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"X-API-Key": getattr(self, role)}
+
+
+def make_tenant(runtime: Runtime, tenant_id: str) -> TenantKeys:
+    with runtime.session() as session:
+        keys.get_or_create_tenant(session, tenant_id=tenant_id, allowed_origins=["http://shop.example"])
+        raw = {role: keys.create_key(session, tenant_id=tenant_id, role=role)[1] for role in keys.ROLES}
+    return TenantKeys(tenant_id=tenant_id, **raw)
+
+
+@pytest.fixture
+def tenant(runtime: Runtime) -> TenantKeys:
+    return make_tenant(runtime, "acme")
+
+
+@pytest.fixture
+def client(settings: Settings, runtime: Runtime, tenant: TenantKeys) -> Iterator[TestClient]:
+    app = create_app(settings, runtime=runtime, warm_sync=True)
+    with TestClient(app) as test_client:
+        yield test_client

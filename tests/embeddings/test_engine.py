@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.runtime import Runtime
+from embeddings.encoder import ConcatEncoder, HashingEncoder
+from embeddings.engine import IndexedItem, SearchEngine, SearchFilter
+from embeddings.index import FaissIndex
+from tests.conftest import TenantKeys
+from tests.factories import SHOP_ARTICLES, load_articles
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_faiss_filter_is_applied_inside_the_search(kind: str) -> None:
+    rng = np.random.default_rng(0)
+    vectors = _unit(rng, 2000, 32)
+    index = FaissIndex(32, kind, train_vectors=vectors if kind == "ivf" else None)
+    index.add(np.arange(2000), vectors)
+    allowed = np.arange(1990, 2000)
+    scores, ids = index.search(vectors[:1], 5, allowed)
+    # Truncating a global top-5 would return nothing from this far-away id range.
+    assert set(ids[0]) <= set(allowed) and len(set(ids[0])) == 5
+    index.remove(np.array([ids[0][0]]))
+    assert index.count() == 1999
+
+
+def test_readding_an_id_replaces_it() -> None:
+    index = FaissIndex(8, "flat")
+    rng = np.random.default_rng(1)
+    index.add(np.array([7]), _unit(rng, 1, 8))
+    index.add(np.array([7]), _unit(rng, 1, 8))
+    assert index.count() == 1
+
+
+def test_concat_encoder_gives_unit_vectors_and_weighted_cosine() -> None:
+    enc = ConcatEncoder([HashingEncoder(64), HashingEncoder(32)], weights=[3, 1])
+    vectors = enc.encode(["where is my parcel", "refund please"])
+    assert vectors.shape == (2, 96)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_channel_filter_keeps_shopify_only_articles_from_amazon_buyers(runtime: Runtime, tenant: TenantKeys) -> None:
+    load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)
+    collection = runtime.search.collection(tenant.tenant_id, "articles")
+    query = "return label"
+    hits = collection.search(query, runtime.search.encode_query(query), top_k=10,
+                             flt=SearchFilter(channel="amazon"))
+    keys = [h.item.key for h in hits]
+    assert "kb-returns-amazon" in keys and "kb-returns-shop" not in keys
+
+
+def test_snapshot_round_trip_and_catch_up(runtime: Runtime, tenant: TenantKeys) -> None:
+    load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES[:3])
+    runtime.search.save(tenant.tenant_id, "articles")
+    load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)  # written after the snapshot
+    fresh = SearchEngine(encoder=runtime.search.encoder, session_factory=runtime.session_factory,
+                         snapshot_dir=runtime.settings.index_dir)
+    fresh.register_source("articles", runtime.search._sources["articles"])
+    collection = fresh.collection(tenant.tenant_id, "articles")
+    assert {i.key for i in collection.items.values()} == {a["id"] for a in SHOP_ARTICLES}
+    assert collection.index.count() == len(collection.items)
+    assert fresh.is_caught_up()
+
+
+def test_index_built_with_another_model_is_rebuilt_not_searched(runtime: Runtime, tenant: TenantKeys) -> None:
+    load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)
+    runtime.search.save(tenant.tenant_id, "articles")
+    meta_path = runtime.settings.index_dir / tenant.tenant_id / "articles" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["encoder"] = "some-other-model"
+    meta_path.write_text(json.dumps(meta))
+    fresh = SearchEngine(encoder=runtime.search.encoder, session_factory=runtime.session_factory,
+                         snapshot_dir=runtime.settings.index_dir)
+    fresh.register_source("articles", runtime.search._sources["articles"])
+    collection = fresh.collection(tenant.tenant_id, "articles")
+    assert collection.index.count() == len(collection.items) > 0
+    assert json.loads(meta_path.read_text())["encoder"] == runtime.search.encoder.name
+
+
+def test_corrupt_snapshot_is_rebuilt_from_the_database(runtime: Runtime, tenant: TenantKeys) -> None:
+    load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)
+    runtime.search.save(tenant.tenant_id, "articles")
+    (runtime.settings.index_dir / tenant.tenant_id / "articles" / "vectors.faiss").write_bytes(b"torn write")
+    fresh = SearchEngine(encoder=runtime.search.encoder, session_factory=runtime.session_factory,
+                         snapshot_dir=runtime.settings.index_dir)
+    fresh.register_source("articles", runtime.search._sources["articles"])
+    collection = fresh.collection(tenant.tenant_id, "articles")
+    assert collection.index.count() == len(collection.items) == len(
+        runtime.search.collection(tenant.tenant_id, "articles").items
+    )
+
+
+def test_hybrid_fusion_ranks_items_found_by_both_first() -> None:
+    encoder = HashingEncoder()
+    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
+    collection = engine.new_collection()
+    texts = ["cast iron pan care", "refund timing for returns", "where is my parcel tracking", "bar stool assembly"]
+    items = [IndexedItem(item_id=i, key=f"k{i}", text=t) for i, t in enumerate(texts)]
+    collection.apply(items, encoder.encode(texts), [])
+    hits = collection.search("parcel tracking", engine.encode_query("parcel tracking"), top_k=2)
+    assert hits[0].item.key == "k2" and hits[0].dense_rank == 0 and hits[0].bm25_rank == 0
