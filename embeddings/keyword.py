@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -10,6 +11,9 @@ import numpy as np
 from bm25s import stopwords as bm25_stopwords
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+
+# bm25s forces its logger to DEBUG on import, which would log every index build.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # One stop-word list for the five languages we serve, so a German query is not
 # dominated by "ist" and "mein".
