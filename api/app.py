@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from api.errors import error_body, install_error_handlers
 from api.metrics import Metrics, install_metrics
+from api.security import install_security
 from core.models import Tenant
 from core.runtime import Runtime
 from core.settings import Settings, get_settings
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             )
         return await call_next(request)
 
+    install_security(app, settings, runtime)  # last, so it is the outermost layer
     for module_name in ROUTE_MODULES:
         try:
             module = importlib.import_module(module_name)

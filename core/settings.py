@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(
         1200, ge=1, description="Per client IP over all keys; behind a proxy run uvicorn with --proxy-headers."
     )
+    rate_limit_ip_per_minute: int = Field(
+        1200, ge=1, description="Per client IP over all keys; behind a proxy run uvicorn with --proxy-headers."
+    )
     duplicate_window_days: int = Field(14, ge=1, description="How far back duplicate detection looks.")
     repeat_contact_days: int = Field(7, ge=1, description="A new contact on the same reason within this counts as a repeat.")
     deflection_window_hours: int = Field(72, ge=1, description="A session without a ticket within this window counts as deflected.")

@@ -1,0 +1,154 @@
+"""Secrets that must never reach logs or stored drafts: card numbers, IBANs, passwords, API keys.
+
+`redact(text)` is what other domains call before storing text a customer or agent wrote;
+`install_log_redaction()` scrubs every log record of the process.
+Detection is deliberately narrow (checksums, card prefixes and groupings) so order ids and
+tracking numbers, which drafts must keep, are not mistaken for cards.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+CARD_MASK = "[REDACTED:card]"
+IBAN_MASK = "[REDACTED:iban]"
+SECRET_MASK = "[REDACTED:secret]"
+KEY_MASK = "[REDACTED:api_key]"
+
+# 13-19 digits, either contiguous or in the groupings printed on cards (4-4-4-4(-3), 4-6-5 Amex,
+# 4-6-4 Diners). An Amazon order id (3-7-7 digits) has none of these shapes.
+_CARD = re.compile(
+    r"(?<![\d-])(?:"
+    r"\d{13,19}"
+    r"|\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}(?:\1\d{1,3})?"
+    r"|\d{4}([ -])\d{6}\2\d{4,5}"
+    r")(?![\d-]\d)"
+)
+# Issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro).
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35|3[068]|62|5[06-9]|6)")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
+_SECRET = re.compile(
+    r"(?i)\b(password|passwort|passwd|pwd|passcode|mot de passe|contrase[ñn]a|wachtwoord|kennwort|"
+    r"pin|cvv|cvc|cvv2|security code|one[- ]time code|otp)"
+    r"(\s*[:=]\s*|\s+(?:is|ist|est|es|was|war)\s*:?\s*)"
+    r"(\"[^\"]{1,200}\"|'[^']{1,200}'|\S{1,200})"
+)
+_API_KEY = re.compile(r"\bdfk_[a-z]{3}_[A-Za-z0-9_\-]{16,}")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*")
+
+
+def luhn_valid(digits: str) -> bool:
+    """The card-number checksum (ISO/IEC 7812)."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def iban_valid(candidate: str) -> bool:
+    """ISO 13616 mod-97 check on an IBAN without spaces."""
+    iban = candidate.replace(" ", "").upper()
+    if not 15 <= len(iban) <= 34 or not iban[:2].isalpha() or not iban[2:4].isdigit():
+        return False
+    rearranged = iban[4:] + iban[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def _is_card(match_text: str) -> bool:
+    digits = re.sub(r"[ -]", "", match_text)
+    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
+
+
+@dataclass(frozen=True)
+class Redaction:
+    text: str
+    found: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.found)
+
+
+def redact_with_report(text: str) -> Redaction:
+    """The redacted text and how many secrets of each kind were removed."""
+    found: Counter[str] = Counter()
+
+    def replace(kind: str, mask: str, check: Callable[[str], bool] | None = None) -> Callable[[re.Match[str]], str]:
+        def _sub(match: re.Match[str]) -> str:
+            if check is not None and not check(match.group(0)):
+                return match.group(0)
+            found[kind] += 1
+            return mask
+
+        return _sub
+
+    out = _API_KEY.sub(replace("api_key", KEY_MASK), text)
+    out = _BEARER.sub(lambda m: (found.update(["api_key"]), f"{m.group(1)} {KEY_MASK}")[1], out)
+    out = _SECRET.sub(lambda m: (found.update(["secret"]), f"{m.group(1)}{m.group(2)}{SECRET_MASK}")[1], out)
+    out = _CARD.sub(replace("card", CARD_MASK, _is_card), out)
+    out = _IBAN.sub(replace("iban", IBAN_MASK, iban_valid), out)
+    return Redaction(text=out, found=dict(found))
+
+
+def redact(text: str) -> str:
+    """Text safe to store or log: card numbers, IBANs, passwords and API keys replaced by markers."""
+    if not text:
+        return text
+    return redact_with_report(text).text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message (and exception text) with secrets removed; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrub_record(record)
+        return True
+
+
+def scrub_record(record: logging.LogRecord) -> None:
+    if getattr(record, "_deflect_redacted", False):
+        return
+    record._deflect_redacted = True
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string is logging's own error to report, not ours
+        return
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+
+
+_installed = False
+
+
+def install_log_redaction() -> None:
+    """Scrubs every record created in this process, whichever logger or handler it goes through.
+
+    A record factory rather than a handler filter: filters on one handler miss handlers that
+    libraries or test harnesses add later.
+    """
+    global _installed
+    if _installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        scrub_record(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True
