@@ -1,0 +1,477 @@
+"""One small detector per rule code: each returns the offending spans of a text.
+
+Detectors work on the original text so spans index it exactly; where other numbers or
+addresses could be mistaken for the thing sought, they are masked first (same length).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from compliance import lexicon as lx
+from compliance.channels import RuleSet
+from compliance.schemas import RuleCode
+
+_I = re.IGNORECASE
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A span that breaks a rule, with a short reason specific to this span."""
+
+    start: int
+    end: int
+    reason: str
+
+
+Detector = Callable[[str, RuleSet], list[Finding]]
+
+
+def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """Overwrite spans with a word character so later patterns neither match nor touch them."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = "x" * (end - start)
+    return "".join(chars)
+
+
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    left = max(text.rfind(mark, 0, start) for mark in (". ", "! ", "? ", "\n", "¡", "¿"))
+    right_candidates = [i for i in (text.find(m, end) for m in (". ", "! ", "? ", "\n")) if i != -1]
+    return left + 1, (min(right_candidates) if right_candidates else len(text))
+
+
+# --- e-mail ------------------------------------------------------------------------------
+
+_LOCAL = r"[A-Za-z0-9][A-Za-z0-9._%+\-]*"
+_AT_STRONG = (
+    r"\s*(?:@|＠|\(\s*(?:at|@|arobase|chiocciola)\s*\)|\[\s*(?:at|@|arobase|chiocciola)\s*\]|"
+    r"\{\s*(?:at|@)\s*\}|<\s*(?:at|@)\s*>)\s*|\s+(?:arobase|chiocciola|klammeraffe|arroba)\s+"
+)
+_AT_WEAK = r"\s+(?:at|chez|bei)\s+"
+_DOT_STRONG = (
+    r"(?:\s*(?:\(\s*(?:dot|punkt|point|punto)\s*\)|\[\s*(?:dot|punkt|point|punto|\.)\s*\]|\{\s*dot\s*\}|<\s*dot\s*>)\s*|"
+    r"\s+(?:dot|punkt|point|punto)\s+)"
+)
+_DOT_ANY = rf"(?:\.|{_DOT_STRONG})"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_TLD_MAIL = r"[A-Za-z]{2,12}"
+
+_EMAIL_STRONG = re.compile(
+    rf"(?<![\w.+\-]){_LOCAL}(?:{_AT_STRONG}){_LABEL}(?:{_DOT_ANY}{_LABEL})*{_DOT_ANY}{_TLD_MAIL}(?![\w\-])", _I
+)
+# A spelled-out "at" is only an address when the dot is obfuscated too, or the host is a
+# well-known mailbox provider: "look at amazon.de" must stay a link, not an address.
+_MAIL_PROVIDERS = (
+    r"(?:gmail|googlemail|yahoo|ymail|hotmail|outlook|live|msn|icloud|me|aol|gmx|web|t-online|freenet|orange|"
+    r"free|wanadoo|laposte|sfr|libero|virgilio|tiscali|alice|tim|telefonica|movistar|proton|protonmail|pm|"
+    r"zoho|mail|yandex|btinternet|sky|virginmedia)"
+)
+_EMAIL_WEAK = re.compile(
+    rf"(?<![\w.+\-]){_LOCAL}{_AT_WEAK}(?:{_LABEL}(?:{_DOT_ANY}{_LABEL})*{_DOT_STRONG}{_TLD_MAIL}|"
+    rf"{_MAIL_PROVIDERS}(?:{_DOT_ANY}{_LABEL})*{_DOT_ANY}{_TLD_MAIL})(?![\w\-])",
+    _I,
+)
+
+
+def find_email_spans(text: str) -> list[tuple[int, int]]:
+    spans = [m.span() for m in _EMAIL_STRONG.finditer(text)]
+    spans += [m.span() for m in _EMAIL_WEAK.finditer(text) if not _overlaps(m.span(), spans)]
+    return sorted(spans)
+
+
+def detect_email_address(text: str, ruleset: RuleSet) -> list[Finding]:
+    findings = []
+    for start, end in find_email_spans(text):
+        plain = "@" in text[start:end]
+        reason = "e-mail address" if plain else "disguised e-mail address"
+        findings.append(Finding(start, end, reason))
+    return findings
+
+
+# --- links -------------------------------------------------------------------------------
+
+_TLDS = (
+    r"com|net|org|info|biz|shop|store|online|site|website|link|click|io|co|me|ly|gl|gd|gy|to|app|dev|page|"
+    r"eu|de|fr|es|it|nl|be|at|ch|uk|co\.uk|org\.uk|com\.au|com\.mx|com\.br|com\.be|co\.jp|au|ca|us|mx|br|pl|se|"
+    r"dk|no|fi|ie|pt|cz|jp|cn|in|ru|tv|cc|ws|xyz|top|club|example|ai|ae|sa|sg|hk|nz|lu|gr|ro|hu|sk"
+)
+_SCHEME_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'\]\[{}|\\^`]+", _I)
+_WWW_URL = re.compile(r"(?<![\w.\-/@])www\d?\.[^\s<>\"'\]\[{}|\\^`]+", _I)
+# TLDs are matched in lower case only: "yesterday.It arrived" is a typo, not a domain.
+_BARE_DOMAIN = re.compile(
+    rf"(?<![\w.\-/@])(?:{_LABEL}\.)*(?=[A-Za-z0-9\-]*[A-Za-z]){_LABEL}\.(?:{_TLDS})(?![\w\-])"
+    r"(?:[/?#][^\s<>\"'\]\[{}|\\^`]*)?"
+)
+_OBFUSCATED_DOMAIN = re.compile(
+    rf"(?<![\w.\-/@])(?:{_LABEL}{_DOT_STRONG})+(?:com|net|org|info|shop|store|eu|de|fr|it|co\s*(?:dot|\.)\s*uk|uk|"
+    r"nl|be|at|ch|us|ca|io|ly)(?![\w\-])(?:/[^\s<>\"']*)?",
+    _I,
+)
+_SHORTENERS = frozenset(
+    {"bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly",
+     "shorturl.at", "rb.gy", "tiny.cc", "t.ly", "s.id", "v.gd", "lnkd.in", "shorte.st", "bl.ink"}
+)
+_TRACKING_HINT = re.compile(
+    r"track|trace|suivi|suivre|sendung|verfolg|seguimiento|seguir|localiza|traccia|spedizion|colis|parcel|"
+    r"package|paket|shipment|awb|envoi|env[ií]o|paquete|pacco|consegna|livraison|lieferung|entrega|delivery|"
+    r"zustell|idship|piececode|tracknum",
+    _I,
+)
+_TRAILING_PUNCT = ".,;:!?)»”’'\""
+
+
+def _trim_url(text: str, start: int, end: int) -> int:
+    """Drop sentence punctuation glued to the end of a link; keep balanced parentheses."""
+    while end > start and text[end - 1] in _TRAILING_PUNCT:
+        if text[end - 1] == ")" and text[start:end].count("(") >= text[start:end].count(")"):
+            break
+        end -= 1
+    return end
+
+
+def find_link_spans(text: str) -> list[tuple[int, int]]:
+    """Every URL, www address, bare or disguised domain in ``text``, e-mail addresses excluded."""
+    taken = find_email_spans(text)
+    spans: list[tuple[int, int]] = []
+    for pattern in (_SCHEME_URL, _WWW_URL, _BARE_DOMAIN, _OBFUSCATED_DOMAIN):
+        for match in pattern.finditer(text):
+            start, end = match.start(), _trim_url(text, *match.span())
+            if end > start and not _overlaps((start, end), taken + spans):
+                spans.append((start, end))
+    return sorted(spans)
+
+
+def link_host(link: str) -> str:
+    """Host name of a link as written, with disguised dots restored."""
+    host = re.sub(r"^(?:https?|ftp)://", "", link, flags=_I)
+    host = re.split(r"[/?#:]", host, maxsplit=1)[0]
+    host = re.sub(_DOT_STRONG, ".", host, flags=_I)
+    host = host.lower().strip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def detect_external_link(text: str, ruleset: RuleSet) -> list[Finding]:
+    findings = []
+    for start, end in find_link_spans(text):
+        link = text[start:end]
+        host = link_host(link)
+        if ruleset.is_allowed_domain(host):
+            continue
+        if ruleset.is_carrier_domain(host):
+            sent_start, sent_end = _sentence_bounds(text, start, end)
+            if _TRACKING_HINT.search(link) or _TRACKING_HINT.search(text[sent_start:sent_end]):
+                continue
+            findings.append(Finding(start, end, f"carrier link to {host} without a tracking purpose"))
+            continue
+        kind = "link shortener hiding its destination" if host in _SHORTENERS else f"link to {host}"
+        findings.append(Finding(start, end, kind))
+    return findings
+
+
+# --- phone numbers -----------------------------------------------------------------------
+
+_NOT_PHONE_NUMERICS = [
+    re.compile(p, _I)
+    for p in (
+        r"\b\d{3}-\d{7}-\d{7}\b",  # Amazon order id
+        r"\b\d{2}-\d{5}-\d{5}\b",  # eBay order number
+        r"\b\d{16,}\b",  # tracking numbers, long references
+        r"(?<![+\d])\b(?!00)\d{12,15}\b",  # Walmart order numbers, EAN/GTIN
+        r"\b(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,}\b",  # 1Z.., JJD.., RR..GB, ASINs
+        r"\b\d{4}[./-]\d{1,2}[./-]\d{1,2}\b",  # ISO dates
+        r"\b\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})\b",  # day-first / month-first dates
+        r"\b\d{1,2}\s?(?::|h)\s?\d{2}\b",  # times
+        r"(?:[$€£¥]|\b(?:eur|usd|gbp|chf)\b)\s?\d[\d.,' ]*\d",  # prices with a leading currency
+        r"\b\d[\d.,' ]*\d\s?(?:[$€£¥%]|(?:eur|usd|gbp|chf|euros?|dollars?|pounds?|kg|g|cm|mm|m|ml|l)\b)",
+        r"\b\d+[.,]\d{1,2}\b(?![.,]?\d)",  # amounts with decimals
+    )
+]
+_PHONE_CANDIDATE = re.compile(
+    r"(?<![\w+@/=&.\-])(?:\+|00)?\s?(?:\(\s?\+?\d{1,4}\s?\)\s?)?\d{1,15}"
+    r"(?:(?:\s?[./\-]\s?|[ \u00a0]|\s?\(\s?0\s?\)\s?)\(?\d{1,8}\)?){0,7}(?![\w@])"
+)
+_PHONE_CONTEXT = re.compile(lx.PHONE_CONTEXT, _I)
+_PHONE_CONTEXT_EXACT = re.compile(lx.PHONE_CONTEXT_EXACT, _I)
+_ID_CONTEXT = re.compile(lx.ID_CONTEXT, _I)
+_DECIMAL_AFTER = re.compile(r"^[.,]\d")
+
+
+def _phone_mask(text: str) -> str:
+    spans = find_link_spans(text) + find_email_spans(text) + find_card_and_iban_spans(text)
+    for pattern in _NOT_PHONE_NUMERICS:
+        spans += [m.span() for m in pattern.finditer(text)]
+    return _mask(text, spans)
+
+
+def _looks_like_phone(candidate: str, before: str) -> bool:
+    digits = re.sub(r"\D", "", candidate)
+    count = len(digits)
+    if candidate.startswith("+") or digits.startswith("00") and candidate.startswith("00"):
+        return 8 <= count <= 15
+    if _PHONE_CONTEXT_EXACT.search(before[-40:]):
+        return 6 <= count <= 15
+    if _ID_CONTEXT.search(before[-30:]):
+        return False
+    if _PHONE_CONTEXT.search(before[-25:]) and 7 <= count <= 15:
+        return True
+    separated = bool(re.search(r"[\s./\-()]", candidate.strip()))
+    if separated:
+        return 7 <= count <= 13
+    return digits.startswith("0") and 9 <= count <= 11
+
+
+def find_phone_spans(text: str) -> list[tuple[int, int]]:
+    masked = _phone_mask(text)
+    spans = []
+    for match in _PHONE_CANDIDATE.finditer(masked):
+        start, end = match.span()
+        while start < end and masked[start].isspace():
+            start += 1
+        if masked[start:end].count(")") > masked[start:end].count("(") and masked[end - 1] == ")":
+            end -= 1
+        candidate = masked[start:end]
+        if _DECIMAL_AFTER.match(masked[end : end + 2]):
+            continue
+        if _looks_like_phone(candidate, text[max(0, start - 40) : start]):
+            spans.append((start, end))
+    return spans
+
+
+def detect_phone_number(text: str, ruleset: RuleSet) -> list[Finding]:
+    return [Finding(start, end, "phone number") for start, end in find_phone_spans(text)]
+
+
+# --- sensitive data ----------------------------------------------------------------------
+
+_CARD_CANDIDATE = re.compile(r"(?<![\w.\-])\d(?:[ \-]?\d){12,18}(?![\w])")
+_IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
+_CARD_CONTEXT = re.compile(lx.CARD_CONTEXT, _I)
+_IBAN_CONTEXT = re.compile(r"\b(?:iban|bank|konto|compte|cuenta|conto|rib|bic|swift)\b", _I)
+_SECRET = re.compile(lx.SECRET_WORD + lx.SECRET_LINK + r"(?P<value>[^\s\"'»“”,;]{3,})", _I)
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|35|6)")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def iban_valid(iban: str) -> bool:
+    compact = iban.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34 or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    numeric = "".join(str(int(char, 36)) for char in rearranged)
+    return int(numeric) % 97 == 1
+
+
+def _card_like(text: str, start: int, end: int) -> bool:
+    candidate = text[start:end]
+    digits = re.sub(r"\D", "", candidate)
+    before = text[max(0, start - 40) : start]
+    if luhn_valid(digits) and _CARD_PREFIX.match(digits) and len(digits) in (14, 15, 16, 19):
+        # A Luhn-valid order or tracking number is a coincidence, not a card.
+        return bool(_CARD_CONTEXT.search(before)) or not _ID_CONTEXT.search(before[-30:])
+    # Invalid check digit: still a leaked card when written as one next to the word "card".
+    grouped = re.fullmatch(r"\d{4}([ \-])\d{4}\1\d{4}\1\d{4}", candidate) is not None
+    return grouped and bool(_CARD_CONTEXT.search(before))
+
+
+def find_card_and_iban_spans(text: str) -> list[tuple[int, int]]:
+    spans = [m.span() for m in _CARD_CANDIDATE.finditer(text) if _card_like(text, *m.span())]
+    for match in _IBAN_CANDIDATE.finditer(text):
+        start, end = match.start(), match.end()
+        # The greedy pattern may swallow a following word; back off to the longest valid IBAN.
+        while end - start >= 15:
+            chunk = text[start:end].rstrip()
+            if iban_valid(chunk) or (
+                _IBAN_CONTEXT.search(text[max(0, start - 30) : start]) and re.fullmatch(
+                    r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?", chunk
+                )
+            ):
+                spans.append((start, start + len(chunk)))
+                break
+            end -= 1
+    return sorted(spans)
+
+
+def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
+    findings = []
+    for start, end in find_card_and_iban_spans(text):
+        kind = "IBAN" if text[start].isalpha() else "full payment card number"
+        findings.append(Finding(start, end, kind))
+    for match in _SECRET.finditer(text):
+        value = match.group("value").rstrip(".!?")
+        if not value or value.lower() in lx.SECRET_STOPWORDS:
+            continue
+        word = match.group(0)[: match.start("value") - match.start()].lower()
+        if re.search(r"\b(?:cvv2?|cvc2?|security|sicherheit|seguridad|sicurezza|cryptogramme|pr[üu]f)", word):
+            if not re.fullmatch(r"\d{3,4}", value):
+                continue
+        elif match.group("sep") is None and not (
+            re.search(r"[\d\W_]", value) or (value.lower() != value and value.capitalize() != value)
+        ):
+            # "your password is required": an ordinary word after "is" is not a secret.
+            continue
+        findings.append(Finding(match.start(), match.start("value") + len(value), "password or security code"))
+    return findings
+
+
+# --- emoji -------------------------------------------------------------------------------
+
+_EMOJI_BASE = (
+    "[\U0001f000-\U0001faff\u2600-\u2712\u2714-\u2716\u2718-\u27bf\u231a\u231b\u2328\u23cf\u23e9-\u23f3"
+    "\u23f8-\u23fa\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55\u3030\u303d\u3297\u3299\u25aa\u25ab\u25b6\u25c0"
+    "\u25fb-\u25fe\u2934\u2935]"
+)
+_EMOJI_WITH_VS = "[\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u21aa\u24c2]\ufe0f"
+_EMOJI_MOD = "(?:\ufe0f|[\U0001f3fb-\U0001f3ff]|[\U000e0020-\U000e007f])*"
+_EMOJI_UNIT = rf"(?:{_EMOJI_BASE}|{_EMOJI_WITH_VS}){_EMOJI_MOD}"
+_EMOJI = re.compile(
+    rf"(?:{_EMOJI_UNIT}(?:\u200d{_EMOJI_UNIT})*|[0-9#*]\ufe0f?\u20e3)"
+    r"|(?<!\S)(?:[:;=][-'^o]?[)(\]\[DPpOo3|*]|<3|\^_\^|\^\^|[xX]D|:[a-z_]{2,30}:)(?=\s|$|[.,!?])"
+)
+
+
+def detect_emoji(text: str, ruleset: RuleSet) -> list[Finding]:
+    return [Finding(m.start(), m.end(), "emoji or emoticon") for m in _EMOJI.finditer(text)]
+
+
+# --- placeholders ------------------------------------------------------------------------
+
+_PLACEHOLDER_WORD = re.compile(rf"\b{lx.PLACEHOLDER_WORDS}\b", _I)
+_PLACEHOLDERS = re.compile(
+    r"\{\{[^{}\n]{0,80}\}\}|\{%[^%\n]{0,80}%\}|\$\{[^{}\n]{1,60}\}|"
+    r"(?<![\w{$])\{\s*[A-Za-z_][\w.\- ]{0,40}\}|"
+    r"(?<![\w%])%[A-Za-z_][A-Za-z0-9_]*%(?![\w%])|"
+    r"(?<![\w$])\$[A-Z][A-Z0-9_]{2,}\b|"
+    r"\b[Xx]{2,}(?:[-/][Xx]{2,})+\b|\bX{3,}\b|#{3,}|_{3,}|\?{3,}|\b(?:TBD|TODO|FIXME)\b"
+)
+_BRACKETED = re.compile(r"\[\s*([^\[\]\n]{2,50}?)\s*\](?!\()|<\s*([A-Za-z_][\w \-]{1,40}?)\s*>")
+
+
+def _is_placeholder_label(label: str, angle: bool) -> bool:
+    if any(char.isdigit() for char in label):
+        return False
+    if angle and label.split()[0].lower() in lx.HTML_TAGS and " " not in label.strip():
+        return False
+    letters = [char for char in label if char.isalpha()]
+    all_caps = len(letters) >= 2 and all(char.isupper() for char in letters)
+    return all_caps or "_" in label or bool(_PLACEHOLDER_WORD.search(label))
+
+
+def detect_unfilled_placeholder(text: str, ruleset: RuleSet) -> list[Finding]:
+    findings = [Finding(m.start(), m.end(), "template variable") for m in _PLACEHOLDERS.finditer(text)]
+    for match in _BRACKETED.finditer(text):
+        label = match.group(1) or match.group(2)
+        if _is_placeholder_label(label, angle=match.group(2) is not None) and not _overlaps(
+            match.span(), [(f.start, f.end) for f in findings]
+        ):
+            findings.append(Finding(match.start(), match.end(), "template variable"))
+    return sorted(findings, key=lambda f: f.start)
+
+
+# --- review manipulation, promotion, off-platform (phrase rules) -------------------------
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, _I)
+
+
+def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
+    findings: list[Finding] = []
+
+    def add(start: int, end: int, reason: str) -> None:
+        if not _overlaps((start, end), [(f.start, f.end) for f in findings]):
+            findings.append(Finding(start, end, reason))
+
+    for match in _compiled(lx.CHANGE_REVIEW).finditer(text):
+        add(*match.span(), "asks the buyer to change or remove a review")
+    for pattern, reason in (
+        (lx.STAR_RATING, "asks for a top rating"),
+        (lx.POSITIVE_REVIEW, "asks for a positive review"),
+    ):
+        for match in _compiled(pattern).finditer(text):
+            sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+            sentence = text[sent_start:sent_end]
+            if _compiled(lx.THANKS_FOR).search(text[sent_start : match.start()]):
+                continue
+            if _compiled(lx.REQUEST_CUE).search(sentence) or _compiled(lx.EXCHANGE).search(sentence):
+                add(sent_start + _lstrip_offset(sentence), sent_end, reason)
+    for match in _compiled(lx.NEGATIVE_REVIEW).finditer(text):
+        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        if _compiled(lx.NEGATIVE_STEER).search(text[sent_start : match.start()]):
+            add(sent_start + _lstrip_offset(text[sent_start:sent_end]), sent_end, "steers the buyer away from negative feedback")
+    review_noun = _compiled(rf"\b{lx.REVIEW_NOUN}\b")
+    for sent_start, sentence in _sentences(text):
+        if not review_noun.search(sentence):
+            continue
+        if _compiled(lx.INCENTIVE).search(sentence) and _compiled(lx.EXCHANGE).search(sentence):
+            add(sent_start, sent_start + len(sentence), "offers something in exchange for a review")
+        elif _compiled(lx.SATISFIED_IF).search(sentence) and _compiled(lx.REQUEST_CUE).search(sentence):
+            add(sent_start, sent_start + len(sentence), "asks only satisfied buyers for a review")
+    return sorted(findings, key=lambda f: f.start)
+
+
+def detect_promotion(text: str, ruleset: RuleSet) -> list[Finding]:
+    return [Finding(m.start(), m.end(), "promotional content") for m in _compiled(lx.PROMOTION).finditer(text)]
+
+
+_CONTACT_VERB = re.compile(r"contact|reach|touch|kontakt|cont[aá]ct|contatt|[ée]cri|schreib|escr|scriv", _I)
+
+
+def detect_off_platform(text: str, ruleset: RuleSet) -> list[Finding]:
+    on_platform = _compiled(lx.ON_PLATFORM)
+    findings = []
+    for match in _compiled(lx.OFF_PLATFORM).finditer(text):
+        # "contact us directly through Buyer-Seller Messaging" keeps the buyer on the platform.
+        if _CONTACT_VERB.search(match.group(0)) and on_platform.search(text[match.end() : match.end() + 60]):
+            continue
+        findings.append(Finding(match.start(), match.end(), "moves the conversation or sale off the platform"))
+    return findings
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _overlaps(span: tuple[int, int], others: Iterable[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in others)
+
+
+def _lstrip_offset(sentence: str) -> int:
+    return len(sentence) - len(sentence.lstrip())
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) pairs with surrounding whitespace removed."""
+    pieces = []
+    # A full stop inside "10.50" or "shop.com" does not end a sentence.
+    for match in re.finditer(r"(?:[^.!?\n¡¿]|[.!?](?=[^\s.!?]))+[.!?]*", text):
+        raw = match.group(0)
+        stripped = raw.strip()
+        if stripped:
+            pieces.append((match.start() + raw.index(stripped), stripped))
+    return pieces
+
+
+DETECTORS: dict[RuleCode, Detector] = {
+    "external_link": detect_external_link,
+    "email_address": detect_email_address,
+    "phone_number": detect_phone_number,
+    "promotion": detect_promotion,
+    "review_manipulation": detect_review_manipulation,
+    "off_platform": detect_off_platform,
+    "emoji": detect_emoji,
+    "sensitive_data": detect_sensitive_data,
+    "unfilled_placeholder": detect_unfilled_placeholder,
+}

@@ -1,0 +1,311 @@
+"""Multilingual (en, fr, de, es, it) vocabulary shared by the detectors.
+
+Each constant is a regular-expression fragment; detectors compile them with IGNORECASE.
+"""
+
+from __future__ import annotations
+
+APOS = "['’]"
+
+# Words that make a following number an identifier rather than a phone number.
+ID_CONTEXT = (
+    r"\b(?:orders?|order\s*(?:id|no|number|#)|commandes?|bestell\w*|auftrag\w*|pedidos?|ordin[ei]|"
+    r"tracking|track|suivi|sendung\w*|seguimiento|spedizion[ei]|tracciamento|colis|parcel|package|"
+    r"paket\w*|shipment|invoices?|factures?|rechnung\w*|facturas?|fattur[ae]|ref\w*|r[ée]f[ée]rence|"
+    r"sku|asin|ean|upc|isbn|gtin|items?|article|artikel\w*|articolo|art[ií]culo|model\w*|mod[eè]le|"
+    r"serial|s[ée]rie|serien\w*|case|ticket|rma|return|retour|r[üu]cksend\w*|devoluci[oó]n|reso|"
+    r"kunden\w*|client\w*|customer\s*(?:id|no|number)|siret|siren|vat|tva|ust\w*|mwst|iva|p\.?\s?iva|"
+    r"steuer\w*|hrb|account|konto|compte|cuenta|conto|transaction|transaktion|n[°ºo]|nr|no\.|num[ée]ro|"
+    r"nummer|n[uú]mero|#|id)\b\W{0,6}(?:\w+\W{1,3}){0,2}$"
+)
+
+PHONE_CONTEXT = (
+    r"\b(?:call|phone|tel|tel[ée]phone|telefon\w*|tel[ée]fono|telefono|mobile|cell|handy|portable|"
+    r"cellulare|m[oó]vil|hotline|whats\s?app|sms|text|fax|ring|appel\w*|anruf\w*|rufen|"
+    r"llam\w*|chiam\w*|joignable|erreichbar|reach|dial|numéro|nummer|número|numero|number)\b"
+)
+
+PHONE_CONTEXT_EXACT = (
+    r"\b(?:call|phone|tel|tel[ée]phone|telefon\w*|tel[ée]fono|telefono|mobile|cell|handy|portable|"
+    r"cellulare|m[oó]vil|hotline|whats\s?app|sms|fax|appel\w*|anruf\w*|rufen|llam\w*|chiam\w*|dial)\b"
+)
+
+# --- review manipulation -----------------------------------------------------------------
+
+REVIEW_NOUN = (
+    r"(?:reviews?|feedbacks?|ratings?|testimonials?|stars?|avis|[ée]valuations?|commentaires?|"
+    r"notes?|bewertung(?:en)?|rezension(?:en)?|beurteilung(?:en)?|kommentar(?:e)?|sterne?n?|"
+    r"rese[ñn]as?|valoraci(?:ó|o)n(?:es)?|opini(?:ó|o)n(?:es)?|comentarios?|calificaci(?:ó|o)n(?:es)?|"
+    r"evaluaci(?:ó|o)n(?:es)?|puntuaci(?:ó|o)n|estrellas?|recension[ei]|valutazion[ei]|giudizi?o?|"
+    r"comment[oi]|stelle|stelline)"
+)
+
+STAR_RATING = (
+    r"(?:\b(?:5|five|cinq|f[üu]nf|cinco|cinque)[\s-]*(?:stars?|[ée]toiles?|sterne?n?|estrellas?|stelle|"
+    r"stelline)\b|\b(?:5|five)-?star\b|★{3,}|⭐{2,}|\b5\s?/\s?5\b|\b10\s?/\s?10\b|"
+    r"\b(?:full|top|maximum|highest|best|perfect)\s+(?:marks|stars?|ratings?|scores?)\b|"
+    r"\bnote\s+maximale\b|\btoutes\s+les\s+[ée]toiles\b|\bh[öo]chstbewertung\b|\bvolle\s+(?:punktzahl|sterne)\b|"
+    r"\bm[aá]xima\s+(?:puntuaci[oó]n|valoraci[oó]n|calificaci[oó]n)\b|\bpunteggio\s+massimo\b|"
+    r"\bmassim[oa]\s+(?:dei\s+voti|valutazione)\b)"
+)
+
+_POS_ADJ_EN = r"(?:positive|good|great|glowing|favou?rable|excellent|nice|top|perfect|stellar|amazing|5[\s-]*star|five[\s-]*star)"
+POSITIVE_REVIEW = (
+    rf"(?:\b{_POS_ADJ_EN}\s+(?:\w+\s+)?(?:reviews?|feedback|ratings?|comments?|testimonials?)\b|"
+    r"\b(?:avis|[ée]valuations?|commentaires?|notes?|retours?)\s+(?:tr[èe]s\s+)?(?:positi(?:f|ve)s?|favorables?|"
+    r"excellente?s?|[ée]logieux|[ée]logieuses?)\b|"
+    r"\b(?:bon(?:ne)?s?|excellente?s?|belle?s?|super)\s+(?:avis|[ée]valuations?|commentaires?|notes?)\b|"
+    r"\b(?:positiv\w*|gut\w*|toll\w*|sehr\s+gut\w*|ausgezeichnet\w*|hervorragend\w*|beste\w*)\s+"
+    r"(?:bewertung(?:en)?|rezension(?:en)?|feedback|kommentar\w*|beurteilung\w*|sterne)\b|"
+    r"\b(?:rese[ñn]as?|valoraci(?:ó|o)n(?:es)?|opini(?:ó|o)n(?:es)?|comentarios?|calificaci(?:ó|o)n(?:es)?|"
+    r"evaluaci(?:ó|o)n(?:es)?|puntuaci(?:ó|o)n)\s+(?:muy\s+)?(?:positiv[oa]s?|favorables?|buen[oa]s?|excelentes?)\b|"
+    r"\b(?:buen[oa]s?|excelentes?|gran)\s+(?:rese[ñn]a|valoraci(?:ó|o)n|opini(?:ó|o)n|comentario|calificaci(?:ó|o)n)\b|"
+    r"\b(?:recension[ei]|feedback|valutazion[ei]|giudizi?o?|comment[oi])\s+(?:molto\s+)?(?:positiv[oaie]|"
+    r"favorevol[ei]|ottim[oaie]|eccellent[ei]|buon[oaie])\b|"
+    r"\b(?:buon[oa]?|ottim[oa]|bella|eccellente)\s+(?:recensione|valutazione|feedback|giudizio)\b)"
+)
+
+NEGATIVE_REVIEW = (
+    r"(?:\b(?:negative|neutral|bad|poor|low|critical|1[\s-]*star|one[\s-]*star|unfavou?rable)\s+"
+    r"(?:reviews?|feedback|ratings?|comments?)\b|"
+    r"\b(?:avis|[ée]valuations?|commentaires?|notes?)\s+(?:n[ée]gati(?:f|ve)s?|neutres?|mauvaise?s?|d[ée]favorables?)\b|"
+    r"\b(?:mauvaise?s?)\s+(?:avis|[ée]valuations?|commentaires?|notes?)\b|"
+    r"\b(?:negativ\w*|neutral\w*|schlecht\w*)\s+(?:bewertung(?:en)?|rezension(?:en)?|feedback|beurteilung\w*)\b|"
+    r"\b(?:rese[ñn]as?|valoraci(?:ó|o)n(?:es)?|opini(?:ó|o)n(?:es)?|comentarios?|calificaci(?:ó|o)n(?:es)?)\s+"
+    r"(?:negativ[oa]s?|neutral(?:es)?|mal[oa]s?|desfavorables?)\b|\bmal[oa]\s+(?:rese[ñn]a|valoraci(?:ó|o)n|opini(?:ó|o)n)\b|"
+    r"\b(?:recension[ei]|feedback|valutazion[ei]|giudizi?o?|comment[oi])\s+(?:negativ[oaie]|neutral[ei]|cattiv[oaie])\b)"
+)
+
+# Steering a buyer away from negative feedback ("contact us before leaving negative feedback").
+NEGATIVE_STEER = (
+    r"(?:\bbefore\b|\brather\s+than\b|\binstead\s+of\b|\bdo\s+not\b|\bdon['’]?t\b|\bplease\s+avoid\b|\bno\s+need\s+to\b|"
+    r"\bavant\s+(?:de|d['’])\b|\bplut[ôo]t\s+que\b|\bau\s+lieu\s+de\b|\bne\s+laissez\s+pas\b|\bn['’]h[ée]sitez\b|"
+    r"\bbevor\b|\bstatt\b|\banstatt\b|\bkeine\b|\bnicht\b|"
+    r"\bantes\s+de\b|\ben\s+lugar\s+de\b|\bno\s+deje\b|\bno\s+dejes\b|"
+    r"\bprima\s+di\b|\binvece\s+di\b|\bnon\s+lasci\w*\b)"
+)
+
+REQUEST_CUE = (
+    r"\b(?:leave|leaving|give|giving|write|writing|post|posting|rate|rating|share|submit|consider|appreciate|"
+    r"would\s+love|we['’]?d\s+love|help\s+us|kindly|please|mean\s+a\s+lot|grateful|could\s+you|would\s+you|"
+    r"don['’]?t\s+forget|remember\s+to|take\s+a\s+moment|"
+    r"laisse[rz]?|laissant|donne[rz]?|[ée]crire|[ée]crivez|attribue[rz]?|mett(?:re|ez)|publie[rz]?|partage[rz]?|"
+    r"pensez\s+[àa]|merci\s+de|n['’]oubliez\s+pas|serions|reconnaissants?|appr[ée]cierions|s['’]il\s+vous\s+pla[iî]t|svp|"
+    r"hinterlass\w*|geben|gebe|schreiben|abgeben|vergeben|bitte|w[üu]rden\s+uns|dankbar|vergessen\s+sie\s+nicht|"
+    r"freuen\s+uns|"
+    r"dejar|deje|deja|dejarnos|d[ée]jenos|dar|d[ée]|escribir|escriba|publicar|publique|agradecer[ií]amos|"
+    r"por\s+favor|no\s+olvide|encantar[ií]a|ayudar[ií]a|puntuar|valorarnos|califique|calificar|"
+    r"lasciare|lasci|lascia|lasciarci|dare|dia|scrivere|scriva|pubblicare|per\s+favore|la\s+preghiamo|"
+    r"ti\s+preghiamo|grati|apprezzeremmo|apprezzerem\w*|non\s+dimenticare|farebbe\s+piacere)\b"
+)
+
+THANKS_FOR = (
+    r"(?:thanks?\s+(?:you\s+)?(?:so\s+much\s+|very\s+much\s+)?for|merci\s+(?:beaucoup\s+)?(?:pour|d['’]avoir|de\s+votre|de\s+vos)|"
+    r"danke\s+(?:sch[öo]n\s+)?f[üu]r|vielen\s+dank\s+f[üu]r|gracias\s+por|grazie\s+(?:mille\s+)?(?:per|della|del))"
+    r"\s+(?:\w+\s+){0,3}$"
+)
+
+_CHANGE_VERB_EN = (
+    r"(?:update|change|revise|amend|modify|edit|remove|delete|withdraw|retract|take\s+down|reconsider|adjust|"
+    r"improve|raise|upgrade|correct|rethink)"
+)
+_CHANGE_VERB_FR = (
+    r"(?:modifie[rz]?|change[rz]?|retire[rz]?|supprime[rz]?|r[ée]vise[rz]?|mett(?:re|ez)\s+[àa]\s+jour|"
+    r"revoir|revoyez|effacer|effacez|enlever|enlevez|corrige[rz]?|ajuste[rz]?|am[ée]liore[rz]?|reconsid[ée]re[rz]?)"
+)
+_CHANGE_VERB_DE = (
+    r"(?:[äa]ndern|ab[äa]ndern|entfernen|l[öo]schen|zur[üu]ckziehen|zur[üu]cknehmen|anpassen|[üu]berarbeiten|"
+    r"aktualisieren|korrigieren|revidieren|[üu]berdenken|verbessern|nachbessern|"
+    r"zu\s+[äa]ndern|abzu[äa]ndern|zu\s+entfernen|zu\s+l[öo]schen|zur[üu]ckzuziehen|zur[üu]ckzunehmen|anzupassen|"
+    r"zu\s+[üu]berarbeiten|zu\s+aktualisieren|zu\s+korrigieren|zu\s+revidieren|zu\s+[üu]berdenken|zu\s+verbessern)"
+)
+_CHANGE_VERB_ES = (
+    r"(?:cambiar|modificar|eliminar|retirar|quitar|borrar|actualizar|revisar|editar|corregir|mejorar|reconsiderar|"
+    r"cambie|modifique|elimine|retire|quite|borre|actualice|revise|edite|corrija|mejore|reconsidere)"
+)
+_CHANGE_VERB_IT = (
+    r"(?:modificare|cambiare|rimuovere|eliminare|cancellare|ritirare|aggiornare|rivedere|correggere|migliorare|"
+    r"modifichi|cambi|rimuova|elimini|cancelli|ritiri|aggiorni|riveda|corregga|migliori|"
+    r"modifica|rimuovi|elimina|cancella|ritira|aggiorna|rivedi|correggi)"
+)
+
+CHANGE_REVIEW = (
+    rf"(?:\b{_CHANGE_VERB_EN}\s+(?:your|the|this|that|its|their|his|her|my)\s+(?:[\w-]+\s+){{0,2}}"
+    r"(?:reviews?|feedback|ratings?|comments?|stars?)\b|"
+    r"\b(?:reviews?|feedback|ratings?)\s+(?:could\s+|can\s+|would\s+|will\s+|to\s+)?(?:be\s+|get\s+|being\s+)"
+    r"(?:removed|changed|updated|revised|deleted|withdrawn|amended|taken\s+down|modified|edited|raised|improved)\b|"
+    r"\b(?:feedback|review)\s+revision\b|\brevision\s+(?:of|to)\s+(?:your|the)\s+(?:feedback|review|rating)\b|"
+    rf"\b{_CHANGE_VERB_FR}\s+(?:votre|ton|l['’]|cet|ce|cette|la|le|vos|les)\s*(?:\w+\s+)?"
+    r"(?:avis|[ée]valuations?|commentaires?|notes?)\b|"
+    r"\b(?:avis|[ée]valuations?|commentaires?)\s+(?:\w+\s+){0,3}(?:modifi[ée]e?s?|retir[ée]e?s?|supprim[ée]e?s?|"
+    r"chang[ée]e?s?|mis\s+[àa]\s+jour|r[ée]vis[ée]e?s?)\b|"
+    r"\b(?:ihre|deine|die|ihr|den|das|eure)\s+(?:\w+\s+)?(?:bewertung|rezension|feedback|kommentar|beurteilung|sterne)"
+    rf"\s+(?:\w+\s+){{0,4}}{_CHANGE_VERB_DE}\b|"
+    rf"\b{_CHANGE_VERB_DE}\s+sie\s+(?:bitte\s+)?(?:ihre|die|ihr|den|das)\s+(?:\w+\s+)?"
+    r"(?:bewertung|rezension|feedback|kommentar|beurteilung)\b|"
+    r"\b(?:bewertung|rezension|feedback)\s+(?:\w+\s+){0,3}(?:ge[äa]ndert|entfernt|gel[öo]scht|zur[üu]ckgezogen|"
+    r"angepasst|aktualisiert|korrigiert)\b|"
+    rf"\b{_CHANGE_VERB_ES}(?:la|lo)?\s+(?:su|tu|la|el|esa|esta|sus|las)\s+(?:\w+\s+)?"
+    r"(?:rese[ñn]as?|valoraci(?:ó|o)n(?:es)?|opini(?:ó|o)n(?:es)?|comentarios?|calificaci(?:ó|o)n(?:es)?|"
+    r"evaluaci(?:ó|o)n|feedback|puntuaci(?:ó|o)n)\b|"
+    rf"\b{_CHANGE_VERB_IT}(?:la|lo)?\s+(?:la|il|sua|tua|suo|tuo|la\s+sua|la\s+tua|il\s+suo|il\s+tuo|questa|quella|"
+    r"le\s+sue)\s+(?:\w+\s+)?(?:recension[ei]|feedback|valutazion[ei]|giudizi?o?|comment[oi])\b)"
+)
+
+INCENTIVE = (
+    r"\b(?:refund\w*|reimburs\w*|money\s+back|gifts?|gift\s+cards?|free|discount\w*|coupons?|vouchers?|"
+    r"compensat\w*|bonus|rewards?|credits?|cash\s*back|paypal|samples?|payment|pay|"
+    r"rembours\w*|cadeaux?|gratuit\w*|bons?\s+d['’]achat|r[ée]ductions?|remises?|"
+    r"geschenk\w*|gratis|kostenlos\w*|gutschein\w*|r[üu]ckerstattung|erstatt\w*|rabatt\w*|pr[äa]mie|"
+    r"reembols\w*|regalos?|descuentos?|cup[oó]n\w*|vales?|rimbors\w*|omaggi?o?|gratuit[oa]|scont[oi]|buon[oi])\b|"
+    r"[$€£]\s?\d+|\d+\s?(?:[$€£]|euros?|dollars?)|\d+\s?%"
+)
+
+EXCHANGE = (
+    r"(?:\bin\s+(?:exchange|return)\s+for\b|\bin\s+return\b|\bfor\s+(?:leaving|writing|posting|giving|sharing)\b|"
+    r"\bfor\s+(?:an?|your)\s+(?:\w+\s+)?(?:review|feedback|rating)\b|"
+    r"\b(?:if|once|when|after|as\s+soon\s+as|provided(?:\s+that)?)\s+(?:you\s+)?(?:\w+\s+){0,3}"
+    r"(?:leave|write|post|give|submit|update|change|remove|delete|rate|share)\b|"
+    r"\ben\s+[ée]change\b|\ben\s+contrepartie\b|\bcontre\s+(?:un|une|votre)\b|\bpour\s+(?:avoir\s+laiss[ée]|laisser)\b|"
+    r"\b(?:si|une\s+fois\s+que|d[èe]s\s+que|apr[èe]s\s+que)\s+(?:vous\s+)?(?:nous\s+)?(?:\w+\s+){0,2}"
+    r"(?:laissez|donnez|[ée]crivez|publiez|modifiez|retirez|supprimez|mettez|attribuez)\b|"
+    r"\bim\s+austausch\b|\bals\s+dankesch[öo]n\b|\bgegen\s+(?:eine|ihre)\b|\bf[üu]r\s+(?:eine|ihre)\s+(?:\w+\s+)?"
+    r"(?:bewertung|rezension)\b|\b(?:wenn|sobald|nachdem|falls)\s+sie\s+(?:uns\s+)?(?:\w+\s+){0,4}"
+    r"(?:hinterlassen|schreiben|abgeben|geben|[äa]ndern|entfernen|l[öo]schen|vergeben|anpassen)\b|"
+    r"\ba\s+cambio\b|\bpor\s+(?:dejar|escribir|publicar)\w*\b|\bsi\s+(?:nos\s+)?(?:deja|escribe|publica|da|cambia|"
+    r"modifica|elimina|retira|deja)\w*\b|\buna\s+vez\s+que\b|"
+    r"\bin\s+cambio\b|\bper\s+(?:aver|lasciare|averci)\b|\bse\s+(?:ci\s+)?(?:lascia|lasci|scrive|scrivi|pubblica|"
+    r"d[àa]|dai|modifica|rimuove|elimina|cambia)\w*\b|\buna\s+volta\s+che\b)"
+)
+
+SATISFIED_IF = (
+    r"(?:\bif\s+you\s*(?:are|were|['’]re|have\s+been|feel)\s+(?:happy|satisfied|pleased|delighted|thrilled)\b|"
+    r"\bif\s+(?:you\s+)?(?:happy|satisfied|pleased)\b|\bsi\s+vous\s+[êe]tes\s+(?:satisfait|content|ravi)\w*\b|"
+    r"\b(?:wenn|falls)\s+sie\s+(?:\w+\s+)?zufrieden\b|\bsi\s+(?:est[aá]|qued[oó]|ha\s+quedado)\s+(?:satisfech|content)\w*\b|"
+    r"\bse\s+(?:[èe]|sei|[èe]\s+stato|sei\s+stato)\s+(?:soddisfatt|content)\w*\b)"
+)
+
+# --- promotion ---------------------------------------------------------------------------
+
+PROMOTION = (
+    r"(?:\b(?:coupons?|vouchers?|promo(?:tional)?\s*codes?|discount\s*codes?|coupon\s*codes?|voucher\s*codes?|"
+    r"promo|promotions?|discounts?|newsletters?|mailing\s+list|special\s+offers?|exclusive\s+(?:offers?|deals?)|"
+    r"flash\s+sale|clearance|black\s+friday|cyber\s+monday|bogo|buy\s+one,?\s+get\s+one|free\s+gift|"
+    r"loyalty\s+(?:program(?:me)?|points)|referral\s+(?:code|program(?:me)?)|"
+    r"(?:our|the|a|big|summer|winter|spring|holiday|seasonal|annual|end[- ]of[- ]season|current)\s+sale|"
+    r"sales?\s+(?:ends|starts|event|now\s+on)|on\s+sale|subscribe\s+to\s+our|sign\s+up\s+(?:for|to)\s+our|"
+    r"check\s+out\s+our\s+(?:other|new|latest|full|range)|(?:our\s+)?new\s+(?:collection|arrivals)|shop\s+our|"
+    r"(?:off|save)\s+(?:on\s+)?your\s+next|(?:use|enter|apply|redeem)\s+(?:the\s+|our\s+|this\s+)?(?:code|voucher)|(?:on|for)\s+your\s+next\s+(?:order|purchase|visit)|"
+    r"other\s+products?\s+(?:you\s+might|you\s+may|in\s+our)|you\s+might\s+also\s+like|"
+    r"codes?\s+promo|codes?\s+(?:de\s+)?(?:r[ée]duction|remise)|bons?\s+(?:de\s+r[ée]duction|d['’]achat|de\s+remise)|"
+    r"r[ée]ductions?|remises?\s+de\s+\d+|soldes|offres?\s+(?:sp[ée]ciales?|exclusives?|promotionnelles?)|"
+    r"(?:sur|pour)\s+votre\s+prochaine?\s+(?:commande|achat)|lettre\s+d['’]information|abonnez[- ]vous|"
+    r"inscrivez[- ]vous\s+[àa]\s+notre|d[ée]couvrez\s+nos\s+(?:autres|nouveaux|nouvelles|produits)|nouvelle\s+collection|"
+    r"gutscheine?|gutschein-?codes?|rabatte?|rabatt-?codes?|rabattaktion|aktions-?codes?|preisnachlass|"
+    r"sonderangebote?|angebote?\s+(?:in|aus)\s+unserem|ausverkauf|schlussverkauf|"
+    r"(?:bei|f[üu]r|auf)\s+ihre(?:r|n)?\s+n[äa]chste(?:n|r)?\s+(?:bestellung|einkauf|kauf)|abonnieren\s+sie|"
+    r"neue\s+kollektion|treuepunkte|gratis-?geschenk|"
+    r"utilisez\s+le\s+code|(?:mit\s+dem|den)\s+code|code\s+\w+\s+(?:eingeben|einl[öo]sen)|"
+    r"(?:use|utilice|introduzca|aplique)\s+el\s+c[oó]digo|(?:usa|utilizza|inserisci|inserisca|utilizzi)\s+il\s+codice|"
+    r"cupones?|cup[oó]n|c[oó]digos?\s+(?:de\s+)?(?:descuento|promocional|promoci[oó]n)|descuentos?|rebajas|"
+    r"promoci[oó]n(?:es)?|ofertas?\s+(?:especial(?:es)?|exclusivas?)|(?:en|para)\s+(?:su|tu)\s+pr[oó]xim[oa]\s+"
+    r"(?:pedido|compra)|bolet[ií]n|suscr[ií]bete|suscr[ií]base|nueva\s+colecci[oó]n|vales?\s+(?:de\s+)?descuento|"
+    r"buon[io]\s+sconto|codic[ei]\s+(?:sconto|promozional[ei]|promo)|scont[oi]|saldi|promozion[ei]|"
+    r"offert[ae]\s+(?:special[ei]|esclusiv[ae])|(?:sul|per\s+il|nel)\s+(?:suo\s+|tuo\s+)?prossimo\s+(?:ordine|acquisto)|"
+    r"iscriviti|si\s+iscriva|nuova\s+collezione|in\s+omaggio)\b|"
+    r"\b\d+\s?%\s*(?:off|rabatt|de\s+(?:r[ée]duction|remise|descuento)|di\s+sconto|sconto|descuento)\b|"
+    r"\b\d+\s?(?:percent|pour\s?cent|prozent|por\s+ciento|per\s+cento)\s+(?:off|de\s+r[ée]duction|rabatt|de\s+descuento|di\s+sconto)\b|"
+    r"(?:[$€£]\s?\d+|\d+\s?[$€£])\s+off\b|-\d+\s?%)"
+)
+
+# --- off-platform ------------------------------------------------------------------------
+
+OFF_PLATFORM = (
+    r"(?:\b(?:contact|reach|e-?mail|call|phone|text|message|write\s+to|get\s+in\s+touch\s+with)\s+(?:us|me)\s+"
+    r"(?:directly|outside|off|privately|personally)\b|\breach\s+out\s+(?:to\s+us\s+)?directly\b|"
+    r"\b(?:e-?mail|call|text|dm|ring)\s+us\b|\bsend\s+us\s+an?\s+e-?mail\b|\bgive\s+us\s+a\s+(?:call|ring)\b|"
+    r"\b(?:whats\s?app|telegram|viber|wechat|skype|facebook\s+messenger|instagram\s+dm|signal\s+app)\b|"
+    r"\b(?:our|my)\s+(?:own\s+)?(?:web\s?-?site|web\s?shop|online\s+(?:shop|store)|home\s?page|official\s+(?:site|store|shop)|"
+    r"e-?shop|shopify\s+store|site)\b|"
+    r"\b(?:order|buy|purchase|shop|pay)\w*\s+(?:it\s+|them\s+)?(?:directly\s+)?(?:from|through|via|on|at|with)\s+"
+    r"(?:us\s+directly|our\s+(?:web\s?site|web\s?shop|online|own|shop|store|site))\b|"
+    r"\b(?:buy|order|purchase|pay)\s+(?:it\s+|them\s+)?directly\b|\bdirectly\s+from\s+us\b|"
+    r"\b(?:outside|off)\s+(?:of\s+)?(?:amazon|ebay|walmart|the\s+(?:platform|marketplace))\b|"
+    r"\b(?:pay|payment|paid)\s+(?:\w+\s+)?(?:via|by|through|with|using)\s+(?:paypal|bank\s+transfer|wire\s+transfer|"
+    r"venmo|zelle|cash\s?app|western\s+union)\b|\bpaypal\.me\b|"
+    r"\bcontactez[- ]nous\s+directement\b|\b(?:[ée]crivez|envoyez)[- ]nous\s+(?:directement|un\s+(?:e-?mail|mail|courriel)|"
+    r"par\s+(?:e-?mail|mail|courriel))\b|\b(?:appelez|t[ée]l[ée]phonez)[- ]nous\b|"
+    r"\bnotre\s+(?:propre\s+)?(?:site(?:\s+(?:web|internet|officiel))?|boutique\s+(?:en\s+ligne|officielle))\b|"
+    r"\b(?:commandez|achetez|commander|acheter|payez|payer)\s+(?:le\s+|la\s+|les\s+)?directement\b|"
+    r"\bdirectement\s+(?:chez\s+nous|aupr[èe]s\s+de\s+nous|sur\s+notre)\b|"
+    r"\b(?:en\s+dehors|hors)\s+d['’]?\s*(?:amazon|ebay|walmart|la\s+plateforme)\b|\bpar\s+virement\b|"
+    r"\bkontaktieren\s+sie\s+uns\s+direkt\b|\b(?:schreiben|mailen)\s+sie\s+uns\s+(?:direkt|eine\s+e-?mail|per\s+e-?mail)\b|"
+    r"\brufen\s+sie\s+uns\s+(?:\w+\s+){0,3}an\b|\bdirekt\s+(?:bei\s+uns|[üu]ber\s+unser\w*|in\s+unserem)\b|"
+    r"\bunsere(?:r|n|m)?\s+(?:eigene(?:n|r|m)?\s+)?(?:website|webseite|homepage|online-?shop|internetseite|webshop)\b|"
+    r"\b(?:bestellen|kaufen|bezahlen)\s+sie\s+(?:\w+\s+)?direkt\b|\bau(?:ß|ss)erhalb\s+von\s+(?:amazon|ebay|walmart)\b|"
+    r"\bper\s+(?:[üu]berweisung|paypal)\b|"
+    r"\bcont[aá]cte(?:nos|enos)?\s+directamente\b|\bcontacte\s+directamente\s+con\s+nosotros\b|"
+    r"\b(?:ll[aá]menos|ll[aá]manos|env[ií]enos\s+un\s+(?:correo|e-?mail)|escr[ií]b(?:a|e)nos\s+(?:directamente|a\s+nuestro|"
+    r"un\s+correo|por\s+correo))\b|"
+    r"\bnuestr[oa]\s+(?:propi[oa]\s+)?(?:p[aá]gina\s+web|sitio\s+web|web|tienda\s+(?:online|en\s+l[ií]nea|oficial))\b|"
+    r"\b(?:compre|comprar|pida|pedir|c[oó]mprenos|c[oó]mpranos)\s+(?:\w+\s+)?directamente\b|"
+    r"\bdirectamente\s+(?:con\s+nosotros|en\s+nuestr[oa]|a\s+nosotros)\b|"
+    r"\bfuera\s+de\s+(?:amazon|ebay|walmart|la\s+plataforma)\b|\bpor\s+transferencia\b|"
+    r"\b(?:contattaci|ci\s+contatti|contattateci)\s+direttamente\b|\b(?:scriveteci|scrivici|ci\s+scriva)\s+"
+    r"(?:direttamente|via\s+e-?mail|una\s+e-?mail|per\s+e-?mail)\b|\b(?:chiamaci|ci\s+chiami|telefonaci|ci\s+telefoni)\b|"
+    r"\b(?:il\s+)?nostro\s+(?:sito(?:\s+(?:web|internet|ufficiale))?|negozio\s+(?:online|on\s+line|ufficiale)|e-?shop)\b|"
+    r"\b(?:acquista|acquistare|ordina|ordinare|compra|comprare|acquisti|ordini)\s+(?:\w+\s+)?direttamente\b|"
+    r"\bdirettamente\s+(?:da\s+noi|sul\s+nostro|presso\s+di\s+noi)\b|\b(?:al\s+di\s+)?fuori\s+da\s+(?:amazon|ebay|walmart)\b|"
+    r"\btramite\s+bonifico\b)"
+)
+
+# Phrases after an off-platform cue that keep the conversation on the platform.
+ON_PLATFORM = (
+    r"^\W{0,3}(?:\w+\s+){0,4}(?:buyer[- ]seller|amazon|ebay|walmart|messag\w*|messagerie|nachricht\w*|mensaj\w*|"
+    r"messaggi\w*|this\s+(?:thread|conversation|chat))"
+)
+
+# --- sensitive data ----------------------------------------------------------------------
+
+CARD_CONTEXT = (
+    r"\b(?:card|credit|debit|visa|mastercard|amex|carte|cb|karte|kreditkarte|tarjeta|carta|"
+    r"cart[ao]\s+di\s+credito)\b"
+)
+
+SECRET_WORD = (
+    r"\b(?:password|passcode|passwort|kennwort|mot\s+de\s+passe|mdp|contrase[ñn]a|clave(?:\s+de\s+acceso)?|"
+    r"parola\s+d['’]ordine|pin(?:\s+code)?|code\s+pin|pin-?code|login\s+(?:details|credentials)|credentials|"
+    r"identifiants|zugangsdaten|credenziali|cvv2?|cvc2?|security\s+code|code\s+de\s+s[ée]curit[ée]|cryptogramme|"
+    r"sicherheitscode|pr[üu]fziffer|c[oó]digo\s+de\s+seguridad|codice\s+di\s+sicurezza)\b"
+)
+
+SECRET_LINK = r"\s*(?:(?P<sep>[:=])|is|was|est|ist|lautet|es|era|[èe]|sera|will\s+be)?\s*[\"'«„“]?\s*"
+
+SECRET_STOPWORDS = frozenset(
+    {
+        "required", "needed", "incorrect", "wrong", "invalid", "correct", "not", "never", "safe", "secure",
+        "expired", "please", "reset", "changed", "sent", "the", "your", "our", "a", "an", "obligatoire",
+        "requis", "incorrect", "erforderlich", "falsch", "requerido", "incorrecto", "obbligatorio", "errato",
+        "nicht", "pas", "no", "non", "sicher", "vide", "empty",
+    }
+)
+
+# --- placeholders ------------------------------------------------------------------------
+
+PLACEHOLDER_WORDS = (
+    r"(?:insert|enter|add|your|customer|buyer|client|order|tracking|name|first\s*name|last\s*name|date|number|"
+    r"amount|product|item|carrier|address|link|url|id|sku|price|agent|signature|company|shop|store|seller|"
+    r"refund|eta|reason|nom|pr[ée]nom|commande|suivi|num[ée]ro|montant|produit|transporteur|adresse|"
+    r"ins[ée]rer|vendeur|boutique|name|vorname|nachname|bestell\w*|sendungs\w*|datum|betrag|produkt|artikel|"
+    r"kunde|einf[üu]gen|nummer|versand\w*|h[äa]ndler|nombre|apellido|pedido|seguimiento|fecha|importe|producto|"
+    r"art[ií]culo|transportista|direcci[oó]n|insertar|n[uú]mero|tienda|vendedor|nome|cognome|ordine|"
+    r"tracciamento|data|importo|prodotto|articolo|corriere|indirizzo|inserire|numero|negozio|venditore)"
+)
+
+HTML_TAGS = frozenset(
+    {
+        "a", "b", "i", "u", "p", "br", "hr", "em", "strong", "div", "span", "ul", "ol", "li", "table", "tr",
+        "td", "th", "tbody", "thead", "img", "h1", "h2", "h3", "h4", "h5", "h6", "small", "sup", "sub",
+        "blockquote", "code", "pre", "html", "body", "head", "title", "style", "script",
+    }
+)

@@ -1,0 +1,120 @@
+"""Check a reply against a channel's messaging rules and apply the safe fixes."""
+
+from __future__ import annotations
+
+import re
+
+from compliance.channels import RuleSet, get_ruleset
+from compliance.detectors import DETECTORS
+from compliance.schemas import ComplianceResult, RuleCode, Violation
+
+# Only these fixes cannot change what the reply means: the emoji, link or contact detail
+# goes, the sentence stays. Everything else needs an agent's judgement.
+_FIXABLE: frozenset[RuleCode] = frozenset({"emoji", "external_link", "email_address", "phone_number"})
+
+_LANGUAGE_HINTS: dict[str, frozenset[str]] = {
+    "en": frozenset("the and you your to is we for of with please order have this".split()),
+    "fr": frozenset("le la les et vous votre nous est pour une des avec commande bonjour merci".split()),
+    "de": frozenset("der die das und sie ihre ihr wir ist für mit bestellung nicht bitte ein eine".split()),
+    "es": frozenset("el la los las y usted su nosotros es para con pedido gracias una por".split()),
+    "it": frozenset("il la le e lei suo sua noi è per con ordine grazie una del della".split()),
+}
+_LINK_LEAD = re.compile(
+    r"(?:\s*[:\-–,]\s*|\s+(?:at|on|via|under|à|sur|sous|unter|auf|bei|en|su|in|a|an|presso|al|vía)\s+)$",
+    re.IGNORECASE,
+)
+_CONTACT_LEAD = re.compile(
+    r"\s*(?:\b(?:at|to|on|under|à|au|an|unter|al|a|per|presso|en|bei|via)\b)?\s*:?\s*$", re.IGNORECASE
+)
+
+
+def detect_locale(text: str) -> str:
+    """Best guess among en/fr/de/es/it from common function words; English when unsure."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    scores = {lang: sum(word in hints for word in words) for lang, hints in _LANGUAGE_HINTS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] > scores["en"] else "en"
+
+
+def _resolve_locale(text: str, locale: str | None) -> str:
+    if locale:
+        primary = locale.split("-")[0].lower()
+        if primary in _LANGUAGE_HINTS:
+            return primary
+    return detect_locale(text)
+
+
+def find_violations(text: str, ruleset: RuleSet) -> list[Violation]:
+    """Every violation of the channel's enabled rules, ordered by position."""
+    violations = []
+    for rule, config in ruleset.rules.items():
+        fixable = rule in _FIXABLE and (rule not in ("email_address", "phone_number") or bool(ruleset.contact_wording))
+        for finding in DETECTORS[rule](text, ruleset):
+            violations.append(
+                Violation(
+                    rule=rule,
+                    start=finding.start,
+                    end=finding.end,
+                    text=text[finding.start : finding.end],
+                    explanation=f"{config.explanation} Found: {finding.reason}.",
+                    severity=config.severity,
+                    blocking=config.blocking,
+                    fixable=fixable,
+                )
+            )
+    return sorted(violations, key=lambda v: (v.start, v.end, v.rule))
+
+
+def _splice(text: str, start: int, end: int, replacement: str) -> str:
+    left, right = text[:start], text[end:]
+    if not replacement:
+        if left.endswith("(") and right.startswith(")"):
+            left, right = left[:-1], right[1:]
+        if left.endswith((" ", "\t")) and (not right or right[0].isspace() or right[0] in ".,;:!?)"):
+            left = left.rstrip(" \t")
+        elif not left and right.startswith(" "):
+            right = right.lstrip(" ")
+    return left + replacement + right
+
+
+def apply_fixes(text: str, violations: list[Violation], ruleset: RuleSet, locale: str) -> str:
+    """Apply every fixable violation's safe fix, right to left so earlier spans stay valid."""
+    fixed = text
+    next_start = len(text) + 1
+    for violation in sorted((v for v in violations if v.fixable), key=lambda v: v.start, reverse=True):
+        if violation.end > next_start:
+            continue  # overlaps a fix already applied to its right
+        start, end = violation.start, violation.end
+        if violation.rule in ("email_address", "phone_number"):
+            lead = _CONTACT_LEAD.search(fixed[:start])
+            start = lead.start() if lead else start
+            separator = " " if start > 0 else ""
+            replacement = separator + ruleset.wording_for(locale)
+        elif violation.rule == "external_link":
+            lead = _LINK_LEAD.search(fixed[:start])
+            start = lead.start() if lead else start
+            replacement = ""
+        else:
+            replacement = ""
+        fixed = _splice(fixed, start, end, replacement)
+        next_start = start
+    return fixed
+
+
+def check(text: str, *, channel: str, locale: str | None = None) -> ComplianceResult:
+    """Check ``text`` against ``channel``'s rules; unknown channels raise InvalidInputError."""
+    ruleset = get_ruleset(channel)
+    resolved_locale = _resolve_locale(text, locale)
+    violations = find_violations(text, ruleset)
+    fixed_text = apply_fixes(text, violations, ruleset, resolved_locale) if violations else text
+    remaining = find_violations(fixed_text, ruleset) if fixed_text != text else violations
+    return ComplianceResult(
+        channel=ruleset.channel,
+        ruleset_version=ruleset.version,
+        locale=resolved_locale,
+        passed=not violations,
+        blocking=any(v.blocking for v in remaining),
+        violations=violations,
+        fixed_text=fixed_text,
+        remaining_violations=remaining,
+    )
