@@ -168,6 +168,8 @@ class Ticket(TenantMixin, Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     # The identity through which this contact was tied to its customer (its strength feeds duplicate scoring).
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
+    # marketplace_id | order | email | phone | name_address | new (first contact of a new customer) | agent
+    link_kind: Mapped[str] = mapped_column(String(20), default="new")
     order_id: Mapped[str | None] = mapped_column(String(100), index=True)
     subject: Mapped[str] = mapped_column(String(1000), default="")
     body: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,274 @@
+"""Request/response shapes of the customer history, apart from the ORM models."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.schemas import Channel, Locale, Tag, clean_text
+
+IdentityKind = Literal["email", "marketplace_id", "phone", "name_address"]
+EXTERNAL_ID = r"^[A-Za-z0-9._:#/\-]+$"
+
+
+def _to_datetime(value: object) -> object:
+    """Dates without a time ('2026-11-25') mean midnight UTC; naive datetimes are UTC."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
+        except ValueError:
+            return value
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class ContactIn(BaseModel):
+    """Who wrote or ordered, as the channel reports it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    email: str | None = Field(None, max_length=320)
+    name: str | None = Field(None, max_length=300)
+    marketplace_customer_id: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=50)
+    address: str | None = Field(None, max_length=1000)
+
+
+class OrderItemIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sku: str = Field("", max_length=100)
+    title: str = Field("", max_length=500)
+    qty: int = Field(1, ge=0, le=100_000)
+    price: float = Field(0.0, ge=0)
+
+
+class ShipmentIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    carrier: str = Field("", max_length=100)
+    tracking_number: str | None = Field(None, max_length=100)
+    status: str = Field("", max_length=50)
+    eta: datetime | None = None
+    status_at: datetime | None = None
+    location: str | None = Field(None, max_length=300)
+
+    _dates = field_validator("eta", "status_at", mode="before")(lambda v: _to_datetime(v))
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    refund_id: str = Field(min_length=1, max_length=100)
+    status: str = Field("", max_length=50)
+    amount: float = Field(0.0, ge=0)
+
+
+class OrderCreate(BaseModel):
+    """One line of orders.jsonl."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str = Field(min_length=1, max_length=100, pattern=EXTERNAL_ID)
+    channel: Channel
+    customer: ContactIn = Field(default_factory=ContactIn)
+    placed_at: datetime | None = None
+    status: str = Field("", max_length=50)
+    items: list[OrderItemIn] = Field(default_factory=list, max_length=500)
+    currency: str = Field("EUR", min_length=3, max_length=3)
+    shipment: ShipmentIn | None = None
+    refund: RefundIn | None = None
+
+    _dates = field_validator("placed_at", mode="before")(lambda v: _to_datetime(v))
+
+
+class TicketCreate(BaseModel):
+    """One line of tickets.jsonl, or one ticket posted to the API."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200, pattern=EXTERNAL_ID)
+    channel: Channel
+    thread_id: str | None = Field(None, max_length=200)
+    customer: ContactIn = Field(default_factory=ContactIn)
+    order_id: str | None = Field(None, max_length=100)
+    subject: str = Field("", max_length=1000)
+    body: str = Field(max_length=20_000)
+    created_at: datetime | None = None
+    locale: Locale = "en"
+    tags: list[Tag] = Field(default_factory=list, max_length=11)
+    status: Literal["open", "pending", "solved", "closed", "merged"] = "open"
+    resolution: str | None = Field(None, max_length=20_000)
+    handling_seconds: float | None = Field(None, ge=0)
+
+    _dates = field_validator("created_at", mode="before")(lambda v: _to_datetime(v))
+
+    @field_validator("body")
+    @classmethod
+    def _clean_body(cls, value: str) -> str:
+        return clean_text(value, max_chars=20_000, field="body")
+
+    @field_validator("locale", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class ImportReport(BaseModel):
+    file: str
+    created: int
+    updated: int
+    unchanged: int
+
+
+class IdentityRead(BaseModel):
+    id: int
+    kind: str
+    value: str
+    reason: str
+    evidence: dict[str, Any]
+    linked_by: str
+    created_at: datetime
+    unlinked_at: datetime | None
+
+
+class DuplicateCandidate(BaseModel):
+    ticket_id: str
+    channel: str
+    customer_id: int | None
+    created_at: datetime
+    subject: str
+    score: float
+    is_duplicate: bool = Field(description="score >= the calibrated threshold")
+    similarity: float = Field(description="cosine similarity of the two messages")
+    reasons: list[str]
+
+
+class DuplicatesRead(BaseModel):
+    ticket_id: str
+    threshold: float
+    window_days: int
+    candidates: list[DuplicateCandidate]
+
+
+class TicketRead(BaseModel):
+    id: str
+    channel: str
+    thread_id: str | None
+    customer_id: int | None
+    order_id: str | None
+    subject: str
+    body: str
+    locale: str
+    tags: list[str]
+    tag_source: str
+    status: str
+    created_at: datetime
+    merge_group_id: int | None
+
+
+class IngestResult(BaseModel):
+    ticket: TicketRead
+    outcome: Literal["created", "updated", "unchanged"]
+    link: str = Field(description="how the ticket was tied to its customer")
+    duplicates: list[DuplicateCandidate]
+
+
+class TicketBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tickets: list[TicketCreate] = Field(min_length=1, max_length=1000)
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_ids: list[str] = Field(min_length=2, max_length=50)
+    reason: str = Field("", max_length=2000)
+
+
+class CourtesyNote(BaseModel):
+    ticket_id: str
+    channel: str
+    locale: str
+    text: str
+
+
+class MergeRead(BaseModel):
+    id: int
+    status: str
+    primary_ticket_id: str
+    ticket_ids: list[str]
+    reason: str
+    created_by: str
+    created_at: datetime
+    notes: list[CourtesyNote]
+
+
+class LinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    identity_id: int
+    customer_id: int
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class UnlinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TimelineEvent(BaseModel):
+    at: datetime
+    kind: Literal["order", "shipment", "refund", "message", "merge", "unmerge"]
+    channel: str | None
+    ref: str = Field(description="order id, ticket id, refund id or merge group id")
+    summary: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CustomerHistory(BaseModel):
+    customer_id: int
+    name: str
+    identities: list[IdentityRead]
+    events: list[TimelineEvent]
+
+
+class RateRow(BaseModel):
+    key: str
+    tickets: int
+    repeats: int
+    rate: float
+
+
+class RepeatContactsReport(BaseModel):
+    within_days: int
+    since: datetime
+    until: datetime
+    overall: RateRow
+    by_reason: list[RateRow]
+    by_channel: list[RateRow]
+
+
+class ReasonCount(BaseModel):
+    reason: str
+    count: int
+    auto_tagged: int
+
+
+class TopReasonsReport(BaseModel):
+    until: datetime
+    periods: dict[str, dict[str, list[ReasonCount]]] = Field(
+        description="'30d'/'60d'/'90d' -> channel -> the top 5 reasons"
+    )
+
+
+def clean_optional(value: str | None) -> str | None:
+    if value is None:
+        return None
+    stripped = value.strip()
+    return stripped or None
