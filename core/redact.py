@@ -35,7 +35,7 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3}
 _SECRET = re.compile(
     r"(?i)\b(password|passwort|passwd|pwd|passcode|mot de passe|contrase[ñn]a|wachtwoord|kennwort|"
     r"pin|cvv|cvc|cvv2|security code|one[- ]time code|otp)"
-    r"(\s*[:=]\s*|\s+(?:is|ist|est|es|was|war)\s*:?\s*)"
+    r"(\s*[:=]\s*|\s+(?:ist|is|est|es|was|war)\b\s*:?\s*)"
     r"(\"[^\"]{1,200}\"|'[^']{1,200}'|\S{1,200})"
 )
 _API_KEY = re.compile(r"\bdfk_[a-z]{3}_[A-Za-z0-9_\-]{16,}")
