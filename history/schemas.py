@@ -11,6 +11,8 @@ from core.schemas import Channel, Locale, Tag, clean_text
 
 IdentityKind = Literal["email", "marketplace_id", "phone", "name_address"]
 EXTERNAL_ID = r"^[A-Za-z0-9._:#/\-]+$"
+# Ticket ids appear in URL paths, so no '#' or '/'.
+TICKET_ID = r"^[A-Za-z0-9._:\-]+$"
 
 
 def _to_datetime(value: object) -> object:
@@ -90,7 +92,7 @@ class TicketCreate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str = Field(min_length=1, max_length=200, pattern=EXTERNAL_ID)
+    id: str = Field(min_length=1, max_length=200, pattern=TICKET_ID)
     channel: Channel
     thread_id: str | None = Field(None, max_length=200)
     customer: ContactIn = Field(default_factory=ContactIn)
@@ -267,8 +269,11 @@ class TopReasonsReport(BaseModel):
     )
 
 
-def clean_optional(value: str | None) -> str | None:
-    if value is None:
-        return None
-    stripped = value.strip()
-    return stripped or None
+class IngestResponse(BaseModel):
+    results: list[IngestResult]
+
+
+class UndoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=2000)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep
+from history import merge, service
+from history.duplicates import duplicates_of
+from history.schemas import (
+    DuplicatesRead,
+    IngestResponse,
+    MergeRead,
+    MergeRequest,
+    TicketBatch,
+    TicketCreate,
+    TicketRead,
+    UndoRequest,
+)
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+
+
+def _actor(principal: AgentDep) -> str:
+    return f"{principal.role}-key:{principal.key_id}"
+
+
+@router.post("", response_model=IngestResponse, status_code=201)
+def ingest(body: TicketBatch | TicketCreate, principal: AgentDep, session: SessionDep, search: SearchDep,
+           settings: SettingsDep) -> IngestResponse:
+    """Ingests one ticket or a batch; each result carries the duplicate candidates with scores and reasons."""
+    tickets = body.tickets if isinstance(body, TicketBatch) else [body]
+    results = service.ingest_tickets(session, search, tenant_id=principal.tenant_id, tickets=tickets,
+                                     window_days=settings.duplicate_window_days)
+    return IngestResponse(results=results)
+
+
+@router.post("/merge", response_model=MergeRead, status_code=201)
+def merge_tickets(body: MergeRequest, principal: AgentDep, session: SessionDep) -> MergeRead:
+    """Merges tickets into one group (Amazon: the oldest open thread is primary) and drafts courtesy notes."""
+    group = merge.merge_tickets(session, tenant_id=principal.tenant_id, ticket_ids=body.ticket_ids,
+                                actor=_actor(principal), reason=body.reason)
+    return merge.to_read(session, group)
+
+
+@router.get("/merge/{group_id}", response_model=MergeRead)
+def get_merge(group_id: int, principal: AgentDep, session: SessionDep) -> MergeRead:
+    return merge.to_read(session, merge.get_group(session, tenant_id=principal.tenant_id, group_id=group_id))
+
+
+@router.post("/merge/{group_id}/undo", response_model=MergeRead)
+def undo_merge(group_id: int, principal: AgentDep, session: SessionDep, body: UndoRequest | None = None) -> MergeRead:
+    """Restores every member ticket exactly as it was before the merge."""
+    group = merge.undo_merge(session, tenant_id=principal.tenant_id, group_id=group_id, actor=_actor(principal),
+                             reason=body.reason if body else "")
+    return merge.to_read(session, group)
+
+
+@router.get("/{ticket_id}", response_model=TicketRead)
+def get_ticket(ticket_id: str, principal: AgentDep, session: SessionDep) -> TicketRead:
+    return service.to_read(service.get_ticket(session, tenant_id=principal.tenant_id, ticket_id=ticket_id))
+
+
+@router.get("/{ticket_id}/duplicates", response_model=DuplicatesRead)
+def get_duplicates(
+    ticket_id: str, principal: AgentDep, session: SessionDep, search: SearchDep, settings: SettingsDep,
+    min_score: float | None = Query(None, ge=0, le=1, description="Default: the calibrated threshold"),
+    top_k: int = Query(10, ge=1, le=50),
+    window_days: int | None = Query(None, ge=1, le=365),
+) -> DuplicatesRead:
+    """Likely duplicates of a stored ticket, best first, each with its score and reasons."""
+    window = window_days or settings.duplicate_window_days
+    threshold, candidates = duplicates_of(session, search, tenant_id=principal.tenant_id, ticket_id=ticket_id,
+                                          window_days=window, min_score=min_score, top_k=top_k)
+    return DuplicatesRead(ticket_id=ticket_id, threshold=threshold, window_days=window, candidates=candidates)

@@ -1,0 +1,240 @@
+"""`deflect import orders|tickets`, `deflect history ...` and `deflect report ...`: the same services as the API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core import keys as key_service
+from core.errors import DeflectError
+from core.runtime import Runtime
+from core.settings import get_settings
+
+import_app = typer.Typer(help="Import orders and tickets.")
+app = typer.Typer(help="Customer history: timelines, identity links, duplicates and merges.", no_args_is_help=True)
+report_app = typer.Typer(help="Repeat contacts and top contact reasons.", no_args_is_help=True)
+
+console = Console()
+err_console = Console(stderr=True)
+TenantOption = Annotated[str, typer.Option(help="Tenant id")]
+ACTOR = "cli"
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _runtime() -> Runtime:
+    runtime = Runtime(get_settings())
+    runtime.migrate()
+    return runtime
+
+
+def _print_json(payload: object) -> None:
+    console.print_json(json.dumps(payload, default=str, ensure_ascii=False))
+
+
+@import_app.command("orders")
+def import_orders(path: Annotated[Path, typer.Argument(help="orders.jsonl")], tenant: TenantOption = "demo") -> None:
+    """Imports orders with their items, shipment and refund; idempotent by order id."""
+    from history import service
+
+    runtime = _runtime()
+    try:
+        orders = service.parse_orders(path)
+        with runtime.session() as session:
+            key_service.get_or_create_tenant(session, tenant_id=tenant)
+            report = service.import_orders(session, tenant_id=tenant, orders=orders, file=str(path))
+    except DeflectError as exc:
+        _fail(exc.message)
+    console.print(f"{path}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+
+
+@import_app.command("tickets")
+def import_tickets(path: Annotated[Path, typer.Argument(help="tickets.jsonl")], tenant: TenantOption = "demo") -> None:
+    """Imports past tickets, ties each to a customer and indexes them for duplicate detection."""
+    from history import service
+
+    runtime = _runtime()
+    try:
+        tickets = service.parse_tickets(path)
+        with runtime.session() as session:
+            key_service.get_or_create_tenant(session, tenant_id=tenant)
+            report = service.import_tickets(session, runtime.search, tenant_id=tenant, tickets=tickets,
+                                            file=str(path))
+    except DeflectError as exc:
+        _fail(exc.message)
+    runtime.search.catch_up(tenant, "tickets")
+    runtime.search.save(tenant, "tickets")
+    console.print(f"{path}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+
+
+@app.command("show")
+def show(customer_id: int, tenant: TenantOption = "demo",
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """A customer's unified timeline and linked identities."""
+    from history import service
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            history = service.customer_timeline(session, tenant_id=tenant, customer_id=customer_id)
+    except DeflectError as exc:
+        _fail(exc.message)
+    if as_json:
+        _print_json(history.model_dump(mode="json"))
+        return
+    console.print(f"[bold]customer {history.customer_id}[/] {history.name}")
+    identities = Table("id", "kind", "value", "why linked", "unlinked")
+    for identity in history.identities:
+        identities.add_row(str(identity.id), identity.kind, identity.value, identity.reason,
+                           str(identity.unlinked_at or ""))
+    console.print(identities)
+    events = Table("when", "kind", "channel", "ref", "summary")
+    for event in history.events:
+        events.add_row(event.at.strftime("%Y-%m-%d %H:%M"), event.kind, event.channel or "", event.ref,
+                       event.summary[:80])
+    console.print(events)
+
+
+@app.command("link")
+def link(
+    identity: Annotated[int, typer.Option(help="Identity id")],
+    customer: Annotated[int, typer.Option(help="Target customer id")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit)")],
+    tenant: TenantOption = "demo",
+) -> None:
+    """Ties an identity and its contacts to another customer."""
+    from history.identity import link_identity
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            linked = link_identity(session, tenant_id=tenant, identity_id=identity, customer_id=customer,
+                                   actor=ACTOR, reason=reason)
+            new_id = linked.id
+    except DeflectError as exc:
+        _fail(exc.message)
+    console.print(f"identity {identity} is now identity {new_id} of customer {customer}")
+
+
+@app.command("unlink")
+def unlink(
+    identity: Annotated[int, typer.Option(help="Identity id")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit)")],
+    tenant: TenantOption = "demo",
+) -> None:
+    """Splits an identity and its contacts off into a customer of their own."""
+    from history.identity import unlink_identity
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            moved = unlink_identity(session, tenant_id=tenant, identity_id=identity, actor=ACTOR, reason=reason)
+            new_id, customer_id = moved.id, moved.customer_id
+    except DeflectError as exc:
+        _fail(exc.message)
+    console.print(f"identity {identity} unlinked; it continues as identity {new_id} of new customer {customer_id}")
+
+
+@app.command("duplicates")
+def duplicates(ticket_id: str, tenant: TenantOption = "demo",
+               min_score: Annotated[float | None, typer.Option(help="Default: calibrated threshold")] = None) -> None:
+    """Likely duplicates of a ticket with scores and reasons."""
+    from history.duplicates import duplicates_of
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            threshold, candidates = duplicates_of(session, runtime.search, tenant_id=tenant, ticket_id=ticket_id,
+                                                  window_days=runtime.settings.duplicate_window_days,
+                                                  min_score=min_score)
+    except DeflectError as exc:
+        _fail(exc.message)
+    table = Table("ticket", "channel", "score", "duplicate", "reasons")
+    for c in candidates:
+        table.add_row(c.ticket_id, c.channel, f"{c.score:.3f}", "yes" if c.is_duplicate else "no",
+                      "; ".join(c.reasons))
+    console.print(f"threshold {threshold:.3f}")
+    console.print(table)
+
+
+@app.command("merge")
+def merge(ticket_ids: Annotated[list[str], typer.Argument(help="Two or more ticket ids")],
+          reason: Annotated[str, typer.Option()] = "", tenant: TenantOption = "demo") -> None:
+    """Merges tickets; prints the primary and the courtesy notes."""
+    from history import merge as merge_service
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            group = merge_service.merge_tickets(session, tenant_id=tenant, ticket_ids=ticket_ids, actor=ACTOR,
+                                                reason=reason)
+            read = merge_service.to_read(session, group)
+    except DeflectError as exc:
+        _fail(exc.message)
+    _print_json(read.model_dump(mode="json"))
+
+
+@app.command("undo")
+def undo(group_id: int, reason: Annotated[str, typer.Option()] = "", tenant: TenantOption = "demo") -> None:
+    """Undoes a merge, restoring every ticket as it was."""
+    from history import merge as merge_service
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            merge_service.undo_merge(session, tenant_id=tenant, group_id=group_id, actor=ACTOR, reason=reason)
+    except DeflectError as exc:
+        _fail(exc.message)
+    console.print(f"merge {group_id} undone")
+
+
+@report_app.command("repeat-contacts")
+def repeat_contacts(
+    tenant: TenantOption = "demo",
+    within_days: Annotated[int | None, typer.Option(help="Default: DEFLECT_REPEAT_CONTACT_DAYS")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Repeat-contact rate per reason and per channel."""
+    from history import reports
+
+    runtime = _runtime()
+    with runtime.session() as session:
+        report = reports.repeat_contacts(session, tenant_id=tenant,
+                                         within_days=within_days or runtime.settings.repeat_contact_days)
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+        return
+    console.print(f"repeat contacts within {report.within_days} days: "
+                  f"{report.overall.repeats}/{report.overall.tickets} = {report.overall.rate:.1%}")
+    for title, rows in (("reason", report.by_reason), ("channel", report.by_channel)):
+        table = Table(title, "tickets", "repeats", "rate")
+        for row in rows:
+            table.add_row(row.key, str(row.tickets), str(row.repeats), f"{row.rate:.1%}")
+        console.print(table)
+
+
+@report_app.command("top-reasons")
+def top_reasons(tenant: TenantOption = "demo", as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Top five contact reasons per channel over the last 30, 60 and 90 days."""
+    from history import reports
+
+    runtime = _runtime()
+    with runtime.session() as session:
+        report = reports.top_reasons(session, tenant_id=tenant)
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+        return
+    for period, channels in report.periods.items():
+        table = Table("channel", f"top reasons, last {period}")
+        for channel, reasons in channels.items():
+            table.add_row(channel, ", ".join(
+                f"{r.reason} {r.count}" + (f" ({r.auto_tagged} auto)" if r.auto_tagged else "") for r in reasons))
+        console.print(table)
