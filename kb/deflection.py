@@ -112,19 +112,36 @@ class _SessionFacts:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-# Contacts from history (tickets on any channel) by customer e-mail, when the history domain exists.
-ContactLookup = Callable[[Session, str, set[str], datetime, datetime], dict[str, list[datetime]]]
-
-
-def _history_contacts() -> ContactLookup | None:
+def _history_contacts(session: Session, *, tenant_id: str, emails: set[str], since: datetime,
+                      until: datetime) -> dict[str, list[datetime]]:
+    """Ticket times on every channel of the customers these e-mails resolve to (when history exists)."""
     try:
-        module = importlib.import_module("history.service")
+        models = importlib.import_module("history.models")
+        identity = importlib.import_module("history.identity")
     except ModuleNotFoundError as exc:
-        if exc.name not in ("history", "history.service"):
+        if exc.name not in ("history", "history.models", "history.identity"):
             raise
-        return None
-    lookup: ContactLookup | None = getattr(module, "contact_times_by_email", None)
-    return lookup
+        return {}
+    Identity, Ticket = models.Identity, models.Ticket
+    # History stores e-mails normalised its own way (e.g. without +tags); match on that form.
+    by_normal: dict[str, str] = {identity.normalise_email(e) or e: e for e in emails}
+    owners: dict[int, set[str]] = defaultdict(set)
+    for customer_id, value in session.execute(
+        select(Identity.customer_id, Identity.value).where(
+            Identity.tenant_id == tenant_id, Identity.kind == "email", Identity.value.in_(by_normal),
+            Identity.unlinked_at.is_(None))
+    ):
+        owners[customer_id].add(by_normal[value])
+    out: dict[str, list[datetime]] = defaultdict(list)
+    if owners:
+        for customer_id, created_at in session.execute(
+            select(Ticket.customer_id, Ticket.created_at).where(
+                Ticket.tenant_id == tenant_id, Ticket.customer_id.in_(owners),
+                Ticket.created_at >= since, Ticket.created_at < until)
+        ):
+            for email in owners[customer_id]:
+                out[email].append(created_at)
+    return out
 
 
 def record_events(session: Session, *, tenant_id: str, events: Iterable[DeflectionEventCreate]) -> int:
@@ -177,10 +194,9 @@ def _collect(session: Session, *, tenant_id: str, since: datetime, until: dateti
             )
         ):
             by_email[email].append(at)
-        lookup = _history_contacts()
-        if lookup is not None:
-            for email, times in lookup(session, tenant_id, emails, since, until + window).items():
-                by_email[email].extend(times)
+        for email, times in _history_contacts(session, tenant_id=tenant_id, emails=emails, since=since,
+                                              until=until + window).items():
+            by_email[email].extend(times)
     return facts, by_email
 
 

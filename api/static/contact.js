@@ -1,0 +1,190 @@
+/* Conditional contact form: answers for the chosen topic while the customer types, the live order status
+   once the order verifies, and "I still need help" creating one ticket through the tickets API. */
+(function () {
+  "use strict";
+  var D = window.Deflect;
+  var form = document.getElementById("contact-form");
+  if (!form || !D || !D.key) { return; }
+  var field = function (id) { return document.getElementById(id); };
+  var answers = field("answers"), empty = field("answers-empty"), orderBox = field("order-status");
+  var status = field("form-status"), submit = field("submit-ticket");
+  var lang = document.documentElement.lang || "en";
+  var timer = null, inflight = null, lastShown = "", submitted = false;
+  // One id per form visit: a second click re-sends the same ticket, which the API treats as unchanged.
+  var ticketId = "web-" + D.session.slice(2, 14) + "-" + Date.now().toString(36);
+
+  function values() {
+    return {
+      topic: field("topic").value, message: field("message").value.trim(), channel: field("channel").value,
+      order_id: field("order_id").value.trim(), email: field("email").value.trim(),
+      postcode: field("postcode").value.trim()
+    };
+  }
+
+  function notice(kind, text) {
+    status.textContent = "";
+    var box = D.el("div", "notice " + kind, text);
+    status.appendChild(box);
+    return box;
+  }
+
+  function highlighted(node, text, spans) {
+    var chars = Array.from(text), pos = 0;
+    (spans || []).forEach(function (s) {
+      if (s[0] < pos) { return; }
+      node.appendChild(document.createTextNode(chars.slice(pos, s[0]).join("")));
+      node.appendChild(D.el("mark", null, chars.slice(s[0], s[1]).join("")));
+      pos = s[1];
+    });
+    node.appendChild(document.createTextNode(chars.slice(pos).join("")));
+  }
+
+  function renderOrder(data) {
+    orderBox.textContent = "";
+    orderBox.hidden = data.verification === "not_requested";
+    if (data.verification === "not_verified") {
+      orderBox.appendChild(D.el("div", "notice warn",
+        "We couldn't match that order number with this e-mail or postcode. Check both and try again."));
+      return;
+    }
+    if (data.verification === "unavailable" || !data.order) { orderBox.hidden = true; return; }
+    var o = data.order, card = D.el("div", "order-card");
+    card.setAttribute("data-order-id", o.order_id);
+    var h = D.el("h3", null, "Order " + o.order_id + " ");
+    h.appendChild(D.el("span", "status-pill", o.status.replace(/_/g, " ")));
+    card.appendChild(h);
+    var dl = D.el("dl");
+    function row(label, value) {
+      if (!value) { return; }
+      dl.appendChild(D.el("dt", null, label));
+      dl.appendChild(D.el("dd", null, value));
+    }
+    row("Items", o.items.join(", "));
+    o.shipments.forEach(function (s) {
+      row("Carrier", s.carrier);
+      row("Tracking", s.tracking_number);
+      row("Parcel", s.status.replace(/_/g, " ") + (s.location ? " · " + s.location : ""));
+      row("Expected", s.eta ? new Date(s.eta).toLocaleDateString(lang, { day: "numeric", month: "long" }) : "");
+    });
+    o.refunds.forEach(function (r) {
+      row("Refund", r.refund_id + " · " + r.status.replace(/_/g, " ") + " · " + r.amount.toFixed(2) + " " + o.currency);
+    });
+    card.appendChild(dl);
+    orderBox.appendChild(card);
+  }
+
+  function render(v, data) {
+    answers.textContent = "";
+    empty.hidden = data.suggestions.length > 0;
+    if (!data.suggestions.length) { empty.textContent = "No article matches yet: keep typing, or send us your message."; }
+    data.suggestions.forEach(function (s) {
+      var li = D.el("li");
+      li.setAttribute("data-article-id", s.id);
+      var h = D.el("h3"), a = D.el("a", null, s.title);
+      a.href = "/help/articles/" + encodeURIComponent(s.id);
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.addEventListener("click", function () {
+        D.track("click", { source: "contact_form", topic: topicTag(v.topic), channel: v.channel, article_id: s.id });
+      });
+      h.appendChild(a);
+      var p = D.el("p");
+      highlighted(p, s.snippet, s.highlights);
+      var solved = D.el("button", "solved", "This solved it");
+      solved.type = "button";
+      solved.addEventListener("click", function () {
+        D.track("helpful", { source: "contact_form", topic: topicTag(v.topic), channel: v.channel, article_id: s.id,
+                             customer_email: v.email });
+        notice("ok", "Great, glad that helped! You don't need to send the form.");
+      });
+      li.appendChild(h);
+      li.appendChild(p);
+      li.appendChild(solved);
+      answers.appendChild(li);
+    });
+    renderOrder(data);
+    var shown = v.topic + "|" + data.suggestions.map(function (s) { return s.id; }).join(",");
+    if (data.suggestions.length && shown !== lastShown) {
+      lastShown = shown;
+      D.track("impression", { source: "contact_form", topic: topicTag(v.topic), channel: v.channel,
+                              query: v.message.slice(0, 2000), article_id: data.suggestions[0].id,
+                              customer_email: v.email, locale: lang });
+    }
+  }
+
+  var TOPIC_TAGS = { tracking: "tracking", "return": "return_label", refund: "refund_status",
+                     damaged: "damaged_in_transit", cancellation: "cancellation",
+                     product_question: "product_question", other: "other" };
+  function topicTag(topic) { return TOPIC_TAGS[topic] || null; }
+
+  function refresh() {
+    var v = values();
+    if (!v.topic) { return; }
+    if (inflight) { inflight.abort(); }
+    var controller = new AbortController();
+    inflight = controller;
+    var body = { topic: v.topic, message: v.message, channel: v.channel, locale: lang };
+    if (v.order_id && (v.email || v.postcode)) {
+      body.order_id = v.order_id;
+      if (v.email) { body.email = v.email; }
+      if (v.postcode) { body.postcode = v.postcode; }
+    }
+    fetch("/v1/contact-form/suggest", {
+      method: "POST", signal: controller.signal,
+      headers: { "Content-Type": "application/json", "X-API-Key": D.key }, body: JSON.stringify(body)
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      return r.json();
+    }).then(function (data) {
+      if (controller === inflight) { inflight = null; render(v, data); }
+    }).catch(function (e) {
+      if (e.name === "AbortError") { return; }
+      empty.hidden = false;
+      empty.textContent = "Suggestions are unavailable right now; you can still send your message.";
+    });
+  }
+
+  function schedule() { clearTimeout(timer); timer = setTimeout(refresh, 300); }
+  field("topic").addEventListener("change", refresh);
+  field("channel").addEventListener("change", refresh);
+  ["message", "order_id", "email", "postcode"].forEach(function (id) { field(id).addEventListener("input", schedule); });
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (submitted) { return; }
+    var v = values();
+    if (!v.topic || v.message.length < 10 || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v.email)) {
+      notice("bad", "Please choose a topic, write a few words about your issue and give your e-mail so we can reply.");
+      return;
+    }
+    submitted = true;
+    submit.disabled = true;
+    var tag = topicTag(v.topic);
+    D.track("contact_anyway", { source: "contact_form", topic: tag, channel: v.channel, customer_email: v.email });
+    var ticket = {
+      id: ticketId, channel: v.channel === "web" ? "web" : v.channel, locale: lang,
+      customer: { email: v.email }, subject: field("topic").selectedOptions[0].textContent,
+      body: v.message, tags: tag ? [tag] : []
+    };
+    if (v.order_id) { ticket.order_id = v.order_id; }
+    D.api("/v1/tickets", ticket).then(function (r) {
+      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+    }).then(function (res) {
+      if (!res.ok) { throw new Error((res.data.error && res.data.error.message) || "request failed"); }
+      var created = res.data.ticket || (res.data.results && res.data.results[0].ticket) || {};
+      D.track("submitted", { source: "contact_form", topic: tag, channel: v.channel, customer_email: v.email,
+                             ticket_id: created.id || ticketId });
+      var box = notice("ok", "Thanks, we have your message (reference " + (created.id || ticketId) + "). ");
+      if (res.data.duplicates && res.data.duplicates.length) {
+        box.appendChild(document.createTextNode("We linked it to your earlier conversation, so you'll get one answer."));
+      } else {
+        box.appendChild(document.createTextNode("We usually reply within one working day."));
+      }
+      form.setAttribute("data-submitted", created.id || ticketId);
+    }).catch(function (err) {
+      submitted = false;
+      submit.disabled = false;
+      notice("bad", "We couldn't send your message just now (" + err.message + "). Please try again in a minute.");
+    });
+  });
+})();

@@ -1,0 +1,204 @@
+"""The conditional contact form: articles for the chosen topic, and the live order status once verified."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session
+
+from core.schemas import Channel, Locale
+from embeddings.engine import SearchEngine
+from kb import service as kb_service
+from kb.models import Article
+from kb.schemas import SuggestionRead
+from kb.suggest import suggest
+
+ContactTopic = Literal["tracking", "return", "refund", "damaged", "cancellation", "product_question", "other"]
+# The form's customer-facing topics mapped to the reason tags of DATA_FORMATS.md.
+TOPIC_TAGS: dict[str, tuple[str, ...]] = {
+    "tracking": ("tracking", "delivery_change"),
+    "return": ("return_label", "wrong_item"),
+    "refund": ("refund_status",),
+    "damaged": ("damaged_in_transit", "missing_item"),
+    "cancellation": ("cancellation",),
+    "product_question": ("product_question",),
+    "other": ("other", "invoice"),
+}
+# Shorter messages carry too little meaning to rank on; the topic alone decides until then.
+MIN_MESSAGE_CHARS = 12
+TOPIC_ARTICLES = 4
+SNIPPET_CHARS = 200
+
+
+class ContactSuggestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: ContactTopic
+    message: str = Field("", max_length=5000)
+    channel: Channel | None = None
+    locale: Locale | None = None
+    order_id: str | None = Field(None, max_length=100)
+    email: str | None = Field(None, max_length=320)
+    postcode: str | None = Field(None, max_length=20)
+    top_k: int = Field(4, ge=1, le=10)
+
+    @field_validator("order_id", "email", "postcode", "message")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
+
+    @field_validator("locale", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class ShipmentStatus(BaseModel):
+    carrier: str
+    tracking_number: str | None
+    status: str
+    eta: datetime | None
+    status_at: datetime | None
+    location: str | None
+
+
+class RefundStatus(BaseModel):
+    refund_id: str
+    status: str
+    amount: float
+
+
+class OrderStatusRead(BaseModel):
+    """What a verified customer may see about their own order: no address, no contact details."""
+
+    order_id: str
+    channel: str
+    status: str
+    placed_at: datetime | None
+    currency: str
+    items: list[str]
+    shipments: list[ShipmentStatus]
+    refunds: list[RefundStatus]
+
+
+class ContactSuggestResult(BaseModel):
+    topic: str
+    matched_on: Literal["message", "topic"]
+    suggestions: list[SuggestionRead]
+    verification: Literal["not_requested", "verified", "not_verified", "unavailable"]
+    order: OrderStatusRead | None
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"^#+\s.*$", "", text, flags=re.M)
+    text = re.sub(r"[#*_`>]+", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _topic_articles(session: Session, *, tenant_id: str, tags: tuple[str, ...], channel: str | None,
+                    locale: str | None, limit: int) -> list[SuggestionRead]:
+    """Articles tagged with the topic: channel-specific first, the customer's language before English."""
+    language = (locale or "en").split("-")[0]
+    articles, _ = kb_service.list_(session, tenant_id=tenant_id, channel=channel, limit=10_000)
+    tagged = [a for a in articles if set(a.tags) & set(tags) and a.locale in (language, "en")]
+    primary = tags[0]
+    tagged.sort(key=lambda a: (primary not in a.tags, a.locale != language, not (channel and channel in a.channels),
+                               a.external_id))
+    # One article per subject: a translated article stands in for its English original.
+    seen_subjects: set[str] = set()
+    picked: list[Article] = []
+    for article in tagged:
+        subject = re.sub(r"-(fr|de|es|it)$", "", article.external_id)
+        if subject in seen_subjects:
+            continue
+        seen_subjects.add(subject)
+        picked.append(article)
+    out: list[SuggestionRead] = []
+    for article in picked[:limit]:
+        body = _plain(article.body)
+        snippet = body[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…" if len(body) > SNIPPET_CHARS else body
+        out.append(SuggestionRead(id=article.external_id, title=article.title, url=article.url, snippet=snippet,
+                                  highlights=[], score=0.0, confidence=0.0, locale=article.locale,
+                                  channels=list(article.channels), tags=list(article.tags)))
+    return out
+
+
+def _history_service() -> Any | None:
+    try:
+        return importlib.import_module("history.service")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("history", "history.service"):
+            raise
+        return None
+
+
+def _norm_postcode(value: str) -> str:
+    return re.sub(r"[\s\-]", "", value).upper()
+
+
+def _verified(order: Any, *, email: str | None, postcode: str | None, identities: list[Any]) -> bool:
+    """The order's own e-mail or the customer's linked e-mails, or a postcode found in its address."""
+    contact: dict[str, Any] = order.contact or {}
+    if email:
+        wanted = email.strip().lower()
+        known = {str(contact.get("email") or "").strip().lower()}
+        known |= {i.value.strip().lower() for i in identities if i.kind == "email" and i.unlinked_at is None}
+        if wanted and wanted in known:
+            return True
+    if postcode and len(_norm_postcode(postcode)) >= 3:
+        address = _norm_postcode(str(contact.get("address") or ""))
+        if _norm_postcode(postcode) in address:
+            return True
+    return False
+
+
+def order_status(session: Session, *, tenant_id: str, order_id: str, email: str | None,
+                 postcode: str | None) -> tuple[str, OrderStatusRead | None]:
+    """The live status of an order, only when the e-mail or postcode matches it.
+
+    An unknown order and a failed check read the same, so the form cannot be used to probe order ids.
+    """
+    history = _history_service()
+    if history is None:
+        return "unavailable", None
+    order = history.get_order(session, tenant_id=tenant_id, order_id=order_id)
+    if order is None:
+        return "not_verified", None
+    identities = list(order.customer.identities) if order.customer is not None else []
+    if not _verified(order, email=email, postcode=postcode, identities=identities):
+        return "not_verified", None
+    return "verified", OrderStatusRead(
+        order_id=order.order_id, channel=order.channel, status=order.status, placed_at=order.placed_at,
+        currency=order.currency, items=[f"{item.qty} × {item.title}" for item in order.items],
+        shipments=[ShipmentStatus(carrier=s.carrier, tracking_number=s.tracking_number, status=s.status, eta=s.eta,
+                                  status_at=s.status_at, location=s.location) for s in order.shipments],
+        refunds=[RefundStatus(refund_id=r.refund_id, status=r.status, amount=r.amount) for r in order.refunds],
+    )
+
+
+def contact_suggest(session: Session, engine: SearchEngine, *, tenant_id: str, request: ContactSuggestRequest,
+                    threshold: float) -> ContactSuggestResult:
+    """Articles to show before the form can be sent, and the order status for a verified customer."""
+    tags = TOPIC_TAGS[request.topic]
+    suggestions: list[SuggestionRead] = []
+    matched_on: Literal["message", "topic"] = "topic"
+    if len(request.message) >= MIN_MESSAGE_CHARS:
+        result = suggest(session, engine, tenant_id=tenant_id, query=request.message, channel=request.channel,
+                         locale=request.locale, top_k=request.top_k, threshold=threshold, tags=tags)
+        if not result.abstained:
+            suggestions, matched_on = result.suggestions, "message"
+    if not suggestions:
+        # A message that matches nothing still leaves the topic's own articles worth showing.
+        suggestions = _topic_articles(session, tenant_id=tenant_id, tags=tags, channel=request.channel,
+                                      locale=request.locale, limit=min(request.top_k, TOPIC_ARTICLES))
+    verification: Literal["not_requested", "verified", "not_verified", "unavailable"] = "not_requested"
+    order = None
+    if request.order_id and (request.email or request.postcode):
+        verification, order = order_status(session, tenant_id=tenant_id, order_id=request.order_id,
+                                           email=request.email, postcode=request.postcode)
+    return ContactSuggestResult(topic=request.topic, matched_on=matched_on, suggestions=suggestions,
+                                verification=verification, order=order)

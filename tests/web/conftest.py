@@ -1,0 +1,133 @@
+"""The real server (uvicorn, real encoder, demo data) on a free 127.0.0.1 port, and the system Chromium."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+# An article whose title is an XSS attempt: the pages must show it as text.
+XSS_TITLE = '<img src=x onerror="window.__xss=1">Parcel insurance for fragile lamps'
+XSS_ARTICLE = {
+    "id": "kb-xss-probe", "title": XSS_TITLE, "locale": "en", "tags": ["other"],
+    "body": "Fragile lamps ship with parcel insurance. <script>window.__xss=2</script> "
+            "If the insured lamp arrives broken, the insurance covers a free replacement.",
+}
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    keys: dict[str, str]
+    settings: Any
+    runtime: Any
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _load_orders_if_missing(runtime: Any, tenant: str) -> None:
+    """`load_demo` loads orders through history.demo once that exists; until then import them here."""
+    try:
+        from history import service as history_service
+    except ModuleNotFoundError:
+        return
+    with runtime.session() as session:
+        if history_service.get_order(session, tenant_id=tenant, order_id="#1044") is not None:
+            return
+        orders = history_service.parse_orders(ROOT / "demo" / "orders.jsonl")
+        history_service.import_orders(session, tenant_id=tenant, orders=orders, file="demo/orders.jsonl")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    import uvicorn
+
+    from api.app import create_app
+    from api.cli import load_demo
+    from core.runtime import Runtime
+    from core.settings import Settings
+    from kb import service as kb_service
+    from kb.schemas import ArticleCreate
+
+    port = _free_port()
+    settings = Settings(data_dir=tmp_path_factory.mktemp("web") / "var", encoder="use+minilm", host="127.0.0.1",
+                        port=port, index_sync_seconds=0.5, rate_limit_public_per_minute=5000)
+    runtime = Runtime(settings)
+    keys = load_demo(runtime, settings.demo_tenant)
+    _load_orders_if_missing(runtime, settings.demo_tenant)
+    with runtime.session() as session:
+        kb_service.upsert(session, tenant_id=settings.demo_tenant, article_in=ArticleCreate(**XSS_ARTICLE))
+    app = create_app(settings, runtime=runtime, warm_sync=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True, name="live-server")
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        time.sleep(0.3)
+    else:
+        raise RuntimeError("the server did not become ready in 180 s")
+    runtime.search.catch_up(settings.demo_tenant, "articles")
+    yield LiveServer(base_url=base, keys=keys, settings=settings, runtime=runtime)
+    server.should_exit = True
+    thread.join(timeout=15)
+    runtime.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("system Chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.base_url)
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    yield pg
+    context.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def api_get(server: LiveServer, path: str, role: str = "agent") -> Any:
+    request = urllib.request.Request(server.base_url + path, headers={"X-API-Key": server.keys[role]})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read().decode()
+    return json.loads(body) if response.headers.get("content-type", "").startswith("application/json") else body
