@@ -251,7 +251,7 @@ _CARD_CANDIDATE = re.compile(r"(?<![\w.\-])\d(?:[ \-]?\d){12,18}(?![\w])")
 _IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
 _CARD_CONTEXT = re.compile(lx.CARD_CONTEXT, _I)
 _IBAN_CONTEXT = re.compile(r"\b(?:iban|bank|konto|compte|cuenta|conto|rib|bic|swift)\b", _I)
-_SECRET = re.compile(lx.SECRET_WORD + lx.SECRET_LINK + r"(?P<value>[^\s\"'»“”,;]{3,})", _I)
+_SECRET = re.compile(lx.SECRET_WORD + lx.SECRET_FILLER + lx.SECRET_LINK + r"(?P<value>[^\s\"'»“”,;]{3,})", _I)
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|35|6)")
 
 
@@ -282,8 +282,8 @@ def _card_like(text: str, start: int, end: int) -> bool:
         # A Luhn-valid order or tracking number is a coincidence, not a card.
         return bool(_CARD_CONTEXT.search(before)) or not _ID_CONTEXT.search(before[-30:])
     # Invalid check digit: still a leaked card when written as one next to the word "card".
-    grouped = re.fullmatch(r"\d{4}([ \-])\d{4}\1\d{4}\1\d{4}", candidate) is not None
-    return grouped and bool(_CARD_CONTEXT.search(before))
+    card_shaped = re.fullmatch(r"\d{4}([ \-]?)\d{4}\1\d{4}\1\d{4}", candidate) is not None
+    return card_shaped and bool(_CARD_CONTEXT.search(before))
 
 
 def find_card_and_iban_spans(text: str) -> list[tuple[int, int]]:
@@ -323,7 +323,31 @@ def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
             # "your password is required": an ordinary word after "is" is not a secret.
             continue
         findings.append(Finding(match.start(), match.start("value") + len(value), "password or security code"))
-    return findings
+    # "the password you sent us, Harbor!2026x, ...": a password-shaped token near the word.
+    password_word = _compiled(lx.PASSWORD_WORD)
+    for sent_start, sentence in _sentences(text):
+        if not password_word.search(sentence):
+            continue
+        for token in _PASSWORD_SHAPE.finditer(sentence):
+            start, end = sent_start + token.start(), sent_start + token.end()
+            end = _trim_url(text, start, end)
+            if not _overlaps((start, end), [(f.start, f.end) for f in findings]) and _looks_like_password(text[start:end]):
+                findings.append(Finding(start, end, "password"))
+    return sorted(findings, key=lambda f: f.start)
+
+
+_PASSWORD_SHAPE = re.compile(r"(?<!\S)[^\s\"'«»“”„()]{6,40}")
+
+
+def _looks_like_password(token: str) -> bool:
+    if "@" in token or "://" in token or token.lower().startswith("www."):
+        return False
+    has_lower = any(c.islower() for c in token)
+    has_upper = any(c.isupper() for c in token)
+    has_digit = any(c.isdigit() for c in token)
+    # Hyphens and slashes join ids and dates; other symbols are what passwords are made of.
+    has_symbol = any(not c.isalnum() and c not in "-/.,:" for c in token)
+    return has_digit and (has_lower or has_upper) and (has_symbol or (has_lower and has_upper))
 
 
 # --- emoji -------------------------------------------------------------------------------
@@ -349,12 +373,14 @@ def detect_emoji(text: str, ruleset: RuleSet) -> list[Finding]:
 # --- placeholders ------------------------------------------------------------------------
 
 _PLACEHOLDER_WORD = re.compile(rf"\b{lx.PLACEHOLDER_WORDS}\b", _I)
+# German compounds (Kundenname, Bestellnummer) end in a placeholder word without a boundary.
+_PLACEHOLDER_STEM = re.compile(r"(?:name|nummer|datum|betrag|adresse)\b", _I)
 _PLACEHOLDERS = re.compile(
     r"\{\{[^{}\n]{0,80}\}\}|\{%[^%\n]{0,80}%\}|\$\{[^{}\n]{1,60}\}|"
     r"(?<![\w{$])\{\s*[A-Za-z_][\w.\- ]{0,40}\}|"
     r"(?<![\w%])%[A-Za-z_][A-Za-z0-9_]*%(?![\w%])|"
     r"(?<![\w$])\$[A-Z][A-Z0-9_]{2,}\b|"
-    r"\b[Xx]{2,}(?:[-/][Xx]{2,})+\b|\bX{3,}\b|#{3,}|_{3,}|\?{3,}|\b(?:TBD|TODO|FIXME)\b"
+    r"\b[A-Z]{2,}(?:_[A-Z]+)+\b|\b[Xx]{2,}(?:[-/][Xx]{2,})+\b|\bX{3,}\b|#{3,}|_{3,}|\?{3,}|\b(?:TBD|TODO|FIXME)\b"
 )
 _BRACKETED = re.compile(r"\[\s*([^\[\]\n]{2,50}?)\s*\](?!\()|<\s*([A-Za-z_][\w \-]{1,40}?)\s*>")
 
@@ -362,11 +388,12 @@ _BRACKETED = re.compile(r"\[\s*([^\[\]\n]{2,50}?)\s*\](?!\()|<\s*([A-Za-z_][\w \
 def _is_placeholder_label(label: str, angle: bool) -> bool:
     if any(char.isdigit() for char in label):
         return False
-    if angle and label.split()[0].lower() in lx.HTML_TAGS and " " not in label.strip():
-        return False
+    if angle:
+        # <tracking number>, <Kundenname>: in a reply, angle brackets hold a tag or a placeholder.
+        return label.strip().lower() not in lx.HTML_TAGS
     letters = [char for char in label if char.isalpha()]
     all_caps = len(letters) >= 2 and all(char.isupper() for char in letters)
-    return all_caps or "_" in label or bool(_PLACEHOLDER_WORD.search(label))
+    return all_caps or "_" in label or bool(_PLACEHOLDER_WORD.search(label) or _PLACEHOLDER_STEM.search(label))
 
 
 def detect_unfilled_placeholder(text: str, ruleset: RuleSet) -> list[Finding]:
@@ -413,32 +440,67 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
         if _compiled(lx.NEGATIVE_STEER).search(text[sent_start : match.start()]):
             add(sent_start + _lstrip_offset(text[sent_start:sent_end]), sent_end, "steers the buyer away from negative feedback")
     review_noun = _compiled(rf"\b{lx.REVIEW_NOUN}\b")
+    for match in _compiled(lx.CHANGE_PRONOUN).finditer(text):
+        window = text[max(0, match.start() - 200) : match.start()]
+        if review_noun.search(window):
+            sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+            add(sent_start + _lstrip_offset(text[sent_start:sent_end]), sent_end, "asks the buyer to change a review")
+    previous = ""
     for sent_start, sentence in _sentences(text):
-        if not review_noun.search(sentence):
-            continue
-        if _compiled(lx.INCENTIVE).search(sentence) and _compiled(lx.EXCHANGE).search(sentence):
-            add(sent_start, sent_start + len(sentence), "offers something in exchange for a review")
-        elif _compiled(lx.SATISFIED_IF).search(sentence) and _compiled(lx.REQUEST_CUE).search(sentence):
-            add(sent_start, sent_start + len(sentence), "asks only satisfied buyers for a review")
+        if review_noun.search(sentence):
+            if _compiled(lx.INCENTIVE).search(sentence) and _compiled(lx.EXCHANGE).search(sentence):
+                add(sent_start, sent_start + len(sentence), "offers something in exchange for a review")
+            elif _compiled(lx.REQUEST_CUE).search(sentence) and (
+                _compiled(lx.SATISFIED_IF).search(sentence) or _compiled(lx.SATISFIED_IF).search(previous)
+            ):
+                # "Happy with your lamp? Leave us a review!" asks satisfied buyers only.
+                add(sent_start, sent_start + len(sentence), "asks only satisfied buyers for a review")
+        previous = sentence
     return sorted(findings, key=lambda f: f.start)
 
 
 def detect_promotion(text: str, ruleset: RuleSet) -> list[Finding]:
-    return [Finding(m.start(), m.end(), "promotional content") for m in _compiled(lx.PROMOTION).finditer(text)]
+    findings = [Finding(m.start(), m.end(), "promotional content") for m in _compiled(lx.PROMOTION).finditer(text)]
+    taken = [(f.start, f.end) for f in findings]
+    for match in _compiled(lx.PROMOTION_WEAK).finditer(text):
+        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        if not _overlaps(match.span(), taken) and _compiled(lx.OFFER_CUE).search(text[sent_start:sent_end]):
+            findings.append(Finding(match.start(), match.end(), "offers a discount or promotion"))
+    return sorted(findings, key=lambda f: f.start)
 
 
-_CONTACT_VERB = re.compile(r"contact|reach|touch|kontakt|cont[aá]ct|contatt|[ée]cri|schreib|escr|scriv", _I)
+_CONTACT_VERB = re.compile(r"contact|reach|touch|mail|write|kontakt|cont[aá]ct|contatt|[ée]cri|schreib|escr|scriv", _I)
 
 
 def detect_off_platform(text: str, ruleset: RuleSet) -> list[Finding]:
     on_platform = _compiled(lx.ON_PLATFORM)
-    findings = []
+    shop_cue = _compiled(lx.SHOP_CUE)
+    # Cues are read with addresses masked: "shop.example" names a site, it is not an offer to buy.
+    prose = _mask(text, find_link_spans(text) + find_email_spans(text))
+    findings: list[Finding] = []
     for match in _compiled(lx.OFF_PLATFORM).finditer(text):
         # "contact us directly through Buyer-Seller Messaging" keeps the buyer on the platform.
         if _CONTACT_VERB.search(match.group(0)) and on_platform.search(text[match.end() : match.end() + 60]):
             continue
         findings.append(Finding(match.start(), match.end(), "moves the conversation or sale off the platform"))
-    return findings
+    for match in _compiled(lx.OWN_SITE).finditer(text):
+        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        if shop_cue.search(prose[sent_start:sent_end]):
+            findings.append(Finding(match.start(), match.end(), "sends the buyer to the seller's own website"))
+    # An e-mail address or phone number in a marketplace message is an invitation to use it;
+    # a link is a diversion when the buyer is sent there to buy.
+    contacts = [(span, "gives a contact channel outside the platform") for span in find_email_spans(text)]
+    contacts += [(span, "gives a contact channel outside the platform") for span in find_phone_spans(text)]
+    contacts += [
+        ((f.start, f.end), "sends the buyer to buy outside the platform")
+        for f in detect_external_link(text, ruleset)
+        if shop_cue.search(prose[slice(*_sentence_bounds(text, f.start, f.end))])
+    ]
+    for (start, end), reason in contacts:
+        sentence = _sentence_bounds(text, start, end)
+        if not _overlaps(sentence, [(f.start, f.end) for f in findings]):
+            findings.append(Finding(start, end, reason))
+    return sorted(findings, key=lambda f: f.start)
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -15,14 +15,14 @@ ID_CONTEXT = (
     r"sku|asin|ean|upc|isbn|gtin|items?|article|artikel\w*|articolo|art[ií]culo|model\w*|mod[eè]le|"
     r"serial|s[ée]rie|serien\w*|case|ticket|rma|return|retour|r[üu]cksend\w*|devoluci[oó]n|reso|"
     r"kunden\w*|client\w*|customer\s*(?:id|no|number)|siret|siren|vat|tva|ust\w*|mwst|iva|p\.?\s?iva|"
-    r"steuer\w*|hrb|account|konto|compte|cuenta|conto|transaction|transaktion|n[°ºo]|nr|no\.|num[ée]ro|"
-    r"nummer|n[uú]mero|#|id)\b\W{0,6}(?:\w+\W{1,3}){0,2}$"
+    r"steuer\w*|hrb|account|konto|compte|cuenta|conto|transaction|transaktion|n[°ºo]|nr|no\.|#|id)\b\W{0,6}(?:\w+\W{1,3}){0,2}$"
 )
 
 PHONE_CONTEXT = (
     r"\b(?:call|phone|tel|tel[ée]phone|telefon\w*|tel[ée]fono|telefono|mobile|cell|handy|portable|"
     r"cellulare|m[oó]vil|hotline|whats\s?app|sms|text|fax|ring|appel\w*|anruf\w*|rufen|"
-    r"llam\w*|chiam\w*|joignable|erreichbar|reach|dial|numéro|nummer|número|numero|number)\b"
+    r"llam\w*|chiam\w*|joignable|erreichbar|reach|dial|numéro|nummer|número|numero|number|contact\w*|"
+    r"kontakt\w*|contatt\w*|cont[aá]ct\w*|joindre|unter)\b"
 )
 
 PHONE_CONTEXT_EXACT = (
@@ -42,7 +42,8 @@ REVIEW_NOUN = (
 
 STAR_RATING = (
     r"(?:\b(?:5|five|cinq|f[üu]nf|cinco|cinque)[\s-]*(?:stars?|[ée]toiles?|sterne?n?|estrellas?|stelle|"
-    r"stelline)\b|\b(?:5|five)-?star\b|★{3,}|⭐{2,}|\b5\s?/\s?5\b|\b10\s?/\s?10\b|"
+    r"stelline)\b|\b(?:5|five)-?star\b|★{3,}|⭐{2,}|\b5\s?/\s?5\b|\b10\s?/\s?10\b|\b5\s?\*|"
+    r"\b(?:5|five)\s+out\s+of\s+(?:5|five)\b|\brate\s+(?:us|it|the\s+\w+)\s+(?:highly|positively|well)\b|"
     r"\b(?:full|top|maximum|highest|best|perfect)\s+(?:marks|stars?|ratings?|scores?)\b|"
     r"\bnote\s+maximale\b|\btoutes\s+les\s+[ée]toiles\b|\bh[öo]chstbewertung\b|\bvolle\s+(?:punktzahl|sterne)\b|"
     r"\bm[aá]xima\s+(?:puntuaci[oó]n|valoraci[oó]n|calificaci[oó]n)\b|\bpunteggio\s+massimo\b|"
@@ -88,7 +89,8 @@ NEGATIVE_STEER = (
 REQUEST_CUE = (
     r"\b(?:leave|leaving|give|giving|write|writing|post|posting|rate|rating|share|submit|consider|appreciate|"
     r"would\s+love|we['’]?d\s+love|help\s+us|kindly|please|mean\s+a\s+lot|grateful|could\s+you|would\s+you|"
-    r"don['’]?t\s+forget|remember\s+to|take\s+a\s+moment|"
+    r"don['’]?t\s+forget|remember\s+to|take\s+a\s+moment|would\s+mean|mean\s+the\s+world|would\s+help|"
+    r"aider\w*|aiderait|helfen|ayudar\w*|aiutare|aiuterebbe|freuen|"
     r"laisse[rz]?|laissant|donne[rz]?|[ée]crire|[ée]crivez|attribue[rz]?|mett(?:re|ez)|publie[rz]?|partage[rz]?|"
     r"pensez\s+[àa]|merci\s+de|n['’]oubliez\s+pas|serions|reconnaissants?|appr[ée]cierions|s['’]il\s+vous\s+pla[iî]t|svp|"
     r"hinterlass\w*|geben|gebe|schreiben|abgeben|vergeben|bitte|w[üu]rden\s+uns|dankbar|vergessen\s+sie\s+nicht|"
@@ -163,7 +165,9 @@ INCENTIVE = (
 
 EXCHANGE = (
     r"(?:\bin\s+(?:exchange|return)\s+for\b|\bin\s+return\b|\bfor\s+(?:leaving|writing|posting|giving|sharing)\b|"
-    r"\bfor\s+(?:an?|your)\s+(?:\w+\s+)?(?:review|feedback|rating)\b|"
+    r"\bfor\s+(?:an?|your|every|each)\s+(?:\w+\s+)?(?:review|feedback|rating)\b|"
+    r"\band\s+(?:we|we['’]ll|we\s+will|you['’]ll|you\s+will)\s+(?:\w+\s+)?(?:send|give|refund|offer|get|receive)\b|"
+    r"\bonce\s+(?:your|the)\s+(?:review|feedback|rating)\b|"
     r"\b(?:if|once|when|after|as\s+soon\s+as|provided(?:\s+that)?)\s+(?:you\s+)?(?:\w+\s+){0,3}"
     r"(?:leave|write|post|give|submit|update|change|remove|delete|rate|share)\b|"
     r"\ben\s+[ée]change\b|\ben\s+contrepartie\b|\bcontre\s+(?:un|une|votre)\b|\bpour\s+(?:avoir\s+laiss[ée]|laisser)\b|"
@@ -179,7 +183,9 @@ EXCHANGE = (
 )
 
 SATISFIED_IF = (
-    r"(?:\bif\s+you\s*(?:are|were|['’]re|have\s+been|feel)\s+(?:happy|satisfied|pleased|delighted|thrilled)\b|"
+    r"(?:(?:^|¿)\s*(?:are\s+you\s+)?(?:happy|satisfied|pleased|satisfait\w*|content\w*|zufrieden|"
+    r"satisfech\w*|soddisfatt\w*)\s+(?:with|de|du|des|mit|con|del|della|dell['’])\b|"
+    r"\bif\s+you\s*(?:are|were|['’]re|have\s+been|feel)\s+(?:happy|satisfied|pleased|delighted|thrilled)\b|"
     r"\bif\s+(?:you\s+)?(?:happy|satisfied|pleased)\b|\bsi\s+vous\s+[êe]tes\s+(?:satisfait|content|ravi)\w*\b|"
     r"\b(?:wenn|falls)\s+sie\s+(?:\w+\s+)?zufrieden\b|\bsi\s+(?:est[aá]|qued[oó]|ha\s+quedado)\s+(?:satisfech|content)\w*\b|"
     r"\bse\s+(?:[èe]|sei|[èe]\s+stato|sei\s+stato)\s+(?:soddisfatt|content)\w*\b)"
@@ -189,30 +195,40 @@ SATISFIED_IF = (
 
 PROMOTION = (
     r"(?:\b(?:coupons?|vouchers?|promo(?:tional)?\s*codes?|discount\s*codes?|coupon\s*codes?|voucher\s*codes?|"
-    r"promo|promotions?|discounts?|newsletters?|mailing\s+list|special\s+offers?|exclusive\s+(?:offers?|deals?)|"
+    r"promo|newsletters?|mailing\s+list|special\s+offers?|exclusive\s+(?:offers?|deals?)|"
     r"flash\s+sale|clearance|black\s+friday|cyber\s+monday|bogo|buy\s+one,?\s+get\s+one|free\s+gift|"
+    r"buy\s+\d+,?\s+get\s+\d+|vip\s+club|members?['’]?\s+club|rewards?\s+program(?:me)?|"
     r"loyalty\s+(?:program(?:me)?|points)|referral\s+(?:code|program(?:me)?)|"
     r"(?:our|the|a|big|summer|winter|spring|holiday|seasonal|annual|end[- ]of[- ]season|current)\s+sale|"
     r"sales?\s+(?:ends|starts|event|now\s+on)|on\s+sale|subscribe\s+to\s+our|sign\s+up\s+(?:for|to)\s+our|"
     r"check\s+out\s+our\s+(?:other|new|latest|full|range)|(?:our\s+)?new\s+(?:collection|arrivals)|shop\s+our|"
-    r"(?:off|save)\s+(?:on\s+)?your\s+next|(?:use|enter|apply|redeem)\s+(?:the\s+|our\s+|this\s+)?(?:code|voucher)|(?:on|for)\s+your\s+next\s+(?:order|purchase|visit)|"
+    r"(?:off|save)\s+(?:on\s+)?your\s+next|with\s+your\s+next\s+(?:order|purchase)|giveaways?|prize\s+draw|"
+    r"sweepstakes?|raffle|jeu[x]?[- ]concours|tirage\s+au\s+sort|avec\s+votre\s+prochaine\s+commande|gewinnspiel\w*|"
+    r"verlosung\w*|mit\s+ihrer\s+n[äa]chsten\s+bestellung|sorteos?|con\s+su\s+pr[oó]ximo\s+pedido|concorso|"
+    r"estrazione\s+a\s+premi|con\s+il\s+(?:suo\s+|tuo\s+)?prossimo\s+ordine|(?:use|enter|apply|redeem)\s+(?:the\s+|our\s+|this\s+)?(?:code|voucher)|(?:on|for)\s+your\s+next\s+(?:order|purchase|visit)|"
     r"other\s+products?\s+(?:you\s+might|you\s+may|in\s+our)|you\s+might\s+also\s+like|"
+    r"(?:see|browse|discover|explore|check\s+out)\s+our\s+(?:other|full|whole|entire|new|latest)|"
+    r"visit\s+our\s+(?:amazon\s+|ebay\s+|walmart\s+)?(?:store|storefront|shop)|our\s+storefront|"
+    r"d[ée]couvrez\s+(?:nos|notre)\s+(?:autres|nouveaut[ée]s|gamme)|visitez\s+notre\s+boutique|"
+    r"besuchen\s+sie\s+unseren\s+(?:shop|store|markenshop)|entdecken\s+sie\s+unsere\s+(?:anderen|weiteren|neuen)|"
+    r"visite\s+nuestra\s+tienda|descubra\s+nuestr[oa]s\s+(?:otr[oa]s|nuev[oa]s)|"
+    r"visiti\s+il\s+nostro\s+negozio|scopra\s+(?:i\s+nostri|le\s+nostre)\s+(?:altri|altre|nuovi|nuove)|"
     r"codes?\s+promo|codes?\s+(?:de\s+)?(?:r[ée]duction|remise)|bons?\s+(?:de\s+r[ée]duction|d['’]achat|de\s+remise)|"
-    r"r[ée]ductions?|remises?\s+de\s+\d+|soldes|offres?\s+(?:sp[ée]ciales?|exclusives?|promotionnelles?)|"
+    r"remises?\s+de\s+\d+|soldes|offres?\s+(?:sp[ée]ciales?|exclusives?|promotionnelles?)|"
     r"(?:sur|pour)\s+votre\s+prochaine?\s+(?:commande|achat)|lettre\s+d['’]information|abonnez[- ]vous|"
     r"inscrivez[- ]vous\s+[àa]\s+notre|d[ée]couvrez\s+nos\s+(?:autres|nouveaux|nouvelles|produits)|nouvelle\s+collection|"
-    r"gutscheine?|gutschein-?codes?|rabatte?|rabatt-?codes?|rabattaktion|aktions-?codes?|preisnachlass|"
+    r"gutscheine?|gutschein-?codes?|rabatt-?codes?|rabattaktion|aktions-?codes?|preisnachlass|"
     r"sonderangebote?|angebote?\s+(?:in|aus)\s+unserem|ausverkauf|schlussverkauf|"
     r"(?:bei|f[üu]r|auf)\s+ihre(?:r|n)?\s+n[äa]chste(?:n|r)?\s+(?:bestellung|einkauf|kauf)|abonnieren\s+sie|"
     r"neue\s+kollektion|treuepunkte|gratis-?geschenk|"
     r"utilisez\s+le\s+code|(?:mit\s+dem|den)\s+code|code\s+\w+\s+(?:eingeben|einl[öo]sen)|"
     r"(?:use|utilice|introduzca|aplique)\s+el\s+c[oó]digo|(?:usa|utilizza|inserisci|inserisca|utilizzi)\s+il\s+codice|"
-    r"cupones?|cup[oó]n|c[oó]digos?\s+(?:de\s+)?(?:descuento|promocional|promoci[oó]n)|descuentos?|rebajas|"
-    r"promoci[oó]n(?:es)?|ofertas?\s+(?:especial(?:es)?|exclusivas?)|(?:en|para)\s+(?:su|tu)\s+pr[oó]xim[oa]\s+"
+    r"cupones?|cup[oó]n|c[oó]digos?\s+(?:de\s+)?(?:descuento|promocional|promoci[oó]n)|rebajas|"
+    r"ofertas?\s+(?:especial(?:es)?|exclusivas?)|(?:en|para)\s+(?:su|tu)\s+pr[oó]xim[oa]\s+"
     r"(?:pedido|compra)|bolet[ií]n|suscr[ií]bete|suscr[ií]base|nueva\s+colecci[oó]n|vales?\s+(?:de\s+)?descuento|"
-    r"buon[io]\s+sconto|codic[ei]\s+(?:sconto|promozional[ei]|promo)|scont[oi]|saldi|promozion[ei]|"
+    r"buon[io]\s+sconto|codic[ei]\s+(?:sconto|promozional[ei]|promo)|saldi|"
     r"offert[ae]\s+(?:special[ei]|esclusiv[ae])|(?:sul|per\s+il|nel)\s+(?:suo\s+|tuo\s+)?prossimo\s+(?:ordine|acquisto)|"
-    r"iscriviti|si\s+iscriva|nuova\s+collezione|in\s+omaggio)\b|"
+    r"iscriviti|si\s+iscriva|nuova\s+collezione)\b|"
     r"\b\d+\s?%\s*(?:off|rabatt|de\s+(?:r[ée]duction|remise|descuento)|di\s+sconto|sconto|descuento)\b|"
     r"\b\d+\s?(?:percent|pour\s?cent|prozent|por\s+ciento|per\s+cento)\s+(?:off|de\s+r[ée]duction|rabatt|de\s+descuento|di\s+sconto)\b|"
     r"(?:[$€£]\s?\d+|\d+\s?[$€£])\s+off\b|-\d+\s?%)"
@@ -223,37 +239,46 @@ PROMOTION = (
 OFF_PLATFORM = (
     r"(?:\b(?:contact|reach|e-?mail|call|phone|text|message|write\s+to|get\s+in\s+touch\s+with)\s+(?:us|me)\s+"
     r"(?:directly|outside|off|privately|personally)\b|\breach\s+out\s+(?:to\s+us\s+)?directly\b|"
+    r"\b(?:e-?mail|call|text|dm|ring|phone|message|contact)\s+(?:our|the)\s+(?:\w+\s+)?(?:team|support|"
+    r"customer\s+service|hotline|office|service\s+desk)\s+(?:on|at|via|directly)\b|"
     r"\b(?:e-?mail|call|text|dm|ring)\s+us\b|\bsend\s+us\s+an?\s+e-?mail\b|\bgive\s+us\s+a\s+(?:call|ring)\b|"
     r"\b(?:whats\s?app|telegram|viber|wechat|skype|facebook\s+messenger|instagram\s+dm|signal\s+app)\b|"
-    r"\b(?:our|my)\s+(?:own\s+)?(?:web\s?-?site|web\s?shop|online\s+(?:shop|store)|home\s?page|official\s+(?:site|store|shop)|"
-    r"e-?shop|shopify\s+store|site)\b|"
+    r"\b(?:our|my)\s+(?:facebook|instagram|tiktok|twitter|pinterest|youtube)\s+(?:page|account|profile|channel)\b|"
+    r"\bfollow\s+us\s+on\s+(?:facebook|instagram|tiktok|twitter|x|pinterest|youtube|social\s+media)\b|"
+    r"\b(?:our|my)\s+(?:own\s+)?(?:web\s?shop|online\s+(?:shop|store)|official\s+(?:store|shop)|e-?shop|shopify\s+store)\b|"
     r"\b(?:order|buy|purchase|shop|pay)\w*\s+(?:it\s+|them\s+)?(?:directly\s+)?(?:from|through|via|on|at|with)\s+"
     r"(?:us\s+directly|our\s+(?:web\s?site|web\s?shop|online|own|shop|store|site))\b|"
     r"\b(?:buy|order|purchase|pay)\s+(?:it\s+|them\s+)?directly\b|\bdirectly\s+from\s+us\b|"
     r"\b(?:outside|off)\s+(?:of\s+)?(?:amazon|ebay|walmart|the\s+(?:platform|marketplace))\b|"
     r"\b(?:pay|payment|paid)\s+(?:\w+\s+)?(?:via|by|through|with|using)\s+(?:paypal|bank\s+transfer|wire\s+transfer|"
-    r"venmo|zelle|cash\s?app|western\s+union)\b|\bpaypal\.me\b|"
+    r"venmo|zelle|cash\s?app|western\s+union)\b|\bpaypal\.me\b|\b(?:bank|wire)\s+transfer\b|"
+    r"\btransfer\w*\s+(?:\w+\s+){0,4}(?:to|into)\s+(?:our|my)\s+(?:iban|(?:bank\s+)?account|bank)\b|"
     r"\bcontactez[- ]nous\s+directement\b|\b(?:[ée]crivez|envoyez)[- ]nous\s+(?:directement|un\s+(?:e-?mail|mail|courriel)|"
     r"par\s+(?:e-?mail|mail|courriel))\b|\b(?:appelez|t[ée]l[ée]phonez)[- ]nous\b|"
-    r"\bnotre\s+(?:propre\s+)?(?:site(?:\s+(?:web|internet|officiel))?|boutique\s+(?:en\s+ligne|officielle))\b|"
+    r"\bnotre\s+(?:propre\s+)?boutique\s+(?:en\s+ligne|officielle)\b|\bvirement\b|"
     r"\b(?:commandez|achetez|commander|acheter|payez|payer)\s+(?:le\s+|la\s+|les\s+)?directement\b|"
     r"\bdirectement\s+(?:chez\s+nous|aupr[èe]s\s+de\s+nous|sur\s+notre)\b|"
     r"\b(?:en\s+dehors|hors)\s+d['’]?\s*(?:amazon|ebay|walmart|la\s+plateforme)\b|\bpar\s+virement\b|"
     r"\bkontaktieren\s+sie\s+uns\s+direkt\b|\b(?:schreiben|mailen)\s+sie\s+uns\s+(?:direkt|eine\s+e-?mail|per\s+e-?mail)\b|"
     r"\brufen\s+sie\s+uns\s+(?:\w+\s+){0,3}an\b|\bdirekt\s+(?:bei\s+uns|[üu]ber\s+unser\w*|in\s+unserem)\b|"
-    r"\bunsere(?:r|n|m)?\s+(?:eigene(?:n|r|m)?\s+)?(?:website|webseite|homepage|online-?shop|internetseite|webshop)\b|"
+    r"\bunsere(?:r|n|m)?\s+(?:eigene(?:n|r|m)?\s+)?(?:online-?shop|webshop)\b|\b[üu]berweisen\s+sie\b|"
+    r"\b[üu]berweisung\b|\bauf\s+unser(?:e|em)?\s+(?:konto|bankkonto|iban)\b|"
     r"\b(?:bestellen|kaufen|bezahlen)\s+sie\s+(?:\w+\s+)?direkt\b|\bau(?:ß|ss)erhalb\s+von\s+(?:amazon|ebay|walmart)\b|"
     r"\bper\s+(?:[üu]berweisung|paypal)\b|"
     r"\bcont[aá]cte(?:nos|enos)?\s+directamente\b|\bcontacte\s+directamente\s+con\s+nosotros\b|"
     r"\b(?:ll[aá]menos|ll[aá]manos|env[ií]enos\s+un\s+(?:correo|e-?mail)|escr[ií]b(?:a|e)nos\s+(?:directamente|a\s+nuestro|"
     r"un\s+correo|por\s+correo))\b|"
-    r"\bnuestr[oa]\s+(?:propi[oa]\s+)?(?:p[aá]gina\s+web|sitio\s+web|web|tienda\s+(?:online|en\s+l[ií]nea|oficial))\b|"
+    r"\bnuestr[oa]\s+(?:propi[oa]\s+)?tienda\s+(?:online|en\s+l[ií]nea|oficial)\b|\btransferencia\s+bancaria\b|"
+    r"\ba\s+nuestra\s+cuenta\b|"
     r"\b(?:compre|comprar|pida|pedir|c[oó]mprenos|c[oó]mpranos)\s+(?:\w+\s+)?directamente\b|"
     r"\bdirectamente\s+(?:con\s+nosotros|en\s+nuestr[oa]|a\s+nosotros)\b|"
     r"\bfuera\s+de\s+(?:amazon|ebay|walmart|la\s+plataforma)\b|\bpor\s+transferencia\b|"
-    r"\b(?:contattaci|ci\s+contatti|contattateci)\s+direttamente\b|\b(?:scriveteci|scrivici|ci\s+scriva)\s+"
+    r"\b(?:contattaci|ci\s+contatti|contattateci|contattarci)\s+direttamente\b|\bcontattare\s+direttamente\b|"
+    r"\bnous\s+contacter\s+directement\b|\buns\s+direkt\s+(?:kontaktieren|anrufen|anschreiben)\b|"
+    r"\bcontactarnos\s+directamente\b|\bcontactar\s+directamente\b|\b(?:scriveteci|scrivici|ci\s+scriva)\s+"
     r"(?:direttamente|via\s+e-?mail|una\s+e-?mail|per\s+e-?mail)\b|\b(?:chiamaci|ci\s+chiami|telefonaci|ci\s+telefoni)\b|"
-    r"\b(?:il\s+)?nostro\s+(?:sito(?:\s+(?:web|internet|ufficiale))?|negozio\s+(?:online|on\s+line|ufficiale)|e-?shop)\b|"
+    r"\b(?:il\s+)?nostro\s+(?:negozio\s+(?:online|on\s+line|ufficiale)|e-?shop)\b|\bbonifico\b|"
+    r"\bsul\s+nostro\s+conto\b|"
     r"\b(?:acquista|acquistare|ordina|ordinare|compra|comprare|acquisti|ordini)\s+(?:\w+\s+)?direttamente\b|"
     r"\bdirettamente\s+(?:da\s+noi|sul\s+nostro|presso\s+di\s+noi)\b|\b(?:al\s+di\s+)?fuori\s+da\s+(?:amazon|ebay|walmart)\b|"
     r"\btramite\s+bonifico\b)"
@@ -279,6 +304,11 @@ SECRET_WORD = (
     r"sicherheitscode|pr[üu]fziffer|c[oó]digo\s+de\s+seguridad|codice\s+di\s+sicurezza)\b"
 )
 
+SECRET_FILLER = (
+    r"(?:\s+(?:for|of|to|on|your|the|new|temporary|account|login|f[üu]r|das|den|dem|die|ihr|ihres|neues|neue|"
+    r"tempor[äa]re?s?|\w*konto|pour|de|du|la|le|votre|ton|nouveau|temporaire|compte|para|su|tu|del|nueva|nuevo|"
+    r"temporal|cuenta|per|il|tuo|suo|nuova|temporanea|account)){0,4}"
+)
 SECRET_LINK = r"\s*(?:(?P<sep>[:=])|is|was|est|ist|lautet|es|era|[èe]|sera|will\s+be)?\s*[\"'«„“]?\s*"
 
 SECRET_STOPWORDS = frozenset(
@@ -309,3 +339,51 @@ HTML_TAGS = frozenset(
         "blockquote", "code", "pre", "html", "body", "head", "title", "style", "script",
     }
 )
+
+# "would you be willing to revise it?" after mentioning the review.
+CHANGE_PRONOUN = (
+    rf"(?:\b{_CHANGE_VERB_EN}\s+(?:it|them)\b|"
+    r"\b(?:la|le|les)\s+(?:modifier|changer|retirer|supprimer|r[ée]viser|mettre\s+[àa]\s+jour|revoir)\b|"
+    r"\b(?:sie|es|diese|ihn)\s+(?:\w+\s+){0,2}(?:zu\s+[äa]ndern|abzu[äa]ndern|zu\s+entfernen|zu\s+l[öo]schen|"
+    r"zur[üu]ckzuziehen|zu\s+[üu]berarbeiten|anzupassen)\b|"
+    r"\b(?:modificar|cambiar|eliminar|retirar|quitar|borrar|actualizar|editar)(?:la|lo|las|los)\b|"
+    r"\b(?:modificar|cambiar|rimuover|eliminar|cancellar|ritirar|aggiornar|riveder)(?:la|lo|le|li)\b)"
+)
+
+# Words that are marketing only when something is being offered: "the discount you saw has
+# ended" answers a question, "we offer you a discount" is a promotion.
+PROMOTION_WEAK = (
+    r"\b(?:discounts?|promotions?|r[ée]ductions?|rabatte?|preisnachlass|descuentos?|promoci[oó]n(?:es)?|"
+    r"scont[oi]|promozion[ei])\b"
+)
+OFFER_CUE = (
+    r"\b(?:offer\w*|give|giving|send|get|enjoy|receive|grab|save|exclusive|special|use|claim|redeem|"
+    r"next|future|code|valid|off|"
+    r"offr\w*|profitez|b[ée]n[ée]ficiez|obtenez|recevez|utilisez|prochaine?s?|exclusi\w*|sp[ée]cial\w*|"
+    r"anbieten|bieten|erhalten|sichern|nutzen|gew[äa]hren|schenken|n[äa]chste\w*|exklusiv\w*|"
+    r"ofrec\w*|disfrut\w*|obteng\w*|reciba|utilice|pr[oó]xim\w*|exclusiv\w*|especial\w*|"
+    r"offri\w*|approfitt\w*|otteng\w*|riceva|utilizz\w*|prossim\w*|esclusiv\w*|special\w*)\b|\d+\s?%"
+)
+
+# The seller's own website is a diversion when the buyer is sent there to buy or contact,
+# not when it only hosts a manual or pictures.
+OWN_SITE = (
+    r"(?:\b(?:our|my)\s+(?:own\s+)?(?:web\s?-?site|home\s?page|official\s+site|site)\b|"
+    r"\bnotre\s+(?:propre\s+)?site(?:\s+(?:web|internet|officiel))?\b|"
+    r"\bunsere(?:r|n|m)?\s+(?:eigene(?:n|r|m)?\s+)?(?:website|webseite|homepage|internetseite)\b|"
+    r"\bnuestr[oa]\s+(?:propi[oa]\s+)?(?:p[aá]gina\s+web|sitio\s+web|web|p[aá]gina)\b|"
+    r"\b(?:il\s+)?nostro\s+sito(?:\s+(?:web|internet|ufficiale))?\b)"
+)
+
+# Buying, paying or being contacted; noun uses after a determiner ("your order") are not cues.
+SHOP_CUE = (
+    r"(?<!your\s)(?<!the\s)(?<!this\s)(?<!votre\s)(?<!ihre\s)(?<!su\s)(?<!il\s)(?<!suo\s)(?<!tuo\s)"
+    r"\b(?:order\w*|buy\w*|shop(?:ping)?|purchas\w*|deals?|discount\w*|sale|offers?|cheaper|prices?|coupon\w*|"
+    r"full\s+range|spare\s+parts|save|contact\w*|reach|e-?mail|call|write|"
+    r"command\w*|achet\w*|achat\w*|promo\w*|r[ée]duction|remise|offre\w*|moins\s+cher|prix|soldes|contacte\w*|"
+    r"bestell\w*|kauf\w*|einkauf\w*|angebot\w*|rabatt\w*|g[üu]nstiger|preis\w*|sparen|gutschein\w*|kontakt\w*|"
+    r"pedid\w*|compr\w*|ofert\w*|descuento\w*|m[aá]s\s+barato|precio\w*|rebajas|contact[ae]\w*|"
+    r"ordin\w*|acquist\w*|offert\w*|scont\w*|pi[uù]\s+economico|prezz\w*|saldi|contatt\w*)\b|\d+\s?%"
+)
+
+PASSWORD_WORD = r"\b(?:password|passcode|passwort|kennwort|mot\s+de\s+passe|contrase[ñn]a|parola\s+d['’]ordine)\b"

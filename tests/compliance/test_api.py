@@ -16,7 +16,7 @@ def test_check_returns_violations_and_fixed_text(client: TestClient, tenant: Ten
     assert response.status_code == 200
     body = response.json()
     assert body["channel"] == "amazon" and body["passed"] is False and body["blocking"] is False
-    assert {v["rule"] for v in body["violations"]} == {"email_address", "emoji"}
+    assert {v["rule"] for v in body["violations"]} == {"email_address", "off_platform", "emoji"}
     assert body["fixed_text"] == "Write via Buyer-Seller Messaging"
 
 

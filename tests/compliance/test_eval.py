@@ -14,8 +14,9 @@ from eval.metrics_classification import Confusion, precision_recall_f1
 CASES = [
     # both systems flag the link
     {"id": "c1", "channel": "amazon", "text": "See https://shop.example/x", "violations": ["external_link"]},
-    # only Deflect sees the disguised address
-    {"id": "c2", "channel": "amazon", "text": "Write to bob [at] shop dot com", "violations": ["email_address"]},
+    # only Deflect sees the disguised address, and that giving it invites contact off Amazon
+    {"id": "c2", "channel": "amazon", "text": "Write to bob [at] shop dot com",
+     "violations": ["email_address", "off_platform"]},
     # neutral: the baseline's "review" word is a false positive
     {"id": "c3", "channel": "amazon", "text": "We will review your request today.", "violations": []},
     # labelled emoji; neither system is given a chance to miss it except the baseline
@@ -34,22 +35,22 @@ def test_evaluate_compliance_scores_both_systems() -> None:
     naive = report["systems"]["naive_regex"]
     assert report["cases"] == 4
 
-    assert deflect["micro"]["confusion"] == {"tp": 3, "fp": 0, "fn": 0, "tn": 33}
+    assert deflect["micro"]["confusion"] == {"tp": 4, "fp": 0, "fn": 0, "tn": 32}
     assert deflect["micro"]["precision"] == 1.0 and deflect["micro"]["recall"] == 1.0
     assert deflect["case_pass_accuracy"] == 1.0 and deflect["case_exact_match"] == 1.0
     assert deflect["false_positives"] == [] and deflect["false_negatives"] == []
 
-    # naive: tp = link; fp = "review" in c3; fn = disguised e-mail and emoji
-    assert naive["micro"]["confusion"] == {"tp": 1, "fp": 1, "fn": 2, "tn": 32}
+    # naive: tp = link; fp = "review" in c3; fn = disguised e-mail, off-platform and emoji
+    assert naive["micro"]["confusion"] == {"tp": 1, "fp": 1, "fn": 3, "tn": 31}
     assert naive["micro"]["precision"] == 0.5
-    assert naive["micro"]["recall"] == pytest.approx(1 / 3)
+    assert naive["micro"]["recall"] == 0.25
     assert naive["per_rule"]["email_address"]["recall"] == 0.0
     assert naive["per_rule"]["review_manipulation"]["precision"] == 0.0
     assert naive["per_rule"]["review_manipulation"]["recall"] is None
     assert naive["case_pass_accuracy"] == 0.25  # only c1 judged right: c2, c4 passed, c3 failed
     assert [(fp["id"], fp["rule"]) for fp in naive["false_positives"]] == [("c3", "review_manipulation")]
     assert sorted((fn["id"], fn["rule"]) for fn in naive["false_negatives"]) == [
-        ("c2", "email_address"), ("c4", "emoji")]
+        ("c2", "email_address"), ("c2", "off_platform"), ("c4", "emoji")]
 
 
 def test_evaluate_compliance_rejects_unknown_rule_codes() -> None:

@@ -330,3 +330,36 @@ def test_unfilled_placeholders_are_caught_on_every_channel(text: str) -> None:
 )
 def test_ordinary_brackets_and_markup_are_not_placeholders(text: str) -> None:
     assert "unfilled_placeholder" not in rules_of(text, "amazon")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please send the photos to care@shop.example.",
+        "Te llamaremos al +34 912 555 018 mañana.",
+        "Guten Tag, bitte überweisen Sie den Betrag direkt auf unser Konto.",
+        "For the balance please transfer to our IBAN GB33 BUKB 2020 1555 5555 55.",
+        "You can also order spare parts on our site shop.example/parts.",
+        "Have a look at shop.example/deals for 20% off.",
+    ],
+)
+def test_contact_details_payments_and_shop_links_divert_off_platform(text: str) -> None:
+    assert "off_platform" in rules_of(text, "ebay")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Step-by-step pictures are on our site: https://shop.example/assembly",
+        "The manual is at https://shop.example/manuals/lamp.pdf",
+        "Your order has shipped; you can check it in your eBay purchase history.",
+    ],
+)
+def test_information_links_are_not_off_platform(text: str) -> None:
+    assert "off_platform" not in rules_of(text, "ebay")
+
+
+def test_password_shaped_token_near_the_word_password_is_sensitive() -> None:
+    text = "The password you sent us, Harbor!2026x, should be changed right away."
+    violations = [v for v in check(text, channel="email").violations if v.rule == "sensitive_data"]
+    assert [v.text for v in violations] == ["Harbor!2026x"]
