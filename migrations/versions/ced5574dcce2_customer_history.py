@@ -127,6 +127,7 @@ def upgrade() -> None:
     sa.Column('thread_id', sa.Integer(), nullable=True),
     sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('identity_id', sa.Integer(), nullable=True),
+    sa.Column('link_kind', sa.String(length=20), nullable=False),
     sa.Column('order_id', sa.String(length=100), nullable=True),
     sa.Column('subject', sa.String(length=1000), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
