@@ -37,7 +37,9 @@ def get_search(request: Request) -> SearchEngine:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent. With the default ("request") FastAPI
+# commits after sending it, so a crash in between loses a write the client saw acknowledged.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SearchDep = Annotated[SearchEngine, Depends(get_search)]
 
 
