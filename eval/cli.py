@@ -39,3 +39,49 @@ def drafts(
         json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     for name, value in result["summary"].items():
         typer.echo(f"{name:<26} {value}")
+
+
+def _register_core_commands() -> None:
+    # retrieval, calibrate, run and bench live in eval/commands.py so this file stays small.
+    from eval.commands import register
+
+    register(app)
+
+
+_register_core_commands()
+
+
+@app.command("duplicates")
+def duplicates(
+    tickets: Annotated[Path, typer.Option(help="tickets.jsonl")] = DEMO_DIR / "tickets.jsonl",
+    pairs: Annotated[Path, typer.Option(help="duplicate_pairs.jsonl")] = DEMO_DIR / "duplicate_pairs.jsonl",
+    orders: Annotated[Path | None, typer.Option(help="orders.jsonl (identity resolution by order)")] = (
+        DEMO_DIR / "orders.jsonl"),
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
+    encoder: Annotated[str, typer.Option(help="Encoder (hashing = no model)")] = "use+minilm",
+    store_tenant: Annotated[str | None, typer.Option(help="Store the calibrated threshold for this tenant")] = None,
+) -> None:
+    """Duplicate detection P/R/F1 and threshold, beside the exact e-mail/order baseline, in one run."""
+    from core.settings import get_settings
+    from eval.duplicates import run, store_threshold
+
+    try:
+        result = run(tickets_path=tickets, pairs_path=pairs, orders_path=orders, encoder=encoder,
+                     window_days=get_settings().duplicate_window_days)
+    except DeflectError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    typer.echo(f"{result['pairs']} pairs ({result['positives']} duplicates), encoder {result['encoder']}, "
+               f"threshold {result['threshold']}")
+    for name in ("method", "method_cross_validated", "method_at_default_threshold", "baseline_exact_email_or_order"):
+        m = result[name]
+        typer.echo(f"{name:<32} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}")
+    if store_tenant:
+        from core.runtime import Runtime
+
+        runtime = Runtime(get_settings())
+        runtime.migrate()
+        store_threshold(runtime, tenant_id=store_tenant, result=result, source=f"{tickets} + {pairs}")
+        typer.echo(f"stored threshold {result['threshold']} for tenant {store_tenant} ({result['encoder']})")
