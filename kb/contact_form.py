@@ -202,3 +202,66 @@ def contact_suggest(session: Session, engine: SearchEngine, *, tenant_id: str, r
                                            email=request.email, postcode=request.postcode)
     return ContactSuggestResult(topic=request.topic, matched_on=matched_on, suggestions=suggestions,
                                 verification=verification, order=order)
+
+
+TOPIC_SUBJECTS = {
+    "tracking": "Where is my order?", "return": "Returning an item", "refund": "My refund",
+    "damaged": "Damaged or missing item", "cancellation": "Cancelling an order",
+    "product_question": "Question about a product", "other": "Something else",
+}
+
+
+class ContactSubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Chosen by the form once per visit, so a double click or a retry re-sends the same ticket.
+    submission_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    session_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    topic: ContactTopic
+    message: str = Field(min_length=10, max_length=5000)
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: str | None = Field(None, max_length=300)
+    channel: Channel | None = Field(None, description="Where the order was bought; the ticket itself is 'web'")
+    order_id: str | None = Field(None, max_length=100)
+    locale: Locale = "en"
+
+    @field_validator("message", "email", "order_id", "name")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class ContactSubmitResult(BaseModel):
+    ticket_id: str
+    outcome: Literal["created", "updated", "unchanged"]
+    linked_to_earlier_contact: bool = Field(description="a likely duplicate of this customer's earlier ticket exists")
+
+
+def submit_contact(session: Session, engine: SearchEngine, *, tenant_id: str, request: ContactSubmitRequest,
+                   window_days: int) -> ContactSubmitResult:
+    """'I still need help': one web ticket through the tickets service (duplicate check included),
+    and the session's `submitted` event in the same transaction, so the report never misses a contact."""
+    from core.errors import NotFoundError
+    from kb.deflection import DeflectionEventCreate, record_events
+
+    history = _history_service()
+    if history is None:
+        raise NotFoundError("ticket intake is not installed in this build")
+    from history.schemas import ContactIn, TicketCreate
+
+    tag = TOPIC_TAGS[request.topic][0]
+    ticket_in = TicketCreate(
+        id=f"web-{request.submission_id}", channel="web", customer=ContactIn(email=request.email, name=request.name),
+        order_id=request.order_id, subject=TOPIC_SUBJECTS[request.topic], body=request.message,
+        locale=request.locale.split("-")[0], tags=[tag],
+    )
+    result = history.ingest_tickets(session, engine, tenant_id=tenant_id, tickets=[ticket_in],
+                                    window_days=window_days)[0]
+    if result.outcome == "created":
+        record_events(session, tenant_id=tenant_id, events=[DeflectionEventCreate(
+            session_id=request.session_id, kind="submitted", source="contact_form", topic=tag,
+            channel=request.channel, locale=request.locale, customer_email=request.email,
+            ticket_id=result.ticket.id,
+        )])
+    return ContactSubmitResult(ticket_id=result.ticket.id, outcome=result.outcome,
+                               linked_to_earlier_contact=any(d.is_duplicate for d in result.duplicates))

@@ -3,7 +3,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import PublicDep, SearchDep, SessionDep, SettingsDep
-from kb.contact_form import ContactSuggestRequest, ContactSuggestResult, contact_suggest
+from kb.contact_form import (
+    ContactSubmitRequest,
+    ContactSubmitResult,
+    ContactSuggestRequest,
+    ContactSuggestResult,
+    contact_suggest,
+    submit_contact,
+)
 from kb.suggest import abstain_threshold
 
 router = APIRouter(prefix="/v1/contact-form", tags=["contact form"])
@@ -16,3 +23,15 @@ def contact_form_suggest(body: ContactSuggestRequest, principal: PublicDep, sess
     threshold = abstain_threshold(session, tenant_id=principal.tenant_id, encoder=search.encoder.name,
                                   default=settings.default_abstain_threshold)
     return contact_suggest(session, search, tenant_id=principal.tenant_id, request=body, threshold=threshold)
+
+
+@router.post("/submit", response_model=ContactSubmitResult, status_code=201)
+def contact_form_submit(body: ContactSubmitRequest, principal: PublicDep, session: SessionDep, search: SearchDep,
+                        settings: SettingsDep) -> ContactSubmitResult:
+    """"I still need help": creates the web ticket through the tickets service, duplicate check included.
+
+    A public key cannot call POST /v1/tickets (agent role); this endpoint accepts only what a customer can
+    say about themselves and is idempotent per `submission_id`.
+    """
+    return submit_contact(session, search, tenant_id=principal.tenant_id, request=body,
+                          window_days=settings.duplicate_window_days)

@@ -11,7 +11,7 @@
   var lang = document.documentElement.lang || "en";
   var timer = null, inflight = null, lastShown = "", submitted = false;
   // One id per form visit: a second click re-sends the same ticket, which the API treats as unchanged.
-  var ticketId = "web-" + D.session.slice(2, 14) + "-" + Date.now().toString(36);
+  var submissionId = D.session.slice(2, 14) + "-" + Date.now().toString(36);
 
   function values() {
     return {
@@ -161,26 +161,18 @@
     submit.disabled = true;
     var tag = topicTag(v.topic);
     D.track("contact_anyway", { source: "contact_form", topic: tag, channel: v.channel, customer_email: v.email });
-    var ticket = {
-      id: ticketId, channel: v.channel === "web" ? "web" : v.channel, locale: lang,
-      customer: { email: v.email }, subject: field("topic").selectedOptions[0].textContent,
-      body: v.message, tags: tag ? [tag] : []
-    };
-    if (v.order_id) { ticket.order_id = v.order_id; }
-    D.api("/v1/tickets", ticket).then(function (r) {
+    var body = { submission_id: submissionId, session_id: D.session, topic: v.topic, message: v.message,
+                 email: v.email, channel: v.channel, locale: lang };
+    if (v.order_id) { body.order_id = v.order_id; }
+    D.api("/v1/contact-form/submit", body).then(function (r) {
       return r.json().then(function (data) { return { ok: r.ok, data: data }; });
     }).then(function (res) {
       if (!res.ok) { throw new Error((res.data.error && res.data.error.message) || "request failed"); }
-      var created = res.data.ticket || (res.data.results && res.data.results[0].ticket) || {};
-      D.track("submitted", { source: "contact_form", topic: tag, channel: v.channel, customer_email: v.email,
-                             ticket_id: created.id || ticketId });
-      var box = notice("ok", "Thanks, we have your message (reference " + (created.id || ticketId) + "). ");
-      if (res.data.duplicates && res.data.duplicates.length) {
-        box.appendChild(document.createTextNode("We linked it to your earlier conversation, so you'll get one answer."));
-      } else {
-        box.appendChild(document.createTextNode("We usually reply within one working day."));
-      }
-      form.setAttribute("data-submitted", created.id || ticketId);
+      var box = notice("ok", "Thanks, we have your message (reference " + res.data.ticket_id + "). ");
+      box.appendChild(document.createTextNode(res.data.linked_to_earlier_contact
+        ? "We linked it to your earlier conversation, so you'll get one complete answer."
+        : "We usually reply within one working day."));
+      form.setAttribute("data-submitted", res.data.ticket_id);
     }).catch(function (err) {
       submitted = false;
       submit.disabled = false;

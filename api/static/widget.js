@@ -226,14 +226,14 @@
     list.hidden = false;
     input.setAttribute("aria-expanded", "true");
     status.textContent = t.results.replace("{n}", results.length);
-    track("impression", { query: query, article_id: results[0].id });
+    track("impression", { query: query, article_id: results[0].id, topic: (results[0].tags || [])[0] });
   }
 
   function choose(index) {
     var item = results[index];
     if (!item) { return; }
     close();
-    track("click", { query: lastQuery, article_id: item.id });
+    track("click", { query: lastQuery, article_id: item.id, topic: (item.tags || [])[0] });
     panel.textContent = "";
     var heading = el("h3", null, item.title);
     var text = el("p", null, item.snippet);

@@ -1,0 +1,99 @@
+"""The conditional contact form and the deflection report, in the system Chromium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.web.conftest import LiveServer, api_get, shot
+
+pytestmark = pytest.mark.browser
+
+MESSAGE = "My parcel still has not arrived and the tracking has not moved for days, where is it?"
+
+
+def _sign_in(page: Any, server: LiveServer) -> None:
+    page.fill("#agent-key", server.keys["agent"])
+    page.click("#keybox button[type=submit]")
+
+
+def test_contact_form_answers_first_then_creates_exactly_one_ticket(page: Any, live_server: LiveServer) -> None:
+    from history.models import Ticket
+
+    page.goto("/contact")
+    page.select_option("#topic", "tracking")
+    page.wait_for_selector("#answers li")
+    # Before any message or submit, the topic alone shows its articles.
+    shown = page.locator("#answers li").evaluate_all("els => els.map(e => e.dataset.articleId)")
+    assert "kb-tracking" in shown and all("refund" not in a for a in shown)
+
+    page.select_option("#topic", "refund")
+    page.wait_for_function("document.querySelector('#answers li').dataset.articleId.includes('refund')")
+    page.select_option("#topic", "tracking")
+    page.fill("#message", MESSAGE)
+    page.fill("#order_id", "#1044")
+    page.fill("#email", "priya.shah@example.co.uk")
+    card = page.locator(".order-card")
+    card.wait_for()
+    assert "Royal Mail" in card.text_content() and "RM206118093GB" in card.text_content()
+    assert "in transit" in card.text_content()
+    shot(page, "contact-verified-order")
+
+    # A wrong e-mail for the same order shows no status.
+    page.fill("#email", "someone.else@example.com")
+    page.wait_for_selector("#order-status .notice.warn")
+    assert page.locator(".order-card").count() == 0
+    page.fill("#email", "priya.shah@example.co.uk")
+    card.wait_for()
+
+    button = page.locator("#submit-ticket")
+    button.dblclick()
+    page.wait_for_selector("#contact-form[data-submitted]")
+    ticket_id = page.locator("#contact-form").get_attribute("data-submitted")
+    assert "reference " + ticket_id in page.locator("#form-status").text_content()
+    page.wait_for_timeout(500)
+    button.click(force=True)
+    page.wait_for_timeout(500)
+    with live_server.runtime.session() as session:
+        count = session.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.tenant_id == live_server.settings.demo_tenant, Ticket.body == MESSAGE))
+    assert count == 1
+    ticket = api_get(live_server, f"/v1/tickets/{ticket_id}")
+    assert ticket["channel"] == "web" and ticket["tags"] == ["tracking"] and ticket["order_id"] == "#1044"
+    shot(page, "contact-submitted")
+
+    report = api_get(live_server, "/v1/reports/deflection")
+    tracking = next(row for row in report["by_topic"] if row["key"] == "tracking")
+    assert tracking["contacted"] >= 1 and tracking["contact_anyway"] >= 1 and tracking["submitted"] >= 1
+    assert page.errors == []
+
+
+def test_widget_events_land_in_the_report_page(page: Any, live_server: LiveServer) -> None:
+    before = api_get(live_server, "/v1/reports/deflection")["total"]
+    page.goto("/help?channel=shopify")
+    box = page.get_by_role("combobox")
+    box.click()
+    box.press_sequentially("how do I get a refund", delay=20)
+    page.wait_for_selector(".dfw-option")
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.locator(".dfw-vote button[data-vote=helpful]").click()
+    page.wait_for_timeout(400)
+    after = api_get(live_server, "/v1/reports/deflection")["total"]
+    assert after["sessions"] == before["sessions"] + 1
+    assert after["clicks"] == before["clicks"] + 1 and after["helpful"] == before["helpful"] + 1
+    channels = {row["key"] for row in api_get(live_server, "/v1/reports/deflection")["by_channel"]}
+    assert "shopify" in channels
+
+    page.goto("/reports")
+    _sign_in(page, live_server)
+    page.wait_for_selector(".kpis")
+    assert int(page.locator(".kpis").get_attribute("data-sessions")) == after["sessions"]
+    assert page.locator(".chart svg rect").count() > 0
+    page.wait_for_timeout(600)  # history charts load after the deflection ones
+    shot(page, "reports")
+    csv_text = api_get(live_server, "/v1/reports/deflection?format=csv")
+    assert csv_text.splitlines()[0].startswith("dimension,key,sessions")
+    assert page.errors == []
