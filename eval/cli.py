@@ -60,6 +60,7 @@ def duplicates(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
     encoder: Annotated[str, typer.Option(help="Encoder (hashing = no model)")] = "use+minilm",
     store_tenant: Annotated[str | None, typer.Option(help="Store the calibrated threshold for this tenant")] = None,
+    without_tags: Annotated[bool, typer.Option(help="Drop human tags: every ticket is auto-tagged")] = False,
 ) -> None:
     """Duplicate detection P/R/F1 and threshold, beside the exact e-mail/order baseline, in one run."""
     from core.settings import get_settings
@@ -67,7 +68,7 @@ def duplicates(
 
     try:
         result = run(tickets_path=tickets, pairs_path=pairs, orders_path=orders, encoder=encoder,
-                     window_days=get_settings().duplicate_window_days)
+                     window_days=get_settings().duplicate_window_days, without_tags=without_tags)
     except DeflectError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc

@@ -105,10 +105,16 @@ def _baseline(a: TicketCreate, b: TicketCreate) -> bool:
 
 def run(
     *, tickets_path: Path, pairs_path: Path, orders_path: Path | None, encoder: str, window_days: int = 14,
-    seed: int = 13,
+    seed: int = 13, without_tags: bool = False,
 ) -> dict[str, Any]:
-    """Loads the files into a throw-away database and scores every labelled pair."""
+    """Loads the files into a throw-away database and scores every labelled pair.
+
+    `without_tags` drops the human reason tags, so every ticket is auto-tagged: the situation of a
+    new ticket that nobody has triaged yet.
+    """
     tickets = service.parse_tickets(tickets_path)
+    if without_tags:
+        tickets = [t.model_copy(update={"tags": []}) for t in tickets]
     by_id = {t.id: t for t in tickets}
     pairs = read_pairs(pairs_path, set(by_id))
     orders = service.parse_orders(orders_path) if orders_path else []
@@ -139,7 +145,7 @@ def run(
         for r in results if (r.surfaced and r.score >= threshold) != r.duplicate
     ]
     return {
-        "encoder": encoder, "pairs": len(results), "positives": sum(gold), "window_days": window_days,
+        "encoder": encoder, "without_tags": without_tags, "pairs": len(results), "positives": sum(gold), "window_days": window_days,
         "threshold": round(threshold, 4), "method": method, "method_cross_validated": cv,
         "method_at_default_threshold": {"threshold": DEFAULT_THRESHOLD,
                                         **prf([s >= DEFAULT_THRESHOLD for s in scores], gold)},
