@@ -1,0 +1,194 @@
+"""`deflect eval retrieval | calibrate | run` and `deflect bench`: registered on eval/cli.py's app.
+
+Heavy modules (encoders, sklearn) are imported inside the commands so `deflect --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.errors import DeflectError, ImportFileError
+
+if TYPE_CHECKING:
+    from embeddings.engine import SearchEngine
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def fail_on(exc: DeflectError) -> None:
+    if isinstance(exc, ImportFileError):
+        fail("\n".join(str(e) for e in exc.errors[:20]) + (f"\n… {len(exc.errors) - 20} more" if len(exc.errors) > 20 else ""))
+    fail(exc.message)
+
+
+class Bars:
+    """Rich progress bars keyed by step description (one bar per step, created on first report)."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=err_console, transient=True)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Bars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[label], completed=done, total=total)
+
+
+def make_engine(encoder_name: str | None) -> SearchEngine:
+    """An engine without database or snapshots: evaluation indexes in memory only."""
+    from core.settings import get_settings
+    from embeddings.encoder import load_encoder
+    from embeddings.engine import SearchEngine
+
+    settings = get_settings()
+    encoder = load_encoder(encoder_name or settings.encoder, batch_size=settings.encoder_batch_size,
+                           threads=settings.encoder_threads)
+    return SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None, rrf_k=settings.rrf_k,
+                        bm25_weight=settings.bm25_weight)
+
+
+def stored_threshold(tenant: str, encoder: str, collection: str) -> float:
+    """The tenant's calibrated threshold for this encoder (what the API uses), else the default."""
+    from core.runtime import Runtime
+    from core.settings import get_settings
+    from kb.suggest import abstain_threshold
+
+    runtime = Runtime(get_settings())
+    try:
+        runtime.migrate()
+        with runtime.session() as session:
+            return abstain_threshold(session, tenant_id=tenant, encoder=encoder,
+                                     default=runtime.settings.default_abstain_threshold, collection=collection)
+    finally:
+        runtime.close()
+
+
+def print_systems(payload: dict[str, Any], title: str) -> None:
+    table = Table(title=title)
+    columns = ["recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10", "abstention_precision",
+               "abstention_recall", "in_scope_kept", "threshold"]
+    table.add_column("system")
+    for column in columns:
+        table.add_column(column.replace("abstention_", "abst_"), justify="right")
+    for name, metrics in payload.items():
+        table.add_row(name, *[f"{metrics[c]:.3f}" if isinstance(metrics.get(c), float) else "-" for c in columns])
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("retrieval")
+    def retrieval(
+        queries: Annotated[Path, typer.Option(help="queries.jsonl to score")],
+        json_out: Annotated[Path, typer.Option("--json", help="Write the metrics here")],
+        articles: Annotated[Path | None, typer.Option(help="articles.jsonl to index")] = None,
+        tickets: Annotated[Path | None, typer.Option(help="tickets.jsonl to index as past tickets")] = None,
+        calibrate_on: Annotated[Path | None, typer.Option(
+            help="Labelled queries (with out-of-scope ones) to choose each system's abstain threshold on")] = None,
+        encoder: Annotated[str | None, typer.Option(help="Encoder (default: DEFLECT_ENCODER)")] = None,
+        tenant: Annotated[str, typer.Option(help="Tenant whose stored threshold applies without --calibrate-on")]
+        = "demo",
+    ) -> None:
+        """Recall@1/3/5, MRR@10, abstention for hybrid, dense and BM25 in the same run, with slices."""
+        from eval.datasets import read_articles, read_queries, read_tickets
+        from eval.retrieval import evaluate
+
+        if articles is None and tickets is None:
+            fail("give --articles and/or --tickets to index")
+        try:
+            query_rows = read_queries(queries)
+            article_rows = read_articles(articles) if articles else []
+            ticket_rows = read_tickets(tickets) if tickets else []
+            calib_rows = read_queries(calibrate_on) if calibrate_on else None
+        except DeflectError as exc:
+            fail_on(exc)
+        if calibrate_on is not None and calibrate_on.resolve() == queries.resolve():
+            fail("--calibrate-on must not be the file being scored")
+        engine = make_engine(encoder)
+        threshold = None if calib_rows else stored_threshold(
+            tenant, engine.encoder.name, "articles" if article_rows else "tickets")
+        with Bars() as bars:
+            run = evaluate(engine, queries=query_rows, articles=article_rows, tickets=ticket_rows,
+                           calibrate_on=calib_rows, stored_threshold=threshold, progress=bars)
+        payload = run.to_json()
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        print_systems(payload["systems"], f"{queries.name} ({engine.encoder.name})")
+        console.print(f"wrote {json_out}")
+
+    @app.command("calibrate")
+    def calibrate(
+        queries: Annotated[Path, typer.Option(help="Labelled queries incl. out-of-scope ones (e.g. a validation split)")],
+        tenant: Annotated[str, typer.Option(help="Tenant whose threshold is stored")] = "demo",
+        articles: Annotated[Path | None, typer.Option(
+            help="Index these articles instead of the tenant's live articles index")] = None,
+        tickets: Annotated[Path | None, typer.Option(help="Index these past tickets (label-only query sets)")] = None,
+        min_in_scope: Annotated[float, typer.Option(min=0.0, max=1.0, help="In-scope quality to keep")] = 0.95,
+        constraint: Annotated[str, typer.Option(
+            help="recall: in-scope recall@3 after abstention >= min; kept: in-scope answered >= min")] = "recall",
+        dry_run: Annotated[bool, typer.Option(help="Print the threshold without storing it")] = False,
+    ) -> None:
+        """Chooses the abstain threshold on labelled data and stores it for the tenant and the service's encoder."""
+        from core.runtime import Runtime
+        from core.settings import get_settings
+        from eval import calibrate as calibration
+        from eval.datasets import read_articles, read_queries, read_tickets
+        from eval.retrieval import Corpus, build_corpus
+
+        if constraint not in ("recall", "kept"):
+            fail("--constraint must be recall or kept")
+        try:
+            query_rows = read_queries(queries)
+            article_rows = read_articles(articles) if articles else []
+            ticket_rows = read_tickets(tickets) if tickets else []
+        except DeflectError as exc:
+            fail_on(exc)
+        runtime = Runtime(get_settings())
+        runtime.migrate()
+        engine = runtime.search
+        collection_name = "tickets" if ticket_rows and not article_rows else "articles"
+        if article_rows or ticket_rows:
+            with Bars() as bars:
+                corpus = build_corpus(engine, articles=article_rows, tickets=ticket_rows, progress=bars)
+        else:
+            live = engine.collection(tenant, "articles")
+            if not len(live):
+                fail(f"tenant {tenant!r} has no indexed articles; import some or pass --articles")
+            corpus = Corpus(collection=live, head=None, has_articles=True)
+        try:
+            point, evidence = calibration.choose_threshold(engine, corpus, query_rows, min_in_scope=min_in_scope,
+                                                           constraint=constraint)
+        except DeflectError as exc:
+            fail_on(exc)
+        console.print(
+            f"threshold {point.threshold:.4f} ({engine.encoder.name}): abstains on {point.oos_abstained:.1%} of "
+            f"out-of-scope queries, answers {point.in_scope_kept:.1%} of in-scope ones, "
+            f"in-scope recall@3 after abstention {point.in_scope_recall:.1%}"
+        )
+        if dry_run:
+            return
+        with runtime.session() as session:
+            calibration.store(session, tenant_id=tenant, collection=collection_name, encoder=engine.encoder.name,
+                              threshold=point.threshold, evidence=evidence, source=str(queries))
+        console.print(f"stored for tenant {tenant}, collection {collection_name}, encoder {engine.encoder.name}")
+        runtime.close()
