@@ -48,7 +48,8 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 _LOCAL = r"[A-Za-z0-9][A-Za-z0-9._%+\-]*"
 _AT_STRONG = (
-    r"\s*(?:@|＠|\(\s*(?:at|@|arobase|chiocciola)\s*\)|\[\s*(?:at|@|arobase|chiocciola)\s*\]|"
+    r"\s*(?:@|＠|\(\s*(?:at|@|arobase|chiocciola|arroba|klammeraffe)\s*\)|"
+    r"\[\s*(?:at|@|arobase|chiocciola|arroba|klammeraffe)\s*\]|"
     r"\{\s*(?:at|@)\s*\}|<\s*(?:at|@)\s*>)\s*|\s+(?:arobase|chiocciola|klammeraffe|arroba)\s+"
 )
 _AT_WEAK = r"\s+(?:at|chez|bei)\s+"
@@ -424,16 +425,17 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
 
     for match in _compiled(lx.CHANGE_REVIEW).finditer(text):
         add(*match.span(), "asks the buyer to change or remove a review")
-    for pattern, reason in (
-        (lx.STAR_RATING, "asks for a top rating"),
-        (lx.POSITIVE_REVIEW, "asks for a positive review"),
+    # Outside a thank-you, naming a top rating is itself the request ("a 5-star review would...").
+    for pattern, reason, needs_cue in (
+        (lx.STAR_RATING, "asks for a top rating", False),
+        (lx.POSITIVE_REVIEW, "asks for a positive review", True),
     ):
         for match in _compiled(pattern).finditer(text):
             sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
             sentence = text[sent_start:sent_end]
             if _compiled(lx.THANKS_FOR).search(text[sent_start : match.start()]):
                 continue
-            if _compiled(lx.REQUEST_CUE).search(sentence) or _compiled(lx.EXCHANGE).search(sentence):
+            if not needs_cue or _compiled(lx.REQUEST_CUE).search(sentence) or _compiled(lx.EXCHANGE).search(sentence):
                 add(sent_start + _lstrip_offset(sentence), sent_end, reason)
     for match in _compiled(lx.NEGATIVE_REVIEW).finditer(text):
         sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
