@@ -99,6 +99,8 @@ def compose(
 
     questions = segment(message)
     answers = [_answer(session, ctx, q, engine, settings) for q in questions]
+    if ctx.customer_id is None:
+        ctx.customer_id = next((a.order.customer_id for a in answers if a.order and a.order.customer_id), None)
     name = customer_name(session, tenant_id=tenant_id, customer_id=ctx.customer_id) if ctx.customer_id else None
     greeting = macros.render_macro(session, tenant_id=tenant_id, key="greeting", channel=channel, locale=locale,
                                    variables={"customer_name": name})
@@ -194,6 +196,9 @@ def _answer(session: Session, ctx: _Context, question: Question, engine: SearchE
         return _Answer(question, "needs_agent", f"{where}{what}", order, article=article)
     except NotFoundError as exc:
         return _Answer(question, "needs_agent", exc.message, order, article=article)
+    if question.topic == "other" and article is not None and article.tags and "other" not in article.tags:
+        # An open question answered by, say, the warranty article was a product question all along.
+        question.topic = article.tags[0]
     reason = f"macro {rendered.key} v{rendered.version}" + (f" with facts of order {order.order_id}" if order else "")
     if article is not None and key in ("product_question", "article_answer"):
         reason += f", article {article.external_id}"

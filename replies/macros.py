@@ -94,8 +94,9 @@ def render_body(body: str, variables: dict[str, object]) -> str:
         raise MacroRenderError(f"macro needs {missing or 'a value'} which is not available", missing=missing) from exc
     except SecurityError as exc:
         raise MacroRenderError(f"macro tried something the sandbox forbids: {exc}") from exc
-    except TemplateError as exc:
-        raise MacroRenderError(f"macro failed to render: {exc}") from exc
+    except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # An admin-written template is untrusted code: any failure (huge range, bad filter) means no reply.
+        raise MacroRenderError(f"macro failed to render: {type(exc).__name__}: {exc}") from exc
     leftover = _LEFTOVER.search(text)
     if leftover:
         raise MacroRenderError(f"rendered macro still contains a placeholder: {leftover.group(0)!r}")

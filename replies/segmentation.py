@@ -11,36 +11,40 @@ from dataclasses import dataclass, field
 # "has not arrived" is.
 _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
     "tracking": (
-        r"\bwhere(?:'s| is| are)\b.{0,25}\b(?:order|parcel|package|delivery|item|stuff)",
+        r"\bwhere(?:'s| is| are)\b(?! (?:the |my )?(?:serial|invoice|receipt|label|manual|instructions))",
+        r"\bwhere\b.{0,20}\b(?:parcel|package)", r"\b(?:isn't|is not|aren't|are not|still not) (?:here|there)\b",
+        r"\b(?:been|be|get|got) (?:sent|shipped|dispatched|posted)\b", r"\b(?:has|have|did)\b.{0,25}\b(?:shipped|dispatched)\b",
+        r"\b(?:is|are) (?:late|lost)\b", r"\b(?:haven't|hasn't|has not|have not|not) moved\b", r"\bdue (?:on|by|yesterday|last)\b",
         r"\btrack(?:ing)?\b", r"\b(?:not|never|n't|yet to)\b.{0,20}\b(?:arrived|received|delivered|come|turned up|shown up)",
-        r"\bstill (?:waiting|not here|hasn't)", r"\bwhen\b.{0,40}\b(?:arrive|deliver|get here|ship|receive|expect)",
+        r"\bstill (?:waiting|not here|hasn't)", r"\bwhen\b.{0,40}\b(?:arrive|deliver|get here|ship|receive|expect|dispatch|sent|posted)",
         r"\b(?:delivery|shipping) (?:date|status|time)\b", r"\bshipped yet\b", r"\bstatus of (?:my|the) order",
         r"\bdelayed\b", r"\b(?:eta)\b",
-        r"\bou (?:est|en est|sont)\b.{0,25}\b(?:commande|colis|paquet|livraison)", r"\bsuivi\b",
+        r"\bou en (?:est|sont)\b", r"\bou (?:est|sont)\b.{0,25}\b(?:commande|colis|paquet|livraison)", r"\bsuivi\b",
+        r"\bdevai(?:t|ent) (?:arriver|etre livre)", r"\b(?:a|ont) (?:bien )?ete expedie",
         r"\b(?:pas|jamais)\b.{0,20}\b(?:recu|arrive|livre)", r"\btoujours pas\b", r"\bquand\b.{0,40}\b(?:arriv|livr|recevr|expedi)",
         r"\ben retard\b", r"\bnumero de suivi\b",
-        r"\bwo (?:ist|bleibt|sind)\b.{0,25}\b(?:bestellung|paket|sendung|lieferung)", r"\bsendungs(?:verfolgung|nummer)\b",
+        r"\bwo (?:ist|sind)\b.{0,25}\b(?:bestellung|paket|sendung|lieferung)", r"\bwo bleib", r"\bschon (?:verschickt|versendet|unterwegs)\b", r"\bsendungs(?:verfolgung|nummer)\b",
         r"\bnoch (?:nicht|immer nicht|nichts)\b.{0,25}\b(?:angekommen|erhalten|geliefert|da|bekommen)",
         r"\bnicht (?:angekommen|geliefert|erhalten)", r"\bwann\b.{0,40}\b(?:kommt|komm|liefer|ankommen|erhalte|versand|verschickt)",
         r"\bverspat", r"\blieferstatus\b",
-        r"\bdonde (?:esta|estan)\b.{0,25}\b(?:pedido|paquete|envio|compra)", r"\bseguimiento\b",
+        r"\bdonde (?:esta|estan)\b", r"\bseguimiento\b", r"\bya (?:se )?(?:ha|han) (?:enviado|salido)",
         r"\bno (?:me )?(?:ha|han) (?:llegado|recibido)", r"\btodavia no\b.{0,25}\b(?:llegado|recibido|llega)",
         r"\bcuando\b.{0,40}\b(?:llega|recibir|enviar|entreg)", r"\bretras",
-        r"\bdove (?:e|sono|si trova)\b.{0,25}\b(?:ordine|pacco|spedizione|pacchetto)", r"\btraccia",
+        r"\bdove (?:e|sono|si trova|si trovano)\b", r"\bdov'e\b", r"\bdoveva(?:no)? arrivare\b", r"\btraccia", r"\bgia (?:stato |stata )?spedit",
         r"\bnon (?:e ancora |mi e |e )?(?:arrivat|consegnat)", r"\bnon ho (?:ancora )?ricevuto",
         r"\bquando\b.{0,40}\b(?:arriv|consegn|ricev|sped)", r"\bin ritardo\b",
     ),
     "return_label": (
-        r"\breturn(?:ing|ed)?\b(?! policy)", r"\bsend (?:it|this|them|the \w+) back\b", r"\bexchange\b",
+        r"\breturn(?:ing|ed)?\b(?! policy)", r"\bsend\b.{0,20}\bback\b", r"\bexchange\b",
         r"\bretour(?:ner)?\b", r"\brenvoyer\b", r"\betiquette de retour\b", r"\bechanger?\b",
-        r"\brucksend", r"\bzuruck(?:senden|schicken|geben|gesendet)", r"\bretoure", r"\bumtausch",
+        r"\brucksend", r"\bzuruck(?:senden|schicken|geben|gesendet)", r"\b(?:schick|send|geb)\w*\b.{0,30}\bzuruck\b", r"\bretoure", r"\bumtausch",
         r"\bdevol(?:ver|verlo|verla|ucion)\b(?! del dinero)", r"\betiqueta de devolucion\b", r"\bcambiarlo\b",
         r"\breso\b", r"\brestitu(?:ire|irlo|irla|zione)\b", r"\brimandare\b", r"\betichetta di reso\b",
     ),
     "refund_status": (
         r"\brefund", r"\bmoney back\b", r"\breimburs",
         r"\brembours",
-        r"\b(?:ruck)?erstattung", r"\bgeld zuruck\b", r"\bgutschrift\b", r"\berstattet\b",
+        r"erstattung", r"\bgeld zuruck\b", r"\bgutschrift\b", r"\berstattet\b",
         r"\breembols", r"\bdevolucion del dinero\b", r"\bmi dinero\b",
         r"\brimbors", r"\bsoldi indietro\b",
     ),
@@ -56,7 +60,7 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bcancelar\b", r"\bcancelacion\b", r"\banular\b", r"\bannullare\b", r"\bdisdire\b",
     ),
     "missing_item": (
-        r"\bmissing\b", r"\bnot included\b", r"\bwasn'?t in the (?:box|parcel|package)", r"\bincomplete\b",
+        r"\bmissing\b", r"\bnot included\b", r"\bwasn'?t in the (?:box|parcel|package)", r"(?<!address is )\bincomplete\b", r"\bcame with only\b", r"\bsend (?:me )?the rest\b",
         r"\bonly (?:received|got) (?:one|part|half)",
         r"\bmanqu", r"\bpas inclus", r"\bincomplet",
         r"\bfehl(?:t|en|ende|ender)\b", r"\bnicht dabei\b", r"\bunvollstandig",
@@ -69,14 +73,21 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "product_question": (
         r"\bassembl", r"\binstructions?\b", r"\bmanual\b", r"\bhow (?:do|can|should) (?:i|we|you)\b.{0,20}\b(?:install|assemble|put together|set up|use|clean|wash|charge|care|descale|season)",
-        r"\binstall", r"\bset ?up\b", r"\bcare for\b", r"\bdescal",
+        r"\binstall", r"\bset ?up\b", r"\bcare for\b", r"\bdescal", r"\bwarrant", r"\bguarantee\b", r"\bwobbl",
+        r"\bhum(?:s|ming)?\b", r"\bnois[ey]", r"\bflicker", r"\bstopped working\b", r"\bdoesn't (?:work|turn on|charge)",
+        r"\bgarantie\b", r"\bclignot", r"\bne (?:marche|fonctionne) plus\b", r"\bentretien",
+        r"\bgarantia\b", r"\bgaranzia\b", r"\bpfleg", r"\bwackel", r"\bflacker", r"\bfunktioniert nicht",
+        r"\bno funciona\b", r"\bparpade", r"\bnon funziona\b", r"\blampeggi", r"\btraballa",
         r"\bmontage\b", r"\bmonter\b", r"\bnotice\b", r"\bcomment (?:installer|utiliser|nettoyer|laver|entretenir)",
         r"\baufbau", r"\bmontier", r"\banleitung", r"\bwie (?:kann|muss|soll) ich\b.{0,30}\b(?:aufbauen|montieren|reinigen|waschen|benutzen|installieren)",
+        r"\bwie (?:pflege|reinige|wasche|benutze|montiere|baue|stelle)\b",
         r"\bmontaje\b", r"\bmontar\b", r"\binstrucciones\b", r"\bcomo (?:se )?(?:monta|instal|limpi|lav|uso|usar)",
-        r"\bmontaggio\b", r"\bmontare\b", r"\bistruzioni\b", r"\bcome (?:si )?(?:monta|install|pulisc|lav|usa)",
+        r"\bmontaggio\b", r"\bmontare\b", r"\bistruzioni\b", r"\bcome (?:si )?(?:cambia|regola|imposta|monta|install|pulisc|lav|usa)",
     ),
     "wrong_item": (
         r"\bwrong (?:item|product|colou?r|size|model|one)\b", r"\bnot what i ordered\b", r"\bdifferent (?:item|product|colou?r)\b",
+        r"\binstead of\b", r"\bthe right (?:one|colou?r|size|item|model)\b", r"\bau lieu d", r"\b(?:an)?statt\b",
+        r"\ben (?:lugar|vez) de\b", r"\binvece d", r"\bal posto d",
         r"\bmauvais (?:article|produit|modele|coloris)", r"\bpas (?:le bon|ce que j'ai commande)",
         r"\bfalsch(?:e|en|er|es)? (?:artikel|farbe|grosse|produkt|modell)", r"\bnicht (?:das|den|die),? was ich bestellt",
         r"\b(?:articulo|producto|color|modelo) (?:equivocad|incorrect)", r"\bno es lo que pedi\b",
@@ -84,10 +95,15 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "delivery_change": (
         r"\bchange (?:the |my )?(?:delivery |shipping )?address\b", r"\b(?:deliver|send) (?:it )?to (?:a |another |my )?(?:different|new|work|other)",
-        r"\b(?:modifier|changer) (?:l'|mon |l )?adresse", r"\b(?:liefer)?adresse (?:andern|anpassen)", r"\badresse\b.{0,20}\bandern",
+        r"\baddress instead\b", r"\bto (?:my |a |another |the )?(?:[\w']+ ){0,2}address\b", r"\baddress is (?:incomplete|wrong|incorrect)",
+        r"\bfix (?:it|the address|my address)\b", r"\bredirect\b",
+        r"\b(?:modifier|changer) (?:l'|mon |l )?adresse", r"adresse\b.{0,25}\b(?:andern|anpassen|korrigieren)",
         r"\bcambiar (?:la |mi )?direccion", r"\bcambiare (?:l'|il mio )?indirizzo",
     ),
 }
+_INTENT_PATTERNS["other"] = (
+    r"\b(?:gift|present|cadeau|geschenk|regalo)\b", r"\bgift ?(?:note|message|wrap)",
+)
 _COMPILED = {intent: re.compile("|".join(patterns)) for intent, patterns in _INTENT_PATTERNS.items()}
 
 # Sentence ends, plus connectors that usually start another request inside one sentence.
@@ -137,12 +153,10 @@ def intents_of(sentence: str) -> list[str]:
     found = [intent for intent, pattern in _COMPILED.items() if pattern.search(folded)]
     # "the box arrived broken and a part is missing" is one damage report and one missing part;
     # but "return it for a refund" is a return question, not a refund-status one.
-    if "return_label" in found and "refund_status" in found and not re.search(r"\b(?:status|where|when|yet|still|encore|noch|todavia|ancora|quand|wann|cuando|quando)\b", folded):
+    if "return_label" in found and "refund_status" in found and not re.search(r"\b(?:status|where|when|yet|still|through|processed|issued|sent|encore|deja|noch|schon|durch|todavia|ya|ancora|gia|quand|wann|cuando|quando)\b", folded):
         found.remove("refund_status")
     if "tracking" in found and "refund_status" in found and not _PARCEL.search(folded):
         found.remove("tracking")  # "when will I get my refund" asks about money, not a parcel
-    if "wrong_item" in found and "return_label" in found:
-        found.remove("return_label")
     return found
 
 
