@@ -77,10 +77,12 @@ def _weakest_link(a: Ticket, b: Ticket) -> str:
     return min(kinds, key=lambda k: LINK_STRENGTH.get(k, 0.0))
 
 
-def pair_features(a: Ticket, b: Ticket, va: np.ndarray, vb: np.ndarray) -> PairFeatures:
+def pair_features(a: Ticket, b: Ticket, va: np.ndarray, vb: np.ndarray,
+                  orders_a: list[str] | None = None) -> PairFeatures:
     from history.service import ticket_order_ids
 
-    shared = tuple(o for o in ticket_order_ids(a) if o in set(ticket_order_ids(b)))
+    orders_b = set(ticket_order_ids(b))
+    shared = tuple(o for o in (orders_a if orders_a is not None else ticket_order_ids(a)) if o in orders_b)
     same_customer = a.customer_id is not None and a.customer_id == b.customer_id
     name_a, name_b = normalise_text(a.contact.get("name") or ""), normalise_text(b.contact.get("name") or "")
     return PairFeatures(
@@ -202,11 +204,15 @@ def find_duplicates(
                                   strict=True):
             vectors[other.id] = encoded
 
+    from history.service import ticket_order_ids
+
     floor = threshold if min_score is None else min_score
+    own_orders = ticket_order_ids(ticket)
     scored: list[DuplicateCandidate] = []
     for other_id, other_vector in vectors.items():
         other = others[other_id]
-        score, reasons = score_pair(pair_features(ticket, other, vector, other_vector), window_days=window_days)
+        features = pair_features(ticket, other, vector, other_vector, orders_a=own_orders)
+        score, reasons = score_pair(features, window_days=window_days)
         if score < floor:
             continue
         scored.append(DuplicateCandidate(

@@ -234,9 +234,9 @@ def ingest_tickets(
     if to_encode:
         encoded = engine.encoder.encode([_text(tickets[i]) for i in to_encode], kind="passage")
         vectors = {i: encoded[row] for row, i in enumerate(to_encode)}
-    if check_duplicates:
-        # Tickets committed by other requests since the last background sync become candidates too.
-        engine.catch_up(tenant_id, TICKETS)
+    # No index catch-up here: each one invalidates the engine's keyword index and filter masks, which
+    # at scale costs more than the check itself. The server syncs every few seconds, and the
+    # same-customer candidates come straight from the database, so a re-contact seconds old is still seen.
     if threshold is None:
         threshold = duplicate_threshold(session, tenant_id=tenant_id, encoder=engine.encoder.name)
 
