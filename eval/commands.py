@@ -192,3 +192,34 @@ def register(app: typer.Typer) -> None:
                               threshold=point.threshold, evidence=evidence, source=str(queries))
         console.print(f"stored for tenant {tenant}, collection {collection_name}, encoder {engine.encoder.name}")
         runtime.close()
+
+    @app.command("run")
+    def run_cmd(
+        config: Annotated[Path, typer.Option(help="eval.yaml (see eval/configs/)")],
+        out: Annotated[Path, typer.Option(help="Folder for results.json and report.html")],
+    ) -> None:
+        """Runs every evaluation in the config side by side; writes results.json + report.html, prints a table."""
+        from eval.run import load_config, run
+
+        try:
+            parsed = load_config(config)
+            with Bars() as bars:
+                results = run(parsed, out, progress=bars, log=lambda step: err_console.print(f"[dim]{step}…[/]"))
+        except DeflectError as exc:
+            fail_on(exc)
+        retrieval = results["sections"].get("retrieval")
+        if retrieval:
+            print_systems(retrieval["systems"], f"{parsed.name}: retrieval")
+        duplicates = results["sections"].get("duplicates")
+        if duplicates:
+            console.print(f"duplicates: F1 {duplicates['method']['f1']:.3f} "
+                          f"(exact-match baseline {duplicates['baseline_exact_email_or_order']['f1']:.3f})")
+        compliance = results["sections"].get("compliance")
+        if compliance:
+            for name, system in compliance["systems"].items():
+                console.print(f"compliance {name}: micro P {system['micro']['precision']:.3f} "
+                              f"R {system['micro']['recall']:.3f}")
+        drafts = results["sections"].get("drafts")
+        if drafts:
+            console.print("drafts: " + ", ".join(f"{k} {v}" for k, v in drafts["summary"].items()))
+        console.print(f"wrote {out / 'results.json'} and {out / 'report.html'}")
