@@ -25,7 +25,9 @@ def compliance_group() -> None:
     """Check replies against marketplace messaging rules."""
 
 
-def _read_jsonl(path: Path, default_channel: str | None) -> tuple[list[tuple[str, str, str]], list[LineError]]:
+def _read_jsonl(
+    path: Path, default_channel: str | None
+) -> tuple[list[tuple[str, str, str]], list[LineError]]:
     items: list[tuple[str, str, str]] = []
     errors: list[LineError] = []
     with path.open(encoding="utf-8") as handle:
@@ -71,7 +73,11 @@ def _load(path: Path, channel: str | None) -> list[tuple[str, str, str]]:
 
 
 def _print(item_id: str, result: ComplianceResult) -> None:
-    status = "[green]passed[/]" if result.passed else ("[red]blocked[/]" if result.blocking else "[yellow]fixed[/]")
+    status = (
+        "[green]passed[/]"
+        if result.passed
+        else ("[red]blocked[/]" if result.blocking else "[yellow]fixed[/]")
+    )
     _out.print(f"[bold]{item_id}[/] ({result.channel}, rules {result.ruleset_version}): {status}")
     if not result.violations:
         return
@@ -95,11 +101,15 @@ def _print(item_id: str, result: ComplianceResult) -> None:
 
 @app.command("check")
 def check_command(
-    file: Annotated[Path, typer.Argument(help="A text file, or a .jsonl of {\"id\", \"channel\", \"text\"} lines.")],
+    file: Annotated[
+        Path, typer.Argument(help='A text file, or a .jsonl of {"id", "channel", "text"} lines.')
+    ],
     channel: Annotated[
         str | None, typer.Option(help=f"One of {', '.join(CHANNELS)}; default for .jsonl lines without one.")
     ] = None,
-    locale: Annotated[str | None, typer.Option(help="Reply language (en, fr, de, es, it); guessed if omitted.")] = None,
+    locale: Annotated[
+        str | None, typer.Option(help="Reply language (en, fr, de, es, it); guessed if omitted.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON Lines.")] = False,
 ) -> None:
     """Check replies; exit status 1 when any reply has a violation that blocks sending."""
@@ -107,7 +117,10 @@ def check_command(
         if channel is not None and channel not in CHANNELS:
             raise InvalidInputError(f"--channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
         items = _load(file, channel)
-        results = [(item_id, check(text, channel=item_channel, locale=locale)) for item_id, item_channel, text in items]
+        results = [
+            (item_id, check(text, channel=item_channel, locale=locale))
+            for item_id, item_channel, text in items
+        ]
     except InvalidInputError as exc:
         # Plain echo: a wrapped "file:line: reason" could not be grepped or clicked.
         typer.echo(f"error: {exc.message}", err=True)

@@ -62,7 +62,8 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _TLD_MAIL = r"[A-Za-z]{2,12}"
 
 _EMAIL_STRONG = re.compile(
-    rf"(?<![\w.+\-]){_LOCAL}(?:{_AT_STRONG}){_LABEL}(?:{_DOT_ANY}{_LABEL})*{_DOT_ANY}{_TLD_MAIL}(?![\w\-])", _I
+    rf"(?<![\w.+\-]){_LOCAL}(?:{_AT_STRONG}){_LABEL}(?:{_DOT_ANY}{_LABEL})*{_DOT_ANY}{_TLD_MAIL}(?![\w\-])",
+    _I,
 )
 # A spelled-out "at" is only an address when the dot is obfuscated too, or the host is a
 # well-known mailbox provider: "look at amazon.de" must stay a link, not an address.
@@ -113,8 +114,26 @@ _OBFUSCATED_DOMAIN = re.compile(
     _I,
 )
 _SHORTENERS = frozenset(
-    {"bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly",
-     "shorturl.at", "rb.gy", "tiny.cc", "t.ly", "s.id", "v.gd", "lnkd.in", "shorte.st", "bl.ink"}
+    {
+        "bit.ly",
+        "tinyurl.com",
+        "t.co",
+        "goo.gl",
+        "ow.ly",
+        "is.gd",
+        "buff.ly",
+        "rebrand.ly",
+        "cutt.ly",
+        "shorturl.at",
+        "rb.gy",
+        "tiny.cc",
+        "t.ly",
+        "s.id",
+        "v.gd",
+        "lnkd.in",
+        "shorte.st",
+        "bl.ink",
+    }
 )
 _TRACKING_HINT = re.compile(
     r"track|trace|suivi|suivre|sendung|verfolg|seguimiento|seguir|localiza|traccia|spedizion|colis|parcel|"
@@ -295,9 +314,8 @@ def find_card_and_iban_spans(text: str) -> list[tuple[int, int]]:
         while end - start >= 15:
             chunk = text[start:end].rstrip()
             if iban_valid(chunk) or (
-                _IBAN_CONTEXT.search(text[max(0, start - 30) : start]) and re.fullmatch(
-                    r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?", chunk
-                )
+                _IBAN_CONTEXT.search(text[max(0, start - 30) : start])
+                and re.fullmatch(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?", chunk)
             ):
                 spans.append((start, start + len(chunk)))
                 break
@@ -323,7 +341,9 @@ def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
         ):
             # "your password is required": an ordinary word after "is" is not a secret.
             continue
-        findings.append(Finding(match.start(), match.start("value") + len(value), "password or security code"))
+        findings.append(
+            Finding(match.start(), match.start("value") + len(value), "password or security code")
+        )
     # "the password you sent us, Harbor!2026x, ...": a password-shaped token near the word.
     password_word = _compiled(lx.PASSWORD_WORD)
     for sent_start, sentence in _sentences(text):
@@ -332,7 +352,9 @@ def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
         for token in _PASSWORD_SHAPE.finditer(sentence):
             start, end = sent_start + token.start(), sent_start + token.end()
             end = _trim_url(text, start, end)
-            if not _overlaps((start, end), [(f.start, f.end) for f in findings]) and _looks_like_password(text[start:end]):
+            if not _overlaps((start, end), [(f.start, f.end) for f in findings]) and _looks_like_password(
+                text[start:end]
+            ):
                 findings.append(Finding(start, end, "password"))
     return sorted(findings, key=lambda f: f.start)
 
@@ -394,7 +416,9 @@ def _is_placeholder_label(label: str, angle: bool) -> bool:
         return label.strip().lower() not in lx.HTML_TAGS
     letters = [char for char in label if char.isalpha()]
     all_caps = len(letters) >= 2 and all(char.isupper() for char in letters)
-    return all_caps or "_" in label or bool(_PLACEHOLDER_WORD.search(label) or _PLACEHOLDER_STEM.search(label))
+    return (
+        all_caps or "_" in label or bool(_PLACEHOLDER_WORD.search(label) or _PLACEHOLDER_STEM.search(label))
+    )
 
 
 def detect_unfilled_placeholder(text: str, ruleset: RuleSet) -> list[Finding]:
@@ -435,18 +459,30 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
             sentence = text[sent_start:sent_end]
             if _compiled(lx.THANKS_FOR).search(text[sent_start : match.start()]):
                 continue
-            if not needs_cue or _compiled(lx.REQUEST_CUE).search(sentence) or _compiled(lx.EXCHANGE).search(sentence):
+            if (
+                not needs_cue
+                or _compiled(lx.REQUEST_CUE).search(sentence)
+                or _compiled(lx.EXCHANGE).search(sentence)
+            ):
                 add(sent_start + _lstrip_offset(sentence), sent_end, reason)
     for match in _compiled(lx.NEGATIVE_REVIEW).finditer(text):
         sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
         if _compiled(lx.NEGATIVE_STEER).search(text[sent_start : match.start()]):
-            add(sent_start + _lstrip_offset(text[sent_start:sent_end]), sent_end, "steers the buyer away from negative feedback")
+            add(
+                sent_start + _lstrip_offset(text[sent_start:sent_end]),
+                sent_end,
+                "steers the buyer away from negative feedback",
+            )
     review_noun = _compiled(rf"\b{lx.REVIEW_NOUN}\b")
     for match in _compiled(lx.CHANGE_PRONOUN).finditer(text):
         window = text[max(0, match.start() - 200) : match.start()]
         if review_noun.search(window):
             sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
-            add(sent_start + _lstrip_offset(text[sent_start:sent_end]), sent_end, "asks the buyer to change a review")
+            add(
+                sent_start + _lstrip_offset(text[sent_start:sent_end]),
+                sent_end,
+                "asks the buyer to change a review",
+            )
     previous = ""
     for sent_start, sentence in _sentences(text):
         if review_noun.search(sentence):
@@ -462,7 +498,9 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
 
 
 def detect_promotion(text: str, ruleset: RuleSet) -> list[Finding]:
-    findings = [Finding(m.start(), m.end(), "promotional content") for m in _compiled(lx.PROMOTION).finditer(text)]
+    findings = [
+        Finding(m.start(), m.end(), "promotional content") for m in _compiled(lx.PROMOTION).finditer(text)
+    ]
     taken = [(f.start, f.end) for f in findings]
     for match in _compiled(lx.PROMOTION_WEAK).finditer(text):
         sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
@@ -471,7 +509,9 @@ def detect_promotion(text: str, ruleset: RuleSet) -> list[Finding]:
     return sorted(findings, key=lambda f: f.start)
 
 
-_CONTACT_VERB = re.compile(r"contact|reach|touch|mail|write|kontakt|cont[aá]ct|contatt|[ée]cri|schreib|escr|scriv", _I)
+_CONTACT_VERB = re.compile(
+    r"contact|reach|touch|mail|write|kontakt|cont[aá]ct|contatt|[ée]cri|schreib|escr|scriv", _I
+)
 
 
 def detect_off_platform(text: str, ruleset: RuleSet) -> list[Finding]:
@@ -484,11 +524,15 @@ def detect_off_platform(text: str, ruleset: RuleSet) -> list[Finding]:
         # "contact us directly through Buyer-Seller Messaging" keeps the buyer on the platform.
         if _CONTACT_VERB.search(match.group(0)) and on_platform.search(text[match.end() : match.end() + 60]):
             continue
-        findings.append(Finding(match.start(), match.end(), "moves the conversation or sale off the platform"))
+        findings.append(
+            Finding(match.start(), match.end(), "moves the conversation or sale off the platform")
+        )
     for match in _compiled(lx.OWN_SITE).finditer(text):
         sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
         if shop_cue.search(prose[sent_start:sent_end]):
-            findings.append(Finding(match.start(), match.end(), "sends the buyer to the seller's own website"))
+            findings.append(
+                Finding(match.start(), match.end(), "sends the buyer to the seller's own website")
+            )
     # An e-mail address or phone number in a marketplace message is an invitation to use it;
     # a link is a diversion when the buyer is sent there to buy.
     contacts = [(span, "gives a contact channel outside the platform") for span in find_email_spans(text)]

@@ -50,7 +50,10 @@ STAR_RATING = (
     r"\bmassim[oa]\s+(?:dei\s+voti|valutazione)\b)"
 )
 
-_POS_ADJ_EN = r"(?:positive|good|great|glowing|favou?rable|excellent|nice|top|perfect|stellar|amazing|5[\s-]*star|five[\s-]*star)"
+_POS_ADJ_EN = (
+    r"(?:positive|good|great|glowing|favou?rable|excellent|nice|top|perfect|stellar|amazing|"
+    r"5[\s-]*star|five[\s-]*star)"
+)
 POSITIVE_REVIEW = (
     rf"(?:\b{_POS_ADJ_EN}\s+(?:\w+\s+)?(?:reviews?|feedback|ratings?|comments?|testimonials?)\b|"
     r"\b(?:avis|[ée]valuations?|commentaires?|notes?|retours?)\s+(?:tr[èe]s\s+)?(?:positi(?:f|ve)s?|favorables?|"
@@ -216,7 +219,8 @@ PROMOTION = (
     r"la\s+nostra\s+nuova\s+(?:collezione|linea)|(?:da\s+)?non\s+perdere|buon[io]\s+(?:di|da)\s+\d+|"
     r"buon[io]\s+regalo|bons?\s+de\s+\d+|vales?\s+(?:de|por)\s+\d+|"
     r"(?:off|save)\s+(?:on\s+)?your\s+next|with\s+your\s+next\s+(?:order|purchase)|giveaways?|prize\s+draw|"
-    r"sweepstakes?|raffle|jeu[x]?[- ]concours|tirage\s+au\s+sort|avec\s+votre\s+prochaine\s+commande|gewinnspiel\w*|"
+    r"sweepstakes?|raffle|jeu[x]?[- ]concours|tirage\s+au\s+sort|avec\s+votre\s+prochaine\s+commande|"
+    r"gewinnspiel\w*|"
     r"verlosung\w*|mit\s+ihrer\s+n[äa]chsten\s+bestellung|sorteos?|con\s+su\s+pr[oó]ximo\s+pedido|concorso|"
     r"estrazione\s+a\s+premi|con\s+il\s+(?:suo\s+|tuo\s+)?prossimo\s+ordine|(?:use|enter|apply|redeem)\s+(?:the\s+|our\s+|this\s+)?(?:code|voucher)|(?:on|for)\s+your\s+next\s+(?:order|purchase|visit)|"
     r"other\s+products?\s+(?:you\s+might|you\s+may|in\s+our)|you\s+might\s+also\s+like|"
@@ -229,7 +233,8 @@ PROMOTION = (
     r"codes?\s+promo|codes?\s+(?:de\s+)?(?:r[ée]duction|remise)|bons?\s+(?:de\s+r[ée]duction|d['’]achat|de\s+remise)|"
     r"remises?\s+de\s+\d+|soldes|offres?\s+(?:sp[ée]ciales?|exclusives?|promotionnelles?)|"
     r"(?:sur|pour)\s+votre\s+prochaine?\s+(?:commande|achat)|lettre\s+d['’]information|abonnez[- ]vous|"
-    r"inscrivez[- ]vous\s+[àa]\s+notre|d[ée]couvrez\s+nos\s+(?:autres|nouveaux|nouvelles|produits)|nouvelle\s+collection|"
+    r"inscrivez[- ]vous\s+[àa]\s+notre|d[ée]couvrez\s+nos\s+(?:autres|nouveaux|nouvelles|produits)|"
+    r"nouvelle\s+collection|"
     r"gutscheine?|gutschein-?codes?|rabatt-?codes?|rabattaktion|aktions-?codes?|preisnachlass|"
     r"sonderangebote?|angebote?\s+(?:in|aus)\s+unserem|ausverkauf|schlussverkauf|"
     r"(?:bei|f[üu]r|auf)\s+ihre(?:r|n)?\s+n[äa]chste(?:n|r)?\s+(?:bestellung|einkauf|kauf)|abonnieren\s+sie|"
@@ -266,7 +271,8 @@ OFF_PLATFORM = (
     r"\b(?:pay|payment|paid)\s+(?:\w+\s+)?(?:via|by|through|with|using)\s+(?:paypal|bank\s+transfer|wire\s+transfer|"
     r"venmo|zelle|cash\s?app|western\s+union)\b|\bpaypal\.me\b|\b(?:bank|wire)\s+transfer\b|"
     r"\btransfer\w*\s+(?:\w+\s+){0,4}(?:to|into)\s+(?:our|my)\s+(?:iban|(?:bank\s+)?account|bank)\b|"
-    r"\bcontactez[- ]nous\s+directement\b|\b(?:[ée]crivez|envoyez)[- ]nous\s+(?:directement|un\s+(?:e-?mail|mail|courriel)|"
+    r"\bcontactez[- ]nous\s+directement\b|"
+    r"\b(?:[ée]crivez|envoyez)[- ]nous\s+(?:directement|un\s+(?:e-?mail|mail|courriel)|"
     r"par\s+(?:e-?mail|mail|courriel))\b|\b(?:appelez|t[ée]l[ée]phonez)[- ]nous\b|"
     r"\bnotre\s+(?:propre\s+)?boutique\s+(?:en\s+ligne|officielle)\b|\bvirement\b|"
     r"\b(?:command\w*|achet\w*|pay\w*)\s+(?:le\s+|la\s+|les\s+|nous\s+)?directement\b|"
@@ -299,7 +305,8 @@ OFF_PLATFORM = (
 
 # Phrases after an off-platform cue that keep the conversation on the platform.
 ON_PLATFORM = (
-    r"^\W{0,3}(?:\w+\s+){0,4}(?:buyer[- ]seller|amazon|ebay|walmart|messag\w*|messagerie|nachricht\w*|mensaj\w*|"
+    r"^\W{0,3}(?:\w+\s+){0,4}(?:buyer[- ]seller|amazon|ebay|walmart|messag\w*|messagerie|nachricht\w*|"
+    r"mensaj\w*|"
     r"messaggi\w*|this\s+(?:thread|conversation|chat))"
 )
 
@@ -326,10 +333,41 @@ SECRET_LINK = r"\s*(?:(?P<sep>[:=])|is|was|est|ist|lautet|es|era|[èe]|sera|will
 
 SECRET_STOPWORDS = frozenset(
     {
-        "required", "needed", "incorrect", "wrong", "invalid", "correct", "not", "never", "safe", "secure",
-        "expired", "please", "reset", "changed", "sent", "the", "your", "our", "a", "an", "obligatoire",
-        "requis", "incorrect", "erforderlich", "falsch", "requerido", "incorrecto", "obbligatorio", "errato",
-        "nicht", "pas", "no", "non", "sicher", "vide", "empty",
+        "required",
+        "needed",
+        "incorrect",
+        "wrong",
+        "invalid",
+        "correct",
+        "not",
+        "never",
+        "safe",
+        "secure",
+        "expired",
+        "please",
+        "reset",
+        "changed",
+        "sent",
+        "the",
+        "your",
+        "our",
+        "a",
+        "an",
+        "obligatoire",
+        "requis",
+        "erforderlich",
+        "falsch",
+        "requerido",
+        "incorrecto",
+        "obbligatorio",
+        "errato",
+        "nicht",
+        "pas",
+        "no",
+        "non",
+        "sicher",
+        "vide",
+        "empty",
     }
 )
 
@@ -347,9 +385,45 @@ PLACEHOLDER_WORDS = (
 
 HTML_TAGS = frozenset(
     {
-        "a", "b", "i", "u", "p", "br", "hr", "em", "strong", "div", "span", "ul", "ol", "li", "table", "tr",
-        "td", "th", "tbody", "thead", "img", "h1", "h2", "h3", "h4", "h5", "h6", "small", "sup", "sub",
-        "blockquote", "code", "pre", "html", "body", "head", "title", "style", "script",
+        "a",
+        "b",
+        "i",
+        "u",
+        "p",
+        "br",
+        "hr",
+        "em",
+        "strong",
+        "div",
+        "span",
+        "ul",
+        "ol",
+        "li",
+        "table",
+        "tr",
+        "td",
+        "th",
+        "tbody",
+        "thead",
+        "img",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "small",
+        "sup",
+        "sub",
+        "blockquote",
+        "code",
+        "pre",
+        "html",
+        "body",
+        "head",
+        "title",
+        "style",
+        "script",
     }
 )
 
@@ -399,4 +473,6 @@ SHOP_CUE = (
     r"ordin\w*|acquist\w*|offert\w*|scont\w*|pi[uù]\s+economico|prezz\w*|saldi|contatt\w*)\b|\d+\s?%"
 )
 
-PASSWORD_WORD = r"\b(?:password|passcode|passwort|kennwort|mot\s+de\s+passe|contrase[ñn]a|parola\s+d['’]ordine)\b"
+PASSWORD_WORD = (
+    r"\b(?:password|passcode|passwort|kennwort|mot\s+de\s+passe|contrase[ñn]a|parola\s+d['’]ordine)\b"
+)

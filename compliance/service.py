@@ -48,7 +48,9 @@ def find_violations(text: str, ruleset: RuleSet) -> list[Violation]:
     """Every violation of the channel's enabled rules, ordered by position."""
     violations = []
     for rule, config in ruleset.rules.items():
-        fixable = rule in _FIXABLE and (rule not in ("email_address", "phone_number") or bool(ruleset.contact_wording))
+        fixable = rule in _FIXABLE and (
+            rule not in ("email_address", "phone_number") or bool(ruleset.contact_wording)
+        )
         for finding in DETECTORS[rule](text, ruleset):
             violations.append(
                 Violation(

@@ -86,8 +86,13 @@ def _score(cases: list[dict[str, Any]], predict: Predictor) -> dict[str, Any]:
             per_rule[rule].add(predicted=rule in predicted, actual=rule in gold)
             if rule in predicted and rule not in gold:
                 false_positives.append(
-                    {"id": case_id, "channel": case["channel"], "rule": rule,
-                     "flagged": prediction[rule], "text": _excerpt(case["text"])}
+                    {
+                        "id": case_id,
+                        "channel": case["channel"],
+                        "rule": rule,
+                        "flagged": prediction[rule],
+                        "text": _excerpt(case["text"]),
+                    }
                 )
             elif rule in gold and rule not in predicted:
                 false_negatives.append(
@@ -99,12 +104,17 @@ def _score(cases: list[dict[str, Any]], predict: Predictor) -> dict[str, Any]:
         overall += counts
     return {
         "per_rule": {
-            rule: {**precision_recall_f1(counts), "support": counts.tp + counts.fn,
-                   "confusion": {"tp": counts.tp, "fp": counts.fp, "fn": counts.fn, "tn": counts.tn}}
+            rule: {
+                **precision_recall_f1(counts),
+                "support": counts.tp + counts.fn,
+                "confusion": {"tp": counts.tp, "fp": counts.fp, "fn": counts.fn, "tn": counts.tn},
+            }
             for rule, counts in per_rule.items()
         },
-        "micro": {**precision_recall_f1(overall),
-                  "confusion": {"tp": overall.tp, "fp": overall.fp, "fn": overall.fn, "tn": overall.tn}},
+        "micro": {
+            **precision_recall_f1(overall),
+            "confusion": {"tp": overall.tp, "fp": overall.fp, "fn": overall.fn, "tn": overall.tn},
+        },
         "case_pass_accuracy": safe_ratio(pass_correct, len(cases)),
         "case_exact_match": safe_ratio(exact_correct, len(cases)),
         "false_positives": false_positives,
@@ -128,7 +138,10 @@ def evaluate_compliance(cases: list[dict[str, Any]]) -> dict[str, Any]:
     """
     _validate(cases)
     systems: dict[str, Predictor] = {"deflect": predict_deflect, "naive_regex": predict_naive_regex}
-    return {"cases": len(cases), "systems": {name: _score(cases, predict) for name, predict in systems.items()}}
+    return {
+        "cases": len(cases),
+        "systems": {name: _score(cases, predict) for name, predict in systems.items()},
+    }
 
 
 def load_compliance_cases(path: Path) -> list[dict[str, Any]]:

@@ -32,8 +32,10 @@ def test_fixable_only_text_exits_0_and_json_has_fixed_text(tmp_path: Path) -> No
 
 def test_jsonl_uses_each_lines_channel(tmp_path: Path) -> None:
     cases = tmp_path / "cases.jsonl"
-    lines = [{"id": "a", "channel": "shopify", "text": "20% off at https://shop.example"},
-             {"id": "b", "channel": "web", "text": "Thanks for your order."}]
+    lines = [
+        {"id": "a", "channel": "shopify", "text": "20% off at https://shop.example"},
+        {"id": "b", "channel": "web", "text": "Thanks for your order."},
+    ]
     cases.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     result = runner.invoke(app, ["check", str(cases), "--json"])
     assert result.exit_code == 0

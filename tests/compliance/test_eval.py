@@ -15,8 +15,12 @@ CASES = [
     # both systems flag the link
     {"id": "c1", "channel": "amazon", "text": "See https://shop.example/x", "violations": ["external_link"]},
     # only Deflect sees the disguised address, and that giving it invites contact off Amazon
-    {"id": "c2", "channel": "amazon", "text": "Write to bob [at] shop dot com",
-     "violations": ["email_address", "off_platform"]},
+    {
+        "id": "c2",
+        "channel": "amazon",
+        "text": "Write to bob [at] shop dot com",
+        "violations": ["email_address", "off_platform"],
+    },
     # neutral: the baseline's "review" word is a false positive
     {"id": "c3", "channel": "amazon", "text": "We will review your request today.", "violations": []},
     # labelled emoji; neither system is given a chance to miss it except the baseline
@@ -50,7 +54,10 @@ def test_evaluate_compliance_scores_both_systems() -> None:
     assert naive["case_pass_accuracy"] == 0.25  # only c1 judged right: c2, c4 passed, c3 failed
     assert [(fp["id"], fp["rule"]) for fp in naive["false_positives"]] == [("c3", "review_manipulation")]
     assert sorted((fn["id"], fn["rule"]) for fn in naive["false_negatives"]) == [
-        ("c2", "email_address"), ("c2", "off_platform"), ("c4", "emoji")]
+        ("c2", "email_address"),
+        ("c2", "off_platform"),
+        ("c4", "emoji"),
+    ]
 
 
 def test_evaluate_compliance_rejects_unknown_rule_codes() -> None:
@@ -67,4 +74,6 @@ def test_load_compliance_cases_reports_every_bad_line(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError) as caught:
         load_compliance_cases(path)
     assert [(e.line, e.reason.split(":")[0]) for e in caught.value.errors] == [
-        (2, "expected a JSON object"), (3, "case 'z'")]
+        (2, "expected a JSON object"),
+        (3, "case 'z'"),
+    ]

@@ -31,7 +31,12 @@ def test_spans_are_exact() -> None:
     text = "Write to a.b@shop.example, call +33 6 12 34 56 78 😀 or see bit.ly/abc. Leave 5 stars please!"
     result = check(text, channel="amazon")
     assert {v.rule for v in result.violations} >= {
-        "email_address", "phone_number", "emoji", "external_link", "review_manipulation"}
+        "email_address",
+        "phone_number",
+        "emoji",
+        "external_link",
+        "review_manipulation",
+    }
     for violation in result.violations:
         assert text[violation.start : violation.end] == violation.text
         assert violation.explanation
@@ -77,7 +82,9 @@ def test_placeholders_and_sensitive_data_are_never_auto_fixed() -> None:
     result = check("Hi [CUSTOMER NAME], card 4242 4242 4242 4242 was refunded.", channel="web")
     assert result.blocking
     assert {(v.rule, v.fixable) for v in result.violations} == {
-        ("unfilled_placeholder", False), ("sensitive_data", False)}
+        ("unfilled_placeholder", False),
+        ("sensitive_data", False),
+    }
     assert result.fixed_text == "Hi [CUSTOMER NAME], card 4242 4242 4242 4242 was refunded."
 
 
@@ -115,8 +122,25 @@ def test_arbitrary_unicode_never_crashes_and_spans_are_valid(text: str, channel:
 
 
 _PIECES = st.sampled_from(
-    ["Hello", " ", "order 123-1234567-1234567", "😀", "https://x.example/a", "a@b.example", "+49 30 1234567",
-     "5-star review", "{{ name }}", "coupon", ".", "\n", "amazon.de/returns", "dhl.de/tracking", "é", "(", ")"]
+    [
+        "Hello",
+        " ",
+        "order 123-1234567-1234567",
+        "😀",
+        "https://x.example/a",
+        "a@b.example",
+        "+49 30 1234567",
+        "5-star review",
+        "{{ name }}",
+        "coupon",
+        ".",
+        "\n",
+        "amazon.de/returns",
+        "dhl.de/tracking",
+        "é",
+        "(",
+        ")",
+    ]
 )
 
 
