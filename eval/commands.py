@@ -97,6 +97,8 @@ def print_systems(payload: dict[str, Any], title: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    app.command("bench")(bench_command)
+
     @app.command("retrieval")
     def retrieval(
         queries: Annotated[Path, typer.Option(help="queries.jsonl to score")],
@@ -223,3 +225,30 @@ def register(app: typer.Typer) -> None:
         if drafts:
             console.print("drafts: " + ", ".join(f"{k} {v}" for k, v in drafts["summary"].items()))
         console.print(f"wrote {out / 'results.json'} and {out / 'report.html'}")
+
+
+def bench_command(
+    out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.md")] = Path("var/bench"),
+    sizes: Annotated[str, typer.Option(help="Comma-separated chunk counts")] = "10000,100000",
+    encoder: Annotated[str | None, typer.Option(help="Encoder (default: DEFLECT_ENCODER)")] = None,
+    requests: Annotated[int, typer.Option(min=10, max=5000, help="HTTP requests per concurrency level")] = 200,
+    http: Annotated[bool, typer.Option("--http/--no-http", help="Also measure over HTTP on 127.0.0.1")] = True,
+) -> None:
+    """Slow: encoder texts/s, index build chunks/s, suggest latency in-process and over HTTP, IVF recall loss,
+    RSS per chunk, each beside a bare bm25s query from the same run."""
+    from eval.bench import markdown, run_bench
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        fail("--sizes must be comma-separated integers")
+    if not size_list or min(size_list) < 100 or max(size_list) > 1_000_000:
+        fail("--sizes must be between 100 and 1,000,000 chunks")
+    results = run_bench(encoder_name=encoder, sizes=size_list, requests_per_level=requests, http=http,
+                        log=lambda step: err_console.print(f"[dim]{step}…[/]"))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    table = markdown(results)
+    (out / "bench.md").write_text(table, encoding="utf-8")
+    console.print(table)
+    console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")

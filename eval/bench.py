@@ -1,0 +1,334 @@
+"""`deflect bench`: speed and memory of the retrieval core, each beside a bare bm25s query.
+
+Measured in one process on the machine at hand (2 shared CPU cores in CI), so every latency is
+also reported as a ratio to a bare `bm25s` query over the same texts in the same run: the ratio
+survives a noisy neighbour better than milliseconds do.
+
+Scale data is synthetic: support-like sentences built from a fixed vocabulary. Encoding 100k
+texts on 2 cores takes minutes, so large indexes reuse real encodings of a base sample, each
+copy perturbed with noise and renormalised (same dimension and norm as real vectors; the index
+and search cost does not depend on what the vectors mean). Encoder throughput and index build
+speed are measured with real encodings.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Progress = Callable[[str, int, int], None]
+
+_SUBJECTS = ["order", "parcel", "package", "refund", "return", "invoice", "delivery", "tracking number", "lamp",
+             "sofa", "rug", "kettle", "towel set", "bookshelf", "coupon", "label", "warranty", "payment", "address",
+             "cushion", "mirror", "chair", "table", "duvet"]
+_PROBLEMS = ["has not arrived", "arrived damaged", "is missing a part", "was the wrong colour", "is late",
+             "shows delivered but is not here", "needs to be cancelled", "was charged twice", "is broken",
+             "cannot be assembled", "should go to a new address", "is not what I ordered"]
+_ASKS = ["what can I do", "please help", "how do I get a refund", "can you send a replacement", "where is it",
+         "how long will it take", "I want to return it", "can I get an invoice", "who do I contact"]
+
+
+def synthetic_texts(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return [f"my {rng.choice(_SUBJECTS)} {rng.choice(_PROBLEMS)}, {rng.choice(_ASKS)}? ref {rng.randrange(10**6)}"
+            for _ in range(n)]
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, int(np.ceil(q / 100 * len(ordered))) - 1))]
+
+    return {"p50_ms": round(pick(50), 3), "p95_ms": round(pick(95), 3), "p99_ms": round(pick(99), 3),
+            "mean_ms": round(statistics.fmean(ordered), 3), "n": len(ordered)}
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def scale_vectors(base: np.ndarray, n: int, seed: int = 11, noise: float = 0.35) -> np.ndarray:
+    """n unit vectors around the rows of `base` (real encodings), so neighbourhoods look realistic."""
+    rng = np.random.default_rng(seed)
+    rows = base[rng.integers(0, len(base), size=n)]
+    noisy = rows + rng.normal(0.0, noise / np.sqrt(base.shape[1]), size=rows.shape).astype(np.float32)
+    return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+
+
+class BareBM25:
+    """The yardstick: bm25s over the same texts, whitespace tokens, no typo correction or filters."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        import bm25s
+
+        self._retriever = bm25s.BM25()
+        self._retriever.index([t.lower().split() for t in texts], show_progress=False)
+
+    def query(self, text: str) -> None:
+        self._retriever.retrieve([text.lower().split()], k=10, show_progress=False, n_threads=1)
+
+
+def bench_encoder(encoder: Any, texts: Sequence[str]) -> dict[str, Any]:
+    encoder.encode(list(texts[:16]), kind="passage")  # warm-up: lazy weights, thread pools
+    started = time.perf_counter()
+    encoder.encode(list(texts), kind="passage")
+    batched = len(texts) / (time.perf_counter() - started)
+    singles = _timed(lambda: None, 0)
+    for text in texts[:100]:
+        started = time.perf_counter()
+        encoder.encode([text + " ?"], kind="query")  # a fresh string: the query cache must not answer
+        singles.append((time.perf_counter() - started) * 1000)
+    return {"encoder": encoder.name, "texts_per_s": round(batched, 1), "single_query": percentiles(singles)}
+
+
+def bench_build(engine: Any, texts: Sequence[str]) -> dict[str, Any]:
+    """Real index build: encode + FAISS add + BM25 index, as the engine's rebuild does."""
+    from embeddings.engine import IndexedItem
+
+    started = time.perf_counter()
+    vectors = np.vstack([engine.encoder.encode(list(texts[i : i + 256]), kind="passage")
+                         for i in range(0, len(texts), 256)])
+    items = [IndexedItem(item_id=i + 1, key=f"kb-{i % 500}", text=t) for i, t in enumerate(texts)]
+    collection = engine.new_collection()
+    collection.apply(items, vectors, [])
+    collection.search("warm", vectors[0], top_k=5)  # builds the keyword index
+    seconds = time.perf_counter() - started
+    return {"chunks": len(texts), "seconds": round(seconds, 2), "chunks_per_s": round(len(texts) / seconds, 1),
+            "target_chunks_per_s": 200}
+
+
+def build_scale_collection(engine: Any, texts: Sequence[str], vectors: np.ndarray, keys: int) -> Any:
+    from embeddings.engine import IndexedItem
+
+    items = [IndexedItem(item_id=10_000_000 + i, key=f"kb-{i % keys}", text=t,
+                         channels=(("amazon",), ("shopify",), ())[i % 3]) for i, t in enumerate(texts)]
+    collection = engine.new_collection()
+    collection.apply(items, vectors, [])
+    collection.search("warm up", vectors[0], top_k=5)
+    return collection
+
+
+def bench_in_process(engine: Any, collection: Any, queries: Sequence[str], bare: BareBM25) -> dict[str, Any]:
+    """What /v1/suggest does before its ≤5-row article fetch: encode, hybrid search with the channel
+    filter inside, group chunks to articles."""
+    from embeddings.engine import SearchFilter
+    from kb.suggest import rank_articles
+
+    def one(q: str, channel: str | None) -> None:
+        vector = engine.encode_query(q)
+        hits = collection.search(q, vector, top_k=60, mode="hybrid", flt=SearchFilter(channel=channel),
+                                 candidates=60)
+        rank_articles(hits, channel=channel, locale="en")
+
+    suggest_ms = []
+    for i, q in enumerate(queries):
+        started = time.perf_counter()
+        one(f"{q} {i}", ("amazon", "shopify", None)[i % 3])
+        suggest_ms.append((time.perf_counter() - started) * 1000)
+    bare_ms = []
+    for q in queries:
+        started = time.perf_counter()
+        bare.query(q)
+        bare_ms.append((time.perf_counter() - started) * 1000)
+    return {"suggest": percentiles(suggest_ms), "bare_bm25s": percentiles(bare_ms)}
+
+
+def bench_ivf(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict[str, Any]:
+    """Flat (exact) vs IVF: latency and recall@k of IVF against the exact neighbours."""
+    from embeddings.index import FaissIndex
+
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
+    flat = FaissIndex(vectors.shape[1], "flat")
+    flat.add(ids, vectors)
+    started = time.perf_counter()
+    ivf = FaissIndex(vectors.shape[1], "ivf", train_vectors=vectors[: min(len(vectors), 50_000)])
+    ivf.add(ids, vectors)
+    ivf_build = time.perf_counter() - started
+    exact_ms, approx_ms, overlap = [], [], []
+    for row in queries:
+        started = time.perf_counter()
+        _, exact = flat.search(row.reshape(1, -1), k)
+        exact_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        _, approx = ivf.search(row.reshape(1, -1), k)
+        approx_ms.append((time.perf_counter() - started) * 1000)
+        overlap.append(len(set(exact[0]) & set(approx[0])) / k)
+    return {"vectors": len(vectors), "flat": percentiles(exact_ms), "ivf": percentiles(approx_ms),
+            "ivf_build_seconds": round(ivf_build, 2), f"ivf_recall@{k}": round(statistics.fmean(overlap), 4),
+            f"ivf_recall_loss@{k}": round(1 - statistics.fmean(overlap), 4)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_http(engine: Any, collection: Any, n_articles: int, queries: Sequence[str],
+               concurrency: Sequence[int], requests_per_level: int) -> dict[str, Any]:
+    """A real uvicorn server on 127.0.0.1 with the scale collection; latency and throughput per client count."""
+    import httpx
+    import uvicorn
+
+    from api.app import create_app
+    from core import keys
+    from core.runtime import Runtime
+    from core.settings import Settings
+    from kb import service as kb_service
+    from kb.schemas import ArticleCreate
+
+    with tempfile.TemporaryDirectory(prefix="deflect-bench-") as folder:
+        overrides = {name: 10_000_000 for name in ("rate_limit_public_per_minute", "rate_limit_per_minute",
+                                                   "rate_limit_ip_per_minute") if name in Settings.model_fields}
+        settings = Settings(data_dir=Path(folder), encoder=engine.encoder.name, log_level="WARNING",
+                            default_abstain_threshold=-1.0, **overrides)  # type: ignore[arg-type]
+        runtime = Runtime(settings)
+        runtime.migrate()
+        runtime.__dict__["search"] = engine  # share the loaded encoder and the scale collection
+        with runtime.session() as session:
+            keys.get_or_create_tenant(session, tenant_id="bench")
+            _, raw_key = keys.create_key(session, tenant_id="bench", role="agent")
+            kb_service.import_articles(session, tenant_id="bench", file="bench", articles=[
+                ArticleCreate(id=f"kb-{i}", title=f"Help topic {i}", body=f"How we handle case {i}.", locale="en")
+                for i in range(n_articles)])
+        engine.forget("bench")
+        engine._collections[("bench", "articles")] = collection  # the articles' chunks stay unindexed
+        collection.last_seq = 1 << 40  # nothing in the change log is newer: no catch-up replaces it
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), host="127.0.0.1", port=port,
+                                               log_level="warning", access_log=False))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.time() + 60
+            while not server.started:
+                if time.time() > deadline:
+                    raise RuntimeError("bench server did not start within 60 s")
+                time.sleep(0.05)
+            url = f"http://127.0.0.1:{port}/v1/suggest"
+            headers = {"X-API-Key": raw_key}
+            out: dict[str, Any] = {}
+            counter = iter(range(10**9))
+            lock = threading.Lock()
+
+            def call(client: httpx.Client) -> float:
+                with lock:
+                    i = next(counter)
+                body = {"query": f"{queries[i % len(queries)]} {i}", "channel": ("amazon", "shopify", None)[i % 3]}
+                started = time.perf_counter()
+                response = client.post(url, json=body, headers=headers)
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code != 200:
+                    raise RuntimeError(f"suggest answered {response.status_code}: {response.text[:200]}")
+                return elapsed
+
+            with httpx.Client(timeout=30.0, limits=httpx.Limits(max_connections=64)) as client:
+                for _ in range(10):
+                    call(client)
+                for clients in concurrency:
+                    started = time.perf_counter()
+                    with ThreadPoolExecutor(max_workers=clients) as pool:
+                        samples = list(pool.map(lambda _: call(client), range(requests_per_level)))
+                    wall = time.perf_counter() - started
+                    out[f"clients_{clients}"] = {**percentiles(samples),
+                                                 "requests_per_s": round(requests_per_level / wall, 1)}
+            return out
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            runtime.close()
+
+
+def run_bench(*, encoder_name: str | None = None, sizes: Sequence[int] = (10_000, 100_000),
+              requests_per_level: int = 200, concurrency: Sequence[int] = (1, 8, 32), http: bool = True,
+              log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    from eval.commands import make_engine
+
+    engine = make_engine(encoder_name)
+    results: dict[str, Any] = {"encoder": engine.encoder.name, "sizes": {}}
+    base_texts = synthetic_texts(2000, seed=1)
+    log("encoder throughput")
+    results["encoder_throughput"] = bench_encoder(engine.encoder, base_texts[:1000])
+    log("index build")
+    results["index_build"] = bench_build(engine, base_texts)
+    base_vectors = np.vstack([engine.encoder.encode(base_texts[i : i + 256], kind="passage")
+                              for i in range(0, len(base_texts), 256)])
+    queries = synthetic_texts(300, seed=99)
+    query_vectors = engine.encoder.encode(queries[:100], kind="query")
+    for size in sizes:
+        log(f"{size} chunks")
+        texts = synthetic_texts(size, seed=size)
+        vectors = scale_vectors(base_vectors, size)
+        before = rss_bytes()
+        collection = build_scale_collection(engine, texts, vectors, keys=max(1, size // 20))
+        grown = rss_bytes() - before
+        bare = BareBM25(texts)
+        entry: dict[str, Any] = {"rss_bytes_per_chunk": round(grown / size, 1)}
+        entry["in_process"] = bench_in_process(engine, collection, queries, bare)
+        entry["ivf"] = bench_ivf(vectors, query_vectors)
+        if http:
+            entry["http"] = bench_http(engine, collection, max(1, size // 20), queries, concurrency,
+                                       requests_per_level)
+        bare_p50 = entry["in_process"]["bare_bm25s"]["p50_ms"] or 1e-9
+        entry["ratios_to_bare_bm25s_p50"] = {
+            "suggest_in_process_p50": round(entry["in_process"]["suggest"]["p50_ms"] / bare_p50, 2),
+            "suggest_in_process_p99": round(entry["in_process"]["suggest"]["p99_ms"] / bare_p50, 2),
+            **({f"http_{k}_p50": round(v["p50_ms"] / bare_p50, 2) for k, v in entry["http"].items()}
+               if http else {}),
+        }
+        results["sizes"][str(size)] = entry
+        del collection, bare
+    results["targets"] = {"http_suggest_p50_ms": 30, "http_suggest_p99_ms": 120, "index_build_chunks_per_s": 200}
+    return results
+
+
+def markdown(results: dict[str, Any]) -> str:
+    enc = results["encoder_throughput"]
+    build = results["index_build"]
+    lines = [
+        f"# Deflect benchmark ({results['encoder']})", "",
+        f"- encoder: {enc['texts_per_s']} texts/s batched; single query p50 {enc['single_query']['p50_ms']} ms",
+        f"- index build (encode + FAISS + BM25): {build['chunks_per_s']} chunks/s (target ≥ 200)", "",
+        "| chunks | what | p50 ms | p95 ms | p99 ms | req/s | × bare bm25s p50 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size, entry in results["sizes"].items():
+        bare = entry["in_process"]["bare_bm25s"]
+        rows = [("bare bm25s query", bare, None), ("suggest in-process", entry["in_process"]["suggest"], None),
+                ("FAISS flat top-10", entry["ivf"]["flat"], None), ("FAISS IVF top-10", entry["ivf"]["ivf"], None)]
+        rows += [(f"HTTP suggest, {k.split('_')[1]} clients", v, v.get("requests_per_s"))
+                 for k, v in entry.get("http", {}).items()]
+        for name, stats, rps in rows:
+            ratio = stats["p50_ms"] / bare["p50_ms"] if bare["p50_ms"] else float("nan")
+            lines.append(f"| {int(size):,} | {name} | {stats['p50_ms']:.2f} | {stats['p95_ms']:.2f} | "
+                         f"{stats['p99_ms']:.2f} | {rps if rps is not None else '–'} | {ratio:.1f} |")
+    lines.append("")
+    for size, entry in results["sizes"].items():
+        lines.append(f"- {int(size):,} chunks: RSS {entry['rss_bytes_per_chunk']:.0f} bytes/chunk; IVF recall@10 "
+                     f"{entry['ivf']['ivf_recall@10']} (loss {entry['ivf']['ivf_recall_loss@10']}), IVF build "
+                     f"{entry['ivf']['ivf_build_seconds']} s")
+    return "\n".join(lines) + "\n"

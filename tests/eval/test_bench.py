@@ -1,0 +1,41 @@
+"""The benchmark's pieces on a tiny scale with the hashing encoder; the real run is `slow`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eval import bench
+
+
+def test_percentiles_nearest_rank() -> None:
+    stats = bench.percentiles([float(i) for i in range(1, 101)])
+    assert (stats["p50_ms"], stats["p95_ms"], stats["p99_ms"]) == (50.0, 95.0, 99.0)
+
+
+def test_scale_vectors_are_unit_and_near_their_base() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(20, 64)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    vectors = bench.scale_vectors(base, 500)
+    assert vectors.shape == (500, 64)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert (vectors @ base.T).max(axis=1).min() > 0.8
+
+
+def test_small_bench_end_to_end_with_http() -> None:
+    results = bench.run_bench(encoder_name="hashing", sizes=(1000,), requests_per_level=20, concurrency=(1, 4))
+    entry = results["sizes"]["1000"]
+    assert entry["http"]["clients_4"]["n"] == 20 and entry["http"]["clients_4"]["requests_per_s"] > 0
+    assert 0.0 <= entry["ivf"]["ivf_recall@10"] <= 1.0
+    assert entry["ratios_to_bare_bm25s_p50"]["suggest_in_process_p50"] > 0
+    assert results["index_build"]["chunks_per_s"] > 0
+    assert "| 1,000 | HTTP suggest, 4 clients |" in bench.markdown(results)
+
+
+@pytest.mark.slow
+def test_full_benchmark_meets_the_latency_targets() -> None:
+    results = bench.run_bench(sizes=(100_000,), requests_per_level=200)
+    http = results["sizes"]["100000"]["http"]["clients_1"]
+    assert http["p50_ms"] <= 30 and http["p99_ms"] <= 120
+    assert results["index_build"]["chunks_per_s"] >= 200
