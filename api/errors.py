@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import (
@@ -58,6 +59,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body("invalid_request", f"{where}: {first['msg']}", errors), status_code=422
         )
+
+    @app.exception_handler(ValidationError)
+    async def _service_validation(_: Request, exc: ValidationError) -> JSONResponse:
+        # A service re-validating merged input (a PATCH, a form turned into a ticket) rejects the
+        # caller's data: that is a 422 like any request validation, not a server error.
+        errors = _clean(list(exc.errors()))
+        first = errors[0] if errors else {"loc": [], "msg": "invalid input"}
+        where = ".".join(str(p) for p in first["loc"]) or exc.title
+        return JSONResponse(error_body("invalid_input", f"{where}: {first['msg']}", errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -22,7 +22,7 @@ from tests.reliability.procs import Server, deflect, deflect_env
 TENANT = "crash"
 
 
-def _write_articles(path: Path, n: int, seed: int) -> None:
+def write_articles_file(path: Path, n: int, seed: int) -> None:
     rng = random.Random(seed)
     words = "parcel refund return label invoice damaged courier tracking cancel address voucher size".split()
     with path.open("w", encoding="utf-8") as handle:
@@ -66,7 +66,7 @@ def test_import_killed_mid_write_loses_and_duplicates_nothing(tmp_path: Path, cr
                                                                kill_when: str) -> None:
     source = tmp_path / "articles.jsonl"
     n = 1500
-    _write_articles(source, n, seed=7)
+    write_articles_file(source, n, seed=7)
     env = deflect_env(crash_settings.data_dir)
     # A first, complete import of part of the data, so the second one overwrites and adds.
     first = tmp_path / "first.jsonl"
@@ -136,7 +136,7 @@ def test_server_killed_under_writes_keeps_every_acknowledged_write(tmp_path: Pat
 
 def test_torn_snapshot_is_rebuilt_from_the_database(tmp_path: Path, crash_settings: Settings) -> None:
     source = tmp_path / "articles.jsonl"
-    _write_articles(source, 50, seed=3)
+    write_articles_file(source, 50, seed=3)
     done = deflect(["import", "articles", str(source), "--tenant", TENANT], deflect_env(crash_settings.data_dir))
     assert done.wait(timeout=120) == 0
     snapshot = crash_settings.index_dir / TENANT / "articles" / "vectors.faiss"

@@ -22,7 +22,7 @@ from core.runtime import Runtime
 from core.settings import Settings
 from tests.conftest import TenantKeys, make_tenant
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 STACK_TRACE_MARKERS = ("Traceback (most recent call last)", 'File "/', "sqlalchemy.exc", "psycopg.")
 RESULTS: Counter[str] = Counter()
 
