@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from embeddings.engine import SearchEngine
 
 COLLECTION = "duplicates"
-# Used until `deflect eval duplicates --store` calibrates one for the tenant and encoder.
-DEFAULT_THRESHOLD = 0.45
+# Used until `deflect eval duplicates --store-tenant T` calibrates one; 0.32 is what that chose for
+# use+minilm on the demo pairs (cross-validated thresholds 0.32-0.34).
+DEFAULT_THRESHOLD = 0.32
 SHARED_ORDER_EVIDENCE = 0.95
 SAME_NAME_EVIDENCE = 0.3
 # Without any "same person" evidence a message keeps this share of its similarity.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from core.runtime import Runtime
 from history import service
 from history.duplicates import duplicates_of
@@ -84,3 +88,26 @@ def test_untagged_ticket_is_auto_tagged_from_neighbours(runtime: Runtime) -> Non
     assert result.ticket.tags == ["tracking"] and result.ticket.tag_source == "auto"
     with runtime.session() as session:
         assert service.get_ticket(session, tenant_id="acme", ticket_id="t-3").tag_source == "auto"
+
+
+@pytest.mark.slow
+def test_french_recontact_of_english_ticket_is_flagged_with_the_real_model(tmp_path: Path) -> None:
+    from core.settings import Settings
+
+    runtime = Runtime(Settings(data_dir=tmp_path / "var", encoder="use+minilm"))
+    runtime.migrate()
+    try:
+        add_orders(runtime, "acme", order("302-1184736-9920417"))
+        ingest(runtime, "acme", ticket("t-1", WHERE, channel="amazon", tags=["tracking"],
+                                       customer={"marketplace_customer_id": "A1ANNA"}))
+        [french] = ingest(runtime, "acme", ticket(
+            "t-2", "Où est mon colis ? Le suivi ne bouge plus depuis cinq jours et la lampe n'est toujours pas "
+                   "arrivée. Commande 302-1184736-9920417.", locale="fr", created_at="2026-11-04T09:00:00Z"))
+        [other] = ingest(runtime, "acme", ticket(
+            "t-3", "Où est mon colis ? Le suivi ne bouge plus depuis cinq jours.", locale="fr",
+            created_at="2026-11-04T10:00:00Z", customer={"email": "someone.else@example.fr"}))
+    finally:
+        runtime.close()
+    assert french.ticket.tags == ["tracking"] and french.ticket.tag_source == "auto"
+    assert [d.ticket_id for d in french.duplicates] == ["t-1"]
+    assert other.duplicates == []
