@@ -42,19 +42,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _load_orders_if_missing(runtime: Any, tenant: str) -> None:
-    """`load_demo` loads orders through history.demo once that exists; until then import them here."""
-    try:
-        from history import service as history_service
-    except ModuleNotFoundError:
-        return
-    with runtime.session() as session:
-        if history_service.get_order(session, tenant_id=tenant, order_id="#1044") is not None:
-            return
-        orders = history_service.parse_orders(ROOT / "demo" / "orders.jsonl")
-        history_service.import_orders(session, tenant_id=tenant, orders=orders, file="demo/orders.jsonl")
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     import uvicorn
@@ -71,7 +58,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                         port=port, index_sync_seconds=0.5, rate_limit_public_per_minute=5000)
     runtime = Runtime(settings)
     keys = load_demo(runtime, settings.demo_tenant)
-    _load_orders_if_missing(runtime, settings.demo_tenant)
     with runtime.session() as session:
         kb_service.upsert(session, tenant_id=settings.demo_tenant, article_in=ArticleCreate(**XSS_ARTICLE))
     app = create_app(settings, runtime=runtime, warm_sync=True)

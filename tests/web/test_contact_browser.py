@@ -97,3 +97,21 @@ def test_widget_events_land_in_the_report_page(page: Any, live_server: LiveServe
     csv_text = api_get(live_server, "/v1/reports/deflection?format=csv")
     assert csv_text.splitlines()[0].startswith("dimension,key,sessions")
     assert page.errors == []
+
+
+def test_agent_console_shows_history_duplicates_and_a_draft(page: Any, live_server: LiveServer) -> None:
+    page.goto("/console")
+    _sign_in(page, live_server)
+    page.wait_for_selector("#tickets li[data-ticket-id]")
+    assert page.locator("#tickets li[data-ticket-id]").count() > 10
+    page.locator("#tickets li[data-ticket-id]").first.click()
+    page.locator("#detail .timeline li").first.wait_for()
+    page.get_by_role("button", name="Draft reply").click()
+    page.wait_for_selector("#detail .draft-text, #detail .notice.bad", timeout=60_000)
+    draft = page.locator("#detail .draft-text")
+    assert draft.count() == 1 and len(draft.input_value()) > 20
+    draft.fill(draft.input_value() + "\nEdited by the agent.")
+    assert page.locator("#detail .coverage li").count() >= 1
+    page.wait_for_timeout(500)
+    shot(page, "console")
+    assert page.errors == []
