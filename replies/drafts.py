@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -68,6 +69,12 @@ class _Context:
     customer_id: int | None
     default_order_id: str | None
     articles: list[Article] = field(default_factory=list)
+    orders: dict[str, Order | None] = field(default_factory=dict)
+
+    def order(self, session: Session, order_id: str) -> Order | None:
+        if order_id not in self.orders:
+            self.orders[order_id] = get_order(session, tenant_id=self.tenant_id, order_id=order_id)
+        return self.orders[order_id]
 
 
 def compose(
@@ -95,8 +102,6 @@ def compose(
     if ctx.customer_id is None and ctx.default_order_id:
         linked = get_order(session, tenant_id=tenant_id, order_id=ctx.default_order_id)
         ctx.customer_id = linked.customer_id if linked else None
-    macros.ensure_seeded(session, tenant_id=tenant_id)
-
     questions = segment(message)
     answers = [_answer(session, ctx, q, engine, settings) for q in questions]
     if ctx.customer_id is None:
@@ -212,7 +217,7 @@ def _resolve_order(session: Session, ctx: _Context, question: Question) -> Order
     before = find_order_ids(ctx.message[:start])
     anywhere = find_order_ids(ctx.message)
     for candidate in [*in_question, *reversed(before), *anywhere, *([ctx.default_order_id] if ctx.default_order_id else [])]:
-        order = get_order(session, tenant_id=ctx.tenant_id, order_id=candidate)
+        order = ctx.order(session, candidate)
         if order is not None:
             return order
     if ctx.customer_id is None:
@@ -232,8 +237,9 @@ def _resolve_order(session: Session, ctx: _Context, question: Question) -> Order
     return orders[0]
 
 
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]{3,}", fold(text))}
+@lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z0-9]{3,}", fold(text)))
 
 
 def _pick_article(session: Session, ctx: _Context, question: Question, order: Order | None,

@@ -244,8 +244,13 @@ def resolve(session: Session, *, tenant_id: str, key: str, channel: str, locale:
 def render_macro(session: Session, *, tenant_id: str, key: str, channel: str, locale: str,
                  variables: dict[str, object]) -> RenderedMacro:
     """Renders the tenant's current version of a macro; raises MacroRenderError instead of leaving a gap."""
-    ensure_seeded(session, tenant_id=tenant_id)
-    macro, version = resolve(session, tenant_id=tenant_id, key=key, channel=channel, locale=locale)
+    try:
+        macro, version = resolve(session, tenant_id=tenant_id, key=key, channel=channel, locale=locale)
+    except NotFoundError:
+        # Seeding on first use keeps the common path to one query per macro.
+        if not ensure_seeded(session, tenant_id=tenant_id):
+            raise
+        macro, version = resolve(session, tenant_id=tenant_id, key=key, channel=channel, locale=locale)
     text = render_body(version.body, variables)
     return RenderedMacro(text=text, key=macro.key, channel=macro.channel, locale=macro.locale,
                          version=version.version, macro_version_id=version.id)

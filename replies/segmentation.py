@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Patterns run on lower-cased, accent-stripped text ("rückerstattung" -> "ruckerstattung").
 # They name phrases, not single ambiguous words: "arrived" alone is not a tracking question,
@@ -124,10 +125,11 @@ class Question:
     is_question: bool = False
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
-    """Lower case without accents, same length as the input so offsets stay valid."""
-    decomposed = (unicodedata.normalize("NFD", ch) for ch in text.lower())
-    return "".join(d[0] if d else ch for ch, d in zip(text.lower(), decomposed, strict=True)).replace("’", "'")
+    """Lower case without accents ("Rückerstattung" -> "ruckerstattung"), for matching only."""
+    decomposed = unicodedata.normalize("NFD", text.lower().replace("’", "'"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
