@@ -46,6 +46,15 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 # --- e-mail ------------------------------------------------------------------------------
 
+_TLDS_PLAIN = (
+    r"com|net|org|info|biz|shop|store|online|site|io|co|me|eu|de|fr|es|it|nl|be|at|ch|uk|au|ca|us|mx|br|pl|se|"
+    r"dk|no|fi|ie|pt|cz|jp|in|ru|example|email|mail|ai|app|dev|lu|gr|ro|hu|sk"
+)
+_TLDS = (
+    r"com|net|org|info|biz|shop|store|online|site|website|link|click|io|co|me|ly|gl|gd|gy|to|app|dev|page|"
+    r"eu|de|fr|es|it|nl|be|at|ch|uk|co\.uk|org\.uk|com\.au|com\.mx|com\.br|com\.be|co\.jp|au|ca|us|mx|br|pl|se|"
+    r"dk|no|fi|ie|pt|cz|jp|cn|in|ru|tv|cc|ws|xyz|top|club|example|ai|ae|sa|sg|hk|nz|lu|gr|ro|hu|sk"
+)
 _LOCAL = r"[A-Za-z0-9][A-Za-z0-9._%+\-]*"
 _AT_STRONG = (
     r"\s*(?:@|＠|\(\s*(?:at|@|arobase|chiocciola|arroba|klammeraffe)\s*\)|"
@@ -79,9 +88,30 @@ _EMAIL_WEAK = re.compile(
 )
 
 
+_OBFUSCATION_SEPARATOR = re.compile(
+    r"\s*[\[({<]?\s*(?:at|dot|punkt|point|punto|arobase|chiocciola|arroba|klammeraffe|chez|bei|@|\.)\s*[\])}>]?\s*",
+    _I,
+)
+_KNOWN_TLDS = re.compile(rf"(?:{_TLDS_PLAIN})", _I)
+
+
+def _plausible_address(written: str) -> bool:
+    """Reject prose that merely looks spelled out: "at this point it", "it at a point of sale"."""
+    parts = [part.lower() for part in _OBFUSCATION_SEPARATOR.split(written) if part]
+    if len(parts) < 2 or any(part in lx.FUNCTION_WORDS for part in parts[:-1]):
+        return False
+    return _KNOWN_TLDS.fullmatch(parts[-1]) is not None
+
+
 def find_email_spans(text: str) -> list[tuple[int, int]]:
-    spans = [m.span() for m in _EMAIL_STRONG.finditer(text)]
-    spans += [m.span() for m in _EMAIL_WEAK.finditer(text) if not _overlaps(m.span(), spans)]
+    spans = [
+        m.span() for m in _EMAIL_STRONG.finditer(text) if "@" in m.group(0) or _plausible_address(m.group(0))
+    ]
+    spans += [
+        m.span()
+        for m in _EMAIL_WEAK.finditer(text)
+        if _plausible_address(m.group(0)) and not _overlaps(m.span(), spans)
+    ]
     return sorted(spans)
 
 
@@ -96,11 +126,6 @@ def detect_email_address(text: str, ruleset: RuleSet) -> list[Finding]:
 
 # --- links -------------------------------------------------------------------------------
 
-_TLDS = (
-    r"com|net|org|info|biz|shop|store|online|site|website|link|click|io|co|me|ly|gl|gd|gy|to|app|dev|page|"
-    r"eu|de|fr|es|it|nl|be|at|ch|uk|co\.uk|org\.uk|com\.au|com\.mx|com\.br|com\.be|co\.jp|au|ca|us|mx|br|pl|se|"
-    r"dk|no|fi|ie|pt|cz|jp|cn|in|ru|tv|cc|ws|xyz|top|club|example|ai|ae|sa|sg|hk|nz|lu|gr|ro|hu|sk"
-)
 _SCHEME_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'\]\[{}|\\^`]+", _I)
 _WWW_URL = re.compile(r"(?<![\w.\-/@])www\d?\.[^\s<>\"'\]\[{}|\\^`]+", _I)
 # TLDs are matched in lower case only: "yesterday.It arrived" is a typo, not a domain.
@@ -159,6 +184,8 @@ def find_link_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for pattern in (_SCHEME_URL, _WWW_URL, _BARE_DOMAIN, _OBFUSCATED_DOMAIN):
         for match in pattern.finditer(text):
+            if pattern is _OBFUSCATED_DOMAIN and not _plausible_address(match.group(0).split("/")[0]):
+                continue
             start, end = match.start(), _trim_url(text, *match.span())
             if end > start and not _overlaps((start, end), taken + spans):
                 spans.append((start, end))
@@ -202,8 +229,8 @@ _NOT_PHONE_NUMERICS = [
         r"\b\d{16,}\b",  # tracking numbers, long references
         r"(?<![+\d])\b(?!00)\d{12,15}\b",  # Walmart order numbers, EAN/GTIN
         r"\b(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,}\b",  # 1Z.., JJD.., RR..GB, ASINs
-        r"\b\d{4}[./-]\d{1,2}[./-]\d{1,2}\b",  # ISO dates
-        r"\b\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})\b",  # day-first / month-first dates
+        r"\b\d{4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,2}\b",  # ISO dates
+        r"\b\d{1,2}\s?[./-]\s?\d{1,2}\s?[./-]\s?(?:\d{4}|\d{2})\b",  # day-first / month-first dates
         r"\b\d{1,2}\s?(?::|h)\s?\d{2}\b",  # times
         r"(?:[$€£¥]|\b(?:eur|usd|gbp|chf)\b)\s?\d[\d.,' ]*\d",  # prices with a leading currency
         r"\b\d[\d.,' ]*\d\s?(?:[$€£¥%]|(?:eur|usd|gbp|chf|euros?|dollars?|pounds?|kg|g|cm|mm|m|ml|l)\b)",
@@ -212,7 +239,7 @@ _NOT_PHONE_NUMERICS = [
 ]
 _PHONE_CANDIDATE = re.compile(
     r"(?<![\w+@/=&.\-])(?:\+|00)?\s?(?:\(\s?\+?\d{1,4}\s?\)\s?)?\d{1,15}"
-    r"(?:(?:\s?[./\-]\s?|[ \u00a0]|\s?\(\s?0\s?\)\s?)\(?\d{1,8}\)?){0,7}(?![\w@])"
+    r"(?:(?:\s?[./\-]\s?|[ \u00a0]|\s?\(\s?0\s?\)\s?)\(?\d{1,8}\)?){0,14}(?![\w@])"
 )
 _PHONE_CONTEXT = re.compile(lx.PHONE_CONTEXT, _I)
 _PHONE_CONTEXT_EXACT = re.compile(lx.PHONE_CONTEXT_EXACT, _I)
@@ -329,7 +356,7 @@ def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
         kind = "IBAN" if text[start].isalpha() else "full payment card number"
         findings.append(Finding(start, end, kind))
     for match in _SECRET.finditer(text):
-        value = match.group("value").rstrip(".!?")
+        value = match.group("value").rstrip(".!?…:")
         if not value or value.lower() in lx.SECRET_STOPWORDS:
             continue
         word = match.group(0)[: match.start("value") - match.start()].lower()
@@ -337,7 +364,8 @@ def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
             if not re.fullmatch(r"\d{3,4}", value):
                 continue
         elif match.group("sep") is None and not (
-            re.search(r"[\d\W_]", value) or (value.lower() != value and value.capitalize() != value)
+            re.search(r"[\d\W_]", value)
+            or (any(c.islower() for c in value) and any(c.isupper() for c in value[1:]))
         ):
             # "your password is required": an ordinary word after "is" is not a secret.
             continue
@@ -403,7 +431,7 @@ _PLACEHOLDERS = re.compile(
     r"(?<![\w{$])\{\s*[A-Za-z_][\w.\- ]{0,40}\}|"
     r"(?<![\w%])%[A-Za-z_][A-Za-z0-9_]*%(?![\w%])|"
     r"(?<![\w$])\$[A-Z][A-Z0-9_]{2,}\b|"
-    r"\b[A-Z]{2,}(?:_[A-Z]+)+\b|\b[Xx]{2,}(?:[-/][Xx]{2,})+\b|\bX{3,}\b|#{3,}|_{3,}|\?{3,}|\b(?:TBD|TODO|FIXME)\b"
+    r"\b[A-Z]{2,}(?:_[A-Z]+)+\b|\b[Xx]{2,}(?:[-/][Xx]{2,})+\b|\bX{3,}\b|#{3,}|_{3,}|(?<!\S)\?{3,}(?!\S)|\b(?:TBD|TODO|FIXME)\b"
 )
 _BRACKETED = re.compile(r"\[\s*([^\[\]\n]{2,50}?)\s*\](?!\()|<\s*([A-Za-z_][\w \-]{1,40}?)\s*>")
 
@@ -504,7 +532,11 @@ def detect_promotion(text: str, ruleset: RuleSet) -> list[Finding]:
     taken = [(f.start, f.end) for f in findings]
     for match in _compiled(lx.PROMOTION_WEAK).finditer(text):
         sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
-        if not _overlaps(match.span(), taken) and _compiled(lx.OFFER_CUE).search(text[sent_start:sent_end]):
+        sentence = text[sent_start:sent_end]
+        # "we cannot offer a discount" refuses one; it does not promote anything.
+        if _compiled(lx.NEGATION).search(text[sent_start : match.start()]):
+            continue
+        if not _overlaps(match.span(), taken) and _compiled(lx.OFFER_CUE).search(sentence):
             findings.append(Finding(match.start(), match.end(), "offers a discount or promotion"))
     return sorted(findings, key=lambda f: f.start)
 

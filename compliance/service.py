@@ -13,18 +13,33 @@ from compliance.schemas import ComplianceResult, RuleCode, Violation
 _FIXABLE: frozenset[RuleCode] = frozenset({"emoji", "external_link", "email_address", "phone_number"})
 
 _LANGUAGE_HINTS: dict[str, frozenset[str]] = {
-    "en": frozenset("the and you your to is we for of with please order have this".split()),
-    "fr": frozenset("le la les et vous votre nous est pour une des avec commande bonjour merci".split()),
-    "de": frozenset("der die das und sie ihre ihr wir ist für mit bestellung nicht bitte ein eine".split()),
-    "es": frozenset("el la los las y usted su nosotros es para con pedido gracias una por".split()),
-    "it": frozenset("il la le e lei suo sua noi è per con ordine grazie una del della".split()),
+    "en": frozenset(
+        "the and you your to is we for of with please order have this hi hello thanks it be".split()
+    ),
+    "fr": frozenset(
+        "le les et vous votre vos nous est pour une des avec commande bonjour merci au aux ce cette sur être "
+        "nous avons été".split()
+    ),
+    "de": frozenset(
+        "der die das und sie ihre ihr ihnen wir ist für mit bestellung nicht bitte ein eine hallo uns dem den "
+        "gerne vielen dank auf".split()
+    ),
+    "es": frozenset(
+        "el los las y usted su sus nosotros es para con pedido gracias una por hola lo al te tu que si del "
+        "en está puede puedes le nos".split()
+    ),
+    "it": frozenset(
+        "il lo gli e lei suo sua noi è per con ordine grazie una del della ciao gentile di che ti ci non un "
+        "qualsiasi sono stato ha".split()
+    ),
 }
 _LINK_LEAD = re.compile(
     r"(?:\s*[:\-–,]\s*|\s+(?:at|on|via|under|à|sur|sous|unter|auf|bei|en|su|in|a|an|presso|al|vía)\s+)$",
     re.IGNORECASE,
 )
 _CONTACT_LEAD = re.compile(
-    r"\s*(?:\b(?:at|to|on|under|à|au|an|unter|al|a|per|presso|en|bei|via)\b)?\s*:?\s*$", re.IGNORECASE
+    r"\s*(?:\b(?:at|to|on|under|via|à|au|sur|chez|an|unter|bei|per|a|al|en|su|allo|alla|presso)\b)?\s*:?\s*$",
+    re.IGNORECASE,
 )
 
 

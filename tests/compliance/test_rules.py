@@ -387,3 +387,25 @@ def test_password_shaped_token_near_the_word_password_is_sensitive() -> None:
     text = "The password you sent us, Harbor!2026x, should be changed right away."
     violations = [v for v in check(text, channel="email").violations if v.rule == "sensitive_data"]
     assert [v.text for v in violations] == ["Harbor!2026x"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My card is not working when I use it at a point of sale.",
+        "How long does a transfer take from the point it's sent?",
+        "We are wondering at this point if the parcel was lost.",
+        "Booked for 20 / 5 / 2026 for 3 people.",
+        "Unfortunately we cannot offer a discount on this item.",
+        "The sale of this item was cancelled by Amazon.",
+        "Our PIN pad was updated when the terminal changed.",
+    ],
+)
+def test_prose_that_only_resembles_a_violation_is_not_flagged(text: str) -> None:
+    assert rules_of(text, "amazon") == set()
+
+
+def test_single_spaced_digits_are_one_phone_number() -> None:
+    text = "Rufen Sie uns an: 0 1 7 6 - 1 2 3 4 5 6 7. Danke."
+    phones = [v.text for v in check(text, channel="amazon").violations if v.rule == "phone_number"]
+    assert phones == ["0 1 7 6 - 1 2 3 4 5 6 7"]

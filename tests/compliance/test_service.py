@@ -157,3 +157,9 @@ def test_fixes_never_add_violations_and_only_shrink_fixable_ones(pieces: list[st
     if not any(v.fixable for v in result.violations):
         assert result.fixed_text == text
     assert result.blocking == bool(result.remaining_violations)
+
+
+def test_phone_fix_uses_the_reply_language_and_eats_the_preposition() -> None:
+    result = check("Hola Carlos, te llamaremos al +1 (512) 555-0163 mañana.", channel="ebay")
+    assert result.locale == "es"
+    assert result.fixed_text == "Hola Carlos, te llamaremos a través de los mensajes de eBay mañana."
