@@ -210,7 +210,8 @@ PROMOTION = (
     r"flash\s+sale|clearance|black\s+friday|cyber\s+monday|bogo|buy\s+one,?\s+get\s+one|free\s+gift|"
     r"buy\s+\d+,?\s+get\s+\d+|vip\s+club|members?['’]?\s+club|rewards?\s+program(?:me)?|"
     r"loyalty\s+(?:program(?:me)?|points)|referral\s+(?:code|program(?:me)?)|"
-    r"(?:our|big|summer|winter|spring|autumn|fall|holiday|seasonal|annual|end[- ]of[- ]season|clearance)\s+sale|"
+    r"(?:our|big|summer|winter|spring|autumn|fall|holiday|seasonal|annual|end[- ]of[- ]season|clearance)"
+    r"\s+sale|"
     r"sales?\s+(?:ends|starts|event|now\s+on)|on\s+sale|subscribe\s+to\s+our|sign\s+up\s+(?:for|to)\s+our|"
     r"check\s+out\s+our\s+(?:other|new|latest|full|range)|(?:our\s+)?new\s+(?:collection|arrivals)|shop\s+our|"
     r"(?:our|the)\s+new\s+(?:\w+\s+)?(?:range|collection|line|products|arrivals|designs)|don['’]t\s+miss\s+(?:it|out|our)|"
@@ -479,10 +480,10 @@ PASSWORD_WORD = (
 
 # Words that cannot be part of a spelled-out address ("at this point", "the point it").
 FUNCTION_WORDS = frozenset(
-    """the this that a an some any it its is of in on to for and or not no your our my his her their we you they
-    i he she all once first last time times moment same least home work which what every le la les un une ce cet
-    cette de du des der die das ein eine dem den el lo los las il questo questa quel ese esta este point punto punkt
-    sale vente""".split()
+    """the this that a an some any it its is of in on to for and or not no your our my his her their
+    we you they i he she all once first last time times moment same least home work which what every
+    le la les un une ce cet cette de du des der die das ein eine dem den el lo los las il questo questa
+    quel ese esta este point punto punkt sale vente""".split()
 )
 
 NEGATION = (

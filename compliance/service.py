@@ -21,8 +21,8 @@ _LANGUAGE_HINTS: dict[str, frozenset[str]] = {
         "nous avons été".split()
     ),
     "de": frozenset(
-        "der die das und sie ihre ihr ihnen wir ist für mit bestellung nicht bitte ein eine hallo uns dem den "
-        "gerne vielen dank auf".split()
+        "der die das und sie ihre ihr ihnen wir ist für mit bestellung nicht bitte ein eine hallo uns "
+        "dem den gerne vielen dank auf".split()
     ),
     "es": frozenset(
         "el los las y usted su sus nosotros es para con pedido gracias una por hola lo al te tu que si del "
