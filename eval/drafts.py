@@ -138,6 +138,7 @@ def run(*, requests: Path, orders: Path, articles: Path, encoder: EncoderName) -
                                               file=str(orders))
             engine = runtime.search
             engine.catch_up(TENANT, "articles")
+            engine.encode_query("warm-up")
             if cases:
                 # Like a server after start-up: the model and templates are loaded before the clock starts.
                 with runtime.session() as session:
