@@ -1,0 +1,1 @@
+"""Per-channel rule sets as YAML data; a package only so that wheel builds ship the files."""
