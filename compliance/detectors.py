@@ -477,10 +477,10 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
 
     for match in _compiled(lx.CHANGE_REVIEW).finditer(text):
         add(*match.span(), "asks the buyer to change or remove a review")
-    # Outside a thank-you, naming a top rating is itself the request ("a 5-star review would...").
-    for pattern, reason, needs_cue in (
-        (lx.STAR_RATING, "asks for a top rating", False),
-        (lx.POSITIVE_REVIEW, "asks for a positive review", True),
+    # Outside a thank-you, naming a top-rated review is itself the request ("a 5-star review would...").
+    for pattern, reason, stars in (
+        (lx.STAR_RATING, "asks for a top rating", True),
+        (lx.POSITIVE_REVIEW, "asks for a positive review", False),
     ):
         for match in _compiled(pattern).finditer(text):
             sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
@@ -488,7 +488,7 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
             if _compiled(lx.THANKS_FOR).search(text[sent_start : match.start()]):
                 continue
             if (
-                not needs_cue
+                (stars and _compiled(lx.RATING_NOUN).search(sentence))
                 or _compiled(lx.REQUEST_CUE).search(sentence)
                 or _compiled(lx.EXCHANGE).search(sentence)
             ):

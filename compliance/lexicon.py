@@ -40,6 +40,13 @@ REVIEW_NOUN = (
     r"comment[oi]|stelle|stelline)"
 )
 
+# Rating nouns without the star words: "a 5-star review" names a rating, "a 5-star experience" does not.
+RATING_NOUN = (
+    r"\b(?:reviews?|feedbacks?|ratings?|avis|[ée]valuations?|notes?|bewertung(?:en)?|rezension(?:en)?|"
+    r"rese[ñn]as?|valoraci(?:ó|o)n(?:es)?|opini(?:ó|o)n(?:es)?|calificaci(?:ó|o)n(?:es)?|puntuaci(?:ó|o)n|"
+    r"recension[ei]|valutazion[ei]|feedback)\b"
+)
+
 STAR_RATING = (
     r"(?:\b(?:5|five|cinq|f[üu]nf|cinco|cinque)[\s-]*(?:stars?|[ée]toiles?|sterne?n?|estrellas?|stelle|"
     r"stelline)\b|\b(?:5|five)-?star\b|★{3,}|⭐{2,}|\b5\s?/\s?5\b|\b10\s?/\s?10\b|\b5\s?\*|"
