@@ -249,6 +249,7 @@ _DECIMAL_AFTER = re.compile(r"^[.,]\d")
 
 def _phone_mask(text: str) -> str:
     spans = find_link_spans(text) + find_email_spans(text) + find_card_and_iban_spans(text)
+    spans += [m.span() for m in _BANK_DETAILS.finditer(text)]
     for pattern in _NOT_PHONE_NUMERICS:
         spans += [m.span() for m in pattern.finditer(text)]
     return _mask(text, spans)
@@ -299,6 +300,14 @@ _IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,
 _CARD_CONTEXT = re.compile(lx.CARD_CONTEXT, _I)
 _IBAN_CONTEXT = re.compile(r"\b(?:iban|bank|konto|compte|cuenta|conto|rib|bic|swift)\b", _I)
 _SECRET = re.compile(lx.SECRET_WORD + lx.SECRET_FILLER + lx.SECRET_LINK + r"(?P<value>[^\s\"'»“”,;]{3,})", _I)
+# Domestic bank details and US social security numbers leak as much as an IBAN does.
+_BANK_DETAILS = re.compile(
+    r"\b(?:sort\s*code|bankleitzahl|blz|routing\s*(?:number|no\.?))\s*:?\s*\d{2}[- ]?\d{2}[- ]?\d{2}(?:\d{3})?\b|"
+    r"\b(?:account\s*(?:number|no\.?)|kontonummer|num[ée]ro\s+de\s+compte|n[uú]mero\s+de\s+cuenta|"
+    r"numero\s+di\s+conto)\s*:?\s*\d[\d -]{6,16}\d\b|"
+    r"\b(?:ssn|social\s+security\s+(?:number|no\.?))\s*:?\s*\d{3}-\d{2}-\d{4}\b",
+    _I,
+)
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|35|6)")
 
 
@@ -355,6 +364,8 @@ def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
     for start, end in find_card_and_iban_spans(text):
         kind = "IBAN" if text[start].isalpha() else "full payment card number"
         findings.append(Finding(start, end, kind))
+    for match in _BANK_DETAILS.finditer(text):
+        findings.append(Finding(match.start(), match.end(), "bank account or identity number"))
     for match in _SECRET.finditer(text):
         value = match.group("value").rstrip(".!?…:")
         if not value or value.lower() in lx.SECRET_STOPWORDS:
@@ -430,7 +441,7 @@ _PLACEHOLDERS = re.compile(
     r"\{\{[^{}\n]{0,80}\}\}|\{%[^%\n]{0,80}%\}|\$\{[^{}\n]{1,60}\}|"
     r"(?<![\w{$])\{\s*[A-Za-z_][\w.\- ]{0,40}\}|"
     r"(?<![\w%])%[A-Za-z_][A-Za-z0-9_]*%(?![\w%])|"
-    r"(?<![\w$])\$[A-Z][A-Z0-9_]{2,}\b|"
+    r"(?<![\w$])\$(?:[A-Z][A-Z0-9_]{2,}|[a-z_][a-z0-9_]{2,})\b|\*\|[A-Z0-9_:]+\|\*|"
     r"\b[A-Z]{2,}(?:_[A-Z]+)+\b|\b[Xx]{2,}(?:[-/][Xx]{2,})+\b|\bX{3,}\b|#{3,}|_{3,}|(?<!\S)\?{3,}(?!\S)|\b(?:TBD|TODO|FIXME)\b"
 )
 _BRACKETED = re.compile(r"\[\s*([^\[\]\n]{2,50}?)\s*\](?!\()|<\s*([A-Za-z_][\w \-]{1,40}?)\s*>")

@@ -410,3 +410,21 @@ def test_single_spaced_digits_are_one_phone_number() -> None:
     text = "Rufen Sie uns an: 0 1 7 6 - 1 2 3 4 5 6 7. Danke."
     phones = [v.text for v in check(text, channel="amazon").violations if v.rule == "phone_number"]
     assert phones == ["0 1 7 6 - 1 2 3 4 5 6 7"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Please pay to sort code 12-34-56, account number 12345678.", "sort code 12-34-56"),
+        ("Your SSN 123-45-6789 is on file.", "SSN 123-45-6789"),
+    ],
+)
+def test_domestic_bank_details_are_sensitive_and_not_phone_numbers(text: str, expected: str) -> None:
+    violations = check(text, channel="amazon").violations
+    assert expected in [v.text for v in violations if v.rule == "sensitive_data"]
+    assert "phone_number" not in {v.rule for v in violations}
+
+
+@pytest.mark.parametrize("text", ["Hi $name, thanks", "Hi *|FNAME|*,", "Hallo <<Vorname>>,"])
+def test_other_template_syntaxes_are_placeholders(text: str) -> None:
+    assert "unfilled_placeholder" in rules_of(text, "web")
