@@ -302,7 +302,8 @@ _IBAN_CONTEXT = re.compile(r"\b(?:iban|bank|konto|compte|cuenta|conto|rib|bic|sw
 _SECRET = re.compile(lx.SECRET_WORD + lx.SECRET_FILLER + lx.SECRET_LINK + r"(?P<value>[^\s\"'»“”,;]{3,})", _I)
 # Domestic bank details and US social security numbers leak as much as an IBAN does.
 _BANK_DETAILS = re.compile(
-    r"\b(?:sort\s*code|bankleitzahl|blz|routing\s*(?:number|no\.?))\s*:?\s*\d{2}[- ]?\d{2}[- ]?\d{2}(?:\d{3})?\b|"
+    r"\b(?:sort\s*code|bankleitzahl|blz|routing\s*(?:number|no\.?))\s*:?\s*"
+    r"\d{2}[- ]?\d{2}[- ]?\d{2}(?:\d{3})?\b|"
     r"\b(?:account\s*(?:number|no\.?)|kontonummer|num[ée]ro\s+de\s+compte|n[uú]mero\s+de\s+cuenta|"
     r"numero\s+di\s+conto)\s*:?\s*\d[\d -]{6,16}\d\b|"
     r"\b(?:ssn|social\s+security\s+(?:number|no\.?))\s*:?\s*\d{3}-\d{2}-\d{4}\b",
