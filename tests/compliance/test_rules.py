@@ -428,3 +428,21 @@ def test_domestic_bank_details_are_sensitive_and_not_phone_numbers(text: str, ex
 @pytest.mark.parametrize("text", ["Hi $name, thanks", "Hi *|FNAME|*,", "Hallo <<Vorname>>,"])
 def test_other_template_syntaxes_are_placeholders(text: str) -> None:
     assert "unfilled_placeholder" in rules_of(text, "web")
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("Spend £50 in our Amazon shop this month and get a free pillowcase set!", "promotion"),
+        ("Visita il nostro sito per vedere le offerte del mese.", "promotion"),
+        ("Our bank details for the difference: IBAN NL91 ABNA 0417 1643 00.", "off_platform"),
+        ("Se ti è piaciuto, lasciaci 5 stelle!", "review_manipulation"),
+    ],
+)
+def test_phrasings_found_missing_in_a_blind_check(text: str, rule: str) -> None:
+    assert rule in rules_of(text, "amazon")
+
+
+def test_if_you_like_means_if_you_wish() -> None:
+    text = "Your feedback helps other buyers; you can leave it from Your Orders if you like."
+    assert rules_of(text, "amazon") == set()
