@@ -124,8 +124,9 @@ _CHANGE_VERB_EN = (
     r"upgrad|correct|rethink|reassess)\w*|tak(?:e|ing)\s+down)"
 )
 _CHANGE_VERB_FR = (
-    r"(?:modifie[rz]?|change[rz]?|retire[rz]?|supprime[rz]?|r[ée]vise[rz]?|mett(?:re|ez)\s+[àa]\s+jour|"
-    r"revoir|revoyez|effacer|effacez|enlever|enlevez|corrige[rz]?|ajuste[rz]?|am[ée]liore[rz]?|reconsid[ée]re[rz]?)"
+    r"(?:modifi\w*|chang(?:er|ez|e|es|iez)|retir(?:er|ez|e|es|iez)|supprim\w*|r[ée]vis(?:er|ez|e|iez)|"
+    r"mett(?:re|ez|iez)\s+[àa]\s+jour|revoir|revoyez|effac\w*|enlev\w*|corrig\w*|ajust\w*|am[ée]lior(?:er|ez|e)|"
+    r"reconsid[ée]r\w*)"
 )
 _CHANGE_VERB_DE = (
     r"(?:[äa]ndern|ab[äa]ndern|entfernen|l[öo]schen|zur[üu]ckziehen|zur[üu]cknehmen|anpassen|[üu]berarbeiten|"
@@ -134,13 +135,12 @@ _CHANGE_VERB_DE = (
     r"zu\s+[üu]berarbeiten|zu\s+aktualisieren|zu\s+korrigieren|zu\s+revidieren|zu\s+[üu]berdenken|zu\s+verbessern)"
 )
 _CHANGE_VERB_ES = (
-    r"(?:cambiar|modificar|eliminar|retirar|quitar|borrar|actualizar|revisar|editar|corregir|mejorar|reconsiderar|"
-    r"cambie|modifique|elimine|retire|quite|borre|actualice|revise|edite|corrija|mejore|reconsidere)"
+    r"(?:cambi(?:ar|e|es|as|a|ara|aras|ase)|modific\w*|modifiqu\w*|elimin\w*|retir\w*|quit(?:ar|e|es|as|a|ara)|"
+    r"borr\w*|actualiz\w*|actualic\w*|edit(?:ar|e|es|as|a)|correg\w*|corrij\w*|mejor(?:ar|e|es|as|a)|reconsider\w*)"
 )
 _CHANGE_VERB_IT = (
-    r"(?:modificare|cambiare|rimuovere|eliminare|cancellare|ritirare|aggiornare|rivedere|correggere|migliorare|"
-    r"modifichi|cambi|rimuova|elimini|cancelli|ritiri|aggiorni|riveda|corregga|migliori|"
-    r"modifica|rimuovi|elimina|cancella|ritira|aggiorna|rivedi|correggi)"
+    r"(?:modific\w*|cambi(?:are|ate|i|a|asse)|rimuov\w*|elimin\w*|cancell\w*|ritir\w*|aggiorn\w*|rivedere|riveda|"
+    r"rivedi|corregg\w*|miglior(?:are|i|a))"
 )
 
 CHANGE_REVIEW = (
@@ -218,6 +218,9 @@ PROMOTION = (
     r"(?:\b(?:coupons?|vouchers?|promo(?:tional)?\s*codes?|discount\s*codes?|coupon\s*codes?|voucher\s*codes?|"
     r"promo|newsletters?|mailing\s+list|special\s+offers?|exclusive\s+(?:offers?|deals?)|"
     r"flash\s+sale|clearance|black\s+friday|cyber\s+monday|bogo|buy\s+one,?\s+get\s+one|free\s+gift|"
+    r"\bfor\s+an?\s+(?:special\s+|extra\s+|exclusive\s+|small\s+)?discount|pour\s+(?:une|b[ée]n[ée]ficier\s+d['’]une)\s+"
+    r"(?:r[ée]duction|remise)|f[üu]r\s+einen\s+rabatt|para\s+(?:un|obtener\s+un)\s+descuento|"
+    r"per\s+(?:uno|avere\s+uno|ottenere\s+uno)\s+sconto|"
     r"buy\s+\d+,?\s+get\s+\d+|vip\s+club|members?['’]?\s+club|rewards?\s+program(?:me)?|"
     r"spend\s+(?:over\s+)?(?:[$€£]\s?\d+|\d+\s?[$€£])|(?:this\s+(?:week|month|weekend)|today)\s+only|"
     r"limited[- ]time|"
@@ -291,7 +294,12 @@ OFF_PLATFORM = (
     r"\b(?:pay|payment|paid)\s+(?:\w+\s+)?(?:via|by|through|with|using)\s+(?:paypal|bank\s+transfer|wire\s+transfer|"
     r"venmo|zelle|cash\s?app|western\s+union)\b|\bpaypal\.me\b|\b(?:bank|wire)\s+transfer\b|"
     r"\btransfer\w*\s+(?:\w+\s+){0,4}(?:to|into)\s+(?:our|my)\s+(?:iban|(?:bank\s+)?account|bank)\b|"
-    r"\b(?:our|my)\s+(?:bank(?:ing)?|account|payment)\s+details\b|\bnos\s+coordonn[ée]es\s+bancaires\b|"
+    r"\b(?:our|my)\s+(?:bank(?:ing)?|account|payment)\s+details\b|\bpay\s+(?:in\s+|with\s+)?cash\b|"
+    r"\b(?:save|saves|saving|avoid|avoiding|skip|without|no)\s+(?:the\s+|any\s+)?(?:amazon|ebay|walmart)(?:['’]s)?\s+"
+    r"(?:fees?|commissions?)\b|\b(?:amazon|ebay|walmart)\s+(?:fees?|commissions?)\b|"
+    r"\bfrais\s+(?:d['’]amazon|d['’]ebay|de\s+walmart)\b|\b(?:amazon|ebay|walmart)-?geb[üu]hren\b|"
+    r"\bcomisi[oó]n(?:es)?\s+de\s+(?:amazon|ebay|walmart)\b|\bcommissioni\s+(?:di|a)\s+(?:amazon|ebay|walmart)\b|"
+    r"\bpagar\s+en\s+efectivo\b|\bpagare\s+in\s+contanti\b|\bbar\s+bezahlen\b|\bpayer\s+en\s+esp[èe]ces\b|\bnos\s+coordonn[ée]es\s+bancaires\b|"
     r"\bunsere\s+bankverbindung\b|\bnuestros\s+datos\s+bancarios\b|\ble\s+nostre\s+coordinate\s+bancarie\b|"
     r"\bcontactez[- ]nous\s+directement\b|"
     r"\b(?:[ée]crivez|envoyez)[- ]nous\s+(?:directement|un\s+(?:e-?mail|mail|courriel)|"

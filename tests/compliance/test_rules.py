@@ -446,3 +446,24 @@ def test_phrasings_found_missing_in_a_blind_check(text: str, rule: str) -> None:
 def test_if_you_like_means_if_you_wish() -> None:
     text = "Your feedback helps other buyers; you can leave it from Your Orders if you like."
     assert rules_of(text, "amazon") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "channel"),
+    [
+        (
+            "Te devolvemos el importe completo si retiras la valoración de una estrella.",
+            "review_manipulation",
+            "amazon",
+        ),
+        ("You can pick it up from our warehouse and pay cash, saves the eBay fees!", "off_platform", "ebay"),
+        ("More colours at our store, just mention Walmart for a discount.", "promotion", "walmart"),
+    ],
+)
+def test_second_blind_check_phrasings(text: str, rule: str, channel: str) -> None:
+    assert rule in rules_of(text, channel)
+
+
+def test_address_containing_pin_is_not_a_secret() -> None:
+    found = rules_of("Envoyez les photos à photos@saule-et-pin.fr merci.", "web")
+    assert "sensitive_data" not in found
