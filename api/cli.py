@@ -127,7 +127,7 @@ def suggest_cmd(
     runtime = _runtime()
     runtime.migrate()
     with runtime.session() as session:
-        threshold = abstain_threshold(session, tenant_id=tenant, encoder=runtime.search.encoder.name,
+        threshold = abstain_threshold(session, tenant_id=tenant, encoder=runtime.search.encoder_for("articles").name,
                                       default=runtime.settings.default_abstain_threshold)
         result = suggest(session, runtime.search, tenant_id=tenant, query=request.query, channel=request.channel,
                          locale=request.locale, top_k=request.top_k, threshold=threshold)

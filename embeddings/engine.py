@@ -227,8 +227,11 @@ class SearchEngine:
         flat_max: int = 200_000,
         rrf_k: int = 60,
         bm25_weight: float = 0.5,
+        collection_encoders: dict[str, Encoder] | None = None,
     ) -> None:
         self.encoder = encoder
+        # A collection may use its own encoder (e.g. a multilingual-weighted one for the KB).
+        self.collection_encoders = dict(collection_encoders or {})
         self.session_factory = session_factory
         self.snapshot_dir = snapshot_dir
         self.index_kind = index_kind
@@ -243,11 +246,14 @@ class SearchEngine:
     def register_source(self, collection: str, source: ItemSource) -> None:
         self._sources[collection] = source
 
-    def new_collection(self) -> Collection:
-        return Collection(encoder=self.encoder, kind="flat", rrf_k=self.rrf_k, bm25_weight=self.bm25_weight)
+    def encoder_for(self, collection: str | None) -> Encoder:
+        return self.collection_encoders.get(collection or "", self.encoder)
 
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encoder.encode([text], kind="query")[0]
+    def new_collection(self, name: str | None = None) -> Collection:
+        return Collection(encoder=self.encoder_for(name), kind="flat", rrf_k=self.rrf_k, bm25_weight=self.bm25_weight)
+
+    def encode_query(self, text: str, collection: str | None = None) -> np.ndarray:
+        return self.encoder_for(collection).encode([text], kind="query")[0]
 
     # -- loading ----------------------------------------------------------------
     def collection(self, tenant_id: str, name: str) -> Collection:
@@ -270,7 +276,7 @@ class SearchEngine:
         return folder / "vectors.faiss", folder / "meta.json"
 
     def _open(self, tenant_id: str, name: str) -> Collection:
-        collection = self.new_collection()
+        collection = self.new_collection(name)
         if self.session_factory is None or name not in self._sources:
             return collection
         try:
@@ -290,10 +296,11 @@ class SearchEngine:
         if paths is None or not paths[0].exists() or not paths[1].exists():
             return False
         meta = json.loads(paths[1].read_text(encoding="utf-8"))
-        if meta.get("encoder") != self.encoder.name or meta.get("dim") != self.encoder.dim:
+        encoder = self.encoder_for(name)
+        if meta.get("encoder") != encoder.name or meta.get("dim") != encoder.dim:
             raise IndexMismatchError(
                 f"index {tenant_id}/{name} was built with {meta.get('encoder')!r}, "
-                f"the service is configured with {self.encoder.name!r}"
+                f"the service is configured with {encoder.name!r}"
             )
         index = FaissIndex.load(paths[0], kind=meta.get("kind", "flat"))
         assert self.session_factory is not None
@@ -335,11 +342,12 @@ class SearchEngine:
     def _vectors_for(self, session: Session, tenant_id: str, name: str, items: Sequence[IndexedItem],
                      progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Stored vectors where they match the model; only the rest is encoded (and stored back)."""
-        dim = self.encoder.dim
+        encoder = self.encoder_for(name)
+        dim = encoder.dim
         out = np.zeros((len(items), dim), dtype=np.float32)
         missing: list[int] = []
         for row, item in enumerate(items):
-            if item.vector is not None and item.encoder == self.encoder.name and len(item.vector) == dim * 4:
+            if item.vector is not None and item.encoder == encoder.name and len(item.vector) == dim * 4:
                 out[row] = np.frombuffer(item.vector, dtype=np.float32)
             else:
                 missing.append(row)
@@ -347,14 +355,14 @@ class SearchEngine:
         fresh: dict[int, bytes] = {}
         for start in range(0, len(missing), batch):
             rows = missing[start : start + batch]
-            vectors = self.encoder.encode([items[r].text for r in rows], kind="passage")
+            vectors = encoder.encode([items[r].text for r in rows], kind="passage")
             for r, v in zip(rows, vectors, strict=True):
                 out[r] = v
                 fresh[items[r].item_id] = v.astype(np.float32).tobytes()
             if progress:
                 progress(len(rows))
         if fresh:
-            self._sources[name].store_vectors(session, tenant_id=tenant_id, vectors=fresh, encoder=self.encoder.name)
+            self._sources[name].store_vectors(session, tenant_id=tenant_id, vectors=fresh, encoder=encoder.name)
         return out
 
     def _choose_kind(self, n: int) -> IndexKind:
@@ -365,14 +373,14 @@ class SearchEngine:
     def rebuild(self, tenant_id: str, name: str, progress: Callable[[int], None] | None = None) -> Collection:
         """Re-reads every item from the database; encodes only those without a matching stored vector."""
         assert self.session_factory is not None
-        collection = self.new_collection()
+        collection = self.new_collection(name)
         with self.session_factory() as session, session.begin():
             last_seq = self._max_seq(session, tenant_id, name)
             items = self._sources[name].load(session, tenant_id=tenant_id, item_ids=None, with_vectors=True)
             vectors = self._vectors_for(session, tenant_id, name, items, progress)
         kind = self._choose_kind(len(items))
         if kind == "ivf" and len(items):
-            collection.index = FaissIndex(self.encoder.dim, "ivf", train_vectors=vectors)
+            collection.index = FaissIndex(collection.encoder.dim, "ivf", train_vectors=vectors)
         collection.kind = kind
         collection.apply(items, vectors, [])
         collection.items = {i.item_id: i for i in items}
@@ -444,9 +452,9 @@ class SearchEngine:
                 paths[1],
                 {
                     "format": SNAPSHOT_FORMAT,
-                    "encoder": self.encoder.name,
-                    "encoder_version": self.encoder.version,
-                    "dim": self.encoder.dim,
+                    "encoder": collection.encoder.name,
+                    "encoder_version": collection.encoder.version,
+                    "dim": collection.encoder.dim,
                     "kind": collection.index.kind,
                     "count": collection.index.count(),
                     "last_seq": collection.last_seq,

@@ -15,11 +15,12 @@ from kb.models import Article
 from kb.schemas import SuggestionRead, SuggestResult
 from kb.service import COLLECTION
 
-# Boosts are multiplicative on the fused score: enough to order two articles on the
-# same topic (the Amazon returns article before the generic one), too small to lift an
-# off-topic article above the right one.
-CHANNEL_BOOST = 1.25
-LOCALE_BOOST = 1.3
+# Boosts are multiplicative on the fused (reciprocal-rank) score, where neighbouring ranks
+# differ by under 2 %: enough to order two articles on the same topic (the Amazon returns
+# article before the generic one), too small to lift an off-topic article above the right
+# one. 1.25 / 1.3 cost 5-8 points of recall@3 per language on the demo set.
+CHANNEL_BOOST = 1.03
+LOCALE_BOOST = 1.03
 SNIPPET_CHARS = 220
 
 
@@ -99,7 +100,7 @@ def suggest(
     """Ranked articles for a customer's words; abstains (empty list) when the best is not good enough."""
     started = time.perf_counter()
     collection = engine.collection(tenant_id, COLLECTION)
-    vector = engine.encode_query(query) if mode != "bm25" else None
+    vector = engine.encode_query(query, COLLECTION) if mode != "bm25" else None
     hits = collection.search(query, vector, top_k=60, mode=mode, flt=SearchFilter(channel=channel), candidates=60)
     ranked = rank_articles(hits, channel=channel, locale=locale)
     if tags:

@@ -249,7 +249,7 @@ def _pick_article(session: Session, ctx: _Context, question: Question, order: Or
     if engine is not None and question.topic in ("product_question", "other"):
         from kb.suggest import abstain_threshold, suggest
 
-        threshold = abstain_threshold(session, tenant_id=ctx.tenant_id, encoder=engine.encoder.name,
+        threshold = abstain_threshold(session, tenant_id=ctx.tenant_id, encoder=engine.encoder_for("articles").name,
                                       default=settings.default_abstain_threshold)
         tags = (question.topic,) if question.topic != "other" else None
         result = suggest(session, engine, tenant_id=ctx.tenant_id, query=f"{question.text} {items}".strip(),

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/contact-form", tags=["contact form"])
 def contact_form_suggest(body: ContactSuggestRequest, principal: PublicDep, session: SessionDep,
                          search: SearchDep, settings: SettingsDep) -> ContactSuggestResult:
     """Before submit: articles for the topic and message; the live order status when the customer verifies."""
-    threshold = abstain_threshold(session, tenant_id=principal.tenant_id, encoder=search.encoder.name,
+    threshold = abstain_threshold(session, tenant_id=principal.tenant_id, encoder=search.encoder_for("articles").name,
                                   default=settings.default_abstain_threshold)
     return contact_suggest(session, search, tenant_id=principal.tenant_id, request=body, threshold=threshold)
 

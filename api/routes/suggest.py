@@ -15,7 +15,7 @@ def suggest_articles(
     request: Request,
 ) -> SuggestResult:
     """Help-centre search: ranked articles, or `abstained: true` and none when nothing fits."""
-    threshold = abstain_threshold(session, tenant_id=principal.tenant_id, encoder=search.encoder.name,
+    threshold = abstain_threshold(session, tenant_id=principal.tenant_id, encoder=search.encoder_for("articles").name,
                                   default=settings.default_abstain_threshold)
     result = suggest(session, search, tenant_id=principal.tenant_id, query=body.query, channel=body.channel,
                      locale=body.locale, top_k=body.top_k, threshold=threshold)
