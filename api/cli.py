@@ -17,6 +17,7 @@ from rich.table import Table
 
 from core import keys as key_service
 from core.errors import DeflectError
+from core.redact import install_log_redaction
 from core.runtime import ROOT, Runtime
 from core.settings import get_settings
 
@@ -308,6 +309,7 @@ _mount_plugins()
 
 def main() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     for chatty in ("alembic", "sentence_transformers", "bm25s", "faiss", "httpx", "transformers"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import IndexMismatchError
@@ -240,6 +241,7 @@ class SearchEngine:
         self.bm25_weight = bm25_weight
         self._sources: dict[str, ItemSource] = {}
         self._collections: dict[tuple[str, str], Collection] = {}
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.RLock()
 
     # -- wiring -----------------------------------------------------------------
@@ -260,9 +262,18 @@ class SearchEngine:
         key = (tenant_id, name)
         with self._lock:
             found = self._collections.get(key)
+            if found is not None:
+                return found
+            loading = self._loading.setdefault(key, threading.Lock())
+        # Loading can take seconds and touches the database: hold only this collection's lock,
+        # so searches of other collections (and other tenants) go on meanwhile.
+        with loading:
+            with self._lock:
+                found = self._collections.get(key)
             if found is None:
                 found = self._open(tenant_id, name)
-                self._collections[key] = found
+                with self._lock:
+                    found = self._collections.setdefault(key, found)
             return found
 
     def loaded(self) -> list[tuple[str, str]]:
@@ -339,9 +350,9 @@ class SearchEngine:
             or 0
         )
 
-    def _vectors_for(self, session: Session, tenant_id: str, name: str, items: Sequence[IndexedItem],
-                     progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Stored vectors where they match the model; only the rest is encoded (and stored back)."""
+    def _vectors_for(self, name: str, items: Sequence[IndexedItem],
+                     progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict[int, bytes]]:
+        """Stored vectors where they match the model; only the rest is encoded (returned to store back)."""
         encoder = self.encoder_for(name)
         dim = encoder.dim
         out = np.zeros((len(items), dim), dtype=np.float32)
@@ -361,9 +372,24 @@ class SearchEngine:
                 fresh[items[r].item_id] = v.astype(np.float32).tobytes()
             if progress:
                 progress(len(rows))
-        if fresh:
-            self._sources[name].store_vectors(session, tenant_id=tenant_id, vectors=fresh, encoder=encoder.name)
-        return out
+        return out, fresh
+
+    def _store_vectors(self, tenant_id: str, name: str, fresh: dict[int, bytes]) -> None:
+        """Best effort, in its own short transaction: the vectors only save re-encoding later.
+
+        Never while a read transaction is open, and never waiting long for SQLite's write lock:
+        a request that holds it may itself be waiting for this index.
+        """
+        if not fresh or self.session_factory is None:
+            return
+        try:
+            with self.session_factory() as session, session.begin():
+                if session.get_bind().dialect.name == "sqlite":
+                    session.execute(text("PRAGMA busy_timeout=2000"))
+                self._sources[name].store_vectors(session, tenant_id=tenant_id, vectors=fresh,
+                                                  encoder=self.encoder_for(name).name)
+        except OperationalError:
+            log.info("database busy; %d vectors of %s/%s will be stored next time", len(fresh), tenant_id, name)
 
     def _choose_kind(self, n: int) -> IndexKind:
         if self.index_kind in ("flat", "ivf"):
@@ -377,7 +403,8 @@ class SearchEngine:
         with self.session_factory() as session, session.begin():
             last_seq = self._max_seq(session, tenant_id, name)
             items = self._sources[name].load(session, tenant_id=tenant_id, item_ids=None, with_vectors=True)
-            vectors = self._vectors_for(session, tenant_id, name, items, progress)
+        vectors, fresh = self._vectors_for(name, items, progress)
+        self._store_vectors(tenant_id, name, fresh)
         kind = self._choose_kind(len(items))
         if kind == "ivf" and len(items):
             collection.index = FaissIndex(collection.encoder.dim, "ivf", train_vectors=vectors)
@@ -417,7 +444,8 @@ class SearchEngine:
             found = {i.item_id for i in items}
             # An upsert whose row is gone was deleted later in the same window.
             deletes = [i for i, op in last_op.items() if op == "delete" or i not in found]
-            vectors = self._vectors_for(session, tenant_id, name, items) if items else None
+        vectors, fresh = self._vectors_for(name, items) if items else (None, {})
+        self._store_vectors(tenant_id, name, fresh)
         collection.apply(items, vectors, deletes)
         collection.last_seq = rows[-1][0]
         return len(rows)
