@@ -4,50 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from history.models import MergeAudit, MergeGroup, Ticket
 from history.schemas import CourtesyNote, MergeRead
+from replies.macros import RenderedMacro, render_macro
 
 OPEN_STATUSES = ("open", "pending")
 
-# Locked courtesy macro: agents cannot edit it per merge, so every thread gets the same vetted
-# wording (no links, no contact details: it must pass every marketplace's messaging rules).
-COURTESY_MACRO: dict[str, tuple[str, str]] = {
-    "en": ("Thank you for your message. We have answered your question in your original conversation about "
-           "order {{ order_id }}, so that everything stays in one place.",
-           "Thank you for your message. We have answered your question in your original conversation, "
-           "so that everything stays in one place."),
-    "fr": ("Merci pour votre message. Nous avons répondu à votre question dans votre conversation d'origine "
-           "concernant la commande {{ order_id }}, afin que tout reste au même endroit.",
-           "Merci pour votre message. Nous avons répondu à votre question dans votre conversation d'origine, "
-           "afin que tout reste au même endroit."),
-    "de": ("Vielen Dank für Ihre Nachricht. Wir haben Ihre Frage in Ihrer ursprünglichen Unterhaltung zur "
-           "Bestellung {{ order_id }} beantwortet, damit alles an einem Ort bleibt.",
-           "Vielen Dank für Ihre Nachricht. Wir haben Ihre Frage in Ihrer ursprünglichen Unterhaltung "
-           "beantwortet, damit alles an einem Ort bleibt."),
-    "es": ("Gracias por su mensaje. Hemos respondido a su pregunta en su conversación original sobre el pedido "
-           "{{ order_id }}, para que todo quede en un solo lugar.",
-           "Gracias por su mensaje. Hemos respondido a su pregunta en su conversación original, "
-           "para que todo quede en un solo lugar."),
-    "it": ("Grazie per il suo messaggio. Abbiamo risposto alla sua domanda nella conversazione originale "
-           "relativa all'ordine {{ order_id }}, così che tutto resti in un unico posto.",
-           "Grazie per il suo messaggio. Abbiamo risposto alla sua domanda nella conversazione originale, "
-           "così che tutto resti in un unico posto."),
-}
-_templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# The courtesy note is the tenant's current version of this locked macro (replies/templates), so its
+# wording is vetted once per language and every note records the version it was rendered from.
+COURTESY_MACRO_KEY = "merged_note"
 
 
-def courtesy_note(*, locale: str, order_id: str | None) -> str:
-    """The locked courtesy text in the customer's language (English when we have no translation)."""
-    with_order, without_order = COURTESY_MACRO.get(locale.split("-")[0], COURTESY_MACRO["en"])
-    if order_id:
-        return _templates.from_string(with_order).render(order_id=order_id)
-    return _templates.from_string(without_order).render()
+def courtesy_note(session: Session, *, tenant_id: str, channel: str, locale: str,
+                  order_id: str | None) -> RenderedMacro:
+    """The locked courtesy text in the customer's language; raises MacroRenderError rather than send nothing."""
+    return render_macro(session, tenant_id=tenant_id, key=COURTESY_MACRO_KEY, channel=channel, locale=locale,
+                        variables={"order_id": order_id})
 
 
 def choose_primary(tickets: list[Ticket], statuses: dict[int, str]) -> Ticket:
@@ -120,8 +96,11 @@ def merge_tickets(session: Session, *, tenant_id: str, ticket_ids: list[str], ac
         ticket.status = "merged"
         shared = [o for o in ticket_order_ids(ticket) if o in primary_orders]
         order_id = (shared or primary_orders or ticket_order_ids(ticket) or [None])[0]
+        note = courtesy_note(session, tenant_id=tenant_id, channel=ticket.channel, locale=ticket.locale,
+                             order_id=order_id)
         notes.append(CourtesyNote(ticket_id=ticket.external_id, channel=ticket.channel, locale=ticket.locale,
-                                  text=courtesy_note(locale=ticket.locale, order_id=order_id)).model_dump())
+                                  text=note.text, macro_key=note.key, macro_locale=note.locale,
+                                  macro_version=note.version).model_dump())
     group.notes = notes
     for old in old_groups:
         old.status = "superseded"

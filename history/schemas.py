@@ -197,6 +197,9 @@ class CourtesyNote(BaseModel):
     channel: str
     locale: str
     text: str
+    macro_key: str | None = Field(None, description="the locked macro it was rendered from")
+    macro_locale: str | None = Field(None, description="the macro's language (English when none matches)")
+    macro_version: int | None = Field(None, description="the macro version used (absent on notes before versioning)")
 
 
 class MergeRead(BaseModel):

@@ -3,12 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.errors import ConflictError
 from core.runtime import Runtime
 from history import merge
-from history.models import MergeAudit, Ticket
+from history.merge import COURTESY_MACRO_KEY
+from history.models import MergeAudit, MergeGroup, Ticket
+from replies.macros import MacroRenderError, save_version
 from tests.history.helpers import ingest, ticket
 
 CUSTOMER = {"email": "anna@example.de"}
@@ -84,3 +86,36 @@ def test_merge_then_undo_restores_every_row_and_is_audited(runtime: Runtime) -> 
         audits = [(a.group_id, a.action, a.actor) for a in session.scalars(select(MergeAudit).order_by(MergeAudit.id))]
     assert audits == [(first, "merge", "agent-1"), (second, "merge", "agent-2"), (second, "undo", "agent-2"),
                       (first, "undo", "agent-1")]
+
+
+def test_courtesy_note_comes_from_the_current_macro_version(runtime: Runtime) -> None:
+    _setup(runtime)
+    with runtime.session() as session:
+        save_version(session, tenant_id="acme", key=COURTESY_MACRO_KEY, channel="*", locale="fr",
+                     body="Votre message sur {{ order_id }} rejoint la conversation d'origine.", created_by="admin")
+    with runtime.session() as session:
+        read = merge.to_read(session, merge.merge_tickets(session, tenant_id="acme",
+                                                          ticket_ids=["t-amz-old", "t-amz-new", "t-mail"],
+                                                          actor="agent-1", reason=""))
+    notes = {n.ticket_id: n for n in read.notes}
+    assert notes["t-amz-new"].text == "Votre message sur 302-1184736-9920417 rejoint la conversation d'origine."
+    assert (notes["t-amz-new"].macro_key, notes["t-amz-new"].macro_version) == (COURTESY_MACRO_KEY, 2)
+    assert (notes["t-mail"].macro_locale, notes["t-mail"].macro_version) == ("de", 1)
+
+
+def test_unrenderable_courtesy_macro_fails_the_merge_and_writes_nothing(runtime: Runtime) -> None:
+    _setup(runtime)
+    with runtime.session() as session:
+        # Passes the trial render (sample values) but needs a tracking number no merge provides.
+        save_version(session, tenant_id="acme", key=COURTESY_MACRO_KEY, channel="*", locale="en",
+                     body="Your parcel {{ tracking_number }} is covered in your other conversation.",
+                     created_by="admin")
+    before = _snapshot(runtime)
+    with pytest.raises(MacroRenderError) as error:
+        with runtime.session() as session:
+            merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-amz-old", "t-closed"], actor="agent-1",
+                                reason="")
+    assert error.value.missing == "tracking_number"
+    assert _snapshot(runtime) == before
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(MergeGroup)) == 0
