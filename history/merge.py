@@ -21,7 +21,7 @@ COURTESY_MACRO_KEY = "merged_note"
 
 def courtesy_note(session: Session, *, tenant_id: str, channel: str, locale: str,
                   order_id: str | None) -> RenderedMacro:
-    """The locked courtesy text in the customer's language; raises MacroRenderError rather than send nothing."""
+    """The locked courtesy text in the customer's language; MacroRenderError rather than no note."""
     return render_macro(session, tenant_id=tenant_id, key=COURTESY_MACRO_KEY, channel=channel, locale=locale,
                         variables={"order_id": order_id})
 
@@ -98,9 +98,10 @@ def merge_tickets(session: Session, *, tenant_id: str, ticket_ids: list[str], ac
         order_id = (shared or primary_orders or ticket_order_ids(ticket) or [None])[0]
         note = courtesy_note(session, tenant_id=tenant_id, channel=ticket.channel, locale=ticket.locale,
                              order_id=order_id)
-        notes.append(CourtesyNote(ticket_id=ticket.external_id, channel=ticket.channel, locale=ticket.locale,
-                                  text=note.text, macro_key=note.key, macro_locale=note.locale,
-                                  macro_version=note.version).model_dump())
+        notes.append(CourtesyNote(
+            ticket_id=ticket.external_id, channel=ticket.channel, locale=ticket.locale, text=note.text,
+            macro_key=note.key, macro_locale=note.locale, macro_version=note.version,
+        ).model_dump())
     group.notes = notes
     for old in old_groups:
         old.status = "superseded"

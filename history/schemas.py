@@ -199,7 +199,7 @@ class CourtesyNote(BaseModel):
     text: str
     macro_key: str | None = Field(None, description="the locked macro it was rendered from")
     macro_locale: str | None = Field(None, description="the macro's language (English when none matches)")
-    macro_version: int | None = Field(None, description="the macro version used (absent on notes before versioning)")
+    macro_version: int | None = Field(None, description="the macro version used (absent on older notes)")
 
 
 class MergeRead(BaseModel):

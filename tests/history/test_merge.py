@@ -98,7 +98,8 @@ def test_courtesy_note_comes_from_the_current_macro_version(runtime: Runtime) ->
                                                           ticket_ids=["t-amz-old", "t-amz-new", "t-mail"],
                                                           actor="agent-1", reason=""))
     notes = {n.ticket_id: n for n in read.notes}
-    assert notes["t-amz-new"].text == "Votre message sur 302-1184736-9920417 rejoint la conversation d'origine."
+    expected = "Votre message sur 302-1184736-9920417 rejoint la conversation d'origine."
+    assert notes["t-amz-new"].text == expected
     assert (notes["t-amz-new"].macro_key, notes["t-amz-new"].macro_version) == (COURTESY_MACRO_KEY, 2)
     assert (notes["t-mail"].macro_locale, notes["t-mail"].macro_version) == ("de", 1)
 
@@ -113,8 +114,8 @@ def test_unrenderable_courtesy_macro_fails_the_merge_and_writes_nothing(runtime:
     before = _snapshot(runtime)
     with pytest.raises(MacroRenderError) as error:
         with runtime.session() as session:
-            merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-amz-old", "t-closed"], actor="agent-1",
-                                reason="")
+            merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-amz-old", "t-closed"],
+                                actor="agent-1", reason="")
     assert error.value.missing == "tracking_number"
     assert _snapshot(runtime) == before
     with runtime.session() as session:
