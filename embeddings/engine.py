@@ -82,6 +82,98 @@ class Hit:
     bm25_rank: int | None
 
 
+class _Columns:
+    """Item metadata as numpy columns, so a filter over a million items is a few vector operations.
+
+    Rows are appended on add and tombstoned on delete (compacted when half are dead), so a
+    write never re-scans the whole collection.
+    """
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.timestamps = np.zeros(0, dtype=np.float64)
+        self.channel_bits = np.zeros(0, dtype=np.int64)
+        self.locales = np.zeros(0, dtype=np.int32)
+        self.alive = np.zeros(0, dtype=bool)
+        self.row_of: dict[int, int] = {}
+        self.rows_of_key: dict[str, set[int]] = {}
+        self._channel_bit: dict[str, int] = {}
+        self._locale_code: dict[str, int] = {}
+
+    def _grow(self, needed: int) -> None:
+        capacity = len(self.ids)
+        if needed <= capacity:
+            return
+        capacity = max(needed, capacity * 2, 64)
+        for name in ("ids", "timestamps", "channel_bits", "locales", "alive"):
+            old = getattr(self, name)
+            grown = np.zeros(capacity, dtype=old.dtype)
+            grown[: self.size] = old[: self.size]
+            setattr(self, name, grown)
+
+    def bit(self, channel: str) -> int:
+        if channel not in self._channel_bit:
+            self._channel_bit[channel] = 1 << len(self._channel_bit)
+        return self._channel_bit[channel]
+
+    def code(self, locale: str) -> int:
+        return self._locale_code.setdefault(locale, len(self._locale_code))
+
+    def upsert(self, item: IndexedItem, old_key: str | None) -> None:
+        row = self.row_of.get(item.item_id)
+        if row is None:
+            self._grow(self.size + 1)
+            row = self.size
+            self.size += 1
+            self.row_of[item.item_id] = row
+        elif old_key is not None and old_key != item.key:
+            self.rows_of_key.get(old_key, set()).discard(row)
+        self.ids[row] = item.item_id
+        self.timestamps[row] = item.timestamp
+        bits = 0
+        for channel in item.channels:
+            bits |= self.bit(channel)
+        self.channel_bits[row] = bits
+        self.locales[row] = self.code(item.locale)
+        self.alive[row] = True
+        self.rows_of_key.setdefault(item.key, set()).add(row)
+
+    def delete(self, item_id: int, key: str | None) -> None:
+        row = self.row_of.pop(item_id, None)
+        if row is not None:
+            self.alive[row] = False
+            if key is not None:
+                self.rows_of_key.get(key, set()).discard(row)
+
+    def mask(self, flt: SearchFilter, items: dict[int, IndexedItem]) -> np.ndarray:
+        n = self.size
+        mask = self.alive[:n].copy()
+        if flt.channel is not None:
+            bits = self.channel_bits[:n]
+            known = self._channel_bit.get(flt.channel)
+            mask &= (bits == 0) | ((bits & known) != 0) if known else (bits == 0)
+        if flt.locales is not None:
+            codes = [self._locale_code[loc] for loc in flt.locales if loc in self._locale_code]
+            mask &= np.isin(self.locales[:n], codes)
+        if flt.since is not None:
+            mask &= self.timestamps[:n] >= flt.since
+        if flt.until is not None:
+            mask &= self.timestamps[:n] <= flt.until
+        for key in flt.exclude_keys:
+            for row in self.rows_of_key.get(key, ()):
+                mask[row] = False
+        if flt.extra_equals:
+            for row in np.flatnonzero(mask):
+                extra = items[int(self.ids[row])].extra
+                if not all(extra.get(name) == value for name, value in flt.extra_equals):
+                    mask[row] = False
+        return mask
+
+    def dead_share(self) -> float:
+        return 1 - len(self.row_of) / self.size if self.size else 0.0
+
+
 class Collection:
     """One tenant's searchable items of one kind, with its dense and keyword indexes."""
 
@@ -94,62 +186,49 @@ class Collection:
         self.index = FaissIndex(encoder.dim, "flat")
         self.last_seq = 0
         self.lock = threading.RLock()
+        self._columns = _Columns()
         self._keyword: KeywordIndex | None = None
-        self._positions: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._mask_cache: dict[tuple[Any, ...], np.ndarray] = {}
+        self._keyword_rows: np.ndarray = np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def set_items(self, items: Sequence[IndexedItem]) -> None:
+        """Replaces the metadata wholesale (the vectors are already in the index)."""
+        with self.lock:
+            self.items = {}
+            self._columns = _Columns()
+            self._index_metadata(items)
+
+    def _index_metadata(self, items: Sequence[IndexedItem]) -> None:
+        for item in items:
+            previous = self.items.get(item.item_id)
+            self._columns.upsert(item, previous.key if previous else None)
+            self.items[item.item_id] = item
+        self._keyword = None
 
     def apply(self, upserts: Sequence[IndexedItem], vectors: np.ndarray | None, deletes: Sequence[int]) -> None:
         with self.lock:
             if deletes:
                 self.index.remove(np.asarray(deletes, dtype=np.int64))
                 for item_id in deletes:
-                    self.items.pop(item_id, None)
+                    gone = self.items.pop(item_id, None)
+                    self._columns.delete(item_id, gone.key if gone else None)
+                self._keyword = None
             if upserts:
                 assert vectors is not None
                 self.index.add(np.asarray([i.item_id for i in upserts], dtype=np.int64), vectors)
-                for item in upserts:
-                    self.items[item.item_id] = item
-            if upserts or deletes:
-                self._keyword = None
-                self._mask_cache.clear()
+                self._index_metadata(upserts)
+            if self._columns.dead_share() > 0.5:
+                self.set_items(list(self.items.values()))
 
     def _ensure_keyword(self) -> KeywordIndex:
+        """Built lazily, only when a search needs keywords; any write invalidates it."""
         if self._keyword is None:
-            self._positions = np.fromiter(self.items.keys(), dtype=np.int64, count=len(self.items))
-            self._keyword = KeywordIndex([self.items[int(i)].text for i in self._positions])
+            self._keyword_rows = np.flatnonzero(self._columns.alive[: self._columns.size])
+            ids = self._columns.ids[self._keyword_rows]
+            self._keyword = KeywordIndex([self.items[int(i)].text for i in ids])
         return self._keyword
-
-    def _mask(self, flt: SearchFilter) -> np.ndarray | None:
-        """Boolean mask over keyword positions; cached per filter until the collection changes."""
-        if flt.is_empty:
-            return None
-        key = (flt.channel, flt.locales, flt.since, flt.until, flt.exclude_keys, flt.extra_equals)
-        cached = self._mask_cache.get(key)
-        if cached is not None:
-            return cached
-        items = [self.items[int(i)] for i in self._positions]
-        mask = np.fromiter((self._allowed(item, flt) for item in items), dtype=bool, count=len(items))
-        if len(self._mask_cache) > 256:
-            self._mask_cache.clear()
-        self._mask_cache[key] = mask
-        return mask
-
-    @staticmethod
-    def _allowed(item: IndexedItem, flt: SearchFilter) -> bool:
-        if flt.channel is not None and item.channels and flt.channel not in item.channels:
-            return False
-        if flt.locales is not None and item.locale not in flt.locales:
-            return False
-        if flt.since is not None and item.timestamp < flt.since:
-            return False
-        if flt.until is not None and item.timestamp > flt.until:
-            return False
-        if item.key in flt.exclude_keys:
-            return False
-        return all(item.extra.get(name) == value for name, value in flt.extra_equals)
 
     def search(
         self,
@@ -164,11 +243,14 @@ class Collection:
         with self.lock:
             if not self.items:
                 return []
-            keyword = self._ensure_keyword()
-            mask = self._mask(flt)
-            allowed_ids = self._positions[mask] if mask is not None else None
-            if allowed_ids is not None and len(allowed_ids) == 0:
-                return []
+            mask = None if flt.is_empty else self._columns.mask(flt, self.items)
+            allowed_ids = None
+            if mask is not None:
+                allowed_ids = self._columns.ids[: self._columns.size][mask]
+                if len(allowed_ids) == 0:
+                    return []
+                if len(allowed_ids) == len(self.items):
+                    allowed_ids = None
             pool = max(candidates, top_k)
             dense: list[tuple[int, float]] = []
             if mode in ("hybrid", "dense") and query_vector is not None:
@@ -176,8 +258,11 @@ class Collection:
                 dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
             sparse: list[tuple[int, float]] = []
             if mode in ("hybrid", "bm25"):
-                positions, scores_kw = keyword.search(query, pool, mask)
-                sparse = [(int(self._positions[p]), float(s)) for p, s in zip(positions, scores_kw, strict=True)]
+                keyword = self._ensure_keyword()
+                keyword_mask = mask[self._keyword_rows] if mask is not None else None
+                positions, scores_kw = keyword.search(query, pool, keyword_mask)
+                row_ids = self._columns.ids[self._keyword_rows[positions]]
+                sparse = [(int(i), float(s)) for i, s in zip(row_ids, scores_kw, strict=True)]
         return self._fuse(dense, sparse, mode, top_k)
 
     def _fuse(
@@ -321,9 +406,8 @@ class SearchEngine:
         with collection.lock:
             collection.index = index
             collection.kind = index.kind
-            collection.items = {i.item_id: i for i in items}
+            collection.set_items(items)
             collection.last_seq = int(meta["last_seq"])
-            collection._keyword = None
         # Items written after the snapshot are re-applied by the change-log catch-up.
         return index.count() <= len(known) + self._pending_count(tenant_id, name, collection.last_seq)
 
@@ -410,7 +494,6 @@ class SearchEngine:
             collection.index = FaissIndex(collection.encoder.dim, "ivf", train_vectors=vectors)
         collection.kind = kind
         collection.apply(items, vectors, [])
-        collection.items = {i.item_id: i for i in items}
         collection.last_seq = last_seq
         with self._lock:
             self._collections[(tenant_id, name)] = collection

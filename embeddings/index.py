@@ -39,6 +39,20 @@ def _ivf_lists(n: int) -> int:
     return max(1, min(int(4 * np.sqrt(max(n, 1))), n // 39 or 1))
 
 
+def _selector(allowed_ids: np.ndarray) -> Any:
+    """A bitmap over the id range when ids are dense (database keys usually are): O(1) per test
+    and cheap to build; FAISS's batch selector builds a hash set per query instead."""
+    top = int(allowed_ids.max()) + 1
+    if top <= 64 * len(allowed_ids) + 1_000_000:
+        bits = np.zeros(top, dtype=bool)
+        bits[allowed_ids] = True
+        packed = np.packbits(bits, bitorder="little")
+        selector = faiss.IDSelectorBitmap(top, faiss.swig_ptr(packed))
+        selector.referenced_bitmap = packed  # FAISS keeps a raw pointer: keep the buffer alive
+        return selector
+    return faiss.IDSelectorBatch(allowed_ids)
+
+
 class FaissIndex:
     """Cosine search over normalised vectors: FAISS inner product on IDMap2(flat) or IVF-flat."""
 
@@ -80,7 +94,7 @@ class FaissIndex:
         if allowed_ids is not None:
             if len(allowed_ids) == 0:
                 return np.full((len(queries), 0), -1.0, dtype=np.float32), np.zeros((len(queries), 0), np.int64)
-            selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
+            selector = _selector(np.asarray(allowed_ids, dtype=np.int64))
         if self.kind == "ivf":
             nprobe = self.nprobe
             if allowed_ids is not None and len(allowed_ids) < 0.2 * self.count():

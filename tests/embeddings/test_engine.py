@@ -107,3 +107,27 @@ def test_hybrid_fusion_ranks_items_found_by_both_first() -> None:
     collection.apply(items, encoder.encode(texts), [])
     hits = collection.search("parcel tracking", engine.encode_query("parcel tracking"), top_k=2)
     assert hits[0].item.key == "k2" and hits[0].dense_rank == 0 and hits[0].bm25_rank == 0
+
+
+def test_filters_stay_right_through_updates_deletes_and_compaction() -> None:
+    encoder = HashingEncoder()
+    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
+    collection = engine.new_collection()
+
+    def item(i: int, **kw: object) -> IndexedItem:
+        return IndexedItem(item_id=i, key=f"k{i}", text=f"parcel number {i}", **kw)  # type: ignore[arg-type]
+
+    items = [item(i, channels=("amazon",) if i % 2 else (), locale="de" if i % 3 == 0 else "en",
+                  timestamp=float(i)) for i in range(100)]
+    collection.apply(items, encoder.encode([i.text for i in items]), [])
+    collection.apply([], None, list(range(0, 60)))  # past half dead: compaction
+    moved = item(70, channels=("ebay",), locale="en", timestamp=5.0)
+    collection.apply([moved], encoder.encode([moved.text]), [])
+    q = engine.encode_query("parcel number")
+    flt = SearchFilter(channel="ebay", since=60.0, exclude_keys=frozenset({"k64"}))
+    for mode in ("dense", "bm25", "hybrid"):
+        keys = {h.item.key for h in collection.search("parcel number", q, top_k=100, mode=mode, flt=flt)}  # type: ignore[arg-type]
+        expected = {f"k{i}" for i in range(60, 100) if i % 2 == 0 and i not in (64, 70)}
+        assert keys == expected, mode
+    german = collection.search("parcel", q, top_k=100, mode="dense", flt=SearchFilter(locales=("de",)))
+    assert {h.item.key for h in german} == {f"k{i}" for i in range(60, 100) if i % 3 == 0 and i != 70}
