@@ -71,7 +71,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _TLD_MAIL = r"[A-Za-z]{2,12}"
 
 _EMAIL_STRONG = re.compile(
-    rf"(?<![\w.+\-]){_LOCAL}(?:{_AT_STRONG}){_LABEL}(?:{_DOT_ANY}{_LABEL})*{_DOT_ANY}{_TLD_MAIL}(?![\w\-])",
+    rf"(?<![\w.+\-]){_LOCAL}(?:{_AT_STRONG}){_LABEL}(?:{_DOT_ANY}{_LABEL}){{0,6}}{_DOT_ANY}{_TLD_MAIL}(?![\w\-])",
     _I,
 )
 # A spelled-out "at" is only an address when the dot is obfuscated too, or the host is a
@@ -82,8 +82,8 @@ _MAIL_PROVIDERS = (
     r"zoho|mail|yandex|btinternet|sky|virginmedia)"
 )
 _EMAIL_WEAK = re.compile(
-    rf"(?<![\w.+\-]){_LOCAL}{_AT_WEAK}(?:{_LABEL}(?:{_DOT_ANY}{_LABEL})*{_DOT_STRONG}{_TLD_MAIL}|"
-    rf"{_MAIL_PROVIDERS}(?:{_DOT_ANY}{_LABEL})*{_DOT_ANY}{_TLD_MAIL})(?![\w\-])",
+    rf"(?<![\w.+\-]){_LOCAL}{_AT_WEAK}(?:{_LABEL}(?:{_DOT_ANY}{_LABEL}){{0,6}}{_DOT_STRONG}{_TLD_MAIL}|"
+    rf"{_MAIL_PROVIDERS}(?:{_DOT_ANY}{_LABEL}){{0,6}}{_DOT_ANY}{_TLD_MAIL})(?![\w\-])",
     _I,
 )
 
@@ -130,11 +130,11 @@ _SCHEME_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'\]\[{}|\\^`]+", _I)
 _WWW_URL = re.compile(r"(?<![\w.\-/@])www\d?\.[^\s<>\"'\]\[{}|\\^`]+", _I)
 # TLDs are matched in lower case only: "yesterday.It arrived" is a typo, not a domain.
 _BARE_DOMAIN = re.compile(
-    rf"(?<![\w.\-/@])(?:{_LABEL}\.)*(?=[A-Za-z0-9\-]*[A-Za-z]){_LABEL}\.(?:{_TLDS})(?![\w\-])"
+    rf"(?<![\w.\-/@])(?:{_LABEL}\.){{0,6}}(?=[A-Za-z0-9\-]*[A-Za-z]){_LABEL}\.(?:{_TLDS})(?![\w\-])"
     r"(?:[/?#][^\s<>\"'\]\[{}|\\^`]*)?"
 )
 _OBFUSCATED_DOMAIN = re.compile(
-    rf"(?<![\w.\-/@])(?:{_LABEL}{_DOT_STRONG})+(?:com|net|org|info|shop|store|eu|de|fr|it|co\s*(?:dot|\.)\s*uk|uk|"
+    rf"(?<![\w.\-/@])(?:{_LABEL}{_DOT_STRONG}){{1,6}}(?:com|net|org|info|shop|store|eu|de|fr|it|co\s*(?:dot|\.)\s*uk|uk|"
     r"nl|be|at|ch|us|ca|io|ly)(?![\w\-])(?:/[^\s<>\"']*)?",
     _I,
 )
@@ -221,6 +221,8 @@ def detect_external_link(text: str, ruleset: RuleSet) -> list[Finding]:
 
 # --- phone numbers -----------------------------------------------------------------------
 
+# Grouped thousands ("1 299,00", "1,249.99") or a plain number; bounded so scans stay linear.
+_AMOUNT = r"(?:\d{1,3}(?:[.,' \u00a0]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
 _NOT_PHONE_NUMERICS = [
     re.compile(p, _I)
     for p in (
@@ -232,8 +234,8 @@ _NOT_PHONE_NUMERICS = [
         r"\b\d{4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,2}\b",  # ISO dates
         r"\b\d{1,2}\s?[./-]\s?\d{1,2}\s?[./-]\s?(?:\d{4}|\d{2})\b",  # day-first / month-first dates
         r"\b\d{1,2}\s?(?::|h)\s?\d{2}\b",  # times
-        r"(?:[$€£¥]|\b(?:eur|usd|gbp|chf)\b)\s?\d[\d.,' ]*\d",  # prices with a leading currency
-        r"\b\d[\d.,' ]*\d\s?(?:[$€£¥%]|(?:eur|usd|gbp|chf|euros?|dollars?|pounds?|kg|g|cm|mm|m|ml|l)\b)",
+        rf"(?:[$€£¥]|\b(?:eur|usd|gbp|chf)\b)\s?{_AMOUNT}",  # prices with a leading currency
+        rf"\b{_AMOUNT}\s?(?:[$€£¥%]|(?:eur|usd|gbp|chf|euros?|dollars?|pounds?|kg|g|cm|mm|m|ml|l)\b)",
         r"\b\d+[.,]\d{1,2}\b(?![.,]?\d)",  # amounts with decimals
     )
 ]
@@ -497,9 +499,12 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
         (lx.POSITIVE_REVIEW, "asks for a positive review", False),
     ):
         for match in _compiled(pattern).finditer(text):
+            if _overlaps(match.span(), [(f.start, f.end) for f in findings]):
+                continue
             sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
             sentence = text[sent_start:sent_end]
-            if _compiled(lx.THANKS_FOR).search(text[sent_start : match.start()]):
+            # Windows before a match are bounded so that one huge sentence stays linear.
+            if _compiled(lx.THANKS_FOR).search(text[max(sent_start, match.start() - 80) : match.start()]):
                 continue
             if (
                 (stars and _compiled(lx.RATING_NOUN).search(sentence))
@@ -509,7 +514,7 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
                 add(sent_start + _lstrip_offset(sentence), sent_end, reason)
     for match in _compiled(lx.NEGATIVE_REVIEW).finditer(text):
         sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
-        if _compiled(lx.NEGATIVE_STEER).search(text[sent_start : match.start()]):
+        if _compiled(lx.NEGATIVE_STEER).search(text[max(sent_start, match.start() - 120) : match.start()]):
             add(
                 sent_start + _lstrip_offset(text[sent_start:sent_end]),
                 sent_end,

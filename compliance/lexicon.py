@@ -175,7 +175,7 @@ INCENTIVE = (
     r"rembours\w*|cadeaux?|gratuit\w*|bons?\s+d['’]achat|r[ée]ductions?|remises?|"
     r"geschenk\w*|schenk\w*|gratis|kostenlos\w*|gutschein\w*|r[üu]ckerstattung|erstatt\w*|rabatt\w*|pr[äa]mie|"
     r"reembols\w*|regalos?|descuentos?|cup[oó]n\w*|vales?|rimbors\w*|omaggi?o?|gratuit[oa]|scont[oi]|buon[oi])\b|"
-    r"[$€£]\s?\d+|\d+\s?(?:[$€£]|euros?|dollars?)|\d+\s?%"
+    r"[$€£]\s?\d+|\b\d+\s?(?:[$€£]|euros?|dollars?)|\b\d+\s?%"
 )
 
 EXCHANGE = (
@@ -222,7 +222,7 @@ PROMOTION = (
     r"(?:r[ée]duction|remise)|f[üu]r\s+einen\s+rabatt|para\s+(?:un|obtener\s+un)\s+descuento|"
     r"per\s+(?:uno|avere\s+uno|ottenere\s+uno)\s+sconto|"
     r"buy\s+\d+,?\s+get\s+\d+|vip\s+club|members?['’]?\s+club|rewards?\s+program(?:me)?|"
-    r"spend\s+(?:over\s+)?(?:[$€£]\s?\d+|\d+\s?[$€£])|(?:this\s+(?:week|month|weekend)|today)\s+only|"
+    r"spend\s+(?:over\s+)?(?:[$€£]\s?\d+|\b\d+\s?[$€£])|(?:this\s+(?:week|month|weekend)|today)\s+only|"
     r"limited[- ]time|"
     r"(?:deals?|offers?)\s+of\s+the\s+(?:day|week|month)|(?:our|the)\s+(?:latest\s+|current\s+|monthly\s+|weekly\s+)?"
     r"(?:deals|offers)\b|d[èe]s\s+\d+\s?€\s+d['’]achat|offres?\s+du\s+(?:mois|jour)|nos\s+(?:derni[èe]res\s+)?offres|"
@@ -272,7 +272,7 @@ PROMOTION = (
     r"iscriviti|si\s+iscriva|nuova\s+collezione)\b|"
     r"\b\d+\s?%\s*(?:off|rabatt|de\s+(?:r[ée]duction|remise|descuento)|di\s+sconto|sconto|descuento)\b|"
     r"\b\d+\s?(?:percent|pour\s?cent|prozent|por\s+ciento|per\s+cento)\s+(?:off|de\s+r[ée]duction|rabatt|de\s+descuento|di\s+sconto)\b|"
-    r"(?:[$€£]\s?\d+|\d+\s?[$€£])\s+off\b|-\d+\s?%)"
+    r"(?:[$€£]\s?\d+|\b\d+\s?[$€£])\s+off\b|-\d+\s?%)"
 )
 
 # --- off-platform ------------------------------------------------------------------------
@@ -479,7 +479,7 @@ OFFER_CUE = (
     r"offr\w*|profitez|b[ée]n[ée]ficiez|obtenez|recevez|utilisez|prochaine?s?|exclusi\w*|sp[ée]cial\w*|"
     r"anbieten|bieten|erhalten|sichern|nutzen|gew[äa]hren|schenken|n[äa]chste\w*|exklusiv\w*|"
     r"ofrec\w*|disfrut\w*|obteng\w*|reciba|utilice|pr[oó]xim\w*|exclusiv\w*|especial\w*|"
-    r"offri\w*|approfitt\w*|otteng\w*|riceva|utilizz\w*|prossim\w*|esclusiv\w*|special\w*)\b|\d+\s?%"
+    r"offri\w*|approfitt\w*|otteng\w*|riceva|utilizz\w*|prossim\w*|esclusiv\w*|special\w*)\b|\b\d+\s?%"
 )
 
 # The seller's own website is a diversion when the buyer is sent there to buy or contact,
@@ -500,7 +500,7 @@ SHOP_CUE = (
     r"command\w*|achet\w*|achat\w*|promo\w*|r[ée]duction|remise|offre\w*|moins\s+cher|prix|soldes|contacte\w*|"
     r"bestell\w*|kauf\w*|einkauf\w*|angebot\w*|rabatt\w*|g[üu]nstiger|preis\w*|sparen|gutschein\w*|kontakt\w*|"
     r"pedid\w*|compr\w*|ofert\w*|descuento\w*|m[aá]s\s+barato|precio\w*|rebajas|contact[ae]\w*|"
-    r"ordin\w*|acquist\w*|offert\w*|scont\w*|pi[uù]\s+economico|prezz\w*|saldi|contatt\w*)\b|\d+\s?%"
+    r"ordin\w*|acquist\w*|offert\w*|scont\w*|pi[uù]\s+economico|prezz\w*|saldi|contatt\w*)\b|\b\d+\s?%"
 )
 
 PASSWORD_WORD = (

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compliance.schemas import MAX_CHECK_CHARS
 from compliance.service import check, detect_locale
 from core.errors import InvalidInputError
 from core.schemas import CHANNELS
@@ -163,3 +165,14 @@ def test_phone_fix_uses_the_reply_language_and_eats_the_preposition() -> None:
     result = check("Hola Carlos, te llamaremos al +1 (512) 555-0163 mañana.", channel="ebay")
     assert result.locale == "es"
     assert result.fixed_text == "Hola Carlos, te llamaremos a través de los mensajes de eBay mañana."
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1 " * 10_000, "1" * 20_000, "a dot " * 3_333, "5 stars please " * 1_333, "€1 " * 6_666],
+)
+def test_maximum_size_pathological_text_is_checked_in_linear_time(text: str) -> None:
+    # These inputs took 10-80 s each when a pattern backtracked quadratically.
+    started = time.perf_counter()
+    check(text[:MAX_CHECK_CHARS], channel="amazon")
+    assert time.perf_counter() - started < 10
