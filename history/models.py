@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
@@ -193,3 +193,49 @@ class Ticket(TenantMixin, Base):
     def text(self) -> str:
         """What is embedded and searched: subject and body."""
         return f"{self.subject}\n{self.body}" if self.subject else self.body
+
+
+class RootCauseNote(TenantMixin, Base):
+    """A lead's root cause and action owner for one reason on one channel ("all" = every channel).
+
+    Rows are only ever added: the newest is the current note, the older ones are its history.
+    """
+
+    __tablename__ = "root_cause_notes"
+    __table_args__ = (Index("ix_root_cause_notes_key", "tenant_id", "reason", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(20))
+    root_cause: Mapped[str] = mapped_column(Text, default="")
+    action_owner: Mapped[str] = mapped_column(String(200), default="")
+    set_by: Mapped[str] = mapped_column(String(300))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookSecret(Base):
+    """The tenant's carrier-webhook secret, stored in clear: verifying an HMAC needs the secret itself,
+    so core's Tenant.webhook_secret_hash cannot serve. Protect the database as you protect this secret."""
+
+    __tablename__ = "webhook_secrets"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShipmentEvent(TenantMixin, Base):
+    """One carrier status event as received; the unique key makes a redelivered event a no-op."""
+
+    __tablename__ = "shipment_events"
+    __table_args__ = (UniqueConstraint("tenant_id", "tracking_number", "occurred_at", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(50))
+    location: Mapped[str | None] = mapped_column(String(300))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # False when a newer status was already known: kept for the record, never shown as current.
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.clock import utcnow
 from core.db import Base, TenantMixin, TimestampMixin
 
 
@@ -45,3 +46,19 @@ class ArticleChunk(TenantMixin, Base):
     embedding_model: Mapped[str | None] = mapped_column(String(100))
 
     article: Mapped[Article] = relationship(back_populates="chunks")
+
+
+class PublishOverride(TenantMixin, Base):
+    """An admin published a marketplace article despite blocking compliance violations: who, when, why."""
+
+    __tablename__ = "article_publish_overrides"
+    __table_args__ = (Index("ix_article_publish_overrides_article", "tenant_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    # The blocking violations overridden: [{rule, text}], as they were at the time.
+    violations: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    actor: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
