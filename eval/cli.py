@@ -86,3 +86,23 @@ def duplicates(
         runtime.migrate()
         store_threshold(runtime, tenant_id=store_tenant, result=result, source=f"{tickets} + {pairs}")
         typer.echo(f"stored threshold {result['threshold']} for tenant {store_tenant} ({result['encoder']})")
+
+
+@app.command("compliance")
+def compliance(
+    cases: Annotated[Path, typer.Option(help="compliance_cases.jsonl")] = DEMO_DIR / "compliance_cases.jsonl",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
+) -> None:
+    """Per-rule precision/recall of the compliance checker beside a naive regex baseline, in one run."""
+    from eval.compliance_eval import evaluate_compliance, load_compliance_cases
+
+    try:
+        result = evaluate_compliance(load_compliance_cases(cases))
+    except DeflectError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    for system, metrics in result["systems"].items():
+        micro = metrics["micro"]
+        typer.echo(f"{system:<12} P {micro['precision']:.3f}  R {micro['recall']:.3f}  F1 {micro['f1']:.3f}")
