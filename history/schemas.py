@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.schemas import Channel, Locale, Tag, clean_text
 
 IdentityKind = Literal["email", "marketplace_id", "phone", "name_address"]
+TicketStatus = Literal["open", "pending", "solved", "closed", "merged"]
 EXTERNAL_ID = r"^[A-Za-z0-9._:#/\-]+$"
 # Ticket ids appear in URL paths, so no '#' or '/'.
 TICKET_ID = r"^[A-Za-z0-9._:\-]+$"
@@ -102,7 +103,7 @@ class TicketCreate(BaseModel):
     created_at: datetime | None = None
     locale: Locale = "en"
     tags: list[Tag] = Field(default_factory=list, max_length=11)
-    status: Literal["open", "pending", "solved", "closed", "merged"] = "open"
+    status: TicketStatus = "open"
     resolution: str | None = Field(None, max_length=20_000)
     handling_seconds: float | None = Field(None, ge=0)
 
@@ -170,6 +171,12 @@ class TicketRead(BaseModel):
     status: str
     created_at: datetime
     merge_group_id: int | None
+
+
+class TicketPage(BaseModel):
+    items: list[TicketRead] = Field(description="newest first")
+    limit: int
+    next_cursor: str | None = Field(description="`cursor` for the next, older page; null on the last")
 
 
 class IngestResult(BaseModel):

@@ -5,20 +5,22 @@ Callers own the transaction; an import file is parsed completely before anything
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.changes import record_changes
 from core.clock import utcnow
-from core.errors import ImportFileError, LineError, NotFoundError
+from core.errors import ImportFileError, InvalidInputError, LineError, NotFoundError
 from history.identity import TICKETS, canonical_order_id, find_order_ids, order_id_variants, resolve_contact
 from history.models import Customer, Identity, MergeAudit, Order, OrderItem, Refund, Shipment, Thread, Ticket
 from history.schemas import (
@@ -28,6 +30,7 @@ from history.schemas import (
     IngestResult,
     OrderCreate,
     TicketCreate,
+    TicketPage,
     TicketRead,
     TimelineEvent,
 )
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from embeddings.engine import SearchEngine
 
 Parsed = TypeVar("Parsed", bound=BaseModel)
+MAX_PAGE = 200
 
 
 def _hash(model: BaseModel) -> str:
@@ -167,6 +171,58 @@ def get_ticket(session: Session, *, tenant_id: str, ticket_id: str) -> Ticket:
     if ticket is None:
         raise NotFoundError(f"ticket {ticket_id!r} not found")
     return ticket
+
+
+def _encode_cursor(ticket: Ticket) -> str:
+    raw = f"{ticket.created_at.astimezone(UTC).isoformat()}|{ticket.id}"
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+        at, _, pk = raw.partition("|")
+        return datetime.fromisoformat(at), int(pk)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError("cursor is not one this endpoint returned",
+                                details={"cursor": cursor}) from exc
+
+
+def list_tickets(
+    session: Session,
+    *,
+    tenant_id: str,
+    limit: int = 50,
+    cursor: str | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    tag: str | None = None,
+    customer_id: int | None = None,
+) -> TicketPage:
+    """Tickets newest first, optionally of one status, channel, tag or customer, one keyset page at a time."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(Ticket).where(Ticket.tenant_id == tenant_id).options(selectinload(Ticket.thread))
+    if status:
+        query = query.where(Ticket.status == status)
+    if channel:
+        query = query.where(Ticket.channel == channel)
+    if customer_id is not None:
+        query = query.where(Ticket.customer_id == customer_id)
+    if tag:
+        # Tags are a JSON list; its text holds each tag in quotes on SQLite and PostgreSQL alike.
+        # '_' is a LIKE wildcard and tags contain it, hence the escape.
+        pattern = '%"' + tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+        query = query.where(cast(Ticket.tags, Text).like(pattern, escape="\\"))
+    if cursor:
+        # Keyset, not offset: tickets arriving while an agent pages do not shift or repeat rows.
+        at, pk = _decode_cursor(cursor)
+        query = query.where(or_(Ticket.created_at < at, and_(Ticket.created_at == at, Ticket.id < pk)))
+    rows = list(session.scalars(query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TicketPage(items=[to_read(t) for t in rows], limit=limit,
+                      next_cursor=_encode_cursor(rows[-1]) if more else None)
 
 
 def ticket_order_ids(ticket: Ticket) -> list[str]:

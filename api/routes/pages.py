@@ -11,17 +11,16 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 from markdown_it import MarkdownIt
 
-from api.deps import AgentDep, SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep
 from core.errors import NotFoundError
 from core.schemas import CHANNELS
 from core.settings import Settings
 from kb import service as kb_service
-from kb.console import recent_tickets
 
 router = APIRouter(include_in_schema=False)
 
@@ -216,12 +215,3 @@ def reports_page(settings: SettingsDep) -> HTMLResponse:
     content = _env.from_string(_AGENT).render(page="reports")
     return _page(settings, title="Reports", content=content, active="/reports",
                  scripts=("/static/agent.js", "/static/reports.js"), body_class="agent")
-
-
-@router.get("/v1/console/tickets", include_in_schema=True, tags=["console"])
-def console_tickets(principal: AgentDep, session: SessionDep, status: str | None = Query(None, max_length=20),
-                    channel: str | None = Query(None, max_length=20),
-                    limit: int = Query(50, ge=1, le=200)) -> list[dict[str, Any]]:
-    """The console's queue: newest tickets first."""
-    return [t.model_dump(mode="json") for t in recent_tickets(session, tenant_id=principal.tenant_id,
-                                                                status=status, channel=channel, limit=limit)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep
+from core.schemas import Channel, Tag
 from history import merge, service
 from history.duplicates import duplicates_of
 from history.schemas import (
@@ -12,7 +13,9 @@ from history.schemas import (
     MergeRequest,
     TicketBatch,
     TicketCreate,
+    TicketPage,
     TicketRead,
+    TicketStatus,
     UndoRequest,
 )
 
@@ -31,6 +34,21 @@ def ingest(body: TicketBatch | TicketCreate, principal: AgentDep, session: Sessi
     results = service.ingest_tickets(session, search, tenant_id=principal.tenant_id, tickets=tickets,
                                      window_days=settings.duplicate_window_days)
     return IngestResponse(results=results)
+
+
+@router.get("", response_model=TicketPage)
+def list_tickets(
+    principal: AgentDep, session: SessionDep,
+    limit: int = Query(50, ge=1, le=service.MAX_PAGE),
+    cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
+    status: TicketStatus | None = None,
+    channel: Channel | None = None,
+    tag: Tag | None = None,
+    customer: int | None = Query(None, ge=1, description="customer id"),
+) -> TicketPage:
+    """Tickets newest first, filtered by status, channel, tag or customer; page on with next_cursor."""
+    return service.list_tickets(session, tenant_id=principal.tenant_id, limit=limit, cursor=cursor,
+                                status=status, channel=channel, tag=tag, customer_id=customer)
 
 
 @router.post("/merge", response_model=MergeRead, status_code=201)

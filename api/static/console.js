@@ -25,7 +25,8 @@
   }
 
   function loadQueue() {
-    A.get("/v1/console/tickets?limit=60").then(function (tickets) {
+    A.get("/v1/tickets?limit=60").then(function (page) {
+      var tickets = page.items;
       state.tickets = tickets;
       var list = document.getElementById("tickets");
       list.textContent = "";
