@@ -189,6 +189,23 @@ def keys_revoke(key_id: int, tenant: Annotated[str | None, typer.Option()] = Non
     console.print(f"revoked key {key_id}")
 
 
+@keys_app.command("webhook-secret")
+def keys_webhook_secret(tenant: Annotated[str, typer.Option()]) -> None:
+    """Creates or rotates the tenant's carrier-webhook secret (signs POST /v1/shipments/events) and prints it."""
+    from history import shipments
+
+    runtime = _runtime()
+    runtime.migrate()
+    try:
+        with runtime.session() as session:
+            created = shipments.rotate_secret(session, tenant_id=tenant, actor="cli")
+    except DeflectError as exc:
+        fail(exc.message)
+    console.print(f"webhook secret for tenant {tenant}; the previous one no longer verifies. Sign each body with "
+                  f"HMAC-SHA256 and send {shipments.SIGNATURE_HEADER}: sha256=<hex> and {shipments.TENANT_HEADER}:")
+    print(created.secret)
+
+
 # -- serve / demo ---------------------------------------------------------------------
 
 @app.command("migrate")

@@ -238,3 +238,28 @@ def top_reasons(tenant: TenantOption = "demo", as_json: Annotated[bool, typer.Op
             table.add_row(channel, ", ".join(
                 f"{r.reason} {r.count}" + (f" ({r.auto_tagged} auto)" if r.auto_tagged else "") for r in reasons))
         console.print(table)
+
+
+@report_app.command("kb-audit")
+def kb_audit(tenant: TenantOption = "demo", only_failing: Annotated[bool, typer.Option("--failing")] = False,
+             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Compliance of every marketplace-scoped help article, per channel; exits 1 on a blocking one not overridden."""
+    from kb import audit
+
+    runtime = _runtime()
+    with runtime.session() as session:
+        report = audit.audit(session, tenant_id=tenant, only_failing=only_failing)
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        console.print(f"{report.articles_checked} marketplace articles, {report.checks} checks: "
+                      f"{report.failing} failing, {report.blocking} blocking")
+        table = Table("article", "channel", "result", "violations")
+        for r in report.results:
+            verdict = "BLOCKING" if r.blocking else "warn" if not r.passed else "ok"
+            if r.override:
+                verdict += f" (override: {r.override.reason[:40]})"
+            table.add_row(r.article_id, r.channel, verdict, "; ".join(f"{v.rule}: {v.text[:50]}" for v in r.violations))
+        console.print(table)
+    if any(r.blocking and r.override is None for r in report.results):
+        raise typer.Exit(1)

@@ -126,13 +126,19 @@ def upsert(session: Session, *, tenant_id: str, article_in: ArticleCreate) -> tu
     return article, outcome
 
 
-def update(session: Session, *, tenant_id: str, external_id: str, article_up: ArticleUpdate) -> Article:
-    """Partial update; only changed chunks are re-embedded."""
+def merged(session: Session, *, tenant_id: str, external_id: str, article_up: ArticleUpdate) -> ArticleCreate:
+    """The article as a partial update would leave it (checked before it is written)."""
     article = get(session, tenant_id=tenant_id, external_id=external_id)
     current = to_read(article).model_dump()
     current.update(article_up.model_dump(exclude_unset=True))
     current["updated_at"] = utcnow()
-    updated, _ = upsert(session, tenant_id=tenant_id, article_in=ArticleCreate.model_validate(current))
+    return ArticleCreate.model_validate(current)
+
+
+def update(session: Session, *, tenant_id: str, external_id: str, article_up: ArticleUpdate) -> Article:
+    """Partial update; only changed chunks are re-embedded."""
+    article_in = merged(session, tenant_id=tenant_id, external_id=external_id, article_up=article_up)
+    updated, _ = upsert(session, tenant_id=tenant_id, article_in=article_in)
     return updated
 
 

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
+from api.actor import actor_label
 from api.deps import AdminDep, PublicDep, SessionDep
-from kb import service
+from kb import audit, service
 from kb.schemas import ArticleCreate, ArticlePage, ArticleRead, ArticleUpdate, ImportReport
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
+OverrideReason = Query(None, max_length=audit.MAX_REASON_CHARS,
+                       description="Publish an Amazon-scoped article despite blocking compliance violations; "
+                                   "recorded with who and when")
 
 
 @router.get("", response_model=ArticlePage)
@@ -27,22 +31,34 @@ def get_article(article_id: str, principal: PublicDep, session: SessionDep) -> A
 
 
 @router.post("", response_model=ArticleRead, status_code=201)
-def create_article(body: ArticleCreate, principal: AdminDep, session: SessionDep) -> ArticleRead:
-    """Creates or replaces an article by id."""
+def create_article(body: ArticleCreate, principal: AdminDep, session: SessionDep,
+                   override_reason: str | None = OverrideReason) -> ArticleRead:
+    """Creates or replaces an article by id (Amazon-scoped: refused with 422 on a blocking compliance violation)."""
+    audit.check_publish(session, tenant_id=principal.tenant_id, article_in=body,
+                        actor=actor_label(session, principal), override_reason=override_reason)
     article, _ = service.upsert(session, tenant_id=principal.tenant_id, article_in=body)
     return service.to_read(article)
 
 
 @router.post("/import", response_model=ImportReport)
-def import_articles(body: list[ArticleCreate], principal: AdminDep, session: SessionDep) -> ImportReport:
+def import_articles(body: list[ArticleCreate], principal: AdminDep, session: SessionDep,
+                    override_reason: str | None = OverrideReason) -> ImportReport:
     """A batch of articles in the articles.jsonl shape: all or nothing."""
+    actor = actor_label(session, principal)
+    for article_in in body:
+        audit.check_publish(session, tenant_id=principal.tenant_id, article_in=article_in, actor=actor,
+                            override_reason=override_reason)
     return service.import_articles(session, tenant_id=principal.tenant_id, articles=body, file="request body")
 
 
 @router.patch("/{article_id}", response_model=ArticleRead)
-def update_article(article_id: str, body: ArticleUpdate, principal: AdminDep, session: SessionDep) -> ArticleRead:
-    return service.to_read(service.update(session, tenant_id=principal.tenant_id, external_id=article_id,
-                                          article_up=body))
+def update_article(article_id: str, body: ArticleUpdate, principal: AdminDep, session: SessionDep,
+                   override_reason: str | None = OverrideReason) -> ArticleRead:
+    article_in = service.merged(session, tenant_id=principal.tenant_id, external_id=article_id, article_up=body)
+    audit.check_publish(session, tenant_id=principal.tenant_id, article_in=article_in,
+                        actor=actor_label(session, principal), override_reason=override_reason)
+    article, _ = service.upsert(session, tenant_id=principal.tenant_id, article_in=article_in)
+    return service.to_read(article)
 
 
 @router.delete("/{article_id}", status_code=204)
