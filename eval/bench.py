@@ -19,7 +19,8 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -192,7 +193,6 @@ def bench_http(engine: Any, collection: Any, n_articles: int, queries: Sequence[
                concurrency: Sequence[int], requests_per_level: int) -> dict[str, Any]:
     """A real uvicorn server on 127.0.0.1 with the scale collection; latency and throughput per client count."""
     import httpx
-    import uvicorn
 
     from api.app import create_app
     from core import keys
@@ -206,61 +206,69 @@ def bench_http(engine: Any, collection: Any, n_articles: int, queries: Sequence[
                                                    "rate_limit_ip_per_minute") if name in Settings.model_fields}
         settings = Settings(data_dir=Path(folder), encoder=engine.encoder.name, log_level="WARNING",
                             default_abstain_threshold=-1.0, **overrides)  # type: ignore[arg-type]
-        runtime = Runtime(settings)
-        runtime.migrate()
-        runtime.__dict__["search"] = engine  # share the loaded encoder and the scale collection
-        with runtime.session() as session:
-            keys.get_or_create_tenant(session, tenant_id="bench")
-            _, raw_key = keys.create_key(session, tenant_id="bench", role="agent")
-            kb_service.import_articles(session, tenant_id="bench", file="bench", articles=[
-                ArticleCreate(id=f"kb-{i}", title=f"Help topic {i}", body=f"How we handle case {i}.", locale="en")
-                for i in range(n_articles)])
-        engine.forget("bench")
-        engine._collections[("bench", "articles")] = collection  # the articles' chunks stay unindexed
-        collection.last_seq = 1 << 40  # nothing in the change log is newer: no catch-up replaces it
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), host="127.0.0.1", port=port,
-                                               log_level="warning", access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.time() + 60
-            while not server.started:
-                if time.time() > deadline:
-                    raise RuntimeError("bench server did not start within 60 s")
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{port}/v1/suggest"
-            headers = {"X-API-Key": raw_key}
-            out: dict[str, Any] = {}
-            counter = iter(range(10**9))
-            lock = threading.Lock()
+        with closing(Runtime(settings)) as runtime:
+            runtime.migrate()
+            runtime.__dict__["search"] = engine  # share the loaded encoder and the scale collection
+            with runtime.session() as session:
+                keys.get_or_create_tenant(session, tenant_id="bench")
+                _, raw_key = keys.create_key(session, tenant_id="bench", role="agent")
+                kb_service.import_articles(session, tenant_id="bench", file="bench", articles=[
+                    ArticleCreate(id=f"kb-{i}", title=f"Help topic {i}", body=f"How we handle case {i}.", locale="en")
+                    for i in range(n_articles)])
+            engine.forget("bench")
+            engine._collections[("bench", "articles")] = collection  # the articles' chunks stay unindexed
+            collection.last_seq = 1 << 40  # nothing in the change log is newer: no catch-up replaces it
+            with serve_in_thread(create_app(settings, runtime=runtime)) as base_url:
+                url = f"{base_url}/v1/suggest"
+                headers = {"X-API-Key": raw_key}
+                out: dict[str, Any] = {}
+                counter = iter(range(10**9))
+                lock = threading.Lock()
 
-            def call(client: httpx.Client) -> float:
-                with lock:
-                    i = next(counter)
-                body = {"query": f"{queries[i % len(queries)]} {i}", "channel": ("amazon", "shopify", None)[i % 3]}
-                started = time.perf_counter()
-                response = client.post(url, json=body, headers=headers)
-                elapsed = (time.perf_counter() - started) * 1000
-                if response.status_code != 200:
-                    raise RuntimeError(f"suggest answered {response.status_code}: {response.text[:200]}")
-                return elapsed
-
-            with httpx.Client(timeout=30.0, limits=httpx.Limits(max_connections=64)) as client:
-                for _ in range(10):
-                    call(client)
-                for clients in concurrency:
+                def call(client: httpx.Client) -> float:
+                    with lock:
+                        i = next(counter)
+                    body = {"query": f"{queries[i % len(queries)]} {i}", "channel": ("amazon", "shopify", None)[i % 3]}
                     started = time.perf_counter()
-                    with ThreadPoolExecutor(max_workers=clients) as pool:
-                        samples = list(pool.map(lambda _: call(client), range(requests_per_level)))
-                    wall = time.perf_counter() - started
-                    out[f"clients_{clients}"] = {**percentiles(samples),
-                                                 "requests_per_s": round(requests_per_level / wall, 1)}
-            return out
-        finally:
-            server.should_exit = True
-            thread.join(timeout=15)
-            runtime.close()
+                    response = client.post(url, json=body, headers=headers)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if response.status_code != 200:
+                        raise RuntimeError(f"suggest answered {response.status_code}: {response.text[:200]}")
+                    return elapsed
+
+                with httpx.Client(timeout=30.0, limits=httpx.Limits(max_connections=64)) as client:
+                    for _ in range(10):
+                        call(client)
+                    for clients in concurrency:
+                        started = time.perf_counter()
+                        with ThreadPoolExecutor(max_workers=clients) as pool:
+                            samples = list(pool.map(lambda _: call(client), range(requests_per_level)))
+                        wall = time.perf_counter() - started
+                        out[f"clients_{clients}"] = {**percentiles(samples),
+                                                     "requests_per_s": round(requests_per_level / wall, 1)}
+                return out
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """A real uvicorn server on a free 127.0.0.1 port for the duration of the block; yields its base URL."""
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 60
+        while not server.started:
+            if time.time() > deadline or not thread.is_alive():
+                raise RuntimeError("the evaluation server did not start within 60 s")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 def run_bench(*, encoder_name: str | None = None, sizes: Sequence[int] = (10_000, 100_000),

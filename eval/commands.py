@@ -98,6 +98,7 @@ def print_systems(payload: dict[str, Any], title: str) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench_command)
+    app.command("replay")(replay_command)
 
     @app.command("retrieval")
     def retrieval(
@@ -252,3 +253,83 @@ def bench_command(
     (out / "bench.md").write_text(table, encoding="utf-8")
     console.print(table)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+
+
+def replay_command(
+    queries: Annotated[Path, typer.Option(help="Labelled queries.jsonl to replay as widget sessions")],
+    articles: Annotated[Path | None, typer.Option(
+        help="Serve these articles from a fresh temporary server (default mode)")] = None,
+    url: Annotated[str | None, typer.Option(help="Replay against this running server instead")] = None,
+    public_key: Annotated[str | None, typer.Option(help="With --url: the tenant's public key")] = None,
+    agent_key: Annotated[str | None, typer.Option(help="With --url: an agent key to read the report")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the comparison here")] = None,
+) -> None:
+    """Replays queries through /v1/suggest and /v1/deflection/events and checks the live deflection report
+    counts exactly what was replayed (exit 1 when it does not)."""
+    import httpx
+
+    from eval.datasets import read_articles, read_queries
+    from eval.replay import replay
+
+    try:
+        query_rows = read_queries(queries)
+        article_rows = read_articles(articles) if articles else []
+    except DeflectError as exc:
+        fail_on(exc)
+    with Bars() as bars:
+        if url:
+            if not (public_key and agent_key):
+                fail("--url needs --public-key and --agent-key of a tenant that gets no other traffic meanwhile")
+            with httpx.Client(timeout=30.0) as client:
+                result = replay(client, query_rows, public_key=public_key or "", agent_key=agent_key or "",
+                                base_url=url.rstrip("/"), progress=bars)
+        else:
+            if not article_rows:
+                fail("give --articles (served by a temporary server) or --url of a running server")
+            result = _replay_self_hosted(query_rows, article_rows, bars)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    expected = result["expected"]
+    console.print(f"replayed {result['queries']} sessions: {expected['sessions']} saw suggestions, "
+                  f"{expected['contacted']} contacted, {expected['pending']} deflected (pending until the "
+                  f"{result['window_hours']} h window closes), {expected['abstained_sessions']} abstained")
+    if not result["consistent"]:
+        for line in result["mismatches"]:
+            err_console.print(f"[red]mismatch[/] {line}")
+        raise typer.Exit(1)
+    console.print("[green]the live deflection report counts exactly what was replayed[/]")
+
+
+def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, Any]:
+    import tempfile
+
+    import httpx
+
+    from api.app import create_app
+    from core import keys
+    from core.runtime import Runtime
+    from core.settings import get_settings
+    from eval.bench import serve_in_thread
+    from eval.replay import replay
+    from kb import service as kb_service
+
+    with tempfile.TemporaryDirectory(prefix="deflect-replay-") as folder:
+        # A replay is one client sending hundreds of sessions: lift the per-key/IP limits of this private server.
+        limits = {name: 10_000_000 for name in ("rate_limit_public_per_minute", "rate_limit_per_minute",
+                                                "rate_limit_ip_per_minute") if name in type(get_settings()).model_fields}
+        settings = get_settings().model_copy(update={"data_dir": Path(folder), "database_url": None, **limits})
+        runtime = Runtime(settings)
+        try:
+            runtime.migrate()
+            with runtime.session() as session:
+                keys.get_or_create_tenant(session, tenant_id="replay")
+                _, public = keys.create_key(session, tenant_id="replay", role="public")
+                _, agent = keys.create_key(session, tenant_id="replay", role="agent")
+                kb_service.import_articles(session, tenant_id="replay", articles=articles, file="replay")
+            runtime.search.catch_up("replay", "articles")
+            with serve_in_thread(create_app(settings, runtime=runtime)) as base_url, \
+                    httpx.Client(timeout=30.0) as client:
+                return replay(client, queries, public_key=public, agent_key=agent, base_url=base_url,
+                              progress=bars)
+        finally:
+            runtime.close()
