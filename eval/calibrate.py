@@ -36,7 +36,7 @@ def choose_threshold(
         raise InvalidInputError(
             f"calibration needs in-scope and out-of-scope queries (got {in_scope} in scope, {out_of_scope} out)"
         )
-    vectors = encode(engine, [q.text for q in queries], kind="query", label="encoding calibration queries")
+    vectors = encode(corpus.collection.encoder, [q.text for q in queries], kind="query", label="encoding calibration queries")
     outcomes = run_system(corpus, queries, vectors, HYBRID, head_probabilities(corpus, vectors))
     point = calibrate_threshold(outcomes, min_in_scope=min_in_scope, constraint=constraint)
     quality = f"in-scope recall@{CALIBRATION_K} after abstention" if constraint == "recall" else "in-scope kept"

@@ -55,14 +55,19 @@ class Bars:
         self.progress.update(self.tasks[label], completed=done, total=total)
 
 
-def make_engine(encoder_name: str | None) -> SearchEngine:
-    """An engine without database or snapshots: evaluation indexes in memory only."""
+def make_engine(encoder_name: str | None, *, articles: bool = False) -> SearchEngine:
+    """An engine without database or snapshots: evaluation indexes in memory only.
+
+    Without an explicit encoder, article collections get the API's article encoder
+    (`DEFLECT_ARTICLE_ENCODER`), everything else `DEFLECT_ENCODER`.
+    """
     from core.settings import get_settings
     from embeddings.encoder import load_encoder
     from embeddings.engine import SearchEngine
 
     settings = get_settings()
-    encoder = load_encoder(encoder_name or settings.encoder, batch_size=settings.encoder_batch_size,
+    default = getattr(settings, "resolved_article_encoder", settings.encoder) if articles else settings.encoder
+    encoder = load_encoder(encoder_name or default, batch_size=settings.encoder_batch_size,
                            threads=settings.encoder_threads)
     return SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None, rrf_k=settings.rrf_k,
                         bm25_weight=settings.bm25_weight)
@@ -127,7 +132,7 @@ def register(app: typer.Typer) -> None:
             fail_on(exc)
         if calibrate_on is not None and calibrate_on.resolve() == queries.resolve():
             fail("--calibrate-on must not be the file being scored")
-        engine = make_engine(encoder)
+        engine = make_engine(encoder, articles=bool(article_rows) and not ticket_rows)
         threshold = None if calib_rows else stored_threshold(
             tenant, engine.encoder.name, "articles" if article_rows else "tickets")
         with Bars() as bars:
@@ -184,16 +189,17 @@ def register(app: typer.Typer) -> None:
         except DeflectError as exc:
             fail_on(exc)
         console.print(
-            f"threshold {point.threshold:.4f} ({engine.encoder.name}): abstains on {point.oos_abstained:.1%} of "
+            f"threshold {point.threshold:.4f} ({corpus.collection.encoder.name}): abstains on {point.oos_abstained:.1%} of "
             f"out-of-scope queries, answers {point.in_scope_kept:.1%} of in-scope ones, "
             f"in-scope recall@3 after abstention {point.in_scope_recall:.1%}"
         )
         if dry_run:
             return
         with runtime.session() as session:
-            calibration.store(session, tenant_id=tenant, collection=collection_name, encoder=engine.encoder.name,
+            calibration.store(session, tenant_id=tenant, collection=collection_name, encoder=corpus.collection.encoder.name,
                               threshold=point.threshold, evidence=evidence, source=str(queries))
-        console.print(f"stored for tenant {tenant}, collection {collection_name}, encoder {engine.encoder.name}")
+        console.print(f"stored for tenant {tenant}, collection {collection_name}, "
+                      f"encoder {corpus.collection.encoder.name}")
         runtime.close()
 
     @app.command("run")

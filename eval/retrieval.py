@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from embeddings.encoder import Encoder
 from embeddings.engine import Collection, Hit, IndexedItem, SearchEngine, SearchFilter
 from eval import metrics as m
 from eval.datasets import Query, Ticket
@@ -94,8 +95,10 @@ def build_corpus(
                                  labels=ticket.tags, extra={"kind": "ticket"}))
     if not items:
         raise ValueError("nothing to index: give articles and/or tickets")
-    vectors = encode(engine, [i.text for i in items], kind="passage", label="encoding corpus", progress=progress)
-    collection = engine.new_collection()
+    # The articles collection may have its own (multilingual-weighted) encoder, as in the API.
+    collection = engine.new_collection("articles" if articles and not tickets else "tickets")
+    vectors = encode(collection.encoder, [i.text for i in items], kind="passage", label="encoding corpus",
+                     progress=progress)
     collection.apply(items, vectors, [])
     head = None
     labelled = [(row, item.labels[0]) for row, item in enumerate(items) if item.labels]
@@ -105,11 +108,11 @@ def build_corpus(
     return Corpus(collection=collection, head=head, has_articles=bool(articles))
 
 
-def encode(engine: SearchEngine, texts: Sequence[str], *, kind: Literal["query", "passage"], label: str,
+def encode(encoder: Encoder, texts: Sequence[str], *, kind: Literal["query", "passage"], label: str,
            progress: Progress | None = None, batch: int = 512) -> np.ndarray:
-    out = np.zeros((len(texts), engine.encoder.dim), dtype=np.float32)
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     for start in range(0, len(texts), batch):
-        out[start : start + batch] = engine.encoder.encode(texts[start : start + batch], kind=kind)
+        out[start : start + batch] = encoder.encode(texts[start : start + batch], kind=kind)
         if progress:
             progress(label, min(start + batch, len(texts)), len(texts))
     return out
@@ -266,12 +269,12 @@ def evaluate(
     """Indexes, runs every system on the queries, calibrates each on `calibrate_on` and scores."""
     corpus = corpus or build_corpus(engine, articles=articles, tickets=tickets,
                                     label_head=any(s.label_head for s in systems), progress=progress)
-    query_vectors = encode(engine, [q.text for q in queries], kind="query", label="encoding queries",
+    query_vectors = encode(corpus.collection.encoder, [q.text for q in queries], kind="query", label="encoding queries",
                            progress=progress)
     heads = head_probabilities(corpus, query_vectors)
     calib_vectors = calib_heads = None
     if calibrate_on:
-        calib_vectors = encode(engine, [q.text for q in calibrate_on], kind="query",
+        calib_vectors = encode(corpus.collection.encoder, [q.text for q in calibrate_on], kind="query",
                                label="encoding calibration queries", progress=progress)
         calib_heads = head_probabilities(corpus, calib_vectors)
     results: list[SystemResult] = []

@@ -112,17 +112,17 @@ def run_retrieval(spec: dict[str, Any], progress: Progress | None = None) -> tup
     articles = read_articles(resolve(spec["articles"])) if spec.get("articles") else []  # type: ignore[arg-type]
     tickets = read_tickets(resolve(spec["tickets"])) if spec.get("tickets") else []  # type: ignore[arg-type]
     calibrate_on = read_queries(resolve(spec["calibrate_on"])) if spec.get("calibrate_on") else None  # type: ignore[arg-type]
-    encoders: list[str] = list(spec.get("encoders") or ["use+minilm"])
+    encoders: list[str | None] = list(spec.get("encoders") or [None])  # None: the service's configured one
     min_in_scope = float(spec.get("min_in_scope", 0.95))
     runs: list[RetrievalRun] = []
     systems: dict[str, Any] = {}
     calibration: dict[str, Any] = {}
     timings: dict[str, float] = {}
     for index, encoder_name in enumerate(encoders):
-        engine = make_engine(encoder_name)
+        engine = make_engine(encoder_name, articles=bool(articles) and not tickets)
         started = time.perf_counter()
         corpus = build_corpus(engine, articles=articles, tickets=tickets, progress=progress)
-        timings[f"index_seconds@{encoder_name}"] = round(time.perf_counter() - started, 2)
+        timings[f"index_seconds@{corpus.collection.encoder.name}"] = round(time.perf_counter() - started, 2)
         if index == 0:
             specs = [SystemSpec("hybrid", "hybrid"), SystemSpec("dense", "dense", label_head=False),
                      SystemSpec("bm25", "bm25", label_head=False)]
@@ -130,13 +130,13 @@ def run_retrieval(spec: dict[str, Any], progress: Progress | None = None) -> tup
                 specs += [SystemSpec("hybrid-no-head", "hybrid", label_head=False),
                           SystemSpec("dense+head", "dense", label_head=True)]
         else:
-            specs = [SystemSpec(f"hybrid@{encoder_name}", "hybrid"),
-                     SystemSpec(f"dense@{encoder_name}", "dense", label_head=False)]
+            name = corpus.collection.encoder.name
+            specs = [SystemSpec(f"hybrid@{name}", "hybrid"), SystemSpec(f"dense@{name}", "dense", label_head=False)]
         threshold = None if calibrate_on else _default_threshold()
         run = evaluate(engine, queries=queries, calibrate_on=calibrate_on, stored_threshold=threshold,
                        systems=specs, min_in_scope=min_in_scope, progress=progress, corpus=corpus)
         for result in run.results:
-            systems[result.spec.name] = {"encoder": encoder_name, "mode": result.spec.mode,
+            systems[result.spec.name] = {"encoder": corpus.collection.encoder.name, "mode": result.spec.mode,
                                          "label_head": result.spec.label_head and result.spec.mode != "bm25",
                                          **result.metrics}
         calibration.update(run.calibration)
@@ -320,7 +320,9 @@ def run(config: Config, out_dir: Path, progress: Progress | None = None,
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"name": config.name, "config": str(config.source), "sections": {}}
     sections: list[tuple[str, str]] = []
-    primary_encoder = ((config.retrieval or {}).get("encoders") or ["use+minilm"])[0]
+    from core.settings import get_settings
+
+    primary_encoder = ((config.retrieval or {}).get("encoders") or [get_settings().encoder])[0]
     if config.retrieval:
         log("retrieval")
         payload, runs = run_retrieval(config.retrieval, progress)
