@@ -103,6 +103,42 @@ def normalise_text(value: str) -> str:
     return re.sub(r"[^\w]+", " ", plain).strip()
 
 
+_ZIP5 = re.compile(r"\b\d{5}\b")
+_ZIP4 = re.compile(r"\b\d{4}\b")
+_UK = re.compile(r"\b([a-z]{1,2}\d[a-z\d]?) ?(\d[a-z]{2})\b")
+_CANADA = re.compile(r"\b([a-z]\d[a-z]) ?(\d[a-z]\d)\b")
+NAME_KEY_CHARS = 3
+
+
+def postcode_of(address: str) -> str | None:
+    """The postcode in a normalised address: the last 5-digit group (a US ZIP+4 keeps its 5 digits),
+    else the last 4-digit group, else a UK or Canadian code; None when there is none."""
+    for pattern in (_ZIP5, _ZIP4):
+        found = pattern.findall(address)
+        if found:
+            return str(found[-1])
+    for pattern in (_UK, _CANADA):
+        match = pattern.search(address)
+        if match:
+            return match.group(1) + match.group(2)
+    return None
+
+
+def name_key_of(name: str) -> str | None:
+    """Order-free name block: the first letters of the alphabetically first name token
+    ("Dubois Claire" and "Claire Dubois" share "cla")."""
+    tokens = sorted(t for t in name.split() if len(t) > 1)
+    return tokens[0][:NAME_KEY_CHARS] if tokens else None
+
+
+def blocking_keys(kind: str, value: str) -> tuple[str | None, str | None]:
+    """(postcode, name_key) stored on a name_address identity; other kinds are matched exactly."""
+    if kind != "name_address":
+        return None, None
+    name, _, address = value.partition("|")
+    return postcode_of(address), name_key_of(name)
+
+
 def contact_identities(channel: str, contact: ContactIn) -> list[tuple[str, str]]:
     """(kind, normalised value) pairs of a contact, strongest first. A name alone yields nothing."""
     out: list[tuple[str, str]] = []
@@ -138,14 +174,36 @@ def _active(session: Session, tenant_id: str, kind: str, value: str) -> Identity
     )
 
 
+def _name_address_candidates(session: Session, tenant_id: str, value: str) -> list[Identity]:
+    """Active name_address identities in the same block: the same postcode when both addresses carry
+    one, else the same name key. Never the whole tenant, so resolution cost stays flat as it grows."""
+    postcode, name_key = blocking_keys("name_address", value)
+    if postcode is None and name_key is None:
+        return []
+    if postcode is not None:
+        block = Identity.postcode == postcode
+        if name_key is not None:
+            # A stored address without a postcode can still be the same place written more briefly.
+            block = block | ((Identity.postcode.is_(None)) & (Identity.name_key == name_key))
+    else:
+        block = Identity.name_key == name_key
+    return list(session.scalars(
+        select(Identity).where(Identity.tenant_id == tenant_id, Identity.kind == "name_address", block,
+                               Identity.unlinked_at.is_(None))
+    ))
+
+
+def _block_label(value: str, hit: Identity) -> str:
+    postcode, name_key = blocking_keys("name_address", value)
+    if postcode is not None and hit.postcode == postcode:
+        return f"postcode {postcode}"
+    return f"name key {name_key}"
+
+
 def _fuzzy_name_address(session: Session, tenant_id: str, value: str) -> tuple[Identity, float, float] | None:
     name, _, address = value.partition("|")
     best: tuple[Identity, float, float] | None = None
-    rows = session.scalars(
-        select(Identity).where(Identity.tenant_id == tenant_id, Identity.kind == "name_address",
-                               Identity.unlinked_at.is_(None))
-    )
-    for row in rows:
+    for row in _name_address_candidates(session, tenant_id, value):
         other_name, _, other_address = row.value.partition("|")
         name_score = fuzz.token_sort_ratio(name, other_name)
         if name_score < NAME_MIN:
@@ -195,7 +253,8 @@ def resolve_contact(
                 hit.customer, hit, "name_address",
                 f"name and address match {hit.value!r} (name {name_score:.0f}/100, address {address_score:.0f}/100)",
                 {"identity_id": hit.id, "value": hit.value, "name_score": round(name_score, 1),
-                 "address_score": round(address_score, 1)},
+                 "address_score": round(address_score, 1),
+                 "block": _block_label(by_kind["name_address"], hit)},
             )
     if resolution is None:
         customer = Customer(tenant_id=tenant_id, name=(contact.name or "").strip())
@@ -226,9 +285,10 @@ def _attach_identities(
             continue
         reason = (f"first seen on {source}" if resolution.kind == "new"
                   else f"seen on {source}, tied to this customer by {resolution.reason}")
+        postcode, name_key = blocking_keys(kind, value)
         identity = Identity(tenant_id=tenant_id, customer_id=customer.id, kind=kind, value=value, reason=reason,
                             evidence={"source": source, "link": resolution.kind, **resolution.evidence},
-                            linked_by="auto")
+                            linked_by="auto", postcode=postcode, name_key=name_key)
         session.add(identity)
         session.flush()
         if resolution.identity is None:
@@ -291,7 +351,7 @@ def _replace(session: Session, *, tenant_id: str, old: Identity, customer: Custo
     old.unlinked_by = actor
     new = Identity(tenant_id=tenant_id, customer_id=customer.id, kind=old.kind, value=old.value, reason=reason,
                    evidence={"previous_identity_id": old.id, "previous_customer_id": old.customer_id},
-                   linked_by=actor)
+                   linked_by=actor, postcode=old.postcode, name_key=old.name_key)
     session.add(new)
     session.flush()
     _move_contacts(session, tenant_id=tenant_id, old=old, new=new)

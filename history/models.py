@@ -27,13 +27,21 @@ class Identity(TenantMixin, Base):
     """A normalised identifier tied to a customer, with why it was tied; unlinking keeps the row."""
 
     __tablename__ = "identities"
-    __table_args__ = (Index("ix_identities_lookup", "tenant_id", "kind", "value"),)
+    __table_args__ = (
+        Index("ix_identities_lookup", "tenant_id", "kind", "value"),
+        Index("ix_identities_postcode", "tenant_id", "kind", "postcode"),
+        Index("ix_identities_name_key", "tenant_id", "kind", "name_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     # email | marketplace_id | phone | name_address
     kind: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(1000))
+    # Blocking keys of name_address identities, so a fuzzy match compares one postcode's or one name's
+    # identities instead of the whole tenant (history.identity.blocking_keys).
+    postcode: Mapped[str | None] = mapped_column(String(20))
+    name_key: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     linked_by: Mapped[str] = mapped_column(String(100), default="auto")
@@ -159,6 +167,8 @@ class Ticket(TenantMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_id"),
         Index("ix_tickets_customer_created", "tenant_id", "customer_id", "created_at"),
+        # The ticket list: newest first per tenant.
+        Index("ix_tickets_tenant_created", "tenant_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
