@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from core.changes import record_changes
 from core.clock import utcnow
 from core.errors import ImportFileError, LineError, NotFoundError
+from core.jsonl import read_jsonl, validation_reason
 from kb.chunking import chunk_article
 from kb.models import Article, ArticleChunk
 from kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate, ImportReport
@@ -158,44 +159,9 @@ def count(session: Session, *, tenant_id: str) -> int:
 
 # -- import -----------------------------------------------------------------------
 
-def _validation_reason(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}" for err in exc.errors()
-    )
-
-
 def parse_articles_jsonl(path: Path) -> list[ArticleCreate]:
     """Every line or none: raises ImportFileError listing each bad line (file, line, reason)."""
-    errors: list[LineError] = []
-    articles: list[ArticleCreate] = []
-    seen: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFileError([LineError(str(path), 0, f"cannot read file: {exc}")]) from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(str(path), number, f"invalid JSON: {exc.msg}"))
-            continue
-        if not isinstance(raw, dict):
-            errors.append(LineError(str(path), number, "expected a JSON object"))
-            continue
-        try:
-            article = ArticleCreate.model_validate(raw)
-        except ValidationError as exc:
-            errors.append(LineError(str(path), number, _validation_reason(exc)))
-            continue
-        if article.id in seen:
-            errors.append(LineError(str(path), number, f"duplicate id {article.id!r} (first on line {seen[article.id]})"))
-            continue
-        seen[article.id] = number
-        articles.append(article)
-    if errors:
-        raise ImportFileError(errors)
+    articles = read_jsonl(path, ArticleCreate.model_validate, key=lambda a: a.id)
     if not articles:
         raise ImportFileError([LineError(str(path), 0, "no articles in file")])
     return articles
@@ -238,7 +204,7 @@ def parse_markdown_folder(folder: Path) -> list[ArticleCreate]:
         try:
             articles.append(ArticleCreate.model_validate({**meta, "body": body.strip()}))
         except ValidationError as exc:
-            errors.append(LineError(str(file), 1, _validation_reason(exc)))
+            errors.append(LineError(str(file), 1, validation_reason(exc)))
     if errors:
         raise ImportFileError(errors)
     return articles
