@@ -208,7 +208,8 @@ def content_gaps(
     groups: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):
         groups[int(label)].append(index)
-    titles = dict(session.execute(select(Article.external_id, Article.title).where(Article.tenant_id == tenant_id)))
+    titles = {key: title for key, title in session.execute(
+        select(Article.external_id, Article.title).where(Article.tenant_id == tenant_id))}
     clusters: list[GapCluster] = []
     unclustered = 0
     for members in groups.values():
