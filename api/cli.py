@@ -291,9 +291,11 @@ def demo(
     console.print(f"  Reports       {base}/reports")
     for role, raw in demo_keys.items():
         console.print(f"  {role:<7} key   {raw}")
-    console.print(
+    # Plain print: rich would wrap the command and break copy-paste.
+    print(
         f"\n  curl -s {base}/v1/suggest -H 'X-API-Key: {demo_keys['public']}' "
-        "-H 'Content-Type: application/json' -d '{\"query\": \"where is my parcel\", \"channel\": \"amazon\"}'\n"
+        "-H 'Content-Type: application/json' -d '{\"query\": \"where is my parcel\", \"channel\": \"amazon\"}'\n",
+        flush=True,
     )
     runtime.close()
     if serve_api:
