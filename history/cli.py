@@ -263,3 +263,39 @@ def kb_audit(tenant: TenantOption = "demo", only_failing: Annotated[bool, typer.
         console.print(table)
     if any(r.blocking and r.override is None for r in report.results):
         raise typer.Exit(1)
+
+
+@report_app.command("content-gaps")
+def content_gaps(
+    tenant: TenantOption = "demo", days: Annotated[int, typer.Option(min=1, max=366)] = 30,
+    distance: Annotated[float, typer.Option(help="Cosine distance threshold of the clustering")] = 0.5,
+    min_size: Annotated[int, typer.Option(min=1)] = 2, limit: Annotated[int, typer.Option(min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Clusters of recent questions the help centre does not answer, most preventable contacts first."""
+    from kb import gaps
+    from kb.suggest import abstain_threshold
+
+    runtime = _runtime()
+    search = runtime.search
+    search.catch_up(tenant, "articles")
+    try:
+        with runtime.session() as session:
+            threshold = abstain_threshold(session, tenant_id=tenant, encoder=search.encoder_for("articles").name,
+                                          default=runtime.settings.default_abstain_threshold)
+            report = gaps.content_gaps(session, search, tenant_id=tenant, threshold=threshold, days=days,
+                                       distance=distance, min_size=min_size, limit=limit)
+    except DeflectError as exc:
+        _fail(exc.message)
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+        return
+    console.print(f"{report.candidates} unanswered questions since {report.since:%Y-%m-%d}, "
+                  f"{len(report.clusters)} clusters ({report.unclustered} in smaller ones)")
+    table = Table("contacts", "size", "trend", "channels", "reason", "nearest article", "example")
+    for c in report.clusters:
+        trend = f"{c.earlier}→{c.recent}"
+        nearest = f"{c.nearest_article.id} {c.nearest_article.score:.2f}" if c.nearest_article else "-"
+        table.add_row(str(c.contacts), str(c.size), trend, ", ".join(f"{k} {v}" for k, v in c.channels.items()),
+                      c.suggested_reason, nearest, c.examples[0].text[:70] if c.examples else "")
+    console.print(table)

@@ -69,9 +69,32 @@
                                                (t.order_id ? " · order " + t.order_id : "")));
       detail.appendChild(el("p", null, t.body));
       draftSection(section(detail, "Draft reply"), t);
+      articlesSection(section(detail, "Articles that answer each question"), t);
       duplicatesSection(section(detail, "Possible duplicates"), t);
       timelineSection(section(detail, "Customer history"), t);
     }).catch(function (err) { detail.appendChild(el("div", "notice bad", err.message)); });
+  }
+
+  function articlesSection(box, t) {
+    A.get("/v1/tickets/" + encodeURIComponent(t.id) + "/suggested-articles").then(function (r) {
+      r.questions.forEach(function (q) {
+        box.appendChild(el("h3", "section-title", q.topic.replace(/_/g, " ") + ": " + q.text));
+        if (!q.articles.length) { box.appendChild(el("p", "muted", "No article answers this question.")); }
+        q.articles.forEach(function (a) {
+          var card = el("div", "dup"), link = el("a", null, a.title);
+          link.href = "/help/articles/" + encodeURIComponent(a.id);
+          link.target = "_blank";
+          card.appendChild(link);
+          card.appendChild(el("span", "meta muted", " " + Math.round(a.confidence * 100) + "%"));
+          var passage = el("p");
+          passage.appendChild(document.createTextNode(a.passage.slice(0, a.highlight[0])));
+          passage.appendChild(el("mark", null, a.passage.slice(a.highlight[0], a.highlight[1])));
+          passage.appendChild(document.createTextNode(a.passage.slice(a.highlight[1])));
+          card.appendChild(passage);
+          box.appendChild(card);
+        });
+      });
+    }).catch(function (err) { box.appendChild(el("p", "muted", "Suggestions unavailable: " + err.message)); });
   }
 
   function timelineSection(box, t) {
