@@ -33,7 +33,9 @@ class ImpactWindow(BaseModel):
     until: datetime
     contacts: int = Field(description="Tickets with the reason")
     contacts_per_day: float
-    deflection_sessions: int = Field(description="Sessions on the reason's topic whose deflection window closed")
+    deflection_sessions: int = Field(
+        description="Sessions on the reason's topic whose deflection window closed"
+    )
     deflected: int
     deflection_rate: float | None
     repeat_base: int = Field(description="Tickets of known customers with the reason (repeat-rate sample)")
@@ -64,14 +66,16 @@ def _aware(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _subject(session: Session, *, tenant_id: str, article_id: str | None,
-             macro_key: str | None) -> tuple[Literal["article", "macro"], str, list[str], datetime]:
+def _subject(
+    session: Session, *, tenant_id: str, article_id: str | None, macro_key: str | None
+) -> tuple[Literal["article", "macro"], str, list[str], datetime]:
     """(kind, id, tags, when it last changed)."""
     if bool(article_id) == bool(macro_key):
         raise InvalidInputError("give exactly one of article_id and macro_key")
     if article_id:
-        article = session.scalar(select(Article).where(Article.tenant_id == tenant_id,
-                                                       Article.external_id == article_id))
+        article = session.scalar(
+            select(Article).where(Article.tenant_id == tenant_id, Article.external_id == article_id)
+        )
         if article is None:
             raise NotFoundError(f"article {article_id!r} not found")
         return "article", article_id, list(article.tags), article.source_updated_at or article.updated_at
@@ -79,29 +83,52 @@ def _subject(session: Session, *, tenant_id: str, article_id: str | None,
     macros = list(session.scalars(select(Macro).where(Macro.tenant_id == tenant_id, Macro.key == key)))
     if not macros:
         raise NotFoundError(f"macro {key!r} not found")
-    changed = session.scalar(select(func.max(MacroVersion.created_at))
-                             .where(MacroVersion.macro_id.in_([m.id for m in macros])))
+    changed = session.scalar(
+        select(func.max(MacroVersion.created_at)).where(MacroVersion.macro_id.in_([m.id for m in macros]))
+    )
     tags = [t for m in macros for t in m.tags] + ([key] if key in TAGS else [])
     return "macro", key, tags, changed or macros[0].created_at
 
 
-def _window(session: Session, *, tenant_id: str, reason: str, since: datetime, until: datetime,
-            repeat_days: int, deflection_hours: int) -> ImpactWindow:
-    tags = session.scalars(select(Ticket.tags).where(Ticket.tenant_id == tenant_id, Ticket.created_at >= since,
-                                                     Ticket.created_at < until))
+def _window(
+    session: Session,
+    *,
+    tenant_id: str,
+    reason: str,
+    since: datetime,
+    until: datetime,
+    repeat_days: int,
+    deflection_hours: int,
+) -> ImpactWindow:
+    tags = session.scalars(
+        select(Ticket.tags).where(
+            Ticket.tenant_id == tenant_id, Ticket.created_at >= since, Ticket.created_at < until
+        )
+    )
     contacts = sum(reason in (t or ["other"]) for t in tags)
     days = (until - since).total_seconds() / 86400
-    deflection = deflection_report(session, tenant_id=tenant_id, window_hours=deflection_hours, since=since,
-                                   until=until)
+    deflection = deflection_report(
+        session, tenant_id=tenant_id, window_hours=deflection_hours, since=since, until=until
+    )
     topic = next((r for r in deflection.by_topic if r.key == reason), None)
-    repeats = repeat_contacts(session, tenant_id=tenant_id, within_days=repeat_days, since=since,
-                              until=until - timedelta(microseconds=1))
+    repeats = repeat_contacts(
+        session,
+        tenant_id=tenant_id,
+        within_days=repeat_days,
+        since=since,
+        until=until - timedelta(microseconds=1),
+    )
     repeat = next((r for r in repeats.by_reason if r.key == reason), None)
     return ImpactWindow(
-        since=since, until=until, contacts=contacts, contacts_per_day=round(contacts / days, 3),
-        deflection_sessions=topic.closed if topic else 0, deflected=topic.deflected if topic else 0,
+        since=since,
+        until=until,
+        contacts=contacts,
+        contacts_per_day=round(contacts / days, 3),
+        deflection_sessions=topic.closed if topic else 0,
+        deflected=topic.deflected if topic else 0,
         deflection_rate=topic.deflection_rate if topic else None,
-        repeat_base=repeat.tickets if repeat else 0, repeats=repeat.repeats if repeat else 0,
+        repeat_base=repeat.tickets if repeat else 0,
+        repeats=repeat.repeats if repeat else 0,
         repeat_rate=repeat.rate if repeat and repeat.tickets else None,
     )
 
@@ -110,32 +137,63 @@ def _diff(after: float | None, before: float | None) -> float | None:
     return None if after is None or before is None else round(after - before, 4)
 
 
-def impact(session: Session, *, tenant_id: str, article_id: str | None = None, macro_key: str | None = None,
-           date: datetime | None = None, days: int = 28, reason: str | None = None, repeat_days: int,
-           deflection_hours: int) -> ImpactReport:
+def impact(
+    session: Session,
+    *,
+    tenant_id: str,
+    article_id: str | None = None,
+    macro_key: str | None = None,
+    date: datetime | None = None,
+    days: int = 28,
+    reason: str | None = None,
+    repeat_days: int,
+    deflection_hours: int,
+) -> ImpactReport:
     """Compares equal windows before and after the change (default date: when it last changed)."""
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInputError(f"days must be between 1 and {MAX_DAYS}")
-    kind, subject_id, tags, changed = _subject(session, tenant_id=tenant_id, article_id=article_id,
-                                               macro_key=macro_key)
+    kind, subject_id, tags, changed = _subject(
+        session, tenant_id=tenant_id, article_id=article_id, macro_key=macro_key
+    )
     reason = reason or (tags[0] if tags else None)
     if reason not in TAGS:
-        raise InvalidInputError(f"{kind} {subject_id!r} has no reason tag; pass reason= (one of {', '.join(TAGS)})")
+        raise InvalidInputError(
+            f"{kind} {subject_id!r} has no reason tag; pass reason= (one of {', '.join(TAGS)})"
+        )
     at = _aware(date or changed)
     now = utcnow()
     span = timedelta(days=days)
     if at + span > now:
         span = now - at
         if span < timedelta(hours=1):
-            raise InvalidInputError(f"the change on {at.isoformat()} is less than an hour old; nothing to compare")
-    before, after = (_window(session, tenant_id=tenant_id, reason=reason, since=since, until=since + span,
-                             repeat_days=repeat_days, deflection_hours=deflection_hours)
-                     for since in (at - span, at))
+            raise InvalidInputError(
+                f"the change on {at.isoformat()} is less than an hour old; nothing to compare"
+            )
+    before, after = (
+        _window(
+            session,
+            tenant_id=tenant_id,
+            reason=reason,
+            since=since,
+            until=since + span,
+            repeat_days=repeat_days,
+            deflection_hours=deflection_hours,
+        )
+        for since in (at - span, at)
+    )
     return ImpactReport(
-        kind=kind, id=subject_id, reason=reason, changed_at=at, days=round(span.total_seconds() / 86400, 3),
-        complete=span == timedelta(days=days), before=before, after=after,
-        delta=ImpactDelta(contacts=after.contacts - before.contacts,
-                          contacts_per_day=round(after.contacts_per_day - before.contacts_per_day, 3),
-                          deflection_rate=_diff(after.deflection_rate, before.deflection_rate),
-                          repeat_rate=_diff(after.repeat_rate, before.repeat_rate)),
+        kind=kind,
+        id=subject_id,
+        reason=reason,
+        changed_at=at,
+        days=round(span.total_seconds() / 86400, 3),
+        complete=span == timedelta(days=days),
+        before=before,
+        after=after,
+        delta=ImpactDelta(
+            contacts=after.contacts - before.contacts,
+            contacts_per_day=round(after.contacts_per_day - before.contacts_per_day, 3),
+            deflection_rate=_diff(after.deflection_rate, before.deflection_rate),
+            repeat_rate=_diff(after.repeat_rate, before.repeat_rate),
+        ),
     )

@@ -1,4 +1,4 @@
-"""The root-cause table of the weekly review: per reason and channel over 30/60/90 days, with the lead's notes.
+"""The weekly review's root-cause table: per reason and channel over 30/60/90 days, with the lead's notes.
 
 Definitions (also returned in the report's `definitions`):
 - volume: tickets carrying the reason (a ticket with two reasons counts for both), created in the period;
@@ -35,10 +35,12 @@ TOP_SKUS = 3
 RESOLVED = frozenset({"solved", "closed"})
 DEFINITIONS = {
     "volume": "tickets with this reason created in the period (a ticket with two reasons counts for both)",
-    "share": "volume / all tickets of the row's channel in the period (rows for channel 'all': of every channel)",
-    "repeat_rate": "share of these tickets whose customer wrote about the same reason in the previous {days} days",
-    "fcr_rate": "share of these tickets solved or closed with no further ticket from the same customer about the "
-                "same reason within {days} days",
+    "share": "volume / all tickets of the row's channel in the period (channel 'all': of every channel)",
+    "repeat_rate": "share of these tickets whose customer wrote about the same reason in the previous "
+    "{days} days",
+    "fcr_rate": "share of these tickets solved or closed with no further ticket from the same customer "
+    "about the "
+    "same reason within {days} days",
     "avg_handling_seconds": "mean handling time over the tickets where it is known (handling_known)",
     "top_skus": "items of the tickets' orders, by number of tickets",
 }
@@ -98,8 +100,14 @@ class _Acc:
 
 
 def _note_read(row: RootCauseNote) -> RootCauseNoteRead:
-    return RootCauseNoteRead(reason=row.reason, channel=row.channel, root_cause=row.root_cause,
-                             action_owner=row.action_owner, set_by=row.set_by, set_at=row.set_at)
+    return RootCauseNoteRead(
+        reason=row.reason,
+        channel=row.channel,
+        root_cause=row.root_cause,
+        action_owner=row.action_owner,
+        set_by=row.set_by,
+        set_at=row.set_at,
+    )
 
 
 def _check_key(reason: str, channel: str) -> None:
@@ -109,12 +117,20 @@ def _check_key(reason: str, channel: str) -> None:
         raise InvalidInputError(f"unknown channel {channel!r}; one of {ALL}, {', '.join(CHANNELS)}")
 
 
-def set_note(session: Session, *, tenant_id: str, reason: str, channel: str, note: RootCauseNoteIn,
-             actor: str) -> RootCauseNoteRead:
+def set_note(
+    session: Session, *, tenant_id: str, reason: str, channel: str, note: RootCauseNoteIn, actor: str
+) -> RootCauseNoteRead:
     """Adds the current note for (reason, channel); earlier notes stay as its history."""
     _check_key(reason, channel)
-    row = RootCauseNote(tenant_id=tenant_id, reason=reason, channel=channel, root_cause=note.root_cause.strip(),
-                        action_owner=note.action_owner.strip(), set_by=actor, set_at=utcnow())
+    row = RootCauseNote(
+        tenant_id=tenant_id,
+        reason=reason,
+        channel=channel,
+        root_cause=note.root_cause.strip(),
+        action_owner=note.action_owner.strip(),
+        set_by=actor,
+        set_at=utcnow(),
+    )
     session.add(row)
     session.flush()
     return _note_read(row)
@@ -123,31 +139,53 @@ def set_note(session: Session, *, tenant_id: str, reason: str, channel: str, not
 def note_history(session: Session, *, tenant_id: str, reason: str, channel: str) -> list[RootCauseNoteRead]:
     """Every note ever set for (reason, channel), newest first."""
     _check_key(reason, channel)
-    return [_note_read(r) for r in session.scalars(
-        select(RootCauseNote).where(RootCauseNote.tenant_id == tenant_id, RootCauseNote.reason == reason,
-                                    RootCauseNote.channel == channel).order_by(RootCauseNote.id.desc()))]
+    return [
+        _note_read(r)
+        for r in session.scalars(
+            select(RootCauseNote)
+            .where(
+                RootCauseNote.tenant_id == tenant_id,
+                RootCauseNote.reason == reason,
+                RootCauseNote.channel == channel,
+            )
+            .order_by(RootCauseNote.id.desc())
+        )
+    ]
 
 
 def _current_notes(session: Session, *, tenant_id: str) -> dict[tuple[str, str], RootCauseNoteRead]:
     current: dict[tuple[str, str], RootCauseNoteRead] = {}
-    for row in session.scalars(select(RootCauseNote).where(RootCauseNote.tenant_id == tenant_id)
-                               .order_by(RootCauseNote.id)):
+    for row in session.scalars(
+        select(RootCauseNote).where(RootCauseNote.tenant_id == tenant_id).order_by(RootCauseNote.id)
+    ):
         current[(row.reason, row.channel)] = _note_read(row)
     return current
 
 
-def root_causes(session: Session, *, tenant_id: str, within_days: int, until: datetime | None = None,
-                channel: str | None = None) -> RootCauseReport:
+def root_causes(
+    session: Session,
+    *,
+    tenant_id: str,
+    within_days: int,
+    until: datetime | None = None,
+    channel: str | None = None,
+) -> RootCauseReport:
     """The table for the last 30, 60 and 90 days before `until` (default now)."""
     until = until or utcnow()
     window = timedelta(days=within_days)
     start = until - timedelta(days=max(PERIODS))
     # Earlier tickets decide repeats, later ones (up to now) decide whether a contact was resolved first time.
-    tickets = list(session.scalars(
-        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.created_at >= start - window,
-                             Ticket.created_at <= max(until + window, utcnow()))
-        .order_by(Ticket.created_at, Ticket.id)
-    ))
+    tickets = list(
+        session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.tenant_id == tenant_id,
+                Ticket.created_at >= start - window,
+                Ticket.created_at <= max(until + window, utcnow()),
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+        )
+    )
     contacts: dict[tuple[int, str], list[datetime]] = defaultdict(list)
     for t in tickets:
         if t.customer_id is not None:
@@ -157,8 +195,11 @@ def root_causes(session: Session, *, tenant_id: str, within_days: int, until: da
     items: dict[str, list[tuple[str, str]]] = {}
     titles: dict[str, str] = {}
     if order_ids:
-        for order in session.scalars(select(Order).where(Order.tenant_id == tenant_id, Order.order_id.in_(order_ids))
-                                     .options(selectinload(Order.items))):
+        for order in session.scalars(
+            select(Order)
+            .where(Order.tenant_id == tenant_id, Order.order_id.in_(order_ids))
+            .options(selectinload(Order.items))
+        ):
             items[order.order_id] = [(i.sku, i.title) for i in order.items if i.sku]
             for i in order.items:
                 titles.setdefault(i.sku, i.title)
@@ -190,32 +231,61 @@ def root_causes(session: Session, *, tenant_id: str, within_days: int, until: da
                         acc.handling.append(t.handling_seconds)
                     acc.skus.update({sku for sku, _ in items.get(t.order_id or "", [])})
         periods[f"{days}d"] = sorted(
-            (_row(reason, ch, acc, totals[ch], titles, notes.get((reason, ch)))
-             for (reason, ch), acc in rows.items() if channel is None or ch == channel),
+            (
+                _row(reason, ch, acc, totals[ch], titles, notes.get((reason, ch)))
+                for (reason, ch), acc in rows.items()
+                if channel is None or ch == channel
+            ),
             key=lambda r: (-r.volume, r.channel != ALL, r.reason, r.channel),
         )
-    return RootCauseReport(until=until, repeat_within_days=within_days,
-                           definitions={k: v.format(days=within_days) for k, v in DEFINITIONS.items()},
-                           periods=periods)
+    return RootCauseReport(
+        until=until,
+        repeat_within_days=within_days,
+        definitions={k: v.format(days=within_days) for k, v in DEFINITIONS.items()},
+        periods=periods,
+    )
 
 
-def _row(reason: str, channel: str, acc: _Acc, total: int, titles: dict[str, str],
-         note: RootCauseNoteRead | None) -> RootCauseRow:
+def _row(
+    reason: str, channel: str, acc: _Acc, total: int, titles: dict[str, str], note: RootCauseNoteRead | None
+) -> RootCauseRow:
     return RootCauseRow(
-        reason=reason, channel=channel, volume=acc.volume, share=round(acc.volume / total, 4) if total else 0.0,
-        repeat_contacts=acc.repeats, repeat_rate=round(acc.repeats / acc.volume, 4),
-        first_contact_resolved=acc.resolved, fcr_rate=round(acc.resolved / acc.volume, 4),
+        reason=reason,
+        channel=channel,
+        volume=acc.volume,
+        share=round(acc.volume / total, 4) if total else 0.0,
+        repeat_contacts=acc.repeats,
+        repeat_rate=round(acc.repeats / acc.volume, 4),
+        first_contact_resolved=acc.resolved,
+        fcr_rate=round(acc.resolved / acc.volume, 4),
         handling_known=len(acc.handling),
         avg_handling_seconds=round(sum(acc.handling) / len(acc.handling), 1) if acc.handling else None,
-        top_skus=[SkuCount(sku=sku, title=titles.get(sku, ""), tickets=n)
-                  for sku, n in sorted(acc.skus.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_SKUS]],
+        top_skus=[
+            SkuCount(sku=sku, title=titles.get(sku, ""), tickets=n)
+            for sku, n in sorted(acc.skus.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_SKUS]
+        ],
         note=note,
     )
 
 
-CSV_COLUMNS = ("period", "reason", "channel", "volume", "share", "repeat_contacts", "repeat_rate",
-               "first_contact_resolved", "fcr_rate", "handling_known", "avg_handling_seconds", "top_skus",
-               "root_cause", "action_owner", "note_set_by", "note_set_at")
+CSV_COLUMNS = (
+    "period",
+    "reason",
+    "channel",
+    "volume",
+    "share",
+    "repeat_contacts",
+    "repeat_rate",
+    "first_contact_resolved",
+    "fcr_rate",
+    "handling_known",
+    "avg_handling_seconds",
+    "top_skus",
+    "root_cause",
+    "action_owner",
+    "note_set_by",
+    "note_set_at",
+)
 
 
 def _cell(value: object) -> object:
@@ -233,12 +303,27 @@ def report_csv(report: RootCauseReport) -> str:
     for period, rows in report.periods.items():
         for r in rows:
             note = r.note
-            writer.writerow([_cell(v) for v in (
-                period, r.reason, r.channel, r.volume, r.share, r.repeat_contacts, r.repeat_rate,
-                r.first_contact_resolved, r.fcr_rate, r.handling_known,
-                "" if r.avg_handling_seconds is None else r.avg_handling_seconds,
-                "; ".join(f"{s.sku} ({s.tickets})" for s in r.top_skus),
-                note.root_cause if note else "", note.action_owner if note else "", note.set_by if note else "",
-                note.set_at.isoformat() if note else "",
-            )])
+            writer.writerow(
+                [
+                    _cell(v)
+                    for v in (
+                        period,
+                        r.reason,
+                        r.channel,
+                        r.volume,
+                        r.share,
+                        r.repeat_contacts,
+                        r.repeat_rate,
+                        r.first_contact_resolved,
+                        r.fcr_rate,
+                        r.handling_known,
+                        "" if r.avg_handling_seconds is None else r.avg_handling_seconds,
+                        "; ".join(f"{s.sku} ({s.tickets})" for s in r.top_skus),
+                        note.root_cause if note else "",
+                        note.action_owner if note else "",
+                        note.set_by if note else "",
+                        note.set_at.isoformat() if note else "",
+                    )
+                ]
+            )
     return out.getvalue()

@@ -29,8 +29,15 @@ TENANT_HEADER = "X-Deflect-Tenant"
 SIGNATURE_PREFIX = "sha256="
 # When two events carry the same time, the later stage of delivery wins, whatever the arrival order.
 STATUS_STAGE = {
-    "label_created": 1, "pre_transit": 1, "in_transit": 2, "exception": 2, "delayed": 2,
-    "out_for_delivery": 3, "available_for_pickup": 4, "delivered": 5, "returned": 5,
+    "label_created": 1,
+    "pre_transit": 1,
+    "in_transit": 2,
+    "exception": 2,
+    "delayed": 2,
+    "out_for_delivery": 3,
+    "available_for_pickup": 4,
+    "delivered": 5,
+    "returned": 5,
 }
 
 
@@ -67,8 +74,10 @@ class ShipmentState(BaseModel):
 
 class ShipmentEventResult(BaseModel):
     tracking_number: str
-    outcome: str = Field(description="applied | duplicate (seen before, nothing changed) | stale (older than the "
-                                     "recorded status, kept for the record only)")
+    outcome: str = Field(
+        description="applied | duplicate (seen before, nothing changed) | stale (older than the "
+        "recorded status, kept for the record only)"
+    )
     shipments: list[ShipmentState]
 
 
@@ -127,28 +136,50 @@ def _newer(event: ShipmentEventIn, shipment: Shipment) -> bool:
 
 
 def _state(shipment: Shipment, order_id: str) -> ShipmentState:
-    return ShipmentState(order_id=order_id, carrier=shipment.carrier, tracking_number=shipment.tracking_number or "",
-                         status=shipment.status, status_at=shipment.status_at, location=shipment.location)
+    return ShipmentState(
+        order_id=order_id,
+        carrier=shipment.carrier,
+        tracking_number=shipment.tracking_number or "",
+        status=shipment.status,
+        status_at=shipment.status_at,
+        location=shipment.location,
+    )
 
 
 def apply_event(session: Session, *, tenant_id: str, event: ShipmentEventIn) -> ShipmentEventResult:
     """Records the event and moves every shipment with its tracking number forward if it is newer."""
-    shipments = list(session.scalars(
-        select(Shipment).where(Shipment.tenant_id == tenant_id, Shipment.tracking_number == event.tracking_number)
-        .options(selectinload(Shipment.order)).order_by(Shipment.id).with_for_update()
-    ))
+    shipments = list(
+        session.scalars(
+            select(Shipment)
+            .where(Shipment.tenant_id == tenant_id, Shipment.tracking_number == event.tracking_number)
+            .options(selectinload(Shipment.order))
+            .order_by(Shipment.id)
+            .with_for_update()
+        )
+    )
     if not shipments:
         raise NotFoundError(f"no shipment with tracking number {event.tracking_number!r}")
-    key = (ShipmentEvent.tenant_id == tenant_id, ShipmentEvent.tracking_number == event.tracking_number,
-           ShipmentEvent.occurred_at == event.occurred_at, ShipmentEvent.status == event.status)
+    key = (
+        ShipmentEvent.tenant_id == tenant_id,
+        ShipmentEvent.tracking_number == event.tracking_number,
+        ShipmentEvent.occurred_at == event.occurred_at,
+        ShipmentEvent.status == event.status,
+    )
     outcome = "duplicate"
     if session.scalar(select(ShipmentEvent.id).where(*key)) is None:
         applied = any(_newer(event, s) for s in shipments)
         try:
             with session.begin_nested():
-                session.add(ShipmentEvent(tenant_id=tenant_id, tracking_number=event.tracking_number,
-                                          status=event.status, location=event.location,
-                                          occurred_at=event.occurred_at, applied=applied))
+                session.add(
+                    ShipmentEvent(
+                        tenant_id=tenant_id,
+                        tracking_number=event.tracking_number,
+                        status=event.status,
+                        location=event.location,
+                        occurred_at=event.occurred_at,
+                        applied=applied,
+                    )
+                )
         except IntegrityError:
             applied = False  # the same event, delivered twice at the same moment: the other copy counts
         else:
@@ -161,6 +192,8 @@ def apply_event(session: Session, *, tenant_id: str, event: ShipmentEventIn) -> 
                     shipment.location = event.location
             session.flush()
     orders = {s.order_id: s.order for s in shipments}
-    return ShipmentEventResult(tracking_number=event.tracking_number, outcome=outcome,
-                               shipments=[_state(s, orders[s.order_id].order_id) for s in shipments])
-
+    return ShipmentEventResult(
+        tracking_number=event.tracking_number,
+        outcome=outcome,
+        shipments=[_state(s, orders[s.order_id].order_id) for s in shipments],
+    )

@@ -3,13 +3,14 @@
 Candidates, from the last `days` days:
 - tickets whose best help article scores below the abstain threshold (the widget would show nothing:
   `no_suggestion`) or less than LOW_SCORE_MARGIN above it (`low_score`);
-- widget / contact-form sessions (their last typed query) with the same low scores, or where the customer voted
-  an article not helpful (`not_helpful`) or asked to contact anyway (`contact_anyway`). A session that ended in a
-  submitted ticket is represented by that ticket, not counted twice.
-Candidates are clustered on the ticket encoder's normalised vectors with scikit-learn's agglomerative clustering
-(cosine distance, average linkage, a distance threshold); input is sorted first, so the same data always gives
-the same clusters. A cluster's `contacts` (tickets, plus sessions that asked to contact or submitted) are the
-contacts a good article would likely have prevented; clusters are sorted by them, then by size.
+- widget / contact-form sessions (their last typed query) with the same low scores, or where the customer
+  voted an article not helpful (`not_helpful`) or asked to contact anyway (`contact_anyway`). A session that
+  ended in a submitted ticket is represented by that ticket, not counted twice.
+Candidates are clustered on the ticket encoder's normalised vectors with scikit-learn's agglomerative
+clustering (cosine distance, average linkage, a distance threshold); input is sorted first, so the same data
+always gives the same clusters. A cluster's `contacts` (tickets, plus sessions that asked to contact or
+submitted) are the contacts a good article would likely have prevented; clusters are sorted by them, then by
+size.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ NEAREST_PER_ITEM = 5
 MAX_DAYS = 366
 DEFINITION = (
     "Candidates: tickets and widget/contact-form queries of the window whose best article scores under the "
-    "abstain threshold (no_suggestion) or under threshold + {margin} (low_score), and sessions with a not-helpful "
-    "vote or contact-anyway. Clusters: agglomerative, cosine distance, average linkage, threshold {distance}. "
-    "contacts = tickets + sessions that asked to contact or submitted: what a good article would likely prevent."
+    "abstain threshold (no_suggestion) or under threshold + {margin} (low_score), and sessions with a "
+    "not-helpful vote or contact-anyway. Clusters: agglomerative, cosine distance, average linkage, "
+    "threshold {distance}. contacts = tickets + sessions that asked to contact or submitted: what a good "
+    "article would likely prevent."
 )
 
 
@@ -61,7 +63,9 @@ class GapExample(BaseModel):
 class NearestArticle(BaseModel):
     id: str
     title: str
-    score: float = Field(description="Mean cosine over the cluster's members (0 where it was not in their top 5)")
+    score: float = Field(
+        description="Mean cosine over the cluster's members (0 where it was not in their top 5)"
+    )
 
 
 class GapCluster(BaseModel):
@@ -105,12 +109,17 @@ class _Item:
     nearest: dict[str, float] = field(default_factory=dict)
 
 
-def _sessions(session: Session, *, tenant_id: str, since: datetime, until: datetime,
-              ticket_ids: set[str]) -> list[_Item]:
+def _sessions(
+    session: Session, *, tenant_id: str, since: datetime, until: datetime, ticket_ids: set[str]
+) -> list[_Item]:
     """One item per session with a typed query: its last query, and what the customer did."""
     events = session.scalars(
-        select(DeflectionEvent).where(DeflectionEvent.tenant_id == tenant_id, DeflectionEvent.created_at >= since,
-                                      DeflectionEvent.created_at < until)
+        select(DeflectionEvent)
+        .where(
+            DeflectionEvent.tenant_id == tenant_id,
+            DeflectionEvent.created_at >= since,
+            DeflectionEvent.created_at < until,
+        )
         .order_by(DeflectionEvent.created_at, DeflectionEvent.id)
     )
     by_session: dict[str, list[DeflectionEvent]] = defaultdict(list)
@@ -126,10 +135,18 @@ def _sessions(session: Session, *, tenant_id: str, since: datetime, until: datet
         last = queried[-1]
         kinds = {r.kind for r in rows}
         why = [k for k in ("not_helpful", "contact_anyway") if k in kinds]
-        items.append(_Item(kind="query", ref=session_id, text=last.query.strip(),  # type: ignore[union-attr]
-                           channel=next((r.channel for r in rows if r.channel), None), created_at=last.created_at,
-                           contact=bool(kinds & {"contact_anyway", "submitted"}),
-                           tags=[r.topic for r in rows if r.topic][-1:], why=why))
+        items.append(
+            _Item(
+                kind="query",
+                ref=session_id,
+                text=last.query.strip(),  # type: ignore[union-attr]
+                channel=next((r.channel for r in rows if r.channel), None),
+                created_at=last.created_at,
+                contact=bool(kinds & {"contact_anyway", "submitted"}),
+                tags=[r.topic for r in rows if r.topic][-1:],
+                why=why,
+            )
+        )
     return items
 
 
@@ -140,8 +157,9 @@ def _score(engine: SearchEngine, tenant_id: str, items: list[_Item]) -> None:
     collection = engine.collection(tenant_id, COLLECTION)
     vectors = engine.encoder_for(COLLECTION).encode([i.text for i in items], kind="query")
     for item, vector in zip(items, vectors, strict=True):
-        hits = collection.search(item.text, vector, top_k=40, mode="dense", flt=SearchFilter(channel=item.channel),
-                                 candidates=40)
+        hits = collection.search(
+            item.text, vector, top_k=40, mode="dense", flt=SearchFilter(channel=item.channel), candidates=40
+        )
         best: dict[str, float] = {}
         for hit in hits:
             if hit.dense_score is not None and hit.dense_score > best.get(hit.item.key, -1.0):
@@ -152,12 +170,21 @@ def _score(engine: SearchEngine, tenant_id: str, items: list[_Item]) -> None:
 def _vectors(engine: SearchEngine, items: list[_Item], stored: dict[str, bytes]) -> np.ndarray:
     """Normalised ticket-encoder vectors: the stored ones where the model matches, the rest encoded now."""
     missing = [n for n, i in enumerate(items) if not (i.kind == "ticket" and i.ref in stored)]
-    fresh = dict(zip(missing, engine.encoder.encode([items[n].text for n in missing], kind="passage"), strict=True)) \
-        if missing else {}
+    fresh = (
+        dict(
+            zip(missing, engine.encoder.encode([items[n].text for n in missing], kind="passage"), strict=True)
+        )
+        if missing
+        else {}
+    )
     if not items:
         return np.zeros((0, 1), dtype=np.float32)
-    matrix = np.vstack([fresh[n] if n in fresh else np.frombuffer(stored[i.ref], dtype=np.float32)
-                        for n, i in enumerate(items)]).astype(np.float32)
+    matrix = np.vstack(
+        [
+            fresh[n] if n in fresh else np.frombuffer(stored[i.ref], dtype=np.float32)
+            for n, i in enumerate(items)
+        ]
+    ).astype(np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1, norms)
 
@@ -165,14 +192,23 @@ def _vectors(engine: SearchEngine, items: list[_Item], stored: dict[str, bytes])
 def _cluster_labels(vectors: np.ndarray, distance: float) -> np.ndarray:
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=int)
-    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
-                                    distance_threshold=distance)
+    model = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
+    )
     return model.fit_predict(vectors)
 
 
 def content_gaps(
-    session: Session, engine: SearchEngine, *, tenant_id: str, threshold: float, days: int = 30,
-    until: datetime | None = None, distance: float = DEFAULT_DISTANCE, min_size: int = 2, limit: int = 20,
+    session: Session,
+    engine: SearchEngine,
+    *,
+    tenant_id: str,
+    threshold: float,
+    days: int = 30,
+    until: datetime | None = None,
+    distance: float = DEFAULT_DISTANCE,
+    min_size: int = 2,
+    limit: int = 20,
 ) -> ContentGapReport:
     """Clusters of unanswered questions, most preventable contacts first."""
     if not 1 <= days <= MAX_DAYS:
@@ -184,15 +220,34 @@ def content_gaps(
     middle = since + (until - since) / 2
     low = threshold + LOW_SCORE_MARGIN
 
-    tickets = list(session.scalars(
-        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.created_at >= since, Ticket.created_at < until)
-    ))
-    stored = {t.external_id: t.embedding for t in tickets
-              if t.embedding is not None and t.embedding_model == engine.encoder.name}
-    items = [_Item(kind="ticket", ref=t.external_id, text=t.text, channel=t.channel, created_at=t.created_at,
-                   contact=True, tags=list(t.tags)) for t in tickets if t.text.strip()]
-    items += _sessions(session, tenant_id=tenant_id, since=since, until=until,
-                       ticket_ids={t.external_id for t in tickets})
+    tickets = list(
+        session.scalars(
+            select(Ticket).where(
+                Ticket.tenant_id == tenant_id, Ticket.created_at >= since, Ticket.created_at < until
+            )
+        )
+    )
+    stored = {
+        t.external_id: t.embedding
+        for t in tickets
+        if t.embedding is not None and t.embedding_model == engine.encoder.name
+    }
+    items = [
+        _Item(
+            kind="ticket",
+            ref=t.external_id,
+            text=t.text,
+            channel=t.channel,
+            created_at=t.created_at,
+            contact=True,
+            tags=list(t.tags),
+        )
+        for t in tickets
+        if t.text.strip()
+    ]
+    items += _sessions(
+        session, tenant_id=tenant_id, since=since, until=until, ticket_ids={t.external_id for t in tickets}
+    )
     if items:
         _score(engine, tenant_id, items)
     for item in items:
@@ -208,26 +263,43 @@ def content_gaps(
     groups: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):
         groups[int(label)].append(index)
-    titles = {key: title for key, title in session.execute(
-        select(Article.external_id, Article.title).where(Article.tenant_id == tenant_id))}
+    titles = {
+        key: title
+        for key, title in session.execute(
+            select(Article.external_id, Article.title).where(Article.tenant_id == tenant_id)
+        )
+    }
     clusters: list[GapCluster] = []
     unclustered = 0
     for members in groups.values():
         if len(members) < min_size:
             unclustered += len(members)
             continue
-        clusters.append(_describe(engine, tenant_id, [candidates[i] for i in members], vectors[members],
-                                  middle, titles))
+        clusters.append(
+            _describe(engine, tenant_id, [candidates[i] for i in members], vectors[members], middle, titles)
+        )
     clusters.sort(key=lambda c: (-c.contacts, -c.size, -c.recent, c.members[0]))
     return ContentGapReport(
-        definition=DEFINITION.format(margin=LOW_SCORE_MARGIN, distance=distance), since=since, until=until,
-        threshold=threshold, low_score=round(low, 4), distance_threshold=distance, candidates=len(candidates),
-        unclustered=unclustered, clusters=clusters[:limit],
+        definition=DEFINITION.format(margin=LOW_SCORE_MARGIN, distance=distance),
+        since=since,
+        until=until,
+        threshold=threshold,
+        low_score=round(low, 4),
+        distance_threshold=distance,
+        candidates=len(candidates),
+        unclustered=unclustered,
+        clusters=clusters[:limit],
     )
 
 
-def _describe(engine: SearchEngine, tenant_id: str, members: list[_Item], vectors: np.ndarray, middle: datetime,
-              titles: dict[str, str]) -> GapCluster:
+def _describe(
+    engine: SearchEngine,
+    tenant_id: str,
+    members: list[_Item],
+    vectors: np.ndarray,
+    middle: datetime,
+    titles: dict[str, str],
+) -> GapCluster:
     centre = vectors.mean(axis=0)
     centre = centre / (np.linalg.norm(centre) or 1.0)
     closeness = vectors @ centre
@@ -245,16 +317,33 @@ def _describe(engine: SearchEngine, tenant_id: str, members: list[_Item], vector
     else:
         reason = auto_tag(engine, tenant_id=tenant_id, vector=centre.astype(np.float32))
     return GapCluster(
-        size=len(members), contacts=sum(m.contact for m in members),
-        tickets=sum(m.kind == "ticket" for m in members), queries=sum(m.kind == "query" for m in members),
-        recent=recent, earlier=earlier, trend=round(recent / earlier - 1, 3) if earlier else None,
-        channels=dict(sorted(Counter(m.channel or "(none)" for m in members).items(), key=lambda kv: (-kv[1], kv[0]))),
+        size=len(members),
+        contacts=sum(m.contact for m in members),
+        tickets=sum(m.kind == "ticket" for m in members),
+        queries=sum(m.kind == "query" for m in members),
+        recent=recent,
+        earlier=earlier,
+        trend=round(recent / earlier - 1, 3) if earlier else None,
+        channels=dict(
+            sorted(Counter(m.channel or "(none)" for m in members).items(), key=lambda kv: (-kv[1], kv[0]))
+        ),
         why=dict(sorted(Counter(w for m in members for w in m.why).items())),
         suggested_reason=reason,
-        nearest_article=NearestArticle(id=nearest, title=titles.get(nearest, ""), score=round(scores[nearest], 4))
-        if nearest else None,
-        examples=[GapExample(kind=members[i].kind, ref=members[i].ref, text=members[i].text[:500],
-                             channel=members[i].channel, created_at=members[i].created_at, why=members[i].why)
-                  for i in order[:EXAMPLES]],
+        nearest_article=NearestArticle(
+            id=nearest, title=titles.get(nearest, ""), score=round(scores[nearest], 4)
+        )
+        if nearest
+        else None,
+        examples=[
+            GapExample(
+                kind=members[i].kind,
+                ref=members[i].ref,
+                text=members[i].text[:500],
+                channel=members[i].channel,
+                created_at=members[i].created_at,
+                why=members[i].why,
+            )
+            for i in order[:EXAMPLES]
+        ],
         members=sorted(f"{m.kind}:{m.ref}" for m in members),
     )

@@ -21,85 +21,152 @@ from kb.suggest import abstain_threshold
 from kb.ticket_articles import TicketArticles, articles_for_ticket
 
 router = APIRouter(prefix="/v1", tags=["insights"])
-ReasonPath = Literal["tracking", "return_label", "refund_status", "product_question", "damaged_in_transit",
-                     "cancellation", "wrong_item", "missing_item", "invoice", "delivery_change", "other"]
+ReasonPath = Literal[
+    "tracking",
+    "return_label",
+    "refund_status",
+    "product_question",
+    "damaged_in_transit",
+    "cancellation",
+    "wrong_item",
+    "missing_item",
+    "invoice",
+    "delivery_change",
+    "other",
+]
 
 
 def _threshold(session: SessionDep, search: SearchDep, settings: SettingsDep, tenant_id: str) -> float:
-    return abstain_threshold(session, tenant_id=tenant_id, encoder=search.encoder_for(COLLECTION).name,
-                             default=settings.default_abstain_threshold)
+    return abstain_threshold(
+        session,
+        tenant_id=tenant_id,
+        encoder=search.encoder_for(COLLECTION).name,
+        default=settings.default_abstain_threshold,
+    )
 
 
 @router.get("/reports/content-gaps", response_model=ContentGapReport)
 def content_gaps(
-    principal: AgentDep, session: SessionDep, search: SearchDep, settings: SettingsDep,
-    days: int = Query(30, ge=1, le=gaps.MAX_DAYS), until: datetime | None = None,
+    principal: AgentDep,
+    session: SessionDep,
+    search: SearchDep,
+    settings: SettingsDep,
+    days: int = Query(30, ge=1, le=gaps.MAX_DAYS),
+    until: datetime | None = None,
     distance: float = Query(gaps.DEFAULT_DISTANCE, gt=0, lt=2, description="Cosine distance threshold"),
-    min_size: int = Query(2, ge=1, le=100), limit: int = Query(20, ge=1, le=200),
+    min_size: int = Query(2, ge=1, le=100),
+    limit: int = Query(20, ge=1, le=200),
 ) -> ContentGapReport:
     """Clusters of recent questions the help centre does not answer, most preventable contacts first."""
     search.catch_up(principal.tenant_id, COLLECTION)
-    return gaps.content_gaps(session, search, tenant_id=principal.tenant_id,
-                             threshold=_threshold(session, search, settings, principal.tenant_id), days=days,
-                             until=until, distance=distance, min_size=min_size, limit=limit)
+    return gaps.content_gaps(
+        session,
+        search,
+        tenant_id=principal.tenant_id,
+        threshold=_threshold(session, search, settings, principal.tenant_id),
+        days=days,
+        until=until,
+        distance=distance,
+        min_size=min_size,
+        limit=limit,
+    )
 
 
-@router.get("/reports/root-causes", response_model=RootCauseReport, responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/reports/root-causes", response_model=RootCauseReport, responses={200: {"content": {"text/csv": {}}}}
+)
 def root_causes(
-    principal: AgentDep, session: SessionDep, settings: SettingsDep, until: datetime | None = None,
+    principal: AgentDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    until: datetime | None = None,
     channel: str | None = Query(None, max_length=20, description="Only this channel's rows ('all' = totals)"),
     within_days: int | None = Query(None, ge=1, le=90, description="Repeat window; default the setting"),
     format: Literal["json", "csv"] = "json",
 ) -> RootCauseReport | Response:
     """Per reason and channel over 30/60/90 days: volume, share, repeat and first-contact-resolution rates,
     handling time, top SKUs and the lead's root cause + action owner (`format=csv` for the weekly review)."""
-    report = rootcause.root_causes(session, tenant_id=principal.tenant_id, until=until, channel=channel,
-                                   within_days=within_days or settings.repeat_contact_days)
+    report = rootcause.root_causes(
+        session,
+        tenant_id=principal.tenant_id,
+        until=until,
+        channel=channel,
+        within_days=within_days or settings.repeat_contact_days,
+    )
     if format == "csv":
-        return Response(rootcause.report_csv(report), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="root-causes.csv"'})
+        return Response(
+            rootcause.report_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="root-causes.csv"'},
+        )
     return report
 
 
 @router.put("/reports/root-causes/{reason}/{channel}", response_model=RootCauseNoteRead)
-def set_root_cause(reason: ReasonPath, channel: str, body: RootCauseNoteIn, principal: AgentDep,
-                   session: SessionDep) -> RootCauseNoteRead:
+def set_root_cause(
+    reason: ReasonPath, channel: str, body: RootCauseNoteIn, principal: AgentDep, session: SessionDep
+) -> RootCauseNoteRead:
     """Sets the root cause and action owner of a reason on a channel ('all' for every channel); the previous
     note is kept in its history."""
-    return rootcause.set_note(session, tenant_id=principal.tenant_id, reason=reason, channel=channel, note=body,
-                              actor=actor_label(session, principal))
+    return rootcause.set_note(
+        session,
+        tenant_id=principal.tenant_id,
+        reason=reason,
+        channel=channel,
+        note=body,
+        actor=actor_label(session, principal),
+    )
 
 
 @router.get("/reports/root-causes/{reason}/{channel}/history", response_model=list[RootCauseNoteRead])
-def root_cause_history(reason: ReasonPath, channel: str, principal: AgentDep,
-                       session: SessionDep) -> list[RootCauseNoteRead]:
+def root_cause_history(
+    reason: ReasonPath, channel: str, principal: AgentDep, session: SessionDep
+) -> list[RootCauseNoteRead]:
     """Every root cause set for a reason and channel, newest first, with who set it and when."""
     return rootcause.note_history(session, tenant_id=principal.tenant_id, reason=reason, channel=channel)
 
 
 @router.get("/reports/impact", response_model=ImpactReport)
 def impact_report(
-    principal: AgentDep, session: SessionDep, settings: SettingsDep,
-    article_id: str | None = Query(None, max_length=200), macro_key: str | None = Query(None, max_length=64),
+    principal: AgentDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    article_id: str | None = Query(None, max_length=200),
+    macro_key: str | None = Query(None, max_length=64),
     date: datetime | None = Query(None, description="When it changed; default its last change"),
-    days: int = Query(28, ge=1, le=impact.MAX_DAYS), reason: ReasonPath | None = None,
+    days: int = Query(28, ge=1, le=impact.MAX_DAYS),
+    reason: ReasonPath | None = None,
 ) -> ImpactReport:
     """Contacts, deflection rate and repeat-contact rate of the article's or macro's reason in equal windows
     before and after the change, with sample sizes."""
-    return impact.impact(session, tenant_id=principal.tenant_id, article_id=article_id, macro_key=macro_key,
-                         date=date, days=days, reason=reason, repeat_days=settings.repeat_contact_days,
-                         deflection_hours=settings.deflection_window_hours)
+    return impact.impact(
+        session,
+        tenant_id=principal.tenant_id,
+        article_id=article_id,
+        macro_key=macro_key,
+        date=date,
+        days=days,
+        reason=reason,
+        repeat_days=settings.repeat_contact_days,
+        deflection_hours=settings.deflection_window_hours,
+    )
 
 
 @router.get("/reports/kb-audit", response_model=KbAuditReport)
 def kb_audit(principal: AgentDep, session: SessionDep, only_failing: bool = False) -> KbAuditReport:
-    """Compliance of every article scoped to Amazon, eBay or Walmart, per marketplace channel; failing first."""
+    """Compliance of every Amazon-, eBay- or Walmart-scoped article per marketplace channel, failing first."""
     return audit.audit(session, tenant_id=principal.tenant_id, only_failing=only_failing)
 
 
 @router.get("/tickets/{ticket_id}/suggested-articles", response_model=TicketArticles, tags=["tickets"])
-def suggested_articles(ticket_id: str, principal: AgentDep, session: SessionDep, search: SearchDep,
-                       settings: SettingsDep) -> TicketArticles:
+def suggested_articles(
+    ticket_id: str, principal: AgentDep, session: SessionDep, search: SearchDep, settings: SettingsDep
+) -> TicketArticles:
     """Per question of the ticket, the articles that answer it with the answering sentence highlighted."""
-    return articles_for_ticket(session, search, tenant_id=principal.tenant_id, ticket_id=ticket_id,
-                               threshold=_threshold(session, search, settings, principal.tenant_id))
+    return articles_for_ticket(
+        session,
+        search,
+        tenant_id=principal.tenant_id,
+        ticket_id=ticket_id,
+        threshold=_threshold(session, search, settings, principal.tenant_id),
+    )

@@ -16,8 +16,11 @@ from tests.factories import article, load_articles
 from tests.insights.helpers import load, ticket
 
 UNTIL = "2026-11-21T00:00:00Z"  # window of 20 days: [11-01, 11-21), halves split at 11-11
-GIFT = ["Can you gift wrap my present please?", "Do you offer gift wrapping for a present?",
-        "Is gift wrapping available, it is a present?"]
+GIFT = [
+    "Can you gift wrap my present please?",
+    "Do you offer gift wrapping for a present?",
+    "Is gift wrapping available, it is a present?",
+]
 ENGRAVE = ["Can you engrave initials on the skillet handle?", "Do you engrave initials on skillets?"]
 
 
@@ -27,34 +30,68 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", encoder="hashing", default_abstain_threshold=0.3)
 
 
-def _event(tenant_id: str, session_id: str, kind: str, at: str, query: str, channel: str = "web") -> DeflectionEvent:
-    return DeflectionEvent(tenant_id=tenant_id, session_id=session_id, kind=kind, source="widget", channel=channel,
-                           query=query, created_at=datetime.fromisoformat(at.replace("Z", "+00:00")))
+def _event(
+    tenant_id: str, session_id: str, kind: str, at: str, query: str, channel: str = "web"
+) -> DeflectionEvent:
+    return DeflectionEvent(
+        tenant_id=tenant_id,
+        session_id=session_id,
+        kind=kind,
+        source="widget",
+        channel=channel,
+        query=query,
+        created_at=datetime.fromisoformat(at.replace("Z", "+00:00")),
+    )
 
 
 def _shop(runtime: Runtime, tid: str) -> None:
-    load_articles(runtime, tid, [article(), article(
-        id="kb-refunds", title="When will I get my refund?", tags=["refund_status"],
-        body="Refunds are issued within 5 business days after we receive your return.")])
-    load(runtime, tid, tickets=[
-        ticket("g1", "ann@example.com", ["other"], "2026-11-02T09:00:00Z", body=GIFT[0], channel="amazon"),
-        ticket("g2", "bob@example.com", ["other"], "2026-11-12T09:00:00Z", body=GIFT[1], channel="email"),
-        ticket("g3", "cat@example.com", ["other"], "2026-11-15T09:00:00Z", body=GIFT[2], channel="email"),
-        ticket("e1", "dan@example.com", ["product_question"], "2026-11-03T09:00:00Z", body=ENGRAVE[0]),
-        # Answered by the tracking article: not a gap.
-        ticket("ok", "eve@example.com", ["tracking"], "2026-11-16T09:00:00Z",
-               body="Where is my order? Track my parcel with the tracking number."),
-        ticket("old", "fay@example.com", ["other"], "2026-10-20T09:00:00Z", body=GIFT[0]),  # before the window
-    ])
+    load_articles(
+        runtime,
+        tid,
+        [
+            article(),
+            article(
+                id="kb-refunds",
+                title="When will I get my refund?",
+                tags=["refund_status"],
+                body="Refunds are issued within 5 business days after we receive your return.",
+            ),
+        ],
+    )
+    load(
+        runtime,
+        tid,
+        tickets=[
+            ticket(
+                "g1", "ann@example.com", ["other"], "2026-11-02T09:00:00Z", body=GIFT[0], channel="amazon"
+            ),
+            ticket("g2", "bob@example.com", ["other"], "2026-11-12T09:00:00Z", body=GIFT[1], channel="email"),
+            ticket("g3", "cat@example.com", ["other"], "2026-11-15T09:00:00Z", body=GIFT[2], channel="email"),
+            ticket("e1", "dan@example.com", ["product_question"], "2026-11-03T09:00:00Z", body=ENGRAVE[0]),
+            # Answered by the tracking article: not a gap.
+            ticket(
+                "ok",
+                "eve@example.com",
+                ["tracking"],
+                "2026-11-16T09:00:00Z",
+                body="Where is my order? Track my parcel with the tracking number.",
+            ),
+            ticket(
+                "old", "fay@example.com", ["other"], "2026-10-20T09:00:00Z", body=GIFT[0]
+            ),  # before the window
+        ],
+    )
     with runtime.session() as session:
-        session.add_all([
-            # A widget visitor asked about engraving, found nothing useful and asked to contact.
-            _event(tid, "s-engrave", "impression", "2026-11-13T10:00:00Z", ENGRAVE[1]),
-            _event(tid, "s-engrave", "contact_anyway", "2026-11-13T10:01:00Z", ENGRAVE[1]),
-            # Another browsed the gift question and left without contacting.
-            _event(tid, "s-gift", "impression", "2026-11-14T10:00:00Z", "gift wrapping for a present"),
-            _event(tid, "s-gift", "not_helpful", "2026-11-14T10:00:30Z", "gift wrapping for a present"),
-        ])
+        session.add_all(
+            [
+                # A widget visitor asked about engraving, found nothing useful and asked to contact.
+                _event(tid, "s-engrave", "impression", "2026-11-13T10:00:00Z", ENGRAVE[1]),
+                _event(tid, "s-engrave", "contact_anyway", "2026-11-13T10:01:00Z", ENGRAVE[1]),
+                # Another browsed the gift question and left without contacting.
+                _event(tid, "s-gift", "impression", "2026-11-14T10:00:00Z", "gift wrapping for a present"),
+                _event(tid, "s-gift", "not_helpful", "2026-11-14T10:00:30Z", "gift wrapping for a present"),
+            ]
+        )
 
 
 def test_clusters_membership_trend_and_order(client: TestClient, runtime: Runtime, tenant: Any) -> None:
@@ -81,8 +118,12 @@ def test_clusters_membership_trend_and_order(client: TestClient, runtime: Runtim
 
 
 def test_a_tighter_threshold_splits_clusters_and_min_size_hides_singletons(
-        client: TestClient, runtime: Runtime, tenant: Any) -> None:
+    client: TestClient, runtime: Runtime, tenant: Any
+) -> None:
     _shop(runtime, tenant.tenant_id)
-    report = client.get("/v1/reports/content-gaps", params={"until": UNTIL, "days": 20, "distance": 0.05},
-                        headers=tenant.headers("agent")).json()
+    report = client.get(
+        "/v1/reports/content-gaps",
+        params={"until": UNTIL, "days": 20, "distance": 0.05},
+        headers=tenant.headers("agent"),
+    ).json()
     assert report["candidates"] == 6 and report["clusters"] == [] and report["unclustered"] == 6
