@@ -35,6 +35,8 @@ SAME_NAME_EVIDENCE = 0.3
 # Without any "same person" evidence a message keeps this share of its similarity.
 BASE_WEIGHT = 0.2
 TOPIC_MISMATCH = 0.55
+# Both messages name an order and none is shared: a second problem, not a re-contact.
+DIFFERENT_ORDERS = 0.5
 TOPIC_UNKNOWN = 0.85
 TIME_DECAY = 0.25
 INDEX_CANDIDATES = 20
@@ -53,6 +55,7 @@ class PoolEntry:
 class PairFeatures:
     similarity: float
     shared_orders: tuple[str, ...]
+    distinct_orders: tuple[tuple[str, ...], tuple[str, ...]]
     same_customer: bool
     link_kind: str | None
     name_similarity: float
@@ -83,12 +86,15 @@ def pair_features(a: Ticket, b: Ticket, va: np.ndarray, vb: np.ndarray,
     from history.service import ticket_order_ids
 
     orders_b = set(ticket_order_ids(b))
-    shared = tuple(o for o in (orders_a if orders_a is not None else ticket_order_ids(a)) if o in orders_b)
+    own_orders = orders_a if orders_a is not None else ticket_order_ids(a)
+    shared = tuple(o for o in own_orders if o in orders_b)
+    distinct = ((), ()) if shared or not own_orders or not orders_b else (tuple(own_orders), tuple(sorted(orders_b)))
     same_customer = a.customer_id is not None and a.customer_id == b.customer_id
     name_a, name_b = normalise_text(a.contact.get("name") or ""), normalise_text(b.contact.get("name") or "")
     return PairFeatures(
         similarity=float(np.dot(va, vb)),
         shared_orders=shared,
+        distinct_orders=distinct,
         same_customer=same_customer,
         link_kind=_weakest_link(a, b) if same_customer else None,
         name_similarity=fuzz.token_sort_ratio(name_a, name_b) / 100 if name_a and name_b else 0.0,
@@ -131,10 +137,15 @@ def score_pair(features: PairFeatures, *, window_days: int) -> tuple[float, list
         else:
             topic = TOPIC_MISMATCH
             reasons.append(f"different reasons: {', '.join(features.tags_a)} vs {', '.join(features.tags_b)}")
+    order_factor = 1.0
+    if features.distinct_orders[0]:
+        order_factor = DIFFERENT_ORDERS
+        reasons.append(f"about different orders: {', '.join(features.distinct_orders[0])} vs "
+                       f"{', '.join(features.distinct_orders[1])}")
     time_factor = 1.0 - TIME_DECAY * min(features.gap_days / window_days, 1.0)
     reasons.append(_gap_words(features.gap_days))
     similarity = max(features.similarity, 0.0)
-    score = similarity * (BASE_WEIGHT + (1 - BASE_WEIGHT) * evidence) * topic * time_factor
+    score = similarity * (BASE_WEIGHT + (1 - BASE_WEIGHT) * evidence) * topic * time_factor * order_factor
     return round(score, 4), reasons
 
 
