@@ -90,12 +90,13 @@ def stored_threshold(tenant: str, encoder: str, collection: str) -> float:
 
 
 def print_systems(payload: dict[str, Any], title: str) -> None:
+    columns = {"recall@1": "r@1", "recall@3": "r@3", "recall@5": "r@5", "mrr@10": "mrr@10", "ndcg@10": "ndcg@10",
+               "abstention_precision": "abst P", "abstention_recall": "abst R", "in_scope_kept": "kept",
+               "threshold": "thr"}
     table = Table(title=title)
-    columns = ["recall@1", "recall@3", "recall@5", "mrr@10", "ndcg@10", "abstention_precision",
-               "abstention_recall", "in_scope_kept", "threshold"]
-    table.add_column("system")
-    for column in columns:
-        table.add_column(column.replace("abstention_", "abst_"), justify="right")
+    table.add_column("system", no_wrap=True)
+    for header in columns.values():
+        table.add_column(header, justify="right", no_wrap=True)
     for name, metrics in payload.items():
         table.add_row(name, *[f"{metrics[c]:.3f}" if isinstance(metrics.get(c), float) else "-" for c in columns])
     console.print(table)

@@ -126,7 +126,8 @@ def run_retrieval(spec: dict[str, Any], progress: Progress | None = None) -> tup
         if index == 0:
             specs = [SystemSpec("hybrid", "hybrid"), SystemSpec("dense", "dense", label_head=False),
                      SystemSpec("bm25", "bm25", label_head=False)]
-            if spec.get("ablations", True) and corpus.head is not None:
+            label_queries = any(q.label and not q.relevant for q in queries)
+            if spec.get("ablations", True) and corpus.head is not None and label_queries:
                 specs += [SystemSpec("hybrid-no-head", "hybrid", label_head=False),
                           SystemSpec("dense+head", "dense", label_head=True)]
         else:
