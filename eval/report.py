@@ -50,7 +50,7 @@ class _Frame:
                          f'{v:.2f}</text>')
         ticks = x_ticks if x_ticks is not None else [self.x0 + (self.x1 - self.x0) * i / 5 for i in range(6)]
         for v in ticks:
-            parts.append(f'<text x="{self.x(v):.1f}" y="{H - PAD_B + 16}" text-anchor="middle">{v:g}</text>')
+            parts.append(f'<text x="{self.x(v):.1f}" y="{H - PAD_B + 16}" text-anchor="middle">{v:.3g}</text>')
         parts.append(f'<text x="{(PAD_L + W - PAD_R) / 2}" y="{H - 6}" text-anchor="middle">{_esc(x_label)}</text>')
         parts.append(f'<text x="12" y="{(PAD_T + H - PAD_B) / 2}" transform="rotate(-90 12 {(PAD_T + H - PAD_B) / 2})"'
                      f' text-anchor="middle">{_esc(y_label)}</text>')
