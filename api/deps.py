@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from core import keys
@@ -26,14 +29,59 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    with get_runtime(request).session() as session:
+    """One transaction per request: committed when the route returns, rolled back on error.
+
+    Routes of a `TransactionRoute` router have already committed their writes in the worker
+    thread; this commits what ran after (lazy loads while the response was built).
+    """
+    session = get_runtime(request).session_factory()
+    try:
         yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _commit_in_worker_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        for value in kwargs.values():
+            if isinstance(value, Session):
+                value.commit()
+        return result
+
+    return run
+
+
+class TransactionRoute(APIRoute):
+    """Commits a sync route's request transaction in its worker thread, before the response is built.
+
+    FastAPI validates a sync route's response in another worker thread and only then closes the
+    session dependency. A transaction still open at that point holds SQLite's write lock (and a
+    pooled connection) while waiting for a free worker, and under load every worker may be
+    waiting for that very lock or connection: a deadlock that only the 30 s timeouts break.
+    Use it for every router whose routes take a SessionDep.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _commit_in_worker_thread(endpoint), **kwargs)
 
 
 def get_search(request: Request) -> SearchEngine:
     return get_runtime(request).search
 
+
+# Integer primary keys are 32-bit on PostgreSQL and 64-bit on SQLite; a larger id in a path would make
+# the driver raise instead of finding nothing.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

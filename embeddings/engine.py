@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import SQLITE_BUSY_TIMEOUT_MS
 from core.errors import IndexMismatchError
 from core.models import ChangeLog
 from embeddings.encoder import Encoder
@@ -468,10 +469,15 @@ class SearchEngine:
             return
         try:
             with self.session_factory() as session, session.begin():
-                if session.get_bind().dialect.name == "sqlite":
+                sqlite = session.get_bind().dialect.name == "sqlite"
+                if sqlite:
                     session.execute(text("PRAGMA busy_timeout=2000"))
-                self._sources[name].store_vectors(session, tenant_id=tenant_id, vectors=fresh,
-                                                  encoder=self.encoder_for(name).name)
+                try:
+                    self._sources[name].store_vectors(session, tenant_id=tenant_id, vectors=fresh,
+                                                      encoder=self.encoder_for(name).name)
+                finally:
+                    if sqlite:  # the connection goes back to the pool: its next user expects the usual wait
+                        session.execute(text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"))
         except OperationalError:
             log.info("database busy; %d vectors of %s/%s will be stored next time", len(fresh), tenant_id, name)
 

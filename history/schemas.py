@@ -14,6 +14,8 @@ TicketStatus = Literal["open", "pending", "solved", "closed", "merged"]
 EXTERNAL_ID = r"^[A-Za-z0-9._:#/\-]+$"
 # Ticket ids appear in URL paths, so no '#' or '/'.
 TICKET_ID = r"^[A-Za-z0-9._:\-]+$"
+EARLIEST_CONTACT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_CONTACT = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _to_datetime(value: object) -> object:
@@ -108,6 +110,16 @@ class TicketCreate(BaseModel):
     handling_seconds: float | None = Field(None, ge=0)
 
     _dates = field_validator("created_at", mode="before")(lambda v: _to_datetime(v))
+
+    @field_validator("created_at")
+    @classmethod
+    def _plausible_date(cls, value: datetime | None) -> datetime | None:
+        # Duplicate windows and reports do date arithmetic: year 1 or 9999 would overflow it.
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value is not None and not EARLIEST_CONTACT <= value <= LATEST_CONTACT:
+            raise ValueError(f"created_at must lie between {EARLIEST_CONTACT:%Y} and {LATEST_CONTACT:%Y}")
+        return value
 
     @field_validator("body")
     @classmethod

@@ -277,6 +277,14 @@ def ingest_tickets(
     from history.duplicates import PoolEntry, duplicate_threshold, find_duplicates
     from history.tagging import auto_tag
 
+    # Two versions of one ticket in a batch have no defined order to apply them in.
+    counts: dict[str, int] = {}
+    for ticket_in in tickets:
+        counts[ticket_in.id] = counts.get(ticket_in.id, 0) + 1
+    repeated = sorted(ticket_id for ticket_id, n in counts.items() if n > 1)
+    if repeated:
+        raise InvalidInputError(f"ticket ids repeated in one batch: {', '.join(repeated[:10])}")
+
     existing = {
         t.external_id: t for t in session.scalars(
             select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.external_id.in_([t.id for t in tickets]))

@@ -3,11 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from api.actor import actor_label
-from api.deps import AdminDep, PublicDep, SessionDep
+from api.deps import AdminDep, PublicDep, SessionDep, TransactionRoute
 from kb import audit, service
 from kb.schemas import ArticleCreate, ArticlePage, ArticleRead, ArticleUpdate, ImportReport
 
-router = APIRouter(prefix="/v1/articles", tags=["articles"])
+router = APIRouter(prefix="/v1/articles", tags=["articles"], route_class=TransactionRoute)
 OverrideReason = Query(None, max_length=audit.MAX_REASON_CHARS,
                        description="Publish an Amazon-scoped article despite blocking compliance violations; "
                                    "recorded with who and when")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import PublicDep, SearchDep, SessionDep, SettingsDep
+from api.deps import PublicDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
 from kb.contact_form import (
     ContactSubmitRequest,
     ContactSubmitResult,
@@ -13,7 +13,7 @@ from kb.contact_form import (
 )
 from kb.suggest import abstain_threshold
 
-router = APIRouter(prefix="/v1/contact-form", tags=["contact form"])
+router = APIRouter(prefix="/v1/contact-form", tags=["contact form"], route_class=TransactionRoute)
 
 
 @router.post("/suggest", response_model=ContactSuggestResult)

@@ -5,11 +5,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import AgentDep, PublicDep, SessionDep, SettingsDep
+from api.deps import AgentDep, PublicDep, SessionDep, SettingsDep, TransactionRoute
 from kb import deflection
 from kb.deflection import DeflectionEventBatch, DeflectionReport, EventsAccepted
 
-router = APIRouter(prefix="/v1", tags=["deflection"])
+router = APIRouter(prefix="/v1", tags=["deflection"], route_class=TransactionRoute)
 
 
 @router.post("/deflection/events", response_model=EventsAccepted, status_code=202)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import AgentDep, RuntimeDep, SessionDep
+from api.deps import AgentDep, RuntimeDep, SessionDep, TransactionRoute
 from replies.drafts import compose
 from replies.schemas import DraftCreate, DraftRead
 
-router = APIRouter(prefix="/v1", tags=["drafts"])
+router = APIRouter(prefix="/v1", tags=["drafts"], route_class=TransactionRoute)
 
 
 @router.post("/drafts", response_model=DraftRead)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 
-from api.deps import AdminDep, AgentDep, SessionDep, SettingsDep
+from api.deps import AdminDep, AgentDep, RowId, SessionDep, SettingsDep, TransactionRoute
 from history import identity, reports, service
 from history.schemas import (
     CustomerHistory,
@@ -17,11 +17,11 @@ from history.schemas import (
     UnlinkRequest,
 )
 
-router = APIRouter(tags=["history"])
+router = APIRouter(tags=["history"], route_class=TransactionRoute)
 
 
 @router.get("/v1/customers/{customer_id}/history", response_model=CustomerHistory)
-def customer_history(customer_id: int, principal: AgentDep, session: SessionDep) -> CustomerHistory:
+def customer_history(customer_id: RowId, principal: AgentDep, session: SessionDep) -> CustomerHistory:
     """Every order, shipment, refund, message and merge of a customer, oldest first, with linked identities."""
     return service.customer_timeline(session, tenant_id=principal.tenant_id, customer_id=customer_id)
 
@@ -42,7 +42,9 @@ def link_identity(body: LinkRequest, principal: AgentDep, session: SessionDep) -
 
 
 @router.post("/v1/identities/{identity_id}/unlink", response_model=IdentityRead)
-def unlink_identity(identity_id: int, body: UnlinkRequest, principal: AgentDep, session: SessionDep) -> IdentityRead:
+def unlink_identity(
+    identity_id: RowId, body: UnlinkRequest, principal: AgentDep, session: SessionDep
+) -> IdentityRead:
     """Splits an identity and its contacts off into a customer of their own."""
     moved = identity.unlink_identity(session, tenant_id=principal.tenant_id, identity_id=identity_id,
                                      actor=f"{principal.role}-key:{principal.key_id}", reason=body.reason)

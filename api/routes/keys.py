@@ -9,12 +9,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import security
-from api.deps import AdminDep, SessionDep
+from api.deps import AdminDep, RowId, SessionDep, TransactionRoute
 from core import keys
 from core.models import ApiKey
 from core.errors import ConflictError
 
-router = APIRouter(prefix="/v1", tags=["keys"])
+router = APIRouter(prefix="/v1", tags=["keys"], route_class=TransactionRoute)
 
 
 class KeyCreate(BaseModel):
@@ -75,7 +75,7 @@ def list_keys(principal: AdminDep, session: SessionDep) -> list[KeyRead]:
 
 
 @router.delete("/keys/{key_id}", response_model=KeyRead)
-def revoke_key(key_id: int, principal: AdminDep, session: SessionDep, request: Request) -> KeyRead:
+def revoke_key(key_id: RowId, principal: AdminDep, session: SessionDep, request: Request) -> KeyRead:
     """Revokes a key of this tenant at once; the last active admin key cannot be revoked (lock-out)."""
     active_admins = [k.id for k in keys.list_keys(session, tenant_id=principal.tenant_id)
                      if k.role == "admin" and k.revoked_at is None]

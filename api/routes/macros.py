@@ -4,12 +4,12 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 
-from api.deps import AdminDep, AgentDep, SessionDep, SettingsDep
+from api.deps import AdminDep, AgentDep, SessionDep, SettingsDep, TransactionRoute
 from replies import macros
 from replies.report import macro_report
 from replies.schemas import MacroDetail, MacroPage, MacroRead, MacroReport, MacroVersionCreate
 
-router = APIRouter(tags=["macros"])
+router = APIRouter(tags=["macros"], route_class=TransactionRoute)
 
 _KEY = r"^[a-z][a-z0-9_]{1,63}$"
 _CHANNEL = r"^(\*|amazon|ebay|walmart|shopify|email|web)$"

@@ -16,13 +16,13 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 from markdown_it import MarkdownIt
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, TransactionRoute
 from core.errors import NotFoundError
 from core.schemas import CHANNELS
 from core.settings import Settings
 from kb import service as kb_service
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=TransactionRoute)
 
 # html=False: article bodies are data, so raw HTML in markdown is shown as text, never run.
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")

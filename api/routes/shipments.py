@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from api.deps import AdminDep, SessionDep
+from api.deps import AdminDep, SessionDep, TransactionRoute
 from history import shipments
 from history.shipments import ShipmentEventResult, WebhookSecretCreated
 
-router = APIRouter(prefix="/v1/shipments", tags=["shipments"])
+router = APIRouter(prefix="/v1/shipments", tags=["shipments"], route_class=TransactionRoute)
 
 
 async def _raw_body(request: Request) -> bytes:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import PublicDep, SearchDep, SessionDep, SettingsDep
+from api.deps import PublicDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
 from kb.schemas import SuggestRequest, SuggestResult
 from kb.suggest import abstain_threshold, suggest
 
-router = APIRouter(prefix="/v1", tags=["suggest"])
+router = APIRouter(prefix="/v1", tags=["suggest"], route_class=TransactionRoute)
 
 
 @router.post("/suggest", response_model=SuggestResult)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep
+from api.deps import MAX_ROW_ID, AgentDep, RowId, SearchDep, SessionDep, SettingsDep, TransactionRoute
 from core.schemas import Channel, Tag
 from history import merge, service
 from history.duplicates import duplicates_of
@@ -19,7 +19,7 @@ from history.schemas import (
     UndoRequest,
 )
 
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"], route_class=TransactionRoute)
 
 
 def _actor(principal: AgentDep) -> str:
@@ -44,7 +44,7 @@ def list_tickets(
     status: TicketStatus | None = None,
     channel: Channel | None = None,
     tag: Tag | None = None,
-    customer: int | None = Query(None, ge=1, description="customer id"),
+    customer: int | None = Query(None, ge=1, le=MAX_ROW_ID, description="customer id"),
 ) -> TicketPage:
     """Tickets newest first, filtered by status, channel, tag or customer; page on with next_cursor."""
     return service.list_tickets(session, tenant_id=principal.tenant_id, limit=limit, cursor=cursor,
@@ -60,12 +60,14 @@ def merge_tickets(body: MergeRequest, principal: AgentDep, session: SessionDep) 
 
 
 @router.get("/merge/{group_id}", response_model=MergeRead)
-def get_merge(group_id: int, principal: AgentDep, session: SessionDep) -> MergeRead:
+def get_merge(group_id: RowId, principal: AgentDep, session: SessionDep) -> MergeRead:
     return merge.to_read(session, merge.get_group(session, tenant_id=principal.tenant_id, group_id=group_id))
 
 
 @router.post("/merge/{group_id}/undo", response_model=MergeRead)
-def undo_merge(group_id: int, principal: AgentDep, session: SessionDep, body: UndoRequest | None = None) -> MergeRead:
+def undo_merge(
+    group_id: RowId, principal: AgentDep, session: SessionDep, body: UndoRequest | None = None
+) -> MergeRead:
     """Restores every member ticket exactly as it was before the merge."""
     group = merge.undo_merge(session, tenant_id=principal.tenant_id, group_id=group_id, actor=_actor(principal),
                              reason=body.reason if body else "")
