@@ -37,6 +37,7 @@ ROUTE_MODULES = (
     "api.routes.deflection",
     "api.routes.reports",
     "api.routes.shipments",
+    "api.routes.privacy",
     "api.routes.pages",
 )
 

@@ -249,3 +249,16 @@ class ShipmentEvent(TenantMixin, Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # False when a newer status was already known: kept for the record, never shown as current.
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PrivacyAudit(TenantMixin, Base):
+    """Who exported or erased a customer's personal data, when, and what was removed (counts only)."""
+
+    __tablename__ = "privacy_audits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)  # no foreign key: erasure deletes the customer
+    action: Mapped[str] = mapped_column(String(10))  # export | erase
+    actor: Mapped[str] = mapped_column(String(100))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,6 +17,7 @@ from compliance.channels import get_ruleset
 from compliance.detectors import detect_sensitive_data, find_email_spans, find_phone_spans
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
+from core.redact import redact as redact_secrets
 from core.schemas import MARKETPLACES
 from core.settings import Settings
 from history.identity import find_order_ids
@@ -310,7 +311,12 @@ def _unique_articles(articles: Iterable[Article]) -> list[Article]:
 
 
 def redact(text: str) -> str:
-    """Masks card numbers, IBANs, secrets, e-mail addresses and phone numbers before a text is stored."""
+    """Masks card numbers, IBANs, secrets, e-mail addresses and phone numbers before a text is stored.
+
+    core.redact first: it also knows passwords, one-time codes and API keys, which the compliance
+    detectors (written for what a reply may say) do not look for.
+    """
+    text = redact_secrets(text)
     spans = [(f.start, f.end) for f in detect_sensitive_data(text, get_ruleset("email"))]
     spans += find_email_spans(text) + find_phone_spans(text)
     merged: list[tuple[int, int]] = []
