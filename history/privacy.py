@@ -1,4 +1,4 @@
-"""GDPR: export everything held about one customer, and erase their personal data from the database and indexes.
+"""GDPR: export everything held about one customer; erase their personal data from the database and indexes.
 
 Erasure deletes what only describes the person (the customer row, identities, their messages and the
 drafts answering them) and strips the personal fields from what the seller must keep for its books
@@ -31,12 +31,13 @@ def _iso(value: Any) -> Any:
 
 def _tickets(session: Session, *, tenant_id: str, customer_id: int) -> list[Ticket]:
     return list(session.scalars(
-        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.customer_id == customer_id).order_by(Ticket.id)
+        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.customer_id == customer_id)
+        .order_by(Ticket.id)
     ))
 
 
 def _drafts(session: Session, *, tenant_id: str, customer_id: int, ticket_ids: list[str]) -> list[Draft]:
-    """Drafts for the customer, or answering one of their tickets (a draft from raw text may lack the link)."""
+    """Drafts for the customer or answering one of their tickets (a draft from raw text may lack the link)."""
     found = {d.id: d for d in session.scalars(
         select(Draft).where(Draft.tenant_id == tenant_id, Draft.customer_id == customer_id)
     )}
@@ -79,13 +80,15 @@ def export_customer(session: Session, *, tenant_id: str, customer_id: int, actor
         ],
         "tickets": [
             {"id": t.external_id, "channel": t.channel, "order_id": t.order_id, "subject": t.subject,
-             "body": t.body, "locale": t.locale, "tags": t.tags, "status": t.status, "resolution": t.resolution,
+             "body": t.body, "locale": t.locale, "tags": t.tags, "status": t.status,
+             "resolution": t.resolution,
              "created_at": _iso(t.created_at), "contact": t.contact, "linked_by": t.link_kind,
              "merge_group_id": t.merge_group_id}
             for t in tickets
         ],
         "drafts": [
-            {"id": d.id, "ticket_id": d.ticket_id, "channel": d.channel, "locale": d.locale, "message": d.message,
+            {"id": d.id, "ticket_id": d.ticket_id, "channel": d.channel, "locale": d.locale,
+             "message": d.message,
              "reply": d.reply, "order_id": d.order_id, "created_at": _iso(d.created_at)}
             for d in drafts
         ],
@@ -132,7 +135,8 @@ def erase_customer(session: Session, *, tenant_id: str, customer_id: int, actor:
                 group.before = {**group.before,
                                 "tickets": {k: v for k, v in states.items() if k not in erased}}
                 group.notes = [n for n in group.notes if n.get("ticket_id") not in erased]
-    record_changes(session, tenant_id=tenant_id, collection=TICKETS, item_ids=[t.id for t in tickets], op="delete")
+    record_changes(session, tenant_id=tenant_id, collection=TICKETS, item_ids=[t.id for t in tickets],
+                   op="delete")
     for row in [*drafts, *tickets]:
         session.delete(row)
     session.flush()

@@ -26,5 +26,6 @@ def erase_customer(customer_id: RowId, principal: AdminDep, session: SessionDep)
 
     Returns the audit record's counts. Irreversible, hence admin only.
     """
-    return {"customer_id": customer_id, "erased": privacy.erase_customer(
-        session, tenant_id=principal.tenant_id, customer_id=customer_id, actor=actor_label(session, principal))}
+    counts = privacy.erase_customer(session, tenant_id=principal.tenant_id, customer_id=customer_id,
+                                    actor=actor_label(session, principal))
+    return {"customer_id": customer_id, "erased": counts}

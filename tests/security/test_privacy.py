@@ -1,4 +1,4 @@
-"""GDPR export and erasure: everything held is exported; erasure leaves nothing personal in DB, index or drafts."""
+"""GDPR export and erasure: all held is exported; erasure leaves nothing personal in DB, index or drafts."""
 
 from __future__ import annotations
 
@@ -37,14 +37,16 @@ def _seed(client: TestClient, tenant: TenantKeys) -> int:
     other = {"id": "other-1", "channel": "email", "customer": {"email": "someone@example.com"},
              "body": "Where is my parcel?"}
     assert client.post("/v1/tickets", json=other, headers=tenant.headers("agent")).status_code == 201
-    draft = client.post("/v1/drafts", json={"ticket_id": "jm-1", "rewrite": False}, headers=tenant.headers("agent"))
+    draft = client.post("/v1/drafts", json={"ticket_id": "jm-1", "rewrite": False},
+                        headers=tenant.headers("agent"))
     assert draft.status_code == 200, draft.text
     return int(created.json()["results"][0]["ticket"]["customer_id"])
 
 
 def test_export_holds_everything_about_the_customer(client: TestClient, tenant: TenantKeys) -> None:
     customer_id = _seed(client, tenant)
-    assert client.get(f"/v1/customers/{customer_id}/export", headers=tenant.headers("public")).status_code == 403
+    refused = client.get(f"/v1/customers/{customer_id}/export", headers=tenant.headers("public"))
+    assert refused.status_code == 403
     response = client.get(f"/v1/customers/{customer_id}/export", headers=tenant.headers("agent"))
     assert response.status_code == 200, response.text
     data = response.json()
@@ -98,18 +100,21 @@ def test_erasure_removes_personal_data_from_db_index_and_drafts(client: TestClie
     reloaded = search.collection(tenant.tenant_id, "tickets")
     assert [item.key for item in reloaded.items.values()] == ["other-1"]
 
-    assert client.get(f"/v1/customers/{customer_id}/history", headers=tenant.headers("agent")).status_code == 404
+    history = client.get(f"/v1/customers/{customer_id}/history", headers=tenant.headers("agent"))
+    assert history.status_code == 404
     assert client.get("/v1/tickets/jm-1", headers=tenant.headers("agent")).status_code == 404
     assert client.delete(f"/v1/customers/{customer_id}", headers=tenant.headers("admin")).status_code == 404
 
 
-def test_erasure_is_scoped_to_the_keys_tenant(client: TestClient, tenant: TenantKeys, runtime: Runtime) -> None:
+def test_erasure_is_scoped_to_the_keys_tenant(client: TestClient, tenant: TenantKeys,
+                                              runtime: Runtime) -> None:
     from tests.conftest import make_tenant
 
     customer_id = _seed(client, tenant)
     intruder = make_tenant(runtime, "intruder")
     assert client.delete(f"/v1/customers/{customer_id}", headers=intruder.headers("admin")).status_code == 404
-    assert client.get(f"/v1/customers/{customer_id}/export", headers=intruder.headers("agent")).status_code == 404
+    export = client.get(f"/v1/customers/{customer_id}/export", headers=intruder.headers("agent"))
+    assert export.status_code == 404
     with runtime.session() as session:
         assert session.get(Customer, customer_id) is not None
 
