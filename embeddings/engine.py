@@ -511,7 +511,10 @@ class SearchEngine:
         """Replays change-log rows after the collection's last sequence number; returns how many."""
         if self.session_factory is None or name not in self._sources:
             return 0
-        collection = collection or self.collection(tenant_id, name)
+        # Not `collection or ...`: an empty Collection is falsy (__len__), and re-entering collection()
+        # while _open holds this collection's load lock would wait on itself forever.
+        if collection is None:
+            collection = self.collection(tenant_id, name)
         with self.session_factory() as session, session.begin():
             rows = session.execute(
                 select(ChangeLog.seq, ChangeLog.item_id, ChangeLog.op)
