@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 
 from api.actor import actor_label
-from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep
+from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
 from history import impact, rootcause
 from history.impact import ImpactReport
 from history.rootcause import RootCauseNoteIn, RootCauseNoteRead, RootCauseReport
@@ -20,7 +20,7 @@ from kb.service import COLLECTION
 from kb.suggest import abstain_threshold
 from kb.ticket_articles import TicketArticles, articles_for_ticket
 
-router = APIRouter(prefix="/v1", tags=["insights"])
+router = APIRouter(prefix="/v1", tags=["insights"], route_class=TransactionRoute)
 ReasonPath = Literal[
     "tracking",
     "return_label",
