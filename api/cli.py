@@ -35,7 +35,7 @@ console = Console()
 err_console = Console(stderr=True)
 DEMO_DIR = ROOT / "demo"
 
-# Sub-apps that other domains contribute: (module, attribute, command name, parent).
+# Sub-apps that other domains contribute: (module, attribute, command name or None to merge, parent).
 PLUGIN_APPS = (
     ("compliance.cli", "app", "compliance", None),
     ("history.cli", "import_app", None, "import"),
@@ -259,15 +259,8 @@ def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:
 
 
 def _demo_hooks() -> list[Any]:
-    """Other domains' demo loaders (orders, tickets, macros), when present in this build."""
-    hooks = []
-    for module_name in ("history.demo", "replies.demo"):
-        try:
-            hooks.append(importlib.import_module(module_name).load_demo)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-    return hooks
+    """Other domains' demo loaders (orders, tickets, macros)."""
+    return [importlib.import_module(name).load_demo for name in ("history.demo", "replies.demo")]
 
 
 @app.command("demo")
@@ -305,20 +298,10 @@ def demo(
 def _mount_plugins() -> None:
     parents = {"import": import_app, "eval": eval_app, None: app}
     for module_name, attribute, name, parent in PLUGIN_APPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        sub = getattr(module, attribute, None)
-        if sub is None:
-            continue
+        sub = getattr(importlib.import_module(module_name), attribute)
         if name is None:
-            for command in sub.registered_commands:
-                parents[parent].registered_commands.append(command)
-            for group in sub.registered_groups:
-                parents[parent].registered_groups.append(group)
+            parents[parent].registered_commands.extend(sub.registered_commands)
+            parents[parent].registered_groups.extend(sub.registered_groups)
         else:
             parents[parent].add_typer(sub, name=name)
 

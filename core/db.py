@@ -100,12 +100,8 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def import_all_models() -> None:
     """Import every domain's models so Base.metadata knows all tables (Alembic, create_all)."""
-    import importlib
-
-    for module in ("core.models", "kb.models", "kb.events", "history.models", "replies.models",
-                   "compliance.models"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    import core.models
+    import history.models
+    import kb.events
+    import kb.models
+    import replies.models  # noqa: F401

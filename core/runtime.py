@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# collection name -> "module:Class" of its ItemSource; a domain that is not installed is skipped.
+# collection name -> "module:Class" of its ItemSource (imported late: the domains import core).
 ITEM_SOURCES = {
     "articles": "kb.source:ArticleChunkSource",
     "tickets": "history.source:TicketSource",
@@ -62,13 +62,7 @@ class Runtime:
         )
         for collection, target in ITEM_SOURCES.items():
             module_name, class_name = target.split(":")
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                continue
-            engine.register_source(collection, getattr(module, class_name)())
+            engine.register_source(collection, getattr(importlib.import_module(module_name), class_name)())
         return engine
 
     def migrate(self) -> None:
