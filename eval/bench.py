@@ -63,15 +63,6 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ordered), 3), "n": len(ordered)}
 
 
-def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
-
-
 def scale_vectors(base: np.ndarray, n: int, seed: int = 11, noise: float = 0.35) -> np.ndarray:
     """n unit vectors around the rows of `base` (real encodings), so neighbourhoods look realistic."""
     rng = np.random.default_rng(seed)
@@ -98,7 +89,7 @@ def bench_encoder(encoder: Any, texts: Sequence[str]) -> dict[str, Any]:
     started = time.perf_counter()
     encoder.encode(list(texts), kind="passage")
     batched = len(texts) / (time.perf_counter() - started)
-    singles = _timed(lambda: None, 0)
+    singles: list[float] = []
     for text in texts[:100]:
         started = time.perf_counter()
         encoder.encode([text + " ?"], kind="query")  # a fresh string: the query cache must not answer

@@ -30,7 +30,8 @@ def fail(message: str) -> None:
 
 def fail_on(exc: DeflectError) -> None:
     if isinstance(exc, ImportFileError):
-        fail("\n".join(str(e) for e in exc.errors[:20]) + (f"\n… {len(exc.errors) - 20} more" if len(exc.errors) > 20 else ""))
+        more = f"\n… {len(exc.errors) - 20} more" if len(exc.errors) > 20 else ""
+        fail("\n".join(str(e) for e in exc.errors[:20]) + more)
     fail(exc.message)
 
 

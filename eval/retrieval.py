@@ -13,7 +13,6 @@ calibrated per system on a separate file (never on the file being scored).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,8 +27,6 @@ from eval.labels import KEYWORD_NEIGHBOURS, LabelHead, rank_labels
 from kb.chunking import chunk_article
 from kb.schemas import ArticleCreate
 from kb.suggest import rank_articles
-
-log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 SYSTEMS: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
