@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.changes import record_changes
 from core.clock import utcnow
-from core.errors import ImportFileError, InvalidInputError, LineError, NotFoundError
+from core.errors import InvalidInputError, NotFoundError
+from core.jsonl import read_jsonl
 from history.identity import TICKETS, canonical_order_id, find_order_ids, order_id_variants, resolve_contact
 from history.models import Customer, Identity, MergeAudit, Order, OrderItem, Refund, Shipment, Thread, Ticket
 from history.schemas import (
@@ -49,44 +50,9 @@ def _hash(model: BaseModel) -> str:
 
 # -- parsing ------------------------------------------------------------------------------
 
-def _validation_reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}" for err in exc.errors())
-
-
 def parse_jsonl(path: Path, model: type[Parsed], key: Callable[[Parsed], str]) -> list[Parsed]:
     """Every line or none: raises ImportFileError listing each bad line (file, line, reason)."""
-    errors: list[LineError] = []
-    parsed: list[Parsed] = []
-    seen: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFileError([LineError(str(path), 0, f"cannot read file: {exc}")]) from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(str(path), number, f"invalid JSON: {exc.msg}"))
-            continue
-        if not isinstance(raw, dict):
-            errors.append(LineError(str(path), number, "expected a JSON object"))
-            continue
-        try:
-            item = model.model_validate(raw)
-        except ValidationError as exc:
-            errors.append(LineError(str(path), number, _validation_reason(exc)))
-            continue
-        item_key = key(item)
-        if item_key in seen:
-            errors.append(LineError(str(path), number, f"duplicate id {item_key!r} (first on line {seen[item_key]})"))
-            continue
-        seen[item_key] = number
-        parsed.append(item)
-    if errors:
-        raise ImportFileError(errors)
-    return parsed
+    return read_jsonl(path, model.model_validate, key=key)
 
 
 def parse_orders(path: Path) -> list[OrderCreate]:
