@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     encoder_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encoder batch.")
     encoder_threads: int = Field(2, ge=1, le=64, description="CPU threads the encoder may use.")
     index_kind: IndexKind = Field("auto", description="FAISS index: flat (exact), ivf (approximate, for millions), or auto by size.")
-    index_flat_max: int = Field(200_000, ge=1, description="auto: exact flat search up to this many vectors.")
+    index_flat_max: int = Field(50_000, ge=1, description="auto: exact flat search up to this many vectors, IVF above.")
     index_sync_seconds: float = Field(5.0, gt=0, description="How often each replica catches up from the change log.")
     default_abstain_threshold: float = Field(
         0.22, ge=-1, le=1, description="Abstain below this confidence until `deflect eval calibrate` stores a calibrated one."

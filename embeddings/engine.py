@@ -311,7 +311,7 @@ class SearchEngine:
         session_factory: sessionmaker[Session] | None,
         snapshot_dir: Path | None,
         index_kind: Literal["auto", "flat", "ivf"] = "auto",
-        flat_max: int = 200_000,
+        flat_max: int = 50_000,
         rrf_k: int = 60,
         bm25_weight: float = 0.5,
         collection_encoders: dict[str, Encoder] | None = None,
@@ -547,6 +547,11 @@ class SearchEngine:
         changed = 0
         for tenant_id, name in self.loaded():
             applied = self.catch_up(tenant_id, name)
+            collection = self.collection(tenant_id, name)
+            if collection.index.kind != self._choose_kind(len(collection)) == "ivf":
+                # Grown past the exact-search size: retrain as IVF once, off the request path.
+                self.rebuild(tenant_id, name)
+                continue
             if applied:
                 self.save(tenant_id, name)
                 changed += applied

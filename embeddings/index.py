@@ -17,6 +17,11 @@ import numpy as np
 
 IndexKind = Literal["flat", "ivf"]
 
+# The service searches one query per request and gets its parallelism from concurrent requests;
+# OpenMP threads on top oversubscribe the cores (measured: an exact 10k search went from 6.9 ms
+# to 68 ms under load, and 100k from 17 ms to 23 ms even when idle).
+faiss.omp_set_num_threads(1)
+
 
 class VectorIndex(Protocol):
     dim: int

@@ -15,12 +15,14 @@ from kb.models import Article
 from kb.schemas import SuggestionRead, SuggestResult
 from kb.service import COLLECTION
 
-# Boosts are multiplicative on the fused (reciprocal-rank) score, where neighbouring ranks
-# differ by under 2 %: enough to order two articles on the same topic (the Amazon returns
-# article before the generic one), too small to lift an off-topic article above the right
-# one. 1.25 / 1.3 cost 5-8 points of recall@3 per language on the demo set.
-CHANNEL_BOOST = 1.03
-LOCALE_BOOST = 1.03
+# An article's score is its best chunk's cosine plus a small keyword term and additive nudges,
+# measured on the demo set against reciprocal-rank fusion (which treats rank 1 and rank 2 as
+# almost equal): recall@1 rose from 0.73-0.88 to 0.85-0.93 per language, recall@3 stayed >= 0.92.
+# The nudges order two articles on one topic (the Amazon returns article before the generic
+# one, the customer's language before English) without lifting an off-topic article.
+KEYWORD_WEIGHT = 0.05
+CHANNEL_BONUS = 0.02
+LOCALE_BONUS = 0.02
 SNIPPET_CHARS = 220
 
 
@@ -64,22 +66,26 @@ def _snippet(text: str, query: str) -> tuple[str, list[tuple[int, int]]]:
 
 
 def rank_articles(hits: list[Hit], *, channel: str | None, locale: str | None) -> list[tuple[str, float, float, Hit]]:
-    """Groups chunk hits by article: (article id, ranking score, confidence, best chunk hit)."""
+    """Groups chunk hits by article: (article id, ranking score, confidence, best chunk hit).
+
+    Confidence is the best chunk's cosine: the number the abstain threshold is calibrated on.
+    """
+    top_keyword = max((h.bm25_score or 0.0 for h in hits), default=0.0) or 1.0
     best: dict[str, tuple[float, float, Hit]] = {}
+    language = locale.split("-")[0] if locale else None
     for hit in hits:
         item = hit.item
-        score = hit.score
-        if channel and item.channels and channel in item.channels:
-            score *= CHANNEL_BOOST
-        if locale and item.locale == locale.split("-")[0]:
-            score *= LOCALE_BOOST
         confidence = hit.dense_score if hit.dense_score is not None else 0.0
+        score = confidence + KEYWORD_WEIGHT * (hit.bm25_score or 0.0) / top_keyword
+        if channel and item.channels and channel in item.channels:
+            score += CHANNEL_BONUS
+        if language and item.locale == language:
+            score += LOCALE_BONUS
         current = best.get(item.key)
-        if current is None:
-            best[item.key] = (score, confidence, hit)
-        else:
-            top_hit = hit if score > current[0] else current[2]
-            best[item.key] = (max(score, current[0]), max(confidence, current[1]), top_hit)
+        if current is None or score > current[0]:
+            best[item.key] = (score, max(confidence, current[1]) if current else confidence, hit)
+        elif confidence > current[1]:
+            best[item.key] = (current[0], confidence, current[2])
     ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], -kv[1][1]))
     return [(key, score, confidence, hit) for key, (score, confidence, hit) in ranked]
 
