@@ -9,13 +9,13 @@ labels as tags, which the importer's reason-code vocabulary would reject.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import ImportFileError, LineError
+from core.jsonl import read_jsonl
 from kb.schemas import ArticleCreate
 from kb.service import parse_articles_jsonl
 
@@ -70,37 +70,7 @@ def _req_str(raw: dict[str, Any], field: str) -> str:
 
 
 def _read(path: Path, parse: Callable[[dict[str, Any]], T], what: str) -> list[T]:
-    errors: list[LineError] = []
-    rows: list[T] = []
-    seen: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFileError([LineError(str(path), 0, f"cannot read file: {exc}")]) from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(str(path), number, f"invalid JSON: {exc.msg}"))
-            continue
-        if not isinstance(raw, dict):
-            errors.append(LineError(str(path), number, "expected a JSON object"))
-            continue
-        try:
-            row = parse(raw)
-        except ValueError as exc:
-            errors.append(LineError(str(path), number, str(exc)))
-            continue
-        row_id = getattr(row, "id")
-        if row_id in seen:
-            errors.append(LineError(str(path), number, f"duplicate id {row_id!r} (first on line {seen[row_id]})"))
-            continue
-        seen[row_id] = number
-        rows.append(row)
-    if errors:
-        raise ImportFileError(errors)
+    rows = read_jsonl(path, parse, key=lambda row: getattr(row, "id"))
     if not rows:
         raise ImportFileError([LineError(str(path), 0, f"no {what} in file")])
     return rows
