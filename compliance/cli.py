@@ -13,7 +13,8 @@ from rich.text import Text
 
 from compliance.schemas import ComplianceResult
 from compliance.service import check
-from core.errors import InvalidInputError, LineError
+from core.errors import InvalidInputError
+from core.jsonl import read_jsonl_numbered
 from core.schemas import CHANNELS
 
 app = typer.Typer(help="Check replies against marketplace messaging rules.", no_args_is_help=True)
@@ -25,32 +26,17 @@ def compliance_group() -> None:
     """Check replies against marketplace messaging rules."""
 
 
-def _read_jsonl(
-    path: Path, default_channel: str | None
-) -> tuple[list[tuple[str, str, str]], list[LineError]]:
-    items: list[tuple[str, str, str]] = []
-    errors: list[LineError] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record: Any = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(LineError(str(path), number, f"invalid JSON: {exc.msg}"))
-                continue
-            if not isinstance(record, dict):
-                errors.append(LineError(str(path), number, "expected a JSON object"))
-                continue
-            text = record.get("text")
-            channel = record.get("channel") or default_channel
-            if not isinstance(text, str) or not text.strip():
-                errors.append(LineError(str(path), number, "'text' must be a non-empty string"))
-            elif channel not in CHANNELS:
-                errors.append(LineError(str(path), number, f"'channel' must be one of {', '.join(CHANNELS)}"))
-            else:
-                items.append((str(record.get("id", f"line-{number}")), channel, text))
-    return items, errors
+def _read_jsonl(path: Path, default_channel: str | None) -> list[tuple[str, str, str]]:
+    def parse(record: dict[str, Any], line: int) -> tuple[str, str, str]:
+        text = record.get("text")
+        channel = record.get("channel") or default_channel
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("'text' must be a non-empty string")
+        if channel not in CHANNELS:
+            raise ValueError(f"'channel' must be one of {', '.join(CHANNELS)}")
+        return str(record.get("id", f"line-{line}")), channel, text
+
+    return read_jsonl_numbered(path, parse)
 
 
 def _load(path: Path, channel: str | None) -> list[tuple[str, str, str]]:
@@ -58,10 +44,7 @@ def _load(path: Path, channel: str | None) -> list[tuple[str, str, str]]:
         raise InvalidInputError(f"{path}: no such file")
     try:
         if path.suffix == ".jsonl":
-            items, errors = _read_jsonl(path, channel)
-            if errors:
-                raise InvalidInputError("; ".join(str(e) for e in errors))
-            return items
+            return _read_jsonl(path, channel)
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc

@@ -21,7 +21,14 @@ def validation_reason(exc: ValidationError) -> str:
 def read_jsonl(
     path: Path, parse: Callable[[dict[str, Any]], T], *, key: Callable[[T], Hashable] | None = None
 ) -> list[T]:
-    """Parses every non-blank line with `parse` (which raises ValueError on a bad object).
+    """Parses every non-blank line with `parse` (which raises ValueError on a bad object)."""
+    return read_jsonl_numbered(path, lambda raw, _line: parse(raw), key=key)
+
+
+def read_jsonl_numbered(
+    path: Path, parse: Callable[[dict[str, Any], int], T], *, key: Callable[[T], Hashable] | None = None
+) -> list[T]:
+    """Like read_jsonl, with the line number passed to `parse` (e.g. for a default id).
 
     Raises ImportFileError listing each bad line as (file, line, reason): invalid JSON, not an
     object, rejected by `parse`, or a repeated `key`. Nothing is returned unless every line is good.
@@ -45,7 +52,7 @@ def read_jsonl(
             errors.append(LineError(str(path), number, "expected a JSON object"))
             continue
         try:
-            row = parse(raw)
+            row = parse(raw, number)
         except ValidationError as exc:
             errors.append(LineError(str(path), number, validation_reason(exc)))
             continue

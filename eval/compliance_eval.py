@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
@@ -12,7 +11,8 @@ from typing import Any
 from compliance.channels import get_ruleset
 from compliance.schemas import RULE_CODES
 from compliance.service import check
-from core.errors import ImportFileError, InvalidInputError, LineError
+from core.errors import InvalidInputError
+from core.jsonl import read_jsonl_numbered
 from core.schemas import CHANNELS
 from eval.metrics_classification import Confusion, precision_recall_f1, safe_ratio
 
@@ -146,27 +146,13 @@ def evaluate_compliance(cases: list[dict[str, Any]]) -> dict[str, Any]:
 
 def load_compliance_cases(path: Path) -> list[dict[str, Any]]:
     """Read compliance_cases.jsonl; any bad line rejects the file with every (file, line, reason)."""
-    cases: list[dict[str, Any]] = []
-    errors: list[LineError] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(LineError(str(path), number, f"invalid JSON: {exc.msg}"))
-                continue
-            if not isinstance(record, dict):
-                errors.append(LineError(str(path), number, "expected a JSON object"))
-                continue
-            record.setdefault("id", f"line-{number}")
-            try:
-                _validate([record])
-            except InvalidInputError as exc:
-                errors.append(LineError(str(path), number, exc.message))
-                continue
-            cases.append(record)
-    if errors:
-        raise ImportFileError(errors)
-    return cases
+
+    def parse(record: dict[str, Any], line: int) -> dict[str, Any]:
+        record.setdefault("id", f"line-{line}")
+        try:
+            _validate([record])
+        except InvalidInputError as exc:
+            raise ValueError(exc.message) from exc
+        return record
+
+    return read_jsonl_numbered(path, parse)
