@@ -85,8 +85,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         try:
             yield
         finally:
+            # uvicorn runs this once in-flight requests are done: apply their writes and snapshot once more,
+            # so a restart replays nothing. Never beside a sync pass still running (an IVF retrain can be long).
             stop.set()
-            syncer.join(timeout=5)
+            syncer.join(timeout=settings.shutdown_grace_seconds)
+            if syncer.is_alive():
+                log.warning("index sync still running at shutdown; the next start catches up from the change log")
+            elif getattr(app.state, "warm", False):
+                try:
+                    runtime.search.sync_all()
+                except Exception:
+                    log.exception("final index sync failed; the next start catches up from the change log")
 
     app = FastAPI(
         title="Deflect",

@@ -227,7 +227,8 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
+                log_level=settings.log_level.lower(),
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds)
 
 
 def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:

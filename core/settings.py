@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(0.3, ge=0, le=1, description="Weight of the keyword ranking in the fusion (0.3 measured best on the demo set).")
     host: str = Field("127.0.0.1", description="Address the server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    shutdown_grace_seconds: int = Field(
+        30, ge=1, description="On SIGTERM, how long in-flight requests may still run (a 1000-ticket batch: ~25 s)."
+    )
     max_query_chars: int = Field(2000, ge=10, description="Longest accepted search query.")
     max_text_chars: int = Field(20000, ge=100, description="Longest accepted message/reply text field.")
     max_body_bytes: int = Field(5_000_000, ge=1000, description="Largest request body (413 above).")

@@ -328,6 +328,8 @@ class SearchEngine:
         self._sources: dict[str, ItemSource] = {}
         self._collections: dict[tuple[str, str], Collection] = {}
         self._loading: dict[tuple[str, str], threading.Lock] = {}
+        # Change number each collection's snapshot on disk holds: a catch-up past it means a save is due.
+        self._saved_seq: dict[tuple[str, str], int] = {}
         self._lock = threading.RLock()
 
     # -- wiring -----------------------------------------------------------------
@@ -409,6 +411,7 @@ class SearchEngine:
             collection.kind = index.kind
             collection.set_items(items)
             collection.last_seq = int(meta["last_seq"])
+        self._saved_seq[(tenant_id, name)] = collection.last_seq
         # Items written after the snapshot are re-applied by the change-log catch-up.
         return index.count() <= len(known) + self._pending_count(tenant_id, name, collection.last_seq)
 
@@ -543,7 +546,7 @@ class SearchEngine:
         return len(rows)
 
     def sync_all(self) -> int:
-        """Catches every loaded collection up and snapshots those that changed."""
+        """Catches every loaded collection up and snapshots those whose snapshot is behind."""
         changed = 0
         for tenant_id, name in self.loaded():
             applied = self.catch_up(tenant_id, name)
@@ -552,9 +555,11 @@ class SearchEngine:
                 # Grown past the exact-search size: retrain as IVF once, off the request path.
                 self.rebuild(tenant_id, name)
                 continue
-            if applied:
+            # Not only when this pass applied rows: a search may have caught the collection up on demand.
+            behind = collection.last_seq != self._saved_seq.get((tenant_id, name))
+            if behind and self.snapshot_dir is not None:
                 self.save(tenant_id, name)
-                changed += applied
+            changed += applied
         return changed
 
     def is_caught_up(self) -> bool:
@@ -572,6 +577,7 @@ class SearchEngine:
             return
         collection = self.collection(tenant_id, name)
         with collection.lock:
+            saved_seq = collection.last_seq
             collection.index.save(paths[0])
             write_json_atomic(
                 paths[1],
@@ -582,10 +588,11 @@ class SearchEngine:
                     "dim": collection.encoder.dim,
                     "kind": collection.index.kind,
                     "count": collection.index.count(),
-                    "last_seq": collection.last_seq,
+                    "last_seq": saved_seq,
                     "built_at": time.time(),
                 },
             )
+        self._saved_seq[(tenant_id, name)] = saved_seq
 
     def forget(self, tenant_id: str | None = None) -> None:
         with self._lock:
