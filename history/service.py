@@ -23,7 +23,7 @@ from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.jsonl import read_jsonl
 from history.identity import TICKETS, canonical_order_id, find_order_ids, order_id_variants, resolve_contact
-from history.models import Customer, Identity, MergeAudit, Order, OrderItem, Refund, Shipment, Thread, Ticket
+from history.models import Customer, Identity, MergeAudit, Order, OrderItem, Refund, Thread, Ticket
 from history.schemas import (
     CustomerHistory,
     IdentityRead,
@@ -35,6 +35,7 @@ from history.schemas import (
     TicketRead,
     TimelineEvent,
 )
+from history.shipments import imported_shipments
 
 if TYPE_CHECKING:
     from embeddings.engine import SearchEngine
@@ -107,11 +108,8 @@ def upsert_order(session: Session, *, tenant_id: str, order_in: OrderCreate) -> 
     order.content_hash = content_hash
     order.items = [OrderItem(tenant_id=tenant_id, sku=i.sku, title=i.title, qty=i.qty, price=i.price)
                    for i in order_in.items]
-    shipment = order_in.shipment
-    order.shipments = [] if shipment is None else [Shipment(
-        tenant_id=tenant_id, carrier=shipment.carrier, tracking_number=shipment.tracking_number,
-        status=shipment.status, eta=shipment.eta, status_at=shipment.status_at, location=shipment.location,
-    )]
+    order.shipments = imported_shipments(session, tenant_id=tenant_id, order=order,
+                                         shipment_in=order_in.shipment)
     refund = order_in.refund
     order.refunds = [] if refund is None else [Refund(
         tenant_id=tenant_id, refund_id=refund.refund_id, status=refund.status, amount=refund.amount,

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, selectinload
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError, UnauthorizedError
 from core.models import Tenant
-from history.models import Shipment, ShipmentEvent, WebhookSecret
+from history.models import Order, Shipment, ShipmentEvent, WebhookSecret
+from history.schemas import ShipmentIn
 
 SIGNATURE_HEADER = "X-Deflect-Signature"
 TENANT_HEADER = "X-Deflect-Tenant"
@@ -126,13 +127,55 @@ def parse_event(body: bytes) -> ShipmentEventIn:
         raise InvalidInputError("invalid shipment event", details=json.loads(exc.json())) from exc
 
 
-def _newer(event: ShipmentEventIn, shipment: Shipment) -> bool:
+def is_newer(status: str, status_at: datetime | None, shipment: Shipment) -> bool:
+    """Whether a reported status (carrier event or order import) supersedes the shipment's recorded one.
+
+    A report without a time never beats a timed status: it cannot show it is the newer of the two.
+    """
     if shipment.status_at is None:
         return True
-    if event.occurred_at != shipment.status_at:
-        return event.occurred_at > shipment.status_at
-    new, old = event.status.lower(), shipment.status.lower()
+    if status_at is None:
+        return False
+    if status_at != shipment.status_at:
+        return status_at > shipment.status_at
+    new, old = status.lower(), shipment.status.lower()
     return (STATUS_STAGE.get(new, 0), new) > (STATUS_STAGE.get(old, 0), old)
+
+
+def _newer(event: ShipmentEventIn, shipment: Shipment) -> bool:
+    return is_newer(event.status, event.occurred_at, shipment)
+
+
+def imported_shipments(
+    session: Session, *, tenant_id: str, order: Order, shipment_in: ShipmentIn | None
+) -> list[Shipment]:
+    """The shipments an order (re-)import leaves on the order.
+
+    An order export is a snapshot that may be hours old: where the file names the parcel already on
+    record, its status replaces the recorded one only when newer, so a re-import never rolls back what a
+    carrier webhook (or a fresher import) applied. Other fields follow the file.
+    """
+    if shipment_in is None:
+        return []
+    current: list[Shipment] = []
+    if order.id is not None and shipment_in.tracking_number:
+        # Locked as apply_event locks them, so a concurrent event and import cannot both win.
+        current = list(session.scalars(
+            select(Shipment).where(Shipment.tenant_id == tenant_id, Shipment.order_id == order.id)
+            .order_by(Shipment.id).with_for_update().execution_options(populate_existing=True)
+        ))
+    shipment = next((s for s in current if s.tracking_number == shipment_in.tracking_number), None)
+    if shipment is None:
+        return [Shipment(tenant_id=tenant_id, carrier=shipment_in.carrier,
+                         tracking_number=shipment_in.tracking_number, status=shipment_in.status,
+                         eta=shipment_in.eta, status_at=shipment_in.status_at, location=shipment_in.location)]
+    shipment.carrier = shipment_in.carrier
+    shipment.eta = shipment_in.eta
+    if is_newer(shipment_in.status, shipment_in.status_at, shipment):
+        shipment.status = shipment_in.status
+        shipment.status_at = shipment_in.status_at
+        shipment.location = shipment_in.location
+    return [shipment]
 
 
 def _state(shipment: Shipment, order_id: str) -> ShipmentState:
