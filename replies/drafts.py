@@ -25,6 +25,7 @@ from history.models import Order
 from kb.models import Article
 from replies import macros, rewriter
 from replies.factcheck import check_facts
+from replies.intents import classifier_for
 from history.service import get_order, get_ticket, orders_for_customer
 from replies.facts import Fact, customer_name, order_facts
 from replies.models import Draft
@@ -103,7 +104,7 @@ def compose(
     if ctx.customer_id is None and ctx.default_order_id:
         linked = get_order(session, tenant_id=tenant_id, order_id=ctx.default_order_id)
         ctx.customer_id = linked.customer_id if linked else None
-    questions = segment(message)
+    questions = segment(message, classifier_for(engine.encoder_for("articles")) if engine is not None else None)
     answers = [_answer(session, ctx, q, engine, settings) for q in questions]
     if ctx.customer_id is None:
         ctx.customer_id = next((a.order.customer_id for a in answers if a.order and a.order.customer_id), None)

@@ -6,6 +6,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from replies.intents import IntentClassifier
 
 # Patterns run on lower-cased, accent-stripped text ("rückerstattung" -> "ruckerstattung").
 # They name phrases, not single ambiguous words: "arrived" alone is not a tracking question,
@@ -105,7 +109,25 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
 _INTENT_PATTERNS["other"] = (
     r"\b(?:gift|present|cadeau|geschenk|regalo)\b", r"\bgift ?(?:note|message|wrap)",
 )
+# Patterns that also match what is not a request of that kind ("I returned it last week" is background,
+# "where is the screw?" is no tracking question, "deliver to my office instead of home" is no wrong item).
+# A sentence tagged by these alone is checked against the semantic fallback, which may overrule them.
+_AMBIGUOUS = frozenset({
+    r"\bwhere(?:'s| is| are)\b(?! (?:the |my )?(?:serial|invoice|receipt|label|manual|instructions))",
+    r"\bdelayed\b", r"\bou en (?:est|sont)\b", r"\bdonde (?:esta|estan)\b", r"\bdove (?:e|sono|si trova|si trovano)\b",
+    r"\bdov'e\b",
+    r"\breturn(?:ing|ed)?\b(?! policy)", r"\bexchange\b", r"\bretour(?:ner)?\b", r"\bechanger?\b", r"\breso\b",
+    r"\brimandare\b",
+    r"\bset ?up\b", r"\bhum(?:s|ming)?\b", r"\bnois[ey]", r"\bnotice\b", r"\bmonter\b", r"\bmontar\b",
+    r"\binstead of\b", r"\bau lieu d", r"\b(?:an)?statt\b", r"\ben (?:lugar|vez) de\b", r"\binvece d", r"\bal posto d",
+    r"\bto (?:my |a |another |the )?(?:[\w']+ ){0,2}address\b", r"\bfix (?:it|the address|my address)\b",
+    r"\bfalta(?:n|ba|ban)?\b",
+})
+if not _AMBIGUOUS <= {p for patterns in _INTENT_PATTERNS.values() for p in patterns}:
+    raise RuntimeError("an ambiguous pattern is not among the intent patterns")
 _COMPILED = {intent: re.compile("|".join(patterns)) for intent, patterns in _INTENT_PATTERNS.items()}
+_SURE = {intent: re.compile("|".join(p for p in patterns if p not in _AMBIGUOUS))
+         for intent, patterns in _INTENT_PATTERNS.items()}
 
 # Sentence ends, plus connectors that usually start another request inside one sentence.
 _SPLIT = re.compile(
@@ -123,6 +145,8 @@ class Question:
     text: str
     spans: list[tuple[int, int]] = field(default_factory=list)
     is_question: bool = False
+    # "pattern" (a phrase pattern) or "examples" (the semantic fallback's nearest labelled phrasings)
+    detected_by: str = "pattern"
 
 
 @lru_cache(maxsize=8192)
@@ -150,7 +174,12 @@ _PARCEL = re.compile(
 
 
 def intents_of(sentence: str) -> list[str]:
-    """Reason tags a sentence asks about, in a stable order."""
+    """Reason tags the phrase patterns find in a sentence, in a stable order."""
+    return _pattern_intents(sentence)[0]
+
+
+def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
+    """(tags, sure): sure when at least one tag was found by an unambiguous pattern."""
     folded = fold(sentence)
     found = [intent for intent, pattern in _COMPILED.items() if pattern.search(folded)]
     # "the box arrived broken and a part is missing" is one damage report and one missing part;
@@ -159,21 +188,35 @@ def intents_of(sentence: str) -> list[str]:
         found.remove("refund_status")
     if "tracking" in found and "refund_status" in found and not _PARCEL.search(folded):
         found.remove("tracking")  # "when will I get my refund" asks about money, not a parcel
-    return found
+    return found, any(_SURE[intent].search(folded) for intent in found)
 
 
-def segment(text: str) -> list[Question]:
-    """Questions in order of first appearance; several sentences on one topic make one question."""
+def segment(text: str, classifier: IntentClassifier | None = None) -> list[Question]:
+    """Questions in order of first appearance; several sentences on one topic make one question.
+
+    With a classifier, sentences the patterns miss or tag only through an ambiguous word are
+    tagged by their nearest labelled examples instead, when those are sure enough.
+    """
+    spans = sentences(text)
+    tagged = [_pattern_intents(text[start:end]) for start, end in spans]
+    detected_by = ["pattern"] * len(spans)
+    if classifier is not None:
+        unsure = [i for i, (_, sure) in enumerate(tagged) if not sure]
+        guesses = classifier.classify([text[spans[i][0]:spans[i][1]] for i in unsure])
+        for i, guess in zip(unsure, guesses, strict=True):
+            if guess.topic is not None:
+                tagged[i] = ([guess.topic], True)
+                detected_by[i] = "examples"
     by_topic: dict[str, Question] = {}
-    for start, end in sentences(text):
+    for (start, end), (topics, _), source in zip(spans, tagged, detected_by, strict=True):
         piece = text[start:end]
-        topics = intents_of(piece)
         if not topics and "?" in piece:
             topics = ["other"]
         for topic in topics:
             question = by_topic.get(topic)
             if question is None:
-                by_topic[topic] = Question(topic=topic, text=piece.strip(), spans=[(start, end)], is_question="?" in piece)
+                by_topic[topic] = Question(topic=topic, text=piece.strip(), spans=[(start, end)],
+                                           is_question="?" in piece, detected_by=source)
             else:
                 question.text = f"{question.text} {piece.strip()}"
                 question.spans.append((start, end))
