@@ -92,7 +92,8 @@ def test_stored_draft_keeps_macro_versions_and_redacts_card_numbers(runtime: Run
     with runtime.session() as session:
         row = session.get(Draft, draft.id)
         assert row is not None
-        assert "4111" not in row.message and "[redacted]" in row.message
+        # core.redact names what it masked ("[REDACTED:card]"); the reply-side detectors write "[redacted]".
+        assert "4111" not in row.message and "[redacted" in row.message.lower()
         assert any(m["key"] == "tracking" and m["version"] == 1 for m in row.macro_versions)
 
 
