@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -17,11 +20,14 @@ from core.settings import get_settings
 
 import_app = typer.Typer(help="Import orders and tickets.")
 app = typer.Typer(help="Customer history: timelines, identity links, duplicates and merges.", no_args_is_help=True)
-report_app = typer.Typer(help="Repeat contacts and top contact reasons.", no_args_is_help=True)
+report_app = typer.Typer(help="Insight reports: repeat contacts, top reasons, root causes, impact, content "
+                         "gaps, KB audit.", no_args_is_help=True)
 
 console = Console()
 err_console = Console(stderr=True)
 TenantOption = Annotated[str, typer.Option(help="Tenant id")]
+# ISO 8601 dates or times; a time without a zone is UTC, as in the API.
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
 ACTOR = "cli"
 
 
@@ -38,6 +44,25 @@ def _runtime() -> Runtime:
 
 def _print_json(payload: object) -> None:
     console.print_json(json.dumps(payload, default=str, ensure_ascii=False))
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _compact_table(title: str | None = None) -> Table:
+    # Wide reports: one space between columns and no side borders, so they fit 80 columns.
+    return Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+
+
+def _points(delta: float | None) -> str:
+    return "-" if delta is None else f"{delta * 100:+.1f} pts"
 
 
 @import_app.command("orders")
@@ -298,4 +323,108 @@ def content_gaps(
         nearest = f"{c.nearest_article.id} {c.nearest_article.score:.2f}" if c.nearest_article else "-"
         table.add_row(str(c.contacts), str(c.size), trend, ", ".join(f"{k} {v}" for k, v in c.channels.items()),
                       c.suggested_reason, nearest, c.examples[0].text[:70] if c.examples else "")
+    console.print(table)
+
+
+@report_app.command("root-causes")
+def root_causes(
+    tenant: TenantOption = "demo",
+    days: Annotated[int | None, typer.Option(help="Only this period: 30, 60 or 90 (default all)")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel's rows ('all' = totals)")] = None,
+    until: Annotated[datetime | None, typer.Option(formats=DATE_FORMATS, help="End of the periods; "
+                                                   "default now")] = None,
+    within_days: Annotated[int | None, typer.Option(min=1, max=90, help="Repeat window; default "
+                                                    "DEFLECT_REPEAT_CONTACT_DAYS")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout, as the API's format=csv")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Root-cause table per reason and channel (30/60/90 days), the lead's notes included.
+
+    Volume, share, repeat and first-contact resolution, handling time, top SKUs: GET /v1/reports/root-causes.
+    """
+    from history import rootcause
+
+    if days is not None and days not in rootcause.PERIODS:
+        _fail(f"--days must be one of {', '.join(map(str, rootcause.PERIODS))}, not {days}")
+    runtime = _runtime()
+    with runtime.session() as session:
+        report = rootcause.root_causes(session, tenant_id=tenant, until=_utc(until), channel=channel,
+                                       within_days=within_days or runtime.settings.repeat_contact_days)
+    if days is not None:
+        report = report.model_copy(update={"periods": {f"{days}d": report.periods[f"{days}d"]}})
+    if as_csv:
+        sys.stdout.write(rootcause.report_csv(report))  # plain: rich would wrap long rows
+        return
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+        return
+    console.print(f"until {report.until:%Y-%m-%d %H:%M} UTC; a repeat is the same customer and reason "
+                  f"within {report.repeat_within_days} days")
+    for period, rows in report.periods.items():
+        noted = any(r.note for r in rows)  # the notes' two columns only where a lead wrote some
+        table = _compact_table(f"last {period} (--csv or --json for the top three SKUs)")
+        table.add_column("reason", no_wrap=True)
+        table.add_column("channel", no_wrap=True, min_width=7)
+        for header in ("volume", "share", "repeat", "FCR", "handling"):
+            table.add_column(header, justify="right", no_wrap=True, min_width=max(len(header), 6))
+        table.add_column("top SKU", no_wrap=True, overflow="ellipsis", min_width=8)
+        for header in ("root cause", "owner") if noted else ():
+            table.add_column(header)
+        for r in rows:
+            handling = "-" if r.avg_handling_seconds is None else f"{r.avg_handling_seconds / 60:.1f} min"
+            top = f"{r.top_skus[0].sku} ({r.top_skus[0].tickets})" if r.top_skus else "-"
+            cells = [r.reason, r.channel, str(r.volume), _rate(r.share), _rate(r.repeat_rate), _rate(r.fcr_rate),
+                     handling, top]
+            if noted:
+                cells += [r.note.root_cause, r.note.action_owner] if r.note else ["", ""]
+            table.add_row(*cells)
+        console.print(table)
+
+
+@report_app.command("impact")
+def impact(
+    tenant: TenantOption = "demo",
+    article: Annotated[str | None, typer.Option(help="Article id whose change to measure")] = None,
+    macro: Annotated[str | None, typer.Option(help="Macro key whose change to measure")] = None,
+    date: Annotated[datetime | None, typer.Option(formats=DATE_FORMATS, help="When it changed; default its "
+                                                  "last change")] = None,
+    days: Annotated[int, typer.Option(min=1, help="Length of each window")] = 28,
+    reason: Annotated[str | None, typer.Option(help="Contact reason; default the subject's tag")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Before/after impact of an article or macro change on its contact reason.
+
+    Contacts, deflection and repeat rates in equal windows either side of it: GET /v1/reports/impact.
+    """
+    from history import impact as impact_service
+
+    if (article is None) == (macro is None):
+        _fail("give exactly one of --article ID and --macro KEY")
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            report = impact_service.impact(
+                session, tenant_id=tenant, article_id=article, macro_key=macro, date=_utc(date), days=days,
+                reason=reason, repeat_days=runtime.settings.repeat_contact_days,
+                deflection_hours=runtime.settings.deflection_window_hours)
+    except DeflectError as exc:
+        _fail(exc.message)
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+        return
+    shortened = "" if report.complete else " (shortened: the change is recent)"
+    console.print(f"{report.kind} {report.id} (reason {report.reason}) changed "
+                  f"{report.changed_at:%Y-%m-%d %H:%M} UTC; two windows of {report.days:g} days{shortened}:\n"
+                  f"before {report.before.since:%Y-%m-%d %H:%M} to {report.before.until:%Y-%m-%d %H:%M}, "
+                  f"after {report.after.since:%Y-%m-%d %H:%M} to {report.after.until:%Y-%m-%d %H:%M}")
+    table = _compact_table()
+    for header in ("window", "contacts", "per day", "sessions", "deflected", "repeat base", "repeat rate"):
+        table.add_column(header, justify="left" if header == "window" else "right", no_wrap=True,
+                         min_width=len(header))
+    for label, w in (("before", report.before), ("after", report.after)):
+        table.add_row(label, str(w.contacts), f"{w.contacts_per_day:g}", str(w.deflection_sessions),
+                      _rate(w.deflection_rate), str(w.repeat_base), _rate(w.repeat_rate))
+    d = report.delta
+    table.add_row("change", f"{d.contacts:+d}", f"{d.contacts_per_day:+g}", "", _points(d.deflection_rate),
+                  "", _points(d.repeat_rate))
     console.print(table)
