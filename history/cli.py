@@ -373,8 +373,8 @@ def root_causes(
         for r in rows:
             handling = "-" if r.avg_handling_seconds is None else f"{r.avg_handling_seconds / 60:.1f} min"
             top = f"{r.top_skus[0].sku} ({r.top_skus[0].tickets})" if r.top_skus else "-"
-            cells = [r.reason, r.channel, str(r.volume), _rate(r.share), _rate(r.repeat_rate), _rate(r.fcr_rate),
-                     handling, top]
+            cells = [r.reason, r.channel, str(r.volume), _rate(r.share), _rate(r.repeat_rate),
+                     _rate(r.fcr_rate), handling, top]
             if noted:
                 cells += [r.note.root_cause, r.note.action_owner] if r.note else ["", ""]
             table.add_row(*cells)
