@@ -114,9 +114,11 @@ def compose(
     closing = macros.render_macro(session, tenant_id=tenant_id, key="closing", channel=channel, locale=locale,
                                   variables={})
     answered = [a for a in answers if a.status == "answered"]
-    reply = "\n\n".join([greeting.text, *(a.text for a in answered), closing.text])
+    # Unanswered questions keep their place with the holding line, so the customer sees every question taken up.
+    written = [a for a in answers if a.text]
+    reply = "\n\n".join([greeting.text, *(a.text for a in written), closing.text])
 
-    used_macros = [greeting, *(a.macro for a in answered if a.macro), closing]
+    used_macros = [greeting, *(a.macro for a in written if a.macro), closing]
     facts = _facts_used(answers, locale, reply)
     cited = _unique_articles(a.article for a in answered if a.article)
     sources = [f.value for a in answers if a.order for f in order_facts(a.order, locale)]
@@ -146,7 +148,7 @@ def compose(
     ]
     macro_rows = [
         {"key": m.key, "channel": m.channel, "locale": m.locale, "version": m.version, "id": m.macro_version_id,
-         "topic": next((a.question.topic for a in answered if a.macro is m), None)}
+         "topic": next((a.question.topic for a in written if a.macro is m), None)}
         for m in used_macros
     ]
     draft = Draft(
@@ -180,12 +182,13 @@ def _answer(session: Session, ctx: _Context, question: Question, engine: SearchE
     article = _pick_article(session, ctx, question, order, engine, settings)
     if question.topic in ARTICLE_TOPICS:
         if article is None:
-            return _Answer(question, "needs_agent", "no macro or help article covers this question", order)
+            return _pending(session, ctx, _Answer(question, "needs_agent",
+                                                  "no macro or help article covers this question", order))
         key = "product_question" if question.topic == "product_question" and order and order.items else "article_answer"
     else:
         if order is None:
-            return _Answer(question, "needs_agent",
-                           "which order? no order id in the message and none linked to this customer")
+            return _pending(session, ctx, _Answer(
+                question, "needs_agent", "which order? no order id in the message and none linked to this customer"))
         key = question.topic
     variables: dict[str, object] = {f.name: f.value for f in order_facts(order, ctx.locale)} if order else {}
     if article is not None:
@@ -200,9 +203,9 @@ def _answer(session: Session, ctx: _Context, question: Question, engine: SearchE
     except macros.MacroRenderError as exc:
         what = _MISSING_REASON.get(exc.missing or "", exc.message)
         where = f"order {order.order_id}: " if order else ""
-        return _Answer(question, "needs_agent", f"{where}{what}", order, article=article)
+        return _pending(session, ctx, _Answer(question, "needs_agent", f"{where}{what}", order, article=article))
     except NotFoundError as exc:
-        return _Answer(question, "needs_agent", exc.message, order, article=article)
+        return _pending(session, ctx, _Answer(question, "needs_agent", exc.message, order, article=article))
     if question.topic == "other" and article is not None and article.tags and "other" not in article.tags:
         # An open question answered by, say, the warranty article was a product question all along.
         question.topic = article.tags[0]
@@ -210,6 +213,23 @@ def _answer(session: Session, ctx: _Context, question: Question, engine: SearchE
     if article is not None and key in ("product_question", "article_answer"):
         reason += f", article {article.external_id}"
     return _Answer(question, "answered", reason, order, rendered.text, rendered, article)
+
+
+def _pending(session: Session, ctx: _Context, answer: _Answer) -> _Answer:
+    """A question the draft cannot answer is still acknowledged, with the locked holding line
+    ("we are checking ... and will come back to you") in the customer's language; it stays needs_agent."""
+    variables: dict[str, object] = {"topic": answer.question.topic}
+    if answer.order is not None:
+        variables["order_id"] = answer.order.order_id
+    try:
+        rendered = macros.render_macro(session, tenant_id=ctx.tenant_id, key="pending", channel=ctx.channel,
+                                       locale=ctx.locale, variables=variables)
+    except (macros.MacroRenderError, NotFoundError) as exc:
+        # An admin may have broken or removed the holding line: the question stays unanswered and says why.
+        answer.reason = f"{answer.reason}; holding line unavailable: {exc.message}"
+        return answer
+    answer.text, answer.macro = rendered.text, rendered
+    return answer
 
 
 def _resolve_order(session: Session, ctx: _Context, question: Question) -> Order | None:
@@ -294,7 +314,7 @@ def excerpt(body: str) -> str:
 def _facts_used(answers: list[_Answer], locale: str, reply: str) -> list[FactUsed]:
     seen: dict[tuple[str, str], Fact] = {}
     for answer in answers:
-        if answer.order is None or answer.status != "answered":
+        if answer.order is None or not answer.text:
             continue
         for fact in order_facts(answer.order, locale):
             if fact.name.endswith("_state") or fact.name == "channel_name":

@@ -31,6 +31,8 @@ ALLOWED_VARIABLES: frozenset[str] = frozenset({
     "carrier", "tracking_number", "shipment_state", "shipment_status", "shipment_location", "eta",
     "refund_id", "refund_state", "refund_status", "refund_amount", "channel_name",
     "article_title", "article_excerpt", "article_url",
+    # The reason tag of the question a holding line ("we are checking ...") acknowledges; not a fact.
+    "topic",
 })
 # Every macro key that answers a reason tag carries that tag; the rest are building blocks.
 TOPIC_KEYS: frozenset[str] = frozenset({
@@ -111,7 +113,7 @@ _SAMPLE = {
     "carrier": "DHL", "tracking_number": "00000000", "shipment_state": "in_transit",
     "shipment_status": "in transit", "shipment_location": "Leeds", "eta": "2 January 2026",
     "refund_id": "R-0", "refund_state": "pending", "refund_status": "pending", "refund_amount": "1.00 EUR",
-    "channel_name": "Amazon", "article_title": "Sample", "article_excerpt": "Sample.",
+    "channel_name": "Amazon", "article_title": "Sample", "article_excerpt": "Sample.", "topic": "tracking",
 }
 
 
