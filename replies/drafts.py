@@ -114,7 +114,7 @@ def compose(
     closing = macros.render_macro(session, tenant_id=tenant_id, key="closing", channel=channel, locale=locale,
                                   variables={})
     answered = [a for a in answers if a.status == "answered"]
-    # Unanswered questions keep their place with the holding line, so the customer sees every question taken up.
+    # Unanswered questions keep their place with the holding line: the customer sees each one taken up.
     written = [a for a in answers if a.text]
     reply = "\n\n".join([greeting.text, *(a.text for a in written), closing.text])
 
@@ -188,7 +188,8 @@ def _answer(session: Session, ctx: _Context, question: Question, engine: SearchE
     else:
         if order is None:
             return _pending(session, ctx, _Answer(
-                question, "needs_agent", "which order? no order id in the message and none linked to this customer"))
+                question, "needs_agent",
+                "which order? no order id in the message and none linked to this customer"))
         key = question.topic
     variables: dict[str, object] = {f.name: f.value for f in order_facts(order, ctx.locale)} if order else {}
     if article is not None:
@@ -203,7 +204,8 @@ def _answer(session: Session, ctx: _Context, question: Question, engine: SearchE
     except macros.MacroRenderError as exc:
         what = _MISSING_REASON.get(exc.missing or "", exc.message)
         where = f"order {order.order_id}: " if order else ""
-        return _pending(session, ctx, _Answer(question, "needs_agent", f"{where}{what}", order, article=article))
+        unanswered = _Answer(question, "needs_agent", f"{where}{what}", order, article=article)
+        return _pending(session, ctx, unanswered)
     except NotFoundError as exc:
         return _pending(session, ctx, _Answer(question, "needs_agent", exc.message, order, article=article))
     if question.topic == "other" and article is not None and article.tags and "other" not in article.tags:

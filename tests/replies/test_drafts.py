@@ -110,3 +110,34 @@ def test_draft_under_300_ms(runtime: Runtime, shop: str, n: int) -> None:
     took = [_draft(runtime, shop, channel="amazon", locale="en", text=text).took_ms for _ in range(5)]
     assert sorted(took)[2] < 300
     assert re.search(r"\d", text)
+
+
+def test_unanswerable_question_is_acknowledged_with_the_holding_line(runtime: Runtime, shop: str) -> None:
+    draft = _draft(runtime, shop, channel="shopify", locale="en", order_id="#1001",
+                   text="Where is my parcel? Also how do I assemble the stool?")
+    tracking = next(q for q in draft.questions if q.topic == "tracking")
+    assert tracking.status == "needs_agent" and "no shipment" in tracking.reason
+    assert "We are checking the delivery status for order #1001 and will come back to you" in draft.reply
+    # The holding line keeps the question's place: before the assembly answer, as the customer asked.
+    assert draft.reply.index("delivery status") < draft.reply.index("8 bolts")
+    assert {m.key for m in draft.macros} >= {"pending", "product_question"}
+    assert not draft.ready_to_send and draft.fact_check.passed
+
+
+@pytest.mark.parametrize(("locale", "text", "line"), [
+    ("fr", "Où est mon colis ?", "Nous vérifions l'état de la livraison pour la commande #1001"),
+    ("de", "Wo ist mein Paket?", "Wir prüfen den Lieferstatus (Bestellung #1001)"),
+    ("es", "¿Dónde está mi paquete?", "Estamos comprobando el estado de la entrega del pedido #1001"),
+    ("it", "Dov'è il mio pacco?", "Stiamo verificando lo stato della consegna per l'ordine #1001"),
+])
+def test_holding_line_in_the_customers_language(runtime: Runtime, shop: str, locale: str, text: str,
+                                                line: str) -> None:
+    draft = _draft(runtime, shop, channel="shopify", locale=locale, order_id="#1001", text=text)
+    assert draft.questions[0].status == "needs_agent" and line in draft.reply
+
+
+def test_holding_line_without_an_order_asks_for_the_number(runtime: Runtime, shop: str) -> None:
+    draft = _draft(runtime, shop, channel="ebay", locale="en", text="Where is my parcel?")
+    assert "which order" in draft.questions[0].reason
+    assert "We are checking the delivery status and will come back" in draft.reply
+    assert "please add it to your reply" in draft.reply
