@@ -52,6 +52,10 @@ def _warm_up(app: FastAPI, runtime: Runtime) -> None:
             tenants = list(session.scalars(select(Tenant.id)))
         for tenant_id in tenants:
             search.collection(tenant_id, "articles")
+        # The drafts' intent fallback embeds its examples once per encoder: do it before the first draft.
+        from replies.intents import classifier_for
+
+        classifier_for(search.encoder_for("articles"))
         app.state.warm = True
     except Exception:
         log.exception("warm-up failed; /readyz stays false")

@@ -489,20 +489,25 @@ class SearchEngine:
             return self.index_kind  # type: ignore[return-value]
         return "flat" if n <= self.flat_max else "ivf"
 
-    def rebuild(self, tenant_id: str, name: str, progress: Callable[[int], None] | None = None) -> Collection:
-        """Re-reads every item from the database; encodes only those without a matching stored vector."""
-        assert self.session_factory is not None
+    def build(self, name: str | None, items: Sequence[IndexedItem], vectors: np.ndarray) -> Collection:
+        """A collection over these items, exact (flat) or IVF by size as configured."""
         collection = self.new_collection(name)
-        with self.session_factory() as session, session.begin():
-            last_seq = self._max_seq(session, tenant_id, name)
-            items = self._sources[name].load(session, tenant_id=tenant_id, item_ids=None, with_vectors=True)
-        vectors, fresh = self._vectors_for(name, items, progress)
-        self._store_vectors(tenant_id, name, fresh)
         kind = self._choose_kind(len(items))
         if kind == "ivf" and len(items):
             collection.index = FaissIndex(collection.encoder.dim, "ivf", train_vectors=vectors)
         collection.kind = kind
         collection.apply(items, vectors, [])
+        return collection
+
+    def rebuild(self, tenant_id: str, name: str, progress: Callable[[int], None] | None = None) -> Collection:
+        """Re-reads every item from the database; encodes only those without a matching stored vector."""
+        assert self.session_factory is not None
+        with self.session_factory() as session, session.begin():
+            last_seq = self._max_seq(session, tenant_id, name)
+            items = self._sources[name].load(session, tenant_id=tenant_id, item_ids=None, with_vectors=True)
+        vectors, fresh = self._vectors_for(name, items, progress)
+        self._store_vectors(tenant_id, name, fresh)
+        collection = self.build(name, items, vectors)
         collection.last_seq = last_seq
         with self._lock:
             self._collections[(tenant_id, name)] = collection

@@ -118,8 +118,7 @@ def build_scale_collection(engine: Any, texts: Sequence[str], vectors: np.ndarra
 
     items = [IndexedItem(item_id=10_000_000 + i, key=f"kb-{i % keys}", text=t,
                          channels=(("amazon",), ("shopify",), ())[i % 3]) for i, t in enumerate(texts)]
-    collection = engine.new_collection()
-    collection.apply(items, vectors, [])
+    collection = engine.build(None, items, vectors)  # flat or IVF by size, as the service would
     collection.search("warm up", vectors[0], top_k=5)
     return collection
 
