@@ -9,10 +9,11 @@
     button.addEventListener("click", function () {
       var vote = button.getAttribute("data-vote");
       window.Deflect.track(vote, { source: "help_centre", article_id: articleId });
-      box.textContent = vote === "helpful" ? "Thanks! Glad it helped." : "Thanks for telling us. ";
+      var D = window.Deflect, lang = document.documentElement.lang || "en";
+      box.textContent = vote === "helpful" ? D.t("article.thanks") : D.t("article.sorry") + " ";
       if (vote !== "helpful") {
-        var link = window.Deflect.el("a", null, "Contact us");
-        link.href = "/contact";
+        var link = D.el("a", null, D.t("nav.contact"));
+        link.href = "/contact?lang=" + encodeURIComponent(lang);
         box.appendChild(link);
       }
     });

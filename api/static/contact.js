@@ -43,15 +43,14 @@
     orderBox.textContent = "";
     orderBox.hidden = data.verification === "not_requested";
     if (data.verification === "not_verified") {
-      orderBox.appendChild(D.el("div", "notice warn",
-        "We couldn't match that order number with this e-mail or postcode. Check both and try again."));
+      orderBox.appendChild(D.el("div", "notice warn", D.t("contact.not_verified")));
       return;
     }
     if (data.verification === "unavailable" || !data.order) { orderBox.hidden = true; return; }
     var o = data.order, card = D.el("div", "order-card");
     card.setAttribute("data-order-id", o.order_id);
-    var h = D.el("h3", null, "Order " + o.order_id + " ");
-    h.appendChild(D.el("span", "status-pill", o.status.replace(/_/g, " ")));
+    var h = D.el("h3", null, D.t("order.title", { id: o.order_id }) + " ");
+    h.appendChild(D.el("span", "status-pill", D.status(o.status)));
     card.appendChild(h);
     var dl = D.el("dl");
     function row(label, value) {
@@ -59,15 +58,17 @@
       dl.appendChild(D.el("dt", null, label));
       dl.appendChild(D.el("dd", null, value));
     }
-    row("Items", o.items.join(", "));
+    row(D.t("order.items"), o.items.join(", "));
     o.shipments.forEach(function (s) {
-      row("Carrier", s.carrier);
-      row("Tracking", s.tracking_number);
-      row("Parcel", s.status.replace(/_/g, " ") + (s.location ? " · " + s.location : ""));
-      row("Expected", s.eta ? new Date(s.eta).toLocaleDateString(lang, { day: "numeric", month: "long" }) : "");
+      row(D.t("order.carrier"), s.carrier);
+      row(D.t("order.tracking"), s.tracking_number);
+      row(D.t("order.parcel"), D.status(s.status) + (s.location ? " · " + s.location : ""));
+      row(D.t("order.expected"),
+          s.eta ? new Date(s.eta).toLocaleDateString(lang, { day: "numeric", month: "long" }) : "");
     });
     o.refunds.forEach(function (r) {
-      row("Refund", r.refund_id + " · " + r.status.replace(/_/g, " ") + " · " + r.amount.toFixed(2) + " " + o.currency);
+      row(D.t("order.refund"), r.refund_id + " · " + D.status(r.status) + " · " +
+          r.amount.toLocaleString(lang, { style: "currency", currency: o.currency }));
     });
     card.appendChild(dl);
     orderBox.appendChild(card);
@@ -76,7 +77,7 @@
   function render(v, data) {
     answers.textContent = "";
     empty.hidden = data.suggestions.length > 0;
-    if (!data.suggestions.length) { empty.textContent = "No article matches yet: keep typing, or send us your message."; }
+    if (!data.suggestions.length) { empty.textContent = D.t("contact.no_match"); }
     data.suggestions.forEach(function (s) {
       var li = D.el("li");
       li.setAttribute("data-article-id", s.id);
@@ -90,12 +91,12 @@
       h.appendChild(a);
       var p = D.el("p");
       highlighted(p, s.snippet, s.highlights);
-      var solved = D.el("button", "solved", "This solved it");
+      var solved = D.el("button", "solved", D.t("contact.solved"));
       solved.type = "button";
       solved.addEventListener("click", function () {
         D.track("helpful", { source: "contact_form", topic: topicTag(v.topic), channel: v.channel, article_id: s.id,
                              customer_email: v.email });
-        notice("ok", "Great, glad that helped! You don't need to send the form.");
+        notice("ok", D.t("contact.glad"));
       });
       li.appendChild(h);
       li.appendChild(p);
@@ -140,7 +141,7 @@
     }).catch(function (e) {
       if (e.name === "AbortError") { return; }
       empty.hidden = false;
-      empty.textContent = "Suggestions are unavailable right now; you can still send your message.";
+      empty.textContent = D.t("contact.unavailable");
     });
   }
 
@@ -154,7 +155,7 @@
     if (submitted) { return; }
     var v = values();
     if (!v.topic || v.message.length < 10 || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v.email)) {
-      notice("bad", "Please choose a topic, write a few words about your issue and give your e-mail so we can reply.");
+      notice("bad", D.t("contact.invalid"));
       return;
     }
     submitted = true;
@@ -168,15 +169,14 @@
       return r.json().then(function (data) { return { ok: r.ok, data: data }; });
     }).then(function (res) {
       if (!res.ok) { throw new Error((res.data.error && res.data.error.message) || "request failed"); }
-      var box = notice("ok", "Thanks, we have your message (reference " + res.data.ticket_id + "). ");
-      box.appendChild(document.createTextNode(res.data.linked_to_earlier_contact
-        ? "We linked it to your earlier conversation, so you'll get one complete answer."
-        : "We usually reply within one working day."));
+      var box = notice("ok", D.t("contact.received", { ref: res.data.ticket_id }) + " ");
+      box.appendChild(document.createTextNode(D.t(res.data.linked_to_earlier_contact
+        ? "contact.linked" : "contact.reply_time")));
       form.setAttribute("data-submitted", res.data.ticket_id);
     }).catch(function (err) {
       submitted = false;
       submit.disabled = false;
-      notice("bad", "We couldn't send your message just now (" + err.message + "). Please try again in a minute.");
+      notice("bad", D.t("contact.send_failed", { error: err.message }));
     });
   });
 })();

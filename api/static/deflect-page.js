@@ -14,9 +14,20 @@
   }
   var key = meta ? meta.getAttribute("content") : null;
   var session = sessionId();
+  // The page's strings in its language, from api/page_text.py (embedded by the server as JSON).
+  var stringsNode = document.getElementById("deflect-strings");
+  var strings = stringsNode ? JSON.parse(stringsNode.textContent) : {};
   window.Deflect = {
     key: key,
     session: session,
+    t: function (name, params) {
+      var out = strings[name] || name;
+      Object.keys(params || {}).forEach(function (p) { out = out.split("{" + p + "}").join(String(params[p])); });
+      return out;
+    },
+    status: function (value) {
+      return strings["status." + value] || String(value).replace(/_/g, " ");
+    },
     api: function (path, body) {
       return fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": key },
                            body: JSON.stringify(body) });

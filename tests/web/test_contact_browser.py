@@ -70,6 +70,38 @@ def test_contact_form_answers_first_then_creates_exactly_one_ticket(page: Any, l
     assert page.errors == []
 
 
+def test_contact_form_in_french_from_labels_to_order_status(page: Any, live_server: LiveServer) -> None:
+    page.goto("/help?lang=fr")
+    assert page.locator("h1").text_content() == "Comment pouvons-nous vous aider ?"
+    page.get_by_role("link", name="Nous contacter").first.click()
+    page.wait_for_url("**/contact?lang=fr")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    labels = {page.locator(f"label[for={field}]").text_content()
+              for field in ("topic", "channel", "message", "order_id", "email", "postcode")}
+    assert labels == {"Sujet", "Où avez-vous acheté ?", "Votre message", "Numéro de commande", "E-mail",
+                      "ou code postal"}
+    assert page.locator("#submit-ticket").text_content() == "J'ai encore besoin d'aide"
+    assert page.locator("#message").get_attribute("placeholder") == "Dites-nous ce qui s'est passé"
+    options = page.locator("#topic option").all_text_contents()
+    assert options[:2] == ["Choisissez un sujet…", "Où est ma commande ?"]
+    channels = page.locator("#channel option").all_text_contents()
+    assert channels == ["Notre boutique en ligne", "Amazon", "eBay", "Walmart"]
+    page.click("#submit-ticket")  # nothing filled in: the script's message is French too
+    assert "Choisissez un sujet" in page.locator("#form-status").text_content()
+
+    page.select_option("#topic", "tracking")
+    page.fill("#order_id", "#1044")
+    page.fill("#email", "priya.shah@example.co.uk")
+    card = page.locator(".order-card")
+    card.wait_for()
+    assert page.locator(".order-card h3").text_content().startswith("Commande #1044")
+    terms = page.locator(".order-card dt").all_text_contents()
+    assert terms[:4] == ["Articles", "Transporteur", "Suivi", "Colis"]
+    assert "en transit" in card.text_content() and "in transit" not in card.text_content()
+    shot(page, "contact-french")
+    assert page.errors == []
+
+
 def test_widget_events_land_in_the_report_page(page: Any, live_server: LiveServer) -> None:
     before = api_get(live_server, "/v1/reports/deflection")["total"]
     page.goto("/help?channel=shopify")
