@@ -76,6 +76,8 @@ class FaissIndex:
             quantizer = faiss.IndexFlatIP(dim)
             ivf = faiss.IndexIVFFlat(quantizer, dim, _ivf_lists(len(train_vectors)), faiss.METRIC_INNER_PRODUCT)
             ivf.train(np.ascontiguousarray(train_vectors, dtype=np.float32))
+            # A hash-table direct map lets stored vectors be read back by id (and still removed).
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
             self._index = ivf
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -87,7 +89,9 @@ class FaissIndex:
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids):
-            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+            ids = np.ascontiguousarray(ids, dtype=np.int64)
+            # IVF's hash-table direct map only accepts an array selector; the flat map takes either.
+            self._index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
 
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
@@ -113,6 +117,10 @@ class FaissIndex:
 
     def count(self) -> int:
         return int(self._index.ntotal)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these ids, in order."""
+        return np.asarray(self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), dtype=np.float32)
 
     def save(self, path: Path) -> None:
         """Atomic: write a temp file, fsync it, then rename over the old snapshot."""

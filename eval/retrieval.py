@@ -4,7 +4,7 @@ Systems share one index built with the search engine's own `Collection`, so the 
 those of the code the API runs:
 - hybrid: our search. Articles: fused dense+BM25 chunk search grouped to articles by
   `kb.suggest.rank_articles` (channel/locale boosts included). Labels: dense and keyword
-  neighbours vote for labels, plus a linear head trained on the indexed items (eval/labels.py).
+  neighbours vote for labels, plus a linear head trained on the indexed items (history/labels.py).
 - dense: nearest neighbours by cosine only (labels: dense votes, no head).
 - bm25: keyword search only (bm25s), the baseline.
 Ranking metrics are over in-scope queries; abstention is scored on the whole set at a threshold
@@ -23,7 +23,7 @@ from embeddings.encoder import Encoder
 from embeddings.engine import Collection, Hit, IndexedItem, SearchEngine, SearchFilter
 from eval import metrics as m
 from eval.datasets import Query, Ticket
-from eval.labels import KEYWORD_NEIGHBOURS, LabelHead, rank_labels
+from history.labels import KEYWORD_NEIGHBOURS, LabelHead, rank_labels
 from kb.chunking import chunk_article
 from kb.schemas import ArticleCreate
 from kb.suggest import rank_articles

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.schemas import TAGS
+from history.labels import DENSE_NEIGHBOURS, LabelHead, rank_labels
 
 if TYPE_CHECKING:
-    from embeddings.engine import SearchEngine
+    from embeddings.engine import Collection, IndexedItem, SearchEngine
+
+log = logging.getLogger(__name__)
 
 # Written as a customer would say it, so they land near real messages in the embedding space.
 TAG_DESCRIPTIONS: dict[str, str] = {
@@ -26,7 +30,6 @@ TAG_DESCRIPTIONS: dict[str, str] = {
     "delivery_change": "Can I change the delivery address or delivery date of my order?",
     "other": "Something else, a general question.",
 }
-NEIGHBOURS = 7
 MIN_NEIGHBOUR_SIMILARITY = 0.35
 
 _lock = threading.Lock()
@@ -42,20 +45,73 @@ def _descriptions(engine: SearchEngine) -> np.ndarray:
         return found
 
 
+class _HeadRegistry:
+    """Per-tenant label heads (history/labels.py), trained off the request path.
+
+    A head is (re)trained in a background thread when a tenant has enough human-tagged tickets
+    and their number moved by more than a tenth since the last training; until it is ready,
+    tagging uses the neighbour vote alone.
+    """
+
+    MIN_EXAMPLES = 30
+
+    def __init__(self) -> None:
+        self._heads: dict[tuple[str, str], tuple[int, LabelHead]] = {}
+        self._training: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def get(self, engine: SearchEngine, tenant_id: str) -> LabelHead | None:
+        key = (tenant_id, engine.encoder.name)
+        collection = engine.collection(tenant_id, "tickets")
+        labelled = [i for i in list(collection.items.values())
+                    if i.labels and i.extra.get("tag_source") == "import"]
+        with self._lock:
+            trained = self._heads.get(key)
+            stale = trained is None or abs(len(labelled) - trained[0]) > trained[0] / 10
+            start = (stale and key not in self._training and len(labelled) >= self.MIN_EXAMPLES
+                     and len({i.labels[0] for i in labelled}) >= 2)
+            if start:
+                self._training.add(key)
+        if start:
+            threading.Thread(target=self._train, args=(key, collection, labelled), daemon=True,
+                             name=f"label-head-{tenant_id}").start()
+        return trained[1] if trained else None
+
+    def _train(self, key: tuple[str, str], collection: Collection, labelled: list[IndexedItem]) -> None:
+        try:
+            with collection.lock:
+                vectors = collection.index.vectors(np.asarray([i.item_id for i in labelled], dtype=np.int64))
+            head = LabelHead(vectors, [i.labels[0] for i in labelled])
+            with self._lock:
+                self._heads[key] = (len(labelled), head)
+        except Exception:  # a failed training leaves tagging on the neighbour vote
+            log.exception("label head training failed for %s", key)
+        finally:
+            with self._lock:
+                self._training.discard(key)
+
+
+label_heads = _HeadRegistry()
+
+
 def auto_tag(engine: SearchEngine, *, tenant_id: str, vector: np.ndarray) -> str:
-    """The reason tag of a message: a similarity-weighted vote of the nearest human-tagged tickets."""
+    """The reason tag of a message: label-aware vote of the nearest human-tagged tickets (softmax over
+    their similarity, history/labels.py) mixed with the tenant's label head once trained; the
+    closest tag description when no tagged ticket is near."""
     from embeddings.engine import SearchFilter
 
     collection = engine.collection(tenant_id, "tickets")
-    hits = collection.search("", vector, top_k=NEIGHBOURS, mode="dense",
-                             flt=SearchFilter(extra_equals=(("tag_source", "import"),)))
-    votes: dict[str, float] = {}
-    for hit in hits:
-        if hit.dense_score is None or hit.dense_score < MIN_NEIGHBOUR_SIMILARITY:
-            continue
-        for label in hit.item.labels:
-            votes[label] = votes.get(label, 0.0) + hit.dense_score / len(hit.item.labels)
-    if votes:
-        return max(votes, key=lambda tag: votes[tag])
+    hits = [h for h in collection.search("", vector, top_k=DENSE_NEIGHBOURS, mode="dense",
+                                         flt=SearchFilter(extra_equals=(("tag_source", "import"),)))
+            if h.dense_score is not None and h.dense_score >= MIN_NEIGHBOUR_SIMILARITY]
+    if hits:
+        head = label_heads.get(engine, tenant_id)
+        probabilities = None
+        if head is not None:
+            row = head.predict(vector.reshape(1, -1).astype(np.float32))[0]
+            probabilities = dict(zip(head.classes, (float(p) for p in row), strict=True))
+        ranking = rank_labels(hits, None, probabilities)
+        if ranking.labels:
+            return ranking.labels[0]
     similarities = _descriptions(engine) @ vector.astype(np.float32)
     return TAGS[int(np.argmax(similarities))]
