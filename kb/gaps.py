@@ -190,12 +190,17 @@ def _vectors(engine: SearchEngine, items: list[_Item], stored: dict[str, bytes])
 
 
 def _cluster_labels(vectors: np.ndarray, distance: float) -> np.ndarray:
-    if len(vectors) < 2:
-        return np.zeros(len(vectors), dtype=int)
+    """Cluster ids per row; a row without meaning (zero vector, e.g. only punctuation) stays alone,
+    since cosine distance is undefined for it."""
+    labels = np.arange(len(vectors))
+    meaningful = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
+    if len(meaningful) < 2:
+        return labels
     model = AgglomerativeClustering(
         n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
     )
-    return model.fit_predict(vectors)
+    labels[meaningful] = model.fit_predict(vectors[meaningful]) + len(vectors)
+    return labels
 
 
 def content_gaps(

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -127,3 +128,12 @@ def test_a_tighter_threshold_splits_clusters_and_min_size_hides_singletons(
         headers=tenant.headers("agent"),
     ).json()
     assert report["candidates"] == 6 and report["clusters"] == [] and report["unclustered"] == 6
+
+
+def test_rows_without_meaning_stay_alone_instead_of_breaking_the_clustering() -> None:
+    from kb.gaps import _cluster_labels
+
+    vectors = np.array([[1.0, 0.0], [0.0, 0.0], [0.99, 0.1], [0.0, 1.0]], dtype=np.float32)
+    labels = _cluster_labels(vectors, 0.3)
+    assert labels[0] == labels[2]
+    assert len({labels[0], labels[1], labels[3]}) == 3
