@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.changes import record_changes
 from history.identity import TICKETS
-from history.models import Customer, Identity, MergeGroup, Order, PrivacyAudit, Ticket
+from history.models import Identity, MergeGroup, Order, PrivacyAudit, Ticket
 from history.service import get_customer, orders_for_customer
 from replies.models import Draft
 
