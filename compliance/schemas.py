@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -19,17 +19,7 @@ RuleCode = Literal[
     "sensitive_data",
     "unfilled_placeholder",
 ]
-RULE_CODES: tuple[RuleCode, ...] = (
-    "external_link",
-    "email_address",
-    "phone_number",
-    "promotion",
-    "review_manipulation",
-    "off_platform",
-    "emoji",
-    "sensitive_data",
-    "unfilled_placeholder",
-)
+RULE_CODES: tuple[RuleCode, ...] = get_args(RuleCode)
 Severity = Literal["low", "medium", "high", "critical"]
 
 MAX_CHECK_CHARS = 20_000

@@ -65,39 +65,38 @@ def _points(delta: float | None) -> str:
     return "-" if delta is None else f"{delta * 100:+.1f} pts"
 
 
-@import_app.command("orders")
-def import_orders(path: Annotated[Path, typer.Argument(help="orders.jsonl")], tenant: TenantOption = "demo") -> None:
-    """Imports orders with their items, shipment and refund; idempotent by order id."""
+def _import(path: Path, tenant: str, kind: str) -> None:
+    """Parses the whole file first (a bad line rejects it), then writes it in one transaction."""
     from history import service
 
     runtime = _runtime()
     try:
-        orders = service.parse_orders(path)
         with runtime.session() as session:
             key_service.get_or_create_tenant(session, tenant_id=tenant)
-            report = service.import_orders(session, tenant_id=tenant, orders=orders, file=str(path))
+            if kind == "orders":
+                report = service.import_orders(session, tenant_id=tenant, orders=service.parse_orders(path),
+                                               file=str(path))
+            else:
+                report = service.import_tickets(session, runtime.search, tenant_id=tenant,
+                                                tickets=service.parse_tickets(path), file=str(path))
     except DeflectError as exc:
         _fail(exc.message)
+    if kind == "tickets":
+        runtime.search.catch_up(tenant, "tickets")
+        runtime.search.save(tenant, "tickets")
     console.print(f"{path}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+
+
+@import_app.command("orders")
+def import_orders(path: Annotated[Path, typer.Argument(help="orders.jsonl")], tenant: TenantOption = "demo") -> None:
+    """Imports orders with their items, shipment and refund; idempotent by order id."""
+    _import(path, tenant, "orders")
 
 
 @import_app.command("tickets")
 def import_tickets(path: Annotated[Path, typer.Argument(help="tickets.jsonl")], tenant: TenantOption = "demo") -> None:
     """Imports past tickets, ties each to a customer and indexes them for duplicate detection."""
-    from history import service
-
-    runtime = _runtime()
-    try:
-        tickets = service.parse_tickets(path)
-        with runtime.session() as session:
-            key_service.get_or_create_tenant(session, tenant_id=tenant)
-            report = service.import_tickets(session, runtime.search, tenant_id=tenant, tickets=tickets,
-                                            file=str(path))
-    except DeflectError as exc:
-        _fail(exc.message)
-    runtime.search.catch_up(tenant, "tickets")
-    runtime.search.save(tenant, "tickets")
-    console.print(f"{path}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged")
+    _import(path, tenant, "tickets")
 
 
 @app.command("show")
