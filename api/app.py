@@ -71,7 +71,9 @@ def _sync_loop(app: FastAPI, runtime: Runtime, stop: threading.Event) -> None:
             log.exception("index catch-up failed; retrying at the next interval")
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None, warm_sync: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, warm_sync: bool = False
+) -> FastAPI:
     """Builds an app; `warm_sync` loads the model before serving (tests), else in the background."""
     settings = settings or get_settings()
     runtime = runtime or Runtime(settings)
@@ -84,7 +86,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             _warm_up(app, runtime)
         else:
             threading.Thread(target=_warm_up, args=(app, runtime), daemon=True, name="warm-up").start()
-        syncer = threading.Thread(target=_sync_loop, args=(app, runtime, stop), daemon=True, name="index-sync")
+        syncer = threading.Thread(
+            target=_sync_loop, args=(app, runtime, stop), daemon=True, name="index-sync"
+        )
         syncer.start()
         try:
             yield
@@ -94,7 +98,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             stop.set()
             syncer.join(timeout=settings.shutdown_grace_seconds)
             if syncer.is_alive():
-                log.warning("index sync still running at shutdown; the next start catches up from the change log")
+                log.warning(
+                    "index sync still running at shutdown; the next start catches up from the change log"
+                )
             elif getattr(app.state, "warm", False):
                 try:
                     runtime.search.sync_all()
@@ -118,7 +124,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
             return JSONResponse(
-                error_body("payload_too_large", f"request body over {settings.max_body_bytes} bytes"), status_code=413
+                error_body("payload_too_large", f"request body over {settings.max_body_bytes} bytes"),
+                status_code=413,
             )
         return await call_next(request)
 

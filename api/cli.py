@@ -22,7 +22,9 @@ from core.runtime import ROOT, Runtime
 from core.settings import get_settings
 
 app = typer.Typer(help="Deflect: answer customers with fewer, better contacts.", no_args_is_help=True)
-import_app = typer.Typer(help="Import articles, orders and tickets (JSONL; a bad line rejects the whole file).")
+import_app = typer.Typer(
+    help="Import articles, orders and tickets (JSONL; a bad line rejects the whole file)."
+)
 index_app = typer.Typer(help="Search index maintenance.")
 keys_app = typer.Typer(help="API keys: shown once at creation, stored hashed.")
 eval_app = typer.Typer(help="Offline evaluation beside baselines measured in the same run.")
@@ -56,15 +58,24 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err_console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
 
 
 # -- import ------------------------------------------------------------------------
 
+
 @import_app.command("articles")
 def import_articles(
-    path: Annotated[Path, typer.Argument(help="articles.jsonl or a folder of markdown files with front matter")],
+    path: Annotated[
+        Path, typer.Argument(help="articles.jsonl or a folder of markdown files with front matter")
+    ],
     tenant: Annotated[str, typer.Option(help="Tenant id")] = "demo",
 ) -> None:
     """Imports articles; idempotent by id; only changed chunks are re-embedded."""
@@ -109,6 +120,7 @@ def index_rebuild(
 
 # -- suggest ------------------------------------------------------------------------
 
+
 @app.command("suggest")
 def suggest_cmd(
     text: Annotated[str, typer.Argument(help="What the customer typed")],
@@ -128,10 +140,22 @@ def suggest_cmd(
     runtime = _runtime()
     runtime.migrate()
     with runtime.session() as session:
-        threshold = abstain_threshold(session, tenant_id=tenant, encoder=runtime.search.encoder_for("articles").name,
-                                      default=runtime.settings.default_abstain_threshold)
-        result = suggest(session, runtime.search, tenant_id=tenant, query=request.query, channel=request.channel,
-                         locale=request.locale, top_k=request.top_k, threshold=threshold)
+        threshold = abstain_threshold(
+            session,
+            tenant_id=tenant,
+            encoder=runtime.search.encoder_for("articles").name,
+            default=runtime.settings.default_abstain_threshold,
+        )
+        result = suggest(
+            session,
+            runtime.search,
+            tenant_id=tenant,
+            query=request.query,
+            channel=request.channel,
+            locale=request.locale,
+            top_k=request.top_k,
+            threshold=threshold,
+        )
     if result.abstained:
         console.print(f"[yellow]abstained[/]: nothing scores above the threshold {threshold:.3f}")
         return
@@ -142,6 +166,7 @@ def suggest_cmd(
 
 
 # -- keys ---------------------------------------------------------------------------
+
 
 @keys_app.command("create")
 def keys_create(
@@ -173,7 +198,9 @@ def keys_list(tenant: Annotated[str, typer.Option()]) -> None:
         rows = key_service.list_keys(session, tenant_id=tenant)
         table = Table("id", "prefix", "role", "label", "last used", "revoked")
         for k in rows:
-            table.add_row(str(k.id), k.prefix, k.role, k.label, str(k.last_used_at or "-"), str(k.revoked_at or "-"))
+            table.add_row(
+                str(k.id), k.prefix, k.role, k.label, str(k.last_used_at or "-"), str(k.revoked_at or "-")
+            )
     console.print(table)
 
 
@@ -201,12 +228,15 @@ def keys_webhook_secret(tenant: Annotated[str, typer.Option()]) -> None:
             created = shipments.rotate_secret(session, tenant_id=tenant, actor="cli")
     except DeflectError as exc:
         fail(exc.message)
-    console.print(f"webhook secret for tenant {tenant}; the previous one no longer verifies. Sign each body with "
-                  f"HMAC-SHA256 and send {shipments.SIGNATURE_HEADER}: sha256=<hex> and {shipments.TENANT_HEADER}:")
+    console.print(
+        f"webhook secret for tenant {tenant}; the previous one no longer verifies. Sign each body with "
+        f"HMAC-SHA256 and send {shipments.SIGNATURE_HEADER}: sha256=<hex> and {shipments.TENANT_HEADER}:"
+    )
     print(created.secret)
 
 
 # -- serve / demo ---------------------------------------------------------------------
+
 
 @app.command("migrate")
 def migrate() -> None:
@@ -226,9 +256,13 @@ def serve(
     from api.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(),
-                timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
 
 
 def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:
@@ -239,8 +273,12 @@ def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:
     keys_file = runtime.settings.data_dir / "demo_keys.json"
     stored: dict[str, str] = json.loads(keys_file.read_text()) if keys_file.exists() else {}
     with runtime.session() as session:
-        key_service.get_or_create_tenant(session, tenant_id=tenant, name="Hearth & Harbor (demo)",
-                                         allowed_origins=[f"http://{runtime.settings.host}:{runtime.settings.port}"])
+        key_service.get_or_create_tenant(
+            session,
+            tenant_id=tenant,
+            name="Hearth & Harbor (demo)",
+            allowed_origins=[f"http://{runtime.settings.host}:{runtime.settings.port}"],
+        )
         for role in key_service.ROLES:
             raw = stored.get(role)
             try:
@@ -288,7 +326,7 @@ def demo(
     # Plain print: rich would wrap the command and break copy-paste.
     print(
         f"\n  curl -s {base}/v1/suggest -H 'X-API-Key: {demo_keys['public']}' "
-        "-H 'Content-Type: application/json' -d '{\"query\": \"where is my parcel\", \"channel\": \"amazon\"}'\n",
+        '-H \'Content-Type: application/json\' -d \'{"query": "where is my parcel", "channel": "amazon"}\'\n',
         flush=True,
     )
     runtime.close()

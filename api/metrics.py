@@ -13,16 +13,22 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
-            "deflect_request_seconds", "HTTP request latency", ["method", "route", "status"],
+            "deflect_request_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
             buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
-        self.requests = Counter("deflect_requests", "HTTP requests", ["route", "status"], registry=self.registry)
-        self.index_items = Gauge("deflect_index_items", "Items in a loaded index", ["tenant", "collection"],
-                                 registry=self.registry)
+        self.requests = Counter(
+            "deflect_requests", "HTTP requests", ["route", "status"], registry=self.registry
+        )
+        self.index_items = Gauge(
+            "deflect_index_items", "Items in a loaded index", ["tenant", "collection"], registry=self.registry
+        )
         self.model = Info("deflect_encoder", "Embedding model in use", registry=self.registry)
-        self.abstentions = Counter("deflect_suggest_abstained", "Suggest calls that abstained", ["tenant"],
-                                   registry=self.registry)
+        self.abstentions = Counter(
+            "deflect_suggest_abstained", "Suggest calls that abstained", ["tenant"], registry=self.registry
+        )
 
 
 def install_metrics(app: FastAPI, metrics: Metrics) -> None:
@@ -32,6 +38,8 @@ def install_metrics(app: FastAPI, metrics: Metrics) -> None:
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        metrics.latency.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - started)
+        metrics.latency.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
         metrics.requests.labels(path, str(response.status_code)).inc()
         return response

@@ -13,8 +13,14 @@ LANGUAGES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Españo
 DEFAULT_LANG = "en"
 
 # Brand names: the same in every language.
-CHANNEL_LABELS = {"amazon": "Amazon", "ebay": "eBay", "walmart": "Walmart", "shopify": "Shopify",
-                  "web": "Web", "email": "Email"}
+CHANNEL_LABELS = {
+    "amazon": "Amazon",
+    "ebay": "eBay",
+    "walmart": "Walmart",
+    "shopify": "Shopify",
+    "web": "Web",
+    "email": "Email",
+}
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -29,7 +35,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "help.languages": "Languages",
         "help.cta_heading": "Still need help?",
         "help.cta_text": "Tell us what happened and we will show you the fastest answer, or pass you to our "
-                         "team.",
+        "team.",
         "help.cta_button": "Contact us",
         "topic.tracking": "Orders & delivery",
         "topic.delivery_change": "Changing a delivery",
@@ -77,18 +83,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "contact.answers": "Answers for you",
         "contact.answers_empty": "Pick a topic to see the articles that answer most questions like yours.",
         "contact.not_verified": "We couldn't match that order number with this e-mail or postcode. Check "
-                                "both and try again.",
+        "both and try again.",
         "contact.no_match": "No article matches yet: keep typing, or send us your message.",
         "contact.solved": "This solved it",
         "contact.glad": "Great, glad that helped! You don't need to send the form.",
         "contact.unavailable": "Suggestions are unavailable right now; you can still send your message.",
         "contact.invalid": "Please choose a topic, write a few words about your issue and give your e-mail "
-                           "so we can reply.",
+        "so we can reply.",
         "contact.received": "Thanks, we have your message (reference {ref}).",
         "contact.linked": "We linked it to your earlier conversation, so you'll get one complete answer.",
         "contact.reply_time": "We usually reply within one working day.",
         "contact.send_failed": "We couldn't send your message just now ({error}). Please try again in a "
-                               "minute.",
+        "minute.",
         "order.title": "Order {id}",
         "order.items": "Items",
         "order.carrier": "Carrier",
@@ -122,11 +128,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "footer": "centre d'aide propulsé par Deflect",
         "help.heading": "Comment pouvons-nous vous aider ?",
         "help.lead": "Cherchez dans nos réponses sur les commandes, les retours, les remboursements et les "
-                     "produits.",
+        "produits.",
         "help.languages": "Langues",
         "help.cta_heading": "Besoin d'aide supplémentaire ?",
         "help.cta_text": "Dites-nous ce qui s'est passé : nous vous montrerons la réponse la plus rapide ou "
-                         "transmettrons votre demande à notre équipe.",
+        "transmettrons votre demande à notre équipe.",
         "help.cta_button": "Nous contacter",
         "topic.tracking": "Commandes et livraison",
         "topic.delivery_change": "Modifier une livraison",
@@ -152,7 +158,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "months": "janvier,février,mars,avril,mai,juin,juillet,août,septembre,octobre,novembre,décembre",
         "contact.heading": "Nous contacter",
         "contact.lead": "Choisissez un sujet et dites-nous ce qui s'est passé. Nous vous proposons des "
-                        "réponses pendant que vous écrivez.",
+        "réponses pendant que vous écrivez.",
         "contact.topic": "Sujet",
         "contact.choose_topic": "Choisissez un sujet…",
         "contact_topic.tracking": "Où est ma commande ?",
@@ -174,23 +180,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "contact.submit": "J'ai encore besoin d'aide",
         "contact.answers": "Réponses pour vous",
         "contact.answers_empty": "Choisissez un sujet pour voir les articles qui répondent à la plupart des "
-                                 "questions comme la vôtre.",
+        "questions comme la vôtre.",
         "contact.not_verified": "Ce numéro de commande ne correspond pas à cet e-mail ou à ce code postal. "
-                                "Vérifiez les deux et réessayez.",
+        "Vérifiez les deux et réessayez.",
         "contact.no_match": "Aucun article ne correspond pour l'instant : continuez à écrire ou "
-                            "envoyez-nous votre message.",
+        "envoyez-nous votre message.",
         "contact.solved": "Problème résolu",
         "contact.glad": "Parfait, ravis d'avoir pu vous aider ! Inutile d'envoyer le formulaire.",
         "contact.unavailable": "Les suggestions sont indisponibles pour le moment ; vous pouvez tout de "
-                               "même envoyer votre message.",
+        "même envoyer votre message.",
         "contact.invalid": "Choisissez un sujet, décrivez votre problème en quelques mots et indiquez votre "
-                           "e-mail pour que nous puissions vous répondre.",
+        "e-mail pour que nous puissions vous répondre.",
         "contact.received": "Merci, nous avons bien reçu votre message (référence {ref}).",
         "contact.linked": "Nous l'avons rattaché à votre échange précédent : vous recevrez une seule "
-                          "réponse complète.",
+        "réponse complète.",
         "contact.reply_time": "Nous répondons généralement sous un jour ouvré.",
         "contact.send_failed": "Impossible d'envoyer votre message pour le moment ({error}). Réessayez dans "
-                               "une minute.",
+        "une minute.",
         "order.title": "Commande {id}",
         "order.items": "Articles",
         "order.carrier": "Transporteur",
@@ -224,11 +230,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "footer": "Hilfe-Center mit Deflect",
         "help.heading": "Wie können wir helfen?",
         "help.lead": "Durchsuchen Sie unsere Antworten zu Bestellungen, Rücksendungen, Erstattungen und "
-                     "Produkten.",
+        "Produkten.",
         "help.languages": "Sprachen",
         "help.cta_heading": "Brauchen Sie weitere Hilfe?",
         "help.cta_text": "Schildern Sie uns, was passiert ist: Wir zeigen Ihnen die schnellste Antwort oder "
-                         "leiten Sie an unser Team weiter.",
+        "leiten Sie an unser Team weiter.",
         "help.cta_button": "Kontakt aufnehmen",
         "topic.tracking": "Bestellungen & Lieferung",
         "topic.delivery_change": "Lieferung ändern",
@@ -254,7 +260,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "months": "Januar,Februar,März,April,Mai,Juni,Juli,August,September,Oktober,November,Dezember",
         "contact.heading": "Kontakt",
         "contact.lead": "Wählen Sie ein Thema und schildern Sie, was passiert ist. Während Sie schreiben, "
-                        "zeigen wir Ihnen passende Antworten.",
+        "zeigen wir Ihnen passende Antworten.",
         "contact.topic": "Thema",
         "contact.choose_topic": "Thema wählen…",
         "contact_topic.tracking": "Wo ist meine Bestellung?",
@@ -276,23 +282,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "contact.submit": "Ich brauche weiterhin Hilfe",
         "contact.answers": "Antworten für Sie",
         "contact.answers_empty": "Wählen Sie ein Thema, um die Artikel zu sehen, die die meisten Fragen wie "
-                                 "Ihre beantworten.",
+        "Ihre beantworten.",
         "contact.not_verified": "Diese Bestellnummer passt nicht zu dieser E-Mail-Adresse oder "
-                                "Postleitzahl. Bitte prüfen Sie beides und versuchen Sie es erneut.",
+        "Postleitzahl. Bitte prüfen Sie beides und versuchen Sie es erneut.",
         "contact.no_match": "Noch kein passender Artikel: Schreiben Sie weiter oder senden Sie uns Ihre "
-                            "Nachricht.",
+        "Nachricht.",
         "contact.solved": "Das hat geholfen",
         "contact.glad": "Prima, schön, dass es geholfen hat! Sie müssen das Formular nicht absenden.",
         "contact.unavailable": "Vorschläge sind gerade nicht verfügbar; Sie können Ihre Nachricht trotzdem "
-                               "senden.",
+        "senden.",
         "contact.invalid": "Bitte wählen Sie ein Thema, beschreiben Sie Ihr Anliegen in ein paar Worten und "
-                           "geben Sie Ihre E-Mail-Adresse an, damit wir antworten können.",
+        "geben Sie Ihre E-Mail-Adresse an, damit wir antworten können.",
         "contact.received": "Danke, wir haben Ihre Nachricht erhalten (Referenz {ref}).",
         "contact.linked": "Wir haben sie mit Ihrer früheren Anfrage verknüpft, damit Sie eine vollständige "
-                          "Antwort erhalten.",
+        "Antwort erhalten.",
         "contact.reply_time": "Wir antworten in der Regel innerhalb eines Werktags.",
         "contact.send_failed": "Ihre Nachricht konnte gerade nicht gesendet werden ({error}). Bitte "
-                               "versuchen Sie es in einer Minute erneut.",
+        "versuchen Sie es in einer Minute erneut.",
         "order.title": "Bestellung {id}",
         "order.items": "Artikel",
         "order.carrier": "Versanddienst",
@@ -329,7 +335,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "help.languages": "Idiomas",
         "help.cta_heading": "¿Sigue necesitando ayuda?",
         "help.cta_text": "Cuéntenos qué ha pasado y le mostraremos la respuesta más rápida o le pasaremos "
-                         "con nuestro equipo.",
+        "con nuestro equipo.",
         "help.cta_button": "Contactar",
         "topic.tracking": "Pedidos y entrega",
         "topic.delivery_change": "Cambiar una entrega",
@@ -355,7 +361,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "months": "enero,febrero,marzo,abril,mayo,junio,julio,agosto,septiembre,octubre,noviembre,diciembre",
         "contact.heading": "Contacto",
         "contact.lead": "Elija un tema y cuéntenos qué ha pasado. Le mostraremos respuestas mientras "
-                        "escribe.",
+        "escribe.",
         "contact.topic": "Tema",
         "contact.choose_topic": "Elija un tema…",
         "contact_topic.tracking": "¿Dónde está mi pedido?",
@@ -377,23 +383,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "contact.submit": "Todavía necesito ayuda",
         "contact.answers": "Respuestas para usted",
         "contact.answers_empty": "Elija un tema para ver los artículos que responden a la mayoría de "
-                                 "preguntas como la suya.",
+        "preguntas como la suya.",
         "contact.not_verified": "No hemos podido asociar ese número de pedido con este correo o código "
-                                "postal. Compruebe ambos e inténtelo de nuevo.",
+        "postal. Compruebe ambos e inténtelo de nuevo.",
         "contact.no_match": "Todavía no hay ningún artículo que coincida: siga escribiendo o envíenos su "
-                            "mensaje.",
+        "mensaje.",
         "contact.solved": "Esto lo ha resuelto",
         "contact.glad": "¡Estupendo, nos alegra haberle ayudado! No hace falta que envíe el formulario.",
         "contact.unavailable": "Las sugerencias no están disponibles ahora; puede enviar su mensaje "
-                               "igualmente.",
+        "igualmente.",
         "contact.invalid": "Elija un tema, describa su problema en pocas palabras e indique su correo "
-                           "electrónico para que podamos responderle.",
+        "electrónico para que podamos responderle.",
         "contact.received": "Gracias, hemos recibido su mensaje (referencia {ref}).",
         "contact.linked": "Lo hemos vinculado a su conversación anterior para que reciba una única "
-                          "respuesta completa.",
+        "respuesta completa.",
         "contact.reply_time": "Solemos responder en un día laborable.",
         "contact.send_failed": "No hemos podido enviar su mensaje ahora ({error}). Inténtelo de nuevo en un "
-                               "minuto.",
+        "minuto.",
         "order.title": "Pedido {id}",
         "order.items": "Artículos",
         "order.carrier": "Transportista",
@@ -430,7 +436,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "help.languages": "Lingue",
         "help.cta_heading": "Hai ancora bisogno di aiuto?",
         "help.cta_text": "Raccontaci cosa è successo: ti mostreremo la risposta più rapida o ti metteremo "
-                         "in contatto con il nostro team.",
+        "in contatto con il nostro team.",
         "help.cta_button": "Contattaci",
         "topic.tracking": "Ordini e consegna",
         "topic.delivery_change": "Modificare una consegna",
@@ -454,10 +460,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "article.sorry": "Grazie per avercelo detto.",
         "date": "{day} {month} {year}",
         "months": "gennaio,febbraio,marzo,aprile,maggio,giugno,"
-                  "luglio,agosto,settembre,ottobre,novembre,dicembre",
+        "luglio,agosto,settembre,ottobre,novembre,dicembre",
         "contact.heading": "Contattaci",
         "contact.lead": "Scegli un argomento e raccontaci cosa è successo. Ti mostreremo le risposte mentre "
-                        "scrivi.",
+        "scrivi.",
         "contact.topic": "Argomento",
         "contact.choose_topic": "Scegli un argomento…",
         "contact_topic.tracking": "Dov'è il mio ordine?",
@@ -479,23 +485,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "contact.submit": "Ho ancora bisogno di aiuto",
         "contact.answers": "Risposte per te",
         "contact.answers_empty": "Scegli un argomento per vedere gli articoli che rispondono alla maggior "
-                                 "parte delle domande come la tua.",
+        "parte delle domande come la tua.",
         "contact.not_verified": "Non siamo riusciti ad abbinare quel numero d'ordine a questa e-mail o a "
-                                "questo CAP. Controlla entrambi e riprova.",
+        "questo CAP. Controlla entrambi e riprova.",
         "contact.no_match": "Nessun articolo corrisponde per ora: continua a scrivere o inviaci il tuo "
-                            "messaggio.",
+        "messaggio.",
         "contact.solved": "Risolto",
         "contact.glad": "Ottimo, siamo felici di esserti stati d'aiuto! Non serve inviare il modulo.",
         "contact.unavailable": "I suggerimenti non sono disponibili al momento; puoi comunque inviare il "
-                               "tuo messaggio.",
+        "tuo messaggio.",
         "contact.invalid": "Scegli un argomento, descrivi il problema in poche parole e indica la tua "
-                           "e-mail così possiamo risponderti.",
+        "e-mail così possiamo risponderti.",
         "contact.received": "Grazie, abbiamo ricevuto il tuo messaggio (riferimento {ref}).",
         "contact.linked": "L'abbiamo collegato alla tua conversazione precedente, così riceverai un'unica "
-                          "risposta completa.",
+        "risposta completa.",
         "contact.reply_time": "Di solito rispondiamo entro un giorno lavorativo.",
         "contact.send_failed": "Non siamo riusciti a inviare il tuo messaggio ({error}). Riprova tra un "
-                               "minuto.",
+        "minuto.",
         "order.title": "Ordine {id}",
         "order.items": "Articoli",
         "order.carrier": "Corriere",

@@ -52,12 +52,15 @@ MAX_ORIGINS = 50
 
 # -- origins -----------------------------------------------------------------------
 
+
 def normalise_origin(value: str) -> str:
     """`scheme://host[:port]` in lower case, or InvalidInputError saying what is wrong."""
     text = value.strip()
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"origin {value[:100]!r} must look like https://shop.example or http://host:port")
+        raise InvalidInputError(
+            f"origin {value[:100]!r} must look like https://shop.example or http://host:port"
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidInputError(f"origin {value[:100]!r} must have no path, query or user info")
     try:
@@ -91,6 +94,7 @@ def allowed_origins(session: Session, *, tenant_id: str) -> list[str]:
 
 
 # -- token buckets -----------------------------------------------------------------
+
 
 class RateLimiter:
     """Token buckets by name; bounded so a flood of distinct IPs or keys cannot exhaust memory."""
@@ -127,6 +131,7 @@ def burst_for(per_minute: int, *, seconds: float) -> int:
 
 # -- middleware --------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class KeyInfo:
     tenant_id: str
@@ -148,12 +153,16 @@ def raw_key_from(scope: Scope, headers: Headers) -> str | None:
     return None
 
 
-def _json_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> list[Message]:
+def _json_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> list[Message]:
     body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    return [{"type": "http.response.start", "status": status, "headers": raw_headers},
-            {"type": "http.response.body", "body": body}]
+    return [
+        {"type": "http.response.start", "status": status, "headers": raw_headers},
+        {"type": "http.response.body", "body": body},
+    ]
 
 
 class Guard:
@@ -221,8 +230,11 @@ class SecurityMiddleware:
     @staticmethod
     def _same_origin(origin: str, headers: Headers, scope: Scope) -> bool:
         host = headers.get("host")
-        return bool(host) and origin in (f"{scope.get('scheme', 'http')}://{host}".lower(),
-                                         f"http://{host}".lower(), f"https://{host}".lower())
+        return bool(host) and origin in (
+            f"{scope.get('scheme', 'http')}://{host}".lower(),
+            f"http://{host}".lower(),
+            f"https://{host}".lower(),
+        )
 
     async def _send_all(self, send: Send, messages: list[Message]) -> None:
         for message in messages:
@@ -251,16 +263,23 @@ class SecurityMiddleware:
         limited = path not in UNLIMITED_PATHS
         if limited:
             s = self.settings
-            wait = self.limiter.take(f"ip:{ip}", per_minute=s.rate_limit_ip_per_minute,
-                                     burst=burst_for(s.rate_limit_ip_per_minute, seconds=60))
+            wait = self.limiter.take(
+                f"ip:{ip}",
+                per_minute=s.rate_limit_ip_per_minute,
+                burst=burst_for(s.rate_limit_ip_per_minute, seconds=60),
+            )
             if wait:
                 await self._send_all(send, self._too_many(wait, "this address"))
                 return
 
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.settings.max_body_bytes:
-            await self._send_all(send, _json_response(
-                413, "payload_too_large", f"request body over {self.settings.max_body_bytes} bytes"))
+            await self._send_all(
+                send,
+                _json_response(
+                    413, "payload_too_large", f"request body over {self.settings.max_body_bytes} bytes"
+                ),
+            )
             return
 
         info: KeyInfo | None = None
@@ -283,20 +302,31 @@ class SecurityMiddleware:
         cors_headers: list[tuple[bytes, bytes]] = []
         if origin is not None and not self._same_origin(origin, headers, scope):
             if info is not None and origin not in info.origins:
-                await self._send_all(send, _json_response(
-                    403, "origin_not_allowed",
-                    f"origin {origin[:200]} is not in this tenant's allowed origins; an admin adds it "
-                    "with PUT /v1/tenant/origins"))
+                await self._send_all(
+                    send,
+                    _json_response(
+                        403,
+                        "origin_not_allowed",
+                        f"origin {origin[:200]} is not in this tenant's allowed origins; an admin adds it "
+                        "with PUT /v1/tenant/origins",
+                    ),
+                )
                 return
             if info is not None or origin in await run_in_threadpool(self.guard.listed_origins):
-                cors_headers = [(b"access-control-allow-origin", origin.encode("latin-1", "replace")),
-                                (b"vary", b"Origin")]
+                cors_headers = [
+                    (b"access-control-allow-origin", origin.encode("latin-1", "replace")),
+                    (b"vary", b"Origin"),
+                ]
 
         if "content-length" not in headers and scope["method"] in ("POST", "PUT", "PATCH"):
             buffered = await self._read_limited(receive)
             if buffered is None:
-                await self._send_all(send, _json_response(
-                    413, "payload_too_large", f"request body over {self.settings.max_body_bytes} bytes"))
+                await self._send_all(
+                    send,
+                    _json_response(
+                        413, "payload_too_large", f"request body over {self.settings.max_body_bytes} bytes"
+                    ),
+                )
                 return
             receive = self._replay(buffered, receive)
 
@@ -312,30 +342,45 @@ class SecurityMiddleware:
         await self.app(scope, receive, send_with_cors)
 
     async def _preflight(self, origin: str, headers: Headers, scope: Scope, ip: str) -> list[Message]:
-        wait = self.limiter.take(f"ip:{ip}", per_minute=self.settings.rate_limit_ip_per_minute,
-                                 burst=burst_for(self.settings.rate_limit_ip_per_minute, seconds=60))
+        wait = self.limiter.take(
+            f"ip:{ip}",
+            per_minute=self.settings.rate_limit_ip_per_minute,
+            burst=burst_for(self.settings.rate_limit_ip_per_minute, seconds=60),
+        )
         if wait:
             return self._too_many(wait, "this address")
         if origin not in await run_in_threadpool(self.guard.listed_origins) and not self._same_origin(
             origin, headers, scope
         ):
-            return _json_response(403, "origin_not_allowed", f"origin {origin[:200]} is not allowed by any tenant")
+            return _json_response(
+                403, "origin_not_allowed", f"origin {origin[:200]} is not allowed by any tenant"
+            )
         requested = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",")]
         allowed = ", ".join(h for h in requested if h in ALLOWED_HEADERS) or "content-type"
-        return [{"type": "http.response.start", "status": 204, "headers": [
+        return [
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [
                     (b"access-control-allow-origin", origin.encode("latin-1", "replace")),
                     (b"access-control-allow-methods", ALLOWED_METHODS.encode()),
                     (b"access-control-allow-headers", allowed.encode()),
                     (b"access-control-max-age", b"600"),
                     (b"vary", b"Origin"),
-                ]},
-                {"type": "http.response.body", "body": b""}]
+                ],
+            },
+            {"type": "http.response.body", "body": b""},
+        ]
 
     @staticmethod
     def _too_many(wait: float, who: str) -> list[Message]:
         retry_after = max(1, math.ceil(wait))
-        return _json_response(429, "rate_limited", f"too many requests from {who}; retry in {retry_after} s",
-                              {"Retry-After": str(retry_after)})
+        return _json_response(
+            429,
+            "rate_limited",
+            f"too many requests from {who}; retry in {retry_after} s",
+            {"Retry-After": str(retry_after)},
+        )
 
     async def _read_limited(self, receive: Receive) -> list[Message] | None:
         """Reads a body sent without Content-Length (chunked) up to the limit; None when over it."""

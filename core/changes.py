@@ -11,7 +11,12 @@ from core.models import ChangeLog
 
 
 def record_changes(
-    session: Session, *, tenant_id: str, collection: str, item_ids: Iterable[int], op: Literal["upsert", "delete"]
+    session: Session,
+    *,
+    tenant_id: str,
+    collection: str,
+    item_ids: Iterable[int],
+    op: Literal["upsert", "delete"],
 ) -> None:
     """Index replicas replay these rows in seq order; the last op per item wins."""
     session.add_all(

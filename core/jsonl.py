@@ -15,7 +15,9 @@ T = TypeVar("T")
 
 
 def validation_reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}" for err in exc.errors())
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}" for err in exc.errors()
+    )
 
 
 def read_jsonl(
@@ -62,7 +64,9 @@ def read_jsonl_numbered(
         if key is not None:
             row_key = key(row)
             if row_key in seen:
-                errors.append(LineError(str(path), number, f"duplicate id {row_key!r} (first on line {seen[row_key]})"))
+                errors.append(
+                    LineError(str(path), number, f"duplicate id {row_key!r} (first on line {seen[row_key]})")
+                )
                 continue
             seen[row_key] = number
         rows.append(row)

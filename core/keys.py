@@ -26,8 +26,9 @@ def _hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
 
 
-def get_or_create_tenant(session: Session, *, tenant_id: str, name: str | None = None,
-                         allowed_origins: list[str] | None = None) -> Tenant:
+def get_or_create_tenant(
+    session: Session, *, tenant_id: str, name: str | None = None, allowed_origins: list[str] | None = None
+) -> Tenant:
     """The tenant with this id, created on first use."""
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
@@ -74,4 +75,6 @@ def revoke(session: Session, *, key_id: int, tenant_id: str | None = None) -> Ap
 
 def list_keys(session: Session, *, tenant_id: str) -> list[ApiKey]:
     """Every key of the tenant, newest first (hashes only)."""
-    return list(session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id.desc())))
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id.desc()))
+    )

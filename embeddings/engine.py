@@ -54,7 +54,9 @@ class ItemSource(Protocol):
         self, session: Session, *, tenant_id: str, item_ids: Sequence[int] | None, with_vectors: bool
     ) -> list[IndexedItem]: ...
 
-    def store_vectors(self, session: Session, *, tenant_id: str, vectors: dict[int, bytes], encoder: str) -> None: ...
+    def store_vectors(
+        self, session: Session, *, tenant_id: str, vectors: dict[int, bytes], encoder: str
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,9 @@ class Collection:
             self.items[item.item_id] = item
         self._keyword = None
 
-    def apply(self, upserts: Sequence[IndexedItem], vectors: np.ndarray | None, deletes: Sequence[int]) -> None:
+    def apply(
+        self, upserts: Sequence[IndexedItem], vectors: np.ndarray | None, deletes: Sequence[int]
+    ) -> None:
         with self.lock:
             if deletes:
                 self.index.remove(np.asarray(deletes, dtype=np.int64))
@@ -285,8 +289,10 @@ class Collection:
             item = self.items.get(item_id)
             if item is None:
                 continue
-            score = dense_score.get(item_id, 0.0) if mode == "dense" else (
-                sparse_score.get(item_id, 0.0) if mode == "bm25" else fused[item_id]
+            score = (
+                dense_score.get(item_id, 0.0)
+                if mode == "dense"
+                else (sparse_score.get(item_id, 0.0) if mode == "bm25" else fused[item_id])
             )
             hits.append(
                 Hit(
@@ -340,7 +346,9 @@ class SearchEngine:
         return self.collection_encoders.get(collection or "", self.encoder)
 
     def new_collection(self, name: str | None = None) -> Collection:
-        return Collection(encoder=self.encoder_for(name), kind="flat", rrf_k=self.rrf_k, bm25_weight=self.bm25_weight)
+        return Collection(
+            encoder=self.encoder_for(name), kind="flat", rrf_k=self.rrf_k, bm25_weight=self.bm25_weight
+        )
 
     def encode_query(self, text: str, collection: str | None = None) -> np.ndarray:
         return self.encoder_for(collection).encode([text], kind="query")[0]
@@ -420,8 +428,12 @@ class SearchEngine:
         with self.session_factory() as session:
             return int(
                 session.scalar(
-                    select(func.count()).select_from(ChangeLog).where(
-                        ChangeLog.tenant_id == tenant_id, ChangeLog.collection == name, ChangeLog.seq > after_seq
+                    select(func.count())
+                    .select_from(ChangeLog)
+                    .where(
+                        ChangeLog.tenant_id == tenant_id,
+                        ChangeLog.collection == name,
+                        ChangeLog.seq > after_seq,
                     )
                 )
                 or 0
@@ -433,13 +445,16 @@ class SearchEngine:
     def _max_seq(self, session: Session, tenant_id: str, name: str) -> int:
         return int(
             session.scalar(
-                select(func.max(ChangeLog.seq)).where(ChangeLog.tenant_id == tenant_id, ChangeLog.collection == name)
+                select(func.max(ChangeLog.seq)).where(
+                    ChangeLog.tenant_id == tenant_id, ChangeLog.collection == name
+                )
             )
             or 0
         )
 
-    def _vectors_for(self, name: str, items: Sequence[IndexedItem],
-                     progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict[int, bytes]]:
+    def _vectors_for(
+        self, name: str, items: Sequence[IndexedItem], progress: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, dict[int, bytes]]:
         """Stored vectors where they match the model; only the rest is encoded (returned to store back)."""
         encoder = self.encoder_for(name)
         dim = encoder.dim
@@ -476,13 +491,16 @@ class SearchEngine:
                 if sqlite:
                     session.execute(text("PRAGMA busy_timeout=2000"))
                 try:
-                    self._sources[name].store_vectors(session, tenant_id=tenant_id, vectors=fresh,
-                                                      encoder=self.encoder_for(name).name)
+                    self._sources[name].store_vectors(
+                        session, tenant_id=tenant_id, vectors=fresh, encoder=self.encoder_for(name).name
+                    )
                 finally:
                     if sqlite:  # the connection goes back to the pool: its next user expects the usual wait
                         session.execute(text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"))
         except OperationalError:
-            log.info("database busy; %d vectors of %s/%s will be stored next time", len(fresh), tenant_id, name)
+            log.info(
+                "database busy; %d vectors of %s/%s will be stored next time", len(fresh), tenant_id, name
+            )
 
     def _choose_kind(self, n: int) -> IndexKind:
         if self.index_kind in ("flat", "ivf"):
@@ -526,8 +544,11 @@ class SearchEngine:
         with self.session_factory() as session, session.begin():
             rows = session.execute(
                 select(ChangeLog.seq, ChangeLog.item_id, ChangeLog.op)
-                .where(ChangeLog.tenant_id == tenant_id, ChangeLog.collection == name,
-                       ChangeLog.seq > collection.last_seq)
+                .where(
+                    ChangeLog.tenant_id == tenant_id,
+                    ChangeLog.collection == name,
+                    ChangeLog.seq > collection.last_seq,
+                )
                 .order_by(ChangeLog.seq)
             ).all()
             if not rows:

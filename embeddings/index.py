@@ -62,8 +62,15 @@ def _selector(allowed_ids: np.ndarray) -> Any:
 class FaissIndex:
     """Cosine search over normalised vectors: FAISS inner product on IDMap2(flat) or IVF-flat."""
 
-    def __init__(self, dim: int, kind: IndexKind = "flat", *, train_vectors: np.ndarray | None = None,
-                 nprobe: int = 16, _index: Any = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        kind: IndexKind = "flat",
+        *,
+        train_vectors: np.ndarray | None = None,
+        nprobe: int = 16,
+        _index: Any = None,
+    ) -> None:
         self.dim = dim
         self.kind = kind
         self.nprobe = nprobe
@@ -76,7 +83,9 @@ class FaissIndex:
             if train_vectors is None or len(train_vectors) == 0:
                 raise ValueError("an IVF index needs training vectors")
             quantizer = faiss.IndexFlatIP(dim)
-            ivf = faiss.IndexIVFFlat(quantizer, dim, _ivf_lists(len(train_vectors)), faiss.METRIC_INNER_PRODUCT)
+            ivf = faiss.IndexIVFFlat(
+                quantizer, dim, _ivf_lists(len(train_vectors)), faiss.METRIC_INNER_PRODUCT
+            )
             ivf.train(np.ascontiguousarray(train_vectors, dtype=np.float32))
             # A hash-table direct map lets stored vectors be read back by id (and still removed).
             ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
@@ -104,7 +113,9 @@ class FaissIndex:
         selector = None
         if allowed_ids is not None:
             if len(allowed_ids) == 0:
-                return np.full((len(queries), 0), -1.0, dtype=np.float32), np.zeros((len(queries), 0), np.int64)
+                return np.full((len(queries), 0), -1.0, dtype=np.float32), np.zeros(
+                    (len(queries), 0), np.int64
+                )
             selector = self._cached_selector(np.ascontiguousarray(allowed_ids, dtype=np.int64))
         if self.kind == "ivf":
             nprobe = self.nprobe

@@ -58,9 +58,7 @@ class KeywordIndex:
                 fixed.append(token)
                 continue
             max_edits = 1 if len(token) < 7 else 2
-            match = process.extractOne(
-                token, self._vocabulary, scorer=OSA.distance, score_cutoff=max_edits
-            )
+            match = process.extractOne(token, self._vocabulary, scorer=OSA.distance, score_cutoff=max_edits)
             fixed.append(match[0] if match else token)
         return fixed
 

@@ -20,8 +20,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +29,65 @@ import numpy as np
 
 Progress = Callable[[str, int, int], None]
 
-_SUBJECTS = ["order", "parcel", "package", "refund", "return", "invoice", "delivery", "tracking number", "lamp",
-             "sofa", "rug", "kettle", "towel set", "bookshelf", "coupon", "label", "warranty", "payment", "address",
-             "cushion", "mirror", "chair", "table", "duvet"]
-_PROBLEMS = ["has not arrived", "arrived damaged", "is missing a part", "was the wrong colour", "is late",
-             "shows delivered but is not here", "needs to be cancelled", "was charged twice", "is broken",
-             "cannot be assembled", "should go to a new address", "is not what I ordered"]
-_ASKS = ["what can I do", "please help", "how do I get a refund", "can you send a replacement", "where is it",
-         "how long will it take", "I want to return it", "can I get an invoice", "who do I contact"]
+_SUBJECTS = [
+    "order",
+    "parcel",
+    "package",
+    "refund",
+    "return",
+    "invoice",
+    "delivery",
+    "tracking number",
+    "lamp",
+    "sofa",
+    "rug",
+    "kettle",
+    "towel set",
+    "bookshelf",
+    "coupon",
+    "label",
+    "warranty",
+    "payment",
+    "address",
+    "cushion",
+    "mirror",
+    "chair",
+    "table",
+    "duvet",
+]
+_PROBLEMS = [
+    "has not arrived",
+    "arrived damaged",
+    "is missing a part",
+    "was the wrong colour",
+    "is late",
+    "shows delivered but is not here",
+    "needs to be cancelled",
+    "was charged twice",
+    "is broken",
+    "cannot be assembled",
+    "should go to a new address",
+    "is not what I ordered",
+]
+_ASKS = [
+    "what can I do",
+    "please help",
+    "how do I get a refund",
+    "can you send a replacement",
+    "where is it",
+    "how long will it take",
+    "I want to return it",
+    "can I get an invoice",
+    "who do I contact",
+]
 
 
 def synthetic_texts(n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
-    return [f"my {rng.choice(_SUBJECTS)} {rng.choice(_PROBLEMS)}, {rng.choice(_ASKS)}? ref {rng.randrange(10**6)}"
-            for _ in range(n)]
+    return [
+        f"my {rng.choice(_SUBJECTS)} {rng.choice(_PROBLEMS)}, {rng.choice(_ASKS)}? ref {rng.randrange(10**6)}"
+        for _ in range(n)
+    ]
 
 
 def rss_bytes() -> int:
@@ -59,8 +104,13 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return ordered[min(len(ordered) - 1, max(0, int(np.ceil(q / 100 * len(ordered))) - 1))]
 
-    return {"p50_ms": round(pick(50), 3), "p95_ms": round(pick(95), 3), "p99_ms": round(pick(99), 3),
-            "mean_ms": round(statistics.fmean(ordered), 3), "n": len(ordered)}
+    return {
+        "p50_ms": round(pick(50), 3),
+        "p95_ms": round(pick(95), 3),
+        "p99_ms": round(pick(99), 3),
+        "mean_ms": round(statistics.fmean(ordered), 3),
+        "n": len(ordered),
+    }
 
 
 def scale_vectors(base: np.ndarray, n: int, seed: int = 11, noise: float = 0.35) -> np.ndarray:
@@ -102,22 +152,34 @@ def bench_build(engine: Any, texts: Sequence[str]) -> dict[str, Any]:
     from embeddings.engine import IndexedItem
 
     started = time.perf_counter()
-    vectors = np.vstack([engine.encoder.encode(list(texts[i : i + 256]), kind="passage")
-                         for i in range(0, len(texts), 256)])
+    vectors = np.vstack(
+        [engine.encoder.encode(list(texts[i : i + 256]), kind="passage") for i in range(0, len(texts), 256)]
+    )
     items = [IndexedItem(item_id=i + 1, key=f"kb-{i % 500}", text=t) for i, t in enumerate(texts)]
     collection = engine.new_collection()
     collection.apply(items, vectors, [])
     collection.search("warm", vectors[0], top_k=5)  # builds the keyword index
     seconds = time.perf_counter() - started
-    return {"chunks": len(texts), "seconds": round(seconds, 2), "chunks_per_s": round(len(texts) / seconds, 1),
-            "target_chunks_per_s": 200}
+    return {
+        "chunks": len(texts),
+        "seconds": round(seconds, 2),
+        "chunks_per_s": round(len(texts) / seconds, 1),
+        "target_chunks_per_s": 200,
+    }
 
 
 def build_scale_collection(engine: Any, texts: Sequence[str], vectors: np.ndarray, keys: int) -> Any:
     from embeddings.engine import IndexedItem
 
-    items = [IndexedItem(item_id=10_000_000 + i, key=f"kb-{i % keys}", text=t,
-                         channels=(("amazon",), ("shopify",), ())[i % 3]) for i, t in enumerate(texts)]
+    items = [
+        IndexedItem(
+            item_id=10_000_000 + i,
+            key=f"kb-{i % keys}",
+            text=t,
+            channels=(("amazon",), ("shopify",), ())[i % 3],
+        )
+        for i, t in enumerate(texts)
+    ]
     collection = engine.build(None, items, vectors)  # flat or IVF by size, as the service would
     collection.search("warm up", vectors[0], top_k=5)
     return collection
@@ -131,8 +193,9 @@ def bench_in_process(engine: Any, collection: Any, queries: Sequence[str], bare:
 
     def one(q: str, channel: str | None) -> None:
         vector = engine.encode_query(q)
-        hits = collection.search(q, vector, top_k=60, mode="hybrid", flt=SearchFilter(channel=channel),
-                                 candidates=60)
+        hits = collection.search(
+            q, vector, top_k=60, mode="hybrid", flt=SearchFilter(channel=channel), candidates=60
+        )
         rank_articles(hits, channel=channel, locale="en")
 
     suggest_ms = []
@@ -168,9 +231,14 @@ def bench_ivf(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict[str
         _, approx = ivf.search(row.reshape(1, -1), k)
         approx_ms.append((time.perf_counter() - started) * 1000)
         overlap.append(len(set(exact[0]) & set(approx[0])) / k)
-    return {"vectors": len(vectors), "flat": percentiles(exact_ms), "ivf": percentiles(approx_ms),
-            "ivf_build_seconds": round(ivf_build, 2), f"ivf_recall@{k}": round(statistics.fmean(overlap), 4),
-            f"ivf_recall_loss@{k}": round(1 - statistics.fmean(overlap), 4)}
+    return {
+        "vectors": len(vectors),
+        "flat": percentiles(exact_ms),
+        "ivf": percentiles(approx_ms),
+        "ivf_build_seconds": round(ivf_build, 2),
+        f"ivf_recall@{k}": round(statistics.fmean(overlap), 4),
+        f"ivf_recall_loss@{k}": round(1 - statistics.fmean(overlap), 4),
+    }
 
 
 def _free_port() -> int:
@@ -179,8 +247,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_http(engine: Any, collection: Any, n_articles: int, queries: Sequence[str],
-               concurrency: Sequence[int], requests_per_level: int) -> dict[str, Any]:
+def bench_http(
+    engine: Any,
+    collection: Any,
+    n_articles: int,
+    queries: Sequence[str],
+    concurrency: Sequence[int],
+    requests_per_level: int,
+) -> dict[str, Any]:
     """A real uvicorn server on 127.0.0.1 with the scale collection; latency and throughput per client count."""
     import httpx
 
@@ -192,19 +266,38 @@ def bench_http(engine: Any, collection: Any, n_articles: int, queries: Sequence[
     from kb.schemas import ArticleCreate
 
     with tempfile.TemporaryDirectory(prefix="deflect-bench-") as folder:
-        overrides = {name: 10_000_000 for name in ("rate_limit_public_per_minute", "rate_limit_per_minute",
-                                                   "rate_limit_ip_per_minute") if name in Settings.model_fields}
-        settings = Settings(data_dir=Path(folder), encoder=engine.encoder.name, log_level="WARNING",
-                            default_abstain_threshold=-1.0, **overrides)  # type: ignore[arg-type]
+        overrides = {
+            name: 10_000_000
+            for name in ("rate_limit_public_per_minute", "rate_limit_per_minute", "rate_limit_ip_per_minute")
+            if name in Settings.model_fields
+        }
+        settings = Settings(
+            data_dir=Path(folder),
+            encoder=engine.encoder.name,
+            log_level="WARNING",
+            default_abstain_threshold=-1.0,
+            **overrides,
+        )  # type: ignore[arg-type]
         with closing(Runtime(settings)) as runtime:
             runtime.migrate()
             runtime.__dict__["search"] = engine  # share the loaded encoder and the scale collection
             with runtime.session() as session:
                 keys.get_or_create_tenant(session, tenant_id="bench")
                 _, raw_key = keys.create_key(session, tenant_id="bench", role="agent")
-                kb_service.import_articles(session, tenant_id="bench", file="bench", articles=[
-                    ArticleCreate(id=f"kb-{i}", title=f"Help topic {i}", body=f"How we handle case {i}.", locale="en")
-                    for i in range(n_articles)])
+                kb_service.import_articles(
+                    session,
+                    tenant_id="bench",
+                    file="bench",
+                    articles=[
+                        ArticleCreate(
+                            id=f"kb-{i}",
+                            title=f"Help topic {i}",
+                            body=f"How we handle case {i}.",
+                            locale="en",
+                        )
+                        for i in range(n_articles)
+                    ],
+                )
             engine.forget("bench")
             engine._collections[("bench", "articles")] = collection  # the articles' chunks stay unindexed
             collection.last_seq = 1 << 40  # nothing in the change log is newer: no catch-up replaces it
@@ -218,7 +311,10 @@ def bench_http(engine: Any, collection: Any, n_articles: int, queries: Sequence[
                 def call(client: httpx.Client) -> float:
                     with lock:
                         i = next(counter)
-                    body = {"query": f"{queries[i % len(queries)]} {i}", "channel": ("amazon", "shopify", None)[i % 3]}
+                    body = {
+                        "query": f"{queries[i % len(queries)]} {i}",
+                        "channel": ("amazon", "shopify", None)[i % 3],
+                    }
                     started = time.perf_counter()
                     response = client.post(url, json=body, headers=headers)
                     elapsed = (time.perf_counter() - started) * 1000
@@ -234,8 +330,10 @@ def bench_http(engine: Any, collection: Any, n_articles: int, queries: Sequence[
                         with ThreadPoolExecutor(max_workers=clients) as pool:
                             samples = list(pool.map(lambda _: call(client), range(requests_per_level)))
                         wall = time.perf_counter() - started
-                        out[f"clients_{clients}"] = {**percentiles(samples),
-                                                     "requests_per_s": round(requests_per_level / wall, 1)}
+                        out[f"clients_{clients}"] = {
+                            **percentiles(samples),
+                            "requests_per_s": round(requests_per_level / wall, 1),
+                        }
                 return out
 
 
@@ -245,8 +343,9 @@ def serve_in_thread(app: Any) -> Iterator[str]:
     import uvicorn
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -261,9 +360,15 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         thread.join(timeout=15)
 
 
-def run_bench(*, encoder_name: str | None = None, sizes: Sequence[int] = (10_000, 100_000),
-              requests_per_level: int = 200, concurrency: Sequence[int] = (1, 8, 32), http: bool = True,
-              log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+def run_bench(
+    *,
+    encoder_name: str | None = None,
+    sizes: Sequence[int] = (10_000, 100_000),
+    requests_per_level: int = 200,
+    concurrency: Sequence[int] = (1, 8, 32),
+    http: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     from eval.commands import make_engine
 
     engine = make_engine(encoder_name)
@@ -273,8 +378,12 @@ def run_bench(*, encoder_name: str | None = None, sizes: Sequence[int] = (10_000
     results["encoder_throughput"] = bench_encoder(engine.encoder, base_texts[:1000])
     log("index build")
     results["index_build"] = bench_build(engine, base_texts)
-    base_vectors = np.vstack([engine.encoder.encode(base_texts[i : i + 256], kind="passage")
-                              for i in range(0, len(base_texts), 256)])
+    base_vectors = np.vstack(
+        [
+            engine.encoder.encode(base_texts[i : i + 256], kind="passage")
+            for i in range(0, len(base_texts), 256)
+        ]
+    )
     queries = synthetic_texts(300, seed=99)
     query_vectors = engine.encoder.encode(queries[:100], kind="query")
     for size in sizes:
@@ -289,18 +398,26 @@ def run_bench(*, encoder_name: str | None = None, sizes: Sequence[int] = (10_000
         entry["in_process"] = bench_in_process(engine, collection, queries, bare)
         entry["ivf"] = bench_ivf(vectors, query_vectors)
         if http:
-            entry["http"] = bench_http(engine, collection, max(1, size // 20), queries, concurrency,
-                                       requests_per_level)
+            entry["http"] = bench_http(
+                engine, collection, max(1, size // 20), queries, concurrency, requests_per_level
+            )
         bare_p50 = entry["in_process"]["bare_bm25s"]["p50_ms"] or 1e-9
         entry["ratios_to_bare_bm25s_p50"] = {
             "suggest_in_process_p50": round(entry["in_process"]["suggest"]["p50_ms"] / bare_p50, 2),
             "suggest_in_process_p99": round(entry["in_process"]["suggest"]["p99_ms"] / bare_p50, 2),
-            **({f"http_{k}_p50": round(v["p50_ms"] / bare_p50, 2) for k, v in entry["http"].items()}
-               if http else {}),
+            **(
+                {f"http_{k}_p50": round(v["p50_ms"] / bare_p50, 2) for k, v in entry["http"].items()}
+                if http
+                else {}
+            ),
         }
         results["sizes"][str(size)] = entry
         del collection, bare
-    results["targets"] = {"http_suggest_p50_ms": 30, "http_suggest_p99_ms": 120, "index_build_chunks_per_s": 200}
+    results["targets"] = {
+        "http_suggest_p50_ms": 30,
+        "http_suggest_p99_ms": 120,
+        "index_build_chunks_per_s": 200,
+    }
     return results
 
 
@@ -308,25 +425,37 @@ def markdown(results: dict[str, Any]) -> str:
     enc = results["encoder_throughput"]
     build = results["index_build"]
     lines = [
-        f"# Deflect benchmark ({results['encoder']})", "",
+        f"# Deflect benchmark ({results['encoder']})",
+        "",
         f"- encoder: {enc['texts_per_s']} texts/s batched; single query p50 {enc['single_query']['p50_ms']} ms",
-        f"- index build (encode + FAISS + BM25): {build['chunks_per_s']} chunks/s (target ≥ 200)", "",
+        f"- index build (encode + FAISS + BM25): {build['chunks_per_s']} chunks/s (target ≥ 200)",
+        "",
         "| chunks | what | p50 ms | p95 ms | p99 ms | req/s | × bare bm25s p50 |",
         "|---|---|---|---|---|---|---|",
     ]
     for size, entry in results["sizes"].items():
         bare = entry["in_process"]["bare_bm25s"]
-        rows = [("bare bm25s query", bare, None), ("suggest in-process", entry["in_process"]["suggest"], None),
-                ("FAISS flat top-10", entry["ivf"]["flat"], None), ("FAISS IVF top-10", entry["ivf"]["ivf"], None)]
-        rows += [(f"HTTP suggest, {k.split('_')[1]} clients", v, v.get("requests_per_s"))
-                 for k, v in entry.get("http", {}).items()]
+        rows = [
+            ("bare bm25s query", bare, None),
+            ("suggest in-process", entry["in_process"]["suggest"], None),
+            ("FAISS flat top-10", entry["ivf"]["flat"], None),
+            ("FAISS IVF top-10", entry["ivf"]["ivf"], None),
+        ]
+        rows += [
+            (f"HTTP suggest, {k.split('_')[1]} clients", v, v.get("requests_per_s"))
+            for k, v in entry.get("http", {}).items()
+        ]
         for name, stats, rps in rows:
             ratio = stats["p50_ms"] / bare["p50_ms"] if bare["p50_ms"] else float("nan")
-            lines.append(f"| {int(size):,} | {name} | {stats['p50_ms']:.2f} | {stats['p95_ms']:.2f} | "
-                         f"{stats['p99_ms']:.2f} | {rps if rps is not None else '–'} | {ratio:.1f} |")
+            lines.append(
+                f"| {int(size):,} | {name} | {stats['p50_ms']:.2f} | {stats['p95_ms']:.2f} | "
+                f"{stats['p99_ms']:.2f} | {rps if rps is not None else '–'} | {ratio:.1f} |"
+            )
     lines.append("")
     for size, entry in results["sizes"].items():
-        lines.append(f"- {int(size):,} chunks: RSS {entry['rss_bytes_per_chunk']:.0f} bytes/chunk; IVF recall@10 "
-                     f"{entry['ivf']['ivf_recall@10']} (loss {entry['ivf']['ivf_recall_loss@10']}), IVF build "
-                     f"{entry['ivf']['ivf_build_seconds']} s")
+        lines.append(
+            f"- {int(size):,} chunks: RSS {entry['rss_bytes_per_chunk']:.0f} bytes/chunk; IVF recall@10 "
+            f"{entry['ivf']['ivf_recall@10']} (loss {entry['ivf']['ivf_recall_loss@10']}), IVF build "
+            f"{entry['ivf']['ivf_build_seconds']} s"
+        )
     return "\n".join(lines) + "\n"

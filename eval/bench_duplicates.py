@@ -51,24 +51,49 @@ def _fill(runtime: Runtime, n: int, dim: int, encoder: str, seed: int) -> None:
     with runtime.session() as session:
         key_service.get_or_create_tenant(session, tenant_id=TENANT)
         for start in range(0, customers, BATCH):
-            session.execute(insert(Customer), [
-                {"id": i + 1, "tenant_id": TENANT, "name": f"customer {i}", "created_at": now, "updated_at": now}
-                for i in range(start, min(customers, start + BATCH))
-            ])
+            session.execute(
+                insert(Customer),
+                [
+                    {
+                        "id": i + 1,
+                        "tenant_id": TENANT,
+                        "name": f"customer {i}",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(start, min(customers, start + BATCH))
+                ],
+            )
         for start in range(0, n, BATCH):
             size = min(BATCH, n - start)
             vectors = rng.standard_normal((size, dim)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             ages = rng.uniform(0, 365 * 86400, size)
             owners = rng.integers(1, customers + 1, size)
-            session.execute(insert(Ticket), [
-                {"tenant_id": TENANT, "external_id": f"past-{start + i}", "channel": "email",
-                 "customer_id": int(owners[i]), "link_kind": "email", "subject": "", "body": f"past ticket {i}",
-                 "locale": "en", "tags": ["tracking"], "tag_source": "import", "status": "closed",
-                 "created_at": now - timedelta(seconds=float(ages[i])), "contact": {}, "content_hash": "bench",
-                 "embedding": vectors[i].tobytes(), "embedding_model": encoder}
-                for i in range(size)
-            ])
+            session.execute(
+                insert(Ticket),
+                [
+                    {
+                        "tenant_id": TENANT,
+                        "external_id": f"past-{start + i}",
+                        "channel": "email",
+                        "customer_id": int(owners[i]),
+                        "link_kind": "email",
+                        "subject": "",
+                        "body": f"past ticket {i}",
+                        "locale": "en",
+                        "tags": ["tracking"],
+                        "tag_source": "import",
+                        "status": "closed",
+                        "created_at": now - timedelta(seconds=float(ages[i])),
+                        "contact": {},
+                        "content_hash": "bench",
+                        "embedding": vectors[i].tobytes(),
+                        "embedding_model": encoder,
+                    }
+                    for i in range(size)
+                ],
+            )
 
 
 def _new_tickets(count: int, seed: int, tag: str) -> list[Any]:
@@ -76,12 +101,21 @@ def _new_tickets(count: int, seed: int, tag: str) -> list[Any]:
     rng = random.Random(seed)
     now = utcnow()
     return [
-        demo[i % len(demo)].model_copy(update={
-            # A unique suffix per run: the encoder memoises single texts, which would hide the model cost.
-            "id": f"new-{i}", "body": f"{demo[i % len(demo)].body} ({tag}-{i})", "created_at": now - timedelta(minutes=count - i), "tags": demo[i % len(demo)].tags,
-            "customer": demo[i % len(demo)].customer.model_copy(
-                update={"email": f"buyer{rng.randrange(10**6)}@example.com", "marketplace_customer_id": None}),
-        })
+        demo[i % len(demo)].model_copy(
+            update={
+                # A unique suffix per run: the encoder memoises single texts, which would hide the model cost.
+                "id": f"new-{i}",
+                "body": f"{demo[i % len(demo)].body} ({tag}-{i})",
+                "created_at": now - timedelta(minutes=count - i),
+                "tags": demo[i % len(demo)].tags,
+                "customer": demo[i % len(demo)].customer.model_copy(
+                    update={
+                        "email": f"buyer{rng.randrange(10**6)}@example.com",
+                        "marketplace_customer_id": None,
+                    }
+                ),
+            }
+        )
         for i in range(count)
     ]
 
@@ -104,7 +138,9 @@ def bench_size(encoder: str, n: int, queries: int, seed: int) -> dict[str, Any]:
             for ticket_in in new:
                 text = f"{ticket_in.subject}\n{ticket_in.body}"
                 t0 = time.perf_counter()
-                engine.encoder.encode([text + " "], kind="passage")  # not the ingested text: no cache hit there
+                engine.encoder.encode(
+                    [text + " "], kind="passage"
+                )  # not the ingested text: no cache hit there
                 embed_ms.append((time.perf_counter() - t0) * 1000)
 
             ingest_s = []
@@ -121,26 +157,43 @@ def bench_size(encoder: str, n: int, queries: int, seed: int) -> dict[str, Any]:
                 for ticket in stored:
                     vector = np.frombuffer(ticket.embedding or b"", dtype=np.float32)
                     t0 = time.perf_counter()
-                    find_duplicates(session, engine, tenant_id=TENANT, ticket=ticket, vector=vector,
-                                    window_days=runtime.settings.duplicate_window_days, threshold=0.45)
+                    find_duplicates(
+                        session,
+                        engine,
+                        tenant_id=TENANT,
+                        ticket=ticket,
+                        vector=vector,
+                        window_days=runtime.settings.duplicate_window_days,
+                        threshold=0.45,
+                    )
                     check_ms.append((time.perf_counter() - t0) * 1000)
             return {
-                "past_tickets": n, "index_kind": collection.index.kind, "dim": engine.encoder.dim,
-                "fill_seconds": round(fill_s, 1), "index_build_seconds": round(build_s, 1),
-                "embed_ms_p50": round(_percentile(embed_ms, 50), 2), "embed_ms_p99": round(_percentile(embed_ms, 99), 2),
-                "check_ms_p50": round(_percentile(check_ms, 50), 2), "check_ms_p99": round(_percentile(check_ms, 99), 2),
-                "check_to_embed_ratio_p50": round(_percentile(check_ms, 50) / max(_percentile(embed_ms, 50), 1e-9), 3),
+                "past_tickets": n,
+                "index_kind": collection.index.kind,
+                "dim": engine.encoder.dim,
+                "fill_seconds": round(fill_s, 1),
+                "index_build_seconds": round(build_s, 1),
+                "embed_ms_p50": round(_percentile(embed_ms, 50), 2),
+                "embed_ms_p99": round(_percentile(embed_ms, 99), 2),
+                "check_ms_p50": round(_percentile(check_ms, 50), 2),
+                "check_ms_p99": round(_percentile(check_ms, 99), 2),
+                "check_to_embed_ratio_p50": round(
+                    _percentile(check_ms, 50) / max(_percentile(embed_ms, 50), 1e-9), 3
+                ),
                 "ingest_ms_p50": round(_percentile(ingest_s, 50) * 1000, 2),
                 "ingest_ms_p99": round(_percentile(ingest_s, 99) * 1000, 2),
                 "ingest_tickets_per_second": round(len(ingest_s) / sum(ingest_s), 2),
-                "queries": queries, "mean_check_ms": round(statistics.fmean(check_ms), 2),
+                "queries": queries,
+                "mean_check_ms": round(statistics.fmean(check_ms), 2),
             }
         finally:
             runtime.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--encoder", default="use+minilm")
     parser.add_argument("--queries", type=int, default=100)
@@ -153,7 +206,9 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         results.append(result)
     if args.json:
-        args.json.write_text(json.dumps({"encoder": args.encoder, "results": results}, indent=2), encoding="utf-8")
+        args.json.write_text(
+            json.dumps({"encoder": args.encoder, "results": results}, indent=2), encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

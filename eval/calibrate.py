@@ -16,7 +16,15 @@ from core.models import Calibration
 from embeddings.engine import SearchEngine
 from eval import metrics as m
 from eval.datasets import Query
-from eval.retrieval import CALIBRATION_K, Corpus, SystemSpec, calibrate_threshold, encode, head_probabilities, run_system
+from eval.retrieval import (
+    CALIBRATION_K,
+    Corpus,
+    SystemSpec,
+    calibrate_threshold,
+    encode,
+    head_probabilities,
+    run_system,
+)
 
 HYBRID = SystemSpec("hybrid", "hybrid")
 
@@ -36,13 +44,23 @@ def choose_threshold(
         raise InvalidInputError(
             f"calibration needs in-scope and out-of-scope queries (got {in_scope} in scope, {out_of_scope} out)"
         )
-    vectors = encode(corpus.collection.encoder, [q.text for q in queries], kind="query", label="encoding calibration queries")
+    vectors = encode(
+        corpus.collection.encoder,
+        [q.text for q in queries],
+        kind="query",
+        label="encoding calibration queries",
+    )
     outcomes = run_system(corpus, queries, vectors, HYBRID, head_probabilities(corpus, vectors))
     point = calibrate_threshold(outcomes, min_in_scope=min_in_scope, constraint=constraint)
-    quality = f"in-scope recall@{CALIBRATION_K} after abstention" if constraint == "recall" else "in-scope kept"
+    quality = (
+        f"in-scope recall@{CALIBRATION_K} after abstention" if constraint == "recall" else "in-scope kept"
+    )
     evidence = {
-        "queries": len(queries), "in_scope": in_scope, "out_of_scope": out_of_scope,
-        "oos_abstained": point.oos_abstained, "in_scope_kept": point.in_scope_kept,
+        "queries": len(queries),
+        "in_scope": in_scope,
+        "out_of_scope": out_of_scope,
+        "oos_abstained": point.oos_abstained,
+        "in_scope_kept": point.in_scope_kept,
         f"in_scope_recall@{CALIBRATION_K}": point.in_scope_recall,
         "objective": f"maximise out-of-scope abstention subject to {quality} >= {min_in_scope}",
     }
@@ -50,12 +68,25 @@ def choose_threshold(
 
 
 def store(
-    session: Session, *, tenant_id: str, collection: str, encoder: str, threshold: float,
-    evidence: dict[str, Any], source: str,
+    session: Session,
+    *,
+    tenant_id: str,
+    collection: str,
+    encoder: str,
+    threshold: float,
+    evidence: dict[str, Any],
+    source: str,
 ) -> Calibration:
     """Appends a calibration row; the newest one per (tenant, collection, encoder) is the one in force."""
-    row = Calibration(tenant_id=tenant_id, collection=collection, encoder=encoder, threshold=float(threshold),
-                      objective=str(evidence["objective"]), metrics=evidence, source=source)
+    row = Calibration(
+        tenant_id=tenant_id,
+        collection=collection,
+        encoder=encoder,
+        threshold=float(threshold),
+        objective=str(evidence["objective"]),
+        metrics=evidence,
+        source=source,
+    )
     session.add(row)
     session.flush()
     return row

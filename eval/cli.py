@@ -21,7 +21,9 @@ def drafts(
     orders: Annotated[Path, typer.Option(help="orders.jsonl")] = DEMO_DIR / "orders.jsonl",
     articles: Annotated[Path, typer.Option(help="articles.jsonl")] = DEMO_DIR / "articles.jsonl",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
-    encoder: Annotated[str, typer.Option(help="Encoder for article search (hashing = no model)")] = "use+minilm",
+    encoder: Annotated[
+        str, typer.Option(help="Encoder for article search (hashing = no model)")
+    ] = "use+minilm",
 ) -> None:
     """Drafts a reply for every request: topic coverage, must-mention recall, invented facts, compliance, latency."""
     from eval.drafts import run
@@ -56,10 +58,13 @@ def duplicates(
     tickets: Annotated[Path, typer.Option(help="tickets.jsonl")] = DEMO_DIR / "tickets.jsonl",
     pairs: Annotated[Path, typer.Option(help="duplicate_pairs.jsonl")] = DEMO_DIR / "duplicate_pairs.jsonl",
     orders: Annotated[Path | None, typer.Option(help="orders.jsonl (identity resolution by order)")] = (
-        DEMO_DIR / "orders.jsonl"),
+        DEMO_DIR / "orders.jsonl"
+    ),
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
     encoder: Annotated[str, typer.Option(help="Encoder (hashing = no model)")] = "use+minilm",
-    store_tenant: Annotated[str | None, typer.Option(help="Store the calibrated threshold for this tenant")] = None,
+    store_tenant: Annotated[
+        str | None, typer.Option(help="Store the calibrated threshold for this tenant")
+    ] = None,
     without_tags: Annotated[bool, typer.Option(help="Drop human tags: every ticket is auto-tagged")] = False,
 ) -> None:
     """Duplicate detection P/R/F1 and threshold, beside the exact e-mail/order baseline, in one run."""
@@ -67,16 +72,29 @@ def duplicates(
     from eval.duplicates import run, store_threshold
 
     try:
-        result = run(tickets_path=tickets, pairs_path=pairs, orders_path=orders, encoder=encoder,
-                     window_days=get_settings().duplicate_window_days, without_tags=without_tags)
+        result = run(
+            tickets_path=tickets,
+            pairs_path=pairs,
+            orders_path=orders,
+            encoder=encoder,
+            window_days=get_settings().duplicate_window_days,
+            without_tags=without_tags,
+        )
     except DeflectError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    typer.echo(f"{result['pairs']} pairs ({result['positives']} duplicates), encoder {result['encoder']}, "
-               f"threshold {result['threshold']}")
-    for name in ("method", "method_cross_validated", "method_at_default_threshold", "baseline_exact_email_or_order"):
+    typer.echo(
+        f"{result['pairs']} pairs ({result['positives']} duplicates), encoder {result['encoder']}, "
+        f"threshold {result['threshold']}"
+    )
+    for name in (
+        "method",
+        "method_cross_validated",
+        "method_at_default_threshold",
+        "baseline_exact_email_or_order",
+    ):
         m = result[name]
         typer.echo(f"{name:<32} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}")
     if store_tenant:

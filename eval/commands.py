@@ -39,8 +39,14 @@ class Bars:
     """Rich progress bars keyed by step description (one bar per step, created on first report)."""
 
     def __init__(self) -> None:
-        self.progress = Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=err_console, transient=True)
+        self.progress = Progress(
+            TextColumn("{task.description:<32}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
         self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> Bars:
@@ -67,11 +73,19 @@ def make_engine(encoder_name: str | None, *, articles: bool = False) -> SearchEn
     from embeddings.engine import SearchEngine
 
     settings = get_settings()
-    default = getattr(settings, "resolved_article_encoder", settings.encoder) if articles else settings.encoder
-    encoder = load_encoder(encoder_name or default, batch_size=settings.encoder_batch_size,
-                           threads=settings.encoder_threads)
-    return SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None, rrf_k=settings.rrf_k,
-                        bm25_weight=settings.bm25_weight)
+    default = (
+        getattr(settings, "resolved_article_encoder", settings.encoder) if articles else settings.encoder
+    )
+    encoder = load_encoder(
+        encoder_name or default, batch_size=settings.encoder_batch_size, threads=settings.encoder_threads
+    )
+    return SearchEngine(
+        encoder=encoder,
+        session_factory=None,
+        snapshot_dir=None,
+        rrf_k=settings.rrf_k,
+        bm25_weight=settings.bm25_weight,
+    )
 
 
 def stored_threshold(tenant: str, encoder: str, collection: str) -> float:
@@ -84,22 +98,37 @@ def stored_threshold(tenant: str, encoder: str, collection: str) -> float:
     try:
         runtime.migrate()
         with runtime.session() as session:
-            return abstain_threshold(session, tenant_id=tenant, encoder=encoder,
-                                     default=runtime.settings.default_abstain_threshold, collection=collection)
+            return abstain_threshold(
+                session,
+                tenant_id=tenant,
+                encoder=encoder,
+                default=runtime.settings.default_abstain_threshold,
+                collection=collection,
+            )
     finally:
         runtime.close()
 
 
 def print_systems(payload: dict[str, Any], title: str) -> None:
-    columns = {"recall@1": "r@1", "recall@3": "r@3", "recall@5": "r@5", "mrr@10": "mrr@10", "ndcg@10": "ndcg@10",
-               "abstention_precision": "abst P", "abstention_recall": "abst R", "in_scope_kept": "kept",
-               "threshold": "thr"}
+    columns = {
+        "recall@1": "r@1",
+        "recall@3": "r@3",
+        "recall@5": "r@5",
+        "mrr@10": "mrr@10",
+        "ndcg@10": "ndcg@10",
+        "abstention_precision": "abst P",
+        "abstention_recall": "abst R",
+        "in_scope_kept": "kept",
+        "threshold": "thr",
+    }
     table = Table(title=title)
     table.add_column("system", no_wrap=True)
     for header in columns.values():
         table.add_column(header, justify="right", no_wrap=True)
     for name, metrics in payload.items():
-        table.add_row(name, *[f"{metrics[c]:.3f}" if isinstance(metrics.get(c), float) else "-" for c in columns])
+        table.add_row(
+            name, *[f"{metrics[c]:.3f}" if isinstance(metrics.get(c), float) else "-" for c in columns]
+        )
     console.print(table)
 
 
@@ -113,11 +142,16 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[Path, typer.Option("--json", help="Write the metrics here")],
         articles: Annotated[Path | None, typer.Option(help="articles.jsonl to index")] = None,
         tickets: Annotated[Path | None, typer.Option(help="tickets.jsonl to index as past tickets")] = None,
-        calibrate_on: Annotated[Path | None, typer.Option(
-            help="Labelled queries (with out-of-scope ones) to choose each system's abstain threshold on")] = None,
+        calibrate_on: Annotated[
+            Path | None,
+            typer.Option(
+                help="Labelled queries (with out-of-scope ones) to choose each system's abstain threshold on"
+            ),
+        ] = None,
         encoder: Annotated[str | None, typer.Option(help="Encoder (default: DEFLECT_ENCODER)")] = None,
-        tenant: Annotated[str, typer.Option(help="Tenant whose stored threshold applies without --calibrate-on")]
-        = "demo",
+        tenant: Annotated[
+            str, typer.Option(help="Tenant whose stored threshold applies without --calibrate-on")
+        ] = "demo",
     ) -> None:
         """Recall@1/3/5, MRR@10, abstention for hybrid, dense and BM25 in the same run, with slices."""
         from eval.datasets import read_articles, read_queries, read_tickets
@@ -135,11 +169,21 @@ def register(app: typer.Typer) -> None:
         if calibrate_on is not None and calibrate_on.resolve() == queries.resolve():
             fail("--calibrate-on must not be the file being scored")
         engine = make_engine(encoder, articles=bool(article_rows) and not ticket_rows)
-        threshold = None if calib_rows else stored_threshold(
-            tenant, engine.encoder.name, "articles" if article_rows else "tickets")
+        threshold = (
+            None
+            if calib_rows
+            else stored_threshold(tenant, engine.encoder.name, "articles" if article_rows else "tickets")
+        )
         with Bars() as bars:
-            run = evaluate(engine, queries=query_rows, articles=article_rows, tickets=ticket_rows,
-                           calibrate_on=calib_rows, stored_threshold=threshold, progress=bars)
+            run = evaluate(
+                engine,
+                queries=query_rows,
+                articles=article_rows,
+                tickets=ticket_rows,
+                calibrate_on=calib_rows,
+                stored_threshold=threshold,
+                progress=bars,
+            )
         payload = run.to_json()
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
@@ -148,14 +192,25 @@ def register(app: typer.Typer) -> None:
 
     @app.command("calibrate")
     def calibrate(
-        queries: Annotated[Path, typer.Option(help="Labelled queries incl. out-of-scope ones (e.g. a validation split)")],
+        queries: Annotated[
+            Path, typer.Option(help="Labelled queries incl. out-of-scope ones (e.g. a validation split)")
+        ],
         tenant: Annotated[str, typer.Option(help="Tenant whose threshold is stored")] = "demo",
-        articles: Annotated[Path | None, typer.Option(
-            help="Index these articles instead of the tenant's live articles index")] = None,
-        tickets: Annotated[Path | None, typer.Option(help="Index these past tickets (label-only query sets)")] = None,
-        min_in_scope: Annotated[float, typer.Option(min=0.0, max=1.0, help="In-scope quality to keep")] = 0.95,
-        constraint: Annotated[str, typer.Option(
-            help="recall: in-scope recall@3 after abstention >= min; kept: in-scope answered >= min")] = "recall",
+        articles: Annotated[
+            Path | None, typer.Option(help="Index these articles instead of the tenant's live articles index")
+        ] = None,
+        tickets: Annotated[
+            Path | None, typer.Option(help="Index these past tickets (label-only query sets)")
+        ] = None,
+        min_in_scope: Annotated[
+            float, typer.Option(min=0.0, max=1.0, help="In-scope quality to keep")
+        ] = 0.95,
+        constraint: Annotated[
+            str,
+            typer.Option(
+                help="recall: in-scope recall@3 after abstention >= min; kept: in-scope answered >= min"
+            ),
+        ] = "recall",
         dry_run: Annotated[bool, typer.Option(help="Print the threshold without storing it")] = False,
     ) -> None:
         """Chooses the abstain threshold on labelled data and stores it for the tenant and the service's encoder."""
@@ -186,8 +241,9 @@ def register(app: typer.Typer) -> None:
                 fail(f"tenant {tenant!r} has no indexed articles; import some or pass --articles")
             corpus = Corpus(collection=live, head=None, has_articles=True)
         try:
-            point, evidence = calibration.choose_threshold(engine, corpus, query_rows, min_in_scope=min_in_scope,
-                                                           constraint=constraint)
+            point, evidence = calibration.choose_threshold(
+                engine, corpus, query_rows, min_in_scope=min_in_scope, constraint=constraint
+            )
         except DeflectError as exc:
             fail_on(exc)
         console.print(
@@ -198,10 +254,19 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             return
         with runtime.session() as session:
-            calibration.store(session, tenant_id=tenant, collection=collection_name, encoder=corpus.collection.encoder.name,
-                              threshold=point.threshold, evidence=evidence, source=str(queries))
-        console.print(f"stored for tenant {tenant}, collection {collection_name}, "
-                      f"encoder {corpus.collection.encoder.name}")
+            calibration.store(
+                session,
+                tenant_id=tenant,
+                collection=collection_name,
+                encoder=corpus.collection.encoder.name,
+                threshold=point.threshold,
+                evidence=evidence,
+                source=str(queries),
+            )
+        console.print(
+            f"stored for tenant {tenant}, collection {collection_name}, "
+            f"encoder {corpus.collection.encoder.name}"
+        )
         runtime.close()
 
     @app.command("run")
@@ -215,7 +280,9 @@ def register(app: typer.Typer) -> None:
         try:
             parsed = load_config(config)
             with Bars() as bars:
-                results = run(parsed, out, progress=bars, log=lambda step: err_console.print(f"[dim]{step}…[/]"))
+                results = run(
+                    parsed, out, progress=bars, log=lambda step: err_console.print(f"[dim]{step}…[/]")
+                )
         except DeflectError as exc:
             fail_on(exc)
         retrieval = results["sections"].get("retrieval")
@@ -223,13 +290,17 @@ def register(app: typer.Typer) -> None:
             print_systems(retrieval["systems"], f"{parsed.name}: retrieval")
         duplicates = results["sections"].get("duplicates")
         if duplicates:
-            console.print(f"duplicates: F1 {duplicates['method']['f1']:.3f} "
-                          f"(exact-match baseline {duplicates['baseline_exact_email_or_order']['f1']:.3f})")
+            console.print(
+                f"duplicates: F1 {duplicates['method']['f1']:.3f} "
+                f"(exact-match baseline {duplicates['baseline_exact_email_or_order']['f1']:.3f})"
+            )
         compliance = results["sections"].get("compliance")
         if compliance:
             for name, system in compliance["systems"].items():
-                console.print(f"compliance {name}: micro P {system['micro']['precision']:.3f} "
-                              f"R {system['micro']['recall']:.3f}")
+                console.print(
+                    f"compliance {name}: micro P {system['micro']['precision']:.3f} "
+                    f"R {system['micro']['recall']:.3f}"
+                )
         drafts = results["sections"].get("drafts")
         if drafts:
             console.print("drafts: " + ", ".join(f"{k} {v}" for k, v in drafts["summary"].items()))
@@ -240,8 +311,12 @@ def bench_command(
     out: Annotated[Path, typer.Option(help="Folder for bench.json and bench.md")] = Path("var/bench"),
     sizes: Annotated[str, typer.Option(help="Comma-separated chunk counts")] = "10000,100000",
     encoder: Annotated[str | None, typer.Option(help="Encoder (default: DEFLECT_ENCODER)")] = None,
-    requests: Annotated[int, typer.Option(min=10, max=5000, help="HTTP requests per concurrency level")] = 200,
-    http: Annotated[bool, typer.Option("--http/--no-http", help="Also measure over HTTP on 127.0.0.1")] = True,
+    requests: Annotated[
+        int, typer.Option(min=10, max=5000, help="HTTP requests per concurrency level")
+    ] = 200,
+    http: Annotated[
+        bool, typer.Option("--http/--no-http", help="Also measure over HTTP on 127.0.0.1")
+    ] = True,
 ) -> None:
     """Slow: encoder texts/s, index build chunks/s, suggest latency in-process and over HTTP, IVF recall loss,
     RSS per chunk, each beside a bare bm25s query from the same run."""
@@ -253,8 +328,13 @@ def bench_command(
         fail("--sizes must be comma-separated integers")
     if not size_list or min(size_list) < 100 or max(size_list) > 1_000_000:
         fail("--sizes must be between 100 and 1,000,000 chunks")
-    results = run_bench(encoder_name=encoder, sizes=size_list, requests_per_level=requests, http=http,
-                        log=lambda step: err_console.print(f"[dim]{step}…[/]"))
+    results = run_bench(
+        encoder_name=encoder,
+        sizes=size_list,
+        requests_per_level=requests,
+        http=http,
+        log=lambda step: err_console.print(f"[dim]{step}…[/]"),
+    )
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     table = markdown(results)
@@ -265,8 +345,9 @@ def bench_command(
 
 def replay_command(
     queries: Annotated[Path, typer.Option(help="Labelled queries.jsonl to replay as widget sessions")],
-    articles: Annotated[Path | None, typer.Option(
-        help="Serve these articles from a fresh temporary server (default mode)")] = None,
+    articles: Annotated[
+        Path | None, typer.Option(help="Serve these articles from a fresh temporary server (default mode)")
+    ] = None,
     url: Annotated[str | None, typer.Option(help="Replay against this running server instead")] = None,
     public_key: Annotated[str | None, typer.Option(help="With --url: the tenant's public key")] = None,
     agent_key: Annotated[str | None, typer.Option(help="With --url: an agent key to read the report")] = None,
@@ -287,10 +368,18 @@ def replay_command(
     with Bars() as bars:
         if url:
             if not (public_key and agent_key):
-                fail("--url needs --public-key and --agent-key of a tenant that gets no other traffic meanwhile")
+                fail(
+                    "--url needs --public-key and --agent-key of a tenant that gets no other traffic meanwhile"
+                )
             with httpx.Client(timeout=30.0) as client:
-                result = replay(client, query_rows, public_key=public_key or "", agent_key=agent_key or "",
-                                base_url=url.rstrip("/"), progress=bars)
+                result = replay(
+                    client,
+                    query_rows,
+                    public_key=public_key or "",
+                    agent_key=agent_key or "",
+                    base_url=url.rstrip("/"),
+                    progress=bars,
+                )
         else:
             if not article_rows:
                 fail("give --articles (served by a temporary server) or --url of a running server")
@@ -298,9 +387,11 @@ def replay_command(
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
     expected = result["expected"]
-    console.print(f"replayed {result['queries']} sessions: {expected['sessions']} saw suggestions, "
-                  f"{expected['contacted']} contacted, {expected['pending']} deflected (pending until the "
-                  f"{result['window_hours']} h window closes), {expected['abstained_sessions']} abstained")
+    console.print(
+        f"replayed {result['queries']} sessions: {expected['sessions']} saw suggestions, "
+        f"{expected['contacted']} contacted, {expected['pending']} deflected (pending until the "
+        f"{result['window_hours']} h window closes), {expected['abstained_sessions']} abstained"
+    )
     if not result["consistent"]:
         for line in result["mismatches"]:
             err_console.print(f"[red]mismatch[/] {line}")
@@ -323,9 +414,14 @@ def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, An
 
     with tempfile.TemporaryDirectory(prefix="deflect-replay-") as folder:
         # A replay is one client sending hundreds of sessions: lift the per-key/IP limits of this private server.
-        limits = {name: 10_000_000 for name in ("rate_limit_public_per_minute", "rate_limit_per_minute",
-                                                "rate_limit_ip_per_minute") if name in type(get_settings()).model_fields}
-        settings = get_settings().model_copy(update={"data_dir": Path(folder), "database_url": None, **limits})
+        limits = {
+            name: 10_000_000
+            for name in ("rate_limit_public_per_minute", "rate_limit_per_minute", "rate_limit_ip_per_minute")
+            if name in type(get_settings()).model_fields
+        }
+        settings = get_settings().model_copy(
+            update={"data_dir": Path(folder), "database_url": None, **limits}
+        )
         runtime = Runtime(settings)
         try:
             runtime.migrate()
@@ -335,9 +431,12 @@ def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, An
                 _, agent = keys.create_key(session, tenant_id="replay", role="agent")
                 kb_service.import_articles(session, tenant_id="replay", articles=articles, file="replay")
             runtime.search.catch_up("replay", "articles")
-            with serve_in_thread(create_app(settings, runtime=runtime)) as base_url, \
-                    httpx.Client(timeout=30.0) as client:
-                return replay(client, queries, public_key=public, agent_key=agent, base_url=base_url,
-                              progress=bars)
+            with (
+                serve_in_thread(create_app(settings, runtime=runtime)) as base_url,
+                httpx.Client(timeout=30.0) as client,
+            ):
+                return replay(
+                    client, queries, public_key=public, agent_key=agent, base_url=base_url, progress=bars
+                )
         finally:
             runtime.close()

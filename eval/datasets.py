@@ -70,7 +70,7 @@ def _req_str(raw: dict[str, Any], field: str) -> str:
 
 
 def _read(path: Path, parse: Callable[[dict[str, Any]], T], what: str) -> list[T]:
-    rows = read_jsonl(path, parse, key=lambda row: getattr(row, "id"))
+    rows = read_jsonl(path, parse, key=lambda row: row.id)
     if not rows:
         raise ImportFileError([LineError(str(path), 0, f"no {what} in file")])
     return rows

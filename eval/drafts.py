@@ -89,8 +89,11 @@ def score_case(case: DraftRequestCase, draft: dict[str, Any]) -> dict[str, Any]:
         "detected_topics": sorted(detected),
         "covered": sorted(set(case.expected_topics) & answered),
         "missed": sorted(set(case.expected_topics) - answered),
-        "needs_agent": [{"topic": q["topic"], "reason": q["reason"]} for q in draft["questions"]
-                        if q["status"] == "needs_agent"],
+        "needs_agent": [
+            {"topic": q["topic"], "reason": q["reason"]}
+            for q in draft["questions"]
+            if q["status"] == "needs_agent"
+        ],
         "must_mention": case.must_mention,
         "mentioned": mentioned,
         "invented": draft["fact_check"]["unsupported"],
@@ -113,12 +116,15 @@ def summarise(results: list[dict[str, Any]], latencies: list[float]) -> dict[str
         "requests": len(results),
         "multi_question_requests": len(multi),
         "topic_coverage": round(covered / expected, 4) if expected else None,
-        "fully_answered_rate": round(sum(not r["missed"] for r in results) / len(results), 4) if results else None,
+        "fully_answered_rate": round(sum(not r["missed"] for r in results) / len(results), 4)
+        if results
+        else None,
         "topic_precision": round((detected - extra) / detected, 4) if detected else None,
         "must_mention_recall": round(mentioned / must, 4) if must else None,
         "invented_facts": sum(len(r["invented"]) for r in results),
         "compliance_pass_rate": round(sum(r["compliance_passed"] for r in results) / len(results), 4)
-        if results else None,
+        if results
+        else None,
         "latency_ms_p50": round(percentile(latencies, 50), 2),
         "latency_ms_p99": round(percentile(latencies, 99), 2),
     }
@@ -134,29 +140,44 @@ def run(*, requests: Path, orders: Path, articles: Path, encoder: EncoderName) -
             with runtime.session() as session:
                 keys.get_or_create_tenant(session, tenant_id=TENANT)
                 kb_service.import_path(session, tenant_id=TENANT, path=articles)
-                history_service.import_orders(session, tenant_id=TENANT, orders=history_service.parse_orders(orders),
-                                              file=str(orders))
+                history_service.import_orders(
+                    session, tenant_id=TENANT, orders=history_service.parse_orders(orders), file=str(orders)
+                )
             engine = runtime.search
             engine.catch_up(TENANT, "articles")
             engine.encode_query("warm-up")
             if cases:
                 # Like a server after start-up: the model and templates are loaded before the clock starts.
                 with runtime.session() as session:
-                    compose(session, tenant_id=TENANT, request=DraftCreate(text=cases[0].text, channel=cases[0].channel,
-                                                                           rewrite=False), settings=runtime.settings,
-                            engine=engine)
+                    compose(
+                        session,
+                        tenant_id=TENANT,
+                        request=DraftCreate(text=cases[0].text, channel=cases[0].channel, rewrite=False),
+                        settings=runtime.settings,
+                        engine=engine,
+                    )
             results: list[dict[str, Any]] = []
             latencies: list[float] = []
             for case in cases:
-                request = DraftCreate(text=case.text, channel=case.channel, locale=case.locale,
-                                      order_id=case.order_id, rewrite=False)
+                request = DraftCreate(
+                    text=case.text,
+                    channel=case.channel,
+                    locale=case.locale,
+                    order_id=case.order_id,
+                    rewrite=False,
+                )
                 with runtime.session() as session:
                     started = time.perf_counter()
-                    draft = compose(session, tenant_id=TENANT, request=request, settings=runtime.settings,
-                                    engine=engine)
+                    draft = compose(
+                        session, tenant_id=TENANT, request=request, settings=runtime.settings, engine=engine
+                    )
                     latencies.append((time.perf_counter() - started) * 1000)
                 results.append(score_case(case, draft.model_dump(mode="json")))
         finally:
             runtime.close()
-    return {"summary": summarise(results, latencies), "encoder": encoder, "requests_file": str(requests),
-            "results": results}
+    return {
+        "summary": summarise(results, latencies),
+        "encoder": encoder,
+        "requests_file": str(requests),
+        "results": results,
+    }

@@ -79,8 +79,14 @@ def prf(predicted: Sequence[bool], gold: Sequence[bool]) -> dict[str, float | in
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            "tp": tp, "fp": fp, "fn": fn}
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
 def best_threshold(scores: Sequence[float], gold: Sequence[bool]) -> float:
@@ -104,8 +110,14 @@ def _baseline(a: TicketCreate, b: TicketCreate) -> bool:
 
 
 def run(
-    *, tickets_path: Path, pairs_path: Path, orders_path: Path | None, encoder: str, window_days: int = 14,
-    seed: int = 13, without_tags: bool = False,
+    *,
+    tickets_path: Path,
+    pairs_path: Path,
+    orders_path: Path | None,
+    encoder: str,
+    window_days: int = 14,
+    seed: int = 13,
+    without_tags: bool = False,
 ) -> dict[str, Any]:
     """Loads the files into a throw-away database and scores every labelled pair.
 
@@ -126,8 +138,9 @@ def run(
             with runtime.session() as session:
                 key_service.get_or_create_tenant(session, tenant_id=EVAL_TENANT)
                 service.import_orders(session, tenant_id=EVAL_TENANT, orders=orders, file=str(orders_path))
-                service.import_tickets(session, runtime.search, tenant_id=EVAL_TENANT, tickets=tickets,
-                                       file=str(tickets_path))
+                service.import_tickets(
+                    session, runtime.search, tenant_id=EVAL_TENANT, tickets=tickets, file=str(tickets_path)
+                )
             runtime.search.catch_up(EVAL_TENANT, "tickets")
             load_seconds = time.perf_counter() - started
             results = _score_pairs(runtime, pairs, by_id, window_days)
@@ -140,23 +153,40 @@ def run(
     cv = _cross_validated(scores, gold, seed)
     baseline = prf([r.baseline for r in results], gold)
     errors = [
-        {"a": r.a, "b": r.b, "duplicate": r.duplicate, "score": r.score, "surfaced": r.surfaced,
-         "reasons": r.reasons}
-        for r in results if (r.surfaced and r.score >= threshold) != r.duplicate
+        {
+            "a": r.a,
+            "b": r.b,
+            "duplicate": r.duplicate,
+            "score": r.score,
+            "surfaced": r.surfaced,
+            "reasons": r.reasons,
+        }
+        for r in results
+        if (r.surfaced and r.score >= threshold) != r.duplicate
     ]
     return {
-        "encoder": encoder, "without_tags": without_tags, "pairs": len(results), "positives": sum(gold), "window_days": window_days,
-        "threshold": round(threshold, 4), "method": method, "method_cross_validated": cv,
-        "method_at_default_threshold": {"threshold": DEFAULT_THRESHOLD,
-                                        **prf([s >= DEFAULT_THRESHOLD for s in scores], gold)},
+        "encoder": encoder,
+        "without_tags": without_tags,
+        "pairs": len(results),
+        "positives": sum(gold),
+        "window_days": window_days,
+        "threshold": round(threshold, 4),
+        "method": method,
+        "method_cross_validated": cv,
+        "method_at_default_threshold": {
+            "threshold": DEFAULT_THRESHOLD,
+            **prf([s >= DEFAULT_THRESHOLD for s in scores], gold),
+        },
         "baseline_exact_email_or_order": baseline,
         "positives_surfaced_by_candidate_generation": sum(r.surfaced for r in results if r.duplicate),
-        "load_seconds": round(load_seconds, 2), "errors": errors,
+        "load_seconds": round(load_seconds, 2),
+        "errors": errors,
     }
 
 
-def _score_pairs(runtime: Runtime, pairs: list[LabelledPair], by_id: dict[str, TicketCreate],
-                 window_days: int) -> list[PairResult]:
+def _score_pairs(
+    runtime: Runtime, pairs: list[LabelledPair], by_id: dict[str, TicketCreate], window_days: int
+) -> list[PairResult]:
     results: list[PairResult] = []
     cache: dict[str, dict[str, Any]] = {}
     with runtime.session() as session:
@@ -165,17 +195,31 @@ def _score_pairs(runtime: Runtime, pairs: list[LabelledPair], by_id: dict[str, T
             for source, target in ((pair.a, pair.b), (pair.b, pair.a)):
                 if source not in cache:
                     ticket = service.get_ticket(session, tenant_id=EVAL_TENANT, ticket_id=source)
-                    candidates = find_duplicates(session, runtime.search, tenant_id=EVAL_TENANT, ticket=ticket,
-                                                 window_days=window_days, threshold=1.0, min_score=0.0, top_k=1000)
+                    candidates = find_duplicates(
+                        session,
+                        runtime.search,
+                        tenant_id=EVAL_TENANT,
+                        ticket=ticket,
+                        window_days=window_days,
+                        threshold=1.0,
+                        min_score=0.0,
+                        top_k=1000,
+                    )
                     cache[source] = {c.ticket_id: c for c in candidates}
                 if target in cache[source]:
                     found = {"score": cache[source][target].score, "reasons": cache[source][target].reasons}
                     break
-            results.append(PairResult(
-                a=pair.a, b=pair.b, duplicate=pair.duplicate, score=float(found.get("score", 0.0)),
-                surfaced=bool(found), reasons=list(found.get("reasons", [])),
-                baseline=_baseline(by_id[pair.a], by_id[pair.b]),
-            ))
+            results.append(
+                PairResult(
+                    a=pair.a,
+                    b=pair.b,
+                    duplicate=pair.duplicate,
+                    score=float(found.get("score", 0.0)),
+                    surfaced=bool(found),
+                    reasons=list(found.get("reasons", [])),
+                    baseline=_baseline(by_id[pair.a], by_id[pair.b]),
+                )
+            )
     return results
 
 
@@ -200,10 +244,18 @@ def store_threshold(runtime: Runtime, *, tenant_id: str, result: dict[str, Any],
 
     with runtime.session() as session:
         key_service.get_or_create_tenant(session, tenant_id=tenant_id)
-        session.add(Calibration(
-            tenant_id=tenant_id, collection=COLLECTION, encoder=result["encoder"], threshold=result["threshold"],
-            objective="max F1 over labelled duplicate pairs",
-            metrics={"method": result["method"], "cross_validated": result["method_cross_validated"],
-                     "baseline": result["baseline_exact_email_or_order"]},
-            source=source,
-        ))
+        session.add(
+            Calibration(
+                tenant_id=tenant_id,
+                collection=COLLECTION,
+                encoder=result["encoder"],
+                threshold=result["threshold"],
+                objective="max F1 over labelled duplicate pairs",
+                metrics={
+                    "method": result["method"],
+                    "cross_validated": result["method_cross_validated"],
+                    "baseline": result["baseline_exact_email_or_order"],
+                },
+                source=source,
+            )
+        )

@@ -34,7 +34,9 @@ def recall_at_k(ranked: Sequence[T], relevant: Iterable[T], k: int) -> float:
     """1.0 when any relevant id is among the first k ranked ids, else 0.0."""
     wanted = set(relevant)
     if not wanted:
-        raise ValueError("recall@k needs at least one relevant id (out-of-scope queries are scored by abstention)")
+        raise ValueError(
+            "recall@k needs at least one relevant id (out-of-scope queries are scored by abstention)"
+        )
     return 1.0 if any(item in wanted for item in ranked[:k]) else 0.0
 
 
@@ -132,7 +134,9 @@ def threshold_curve(
                 threshold=threshold,
                 oos_abstained=bisect_left(oos_sorted, threshold) / n_oos if n_oos else 0.0,
                 in_scope_kept=(n_in - bisect_left(kept_sorted, threshold)) / n_in if n_in else 0.0,
-                in_scope_recall=(len(right_sorted) - bisect_left(right_sorted, threshold)) / n_in if n_in else 0.0,
+                in_scope_recall=(len(right_sorted) - bisect_left(right_sorted, threshold)) / n_in
+                if n_in
+                else 0.0,
             )
         )
     return curve
@@ -213,7 +217,9 @@ def duplicate_prf(predicted: Iterable[tuple[str, str]], gold: Iterable[tuple[str
     return prf(tp=len(pred & want), fp=len(pred - want), fn=len(want - pred))
 
 
-def pr_curve(scores: Sequence[float], positive: Sequence[bool], *, points: int = 100) -> list[tuple[float, PRF]]:
+def pr_curve(
+    scores: Sequence[float], positive: Sequence[bool], *, points: int = 100
+) -> list[tuple[float, PRF]]:
     """Precision/recall when predicting positive at score ≥ threshold, over the distinct scores (thinned)."""
     if len(scores) != len(positive):
         raise ValueError("scores and labels differ in length")

@@ -41,19 +41,29 @@ class _Frame:
         return H - PAD_B - (v - self.y0) / (self.y1 - self.y0) * (H - PAD_B - PAD_T)
 
     def axes(self, x_label: str, y_label: str, x_ticks: Sequence[float] | None = None) -> str:
-        parts = [f'<line x1="{PAD_L}" y1="{H - PAD_B}" x2="{W - PAD_R}" y2="{H - PAD_B}" stroke="#333"/>',
-                 f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{H - PAD_B}" stroke="#333"/>']
+        parts = [
+            f'<line x1="{PAD_L}" y1="{H - PAD_B}" x2="{W - PAD_R}" y2="{H - PAD_B}" stroke="#333"/>',
+            f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{H - PAD_B}" stroke="#333"/>',
+        ]
         for i in range(6):
             v = self.y0 + (self.y1 - self.y0) * i / 5
-            parts.append(f'<line x1="{PAD_L - 4}" y1="{self.y(v):.1f}" x2="{W - PAD_R}" y2="{self.y(v):.1f}" '
-                         f'stroke="#eee"/><text x="{PAD_L - 6}" y="{self.y(v) + 4:.1f}" text-anchor="end">'
-                         f'{v:.2f}</text>')
+            parts.append(
+                f'<line x1="{PAD_L - 4}" y1="{self.y(v):.1f}" x2="{W - PAD_R}" y2="{self.y(v):.1f}" '
+                f'stroke="#eee"/><text x="{PAD_L - 6}" y="{self.y(v) + 4:.1f}" text-anchor="end">'
+                f"{v:.2f}</text>"
+            )
         ticks = x_ticks if x_ticks is not None else [self.x0 + (self.x1 - self.x0) * i / 5 for i in range(6)]
         for v in ticks:
-            parts.append(f'<text x="{self.x(v):.1f}" y="{H - PAD_B + 16}" text-anchor="middle">{v:.3g}</text>')
-        parts.append(f'<text x="{(PAD_L + W - PAD_R) / 2}" y="{H - 6}" text-anchor="middle">{_esc(x_label)}</text>')
-        parts.append(f'<text x="12" y="{(PAD_T + H - PAD_B) / 2}" transform="rotate(-90 12 {(PAD_T + H - PAD_B) / 2})"'
-                     f' text-anchor="middle">{_esc(y_label)}</text>')
+            parts.append(
+                f'<text x="{self.x(v):.1f}" y="{H - PAD_B + 16}" text-anchor="middle">{v:.3g}</text>'
+            )
+        parts.append(
+            f'<text x="{(PAD_L + W - PAD_R) / 2}" y="{H - 6}" text-anchor="middle">{_esc(x_label)}</text>'
+        )
+        parts.append(
+            f'<text x="12" y="{(PAD_T + H - PAD_B) / 2}" transform="rotate(-90 12 {(PAD_T + H - PAD_B) / 2})"'
+            f' text-anchor="middle">{_esc(y_label)}</text>'
+        )
         return "".join(parts)
 
 
@@ -66,13 +76,22 @@ def _legend(names: Sequence[str]) -> str:
 
 
 def _svg(title: str, body: str) -> str:
-    return (f'<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
-            f'font-family="sans-serif" font-size="11" role="img" aria-label="{_esc(title)}">{body}</svg>'
-            f'<figcaption>{_esc(title)}</figcaption></figure>')
+    return (
+        f'<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
+        f'font-family="sans-serif" font-size="11" role="img" aria-label="{_esc(title)}">{body}</svg>'
+        f"<figcaption>{_esc(title)}</figcaption></figure>"
+    )
 
 
-def line_chart(title: str, series: dict[str, list[tuple[float, float]]], *, x_label: str, y_label: str,
-               y_range: tuple[float, float] | None = None, marker: tuple[float, str] | None = None) -> str:
+def line_chart(
+    title: str,
+    series: dict[str, list[tuple[float, float]]],
+    *,
+    x_label: str,
+    y_label: str,
+    y_range: tuple[float, float] | None = None,
+    marker: tuple[float, str] | None = None,
+) -> str:
     """Lines per series; `marker` draws a vertical line at x with a label (the operating point)."""
     points = [p for s in series.values() for p in s]
     if not points:
@@ -87,17 +106,27 @@ def line_chart(title: str, series: dict[str, list[tuple[float, float]]], *, x_la
         path = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in sorted(pts))
         body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
         if len(pts) <= 12:
-            body.extend(f'<circle cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3" fill="{colour}"/>' for x, y in pts)
+            body.extend(
+                f'<circle cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3" fill="{colour}"/>' for x, y in pts
+            )
     if marker is not None:
         mx = frame.x(marker[0])
-        body.append(f'<line x1="{mx:.1f}" y1="{PAD_T}" x2="{mx:.1f}" y2="{H - PAD_B}" stroke="#000" '
-                    f'stroke-dasharray="4 3"/><text x="{mx + 4:.1f}" y="{PAD_T + 10}">{_esc(marker[1])}</text>')
+        body.append(
+            f'<line x1="{mx:.1f}" y1="{PAD_T}" x2="{mx:.1f}" y2="{H - PAD_B}" stroke="#000" '
+            f'stroke-dasharray="4 3"/><text x="{mx + 4:.1f}" y="{PAD_T + 10}">{_esc(marker[1])}</text>'
+        )
     body.append(_legend(list(series)))
     return _svg(title, "".join(body))
 
 
-def histogram(title: str, groups: dict[str, list[float]], *, bins: int = 30, x_label: str = "confidence",
-              marker: tuple[float, str] | None = None) -> str:
+def histogram(
+    title: str,
+    groups: dict[str, list[float]],
+    *,
+    bins: int = 30,
+    x_label: str = "confidence",
+    marker: tuple[float, str] | None = None,
+) -> str:
     """Overlaid normalised histograms (share of each group per bin)."""
     values = [v for g in groups.values() for v in g]
     if not values:
@@ -117,18 +146,28 @@ def histogram(title: str, groups: dict[str, list[float]], *, bins: int = 30, x_l
         for b, s in enumerate(share):
             if s:
                 x0, x1 = frame.x(lo + b * width), frame.x(lo + (b + 1) * width)
-                body.append(f'<rect x="{x0:.1f}" y="{frame.y(s):.1f}" width="{max(1.0, x1 - x0 - 1):.1f}" '
-                            f'height="{frame.y(0) - frame.y(s):.1f}" fill="{colour}" fill-opacity="0.5"/>')
+                body.append(
+                    f'<rect x="{x0:.1f}" y="{frame.y(s):.1f}" width="{max(1.0, x1 - x0 - 1):.1f}" '
+                    f'height="{frame.y(0) - frame.y(s):.1f}" fill="{colour}" fill-opacity="0.5"/>'
+                )
     if marker is not None:
         mx = frame.x(marker[0])
-        body.append(f'<line x1="{mx:.1f}" y1="{PAD_T}" x2="{mx:.1f}" y2="{H - PAD_B}" stroke="#000" '
-                    f'stroke-dasharray="4 3"/><text x="{mx + 4:.1f}" y="{PAD_T + 10}">{_esc(marker[1])}</text>')
+        body.append(
+            f'<line x1="{mx:.1f}" y1="{PAD_T}" x2="{mx:.1f}" y2="{H - PAD_B}" stroke="#000" '
+            f'stroke-dasharray="4 3"/><text x="{mx + 4:.1f}" y="{PAD_T + 10}">{_esc(marker[1])}</text>'
+        )
     body.append(_legend(list(groups)))
     return _svg(title, "".join(body))
 
 
-def bar_chart(title: str, categories: Sequence[str], series: dict[str, list[float | None]], *,
-              y_label: str, y_range: tuple[float, float] = (0.0, 1.0)) -> str:
+def bar_chart(
+    title: str,
+    categories: Sequence[str],
+    series: dict[str, list[float | None]],
+    *,
+    y_label: str,
+    y_range: tuple[float, float] = (0.0, 1.0),
+) -> str:
     """Grouped bars: one group per category, one bar per series."""
     if not categories or not series:
         return ""
@@ -144,11 +183,15 @@ def bar_chart(title: str, categories: Sequence[str], series: dict[str, list[floa
                 continue
             clipped = max(y_range[0], min(y_range[1], value))
             x = gx + group_w * 0.1 + i * bar_w
-            body.append(f'<rect x="{x:.1f}" y="{frame.y(clipped):.1f}" width="{bar_w - 1:.1f}" '
-                        f'height="{frame.y(y_range[0]) - frame.y(clipped):.1f}" fill="{PALETTE[i % len(PALETTE)]}">'
-                        f'<title>{_esc(category)}: {value:.3f}</title></rect>')
-        body.append(f'<text x="{gx + group_w / 2:.1f}" y="{H - PAD_B + 16}" text-anchor="middle">'
-                    f'{_esc(category[:14])}</text>')
+            body.append(
+                f'<rect x="{x:.1f}" y="{frame.y(clipped):.1f}" width="{bar_w - 1:.1f}" '
+                f'height="{frame.y(y_range[0]) - frame.y(clipped):.1f}" fill="{PALETTE[i % len(PALETTE)]}">'
+                f"<title>{_esc(category)}: {value:.3f}</title></rect>"
+            )
+        body.append(
+            f'<text x="{gx + group_w / 2:.1f}" y="{H - PAD_B + 16}" text-anchor="middle">'
+            f"{_esc(category[:14])}</text>"
+        )
     body.append(_legend(list(series)))
     return _svg(title, "".join(body))
 
@@ -174,7 +217,9 @@ def page(title: str, sections: Sequence[tuple[str, str]], results: dict[str, Any
     nav = "".join(f'<li><a href="#s{i}">{_esc(name)}</a></li>' for i, (name, _) in enumerate(sections))
     body = "".join(f'<h2 id="s{i}">{_esc(name)}</h2>{content}' for i, (name, content) in enumerate(sections))
     raw = html.escape(json.dumps(results, indent=1, default=str)[:200_000])
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_esc(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{_esc(title)}</h1><ul>{nav}</ul>{body}"
-            f"<h2>Raw results</h2><details><summary>results.json</summary><pre>{raw}</pre></details>"
-            f"</body></html>")
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_esc(title)}</title>"
+        f"<style>{CSS}</style></head><body><h1>{_esc(title)}</h1><ul>{nav}</ul>{body}"
+        f"<h2>Raw results</h2><details><summary>results.json</summary><pre>{raw}</pre></details>"
+        f"</body></html>"
+    )

@@ -44,8 +44,11 @@ class SystemSpec:
     label_head: bool = True
 
 
-DEFAULT_SYSTEMS = (SystemSpec("hybrid", "hybrid"), SystemSpec("dense", "dense", label_head=False),
-                   SystemSpec("bm25", "bm25", label_head=False))
+DEFAULT_SYSTEMS = (
+    SystemSpec("hybrid", "hybrid"),
+    SystemSpec("dense", "dense", label_head=False),
+    SystemSpec("bm25", "bm25", label_head=False),
+)
 
 
 @dataclass
@@ -82,20 +85,40 @@ def build_corpus(
     items: list[IndexedItem] = []
     for article in articles:
         for chunk in chunk_article(article.title, article.body):
-            items.append(IndexedItem(
-                item_id=len(items) + 1, key=article.id, text=chunk.text, channels=tuple(article.channels),
-                locale=article.locale, labels=tuple(article.tags), extra={"kind": "article"},
-            ))
+            items.append(
+                IndexedItem(
+                    item_id=len(items) + 1,
+                    key=article.id,
+                    text=chunk.text,
+                    channels=tuple(article.channels),
+                    locale=article.locale,
+                    labels=tuple(article.tags),
+                    extra={"kind": "article"},
+                )
+            )
     for ticket in tickets:
         # A past ticket informs every channel: the same question is asked on Amazon and by e-mail.
-        items.append(IndexedItem(item_id=len(items) + 1, key=ticket.id, text=ticket.text, locale=ticket.locale,
-                                 labels=ticket.tags, extra={"kind": "ticket"}))
+        items.append(
+            IndexedItem(
+                item_id=len(items) + 1,
+                key=ticket.id,
+                text=ticket.text,
+                locale=ticket.locale,
+                labels=ticket.tags,
+                extra={"kind": "ticket"},
+            )
+        )
     if not items:
         raise ValueError("nothing to index: give articles and/or tickets")
     # The articles collection may have its own (multilingual-weighted) encoder, as in the API.
     collection = engine.new_collection("articles" if articles and not tickets else "tickets")
-    vectors = encode(collection.encoder, [i.text for i in items], kind="passage", label="encoding corpus",
-                     progress=progress)
+    vectors = encode(
+        collection.encoder,
+        [i.text for i in items],
+        kind="passage",
+        label="encoding corpus",
+        progress=progress,
+    )
     collection.apply(items, vectors, [])
     head = None
     labelled = [(row, item.labels[0]) for row, item in enumerate(items) if item.labels]
@@ -105,8 +128,15 @@ def build_corpus(
     return Corpus(collection=collection, head=head, has_articles=bool(articles))
 
 
-def encode(encoder: Encoder, texts: Sequence[str], *, kind: Literal["query", "passage"], label: str,
-           progress: Progress | None = None, batch: int = 512) -> np.ndarray:
+def encode(
+    encoder: Encoder,
+    texts: Sequence[str],
+    *,
+    kind: Literal["query", "passage"],
+    label: str,
+    progress: Progress | None = None,
+    batch: int = 512,
+) -> np.ndarray:
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     for start in range(0, len(texts), batch):
         out[start : start + batch] = encoder.encode(texts[start : start + batch], kind=kind)
@@ -116,10 +146,19 @@ def encode(encoder: Encoder, texts: Sequence[str], *, kind: Literal["query", "pa
 
 
 def _article_outcome(collection: Collection, query: Query, vector: np.ndarray, mode: Mode) -> QueryOutcome:
-    hits = collection.search(query.text, vector if mode != "bm25" else None, top_k=60, mode=mode,
-                             flt=SearchFilter(channel=query.channel), candidates=60)
-    ranked = rank_articles([h for h in hits if h.item.extra.get("kind", "article") == "article"],
-                           channel=query.channel, locale=query.locale)
+    hits = collection.search(
+        query.text,
+        vector if mode != "bm25" else None,
+        top_k=60,
+        mode=mode,
+        flt=SearchFilter(channel=query.channel),
+        candidates=60,
+    )
+    ranked = rank_articles(
+        [h for h in hits if h.item.extra.get("kind", "article") == "article"],
+        channel=query.channel,
+        locale=query.locale,
+    )
     if mode == "bm25":
         confidence = max((r[3].bm25_score or 0.0 for r in ranked[:CALIBRATION_K]), default=0.0)
     else:
@@ -128,29 +167,41 @@ def _article_outcome(collection: Collection, query: Query, vector: np.ndarray, m
     return QueryOutcome(query=query, ranked=[key for key, *_ in ranked], confidence=float(confidence))
 
 
-def _label_outcome(corpus: Corpus, query: Query, vector: np.ndarray, spec: SystemSpec,
-                   head_row: dict[str, float] | None) -> QueryOutcome:
+def _label_outcome(
+    corpus: Corpus, query: Query, vector: np.ndarray, spec: SystemSpec, head_row: dict[str, float] | None
+) -> QueryOutcome:
     collection = corpus.collection
     dense_hits: list[Hit] | None = None
     keyword_hits: list[Hit] | None = None
     if spec.mode in ("hybrid", "dense"):
         dense_hits = collection.search(query.text, vector, top_k=40, mode="dense", candidates=40)
     if spec.mode in ("hybrid", "bm25"):
-        keyword_hits = collection.search(query.text, None, top_k=KEYWORD_NEIGHBOURS, mode="bm25",
-                                         candidates=KEYWORD_NEIGHBOURS)
-    ranking = rank_labels(dense_hits, keyword_hits, head_row if spec.label_head and spec.mode != "bm25" else None)
+        keyword_hits = collection.search(
+            query.text, None, top_k=KEYWORD_NEIGHBOURS, mode="bm25", candidates=KEYWORD_NEIGHBOURS
+        )
+    ranking = rank_labels(
+        dense_hits, keyword_hits, head_row if spec.label_head and spec.mode != "bm25" else None
+    )
     return QueryOutcome(query=query, ranked=ranking.labels, confidence=ranking.confidence)
 
 
-def run_system(corpus: Corpus, queries: Sequence[Query], vectors: np.ndarray, spec: SystemSpec,
-               head_rows: list[dict[str, float]] | None, progress: Progress | None = None) -> list[QueryOutcome]:
+def run_system(
+    corpus: Corpus,
+    queries: Sequence[Query],
+    vectors: np.ndarray,
+    spec: SystemSpec,
+    head_rows: list[dict[str, float]] | None,
+    progress: Progress | None = None,
+) -> list[QueryOutcome]:
     """One outcome per query. Queries with `relevant` are scored on articles, the rest on labels."""
     outcomes = []
     for i, query in enumerate(queries):
         if query.relevant or (corpus.has_articles and not query.label):
             outcomes.append(_article_outcome(corpus.collection, query, vectors[i], spec.mode))
         else:
-            outcomes.append(_label_outcome(corpus, query, vectors[i], spec, head_rows[i] if head_rows else None))
+            outcomes.append(
+                _label_outcome(corpus, query, vectors[i], spec, head_rows[i] if head_rows else None)
+            )
         if progress and (i % 200 == 199 or i == len(queries) - 1):
             progress(f"{spec.name}", i + 1, len(queries))
     return outcomes
@@ -175,16 +226,26 @@ def hit_at(outcome: QueryOutcome, k: int) -> bool:
     return bool(wanted) and any(x in wanted for x in outcome.ranked[:k])
 
 
-def calibrate_threshold(outcomes: Sequence[QueryOutcome], *, min_in_scope: float = 0.95,
-                        constraint: str = "recall", k: int = CALIBRATION_K) -> m.ThresholdPoint:
+def calibrate_threshold(
+    outcomes: Sequence[QueryOutcome],
+    *,
+    min_in_scope: float = 0.95,
+    constraint: str = "recall",
+    k: int = CALIBRATION_K,
+) -> m.ThresholdPoint:
     """Default objective: in-scope recall@3 after abstention ≥ 0.95, most out-of-scope abstained."""
     return m.best_threshold(
-        [o.confidence for o in outcomes], [o.query.out_of_scope for o in outcomes],
-        [hit_at(o, k) for o in outcomes], min_in_scope=min_in_scope, constraint=constraint,
+        [o.confidence for o in outcomes],
+        [o.query.out_of_scope for o in outcomes],
+        [hit_at(o, k) for o in outcomes],
+        min_in_scope=min_in_scope,
+        constraint=constraint,
     )
 
 
-def score(outcomes: Sequence[QueryOutcome], threshold: float | None, *, with_ci: bool = True) -> dict[str, Any]:
+def score(
+    outcomes: Sequence[QueryOutcome], threshold: float | None, *, with_ci: bool = True
+) -> dict[str, Any]:
     """Every metric of one system on one set (or slice)."""
     in_scope = [o for o in outcomes if not o.query.out_of_scope]
     oos = [o for o in outcomes if o.query.out_of_scope]
@@ -220,7 +281,8 @@ def score(outcomes: Sequence[QueryOutcome], threshold: float | None, *, with_ci:
     if with_ci:
         out["ci95"] = {
             name: list(m.bootstrap_ci(per_query[name], resamples=500))
-            for name in ("recall@1", "recall@3", "abstention_recall") if name in per_query
+            for name in ("recall@1", "recall@3", "abstention_recall")
+            if name in per_query
         }
     return out
 
@@ -234,8 +296,11 @@ def slices(results: Sequence[SystemResult]) -> dict[str, dict[str, dict[str, Any
             continue
         for value in values:
             out[dimension][value] = {
-                r.spec.name: score([o for o in r.outcomes if str(getattr(o.query, dimension) or "none") == value],
-                                   r.threshold, with_ci=False)
+                r.spec.name: score(
+                    [o for o in r.outcomes if str(getattr(o.query, dimension) or "none") == value],
+                    r.threshold,
+                    with_ci=False,
+                )
                 for r in results
             }
     return out
@@ -264,15 +329,30 @@ def evaluate(
     corpus: Corpus | None = None,
 ) -> RetrievalRun:
     """Indexes, runs every system on the queries, calibrates each on `calibrate_on` and scores."""
-    corpus = corpus or build_corpus(engine, articles=articles, tickets=tickets,
-                                    label_head=any(s.label_head for s in systems), progress=progress)
-    query_vectors = encode(corpus.collection.encoder, [q.text for q in queries], kind="query", label="encoding queries",
-                           progress=progress)
+    corpus = corpus or build_corpus(
+        engine,
+        articles=articles,
+        tickets=tickets,
+        label_head=any(s.label_head for s in systems),
+        progress=progress,
+    )
+    query_vectors = encode(
+        corpus.collection.encoder,
+        [q.text for q in queries],
+        kind="query",
+        label="encoding queries",
+        progress=progress,
+    )
     heads = head_probabilities(corpus, query_vectors)
     calib_vectors = calib_heads = None
     if calibrate_on:
-        calib_vectors = encode(corpus.collection.encoder, [q.text for q in calibrate_on], kind="query",
-                               label="encoding calibration queries", progress=progress)
+        calib_vectors = encode(
+            corpus.collection.encoder,
+            [q.text for q in calibrate_on],
+            kind="query",
+            label="encoding calibration queries",
+            progress=progress,
+        )
         calib_heads = head_probabilities(corpus, calib_vectors)
     results: list[SystemResult] = []
     calibration: dict[str, dict[str, Any]] = {}
@@ -283,13 +363,21 @@ def evaluate(
             point = calibrate_threshold(calib_outcomes, min_in_scope=min_in_scope)
             threshold = point.threshold
             calibration[spec.name] = {
-                "threshold": point.threshold, "oos_abstained": point.oos_abstained,
-                "in_scope_kept": point.in_scope_kept, f"in_scope_recall@{CALIBRATION_K}": point.in_scope_recall,
+                "threshold": point.threshold,
+                "oos_abstained": point.oos_abstained,
+                "in_scope_kept": point.in_scope_kept,
+                f"in_scope_recall@{CALIBRATION_K}": point.in_scope_recall,
                 "objective": f"max out-of-scope abstention s.t. in-scope recall@{CALIBRATION_K} "
-                             f"after abstention >= {min_in_scope}",
-                "curve": [vars(p) for p in m.threshold_curve(
-                    [o.confidence for o in calib_outcomes], [o.query.out_of_scope for o in calib_outcomes],
-                    [hit_at(o, CALIBRATION_K) for o in calib_outcomes], points=100)],
+                f"after abstention >= {min_in_scope}",
+                "curve": [
+                    vars(p)
+                    for p in m.threshold_curve(
+                        [o.confidence for o in calib_outcomes],
+                        [o.query.out_of_scope for o in calib_outcomes],
+                        [hit_at(o, CALIBRATION_K) for o in calib_outcomes],
+                        points=100,
+                    )
+                ],
             }
         outcomes = run_system(corpus, queries, query_vectors, spec, heads, progress)
         result = SystemResult(spec=spec, outcomes=outcomes, threshold=threshold)

@@ -19,9 +19,13 @@ from core.runtime import Runtime
 from core.settings import get_settings
 
 import_app = typer.Typer(help="Import orders and tickets.")
-app = typer.Typer(help="Customer history: timelines, identity links, duplicates and merges.", no_args_is_help=True)
-report_app = typer.Typer(help="Insight reports: repeat contacts, top reasons, root causes, impact, content "
-                         "gaps, KB audit.", no_args_is_help=True)
+app = typer.Typer(
+    help="Customer history: timelines, identity links, duplicates and merges.", no_args_is_help=True
+)
+report_app = typer.Typer(
+    help="Insight reports: repeat contacts, top reasons, root causes, impact, content gaps, KB audit.",
+    no_args_is_help=True,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -74,11 +78,17 @@ def _import(path: Path, tenant: str, kind: str) -> None:
         with runtime.session() as session:
             key_service.get_or_create_tenant(session, tenant_id=tenant)
             if kind == "orders":
-                report = service.import_orders(session, tenant_id=tenant, orders=service.parse_orders(path),
-                                               file=str(path))
+                report = service.import_orders(
+                    session, tenant_id=tenant, orders=service.parse_orders(path), file=str(path)
+                )
             else:
-                report = service.import_tickets(session, runtime.search, tenant_id=tenant,
-                                                tickets=service.parse_tickets(path), file=str(path))
+                report = service.import_tickets(
+                    session,
+                    runtime.search,
+                    tenant_id=tenant,
+                    tickets=service.parse_tickets(path),
+                    file=str(path),
+                )
     except DeflectError as exc:
         _fail(exc.message)
     if kind == "tickets":
@@ -88,20 +98,27 @@ def _import(path: Path, tenant: str, kind: str) -> None:
 
 
 @import_app.command("orders")
-def import_orders(path: Annotated[Path, typer.Argument(help="orders.jsonl")], tenant: TenantOption = "demo") -> None:
+def import_orders(
+    path: Annotated[Path, typer.Argument(help="orders.jsonl")], tenant: TenantOption = "demo"
+) -> None:
     """Imports orders with their items, shipment and refund; idempotent by order id."""
     _import(path, tenant, "orders")
 
 
 @import_app.command("tickets")
-def import_tickets(path: Annotated[Path, typer.Argument(help="tickets.jsonl")], tenant: TenantOption = "demo") -> None:
+def import_tickets(
+    path: Annotated[Path, typer.Argument(help="tickets.jsonl")], tenant: TenantOption = "demo"
+) -> None:
     """Imports past tickets, ties each to a customer and indexes them for duplicate detection."""
     _import(path, tenant, "tickets")
 
 
 @app.command("show")
-def show(customer_id: int, tenant: TenantOption = "demo",
-         as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+def show(
+    customer_id: int,
+    tenant: TenantOption = "demo",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
     """A customer's unified timeline and linked identities."""
     from history import service
 
@@ -117,13 +134,19 @@ def show(customer_id: int, tenant: TenantOption = "demo",
     console.print(f"[bold]customer {history.customer_id}[/] {history.name}")
     identities = Table("id", "kind", "value", "why linked", "unlinked")
     for identity in history.identities:
-        identities.add_row(str(identity.id), identity.kind, identity.value, identity.reason,
-                           str(identity.unlinked_at or ""))
+        identities.add_row(
+            str(identity.id), identity.kind, identity.value, identity.reason, str(identity.unlinked_at or "")
+        )
     console.print(identities)
     events = Table("when", "kind", "channel", "ref", "summary")
     for event in history.events:
-        events.add_row(event.at.strftime("%Y-%m-%d %H:%M"), event.kind, event.channel or "", event.ref,
-                       event.summary[:80])
+        events.add_row(
+            event.at.strftime("%Y-%m-%d %H:%M"),
+            event.kind,
+            event.channel or "",
+            event.ref,
+            event.summary[:80],
+        )
     console.print(events)
 
 
@@ -140,8 +163,14 @@ def link(
     runtime = _runtime()
     try:
         with runtime.session() as session:
-            linked = link_identity(session, tenant_id=tenant, identity_id=identity, customer_id=customer,
-                                   actor=ACTOR, reason=reason)
+            linked = link_identity(
+                session,
+                tenant_id=tenant,
+                identity_id=identity,
+                customer_id=customer,
+                actor=ACTOR,
+                reason=reason,
+            )
             new_id = linked.id
     except DeflectError as exc:
         _fail(exc.message)
@@ -160,46 +189,63 @@ def unlink(
     runtime = _runtime()
     try:
         with runtime.session() as session:
-            moved = unlink_identity(session, tenant_id=tenant, identity_id=identity, actor=ACTOR, reason=reason)
+            moved = unlink_identity(
+                session, tenant_id=tenant, identity_id=identity, actor=ACTOR, reason=reason
+            )
             new_id, customer_id = moved.id, moved.customer_id
     except DeflectError as exc:
         _fail(exc.message)
-    console.print(f"identity {identity} unlinked; it continues as identity {new_id} of new customer {customer_id}")
+    console.print(
+        f"identity {identity} unlinked; it continues as identity {new_id} of new customer {customer_id}"
+    )
 
 
 @app.command("duplicates")
-def duplicates(ticket_id: str, tenant: TenantOption = "demo",
-               min_score: Annotated[float | None, typer.Option(help="Default: calibrated threshold")] = None) -> None:
+def duplicates(
+    ticket_id: str,
+    tenant: TenantOption = "demo",
+    min_score: Annotated[float | None, typer.Option(help="Default: calibrated threshold")] = None,
+) -> None:
     """Likely duplicates of a ticket with scores and reasons."""
     from history.duplicates import duplicates_of
 
     runtime = _runtime()
     try:
         with runtime.session() as session:
-            threshold, candidates = duplicates_of(session, runtime.search, tenant_id=tenant, ticket_id=ticket_id,
-                                                  window_days=runtime.settings.duplicate_window_days,
-                                                  min_score=min_score)
+            threshold, candidates = duplicates_of(
+                session,
+                runtime.search,
+                tenant_id=tenant,
+                ticket_id=ticket_id,
+                window_days=runtime.settings.duplicate_window_days,
+                min_score=min_score,
+            )
     except DeflectError as exc:
         _fail(exc.message)
     table = Table("ticket", "channel", "score", "duplicate", "reasons")
     for c in candidates:
-        table.add_row(c.ticket_id, c.channel, f"{c.score:.3f}", "yes" if c.is_duplicate else "no",
-                      "; ".join(c.reasons))
+        table.add_row(
+            c.ticket_id, c.channel, f"{c.score:.3f}", "yes" if c.is_duplicate else "no", "; ".join(c.reasons)
+        )
     console.print(f"threshold {threshold:.3f}")
     console.print(table)
 
 
 @app.command("merge")
-def merge(ticket_ids: Annotated[list[str], typer.Argument(help="Two or more ticket ids")],
-          reason: Annotated[str, typer.Option()] = "", tenant: TenantOption = "demo") -> None:
+def merge(
+    ticket_ids: Annotated[list[str], typer.Argument(help="Two or more ticket ids")],
+    reason: Annotated[str, typer.Option()] = "",
+    tenant: TenantOption = "demo",
+) -> None:
     """Merges tickets; prints the primary and the courtesy notes."""
     from history import merge as merge_service
 
     runtime = _runtime()
     try:
         with runtime.session() as session:
-            group = merge_service.merge_tickets(session, tenant_id=tenant, ticket_ids=ticket_ids, actor=ACTOR,
-                                                reason=reason)
+            group = merge_service.merge_tickets(
+                session, tenant_id=tenant, ticket_ids=ticket_ids, actor=ACTOR, reason=reason
+            )
             read = merge_service.to_read(session, group)
     except DeflectError as exc:
         _fail(exc.message)
@@ -231,13 +277,16 @@ def repeat_contacts(
 
     runtime = _runtime()
     with runtime.session() as session:
-        report = reports.repeat_contacts(session, tenant_id=tenant,
-                                         within_days=within_days or runtime.settings.repeat_contact_days)
+        report = reports.repeat_contacts(
+            session, tenant_id=tenant, within_days=within_days or runtime.settings.repeat_contact_days
+        )
     if as_json:
         _print_json(report.model_dump(mode="json"))
         return
-    console.print(f"repeat contacts within {report.within_days} days: "
-                  f"{report.overall.repeats}/{report.overall.tickets} = {report.overall.rate:.1%}")
+    console.print(
+        f"repeat contacts within {report.within_days} days: "
+        f"{report.overall.repeats}/{report.overall.tickets} = {report.overall.rate:.1%}"
+    )
     for title, rows in (("reason", report.by_reason), ("channel", report.by_channel)):
         table = Table(title, "tickets", "repeats", "rate")
         for row in rows:
@@ -246,7 +295,9 @@ def repeat_contacts(
 
 
 @report_app.command("top-reasons")
-def top_reasons(tenant: TenantOption = "demo", as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def top_reasons(
+    tenant: TenantOption = "demo", as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
     """Top five contact reasons per channel over the last 30, 60 and 90 days."""
     from history import reports
 
@@ -259,14 +310,22 @@ def top_reasons(tenant: TenantOption = "demo", as_json: Annotated[bool, typer.Op
     for period, channels in report.periods.items():
         table = Table("channel", f"top reasons, last {period}")
         for channel, reasons in channels.items():
-            table.add_row(channel, ", ".join(
-                f"{r.reason} {r.count}" + (f" ({r.auto_tagged} auto)" if r.auto_tagged else "") for r in reasons))
+            table.add_row(
+                channel,
+                ", ".join(
+                    f"{r.reason} {r.count}" + (f" ({r.auto_tagged} auto)" if r.auto_tagged else "")
+                    for r in reasons
+                ),
+            )
         console.print(table)
 
 
 @report_app.command("kb-audit")
-def kb_audit(tenant: TenantOption = "demo", only_failing: Annotated[bool, typer.Option("--failing")] = False,
-             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def kb_audit(
+    tenant: TenantOption = "demo",
+    only_failing: Annotated[bool, typer.Option("--failing")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Compliance of every marketplace-scoped help article, per channel; exits 1 on a blocking one not overridden."""
     from kb import audit
 
@@ -276,14 +335,18 @@ def kb_audit(tenant: TenantOption = "demo", only_failing: Annotated[bool, typer.
     if as_json:
         _print_json(report.model_dump(mode="json"))
     else:
-        console.print(f"{report.articles_checked} marketplace articles, {report.checks} checks: "
-                      f"{report.failing} failing, {report.blocking} blocking")
+        console.print(
+            f"{report.articles_checked} marketplace articles, {report.checks} checks: "
+            f"{report.failing} failing, {report.blocking} blocking"
+        )
         table = Table("article", "channel", "result", "violations")
         for r in report.results:
             verdict = "BLOCKING" if r.blocking else "warn" if not r.passed else "ok"
             if r.override:
                 verdict += f" (override: {r.override.reason[:40]})"
-            table.add_row(r.article_id, r.channel, verdict, "; ".join(f"{v.rule}: {v.text[:50]}" for v in r.violations))
+            table.add_row(
+                r.article_id, r.channel, verdict, "; ".join(f"{v.rule}: {v.text[:50]}" for v in r.violations)
+            )
         console.print(table)
     if any(r.blocking and r.override is None for r in report.results):
         raise typer.Exit(1)
@@ -291,9 +354,11 @@ def kb_audit(tenant: TenantOption = "demo", only_failing: Annotated[bool, typer.
 
 @report_app.command("content-gaps")
 def content_gaps(
-    tenant: TenantOption = "demo", days: Annotated[int, typer.Option(min=1, max=366)] = 30,
+    tenant: TenantOption = "demo",
+    days: Annotated[int, typer.Option(min=1, max=366)] = 30,
     distance: Annotated[float, typer.Option(help="Cosine distance threshold of the clustering")] = 0.5,
-    min_size: Annotated[int, typer.Option(min=1)] = 2, limit: Annotated[int, typer.Option(min=1)] = 20,
+    min_size: Annotated[int, typer.Option(min=1)] = 2,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Clusters of recent questions the help centre does not answer, most preventable contacts first."""
@@ -305,23 +370,44 @@ def content_gaps(
     search.catch_up(tenant, "articles")
     try:
         with runtime.session() as session:
-            threshold = abstain_threshold(session, tenant_id=tenant, encoder=search.encoder_for("articles").name,
-                                          default=runtime.settings.default_abstain_threshold)
-            report = gaps.content_gaps(session, search, tenant_id=tenant, threshold=threshold, days=days,
-                                       distance=distance, min_size=min_size, limit=limit)
+            threshold = abstain_threshold(
+                session,
+                tenant_id=tenant,
+                encoder=search.encoder_for("articles").name,
+                default=runtime.settings.default_abstain_threshold,
+            )
+            report = gaps.content_gaps(
+                session,
+                search,
+                tenant_id=tenant,
+                threshold=threshold,
+                days=days,
+                distance=distance,
+                min_size=min_size,
+                limit=limit,
+            )
     except DeflectError as exc:
         _fail(exc.message)
     if as_json:
         _print_json(report.model_dump(mode="json"))
         return
-    console.print(f"{report.candidates} unanswered questions since {report.since:%Y-%m-%d}, "
-                  f"{len(report.clusters)} clusters ({report.unclustered} in smaller ones)")
+    console.print(
+        f"{report.candidates} unanswered questions since {report.since:%Y-%m-%d}, "
+        f"{len(report.clusters)} clusters ({report.unclustered} in smaller ones)"
+    )
     table = Table("contacts", "size", "trend", "channels", "reason", "nearest article", "example")
     for c in report.clusters:
         trend = f"{c.earlier}→{c.recent}"
         nearest = f"{c.nearest_article.id} {c.nearest_article.score:.2f}" if c.nearest_article else "-"
-        table.add_row(str(c.contacts), str(c.size), trend, ", ".join(f"{k} {v}" for k, v in c.channels.items()),
-                      c.suggested_reason, nearest, c.examples[0].text[:70] if c.examples else "")
+        table.add_row(
+            str(c.contacts),
+            str(c.size),
+            trend,
+            ", ".join(f"{k} {v}" for k, v in c.channels.items()),
+            c.suggested_reason,
+            nearest,
+            c.examples[0].text[:70] if c.examples else "",
+        )
     console.print(table)
 
 
@@ -330,10 +416,12 @@ def root_causes(
     tenant: TenantOption = "demo",
     days: Annotated[int | None, typer.Option(help="Only this period: 30, 60 or 90 (default all)")] = None,
     channel: Annotated[str | None, typer.Option(help="Only this channel's rows ('all' = totals)")] = None,
-    until: Annotated[datetime | None, typer.Option(formats=DATE_FORMATS, help="End of the periods; "
-                                                   "default now")] = None,
-    within_days: Annotated[int | None, typer.Option(min=1, max=90, help="Repeat window; default "
-                                                    "DEFLECT_REPEAT_CONTACT_DAYS")] = None,
+    until: Annotated[
+        datetime | None, typer.Option(formats=DATE_FORMATS, help="End of the periods; default now")
+    ] = None,
+    within_days: Annotated[
+        int | None, typer.Option(min=1, max=90, help="Repeat window; default DEFLECT_REPEAT_CONTACT_DAYS")
+    ] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout, as the API's format=csv")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -347,8 +435,13 @@ def root_causes(
         _fail(f"--days must be one of {', '.join(map(str, rootcause.PERIODS))}, not {days}")
     runtime = _runtime()
     with runtime.session() as session:
-        report = rootcause.root_causes(session, tenant_id=tenant, until=_utc(until), channel=channel,
-                                       within_days=within_days or runtime.settings.repeat_contact_days)
+        report = rootcause.root_causes(
+            session,
+            tenant_id=tenant,
+            until=_utc(until),
+            channel=channel,
+            within_days=within_days or runtime.settings.repeat_contact_days,
+        )
     if days is not None:
         report = report.model_copy(update={"periods": {f"{days}d": report.periods[f"{days}d"]}})
     if as_csv:
@@ -357,8 +450,10 @@ def root_causes(
     if as_json:
         _print_json(report.model_dump(mode="json"))
         return
-    console.print(f"until {report.until:%Y-%m-%d %H:%M} UTC; a repeat is the same customer and reason "
-                  f"within {report.repeat_within_days} days")
+    console.print(
+        f"until {report.until:%Y-%m-%d %H:%M} UTC; a repeat is the same customer and reason "
+        f"within {report.repeat_within_days} days"
+    )
     for period, rows in report.periods.items():
         noted = any(r.note for r in rows)  # the notes' two columns only where a lead wrote some
         table = _compact_table(f"last {period} (--csv or --json for the top three SKUs)")
@@ -372,8 +467,16 @@ def root_causes(
         for r in rows:
             handling = "-" if r.avg_handling_seconds is None else f"{r.avg_handling_seconds / 60:.1f} min"
             top = f"{r.top_skus[0].sku} ({r.top_skus[0].tickets})" if r.top_skus else "-"
-            cells = [r.reason, r.channel, str(r.volume), _rate(r.share), _rate(r.repeat_rate),
-                     _rate(r.fcr_rate), handling, top]
+            cells = [
+                r.reason,
+                r.channel,
+                str(r.volume),
+                _rate(r.share),
+                _rate(r.repeat_rate),
+                _rate(r.fcr_rate),
+                handling,
+                top,
+            ]
             if noted:
                 cells += [r.note.root_cause, r.note.action_owner] if r.note else ["", ""]
             table.add_row(*cells)
@@ -385,8 +488,9 @@ def impact(
     tenant: TenantOption = "demo",
     article: Annotated[str | None, typer.Option(help="Article id whose change to measure")] = None,
     macro: Annotated[str | None, typer.Option(help="Macro key whose change to measure")] = None,
-    date: Annotated[datetime | None, typer.Option(formats=DATE_FORMATS, help="When it changed; default its "
-                                                  "last change")] = None,
+    date: Annotated[
+        datetime | None, typer.Option(formats=DATE_FORMATS, help="When it changed; default its last change")
+    ] = None,
     days: Annotated[int, typer.Option(min=1, help="Length of each window")] = 28,
     reason: Annotated[str | None, typer.Option(help="Contact reason; default the subject's tag")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -403,27 +507,51 @@ def impact(
     try:
         with runtime.session() as session:
             report = impact_service.impact(
-                session, tenant_id=tenant, article_id=article, macro_key=macro, date=_utc(date), days=days,
-                reason=reason, repeat_days=runtime.settings.repeat_contact_days,
-                deflection_hours=runtime.settings.deflection_window_hours)
+                session,
+                tenant_id=tenant,
+                article_id=article,
+                macro_key=macro,
+                date=_utc(date),
+                days=days,
+                reason=reason,
+                repeat_days=runtime.settings.repeat_contact_days,
+                deflection_hours=runtime.settings.deflection_window_hours,
+            )
     except DeflectError as exc:
         _fail(exc.message)
     if as_json:
         _print_json(report.model_dump(mode="json"))
         return
     shortened = "" if report.complete else " (shortened: the change is recent)"
-    console.print(f"{report.kind} {report.id} (reason {report.reason}) changed "
-                  f"{report.changed_at:%Y-%m-%d %H:%M} UTC; two windows of {report.days:g} days{shortened}:\n"
-                  f"before {report.before.since:%Y-%m-%d %H:%M} to {report.before.until:%Y-%m-%d %H:%M}, "
-                  f"after {report.after.since:%Y-%m-%d %H:%M} to {report.after.until:%Y-%m-%d %H:%M}")
+    console.print(
+        f"{report.kind} {report.id} (reason {report.reason}) changed "
+        f"{report.changed_at:%Y-%m-%d %H:%M} UTC; two windows of {report.days:g} days{shortened}:\n"
+        f"before {report.before.since:%Y-%m-%d %H:%M} to {report.before.until:%Y-%m-%d %H:%M}, "
+        f"after {report.after.since:%Y-%m-%d %H:%M} to {report.after.until:%Y-%m-%d %H:%M}"
+    )
     table = _compact_table()
     for header in ("window", "contacts", "per day", "sessions", "deflected", "repeat base", "repeat rate"):
-        table.add_column(header, justify="left" if header == "window" else "right", no_wrap=True,
-                         min_width=len(header))
+        table.add_column(
+            header, justify="left" if header == "window" else "right", no_wrap=True, min_width=len(header)
+        )
     for label, w in (("before", report.before), ("after", report.after)):
-        table.add_row(label, str(w.contacts), f"{w.contacts_per_day:g}", str(w.deflection_sessions),
-                      _rate(w.deflection_rate), str(w.repeat_base), _rate(w.repeat_rate))
+        table.add_row(
+            label,
+            str(w.contacts),
+            f"{w.contacts_per_day:g}",
+            str(w.deflection_sessions),
+            _rate(w.deflection_rate),
+            str(w.repeat_base),
+            _rate(w.repeat_rate),
+        )
     d = report.delta
-    table.add_row("change", f"{d.contacts:+d}", f"{d.contacts_per_day:+g}", "", _points(d.deflection_rate),
-                  "", _points(d.repeat_rate))
+    table.add_row(
+        "change",
+        f"{d.contacts:+d}",
+        f"{d.contacts_per_day:+g}",
+        "",
+        _points(d.deflection_rate),
+        "",
+        _points(d.repeat_rate),
+    )
     console.print(table)

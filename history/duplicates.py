@@ -68,9 +68,13 @@ def duplicate_threshold(session: Session, *, tenant_id: str, encoder: str) -> fl
     """The latest calibrated duplicate threshold for this tenant and encoder, else the default."""
     stored = session.scalar(
         select(Calibration.threshold)
-        .where(Calibration.tenant_id == tenant_id, Calibration.collection == COLLECTION,
-               Calibration.encoder == encoder)
-        .order_by(Calibration.id.desc()).limit(1)
+        .where(
+            Calibration.tenant_id == tenant_id,
+            Calibration.collection == COLLECTION,
+            Calibration.encoder == encoder,
+        )
+        .order_by(Calibration.id.desc())
+        .limit(1)
     )
     return float(stored) if stored is not None else DEFAULT_THRESHOLD
 
@@ -81,14 +85,17 @@ def _weakest_link(a: Ticket, b: Ticket) -> str:
     return min(kinds, key=lambda k: LINK_STRENGTH.get(k, 0.0))
 
 
-def pair_features(a: Ticket, b: Ticket, va: np.ndarray, vb: np.ndarray,
-                  orders_a: list[str] | None = None) -> PairFeatures:
+def pair_features(
+    a: Ticket, b: Ticket, va: np.ndarray, vb: np.ndarray, orders_a: list[str] | None = None
+) -> PairFeatures:
     from history.service import ticket_order_ids
 
     orders_b = set(ticket_order_ids(b))
     own_orders = orders_a if orders_a is not None else ticket_order_ids(a)
     shared = tuple(o for o in own_orders if o in orders_b)
-    distinct = ((), ()) if shared or not own_orders or not orders_b else (tuple(own_orders), tuple(sorted(orders_b)))
+    distinct = (
+        ((), ()) if shared or not own_orders or not orders_b else (tuple(own_orders), tuple(sorted(orders_b)))
+    )
     same_customer = a.customer_id is not None and a.customer_id == b.customer_id
     name_a, name_b = normalise_text(a.contact.get("name") or ""), normalise_text(b.contact.get("name") or "")
     return PairFeatures(
@@ -99,7 +106,8 @@ def pair_features(a: Ticket, b: Ticket, va: np.ndarray, vb: np.ndarray,
         link_kind=_weakest_link(a, b) if same_customer else None,
         name_similarity=fuzz.token_sort_ratio(name_a, name_b) / 100 if name_a and name_b else 0.0,
         gap_days=abs((a.created_at - b.created_at).total_seconds()) / 86400,
-        tags_a=tuple(a.tags), tags_b=tuple(b.tags),
+        tags_a=tuple(a.tags),
+        tags_b=tuple(b.tags),
     )
 
 
@@ -140,8 +148,10 @@ def score_pair(features: PairFeatures, *, window_days: int) -> tuple[float, list
     order_factor = 1.0
     if features.distinct_orders[0]:
         order_factor = DIFFERENT_ORDERS
-        reasons.append(f"about different orders: {', '.join(features.distinct_orders[0])} vs "
-                       f"{', '.join(features.distinct_orders[1])}")
+        reasons.append(
+            f"about different orders: {', '.join(features.distinct_orders[0])} vs "
+            f"{', '.join(features.distinct_orders[1])}"
+        )
     time_factor = 1.0 - TIME_DECAY * min(features.gap_days / window_days, 1.0)
     reasons.append(_gap_words(features.gap_days))
     similarity = max(features.similarity, 0.0)
@@ -183,14 +193,26 @@ def find_duplicates(
 
     candidate_ids: dict[int, None] = {}
     collection = engine.collection(tenant_id, "tickets")
-    for hit in collection.search("", vector, top_k=INDEX_CANDIDATES + 1, mode="dense",
-                                 flt=SearchFilter(since=since, until=until), candidates=INDEX_CANDIDATES + 1):
+    for hit in collection.search(
+        "",
+        vector,
+        top_k=INDEX_CANDIDATES + 1,
+        mode="dense",
+        flt=SearchFilter(since=since, until=until),
+        candidates=INDEX_CANDIDATES + 1,
+    ):
         candidate_ids.setdefault(hit.item.item_id, None)
     if ticket.customer_id is not None:
         for other_id in session.scalars(
-            select(Ticket.id).where(Ticket.tenant_id == tenant_id, Ticket.customer_id == ticket.customer_id,
-                                    Ticket.created_at >= start, Ticket.created_at <= end)
-            .order_by(Ticket.created_at.desc()).limit(CUSTOMER_CANDIDATES)
+            select(Ticket.id)
+            .where(
+                Ticket.tenant_id == tenant_id,
+                Ticket.customer_id == ticket.customer_id,
+                Ticket.created_at >= start,
+                Ticket.created_at <= end,
+            )
+            .order_by(Ticket.created_at.desc())
+            .limit(CUSTOMER_CANDIDATES)
         ):
             candidate_ids.setdefault(other_id, None)
     pooled = {entry.ticket.id: entry for entry in pool or [] if start <= entry.ticket.created_at <= end}
@@ -212,8 +234,9 @@ def find_duplicates(
         else:
             vectors[other_id] = found
     if missing:
-        for other, encoded in zip(missing, engine.encoder.encode([t.text for t in missing], kind="passage"),
-                                  strict=True):
+        for other, encoded in zip(
+            missing, engine.encoder.encode([t.text for t in missing], kind="passage"), strict=True
+        ):
             vectors[other.id] = encoded
 
     from history.service import ticket_order_ids
@@ -227,18 +250,32 @@ def find_duplicates(
         score, reasons = score_pair(features, window_days=window_days)
         if score < floor:
             continue
-        scored.append(DuplicateCandidate(
-            ticket_id=other.external_id, channel=other.channel, customer_id=other.customer_id,
-            created_at=other.created_at, subject=other.subject, score=score, is_duplicate=score >= threshold,
-            similarity=round(float(np.dot(vector, other_vector)), 4), reasons=reasons,
-        ))
+        scored.append(
+            DuplicateCandidate(
+                ticket_id=other.external_id,
+                channel=other.channel,
+                customer_id=other.customer_id,
+                created_at=other.created_at,
+                subject=other.subject,
+                score=score,
+                is_duplicate=score >= threshold,
+                similarity=round(float(np.dot(vector, other_vector)), 4),
+                reasons=reasons,
+            )
+        )
     scored.sort(key=lambda c: -c.score)
     return scored[:top_k]
 
 
 def duplicates_of(
-    session: Session, engine: SearchEngine, *, tenant_id: str, ticket_id: str, window_days: int,
-    min_score: float | None = None, top_k: int = 10,
+    session: Session,
+    engine: SearchEngine,
+    *,
+    tenant_id: str,
+    ticket_id: str,
+    window_days: int,
+    min_score: float | None = None,
+    top_k: int = 10,
 ) -> tuple[float, list[DuplicateCandidate]]:
     """On-demand check of a stored ticket; catches the index up first so recent tickets are seen."""
     from history.service import get_ticket
@@ -246,6 +283,13 @@ def duplicates_of(
     ticket = get_ticket(session, tenant_id=tenant_id, ticket_id=ticket_id)
     engine.catch_up(tenant_id, "tickets")
     threshold = duplicate_threshold(session, tenant_id=tenant_id, encoder=engine.encoder.name)
-    return threshold, find_duplicates(session, engine, tenant_id=tenant_id, ticket=ticket,
-                                      window_days=window_days, threshold=threshold, min_score=min_score,
-                                      top_k=top_k)
+    return threshold, find_duplicates(
+        session,
+        engine,
+        tenant_id=tenant_id,
+        ticket=ticket,
+        window_days=window_days,
+        threshold=threshold,
+        min_score=min_score,
+        top_k=top_k,
+    )

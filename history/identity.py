@@ -23,13 +23,22 @@ TICKETS = "tickets"
 # Strength of each way a contact can be tied to a customer; it weighs the "same person" evidence
 # in duplicate scoring. "new" is the contact that created the customer, so it is the customer.
 LINK_STRENGTH: dict[str, float] = {
-    "new": 1.0, "agent": 1.0, "marketplace_id": 1.0, "order": 0.9, "email": 0.8, "phone": 0.7,
+    "new": 1.0,
+    "agent": 1.0,
+    "marketplace_id": 1.0,
+    "order": 0.9,
+    "email": 0.8,
+    "phone": 0.7,
     "name_address": 0.5,
 }
 LINK_LABEL: dict[str, str] = {
-    "new": "first contact of this customer", "agent": "linked by an agent",
-    "marketplace_id": "same marketplace buyer id", "order": "same order id", "email": "same e-mail address",
-    "phone": "same phone number", "name_address": "same name and postal address (fuzzy)",
+    "new": "first contact of this customer",
+    "agent": "linked by an agent",
+    "marketplace_id": "same marketplace buyer id",
+    "order": "same order id",
+    "email": "same e-mail address",
+    "phone": "same phone number",
+    "name_address": "same name and postal address (fuzzy)",
 }
 NAME_MIN = 90.0
 ADDRESS_MIN = 85.0
@@ -167,8 +176,12 @@ class Resolution:
 def _active(session: Session, tenant_id: str, kind: str, value: str) -> Identity | None:
     return session.scalar(
         select(Identity)
-        .where(Identity.tenant_id == tenant_id, Identity.kind == kind, Identity.value == value,
-               Identity.unlinked_at.is_(None))
+        .where(
+            Identity.tenant_id == tenant_id,
+            Identity.kind == kind,
+            Identity.value == value,
+            Identity.unlinked_at.is_(None),
+        )
         .order_by(Identity.id)
         .limit(1)
     )
@@ -187,10 +200,16 @@ def _name_address_candidates(session: Session, tenant_id: str, value: str) -> li
             block = block | ((Identity.postcode.is_(None)) & (Identity.name_key == name_key))
     else:
         block = Identity.name_key == name_key
-    return list(session.scalars(
-        select(Identity).where(Identity.tenant_id == tenant_id, Identity.kind == "name_address", block,
-                               Identity.unlinked_at.is_(None))
-    ))
+    return list(
+        session.scalars(
+            select(Identity).where(
+                Identity.tenant_id == tenant_id,
+                Identity.kind == "name_address",
+                block,
+                Identity.unlinked_at.is_(None),
+            )
+        )
+    )
 
 
 def _block_label(value: str, hit: Identity) -> str:
@@ -218,49 +237,84 @@ def _fuzzy_name_address(session: Session, tenant_id: str, value: str) -> tuple[I
 
 
 def resolve_contact(
-    session: Session, *, tenant_id: str, channel: str, contact: ContactIn, order_ids: Iterable[str], source: str,
+    session: Session,
+    *,
+    tenant_id: str,
+    channel: str,
+    contact: ContactIn,
+    order_ids: Iterable[str],
+    source: str,
 ) -> Resolution:
     """Finds the customer behind a contact, strongest evidence first; creates one when nothing matches."""
     keys = contact_identities(channel, contact)
     by_kind = {kind: value for kind, value in keys}
     resolution: Resolution | None = None
 
-    if "marketplace_id" in by_kind and (hit := _active(session, tenant_id, "marketplace_id",
-                                                        by_kind["marketplace_id"])):
-        resolution = Resolution(hit.customer, hit, "marketplace_id",
-                                f"same marketplace buyer id {by_kind['marketplace_id']}",
-                                {"identity_id": hit.id, "value": hit.value})
+    if "marketplace_id" in by_kind and (
+        hit := _active(session, tenant_id, "marketplace_id", by_kind["marketplace_id"])
+    ):
+        resolution = Resolution(
+            hit.customer,
+            hit,
+            "marketplace_id",
+            f"same marketplace buyer id {by_kind['marketplace_id']}",
+            {"identity_id": hit.id, "value": hit.value},
+        )
     if resolution is None:
         for order_id in order_ids:
             order = session.scalar(
-                select(Order).where(Order.tenant_id == tenant_id, Order.order_id.in_(order_id_variants(order_id)),
-                                    Order.customer_id.is_not(None))
+                select(Order).where(
+                    Order.tenant_id == tenant_id,
+                    Order.order_id.in_(order_id_variants(order_id)),
+                    Order.customer_id.is_not(None),
+                )
             )
             if order is not None and order.customer is not None:
-                resolution = Resolution(order.customer, None, "order",
-                                        f"order {order.order_id} ({order.channel}) belongs to this customer",
-                                        {"order_id": order.order_id, "order_channel": order.channel})
+                resolution = Resolution(
+                    order.customer,
+                    None,
+                    "order",
+                    f"order {order.order_id} ({order.channel}) belongs to this customer",
+                    {"order_id": order.order_id, "order_channel": order.channel},
+                )
                 break
     for kind in ("email", "phone"):
-        if resolution is None and kind in by_kind and (hit := _active(session, tenant_id, kind, by_kind[kind])):
-            resolution = Resolution(hit.customer, hit, kind, f"same {LINK_LABEL[kind].split(' ', 1)[1]} {hit.value}",
-                                    {"identity_id": hit.id, "value": hit.value})
+        if (
+            resolution is None
+            and kind in by_kind
+            and (hit := _active(session, tenant_id, kind, by_kind[kind]))
+        ):
+            resolution = Resolution(
+                hit.customer,
+                hit,
+                kind,
+                f"same {LINK_LABEL[kind].split(' ', 1)[1]} {hit.value}",
+                {"identity_id": hit.id, "value": hit.value},
+            )
     if resolution is None and "name_address" in by_kind:
         fuzzy = _fuzzy_name_address(session, tenant_id, by_kind["name_address"])
         if fuzzy is not None:
             hit, name_score, address_score = fuzzy
             resolution = Resolution(
-                hit.customer, hit, "name_address",
+                hit.customer,
+                hit,
+                "name_address",
                 f"name and address match {hit.value!r} (name {name_score:.0f}/100, address {address_score:.0f}/100)",
-                {"identity_id": hit.id, "value": hit.value, "name_score": round(name_score, 1),
-                 "address_score": round(address_score, 1),
-                 "block": _block_label(by_kind["name_address"], hit)},
+                {
+                    "identity_id": hit.id,
+                    "value": hit.value,
+                    "name_score": round(name_score, 1),
+                    "address_score": round(address_score, 1),
+                    "block": _block_label(by_kind["name_address"], hit),
+                },
             )
     if resolution is None:
         customer = Customer(tenant_id=tenant_id, name=(contact.name or "").strip())
         session.add(customer)
         session.flush()
-        resolution = Resolution(customer, None, "new", f"no earlier contact matched; new customer from {source}")
+        resolution = Resolution(
+            customer, None, "new", f"no earlier contact matched; new customer from {source}"
+        )
     elif not resolution.customer.name and contact.name:
         resolution.customer.name = contact.name.strip()
 
@@ -279,16 +333,28 @@ def _attach_identities(
             if existing.customer_id != customer.id:
                 # Two customers share an identifier: flag it for an agent instead of merging people silently.
                 resolution.evidence.setdefault("conflicts", []).append(
-                    {"kind": kind, "value": value, "customer_id": existing.customer_id})
+                    {"kind": kind, "value": value, "customer_id": existing.customer_id}
+                )
             elif resolution.identity is None:
                 resolution.identity = existing
             continue
-        reason = (f"first seen on {source}" if resolution.kind == "new"
-                  else f"seen on {source}, tied to this customer by {resolution.reason}")
+        reason = (
+            f"first seen on {source}"
+            if resolution.kind == "new"
+            else f"seen on {source}, tied to this customer by {resolution.reason}"
+        )
         postcode, name_key = blocking_keys(kind, value)
-        identity = Identity(tenant_id=tenant_id, customer_id=customer.id, kind=kind, value=value, reason=reason,
-                            evidence={"source": source, "link": resolution.kind, **resolution.evidence},
-                            linked_by="auto", postcode=postcode, name_key=name_key)
+        identity = Identity(
+            tenant_id=tenant_id,
+            customer_id=customer.id,
+            kind=kind,
+            value=value,
+            reason=reason,
+            evidence={"source": source, "link": resolution.kind, **resolution.evidence},
+            linked_by="auto",
+            postcode=postcode,
+            name_key=name_key,
+        )
         session.add(identity)
         session.flush()
         if resolution.identity is None:
@@ -297,16 +363,23 @@ def _attach_identities(
 
 # -- manual link / unlink ----------------------------------------------------------------
 
+
 def _move_contacts(session: Session, *, tenant_id: str, old: Identity, new: Identity) -> list[int]:
     """Moves the tickets and orders that were tied through `old` to `new`'s customer."""
-    tickets = list(session.scalars(select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.identity_id == old.id)))
+    tickets = list(
+        session.scalars(select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.identity_id == old.id))
+    )
     for ticket in tickets:
         ticket.customer_id, ticket.identity_id, ticket.link_kind = new.customer_id, new.id, "agent"
-    for order in session.scalars(select(Order).where(Order.tenant_id == tenant_id, Order.identity_id == old.id)):
+    for order in session.scalars(
+        select(Order).where(Order.tenant_id == tenant_id, Order.identity_id == old.id)
+    ):
         order.customer_id, order.identity_id = new.customer_id, new.id
     session.flush()
     # The index carries each ticket's customer id, used for same-customer candidates.
-    record_changes(session, tenant_id=tenant_id, collection=TICKETS, item_ids=[t.id for t in tickets], op="upsert")
+    record_changes(
+        session, tenant_id=tenant_id, collection=TICKETS, item_ids=[t.id for t in tickets], op="upsert"
+    )
     return [t.id for t in tickets]
 
 
@@ -329,11 +402,19 @@ def link_identity(
         raise NotFoundError(f"customer {customer_id} not found")
     if old.customer_id == customer_id:
         raise ConflictError(f"identity {identity_id} already belongs to customer {customer_id}")
-    return _replace(session, tenant_id=tenant_id, old=old, customer=target, actor=actor,
-                    reason=f"linked by {actor}: {reason}")
+    return _replace(
+        session,
+        tenant_id=tenant_id,
+        old=old,
+        customer=target,
+        actor=actor,
+        reason=f"linked by {actor}: {reason}",
+    )
 
 
-def unlink_identity(session: Session, *, tenant_id: str, identity_id: int, actor: str, reason: str) -> Identity:
+def unlink_identity(
+    session: Session, *, tenant_id: str, identity_id: int, actor: str, reason: str
+) -> Identity:
     """Undoes a link: the identity and its contacts move to a customer of their own."""
     old = get_identity(session, tenant_id=tenant_id, identity_id=identity_id)
     if old.unlinked_at is not None:
@@ -341,17 +422,32 @@ def unlink_identity(session: Session, *, tenant_id: str, identity_id: int, actor
     customer = Customer(tenant_id=tenant_id, name=old.customer.name)
     session.add(customer)
     session.flush()
-    return _replace(session, tenant_id=tenant_id, old=old, customer=customer, actor=actor,
-                    reason=f"unlinked from customer {old.customer_id} by {actor}: {reason}")
+    return _replace(
+        session,
+        tenant_id=tenant_id,
+        old=old,
+        customer=customer,
+        actor=actor,
+        reason=f"unlinked from customer {old.customer_id} by {actor}: {reason}",
+    )
 
 
-def _replace(session: Session, *, tenant_id: str, old: Identity, customer: Customer, actor: str,
-             reason: str) -> Identity:
+def _replace(
+    session: Session, *, tenant_id: str, old: Identity, customer: Customer, actor: str, reason: str
+) -> Identity:
     old.unlinked_at = utcnow()
     old.unlinked_by = actor
-    new = Identity(tenant_id=tenant_id, customer_id=customer.id, kind=old.kind, value=old.value, reason=reason,
-                   evidence={"previous_identity_id": old.id, "previous_customer_id": old.customer_id},
-                   linked_by=actor, postcode=old.postcode, name_key=old.name_key)
+    new = Identity(
+        tenant_id=tenant_id,
+        customer_id=customer.id,
+        kind=old.kind,
+        value=old.value,
+        reason=reason,
+        evidence={"previous_identity_id": old.id, "previous_customer_id": old.customer_id},
+        linked_by=actor,
+        postcode=old.postcode,
+        name_key=old.name_key,
+    )
     session.add(new)
     session.flush()
     _move_contacts(session, tenant_id=tenant_id, old=old, new=new)

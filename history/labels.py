@@ -52,8 +52,9 @@ def _softmax_votes(pairs: Sequence[tuple[str, float]], temperature: float) -> di
 
 def dense_votes(hits: Sequence[Hit], k: int = DENSE_NEIGHBOURS) -> dict[str, float]:
     ranked = sorted((h for h in hits if h.dense_score is not None), key=lambda h: -(h.dense_score or 0.0))[:k]
-    return _softmax_votes([(h.item.labels[0], h.dense_score or 0.0) for h in ranked if h.item.labels],
-                          DENSE_TEMPERATURE)
+    return _softmax_votes(
+        [(h.item.labels[0], h.dense_score or 0.0) for h in ranked if h.item.labels], DENSE_TEMPERATURE
+    )
 
 
 def keyword_votes(hits: Sequence[Hit], k: int = KEYWORD_NEIGHBOURS) -> dict[str, float]:

@@ -19,11 +19,18 @@ OPEN_STATUSES = ("open", "pending")
 COURTESY_MACRO_KEY = "merged_note"
 
 
-def courtesy_note(session: Session, *, tenant_id: str, channel: str, locale: str,
-                  order_id: str | None) -> RenderedMacro:
+def courtesy_note(
+    session: Session, *, tenant_id: str, channel: str, locale: str, order_id: str | None
+) -> RenderedMacro:
     """The locked courtesy text in the customer's language; MacroRenderError rather than no note."""
-    return render_macro(session, tenant_id=tenant_id, key=COURTESY_MACRO_KEY, channel=channel, locale=locale,
-                        variables={"order_id": order_id})
+    return render_macro(
+        session,
+        tenant_id=tenant_id,
+        key=COURTESY_MACRO_KEY,
+        channel=channel,
+        locale=locale,
+        variables={"order_id": order_id},
+    )
 
 
 def choose_primary(tickets: list[Ticket], statuses: dict[int, str]) -> Ticket:
@@ -38,8 +45,12 @@ def choose_primary(tickets: list[Ticket], statuses: dict[int, str]) -> Ticket:
 
 def _tickets(session: Session, tenant_id: str, ticket_ids: list[str]) -> list[Ticket]:
     wanted = list(dict.fromkeys(ticket_ids))
-    found = {t.external_id: t for t in session.scalars(
-        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.external_id.in_(wanted)))}
+    found = {
+        t.external_id: t
+        for t in session.scalars(
+            select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.external_id.in_(wanted))
+        )
+    }
     missing = [i for i in wanted if i not in found]
     if missing:
         raise NotFoundError(f"ticket(s) not found: {', '.join(missing)}")
@@ -47,26 +58,44 @@ def _tickets(session: Session, tenant_id: str, ticket_ids: list[str]) -> list[Ti
 
 
 def to_read(session: Session, group: MergeGroup) -> MergeRead:
-    members = list(session.scalars(select(Ticket.external_id).where(Ticket.tenant_id == group.tenant_id,
-                                                                    Ticket.merge_group_id == group.id)))
+    members = list(
+        session.scalars(
+            select(Ticket.external_id).where(
+                Ticket.tenant_id == group.tenant_id, Ticket.merge_group_id == group.id
+            )
+        )
+    )
     if not members:  # undone or superseded groups list the tickets they held
         members = list(group.before.get("tickets", {}))
     primary = session.get(Ticket, group.primary_ticket_id)
-    return MergeRead(id=group.id, status=group.status, primary_ticket_id=primary.external_id if primary else "",
-                     ticket_ids=sorted(members), reason=group.reason, created_by=group.created_by,
-                     created_at=group.created_at, notes=[CourtesyNote(**n) for n in group.notes])
+    return MergeRead(
+        id=group.id,
+        status=group.status,
+        primary_ticket_id=primary.external_id if primary else "",
+        ticket_ids=sorted(members),
+        reason=group.reason,
+        created_by=group.created_by,
+        created_at=group.created_at,
+        notes=[CourtesyNote(**n) for n in group.notes],
+    )
 
 
-def merge_tickets(session: Session, *, tenant_id: str, ticket_ids: list[str], actor: str, reason: str) -> MergeGroup:
+def merge_tickets(
+    session: Session, *, tenant_id: str, ticket_ids: list[str], actor: str, reason: str
+) -> MergeGroup:
     """Merges tickets (and the groups they already belong to) into one new group; nothing is deleted."""
     from history.service import ticket_order_ids
 
     tickets = _tickets(session, tenant_id, ticket_ids)
     old_group_ids = {t.merge_group_id for t in tickets if t.merge_group_id is not None}
     if old_group_ids:
-        tickets += [t for t in session.scalars(select(Ticket).where(Ticket.tenant_id == tenant_id,
-                                                                    Ticket.merge_group_id.in_(old_group_ids)))
-                    if t not in tickets]
+        tickets += [
+            t
+            for t in session.scalars(
+                select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.merge_group_id.in_(old_group_ids))
+            )
+            if t not in tickets
+        ]
     if len(tickets) < 2:
         raise InvalidInputError("a merge needs at least two distinct tickets")
     old_groups = list(session.scalars(select(MergeGroup).where(MergeGroup.id.in_(old_group_ids))))
@@ -83,8 +112,14 @@ def merge_tickets(session: Session, *, tenant_id: str, ticket_ids: list[str], ac
                     earlier_status[t.id] = state["status"]
     primary = choose_primary(tickets, earlier_status)
     primary_orders = ticket_order_ids(primary)
-    group = MergeGroup(tenant_id=tenant_id, primary_ticket_id=primary.id, reason=reason, created_by=actor,
-                       before=before, notes=[])
+    group = MergeGroup(
+        tenant_id=tenant_id,
+        primary_ticket_id=primary.id,
+        reason=reason,
+        created_by=actor,
+        before=before,
+        notes=[],
+    )
     session.add(group)
     session.flush()
     notes = []
@@ -96,17 +131,33 @@ def merge_tickets(session: Session, *, tenant_id: str, ticket_ids: list[str], ac
         ticket.status = "merged"
         shared = [o for o in ticket_order_ids(ticket) if o in primary_orders]
         order_id = (shared or primary_orders or ticket_order_ids(ticket) or [None])[0]
-        note = courtesy_note(session, tenant_id=tenant_id, channel=ticket.channel, locale=ticket.locale,
-                             order_id=order_id)
-        notes.append(CourtesyNote(
-            ticket_id=ticket.external_id, channel=ticket.channel, locale=ticket.locale, text=note.text,
-            macro_key=note.key, macro_locale=note.locale, macro_version=note.version,
-        ).model_dump())
+        note = courtesy_note(
+            session, tenant_id=tenant_id, channel=ticket.channel, locale=ticket.locale, order_id=order_id
+        )
+        notes.append(
+            CourtesyNote(
+                ticket_id=ticket.external_id,
+                channel=ticket.channel,
+                locale=ticket.locale,
+                text=note.text,
+                macro_key=note.key,
+                macro_locale=note.locale,
+                macro_version=note.version,
+            ).model_dump()
+        )
     group.notes = notes
     for old in old_groups:
         old.status = "superseded"
-    session.add(MergeAudit(tenant_id=tenant_id, group_id=group.id, action="merge", actor=actor, reason=reason,
-                           ticket_ids=sorted(t.external_id for t in tickets)))
+    session.add(
+        MergeAudit(
+            tenant_id=tenant_id,
+            group_id=group.id,
+            action="merge",
+            actor=actor,
+            reason=reason,
+            ticket_ids=sorted(t.external_id for t in tickets),
+        )
+    )
     session.flush()
     return group
 
@@ -122,7 +173,9 @@ def undo_merge(session: Session, *, tenant_id: str, group_id: int, actor: str, r
     """Restores every ticket and earlier group exactly as they were before the merge."""
     group = get_group(session, tenant_id=tenant_id, group_id=group_id)
     if group.status != "active":
-        raise ConflictError(f"merge {group_id} is {group.status}; only the active merge of a ticket can be undone")
+        raise ConflictError(
+            f"merge {group_id} is {group.status}; only the active merge of a ticket can be undone"
+        )
     states: dict[str, dict[str, Any]] = group.before["tickets"]
     tickets = _tickets(session, tenant_id, list(states))
     for ticket in tickets:
@@ -133,7 +186,15 @@ def undo_merge(session: Session, *, tenant_id: str, group_id: int, actor: str, r
         if old is not None:
             old.status = status
     group.status = "undone"
-    session.add(MergeAudit(tenant_id=tenant_id, group_id=group.id, action="undo", actor=actor, reason=reason,
-                           ticket_ids=sorted(states)))
+    session.add(
+        MergeAudit(
+            tenant_id=tenant_id,
+            group_id=group.id,
+            action="undo",
+            actor=actor,
+            reason=reason,
+            ticket_ids=sorted(states),
+        )
+    )
     session.flush()
     return group

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
@@ -59,7 +70,9 @@ class Order(TenantMixin, TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[str] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(20))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
     placed_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(50), default="")
@@ -257,7 +270,9 @@ class PrivacyAudit(TenantMixin, Base):
     __tablename__ = "privacy_audits"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(Integer, index=True)  # no foreign key: erasure deletes the customer
+    customer_id: Mapped[int] = mapped_column(
+        Integer, index=True
+    )  # no foreign key: erasure deletes the customer
     action: Mapped[str] = mapped_column(String(10))  # export | erase
     actor: Mapped[str] = mapped_column(String(100))
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

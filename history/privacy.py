@@ -30,20 +30,29 @@ def _iso(value: Any) -> Any:
 
 
 def _tickets(session: Session, *, tenant_id: str, customer_id: int) -> list[Ticket]:
-    return list(session.scalars(
-        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.customer_id == customer_id)
-        .order_by(Ticket.id)
-    ))
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.tenant_id == tenant_id, Ticket.customer_id == customer_id)
+            .order_by(Ticket.id)
+        )
+    )
 
 
 def _drafts(session: Session, *, tenant_id: str, customer_id: int, ticket_ids: list[str]) -> list[Draft]:
     """Drafts for the customer or answering one of their tickets (a draft from raw text may lack the link)."""
-    found = {d.id: d for d in session.scalars(
-        select(Draft).where(Draft.tenant_id == tenant_id, Draft.customer_id == customer_id)
-    )}
+    found = {
+        d.id: d
+        for d in session.scalars(
+            select(Draft).where(Draft.tenant_id == tenant_id, Draft.customer_id == customer_id)
+        )
+    }
     for start in range(0, len(ticket_ids), 500):
-        for draft in session.scalars(select(Draft).where(Draft.tenant_id == tenant_id,
-                                                         Draft.ticket_id.in_(ticket_ids[start:start + 500]))):
+        for draft in session.scalars(
+            select(Draft).where(
+                Draft.tenant_id == tenant_id, Draft.ticket_id.in_(ticket_ids[start : start + 500])
+            )
+        ):
             found.setdefault(draft.id, draft)
     return [found[k] for k in sorted(found)]
 
@@ -51,50 +60,107 @@ def _drafts(session: Session, *, tenant_id: str, customer_id: int, ticket_ids: l
 def export_customer(session: Session, *, tenant_id: str, customer_id: int, actor: str) -> dict[str, Any]:
     """Everything held about one customer, as plain JSON; the export itself is audited."""
     customer = get_customer(session, tenant_id=tenant_id, customer_id=customer_id)
-    identities = list(session.scalars(
-        select(Identity).where(Identity.tenant_id == tenant_id, Identity.customer_id == customer_id)
-        .order_by(Identity.id)
-    ))
+    identities = list(
+        session.scalars(
+            select(Identity)
+            .where(Identity.tenant_id == tenant_id, Identity.customer_id == customer_id)
+            .order_by(Identity.id)
+        )
+    )
     orders = orders_for_customer(session, tenant_id=tenant_id, customer_id=customer_id)
     tickets = _tickets(session, tenant_id=tenant_id, customer_id=customer_id)
-    drafts = _drafts(session, tenant_id=tenant_id, customer_id=customer_id,
-                     ticket_ids=[t.external_id for t in tickets])
+    drafts = _drafts(
+        session, tenant_id=tenant_id, customer_id=customer_id, ticket_ids=[t.external_id for t in tickets]
+    )
     data: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "customer": {"id": customer.id, "name": customer.name, "created_at": _iso(customer.created_at)},
         "identities": [
-            {"id": i.id, "kind": i.kind, "value": i.value, "reason": i.reason, "evidence": i.evidence,
-             "linked_by": i.linked_by, "created_at": _iso(i.created_at), "unlinked_at": _iso(i.unlinked_at)}
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "value": i.value,
+                "reason": i.reason,
+                "evidence": i.evidence,
+                "linked_by": i.linked_by,
+                "created_at": _iso(i.created_at),
+                "unlinked_at": _iso(i.unlinked_at),
+            }
             for i in identities
         ],
         "orders": [
-            {"order_id": o.order_id, "channel": o.channel, "placed_at": _iso(o.placed_at), "status": o.status,
-             "currency": o.currency, "contact": o.contact,
-             "items": [{"sku": i.sku, "title": i.title, "qty": i.qty, "price": i.price} for i in o.items],
-             "shipments": [{"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status,
-                            "eta": _iso(s.eta), "status_at": _iso(s.status_at), "location": s.location}
-                           for s in o.shipments],
-             "refunds": [{"refund_id": r.refund_id, "status": r.status, "amount": r.amount,
-                          "created_at": _iso(r.created_at)} for r in o.refunds]}
+            {
+                "order_id": o.order_id,
+                "channel": o.channel,
+                "placed_at": _iso(o.placed_at),
+                "status": o.status,
+                "currency": o.currency,
+                "contact": o.contact,
+                "items": [{"sku": i.sku, "title": i.title, "qty": i.qty, "price": i.price} for i in o.items],
+                "shipments": [
+                    {
+                        "carrier": s.carrier,
+                        "tracking_number": s.tracking_number,
+                        "status": s.status,
+                        "eta": _iso(s.eta),
+                        "status_at": _iso(s.status_at),
+                        "location": s.location,
+                    }
+                    for s in o.shipments
+                ],
+                "refunds": [
+                    {
+                        "refund_id": r.refund_id,
+                        "status": r.status,
+                        "amount": r.amount,
+                        "created_at": _iso(r.created_at),
+                    }
+                    for r in o.refunds
+                ],
+            }
             for o in orders
         ],
         "tickets": [
-            {"id": t.external_id, "channel": t.channel, "order_id": t.order_id, "subject": t.subject,
-             "body": t.body, "locale": t.locale, "tags": t.tags, "status": t.status,
-             "resolution": t.resolution,
-             "created_at": _iso(t.created_at), "contact": t.contact, "linked_by": t.link_kind,
-             "merge_group_id": t.merge_group_id}
+            {
+                "id": t.external_id,
+                "channel": t.channel,
+                "order_id": t.order_id,
+                "subject": t.subject,
+                "body": t.body,
+                "locale": t.locale,
+                "tags": t.tags,
+                "status": t.status,
+                "resolution": t.resolution,
+                "created_at": _iso(t.created_at),
+                "contact": t.contact,
+                "linked_by": t.link_kind,
+                "merge_group_id": t.merge_group_id,
+            }
             for t in tickets
         ],
         "drafts": [
-            {"id": d.id, "ticket_id": d.ticket_id, "channel": d.channel, "locale": d.locale,
-             "message": d.message,
-             "reply": d.reply, "order_id": d.order_id, "created_at": _iso(d.created_at)}
+            {
+                "id": d.id,
+                "ticket_id": d.ticket_id,
+                "channel": d.channel,
+                "locale": d.locale,
+                "message": d.message,
+                "reply": d.reply,
+                "order_id": d.order_id,
+                "created_at": _iso(d.created_at),
+            }
             for d in drafts
         ],
     }
-    session.add(PrivacyAudit(tenant_id=tenant_id, customer_id=customer_id, action="export", actor=actor,
-                             counts={k: len(v) for k, v in data.items() if isinstance(v, list)}))
+    session.add(
+        PrivacyAudit(
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            action="export",
+            actor=actor,
+            counts={k: len(v) for k, v in data.items() if isinstance(v, list)},
+        )
+    )
     session.flush()
     return data
 
@@ -105,14 +171,18 @@ def erase_customer(session: Session, *, tenant_id: str, customer_id: int, actor:
     tickets = _tickets(session, tenant_id=tenant_id, customer_id=customer_id)
     ticket_ids = [t.external_id for t in tickets]
     drafts = _drafts(session, tenant_id=tenant_id, customer_id=customer_id, ticket_ids=ticket_ids)
-    identities = list(session.scalars(
-        select(Identity).where(Identity.tenant_id == tenant_id, Identity.customer_id == customer_id)
-    ))
-    orders = list(session.scalars(
-        select(Order).where(Order.tenant_id == tenant_id, Order.customer_id == customer_id)
-    ))
+    identities = list(
+        session.scalars(
+            select(Identity).where(Identity.tenant_id == tenant_id, Identity.customer_id == customer_id)
+        )
+    )
+    orders = list(
+        session.scalars(select(Order).where(Order.tenant_id == tenant_id, Order.customer_id == customer_id))
+    )
     counts: dict[str, Any] = {
-        "tickets": len(tickets), "drafts": len(drafts), "identities": len(identities),
+        "tickets": len(tickets),
+        "drafts": len(drafts),
+        "identities": len(identities),
         "orders_anonymised": len(orders),
         # Anonymous aggregates: what the erased contacts were about, for reports that counted them.
         "tickets_by_channel": dict(Counter(t.channel for t in tickets)),
@@ -132,18 +202,22 @@ def erase_customer(session: Session, *, tenant_id: str, customer_id: int, actor:
         for group in session.scalars(select(MergeGroup).where(MergeGroup.tenant_id == tenant_id)):
             states = group.before.get("tickets", {})
             if erased.intersection(states) or any(n.get("ticket_id") in erased for n in group.notes):
-                group.before = {**group.before,
-                                "tickets": {k: v for k, v in states.items() if k not in erased}}
+                group.before = {
+                    **group.before,
+                    "tickets": {k: v for k, v in states.items() if k not in erased},
+                }
                 group.notes = [n for n in group.notes if n.get("ticket_id") not in erased]
-    record_changes(session, tenant_id=tenant_id, collection=TICKETS, item_ids=[t.id for t in tickets],
-                   op="delete")
+    record_changes(
+        session, tenant_id=tenant_id, collection=TICKETS, item_ids=[t.id for t in tickets], op="delete"
+    )
     for row in [*drafts, *tickets]:
         session.delete(row)
     session.flush()
     for identity in identities:
         session.delete(identity)
     session.delete(customer)
-    session.add(PrivacyAudit(tenant_id=tenant_id, customer_id=customer_id, action="erase", actor=actor,
-                             counts=counts))
+    session.add(
+        PrivacyAudit(tenant_id=tenant_id, customer_id=customer_id, action="erase", actor=actor, counts=counts)
+    )
     session.flush()
     return counts

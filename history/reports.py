@@ -18,23 +18,34 @@ TOP = 5
 
 
 def _rows(counts: dict[str, list[int]]) -> list[RateRow]:
-    rows = [RateRow(key=k, tickets=n, repeats=r, rate=round(r / n, 4) if n else 0.0) for k, (n, r) in counts.items()]
+    rows = [
+        RateRow(key=k, tickets=n, repeats=r, rate=round(r / n, 4) if n else 0.0)
+        for k, (n, r) in counts.items()
+    ]
     return sorted(rows, key=lambda row: (-row.rate, -row.tickets, row.key))
 
 
 def repeat_contacts(
-    session: Session, *, tenant_id: str, within_days: int = 7, since: datetime | None = None,
+    session: Session,
+    *,
+    tenant_id: str,
+    within_days: int = 7,
+    since: datetime | None = None,
     until: datetime | None = None,
 ) -> RepeatContactsReport:
     """Share of contacts whose customer had already written about the same reason in the previous N days."""
     until = until or utcnow()
     since = since or until - timedelta(days=90)
     window = timedelta(days=within_days)
-    tickets = list(session.execute(
-        select(Ticket.customer_id, Ticket.channel, Ticket.tags, Ticket.created_at)
-        .where(Ticket.tenant_id == tenant_id, Ticket.created_at >= since - window, Ticket.created_at <= until)
-        .order_by(Ticket.created_at)
-    ))
+    tickets = list(
+        session.execute(
+            select(Ticket.customer_id, Ticket.channel, Ticket.tags, Ticket.created_at)
+            .where(
+                Ticket.tenant_id == tenant_id, Ticket.created_at >= since - window, Ticket.created_at <= until
+            )
+            .order_by(Ticket.created_at)
+        )
+    )
     # (customer, reason) -> times of contact, ascending
     history: dict[tuple[int | None, str], list[datetime]] = defaultdict(list)
     for customer_id, _, tags, created_at in tickets:
@@ -59,19 +70,27 @@ def repeat_contacts(
         overall[0] += 1
         overall[1] += int(repeat_any)
     return RepeatContactsReport(
-        within_days=within_days, since=since, until=until,
-        overall=_rows({"all": overall})[0], by_reason=_rows(by_reason), by_channel=_rows(by_channel),
+        within_days=within_days,
+        since=since,
+        until=until,
+        overall=_rows({"all": overall})[0],
+        by_reason=_rows(by_reason),
+        by_channel=_rows(by_channel),
     )
 
 
 def top_reasons(session: Session, *, tenant_id: str, until: datetime | None = None) -> TopReasonsReport:
     """The five most frequent reasons per channel over the last 30, 60 and 90 days."""
     until = until or utcnow()
-    tickets = list(session.execute(
-        select(Ticket.channel, Ticket.tags, Ticket.tag_source, Ticket.created_at)
-        .where(Ticket.tenant_id == tenant_id, Ticket.created_at >= until - timedelta(days=max(PERIODS)),
-               Ticket.created_at <= until)
-    ))
+    tickets = list(
+        session.execute(
+            select(Ticket.channel, Ticket.tags, Ticket.tag_source, Ticket.created_at).where(
+                Ticket.tenant_id == tenant_id,
+                Ticket.created_at >= until - timedelta(days=max(PERIODS)),
+                Ticket.created_at <= until,
+            )
+        )
+    )
     periods: dict[str, dict[str, list[ReasonCount]]] = {}
     for days in PERIODS:
         start = until - timedelta(days=days)
@@ -84,8 +103,10 @@ def top_reasons(session: Session, *, tenant_id: str, until: datetime | None = No
                 counts[channel][tag] += 1
                 auto[channel][tag] += int(tag_source == "auto")
         periods[f"{days}d"] = {
-            channel: [ReasonCount(reason=tag, count=n, auto_tagged=auto[channel][tag])
-                      for tag, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]]
+            channel: [
+                ReasonCount(reason=tag, count=n, auto_tagged=auto[channel][tag])
+                for tag, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            ]
             for channel, counter in sorted(counts.items())
         }
     return TopReasonsReport(until=until, periods=periods)

@@ -51,6 +51,7 @@ def _hash(model: BaseModel) -> str:
 
 # -- parsing ------------------------------------------------------------------------------
 
+
 def parse_jsonl(path: Path, model: type[Parsed], key: Callable[[Parsed], str]) -> list[Parsed]:
     """Every line or none: raises ImportFileError listing each bad line (file, line, reason)."""
     return read_jsonl(path, model.model_validate, key=key)
@@ -66,6 +67,7 @@ def parse_tickets(path: Path) -> list[TicketCreate]:
 
 # -- orders -------------------------------------------------------------------------------
 
+
 def get_order(session: Session, *, tenant_id: str, order_id: str) -> Order | None:
     """One order by its marketplace id (Shopify numbers with or without '#'), or None."""
     return session.scalar(
@@ -77,12 +79,14 @@ def get_order(session: Session, *, tenant_id: str, order_id: str) -> Order | Non
 
 def orders_for_customer(session: Session, *, tenant_id: str, customer_id: int) -> list[Order]:
     """Every order of a customer, newest first."""
-    return list(session.scalars(
-        select(Order)
-        .where(Order.tenant_id == tenant_id, Order.customer_id == customer_id)
-        .options(selectinload(Order.items), selectinload(Order.shipments), selectinload(Order.refunds))
-        .order_by(Order.placed_at.desc().nulls_last(), Order.id.desc())
-    ))
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.tenant_id == tenant_id, Order.customer_id == customer_id)
+            .options(selectinload(Order.items), selectinload(Order.shipments), selectinload(Order.refunds))
+            .order_by(Order.placed_at.desc().nulls_last(), Order.id.desc())
+        )
+    )
 
 
 def upsert_order(session: Session, *, tenant_id: str, order_in: OrderCreate) -> tuple[Order, str]:
@@ -94,10 +98,20 @@ def upsert_order(session: Session, *, tenant_id: str, order_in: OrderCreate) -> 
         return order, "unchanged"
     outcome = "updated"
     if order is None:
-        resolution = resolve_contact(session, tenant_id=tenant_id, channel=order_in.channel,
-                                     contact=order_in.customer, order_ids=[], source=f"order {order_id}")
-        order = Order(tenant_id=tenant_id, order_id=order_id, customer_id=resolution.customer.id,
-                      identity_id=resolution.identity.id if resolution.identity else None)
+        resolution = resolve_contact(
+            session,
+            tenant_id=tenant_id,
+            channel=order_in.channel,
+            contact=order_in.customer,
+            order_ids=[],
+            source=f"order {order_id}",
+        )
+        order = Order(
+            tenant_id=tenant_id,
+            order_id=order_id,
+            customer_id=resolution.customer.id,
+            identity_id=resolution.identity.id if resolution.identity else None,
+        )
         session.add(order)
         outcome = "created"
     order.channel = order_in.channel
@@ -106,19 +120,33 @@ def upsert_order(session: Session, *, tenant_id: str, order_in: OrderCreate) -> 
     order.currency = order_in.currency.upper()
     order.contact = order_in.customer.model_dump(exclude_none=True)
     order.content_hash = content_hash
-    order.items = [OrderItem(tenant_id=tenant_id, sku=i.sku, title=i.title, qty=i.qty, price=i.price)
-                   for i in order_in.items]
-    order.shipments = imported_shipments(session, tenant_id=tenant_id, order=order,
-                                         shipment_in=order_in.shipment)
+    order.items = [
+        OrderItem(tenant_id=tenant_id, sku=i.sku, title=i.title, qty=i.qty, price=i.price)
+        for i in order_in.items
+    ]
+    order.shipments = imported_shipments(
+        session, tenant_id=tenant_id, order=order, shipment_in=order_in.shipment
+    )
     refund = order_in.refund
-    order.refunds = [] if refund is None else [Refund(
-        tenant_id=tenant_id, refund_id=refund.refund_id, status=refund.status, amount=refund.amount,
-    )]
+    order.refunds = (
+        []
+        if refund is None
+        else [
+            Refund(
+                tenant_id=tenant_id,
+                refund_id=refund.refund_id,
+                status=refund.status,
+                amount=refund.amount,
+            )
+        ]
+    )
     session.flush()
     return order, outcome
 
 
-def import_orders(session: Session, *, tenant_id: str, orders: Sequence[OrderCreate], file: str) -> ImportReport:
+def import_orders(
+    session: Session, *, tenant_id: str, orders: Sequence[OrderCreate], file: str
+) -> ImportReport:
     """Upserts parsed orders; idempotent: re-importing the same content changes nothing."""
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for order_in in orders:
@@ -129,9 +157,12 @@ def import_orders(session: Session, *, tenant_id: str, orders: Sequence[OrderCre
 
 # -- tickets ------------------------------------------------------------------------------
 
+
 def get_ticket(session: Session, *, tenant_id: str, ticket_id: str) -> Ticket:
     """One ticket by its external id, or NotFoundError."""
-    ticket = session.scalar(select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.external_id == ticket_id))
+    ticket = session.scalar(
+        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.external_id == ticket_id)
+    )
     if ticket is None:
         raise NotFoundError(f"ticket {ticket_id!r} not found")
     return ticket
@@ -148,8 +179,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         at, _, pk = raw.partition("|")
         return datetime.fromisoformat(at), int(pk)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError("cursor is not one this endpoint returned",
-                                details={"cursor": cursor}) from exc
+        raise InvalidInputError(
+            "cursor is not one this endpoint returned", details={"cursor": cursor}
+        ) from exc
 
 
 def list_tickets(
@@ -185,8 +217,9 @@ def list_tickets(
     rows = list(session.scalars(query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return TicketPage(items=[to_read(t) for t in rows], limit=limit,
-                      next_cursor=_encode_cursor(rows[-1]) if more else None)
+    return TicketPage(
+        items=[to_read(t) for t in rows], limit=limit, next_cursor=_encode_cursor(rows[-1]) if more else None
+    )
 
 
 def ticket_order_ids(ticket: Ticket) -> list[str]:
@@ -200,10 +233,18 @@ def ticket_order_ids(ticket: Ticket) -> list[str]:
 
 def to_read(ticket: Ticket) -> TicketRead:
     return TicketRead(
-        id=ticket.external_id, channel=ticket.channel,
-        thread_id=ticket.thread.external_id if ticket.thread else None, customer_id=ticket.customer_id,
-        order_id=ticket.order_id, subject=ticket.subject, body=ticket.body, locale=ticket.locale,
-        tags=list(ticket.tags), tag_source=ticket.tag_source, status=ticket.status, created_at=ticket.created_at,
+        id=ticket.external_id,
+        channel=ticket.channel,
+        thread_id=ticket.thread.external_id if ticket.thread else None,
+        customer_id=ticket.customer_id,
+        order_id=ticket.order_id,
+        subject=ticket.subject,
+        body=ticket.body,
+        locale=ticket.locale,
+        tags=list(ticket.tags),
+        tag_source=ticket.tag_source,
+        status=ticket.status,
+        created_at=ticket.created_at,
         merge_group_id=ticket.merge_group_id,
     )
 
@@ -211,8 +252,11 @@ def to_read(ticket: Ticket) -> TicketRead:
 def _thread(session: Session, *, tenant_id: str, channel: str, external_id: str | None) -> Thread | None:
     if not external_id:
         return None
-    thread = session.scalar(select(Thread).where(Thread.tenant_id == tenant_id, Thread.channel == channel,
-                                                 Thread.external_id == external_id))
+    thread = session.scalar(
+        select(Thread).where(
+            Thread.tenant_id == tenant_id, Thread.channel == channel, Thread.external_id == external_id
+        )
+    )
     if thread is None:
         thread = Thread(tenant_id=tenant_id, channel=channel, external_id=external_id)
         session.add(thread)
@@ -250,14 +294,21 @@ def ingest_tickets(
         raise InvalidInputError(f"ticket ids repeated in one batch: {', '.join(repeated[:10])}")
 
     existing = {
-        t.external_id: t for t in session.scalars(
-            select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.external_id.in_([t.id for t in tickets]))
+        t.external_id: t
+        for t in session.scalars(
+            select(Ticket).where(
+                Ticket.tenant_id == tenant_id, Ticket.external_id.in_([t.id for t in tickets])
+            )
         )
     }
     hashes = [_hash(t) for t in tickets]
-    to_encode = [i for i, t in enumerate(tickets)
-                 if t.id not in existing or existing[t.id].content_hash != hashes[i]
-                 or existing[t.id].embedding_model != engine.encoder.name]
+    to_encode = [
+        i
+        for i, t in enumerate(tickets)
+        if t.id not in existing
+        or existing[t.id].content_hash != hashes[i]
+        or existing[t.id].embedding_model != engine.encoder.name
+    ]
     vectors: dict[int, np.ndarray] = {}
     if to_encode:
         encoded = engine.encoder.encode([_text(tickets[i]) for i in to_encode], kind="passage")
@@ -278,16 +329,27 @@ def ingest_tickets(
             rows.append((ticket, "unchanged"))
             continue
         outcome = "updated"
-        thread = _thread(session, tenant_id=tenant_id, channel=ticket_in.channel, external_id=ticket_in.thread_id)
+        thread = _thread(
+            session, tenant_id=tenant_id, channel=ticket_in.channel, external_id=ticket_in.thread_id
+        )
         if ticket is None:
             order_ids = [canonical_order_id(ticket_in.order_id)] if ticket_in.order_id else []
             order_ids += [o for o in find_order_ids(_text(ticket_in)) if o not in order_ids]
-            resolution = resolve_contact(session, tenant_id=tenant_id, channel=ticket_in.channel,
-                                         contact=ticket_in.customer, order_ids=order_ids,
-                                         source=f"ticket {ticket_in.id} ({ticket_in.channel})")
-            ticket = Ticket(tenant_id=tenant_id, external_id=ticket_in.id, customer_id=resolution.customer.id,
-                            identity_id=resolution.identity.id if resolution.identity else None,
-                            link_kind=resolution.kind)
+            resolution = resolve_contact(
+                session,
+                tenant_id=tenant_id,
+                channel=ticket_in.channel,
+                contact=ticket_in.customer,
+                order_ids=order_ids,
+                source=f"ticket {ticket_in.id} ({ticket_in.channel})",
+            )
+            ticket = Ticket(
+                tenant_id=tenant_id,
+                external_id=ticket_in.id,
+                customer_id=resolution.customer.id,
+                identity_id=resolution.identity.id if resolution.identity else None,
+                link_kind=resolution.kind,
+            )
             outcome = "created"
         ticket.channel = ticket_in.channel
         ticket.thread = thread
@@ -306,13 +368,21 @@ def ingest_tickets(
         if ticket_in.tags:
             ticket.tags, ticket.tag_source = list(ticket_in.tags), "import"
         else:
-            ticket.tags, ticket.tag_source = [auto_tag(engine, tenant_id=tenant_id, vector=vectors[index])], "auto"
+            ticket.tags, ticket.tag_source = (
+                [auto_tag(engine, tenant_id=tenant_id, vector=vectors[index])],
+                "auto",
+            )
         # Added only now: an autoflush of a half-filled row would violate NOT NULL columns.
         session.add(ticket)
         rows.append((ticket, outcome))
     session.flush()
-    record_changes(session, tenant_id=tenant_id, collection=TICKETS,
-                   item_ids=[t.id for t, outcome in rows if outcome != "unchanged"], op="upsert")
+    record_changes(
+        session,
+        tenant_id=tenant_id,
+        collection=TICKETS,
+        item_ids=[t.id for t, outcome in rows if outcome != "unchanged"],
+        op="upsert",
+    )
 
     results: list[IngestResult] = []
     pool: list[PoolEntry] = []
@@ -323,17 +393,36 @@ def ingest_tickets(
         duplicates = []
         if check_duplicates:
             # Earlier tickets of this batch are not committed yet, so the index cannot see them.
-            duplicates = find_duplicates(session, engine, tenant_id=tenant_id, ticket=ticket, vector=vector,
-                                         window_days=window_days, threshold=threshold, pool=pool)
+            duplicates = find_duplicates(
+                session,
+                engine,
+                tenant_id=tenant_id,
+                ticket=ticket,
+                vector=vector,
+                window_days=window_days,
+                threshold=threshold,
+                pool=pool,
+            )
         if vector is not None:
             pool.append(PoolEntry(ticket=ticket, vector=vector))
-        results.append(IngestResult(ticket=to_read(ticket), outcome=outcome,  # type: ignore[arg-type]
-                                    link=ticket.link_kind, duplicates=duplicates))
+        results.append(
+            IngestResult(
+                ticket=to_read(ticket),
+                outcome=outcome,  # type: ignore[arg-type]
+                link=ticket.link_kind,
+                duplicates=duplicates,
+            )
+        )
     return results
 
 
 def import_tickets(
-    session: Session, engine: SearchEngine, *, tenant_id: str, tickets: Sequence[TicketCreate], file: str,
+    session: Session,
+    engine: SearchEngine,
+    *,
+    tenant_id: str,
+    tickets: Sequence[TicketCreate],
+    file: str,
 ) -> ImportReport:
     """Imports past tickets without the duplicate check (run it on demand per ticket)."""
     results = ingest_tickets(session, engine, tenant_id=tenant_id, tickets=tickets, check_duplicates=False)
@@ -345,6 +434,7 @@ def import_tickets(
 
 # -- customers and the timeline ---------------------------------------------------------
 
+
 def get_customer(session: Session, *, tenant_id: str, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None or customer.tenant_id != tenant_id:
@@ -353,9 +443,16 @@ def get_customer(session: Session, *, tenant_id: str, customer_id: int) -> Custo
 
 
 def identity_read(identity: Identity) -> IdentityRead:
-    return IdentityRead(id=identity.id, kind=identity.kind, value=identity.value, reason=identity.reason,
-                        evidence=identity.evidence, linked_by=identity.linked_by, created_at=identity.created_at,
-                        unlinked_at=identity.unlinked_at)
+    return IdentityRead(
+        id=identity.id,
+        kind=identity.kind,
+        value=identity.value,
+        reason=identity.reason,
+        evidence=identity.evidence,
+        linked_by=identity.linked_by,
+        created_at=identity.created_at,
+        unlinked_at=identity.unlinked_at,
+    )
 
 
 def customer_timeline(session: Session, *, tenant_id: str, customer_id: int) -> CustomerHistory:
@@ -364,57 +461,105 @@ def customer_timeline(session: Session, *, tenant_id: str, customer_id: int) -> 
     events: list[TimelineEvent] = []
     for order in orders_for_customer(session, tenant_id=tenant_id, customer_id=customer_id):
         items = ", ".join(f"{i.qty}× {i.title or i.sku}" for i in order.items)
-        events.append(TimelineEvent(
-            at=order.placed_at or order.created_at, kind="order", channel=order.channel, ref=order.order_id,
-            summary=f"order {order.order_id} ({order.status}): {items}",
-            data={"status": order.status, "currency": order.currency,
-                  "total": round(sum(i.qty * i.price for i in order.items), 2)},
-        ))
+        events.append(
+            TimelineEvent(
+                at=order.placed_at or order.created_at,
+                kind="order",
+                channel=order.channel,
+                ref=order.order_id,
+                summary=f"order {order.order_id} ({order.status}): {items}",
+                data={
+                    "status": order.status,
+                    "currency": order.currency,
+                    "total": round(sum(i.qty * i.price for i in order.items), 2),
+                },
+            )
+        )
         for shipment in order.shipments:
-            events.append(TimelineEvent(
-                at=shipment.status_at or order.placed_at or order.created_at, kind="shipment",
-                channel=order.channel, ref=order.order_id,
-                summary=f"{shipment.carrier} {shipment.tracking_number or ''}: {shipment.status}".strip(),
-                data={"carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
-                      "status": shipment.status, "eta": shipment.eta.isoformat() if shipment.eta else None,
-                      "location": shipment.location},
-            ))
+            events.append(
+                TimelineEvent(
+                    at=shipment.status_at or order.placed_at or order.created_at,
+                    kind="shipment",
+                    channel=order.channel,
+                    ref=order.order_id,
+                    summary=f"{shipment.carrier} {shipment.tracking_number or ''}: {shipment.status}".strip(),
+                    data={
+                        "carrier": shipment.carrier,
+                        "tracking_number": shipment.tracking_number,
+                        "status": shipment.status,
+                        "eta": shipment.eta.isoformat() if shipment.eta else None,
+                        "location": shipment.location,
+                    },
+                )
+            )
         for refund in order.refunds:
-            events.append(TimelineEvent(
-                at=refund.created_at, kind="refund", channel=order.channel, ref=refund.refund_id,
-                summary=f"refund {refund.refund_id} of {refund.amount:.2f} {order.currency}: {refund.status}",
-                data={"order_id": order.order_id, "status": refund.status, "amount": refund.amount},
-            ))
-    tickets = list(session.scalars(
-        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.customer_id == customer_id)
-        .options(selectinload(Ticket.thread))
-    ))
+            events.append(
+                TimelineEvent(
+                    at=refund.created_at,
+                    kind="refund",
+                    channel=order.channel,
+                    ref=refund.refund_id,
+                    summary=f"refund {refund.refund_id} of {refund.amount:.2f} {order.currency}: {refund.status}",
+                    data={"order_id": order.order_id, "status": refund.status, "amount": refund.amount},
+                )
+            )
+    tickets = list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.tenant_id == tenant_id, Ticket.customer_id == customer_id)
+            .options(selectinload(Ticket.thread))
+        )
+    )
     for ticket in tickets:
-        events.append(TimelineEvent(
-            at=ticket.created_at, kind="message", channel=ticket.channel, ref=ticket.external_id,
-            summary=ticket.subject or ticket.body[:120],
-            data={"status": ticket.status, "tags": ticket.tags, "tag_source": ticket.tag_source,
-                  "order_ids": ticket_order_ids(ticket), "locale": ticket.locale,
-                  "linked_by": ticket.link_kind, "merge_group_id": ticket.merge_group_id,
-                  "thread_id": ticket.thread.external_id if ticket.thread else None},
-        ))
+        events.append(
+            TimelineEvent(
+                at=ticket.created_at,
+                kind="message",
+                channel=ticket.channel,
+                ref=ticket.external_id,
+                summary=ticket.subject or ticket.body[:120],
+                data={
+                    "status": ticket.status,
+                    "tags": ticket.tags,
+                    "tag_source": ticket.tag_source,
+                    "order_ids": ticket_order_ids(ticket),
+                    "locale": ticket.locale,
+                    "linked_by": ticket.link_kind,
+                    "merge_group_id": ticket.merge_group_id,
+                    "thread_id": ticket.thread.external_id if ticket.thread else None,
+                },
+            )
+        )
     # Audits name their tickets by external id, which also covers merges undone since.
-    audits = session.scalars(select(MergeAudit).where(MergeAudit.tenant_id == tenant_id).order_by(MergeAudit.at))
+    audits = session.scalars(
+        select(MergeAudit).where(MergeAudit.tenant_id == tenant_id).order_by(MergeAudit.at)
+    )
     own = {t.external_id for t in tickets}
     for audit in audits:
         if not own.intersection(audit.ticket_ids):
             continue
-        events.append(TimelineEvent(
-            at=audit.at, kind="merge" if audit.action == "merge" else "unmerge", channel=None,
-            ref=str(audit.group_id),
-            summary=f"{audit.action} of {', '.join(audit.ticket_ids)} by {audit.actor}"
-                    + (f": {audit.reason}" if audit.reason else ""),
-            data={"ticket_ids": audit.ticket_ids, "actor": audit.actor},
-        ))
+        events.append(
+            TimelineEvent(
+                at=audit.at,
+                kind="merge" if audit.action == "merge" else "unmerge",
+                channel=None,
+                ref=str(audit.group_id),
+                summary=f"{audit.action} of {', '.join(audit.ticket_ids)} by {audit.actor}"
+                + (f": {audit.reason}" if audit.reason else ""),
+                data={"ticket_ids": audit.ticket_ids, "actor": audit.actor},
+            )
+        )
     events.sort(key=lambda e: (e.at, e.kind))
-    identities = list(session.scalars(
-        select(Identity).where(Identity.tenant_id == tenant_id, Identity.customer_id == customer_id)
-        .order_by(Identity.id)
-    ))
-    return CustomerHistory(customer_id=customer.id, name=customer.name,
-                           identities=[identity_read(i) for i in identities], events=events)
+    identities = list(
+        session.scalars(
+            select(Identity)
+            .where(Identity.tenant_id == tenant_id, Identity.customer_id == customer_id)
+            .order_by(Identity.id)
+        )
+    )
+    return CustomerHistory(
+        customer_id=customer.id,
+        name=customer.name,
+        identities=[identity_read(i) for i in identities],
+        events=events,
+    )

@@ -160,15 +160,28 @@ def imported_shipments(
     current: list[Shipment] = []
     if order.id is not None and shipment_in.tracking_number:
         # Locked as apply_event locks them, so a concurrent event and import cannot both win.
-        current = list(session.scalars(
-            select(Shipment).where(Shipment.tenant_id == tenant_id, Shipment.order_id == order.id)
-            .order_by(Shipment.id).with_for_update().execution_options(populate_existing=True)
-        ))
+        current = list(
+            session.scalars(
+                select(Shipment)
+                .where(Shipment.tenant_id == tenant_id, Shipment.order_id == order.id)
+                .order_by(Shipment.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
     shipment = next((s for s in current if s.tracking_number == shipment_in.tracking_number), None)
     if shipment is None:
-        return [Shipment(tenant_id=tenant_id, carrier=shipment_in.carrier,
-                         tracking_number=shipment_in.tracking_number, status=shipment_in.status,
-                         eta=shipment_in.eta, status_at=shipment_in.status_at, location=shipment_in.location)]
+        return [
+            Shipment(
+                tenant_id=tenant_id,
+                carrier=shipment_in.carrier,
+                tracking_number=shipment_in.tracking_number,
+                status=shipment_in.status,
+                eta=shipment_in.eta,
+                status_at=shipment_in.status_at,
+                location=shipment_in.location,
+            )
+        ]
     shipment.carrier = shipment_in.carrier
     shipment.eta = shipment_in.eta
     if is_newer(shipment_in.status, shipment_in.status_at, shipment):

@@ -63,18 +63,27 @@ class _HeadRegistry:
     def get(self, engine: SearchEngine, tenant_id: str) -> LabelHead | None:
         key = (tenant_id, engine.encoder.name)
         collection = engine.collection(tenant_id, "tickets")
-        labelled = [i for i in list(collection.items.values())
-                    if i.labels and i.extra.get("tag_source") == "import"]
+        labelled = [
+            i for i in list(collection.items.values()) if i.labels and i.extra.get("tag_source") == "import"
+        ]
         with self._lock:
             trained = self._heads.get(key)
             stale = trained is None or abs(len(labelled) - trained[0]) > trained[0] / 10
-            start = (stale and key not in self._training and len(labelled) >= self.MIN_EXAMPLES
-                     and len({i.labels[0] for i in labelled}) >= 2)
+            start = (
+                stale
+                and key not in self._training
+                and len(labelled) >= self.MIN_EXAMPLES
+                and len({i.labels[0] for i in labelled}) >= 2
+            )
             if start:
                 self._training.add(key)
         if start:
-            threading.Thread(target=self._train, args=(key, collection, labelled), daemon=True,
-                             name=f"label-head-{tenant_id}").start()
+            threading.Thread(
+                target=self._train,
+                args=(key, collection, labelled),
+                daemon=True,
+                name=f"label-head-{tenant_id}",
+            ).start()
         return trained[1] if trained else None
 
     def _train(self, key: tuple[str, str], collection: Collection, labelled: list[IndexedItem]) -> None:
@@ -101,9 +110,17 @@ def auto_tag(engine: SearchEngine, *, tenant_id: str, vector: np.ndarray) -> str
     from embeddings.engine import SearchFilter
 
     collection = engine.collection(tenant_id, "tickets")
-    hits = [h for h in collection.search("", vector, top_k=DENSE_NEIGHBOURS, mode="dense",
-                                         flt=SearchFilter(extra_equals=(("tag_source", "import"),)))
-            if h.dense_score is not None and h.dense_score >= MIN_NEIGHBOUR_SIMILARITY]
+    hits = [
+        h
+        for h in collection.search(
+            "",
+            vector,
+            top_k=DENSE_NEIGHBOURS,
+            mode="dense",
+            flt=SearchFilter(extra_equals=(("tag_source", "import"),)),
+        )
+        if h.dense_score is not None and h.dense_score >= MIN_NEIGHBOUR_SIMILARITY
+    ]
     if hits:
         head = label_heads.get(engine, tenant_id)
         probabilities = None

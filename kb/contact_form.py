@@ -99,15 +99,28 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _topic_articles(session: Session, *, tenant_id: str, tags: tuple[str, ...], channel: str | None,
-                    locale: str | None, limit: int) -> list[SuggestionRead]:
+def _topic_articles(
+    session: Session,
+    *,
+    tenant_id: str,
+    tags: tuple[str, ...],
+    channel: str | None,
+    locale: str | None,
+    limit: int,
+) -> list[SuggestionRead]:
     """Articles tagged with the topic: channel-specific first, the customer's language before English."""
     language = (locale or "en").split("-")[0]
     articles, _ = kb_service.list_(session, tenant_id=tenant_id, channel=channel, limit=10_000)
     tagged = [a for a in articles if set(a.tags) & set(tags) and a.locale in (language, "en")]
     primary = tags[0]
-    tagged.sort(key=lambda a: (primary not in a.tags, a.locale != language, not (channel and channel in a.channels),
-                               a.external_id))
+    tagged.sort(
+        key=lambda a: (
+            primary not in a.tags,
+            a.locale != language,
+            not (channel and channel in a.channels),
+            a.external_id,
+        )
+    )
     # One article per subject: a translated article stands in for its English original.
     seen_subjects: set[str] = set()
     picked: list[Article] = []
@@ -121,9 +134,20 @@ def _topic_articles(session: Session, *, tenant_id: str, tags: tuple[str, ...], 
     for article in picked[:limit]:
         body = _plain(article.body)
         snippet = body[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…" if len(body) > SNIPPET_CHARS else body
-        out.append(SuggestionRead(id=article.external_id, title=article.title, url=article.url, snippet=snippet,
-                                  highlights=[], score=0.0, confidence=0.0, locale=article.locale,
-                                  channels=list(article.channels), tags=list(article.tags)))
+        out.append(
+            SuggestionRead(
+                id=article.external_id,
+                title=article.title,
+                url=article.url,
+                snippet=snippet,
+                highlights=[],
+                score=0.0,
+                confidence=0.0,
+                locale=article.locale,
+                channels=list(article.channels),
+                tags=list(article.tags),
+            )
+        )
     return out
 
 
@@ -156,8 +180,9 @@ def _verified(order: Any, *, email: str | None, postcode: str | None, identities
     return False
 
 
-def order_status(session: Session, *, tenant_id: str, order_id: str, email: str | None,
-                 postcode: str | None) -> tuple[str, OrderStatusRead | None]:
+def order_status(
+    session: Session, *, tenant_id: str, order_id: str, email: str | None, postcode: str | None
+) -> tuple[str, OrderStatusRead | None]:
     """The live status of an order, only when the e-mail or postcode matches it.
 
     An unknown order and a failed check read the same, so the form cannot be used to probe order ids.
@@ -172,42 +197,92 @@ def order_status(session: Session, *, tenant_id: str, order_id: str, email: str 
     if not _verified(order, email=email, postcode=postcode, identities=identities):
         return "not_verified", None
     return "verified", OrderStatusRead(
-        order_id=order.order_id, channel=order.channel, status=order.status, placed_at=order.placed_at,
-        currency=order.currency, items=[f"{item.qty} × {item.title}" for item in order.items],
-        shipments=[ShipmentStatus(carrier=s.carrier, tracking_number=s.tracking_number, status=s.status, eta=s.eta,
-                                  status_at=s.status_at, location=s.location) for s in order.shipments],
-        refunds=[RefundStatus(refund_id=r.refund_id, status=r.status, amount=r.amount) for r in order.refunds],
+        order_id=order.order_id,
+        channel=order.channel,
+        status=order.status,
+        placed_at=order.placed_at,
+        currency=order.currency,
+        items=[f"{item.qty} × {item.title}" for item in order.items],
+        shipments=[
+            ShipmentStatus(
+                carrier=s.carrier,
+                tracking_number=s.tracking_number,
+                status=s.status,
+                eta=s.eta,
+                status_at=s.status_at,
+                location=s.location,
+            )
+            for s in order.shipments
+        ],
+        refunds=[
+            RefundStatus(refund_id=r.refund_id, status=r.status, amount=r.amount) for r in order.refunds
+        ],
     )
 
 
-def contact_suggest(session: Session, engine: SearchEngine, *, tenant_id: str, request: ContactSuggestRequest,
-                    threshold: float) -> ContactSuggestResult:
+def contact_suggest(
+    session: Session,
+    engine: SearchEngine,
+    *,
+    tenant_id: str,
+    request: ContactSuggestRequest,
+    threshold: float,
+) -> ContactSuggestResult:
     """Articles to show before the form can be sent, and the order status for a verified customer."""
     tags = TOPIC_TAGS[request.topic]
     suggestions: list[SuggestionRead] = []
     matched_on: Literal["message", "topic"] = "topic"
     if len(request.message) >= MIN_MESSAGE_CHARS:
-        result = suggest(session, engine, tenant_id=tenant_id, query=request.message, channel=request.channel,
-                         locale=request.locale, top_k=request.top_k, threshold=threshold, tags=tags)
+        result = suggest(
+            session,
+            engine,
+            tenant_id=tenant_id,
+            query=request.message,
+            channel=request.channel,
+            locale=request.locale,
+            top_k=request.top_k,
+            threshold=threshold,
+            tags=tags,
+        )
         if not result.abstained:
             suggestions, matched_on = result.suggestions, "message"
     if not suggestions:
         # A message that matches nothing still leaves the topic's own articles worth showing.
-        suggestions = _topic_articles(session, tenant_id=tenant_id, tags=tags, channel=request.channel,
-                                      locale=request.locale, limit=min(request.top_k, TOPIC_ARTICLES))
+        suggestions = _topic_articles(
+            session,
+            tenant_id=tenant_id,
+            tags=tags,
+            channel=request.channel,
+            locale=request.locale,
+            limit=min(request.top_k, TOPIC_ARTICLES),
+        )
     verification: Literal["not_requested", "verified", "not_verified", "unavailable"] = "not_requested"
     order = None
     if request.order_id and (request.email or request.postcode):
-        verification, order = order_status(session, tenant_id=tenant_id, order_id=request.order_id,
-                                           email=request.email, postcode=request.postcode)
-    return ContactSuggestResult(topic=request.topic, matched_on=matched_on, suggestions=suggestions,
-                                verification=verification, order=order)
+        verification, order = order_status(
+            session,
+            tenant_id=tenant_id,
+            order_id=request.order_id,
+            email=request.email,
+            postcode=request.postcode,
+        )
+    return ContactSuggestResult(
+        topic=request.topic,
+        matched_on=matched_on,
+        suggestions=suggestions,
+        verification=verification,
+        order=order,
+    )
 
 
 TOPIC_SUBJECTS = {
-    "tracking": "Where is my order?", "return": "Returning an item", "refund": "My refund",
-    "damaged": "Damaged or missing item", "cancellation": "Cancelling an order",
-    "product_question": "Question about a product", "other": "Something else",
+    "tracking": "Where is my order?",
+    "return": "Returning an item",
+    "refund": "My refund",
+    "damaged": "Damaged or missing item",
+    "cancellation": "Cancelling an order",
+    "product_question": "Question about a product",
+    "other": "Something else",
 }
 
 
@@ -221,7 +296,9 @@ class ContactSubmitRequest(BaseModel):
     message: str = Field(min_length=10, max_length=5000)
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     name: str | None = Field(None, max_length=300)
-    channel: Channel | None = Field(None, description="Where the order was bought; the ticket itself is 'web'")
+    channel: Channel | None = Field(
+        None, description="Where the order was bought; the ticket itself is 'web'"
+    )
     order_id: str | None = Field(None, max_length=100)
     locale: Locale = "en"
 
@@ -234,11 +311,14 @@ class ContactSubmitRequest(BaseModel):
 class ContactSubmitResult(BaseModel):
     ticket_id: str
     outcome: Literal["created", "updated", "unchanged"]
-    linked_to_earlier_contact: bool = Field(description="a likely duplicate of this customer's earlier ticket exists")
+    linked_to_earlier_contact: bool = Field(
+        description="a likely duplicate of this customer's earlier ticket exists"
+    )
 
 
-def submit_contact(session: Session, engine: SearchEngine, *, tenant_id: str, request: ContactSubmitRequest,
-                   window_days: int) -> ContactSubmitResult:
+def submit_contact(
+    session: Session, engine: SearchEngine, *, tenant_id: str, request: ContactSubmitRequest, window_days: int
+) -> ContactSubmitResult:
     """'I still need help': one web ticket through the tickets service (duplicate check included),
     and the session's `submitted` event in the same transaction, so the report never misses a contact."""
     from core.errors import NotFoundError
@@ -251,17 +331,37 @@ def submit_contact(session: Session, engine: SearchEngine, *, tenant_id: str, re
 
     tag = TOPIC_TAGS[request.topic][0]
     ticket_in = TicketCreate(
-        id=f"web-{request.submission_id}", channel="web", customer=ContactIn(email=request.email, name=request.name),
-        order_id=request.order_id, subject=TOPIC_SUBJECTS[request.topic], body=request.message,
-        locale=request.locale.split("-")[0], tags=[tag],
+        id=f"web-{request.submission_id}",
+        channel="web",
+        customer=ContactIn(email=request.email, name=request.name),
+        order_id=request.order_id,
+        subject=TOPIC_SUBJECTS[request.topic],
+        body=request.message,
+        locale=request.locale.split("-")[0],
+        tags=[tag],
     )
-    result = history.ingest_tickets(session, engine, tenant_id=tenant_id, tickets=[ticket_in],
-                                    window_days=window_days)[0]
+    result = history.ingest_tickets(
+        session, engine, tenant_id=tenant_id, tickets=[ticket_in], window_days=window_days
+    )[0]
     if result.outcome == "created":
-        record_events(session, tenant_id=tenant_id, events=[DeflectionEventCreate(
-            session_id=request.session_id, kind="submitted", source="contact_form", topic=tag,
-            channel=request.channel, locale=request.locale, customer_email=request.email,
-            ticket_id=result.ticket.id,
-        )])
-    return ContactSubmitResult(ticket_id=result.ticket.id, outcome=result.outcome,
-                               linked_to_earlier_contact=any(d.is_duplicate for d in result.duplicates))
+        record_events(
+            session,
+            tenant_id=tenant_id,
+            events=[
+                DeflectionEventCreate(
+                    session_id=request.session_id,
+                    kind="submitted",
+                    source="contact_form",
+                    topic=tag,
+                    channel=request.channel,
+                    locale=request.locale,
+                    customer_email=request.email,
+                    ticket_id=result.ticket.id,
+                )
+            ],
+        )
+    return ContactSubmitResult(
+        ticket_id=result.ticket.id,
+        outcome=result.outcome,
+        linked_to_earlier_contact=any(d.is_duplicate for d in result.duplicates),
+    )

@@ -10,8 +10,8 @@ are reported as pending and left out of the rate, so a fresh day never looks bet
 from __future__ import annotations
 
 import csv
-import io
 import importlib
+import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -112,8 +112,9 @@ class _SessionFacts:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def _history_contacts(session: Session, *, tenant_id: str, emails: set[str], since: datetime,
-                      until: datetime) -> dict[str, list[datetime]]:
+def _history_contacts(
+    session: Session, *, tenant_id: str, emails: set[str], since: datetime, until: datetime
+) -> dict[str, list[datetime]]:
     """Ticket times on every channel of the customers these e-mails resolve to (when history exists)."""
     try:
         models = importlib.import_module("history.models")
@@ -128,16 +129,22 @@ def _history_contacts(session: Session, *, tenant_id: str, emails: set[str], sin
     owners: dict[int, set[str]] = defaultdict(set)
     for customer_id, value in session.execute(
         select(Identity.customer_id, Identity.value).where(
-            Identity.tenant_id == tenant_id, Identity.kind == "email", Identity.value.in_(by_normal),
-            Identity.unlinked_at.is_(None))
+            Identity.tenant_id == tenant_id,
+            Identity.kind == "email",
+            Identity.value.in_(by_normal),
+            Identity.unlinked_at.is_(None),
+        )
     ):
         owners[customer_id].add(by_normal[value])
     out: dict[str, list[datetime]] = defaultdict(list)
     if owners:
         for customer_id, created_at in session.execute(
             select(Ticket.customer_id, Ticket.created_at).where(
-                Ticket.tenant_id == tenant_id, Ticket.customer_id.in_(owners),
-                Ticket.created_at >= since, Ticket.created_at < until)
+                Ticket.tenant_id == tenant_id,
+                Ticket.customer_id.in_(owners),
+                Ticket.created_at >= since,
+                Ticket.created_at < until,
+            )
         ):
             for email in owners[customer_id]:
                 out[email].append(created_at)
@@ -147,10 +154,7 @@ def _history_contacts(session: Session, *, tenant_id: str, emails: set[str], sin
 def record_events(session: Session, *, tenant_id: str, events: Iterable[DeflectionEventCreate]) -> int:
     """Stores a batch of events stamped with the server's clock; returns how many were stored."""
     now = utcnow()
-    rows = [
-        DeflectionEvent(tenant_id=tenant_id, created_at=now, **event.model_dump())
-        for event in events
-    ]
+    rows = [DeflectionEvent(tenant_id=tenant_id, created_at=now, **event.model_dump()) for event in events]
     for row in rows:
         if row.kind not in EVENT_KINDS or row.source not in SOURCES:
             raise InvalidInputError(f"unknown event kind or source: {row.kind}/{row.source}")
@@ -159,17 +163,24 @@ def record_events(session: Session, *, tenant_id: str, events: Iterable[Deflecti
     return len(rows)
 
 
-def _collect(session: Session, *, tenant_id: str, since: datetime, until: datetime,
-             window: timedelta) -> tuple[dict[str, _SessionFacts], dict[str, list[datetime]]]:
+def _collect(
+    session: Session, *, tenant_id: str, since: datetime, until: datetime, window: timedelta
+) -> tuple[dict[str, _SessionFacts], dict[str, list[datetime]]]:
     """Per-session facts for sessions that started in [since, until), plus submissions by e-mail."""
-    started = select(DeflectionEvent.session_id).where(
-        DeflectionEvent.tenant_id == tenant_id, DeflectionEvent.kind == "impression",
-        DeflectionEvent.created_at >= since, DeflectionEvent.created_at < until,
-    ).distinct()
+    started = (
+        select(DeflectionEvent.session_id)
+        .where(
+            DeflectionEvent.tenant_id == tenant_id,
+            DeflectionEvent.kind == "impression",
+            DeflectionEvent.created_at >= since,
+            DeflectionEvent.created_at < until,
+        )
+        .distinct()
+    )
     facts: dict[str, _SessionFacts] = defaultdict(_SessionFacts)
     rows = session.scalars(
-        select(DeflectionEvent).where(DeflectionEvent.tenant_id == tenant_id,
-                                      DeflectionEvent.session_id.in_(started))
+        select(DeflectionEvent)
+        .where(DeflectionEvent.tenant_id == tenant_id, DeflectionEvent.session_id.in_(started))
         .order_by(DeflectionEvent.created_at, DeflectionEvent.id)
     )
     for row in rows:
@@ -188,14 +199,17 @@ def _collect(session: Session, *, tenant_id: str, since: datetime, until: dateti
     if emails:
         for email, at in session.execute(
             select(DeflectionEvent.customer_email, DeflectionEvent.created_at).where(
-                DeflectionEvent.tenant_id == tenant_id, DeflectionEvent.kind == "submitted",
+                DeflectionEvent.tenant_id == tenant_id,
+                DeflectionEvent.kind == "submitted",
                 DeflectionEvent.customer_email.in_(emails),
-                DeflectionEvent.created_at >= since, DeflectionEvent.created_at < until + window,
+                DeflectionEvent.created_at >= since,
+                DeflectionEvent.created_at < until + window,
             )
         ):
             by_email[email].append(at)
-        for email, times in _history_contacts(session, tenant_id=tenant_id, emails=emails, since=since,
-                                              until=until + window).items():
+        for email, times in _history_contacts(
+            session, tenant_id=tenant_id, emails=emails, since=since, until=until + window
+        ).items():
             by_email[email].extend(times)
     return facts, by_email
 
@@ -212,8 +226,9 @@ def _bucket_key(at: datetime, bucket: Bucket) -> str:
 
 
 def _row(key: str, sessions: list[tuple[_SessionFacts, str]]) -> DeflectionRow:
-    row = DeflectionRow(key=key, sessions=len(sessions), closed=0, deflected=0, contacted=0, pending=0,
-                        deflection_rate=None)
+    row = DeflectionRow(
+        key=key, sessions=len(sessions), closed=0, deflected=0, contacted=0, pending=0, deflection_rate=None
+    )
     for facts, outcome in sessions:
         if outcome == "contacted":
             row.contacted += 1
@@ -233,8 +248,15 @@ def _row(key: str, sessions: list[tuple[_SessionFacts, str]]) -> DeflectionRow:
     return row
 
 
-def deflection_report(session: Session, *, tenant_id: str, window_hours: int, since: datetime | None = None,
-                      until: datetime | None = None, bucket: Bucket = "day") -> DeflectionReport:
+def deflection_report(
+    session: Session,
+    *,
+    tenant_id: str,
+    window_hours: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bucket: Bucket = "day",
+) -> DeflectionReport:
     """The deflection rate overall, per topic, per channel and per day or week."""
     now = utcnow()
     until = _aware(until) or now
@@ -269,14 +291,34 @@ def deflection_report(session: Session, *, tenant_id: str, window_hours: int, si
     by_channel = sorted(grouped(lambda f: f.channel or "(none)"), key=lambda r: (-r.sessions, r.key))
     over_time = sorted(grouped(lambda f: _bucket_key(f.first_impression or now, bucket)), key=lambda r: r.key)
     return DeflectionReport(
-        definition=DEFINITION.format(hours=window_hours), window_hours=window_hours, since=since, until=until,
-        bucket=bucket, total=_row("all", outcomes), by_topic=by_topic, by_channel=by_channel,
+        definition=DEFINITION.format(hours=window_hours),
+        window_hours=window_hours,
+        since=since,
+        until=until,
+        bucket=bucket,
+        total=_row("all", outcomes),
+        by_topic=by_topic,
+        by_channel=by_channel,
         over_time=over_time,
     )
 
 
-CSV_COLUMNS = ("dimension", "key", "sessions", "closed", "deflected", "contacted", "pending", "deflection_rate",
-               "impressions", "clicks", "helpful", "not_helpful", "contact_anyway", "submitted")
+CSV_COLUMNS = (
+    "dimension",
+    "key",
+    "sessions",
+    "closed",
+    "deflected",
+    "contacted",
+    "pending",
+    "deflection_rate",
+    "impressions",
+    "clicks",
+    "helpful",
+    "not_helpful",
+    "contact_anyway",
+    "submitted",
+)
 
 
 def report_csv(report: DeflectionReport) -> str:
@@ -284,14 +326,18 @@ def report_csv(report: DeflectionReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    sections = [("total", [report.total]), ("topic", report.by_topic), ("channel", report.by_channel),
-                (report.bucket, report.over_time)]
+    sections = [
+        ("total", [report.total]),
+        ("topic", report.by_topic),
+        ("channel", report.by_channel),
+        (report.bucket, report.over_time),
+    ]
     for dimension, rows in sections:
         for row in rows:
             data = row.model_dump()
-            writer.writerow([dimension] + [
-                "" if data[c] is None else _csv_safe(data[c]) for c in CSV_COLUMNS[1:]
-            ])
+            writer.writerow(
+                [dimension] + ["" if data[c] is None else _csv_safe(data[c]) for c in CSV_COLUMNS[1:]]
+            )
     return out.getvalue()
 
 

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.clock import utcnow
 from core.db import Base, TenantMixin
 
-EVENT_KINDS: tuple[str, ...] = ("impression", "click", "helpful", "not_helpful", "contact_anyway", "submitted")
+EVENT_KINDS: tuple[str, ...] = (
+    "impression",
+    "click",
+    "helpful",
+    "not_helpful",
+    "contact_anyway",
+    "submitted",
+)
 SOURCES: tuple[str, ...] = ("widget", "help_centre", "contact_form")
 
 
@@ -18,8 +25,10 @@ class DeflectionEvent(TenantMixin, Base):
     """One event; the server stamps the time so a client cannot move events in or out of a window."""
 
     __tablename__ = "deflection_events"
-    __table_args__ = (Index("ix_deflection_events_tenant_session", "tenant_id", "session_id"),
-                      Index("ix_deflection_events_tenant_created", "tenant_id", "created_at"))
+    __table_args__ = (
+        Index("ix_deflection_events_tenant_session", "tenant_id", "session_id"),
+        Index("ix_deflection_events_tenant_created", "tenant_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64))

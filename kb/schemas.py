@@ -78,7 +78,9 @@ class SuggestionRead(BaseModel):
     title: str
     url: str | None
     snippet: str
-    highlights: list[tuple[int, int]] = Field(description="[start, end) offsets of matched words in the snippet")
+    highlights: list[tuple[int, int]] = Field(
+        description="[start, end) offsets of matched words in the snippet"
+    )
     score: float
     confidence: float
     locale: str

@@ -26,8 +26,14 @@ COLLECTION = "articles"
 
 def _content_hash(article_in: ArticleCreate) -> str:
     payload = json.dumps(
-        [article_in.title, article_in.body, article_in.locale, sorted(article_in.channels),
-         sorted(article_in.tags), article_in.url],
+        [
+            article_in.title,
+            article_in.body,
+            article_in.locale,
+            sorted(article_in.channels),
+            sorted(article_in.tags),
+            article_in.url,
+        ],
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -35,8 +41,13 @@ def _content_hash(article_in: ArticleCreate) -> str:
 
 def to_read(article: Article) -> ArticleRead:
     return ArticleRead(
-        id=article.external_id, title=article.title, body=article.body, locale=article.locale,
-        channels=list(article.channels), tags=list(article.tags), url=article.url,
+        id=article.external_id,
+        title=article.title,
+        body=article.body,
+        locale=article.locale,
+        channels=list(article.channels),
+        tags=list(article.tags),
+        url=article.url,
         updated_at=article.source_updated_at or article.updated_at,
     )
 
@@ -59,8 +70,14 @@ def get(session: Session, *, tenant_id: str, external_id: str) -> Article:
 
 
 def list_(
-    session: Session, *, tenant_id: str, offset: int = 0, limit: int = 50, tag: str | None = None,
-    channel: str | None = None, locale: str | None = None,
+    session: Session,
+    *,
+    tenant_id: str,
+    offset: int = 0,
+    limit: int = 50,
+    tag: str | None = None,
+    channel: str | None = None,
+    locale: str | None = None,
 ) -> tuple[list[Article], int]:
     """A page of articles ordered by id, with the total count."""
     query = select(Article).where(Article.tenant_id == tenant_id)
@@ -89,18 +106,31 @@ def _sync_chunks(session: Session, article: Article) -> None:
             kept.append(row)
         else:
             row = ArticleChunk(
-                tenant_id=article.tenant_id, position=chunk.position, heading=chunk.heading,
-                text=chunk.text, content_hash=chunk.content_hash,
+                tenant_id=article.tenant_id,
+                position=chunk.position,
+                heading=chunk.heading,
+                text=chunk.text,
+                content_hash=chunk.content_hash,
             )
             created.append(row)
     removed = [c for rows in old_by_hash.values() for c in rows]
     article.chunks = kept + created
     session.flush()
-    record_changes(session, tenant_id=article.tenant_id, collection=COLLECTION,
-                   item_ids=[c.id for c in removed], op="delete")
+    record_changes(
+        session,
+        tenant_id=article.tenant_id,
+        collection=COLLECTION,
+        item_ids=[c.id for c in removed],
+        op="delete",
+    )
     # Kept chunks are re-announced too: their channels/locale/tags may have changed.
-    record_changes(session, tenant_id=article.tenant_id, collection=COLLECTION,
-                   item_ids=[c.id for c in kept + created], op="upsert")
+    record_changes(
+        session,
+        tenant_id=article.tenant_id,
+        collection=COLLECTION,
+        item_ids=[c.id for c in kept + created],
+        op="upsert",
+    )
 
 
 def upsert(session: Session, *, tenant_id: str, article_in: ArticleCreate) -> tuple[Article, str]:
@@ -146,18 +176,26 @@ def update(session: Session, *, tenant_id: str, external_id: str, article_up: Ar
 def delete(session: Session, *, tenant_id: str, external_id: str) -> None:
     """Deletes the article and removes its chunks from every index."""
     article = get(session, tenant_id=tenant_id, external_id=external_id)
-    record_changes(session, tenant_id=tenant_id, collection=COLLECTION,
-                   item_ids=[c.id for c in article.chunks], op="delete")
+    record_changes(
+        session,
+        tenant_id=tenant_id,
+        collection=COLLECTION,
+        item_ids=[c.id for c in article.chunks],
+        op="delete",
+    )
     session.delete(article)
     session.flush()
 
 
 def count(session: Session, *, tenant_id: str) -> int:
     """Number of articles of the tenant."""
-    return int(session.scalar(select(func.count()).select_from(Article).where(Article.tenant_id == tenant_id)) or 0)
+    return int(
+        session.scalar(select(func.count()).select_from(Article).where(Article.tenant_id == tenant_id)) or 0
+    )
 
 
 # -- import -----------------------------------------------------------------------
+
 
 def parse_articles_jsonl(path: Path) -> list[ArticleCreate]:
     """Every line or none: raises ImportFileError listing each bad line (file, line, reason)."""
@@ -210,7 +248,9 @@ def parse_markdown_folder(folder: Path) -> list[ArticleCreate]:
     return articles
 
 
-def import_articles(session: Session, *, tenant_id: str, articles: Iterable[ArticleCreate], file: str) -> ImportReport:
+def import_articles(
+    session: Session, *, tenant_id: str, articles: Iterable[ArticleCreate], file: str
+) -> ImportReport:
     """Upserts a parsed file; idempotent: re-importing the same content changes nothing."""
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for article_in in articles:

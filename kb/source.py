@@ -15,12 +15,21 @@ class ArticleChunkSource:
     def load(
         self, session: Session, *, tenant_id: str, item_ids: Sequence[int] | None, with_vectors: bool
     ) -> list[IndexedItem]:
-        columns = [ArticleChunk.id, ArticleChunk.text, ArticleChunk.heading, Article.external_id,
-                   Article.channels, Article.locale, Article.tags]
+        columns = [
+            ArticleChunk.id,
+            ArticleChunk.text,
+            ArticleChunk.heading,
+            Article.external_id,
+            Article.channels,
+            Article.locale,
+            Article.tags,
+        ]
         if with_vectors:
             columns += [ArticleChunk.embedding, ArticleChunk.embedding_model]
-        query = select(*columns).join(Article, Article.id == ArticleChunk.article_id).where(
-            ArticleChunk.tenant_id == tenant_id
+        query = (
+            select(*columns)
+            .join(Article, Article.id == ArticleChunk.article_id)
+            .where(ArticleChunk.tenant_id == tenant_id)
         )
         if item_ids is not None:
             query = query.where(ArticleChunk.id.in_(list(item_ids)))
@@ -28,16 +37,22 @@ class ArticleChunkSource:
         for row in session.execute(query.order_by(ArticleChunk.id)):
             items.append(
                 IndexedItem(
-                    item_id=row.id, key=row.external_id, text=row.text,
+                    item_id=row.id,
+                    key=row.external_id,
+                    text=row.text,
                     vector=row.embedding if with_vectors else None,
                     encoder=row.embedding_model if with_vectors else None,
-                    channels=tuple(row.channels or ()), locale=row.locale, labels=tuple(row.tags or ()),
+                    channels=tuple(row.channels or ()),
+                    locale=row.locale,
+                    labels=tuple(row.tags or ()),
                     extra={"heading": row.heading},
                 )
             )
         return items
 
-    def store_vectors(self, session: Session, *, tenant_id: str, vectors: dict[int, bytes], encoder: str) -> None:
+    def store_vectors(
+        self, session: Session, *, tenant_id: str, vectors: dict[int, bytes], encoder: str
+    ) -> None:
         for chunk_id, vector in vectors.items():
             session.execute(
                 update(ArticleChunk)

@@ -26,13 +26,17 @@ LOCALE_BONUS = 0.02
 SNIPPET_CHARS = 220
 
 
-def abstain_threshold(session: Session, *, tenant_id: str, encoder: str, default: float,
-                      collection: str = COLLECTION) -> float:
+def abstain_threshold(
+    session: Session, *, tenant_id: str, encoder: str, default: float, collection: str = COLLECTION
+) -> float:
     """The latest calibrated threshold for this tenant and encoder, else the configured default."""
     stored = session.scalar(
         select(Calibration.threshold)
-        .where(Calibration.tenant_id == tenant_id, Calibration.collection == collection,
-               Calibration.encoder == encoder)
+        .where(
+            Calibration.tenant_id == tenant_id,
+            Calibration.collection == collection,
+            Calibration.encoder == encoder,
+        )
         .order_by(Calibration.id.desc())
         .limit(1)
     )
@@ -65,7 +69,9 @@ def _snippet(text: str, query: str) -> tuple[str, list[tuple[int, int]]]:
     return snippet, spans
 
 
-def rank_articles(hits: list[Hit], *, channel: str | None, locale: str | None) -> list[tuple[str, float, float, Hit]]:
+def rank_articles(
+    hits: list[Hit], *, channel: str | None, locale: str | None
+) -> list[tuple[str, float, float, Hit]]:
     """Groups chunk hits by article: (article id, ranking score, confidence, best chunk hit).
 
     Confidence is the best chunk's cosine: the number the abstain threshold is calibrated on.
@@ -107,14 +113,16 @@ def suggest(
     started = time.perf_counter()
     collection = engine.collection(tenant_id, COLLECTION)
     vector = engine.encode_query(query, COLLECTION) if mode != "bm25" else None
-    hits = collection.search(query, vector, top_k=60, mode=mode, flt=SearchFilter(channel=channel), candidates=60)
+    hits = collection.search(
+        query, vector, top_k=60, mode=mode, flt=SearchFilter(channel=channel), candidates=60
+    )
     ranked = rank_articles(hits, channel=channel, locale=locale)
     if tags:
         # A topic chosen in the contact form narrows the list, but never empties it on its own.
         on_topic = [r for r in ranked if set(r[3].item.labels) & set(tags)]
         ranked = on_topic + [r for r in ranked if r not in on_topic]
-    best_confidence = max((r[2] for r in ranked[:3]), default=0.0) if mode != "bm25" else (
-        1.0 if ranked else 0.0
+    best_confidence = (
+        max((r[2] for r in ranked[:3]), default=0.0) if mode != "bm25" else (1.0 if ranked else 0.0)
     )
     abstained = not ranked or best_confidence < threshold
     suggestions: list[SuggestionRead] = []
@@ -133,12 +141,22 @@ def suggest(
             snippet, spans = _snippet(hit.item.text, query)
             suggestions.append(
                 SuggestionRead(
-                    id=key, title=article.title, url=article.url, snippet=snippet, highlights=spans,
-                    score=round(score, 6), confidence=round(confidence, 4), locale=article.locale,
-                    channels=list(article.channels), tags=list(article.tags),
+                    id=key,
+                    title=article.title,
+                    url=article.url,
+                    snippet=snippet,
+                    highlights=spans,
+                    score=round(score, 6),
+                    confidence=round(confidence, 4),
+                    locale=article.locale,
+                    channels=list(article.channels),
+                    tags=list(article.tags),
                 )
             )
     return SuggestResult(
-        query=query, abstained=abstained or not suggestions, threshold=threshold, suggestions=suggestions,
+        query=query,
+        abstained=abstained or not suggestions,
+        threshold=threshold,
+        suggestions=suggestions,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )

@@ -22,15 +22,22 @@ from core.schemas import MARKETPLACES
 from core.settings import Settings
 from history.identity import find_order_ids
 from history.models import Order
+from history.service import get_order, get_ticket, orders_for_customer
 from kb.models import Article
 from replies import macros, rewriter
 from replies.factcheck import check_facts
-from replies.intents import classifier_for
-from history.service import get_order, get_ticket, orders_for_customer
 from replies.facts import Fact, customer_name, order_facts
+from replies.intents import classifier_for
 from replies.models import Draft
 from replies.schemas import (
-    ArticleCited, DraftCreate, DraftRead, FactCheckRead, FactUsed, MacroUsed, QuestionCoverage, RewriteRead,
+    ArticleCited,
+    DraftCreate,
+    DraftRead,
+    FactCheckRead,
+    FactUsed,
+    MacroUsed,
+    QuestionCoverage,
+    RewriteRead,
 )
 from replies.segmentation import Question, fold, segment
 
@@ -42,11 +49,16 @@ SUPPORTED_LOCALES = ("en", "fr", "de", "es", "it")
 ARTICLE_TOPICS = frozenset({"product_question", "wrong_item", "delivery_change", "other"})
 EXCERPT_CHARS = 300
 _MISSING_REASON = {
-    "carrier": "no shipment with a carrier is recorded", "tracking_number": "no tracking number is recorded",
-    "shipment_state": "no shipment is recorded", "shipment_status": "no shipment is recorded",
-    "refund_id": "no refund is recorded", "refund_state": "no refund is recorded",
-    "refund_status": "no refund is recorded", "refund_amount": "no refund is recorded",
-    "order_state": "the order has no status", "items": "the order has no items recorded",
+    "carrier": "no shipment with a carrier is recorded",
+    "tracking_number": "no tracking number is recorded",
+    "shipment_state": "no shipment is recorded",
+    "shipment_status": "no shipment is recorded",
+    "refund_id": "no refund is recorded",
+    "refund_state": "no refund is recorded",
+    "refund_status": "no refund is recorded",
+    "refund_amount": "no refund is recorded",
+    "order_state": "the order has no status",
+    "items": "the order has no items recorded",
     "item_title": "the order has no items recorded",
 }
 
@@ -80,23 +92,35 @@ class _Context:
 
 
 def compose(
-    session: Session, *, tenant_id: str, request: DraftCreate, settings: Settings,
-    engine: SearchEngine | None = None, created_by_key: int | None = None,
+    session: Session,
+    *,
+    tenant_id: str,
+    request: DraftCreate,
+    settings: Settings,
+    engine: SearchEngine | None = None,
+    created_by_key: int | None = None,
 ) -> DraftRead:
     """Composes, checks, stores and returns one draft reply."""
     started = time.perf_counter()
     ticket = None
     if request.ticket_id:
         ticket = get_ticket(session, tenant_id=tenant_id, ticket_id=request.ticket_id)
-    message = request.text or (f"{ticket.subject}\n{ticket.body}" if ticket and ticket.subject else ticket.body if ticket else "")
+    message = request.text or (
+        f"{ticket.subject}\n{ticket.body}" if ticket and ticket.subject else ticket.body if ticket else ""
+    )
     channel = request.channel or (ticket.channel if ticket else None)
     if not channel or not message.strip():
         raise InvalidInputError("the draft needs the customer's text and the channel")
-    locale = (request.locale or (ticket.locale if ticket else None) or compliance.detect_locale(message)).split("-")[0]
+    locale = (
+        request.locale or (ticket.locale if ticket else None) or compliance.detect_locale(message)
+    ).split("-")[0]
     if locale not in SUPPORTED_LOCALES:
         locale = "en"
     ctx = _Context(
-        tenant_id=tenant_id, channel=channel, locale=locale, message=message,
+        tenant_id=tenant_id,
+        channel=channel,
+        locale=locale,
+        message=message,
         customer_id=request.customer_id or (ticket.customer_id if ticket else None),
         default_order_id=request.order_id or (ticket.order_id if ticket else None),
         articles=list(session.scalars(select(Article).where(Article.tenant_id == tenant_id))),
@@ -104,15 +128,28 @@ def compose(
     if ctx.customer_id is None and ctx.default_order_id:
         linked = get_order(session, tenant_id=tenant_id, order_id=ctx.default_order_id)
         ctx.customer_id = linked.customer_id if linked else None
-    questions = segment(message, classifier_for(engine.encoder_for("articles")) if engine is not None else None)
+    questions = segment(
+        message, classifier_for(engine.encoder_for("articles")) if engine is not None else None
+    )
     answers = [_answer(session, ctx, q, engine, settings) for q in questions]
     if ctx.customer_id is None:
-        ctx.customer_id = next((a.order.customer_id for a in answers if a.order and a.order.customer_id), None)
-    name = customer_name(session, tenant_id=tenant_id, customer_id=ctx.customer_id) if ctx.customer_id else None
-    greeting = macros.render_macro(session, tenant_id=tenant_id, key="greeting", channel=channel, locale=locale,
-                                   variables={"customer_name": name})
-    closing = macros.render_macro(session, tenant_id=tenant_id, key="closing", channel=channel, locale=locale,
-                                  variables={})
+        ctx.customer_id = next(
+            (a.order.customer_id for a in answers if a.order and a.order.customer_id), None
+        )
+    name = (
+        customer_name(session, tenant_id=tenant_id, customer_id=ctx.customer_id) if ctx.customer_id else None
+    )
+    greeting = macros.render_macro(
+        session,
+        tenant_id=tenant_id,
+        key="greeting",
+        channel=channel,
+        locale=locale,
+        variables={"customer_name": name},
+    )
+    closing = macros.render_macro(
+        session, tenant_id=tenant_id, key="closing", channel=channel, locale=locale, variables={}
+    )
     answered = [a for a in answers if a.status == "answered"]
     # Unanswered questions keep their place with the holding line: the customer sees each one taken up.
     written = [a for a in answers if a.text]
@@ -140,56 +177,102 @@ def compose(
 
     coverage = [
         QuestionCoverage(
-            topic=a.question.topic, text=a.question.text, status=a.status,  # type: ignore[arg-type]
-            reason=a.reason, order_id=a.order.order_id if a.order else None,
-            macro=a.macro.key if a.macro else None, article_id=a.article.external_id if a.article else None,
+            topic=a.question.topic,
+            text=a.question.text,
+            status=a.status,  # type: ignore[arg-type]
+            reason=a.reason,
+            order_id=a.order.order_id if a.order else None,
+            macro=a.macro.key if a.macro else None,
+            article_id=a.article.external_id if a.article else None,
         )
         for a in answers
     ]
     macro_rows = [
-        {"key": m.key, "channel": m.channel, "locale": m.locale, "version": m.version, "id": m.macro_version_id,
-         "topic": next((a.question.topic for a in written if a.macro is m), None)}
+        {
+            "key": m.key,
+            "channel": m.channel,
+            "locale": m.locale,
+            "version": m.version,
+            "id": m.macro_version_id,
+            "topic": next((a.question.topic for a in written if a.macro is m), None),
+        }
         for m in used_macros
     ]
     draft = Draft(
-        tenant_id=tenant_id, ticket_id=request.ticket_id, customer_id=ctx.customer_id,
+        tenant_id=tenant_id,
+        ticket_id=request.ticket_id,
+        customer_id=ctx.customer_id,
         order_id=next((a.order.order_id for a in answers if a.order), ctx.default_order_id),
-        channel=channel, locale=locale, message=redact(message), reply=redact(reply),
-        topics=[a.question.topic for a in answers], coverage=[c.model_dump() for c in coverage],
-        macro_versions=macro_rows, articles=[a.external_id for a in cited],
-        compliance_passed=not result.blocking, blocked=result.blocking or not fact_check.passed,
-        rewritten=rewrite.accepted, contact_at=ticket.created_at if ticket else utcnow(), created_by_key=created_by_key,
+        channel=channel,
+        locale=locale,
+        message=redact(message),
+        reply=redact(reply),
+        topics=[a.question.topic for a in answers],
+        coverage=[c.model_dump() for c in coverage],
+        macro_versions=macro_rows,
+        articles=[a.external_id for a in cited],
+        compliance_passed=not result.blocking,
+        blocked=result.blocking or not fact_check.passed,
+        rewritten=rewrite.accepted,
+        contact_at=ticket.created_at if ticket else utcnow(),
+        created_by_key=created_by_key,
     )
     session.add(draft)
     session.flush()
     return DraftRead(
-        id=draft.id, ticket_id=request.ticket_id, channel=channel, locale=locale, customer_id=ctx.customer_id,
+        id=draft.id,
+        ticket_id=request.ticket_id,
+        channel=channel,
+        locale=locale,
+        customer_id=ctx.customer_id,
         reply=reply,
-        ready_to_send=bool(answers) and all(a.status == "answered" for a in answers) and fact_check.passed
+        ready_to_send=bool(answers)
+        and all(a.status == "answered" for a in answers)
+        and fact_check.passed
         and not result.blocking,
-        questions=coverage, facts=facts,
+        questions=coverage,
+        facts=facts,
         articles=[ArticleCited(id=a.external_id, title=a.title, url=a.url, locale=a.locale) for a in cited],
-        macros=[MacroUsed(key=m.key, channel=m.channel, locale=m.locale, version=m.version) for m in used_macros],
-        fact_check=FactCheckRead(passed=fact_check.passed, checked=fact_check.checked,
-                                 unsupported=fact_check.unsupported),
-        compliance=result, rewrite=rewrite, took_ms=round((time.perf_counter() - started) * 1000, 2),
+        macros=[
+            MacroUsed(key=m.key, channel=m.channel, locale=m.locale, version=m.version) for m in used_macros
+        ],
+        fact_check=FactCheckRead(
+            passed=fact_check.passed, checked=fact_check.checked, unsupported=fact_check.unsupported
+        ),
+        compliance=result,
+        rewrite=rewrite,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 
 
-def _answer(session: Session, ctx: _Context, question: Question, engine: SearchEngine | None,
-            settings: Settings) -> _Answer:
+def _answer(
+    session: Session, ctx: _Context, question: Question, engine: SearchEngine | None, settings: Settings
+) -> _Answer:
     order = _resolve_order(session, ctx, question)
     article = _pick_article(session, ctx, question, order, engine, settings)
     if question.topic in ARTICLE_TOPICS:
         if article is None:
-            return _pending(session, ctx, _Answer(question, "needs_agent",
-                                                  "no macro or help article covers this question", order))
-        key = "product_question" if question.topic == "product_question" and order and order.items else "article_answer"
+            return _pending(
+                session,
+                ctx,
+                _Answer(question, "needs_agent", "no macro or help article covers this question", order),
+            )
+        key = (
+            "product_question"
+            if question.topic == "product_question" and order and order.items
+            else "article_answer"
+        )
     else:
         if order is None:
-            return _pending(session, ctx, _Answer(
-                question, "needs_agent",
-                "which order? no order id in the message and none linked to this customer"))
+            return _pending(
+                session,
+                ctx,
+                _Answer(
+                    question,
+                    "needs_agent",
+                    "which order? no order id in the message and none linked to this customer",
+                ),
+            )
         key = question.topic
     variables: dict[str, object] = {f.name: f.value for f in order_facts(order, ctx.locale)} if order else {}
     if article is not None:
@@ -199,8 +282,14 @@ def _answer(session: Session, ctx: _Context, question: Question, engine: SearchE
         if article.url and ctx.channel not in MARKETPLACES:
             variables["article_url"] = article.url
     try:
-        rendered = macros.render_macro(session, tenant_id=ctx.tenant_id, key=key, channel=ctx.channel,
-                                       locale=ctx.locale, variables=variables)
+        rendered = macros.render_macro(
+            session,
+            tenant_id=ctx.tenant_id,
+            key=key,
+            channel=ctx.channel,
+            locale=ctx.locale,
+            variables=variables,
+        )
     except macros.MacroRenderError as exc:
         what = _MISSING_REASON.get(exc.missing or "", exc.message)
         where = f"order {order.order_id}: " if order else ""
@@ -211,7 +300,9 @@ def _answer(session: Session, ctx: _Context, question: Question, engine: SearchE
     if question.topic == "other" and article is not None and article.tags and "other" not in article.tags:
         # An open question answered by, say, the warranty article was a product question all along.
         question.topic = article.tags[0]
-    reason = f"macro {rendered.key} v{rendered.version}" + (f" with facts of order {order.order_id}" if order else "")
+    reason = f"macro {rendered.key} v{rendered.version}" + (
+        f" with facts of order {order.order_id}" if order else ""
+    )
     if article is not None and key in ("product_question", "article_answer"):
         reason += f", article {article.external_id}"
     return _Answer(question, "answered", reason, order, rendered.text, rendered, article)
@@ -224,8 +315,14 @@ def _pending(session: Session, ctx: _Context, answer: _Answer) -> _Answer:
     if answer.order is not None:
         variables["order_id"] = answer.order.order_id
     try:
-        rendered = macros.render_macro(session, tenant_id=ctx.tenant_id, key="pending", channel=ctx.channel,
-                                       locale=ctx.locale, variables=variables)
+        rendered = macros.render_macro(
+            session,
+            tenant_id=ctx.tenant_id,
+            key="pending",
+            channel=ctx.channel,
+            locale=ctx.locale,
+            variables=variables,
+        )
     except (macros.MacroRenderError, NotFoundError) as exc:
         # An admin may have broken or removed the holding line: the question stays unanswered and says why.
         answer.reason = f"{answer.reason}; holding line unavailable: {exc.message}"
@@ -240,7 +337,12 @@ def _resolve_order(session: Session, ctx: _Context, question: Question) -> Order
     in_question = [oid for s, e in question.spans for oid in find_order_ids(ctx.message[s:e])]
     before = find_order_ids(ctx.message[:start])
     anywhere = find_order_ids(ctx.message)
-    for candidate in [*in_question, *reversed(before), *anywhere, *([ctx.default_order_id] if ctx.default_order_id else [])]:
+    for candidate in [
+        *in_question,
+        *reversed(before),
+        *anywhere,
+        *([ctx.default_order_id] if ctx.default_order_id else []),
+    ]:
         order = ctx.order(session, candidate)
         if order is not None:
             return order
@@ -266,18 +368,37 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"[a-z0-9]{3,}", fold(text)))
 
 
-def _pick_article(session: Session, ctx: _Context, question: Question, order: Order | None,
-                  engine: SearchEngine | None, settings: Settings) -> Article | None:
+def _pick_article(
+    session: Session,
+    ctx: _Context,
+    question: Question,
+    order: Order | None,
+    engine: SearchEngine | None,
+    settings: Settings,
+) -> Article | None:
     """A help article for the question: by reason tag and channel, or by search for open questions."""
     items = " ".join(i.title for i in order.items) if order else ""
     if engine is not None and question.topic in ("product_question", "other"):
         from kb.suggest import abstain_threshold, suggest
 
-        threshold = abstain_threshold(session, tenant_id=ctx.tenant_id, encoder=engine.encoder_for("articles").name,
-                                      default=settings.default_abstain_threshold)
+        threshold = abstain_threshold(
+            session,
+            tenant_id=ctx.tenant_id,
+            encoder=engine.encoder_for("articles").name,
+            default=settings.default_abstain_threshold,
+        )
         tags = (question.topic,) if question.topic != "other" else None
-        result = suggest(session, engine, tenant_id=ctx.tenant_id, query=f"{question.text} {items}".strip(),
-                         channel=ctx.channel, locale=ctx.locale, top_k=5, threshold=threshold, tags=tags)
+        result = suggest(
+            session,
+            engine,
+            tenant_id=ctx.tenant_id,
+            query=f"{question.text} {items}".strip(),
+            channel=ctx.channel,
+            locale=ctx.locale,
+            top_k=5,
+            threshold=threshold,
+            tags=tags,
+        )
         by_id = {a.external_id: a for a in ctx.articles}
         for suggestion in result.suggestions:
             if tags is None or question.topic in suggestion.tags:
@@ -289,9 +410,15 @@ def _pick_article(session: Session, ctx: _Context, question: Question, order: Or
     for article in ctx.articles:
         if question.topic not in article.tags or (article.channels and ctx.channel not in article.channels):
             continue
-        overlap = len(wanted & _words(f"{article.title} {article.tags}")) + 0.2 * len(wanted & _words(article.body))
-        score = (2.0 * (ctx.channel in article.channels) + 1.5 * (article.locale == ctx.locale)
-                 + 0.5 * (article.locale == "en") + 0.3 * overlap)
+        overlap = len(wanted & _words(f"{article.title} {article.tags}")) + 0.2 * len(
+            wanted & _words(article.body)
+        )
+        score = (
+            2.0 * (ctx.channel in article.channels)
+            + 1.5 * (article.locale == ctx.locale)
+            + 0.5 * (article.locale == "en")
+            + 0.3 * overlap
+        )
         if question.topic == "product_question" and overlap < 1:
             continue  # a care guide for the wrong product answers nothing
         if best is None or score > best[0]:

@@ -11,16 +11,47 @@ from replies.segmentation import fold
 
 # Carriers a reply might name; a carrier is a fact like a number (naming the wrong one misleads).
 CARRIERS = (
-    "dhl", "ups", "fedex", "usps", "dpd", "gls", "hermes", "evri", "royal mail", "parcelforce", "la poste",
-    "colissimo", "chronopost", "mondial relay", "correos", "seur", "mrw", "nacex", "poste italiane", "brt", "sda",
-    "postnl", "bpost", "deutsche post", "amazon logistics", "ontrac", "lasership", "canada post", "purolator",
-    "tnt", "australia post", "yodel", "inpost",
+    "dhl",
+    "ups",
+    "fedex",
+    "usps",
+    "dpd",
+    "gls",
+    "hermes",
+    "evri",
+    "royal mail",
+    "parcelforce",
+    "la poste",
+    "colissimo",
+    "chronopost",
+    "mondial relay",
+    "correos",
+    "seur",
+    "mrw",
+    "nacex",
+    "poste italiane",
+    "brt",
+    "sda",
+    "postnl",
+    "bpost",
+    "deutsche post",
+    "amazon logistics",
+    "ontrac",
+    "lasership",
+    "canada post",
+    "purolator",
+    "tnt",
+    "australia post",
+    "yodel",
+    "inpost",
 )
 _CARRIER = re.compile(r"\b(?:" + "|".join(re.escape(c) for c in CARRIERS) + r")\b")
 _MONTH_NAMES = {fold(name): index for names in MONTHS.values() for index, name in enumerate(names, start=1)}
 # Only a month next to a day counts: Italian "mai" (never) is not May.
 _MONTH = re.compile(
-    r"\b\d{1,2}\.?\s+(?:de\s+)?(" + "|".join(re.escape(m) for m in sorted(_MONTH_NAMES, key=len, reverse=True)) + r")\b"
+    r"\b\d{1,2}\.?\s+(?:de\s+)?("
+    + "|".join(re.escape(m) for m in sorted(_MONTH_NAMES, key=len, reverse=True))
+    + r")\b"
 )
 # A token with at least one digit: amounts (19.99, 19,99), ids (113-4455667-1234567, #1001, R-88), dates, times.
 _NUMERIC = re.compile(r"[#A-Za-z0-9][#A-Za-z0-9\-./:,]*")

@@ -21,23 +21,89 @@ MONTHS: dict[str, list[str]] = {locale: names.split() for locale, names in _MONT
 
 # Status words as a customer reads them; an unknown status is shown as stored, never guessed.
 _STATUS = {
-    "label_created": {"en": "label created, waiting for the carrier's first scan", "fr": "étiquette créée, en attente de la prise en charge par le transporteur", "de": "Etikett erstellt, wartet auf die erste Scannung durch den Versanddienstleister", "es": "etiqueta creada, pendiente del primer escaneo del transportista", "it": "etichetta creata, in attesa della presa in carico del corriere"},
-    "in_transit": {"en": "in transit", "fr": "en transit", "de": "unterwegs", "es": "en tránsito", "it": "in transito"},
-    "out_for_delivery": {"en": "out for delivery", "fr": "en cours de livraison", "de": "in Zustellung", "es": "en reparto", "it": "in consegna"},
-    "delivered": {"en": "delivered", "fr": "livré", "de": "zugestellt", "es": "entregado", "it": "consegnato"},
-    "exception": {"en": "delivery problem reported by the carrier", "fr": "incident de livraison signalé par le transporteur", "de": "Zustellproblem vom Versanddienstleister gemeldet", "es": "incidencia de entrega comunicada por el transportista", "it": "problema di consegna segnalato dal corriere"},
+    "label_created": {
+        "en": "label created, waiting for the carrier's first scan",
+        "fr": "étiquette créée, en attente de la prise en charge par le transporteur",
+        "de": "Etikett erstellt, wartet auf die erste Scannung durch den Versanddienstleister",
+        "es": "etiqueta creada, pendiente del primer escaneo del transportista",
+        "it": "etichetta creata, in attesa della presa in carico del corriere",
+    },
+    "in_transit": {
+        "en": "in transit",
+        "fr": "en transit",
+        "de": "unterwegs",
+        "es": "en tránsito",
+        "it": "in transito",
+    },
+    "out_for_delivery": {
+        "en": "out for delivery",
+        "fr": "en cours de livraison",
+        "de": "in Zustellung",
+        "es": "en reparto",
+        "it": "in consegna",
+    },
+    "delivered": {
+        "en": "delivered",
+        "fr": "livré",
+        "de": "zugestellt",
+        "es": "entregado",
+        "it": "consegnato",
+    },
+    "exception": {
+        "en": "delivery problem reported by the carrier",
+        "fr": "incident de livraison signalé par le transporteur",
+        "de": "Zustellproblem vom Versanddienstleister gemeldet",
+        "es": "incidencia de entrega comunicada por el transportista",
+        "it": "problema di consegna segnalato dal corriere",
+    },
     "delayed": {"en": "delayed", "fr": "retardé", "de": "verzögert", "es": "retrasado", "it": "in ritardo"},
-    "returned": {"en": "returned to sender", "fr": "retourné à l'expéditeur", "de": "an den Absender zurückgesandt", "es": "devuelto al remitente", "it": "restituito al mittente"},
-    "pending": {"en": "pending", "fr": "en attente", "de": "in Bearbeitung", "es": "pendiente", "it": "in attesa"},
-    "processing": {"en": "being processed", "fr": "en cours de traitement", "de": "in Bearbeitung", "es": "en proceso", "it": "in lavorazione"},
-    "requested": {"en": "requested", "fr": "demandé", "de": "beantragt", "es": "solicitado", "it": "richiesto"},
+    "returned": {
+        "en": "returned to sender",
+        "fr": "retourné à l'expéditeur",
+        "de": "an den Absender zurückgesandt",
+        "es": "devuelto al remitente",
+        "it": "restituito al mittente",
+    },
+    "pending": {
+        "en": "pending",
+        "fr": "en attente",
+        "de": "in Bearbeitung",
+        "es": "pendiente",
+        "it": "in attesa",
+    },
+    "processing": {
+        "en": "being processed",
+        "fr": "en cours de traitement",
+        "de": "in Bearbeitung",
+        "es": "en proceso",
+        "it": "in lavorazione",
+    },
+    "requested": {
+        "en": "requested",
+        "fr": "demandé",
+        "de": "beantragt",
+        "es": "solicitado",
+        "it": "richiesto",
+    },
     "approved": {"en": "approved", "fr": "approuvé", "de": "genehmigt", "es": "aprobado", "it": "approvato"},
     "issued": {"en": "issued", "fr": "effectué", "de": "veranlasst", "es": "emitido", "it": "emesso"},
     "shipped": {"en": "shipped", "fr": "expédiée", "de": "versendet", "es": "enviado", "it": "spedito"},
-    "cancelled": {"en": "cancelled", "fr": "annulée", "de": "storniert", "es": "cancelado", "it": "annullato"},
+    "cancelled": {
+        "en": "cancelled",
+        "fr": "annulée",
+        "de": "storniert",
+        "es": "cancelado",
+        "it": "annullato",
+    },
 }
-CHANNEL_NAMES = {"amazon": "Amazon", "ebay": "eBay", "walmart": "Walmart", "shopify": "Shopify", "email": "e-mail",
-                 "web": "web"}
+CHANNEL_NAMES = {
+    "amazon": "Amazon",
+    "ebay": "eBay",
+    "walmart": "Walmart",
+    "shopify": "Shopify",
+    "email": "e-mail",
+    "web": "web",
+}
 
 
 @dataclass(frozen=True)
@@ -67,17 +133,24 @@ def format_amount(amount: float, currency: str, locale: str) -> str:
 
 
 def customer_name(session: Session, *, tenant_id: str, customer_id: int) -> str | None:
-    name = session.scalar(select(Customer.name).where(Customer.tenant_id == tenant_id, Customer.id == customer_id))
+    name = session.scalar(
+        select(Customer.name).where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
+    )
     return name.strip() or None if name else None
 
 
 def order_facts(order: Order, locale: str) -> list[Fact]:
     """Every fact a macro may use about this order; absent data gives no fact (the macro then cannot render)."""
     source = f"order {order.order_id}"
-    facts = [Fact("order_id", order.order_id, source), Fact("channel_name", CHANNEL_NAMES.get(order.channel, order.channel), source)]
+    facts = [
+        Fact("order_id", order.order_id, source),
+        Fact("channel_name", CHANNEL_NAMES.get(order.channel, order.channel), source),
+    ]
     if order.status:
-        facts += [Fact("order_state", order.status.lower(), source),
-                  Fact("order_status", status_label(order.status, locale), source)]
+        facts += [
+            Fact("order_state", order.status.lower(), source),
+            Fact("order_status", status_label(order.status, locale), source),
+        ]
     if order.placed_at:
         facts.append(Fact("placed_at", format_date(order.placed_at, locale), source))
     if order.items:
@@ -92,8 +165,10 @@ def order_facts(order: Order, locale: str) -> list[Fact]:
         if shipment.tracking_number:
             facts.append(Fact("tracking_number", shipment.tracking_number, ship_source))
         if shipment.status:
-            facts += [Fact("shipment_state", shipment.status.lower(), ship_source),
-                      Fact("shipment_status", status_label(shipment.status, locale), ship_source)]
+            facts += [
+                Fact("shipment_state", shipment.status.lower(), ship_source),
+                Fact("shipment_status", status_label(shipment.status, locale), ship_source),
+            ]
         if shipment.eta and shipment.status.lower() != "delivered":
             facts.append(Fact("eta", format_date(shipment.eta, locale), ship_source))
         if shipment.location:
@@ -103,7 +178,11 @@ def order_facts(order: Order, locale: str) -> list[Fact]:
         refund_source = f"refund {refund.refund_id}"
         facts.append(Fact("refund_id", refund.refund_id, refund_source))
         if refund.status:
-            facts += [Fact("refund_state", refund.status.lower(), refund_source),
-                      Fact("refund_status", status_label(refund.status, locale), refund_source)]
-        facts.append(Fact("refund_amount", format_amount(refund.amount, order.currency, locale), refund_source))
+            facts += [
+                Fact("refund_state", refund.status.lower(), refund_source),
+                Fact("refund_status", status_label(refund.status, locale), refund_source),
+            ]
+        facts.append(
+            Fact("refund_amount", format_amount(refund.amount, order.currency, locale), refund_source)
+        )
     return facts

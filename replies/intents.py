@@ -59,8 +59,12 @@ _cache_lock = threading.Lock()
 def load_examples(path: Path = EXAMPLES_PATH) -> list[tuple[str, str]]:
     """(tag, phrase) pairs of the examples file, every language together."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [(tag, str(phrase)) for tag, per_locale in data.items() for phrases in per_locale.values()
-            for phrase in phrases]
+    return [
+        (tag, str(phrase))
+        for tag, per_locale in data.items()
+        for phrases in per_locale.values()
+        for phrase in phrases
+    ]
 
 
 def _examples(encoder: Encoder, path: Path) -> _Examples:
@@ -74,7 +78,9 @@ def _examples(encoder: Encoder, path: Path) -> _Examples:
         labels = tuple(sorted({tag for tag, _ in pairs}))
         position = {label: i for i, label in enumerate(labels)}
         vectors = encoder.encode([phrase for _, phrase in pairs], kind="query")
-        found = _Examples(labels, np.array([position[tag] for tag, _ in pairs]), np.asarray(vectors, np.float32))
+        found = _Examples(
+            labels, np.array([position[tag] for tag, _ in pairs]), np.asarray(vectors, np.float32)
+        )
         _cache[key] = found
         return found
 
@@ -82,8 +88,14 @@ def _examples(encoder: Encoder, path: Path) -> _Examples:
 class IntentClassifier:
     """Nearest-example tagging: a tag's score is the mean cosine of its TOP_K closest examples."""
 
-    def __init__(self, encoder: Encoder, *, floor: float = DEFAULT_FLOOR, margin: float = DEFAULT_MARGIN,
-                 path: Path = EXAMPLES_PATH) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        *,
+        floor: float = DEFAULT_FLOOR,
+        margin: float = DEFAULT_MARGIN,
+        path: Path = EXAMPLES_PATH,
+    ) -> None:
         self.encoder = encoder
         self.floor = floor
         self.margin = margin
@@ -106,8 +118,9 @@ class IntentClassifier:
             best, second = int(order[0]), int(order[1])
             label, score, runner_up = examples.labels[best], float(per_label[best]), float(per_label[second])
             sure = label != NONE and score >= self.floor and score - runner_up >= self.margin
-            guesses.append(IntentGuess(topic=label if sure else None, score=score, best=label,
-                                       runner_up_score=runner_up))
+            guesses.append(
+                IntentGuess(topic=label if sure else None, score=score, best=label, runner_up_score=runner_up)
+            )
         return guesses
 
 

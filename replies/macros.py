@@ -26,19 +26,46 @@ MAX_BODY_CHARS = 5000
 MAX_OUTPUT_CHARS = 10_000
 
 # The only names a macro may use; all come from the unified history or a cited article.
-ALLOWED_VARIABLES: frozenset[str] = frozenset({
-    "customer_name", "order_id", "order_state", "order_status", "placed_at", "items", "item_title",
-    "carrier", "tracking_number", "shipment_state", "shipment_status", "shipment_location", "eta",
-    "refund_id", "refund_state", "refund_status", "refund_amount", "channel_name",
-    "article_title", "article_excerpt", "article_url",
-    # The reason tag of the question a holding line ("we are checking ...") acknowledges; not a fact.
-    "topic",
-})
+ALLOWED_VARIABLES: frozenset[str] = frozenset(
+    {
+        "customer_name",
+        "order_id",
+        "order_state",
+        "order_status",
+        "placed_at",
+        "items",
+        "item_title",
+        "carrier",
+        "tracking_number",
+        "shipment_state",
+        "shipment_status",
+        "shipment_location",
+        "eta",
+        "refund_id",
+        "refund_state",
+        "refund_status",
+        "refund_amount",
+        "channel_name",
+        "article_title",
+        "article_excerpt",
+        "article_url",
+        # The reason tag of the question a holding line ("we are checking ...") acknowledges; not a fact.
+        "topic",
+    }
+)
 # Every macro key that answers a reason tag carries that tag; the rest are building blocks.
-TOPIC_KEYS: frozenset[str] = frozenset({
-    "tracking", "return_label", "refund_status", "damaged_in_transit", "cancellation", "missing_item",
-    "product_question", "invoice",
-})
+TOPIC_KEYS: frozenset[str] = frozenset(
+    {
+        "tracking",
+        "return_label",
+        "refund_status",
+        "damaged_in_transit",
+        "cancellation",
+        "missing_item",
+        "product_question",
+        "invoice",
+    }
+)
 
 # The immutable sandbox also forbids mutating lists/dicts passed in; attribute access to
 # dunders, format-string tricks and huge ranges raise SecurityError instead of running.
@@ -93,10 +120,20 @@ def render_body(body: str, variables: dict[str, object]) -> str:
     except UndefinedError as exc:
         found = _UNDEFINED_NAME.search(str(exc))
         missing = found.group(1) if found else None
-        raise MacroRenderError(f"macro needs {missing or 'a value'} which is not available", missing=missing) from exc
+        raise MacroRenderError(
+            f"macro needs {missing or 'a value'} which is not available", missing=missing
+        ) from exc
     except SecurityError as exc:
         raise MacroRenderError(f"macro tried something the sandbox forbids: {exc}") from exc
-    except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+    except (
+        TemplateError,
+        ArithmeticError,
+        LookupError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        RecursionError,
+    ) as exc:
         # An admin-written template is untrusted code: any failure (huge range, bad filter) means no reply.
         raise MacroRenderError(f"macro failed to render: {type(exc).__name__}: {exc}") from exc
     leftover = _LEFTOVER.search(text)
@@ -108,12 +145,27 @@ def render_body(body: str, variables: dict[str, object]) -> str:
 
 
 _SAMPLE = {
-    "customer_name": "Sample", "order_id": "000-0000000-0000000", "order_state": "shipped",
-    "order_status": "shipped", "placed_at": "1 January 2026", "items": "Sample item", "item_title": "Sample item",
-    "carrier": "DHL", "tracking_number": "00000000", "shipment_state": "in_transit",
-    "shipment_status": "in transit", "shipment_location": "Leeds", "eta": "2 January 2026",
-    "refund_id": "R-0", "refund_state": "pending", "refund_status": "pending", "refund_amount": "1.00 EUR",
-    "channel_name": "Amazon", "article_title": "Sample", "article_excerpt": "Sample.", "topic": "tracking",
+    "customer_name": "Sample",
+    "order_id": "000-0000000-0000000",
+    "order_state": "shipped",
+    "order_status": "shipped",
+    "placed_at": "1 January 2026",
+    "items": "Sample item",
+    "item_title": "Sample item",
+    "carrier": "DHL",
+    "tracking_number": "00000000",
+    "shipment_state": "in_transit",
+    "shipment_status": "in transit",
+    "shipment_location": "Leeds",
+    "eta": "2 January 2026",
+    "refund_id": "R-0",
+    "refund_state": "pending",
+    "refund_status": "pending",
+    "refund_amount": "1.00 EUR",
+    "channel_name": "Amazon",
+    "article_title": "Sample",
+    "article_excerpt": "Sample.",
+    "topic": "tracking",
 }
 
 
@@ -151,32 +203,68 @@ def seed_macros() -> dict[tuple[str, str, str], str]:
 
 def ensure_seeded(session: Session, *, tenant_id: str) -> int:
     """Adds every seed macro the tenant does not have yet (never overwrites an admin's version)."""
-    existing = set(session.execute(
-        select(Macro.key, Macro.channel, Macro.locale).where(Macro.tenant_id == tenant_id)
-    ).tuples())
+    existing = set(
+        session.execute(
+            select(Macro.key, Macro.channel, Macro.locale).where(Macro.tenant_id == tenant_id)
+        ).tuples()
+    )
     added = 0
     for (key, channel, locale), body in seed_macros().items():
         if (key, channel, locale) in existing:
             continue
-        _create(session, tenant_id=tenant_id, key=key, channel=channel, locale=locale, body=body,
-                created_by=SEED_AUTHOR, note="seed")
+        _create(
+            session,
+            tenant_id=tenant_id,
+            key=key,
+            channel=channel,
+            locale=locale,
+            body=body,
+            created_by=SEED_AUTHOR,
+            note="seed",
+        )
         added += 1
     if added:
         session.flush()
     return added
 
 
-def _create(session: Session, *, tenant_id: str, key: str, channel: str, locale: str, body: str,
-            created_by: str, note: str) -> MacroVersion:
-    macro = Macro(tenant_id=tenant_id, key=key, channel=channel, locale=locale,
-                  tags=[key] if key in TOPIC_KEYS else [], current_version=1)
-    version = MacroVersion(tenant_id=tenant_id, macro=macro, version=1, body=body, created_by=created_by, note=note)
+def _create(
+    session: Session,
+    *,
+    tenant_id: str,
+    key: str,
+    channel: str,
+    locale: str,
+    body: str,
+    created_by: str,
+    note: str,
+) -> MacroVersion:
+    macro = Macro(
+        tenant_id=tenant_id,
+        key=key,
+        channel=channel,
+        locale=locale,
+        tags=[key] if key in TOPIC_KEYS else [],
+        current_version=1,
+    )
+    version = MacroVersion(
+        tenant_id=tenant_id, macro=macro, version=1, body=body, created_by=created_by, note=note
+    )
     session.add_all([macro, version])
     return version
 
 
-def save_version(session: Session, *, tenant_id: str, key: str, channel: str, locale: str, body: str,
-                 created_by: str, note: str = "") -> MacroVersion:
+def save_version(
+    session: Session,
+    *,
+    tenant_id: str,
+    key: str,
+    channel: str,
+    locale: str,
+    body: str,
+    created_by: str,
+    note: str = "",
+) -> MacroVersion:
     """A new version of a macro (or its first); earlier versions stay untouched for the drafts that used them."""
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", key):
         raise InvalidInputError("macro key must be lower-case letters, digits and underscores")
@@ -186,28 +274,56 @@ def save_version(session: Session, *, tenant_id: str, key: str, channel: str, lo
         raise InvalidInputError("locale must be a language code such as en, fr, de")
     validate_body(body)
     ensure_seeded(session, tenant_id=tenant_id)
-    macro = session.scalar(select(Macro).where(Macro.tenant_id == tenant_id, Macro.key == key,
-                                               Macro.channel == channel, Macro.locale == locale))
+    macro = session.scalar(
+        select(Macro).where(
+            Macro.tenant_id == tenant_id, Macro.key == key, Macro.channel == channel, Macro.locale == locale
+        )
+    )
     if macro is None:
-        version = _create(session, tenant_id=tenant_id, key=key, channel=channel, locale=locale, body=body,
-                          created_by=created_by, note=note)
+        version = _create(
+            session,
+            tenant_id=tenant_id,
+            key=key,
+            channel=channel,
+            locale=locale,
+            body=body,
+            created_by=created_by,
+            note=note,
+        )
     else:
         macro.current_version += 1
-        version = MacroVersion(tenant_id=tenant_id, macro_id=macro.id, version=macro.current_version, body=body,
-                               created_by=created_by, note=note)
+        version = MacroVersion(
+            tenant_id=tenant_id,
+            macro_id=macro.id,
+            version=macro.current_version,
+            body=body,
+            created_by=created_by,
+            note=note,
+        )
         session.add(version)
     session.flush()
     return version
 
 
-def list_(session: Session, *, tenant_id: str, key: str | None = None, channel: str | None = None,
-          locale: str | None = None) -> list[tuple[Macro, MacroVersion]]:
+def list_(
+    session: Session,
+    *,
+    tenant_id: str,
+    key: str | None = None,
+    channel: str | None = None,
+    locale: str | None = None,
+) -> list[tuple[Macro, MacroVersion]]:
     """Every macro with its current version."""
     ensure_seeded(session, tenant_id=tenant_id)
-    query = (select(Macro, MacroVersion)
-             .join(MacroVersion, (MacroVersion.macro_id == Macro.id) & (MacroVersion.version == Macro.current_version))
-             .where(Macro.tenant_id == tenant_id)
-             .order_by(Macro.key, Macro.channel, Macro.locale))
+    query = (
+        select(Macro, MacroVersion)
+        .join(
+            MacroVersion,
+            (MacroVersion.macro_id == Macro.id) & (MacroVersion.version == Macro.current_version),
+        )
+        .where(Macro.tenant_id == tenant_id)
+        .order_by(Macro.key, Macro.channel, Macro.locale)
+    )
     if key:
         query = query.where(Macro.key == key)
     if channel:
@@ -219,22 +335,38 @@ def list_(session: Session, *, tenant_id: str, key: str | None = None, channel: 
 
 def get(session: Session, *, tenant_id: str, key: str, channel: str, locale: str) -> Macro:
     ensure_seeded(session, tenant_id=tenant_id)
-    macro = session.scalar(select(Macro).where(Macro.tenant_id == tenant_id, Macro.key == key,
-                                               Macro.channel == channel, Macro.locale == locale))
+    macro = session.scalar(
+        select(Macro).where(
+            Macro.tenant_id == tenant_id, Macro.key == key, Macro.channel == channel, Macro.locale == locale
+        )
+    )
     if macro is None:
         raise NotFoundError(f"no macro {key!r} for channel {channel!r} and locale {locale!r}")
     return macro
 
 
-def resolve(session: Session, *, tenant_id: str, key: str, channel: str, locale: str) -> tuple[Macro, MacroVersion]:
+def resolve(
+    session: Session, *, tenant_id: str, key: str, channel: str, locale: str
+) -> tuple[Macro, MacroVersion]:
     """The most specific macro: this channel and locale, then any channel, then English."""
     primary = (locale or "en").split("-")[0].lower()
-    rows = session.execute(
-        select(Macro, MacroVersion)
-        .join(MacroVersion, (MacroVersion.macro_id == Macro.id) & (MacroVersion.version == Macro.current_version))
-        .where(Macro.tenant_id == tenant_id, Macro.key == key, Macro.channel.in_([channel, "*"]),
-               Macro.locale.in_([primary, "en"]))
-    ).tuples().all()
+    rows = (
+        session.execute(
+            select(Macro, MacroVersion)
+            .join(
+                MacroVersion,
+                (MacroVersion.macro_id == Macro.id) & (MacroVersion.version == Macro.current_version),
+            )
+            .where(
+                Macro.tenant_id == tenant_id,
+                Macro.key == key,
+                Macro.channel.in_([channel, "*"]),
+                Macro.locale.in_([primary, "en"]),
+            )
+        )
+        .tuples()
+        .all()
+    )
     preference = [(channel, primary), ("*", primary), (channel, "en"), ("*", "en")]
     by_slot = {(m.channel, m.locale): (m, v) for m, v in rows}
     for slot in preference:
@@ -243,8 +375,9 @@ def resolve(session: Session, *, tenant_id: str, key: str, channel: str, locale:
     raise NotFoundError(f"no macro {key!r} for channel {channel!r} in {primary!r} or English")
 
 
-def render_macro(session: Session, *, tenant_id: str, key: str, channel: str, locale: str,
-                 variables: dict[str, object]) -> RenderedMacro:
+def render_macro(
+    session: Session, *, tenant_id: str, key: str, channel: str, locale: str, variables: dict[str, object]
+) -> RenderedMacro:
     """Renders the tenant's current version of a macro; raises MacroRenderError instead of leaving a gap."""
     try:
         macro, version = resolve(session, tenant_id=tenant_id, key=key, channel=channel, locale=locale)
@@ -254,20 +387,37 @@ def render_macro(session: Session, *, tenant_id: str, key: str, channel: str, lo
             raise
         macro, version = resolve(session, tenant_id=tenant_id, key=key, channel=channel, locale=locale)
     text = render_body(version.body, variables)
-    return RenderedMacro(text=text, key=macro.key, channel=macro.channel, locale=macro.locale,
-                         version=version.version, macro_version_id=version.id)
+    return RenderedMacro(
+        text=text,
+        key=macro.key,
+        channel=macro.channel,
+        locale=macro.locale,
+        version=version.version,
+        macro_version_id=version.id,
+    )
 
 
 def to_read(macro: Macro, version: MacroVersion) -> MacroRead:
-    return MacroRead(key=macro.key, channel=macro.channel, locale=macro.locale, tags=list(macro.tags),
-                     version=version.version, body=version.body, created_by=version.created_by,
-                     created_at=version.created_at)
+    return MacroRead(
+        key=macro.key,
+        channel=macro.channel,
+        locale=macro.locale,
+        tags=list(macro.tags),
+        version=version.version,
+        body=version.body,
+        created_by=version.created_by,
+        created_at=version.created_at,
+    )
 
 
 def to_detail(macro: Macro) -> MacroDetail:
     current = next(v for v in macro.versions if v.version == macro.current_version)
     return MacroDetail(
         **to_read(macro, current).model_dump(),
-        versions=[MacroVersionRead(version=v.version, body=v.body, created_by=v.created_by, note=v.note,
-                                   created_at=v.created_at) for v in macro.versions],
+        versions=[
+            MacroVersionRead(
+                version=v.version, body=v.body, created_by=v.created_by, note=v.note, created_at=v.created_at
+            )
+            for v in macro.versions
+        ],
     )

@@ -34,8 +34,9 @@ def _rate(resolved: int, total: int) -> float | None:
     return round(resolved / total, 4) if total else None
 
 
-def macro_report(session: Session, *, tenant_id: str, since: datetime | None, until: datetime | None,
-                 window_days: int) -> MacroReport:
+def macro_report(
+    session: Session, *, tenant_id: str, since: datetime | None, until: datetime | None, window_days: int
+) -> MacroReport:
     """A contact counts as resolved first time when the customer writes no new ticket on that reason within the window."""
     query = select(Draft).where(Draft.tenant_id == tenant_id)
     if since:
@@ -48,8 +49,9 @@ def macro_report(session: Session, *, tenant_id: str, since: datetime | None, un
     later: dict[int, list[tuple[datetime, str, list[str]]]] = defaultdict(list)
     if customer_ids:
         for customer_id, created_at, external_id, tags in session.execute(
-            select(Ticket.customer_id, Ticket.created_at, Ticket.external_id, Ticket.tags)
-            .where(Ticket.tenant_id == tenant_id, Ticket.customer_id.in_(customer_ids))
+            select(Ticket.customer_id, Ticket.created_at, Ticket.external_id, Ticket.tags).where(
+                Ticket.tenant_id == tenant_id, Ticket.customer_id.in_(customer_ids)
+            )
         ).tuples():
             if customer_id is not None:
                 later[customer_id].append((created_at, external_id, list(tags or [])))
@@ -57,8 +59,11 @@ def macro_report(session: Session, *, tenant_id: str, since: datetime | None, un
 
     def resolved(draft: Draft, topic: str) -> bool:
         for created_at, external_id, tags in later[draft.customer_id or 0]:
-            if external_id != draft.ticket_id and draft.contact_at < created_at <= draft.contact_at + window \
-                    and topic in tags:
+            if (
+                external_id != draft.ticket_id
+                and draft.contact_at < created_at <= draft.contact_at + window
+                and topic in tags
+            ):
                 return False
         return True
 
@@ -72,12 +77,16 @@ def macro_report(session: Session, *, tenant_id: str, since: datetime | None, un
             topic = used.get("topic")
             if not topic:
                 continue  # greeting and closing frame every reply; they say nothing about effectiveness
-            macro_stats[used["key"]].add(has_customer=has_customer, resolved=has_customer and resolved(draft, topic),
-                                         version=used["version"])
+            macro_stats[used["key"]].add(
+                has_customer=has_customer,
+                resolved=has_customer and resolved(draft, topic),
+                version=used["version"],
+            )
 
     handling: dict[str, list[float]] = defaultdict(list)
     ticket_query = select(Ticket.tags, Ticket.handling_seconds).where(
-        Ticket.tenant_id == tenant_id, Ticket.handling_seconds.is_not(None))
+        Ticket.tenant_id == tenant_id, Ticket.handling_seconds.is_not(None)
+    )
     if since:
         ticket_query = ticket_query.where(Ticket.created_at >= since)
     if until:
@@ -87,19 +96,36 @@ def macro_report(session: Session, *, tenant_id: str, since: datetime | None, un
             handling[tag].append(float(seconds or 0.0))
 
     macros_out = [
-        MacroUsage(key=key, uses=c.uses, versions=dict(c.versions), contacts_with_customer=c.with_customer,
-                   first_contact_resolved=c.resolved, fcr_rate=_rate(c.resolved, c.with_customer))
+        MacroUsage(
+            key=key,
+            uses=c.uses,
+            versions=dict(c.versions),
+            contacts_with_customer=c.with_customer,
+            first_contact_resolved=c.resolved,
+            fcr_rate=_rate(c.resolved, c.with_customer),
+        )
         for key, c in sorted(macro_stats.items(), key=lambda kv: (-kv[1].uses, kv[0]))
     ]
     tags_out = []
     for tag in sorted(set(tag_stats) | set(handling)):
         c = tag_stats.get(tag, _Counts())
         times = handling.get(tag, [])
-        tags_out.append(TagUsage(
-            tag=tag, uses=c.uses, contacts_with_customer=c.with_customer, first_contact_resolved=c.resolved,
-            fcr_rate=_rate(c.resolved, c.with_customer),
-            avg_handling_seconds=round(sum(times) / len(times), 1) if times else None,
-            tickets_with_handling_time=len(times),
-        ))
-    return MacroReport(since=since, until=until, window_days=window_days, drafts=len(drafts), macros=macros_out,
-                       tags=tags_out)
+        tags_out.append(
+            TagUsage(
+                tag=tag,
+                uses=c.uses,
+                contacts_with_customer=c.with_customer,
+                first_contact_resolved=c.resolved,
+                fcr_rate=_rate(c.resolved, c.with_customer),
+                avg_handling_seconds=round(sum(times) / len(times), 1) if times else None,
+                tickets_with_handling_time=len(times),
+            )
+        )
+    return MacroReport(
+        since=since,
+        until=until,
+        window_days=window_days,
+        drafts=len(drafts),
+        macros=macros_out,
+        tags=tags_out,
+    )

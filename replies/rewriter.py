@@ -50,7 +50,9 @@ def _complete(draft: str, *, locale: str, settings: Settings) -> str:
     return content.strip()
 
 
-def rewrite(draft: str, *, channel: str, locale: str, sources: Sequence[str], settings: Settings) -> RewriteOutcome:
+def rewrite(
+    draft: str, *, channel: str, locale: str, sources: Sequence[str], settings: Settings
+) -> RewriteOutcome:
     """The rewritten text when it is safe to use, otherwise the draft unchanged and why."""
     try:
         text = _complete(draft, locale=locale, settings=settings)
@@ -63,7 +65,9 @@ def rewrite(draft: str, *, channel: str, locale: str, sources: Sequence[str], se
         return RewriteOutcome(draft, False, f"rewrite dropped facts: {', '.join(dropped)}")
     invented = check_facts(text, [*sources, draft])
     if not invented.passed:
-        return RewriteOutcome(draft, False, f"rewrite added unsupported facts: {', '.join(invented.unsupported)}")
+        return RewriteOutcome(
+            draft, False, f"rewrite added unsupported facts: {', '.join(invented.unsupported)}"
+        )
     result = compliance.check(text, channel=channel, locale=locale)
     if not result.passed:
         rules = sorted({v.rule for v in result.violations})

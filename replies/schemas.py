@@ -129,7 +129,9 @@ class DraftRead(BaseModel):
     locale: str
     customer_id: int | None
     reply: str
-    ready_to_send: bool = Field(description="Every question answered, facts verified and no blocking violation")
+    ready_to_send: bool = Field(
+        description="Every question answered, facts verified and no blocking violation"
+    )
     questions: list[QuestionCoverage]
     facts: list[FactUsed]
     articles: list[ArticleCited]

@@ -27,8 +27,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """A private data dir per test; the hashing encoder keeps plumbing tests fast and model-free."""
-    return Settings(data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=0.2,
-                    default_abstain_threshold=0.1)
+    return Settings(
+        data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=0.2, default_abstain_threshold=0.1
+    )
 
 
 @pytest.fixture

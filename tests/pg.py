@@ -53,34 +53,74 @@ def _as_owner(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
     runuser = shutil.which("runuser")
-    return [runuser, "-u", "postgres", "--", *command] if runuser else ["su", "postgres", "-c", " ".join(command)]
+    return (
+        [runuser, "-u", "postgres", "--", *command]
+        if runuser
+        else ["su", "postgres", "-c", " ".join(command)]
+    )
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql, or set DEFLECT_TEST_PG_BIN)")
+        pytest.skip(
+            "PostgreSQL server binaries not found (apt-get install postgresql, or set DEFLECT_TEST_PG_BIN)"
+        )
     root = Path(tempfile.mkdtemp(prefix="deflect-pg-"))
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     os.chmod(root, 0o700)
     port = _free_port()
-    subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                              "-E", "UTF8", "--locale=C", "--no-sync"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_owner(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    started = subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
-                                        "-l", str(root / "server.log"), "-w", "-t", "60", "start"]),
-                             capture_output=True, text=True)
+    started = subprocess.run(
+        _as_owner(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+    )
     if started.returncode != 0:
         log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
         raise RuntimeError(f"pg_ctl start failed: {started.stderr}\n{log[-2000:]}")
     try:
         yield PostgresServer(host="127.0.0.1", port=port, user="postgres")
     finally:
-        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -102,5 +142,10 @@ def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
 @pytest.fixture
 def pg_settings(pg_url: str, tmp_path: Path) -> Settings:
     """Like `settings`, but on PostgreSQL (snapshots still go to a private data dir)."""
-    return Settings(data_dir=tmp_path / "var", database_url=pg_url, encoder="hashing", index_sync_seconds=0.2,
-                    default_abstain_threshold=0.1)
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=pg_url,
+        encoder="hashing",
+        index_sync_seconds=0.2,
+        default_abstain_threshold=0.1,
+    )

@@ -10,18 +10,48 @@ DEMO = Path(__file__).resolve().parents[1] / "demo"
 CHANNELS = {"amazon", "ebay", "walmart", "shopify", "email", "web"}
 MARKETPLACES = {"amazon", "ebay", "walmart", "shopify"}
 TAGS = {
-    "tracking", "return_label", "refund_status", "product_question", "damaged_in_transit",
-    "cancellation", "wrong_item", "missing_item", "invoice", "delivery_change", "other",
+    "tracking",
+    "return_label",
+    "refund_status",
+    "product_question",
+    "damaged_in_transit",
+    "cancellation",
+    "wrong_item",
+    "missing_item",
+    "invoice",
+    "delivery_change",
+    "other",
 }
 RULES = {
-    "external_link", "email_address", "phone_number", "promotion", "review_manipulation",
-    "off_platform", "emoji", "sensitive_data", "unfilled_placeholder",
+    "external_link",
+    "email_address",
+    "phone_number",
+    "promotion",
+    "review_manipulation",
+    "off_platform",
+    "emoji",
+    "sensitive_data",
+    "unfilled_placeholder",
 }
 # Rule codes that can apply on each channel (see DATA_FORMATS.md).
 RULES_BY_CHANNEL = {
     "amazon": RULES,
-    "ebay": {"external_link", "email_address", "phone_number", "off_platform", "sensitive_data", "unfilled_placeholder"},
-    "walmart": {"external_link", "email_address", "phone_number", "off_platform", "sensitive_data", "unfilled_placeholder"},
+    "ebay": {
+        "external_link",
+        "email_address",
+        "phone_number",
+        "off_platform",
+        "sensitive_data",
+        "unfilled_placeholder",
+    },
+    "walmart": {
+        "external_link",
+        "email_address",
+        "phone_number",
+        "off_platform",
+        "sensitive_data",
+        "unfilled_placeholder",
+    },
     "shopify": {"sensitive_data", "unfilled_placeholder"},
     "email": {"sensitive_data", "unfilled_placeholder"},
     "web": {"sensitive_data", "unfilled_placeholder"},
@@ -36,7 +66,7 @@ ORDER_ID_PATTERNS = {
     "shopify": r"#\d{4}",
 }
 ISO_TS = r"2026-1[01]-\d{2}T\d{2}:\d{2}:\d{2}Z"
-EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2B55]")
+EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55]")
 
 
 def load(name: str) -> list[dict]:
@@ -67,6 +97,7 @@ def by_id(rows: list[dict], key: str = "id") -> dict:
 
 # ----------------------------------------------------------------- articles
 
+
 def test_articles_format_and_counts():
     articles = load("articles.jsonl")
     require(articles, {"id", "title", "body", "locale", "channels", "tags", "url", "updated_at"}, "articles")
@@ -85,13 +116,34 @@ def test_articles_format_and_counts():
     for loc in OTHER_LOCALES:
         assert locales[loc] >= 3, loc
     ids = {a["id"] for a in articles}
-    for needed in ("kb-tracking", "kb-returns-amazon", "kb-returns-ebay", "kb-returns-walmart",
-                   "kb-returns-shopify", "kb-return-labels", "kb-refunds", "kb-damaged-in-transit",
-                   "kb-missing-item", "kb-wrong-item", "kb-assembly-fjord-bookcase",
-                   "kb-assembly-alto-stool", "kb-install-brisa-fan", "kb-care-cast-iron",
-                   "kb-care-towels", "kb-invoice-amazon", "kb-invoice-shopify", "kb-change-address",
-                   "kb-warranty", "kb-international-shipping", "kb-payment-methods", "kb-gift-orders",
-                   "kb-tracking-fr", "kb-tracking-de", "kb-tracking-es", "kb-tracking-it"):
+    for needed in (
+        "kb-tracking",
+        "kb-returns-amazon",
+        "kb-returns-ebay",
+        "kb-returns-walmart",
+        "kb-returns-shopify",
+        "kb-return-labels",
+        "kb-refunds",
+        "kb-damaged-in-transit",
+        "kb-missing-item",
+        "kb-wrong-item",
+        "kb-assembly-fjord-bookcase",
+        "kb-assembly-alto-stool",
+        "kb-install-brisa-fan",
+        "kb-care-cast-iron",
+        "kb-care-towels",
+        "kb-invoice-amazon",
+        "kb-invoice-shopify",
+        "kb-change-address",
+        "kb-warranty",
+        "kb-international-shipping",
+        "kb-payment-methods",
+        "kb-gift-orders",
+        "kb-tracking-fr",
+        "kb-tracking-de",
+        "kb-tracking-es",
+        "kb-tracking-it",
+    ):
         assert needed in ids, needed
 
 
@@ -114,7 +166,9 @@ def test_exactly_one_noncompliant_marketplace_article():
         if not marketplace_visible:
             continue
         body = a["title"] + "\n" + a["body"]
-        links = [m.group(0) for m in link.finditer(body) if not m.group(0).lower().startswith(allowed_domains)]
+        links = [
+            m.group(0) for m in link.finditer(body) if not m.group(0).lower().startswith(allowed_domains)
+        ]
         if links or email.search(body) or phone.search(body) or promo.search(body) or EMOJI.search(body):
             flagged.append(a["id"])
     assert flagged == ["kb-amazon-care-promo"], flagged
@@ -130,6 +184,7 @@ def test_shop_domain_is_always_example():
 
 
 # ----------------------------------------------------------------- queries
+
 
 def test_queries_labels_and_coverage():
     articles = by_id(load("articles.jsonl"))
@@ -174,6 +229,7 @@ def test_queries_are_channel_aware_for_returns():
 
 # ----------------------------------------------------------------- orders
 
+
 def test_orders_format():
     orders = load("orders.jsonl")
     require(orders, {"order_id", "channel", "customer", "placed_at", "status", "items", "currency"}, "orders")
@@ -188,7 +244,9 @@ def test_orders_format():
         cust = o["customer"]
         assert {"email", "name", "marketplace_customer_id", "phone", "address"} <= cust.keys(), oid
         if o["channel"] == "amazon":
-            assert re.fullmatch(r"[a-z0-9]+@marketplace\.amazon\.(com|de|fr|it|es|co\.uk)", cust["email"]), oid
+            assert re.fullmatch(r"[a-z0-9]+@marketplace\.amazon\.(com|de|fr|it|es|co\.uk)", cust["email"]), (
+                oid
+            )
             assert cust["marketplace_customer_id"], oid
         assert o["items"], oid
         for item in o["items"]:
@@ -222,10 +280,15 @@ def test_some_customers_buy_on_several_channels():
 
 # ----------------------------------------------------------------- tickets
 
+
 def test_tickets_format_and_consistency():
     orders = by_id(load("orders.jsonl"), "order_id")
     tickets = load("tickets.jsonl")
-    require(tickets, {"id", "channel", "customer", "subject", "body", "created_at", "locale", "tags", "status"}, "tickets")
+    require(
+        tickets,
+        {"id", "channel", "customer", "subject", "body", "created_at", "locale", "tags", "status"},
+        "tickets",
+    )
     unique([t["id"] for t in tickets], "tickets")
     assert len(tickets) >= 110
     assert {t["channel"] for t in tickets} == CHANNELS
@@ -288,12 +351,16 @@ def test_duplicate_pairs():
     cross = [p for p in pairs if p["duplicate"] and tickets[p["a"]]["channel"] != tickets[p["b"]]["channel"]]
     assert len(cross) >= 15
     # hard negatives: same customer name on both sides
-    same_person = [p for p in pairs if not p["duplicate"]
-                   and tickets[p["a"]]["customer"]["name"] == tickets[p["b"]]["customer"]["name"]]
+    same_person = [
+        p
+        for p in pairs
+        if not p["duplicate"] and tickets[p["a"]]["customer"]["name"] == tickets[p["b"]]["customer"]["name"]
+    ]
     assert len(same_person) >= 20
 
 
 # ----------------------------------------------------------------- compliance
+
 
 def test_compliance_cases():
     cases = load("compliance_cases.jsonl")
@@ -316,10 +383,15 @@ def test_compliance_cases():
 
 # ----------------------------------------------------------------- drafts
 
+
 def test_draft_requests():
     orders = by_id(load("orders.jsonl"), "order_id")
     reqs = load("draft_requests.jsonl")
-    require(reqs, {"id", "channel", "order_id", "text", "locale", "expected_topics", "must_mention"}, "draft_requests")
+    require(
+        reqs,
+        {"id", "channel", "order_id", "text", "locale", "expected_topics", "must_mention"},
+        "draft_requests",
+    )
     unique([r["id"] for r in reqs], "draft_requests")
     assert len(reqs) >= 35
     for r in reqs:
@@ -331,7 +403,7 @@ def test_draft_requests():
         if order.get("shipment"):
             facts |= {order["shipment"]["carrier"], order["shipment"]["tracking_number"]}
         if order.get("refund"):
-            facts |= {order["refund"]["refund_id"], f'{order["refund"]["amount"]:.2f}'}
+            facts |= {order["refund"]["refund_id"], f"{order['refund']['amount']:.2f}"}
         assert r["must_mention"] and set(r["must_mention"]) <= facts, r["id"]
     assert sum(1 for r in reqs if len(r["expected_topics"]) >= 2) >= len(reqs) // 2
     locales = Counter(r["locale"] for r in reqs)

@@ -17,21 +17,40 @@ router = APIRouter(prefix="/v1/contact-form", tags=["contact form"], route_class
 
 
 @router.post("/suggest", response_model=ContactSuggestResult)
-def contact_form_suggest(body: ContactSuggestRequest, principal: PublicDep, session: SessionDep,
-                         search: SearchDep, settings: SettingsDep) -> ContactSuggestResult:
+def contact_form_suggest(
+    body: ContactSuggestRequest,
+    principal: PublicDep,
+    session: SessionDep,
+    search: SearchDep,
+    settings: SettingsDep,
+) -> ContactSuggestResult:
     """Before submit: articles for the topic and message; the live order status when the customer verifies."""
-    threshold = abstain_threshold(session, tenant_id=principal.tenant_id, encoder=search.encoder_for("articles").name,
-                                  default=settings.default_abstain_threshold)
+    threshold = abstain_threshold(
+        session,
+        tenant_id=principal.tenant_id,
+        encoder=search.encoder_for("articles").name,
+        default=settings.default_abstain_threshold,
+    )
     return contact_suggest(session, search, tenant_id=principal.tenant_id, request=body, threshold=threshold)
 
 
 @router.post("/submit", response_model=ContactSubmitResult, status_code=201)
-def contact_form_submit(body: ContactSubmitRequest, principal: PublicDep, session: SessionDep, search: SearchDep,
-                        settings: SettingsDep) -> ContactSubmitResult:
-    """"I still need help": creates the web ticket through the tickets service, duplicate check included.
+def contact_form_submit(
+    body: ContactSubmitRequest,
+    principal: PublicDep,
+    session: SessionDep,
+    search: SearchDep,
+    settings: SettingsDep,
+) -> ContactSubmitResult:
+    """ "I still need help": creates the web ticket through the tickets service, duplicate check included.
 
     A public key cannot call POST /v1/tickets (agent role); this endpoint accepts only what a customer can
     say about themselves and is idempotent per `submission_id`.
     """
-    return submit_contact(session, search, tenant_id=principal.tenant_id, request=body,
-                          window_days=settings.duplicate_window_days)
+    return submit_contact(
+        session,
+        search,
+        tenant_id=principal.tenant_id,
+        request=body,
+        window_days=settings.duplicate_window_days,
+    )

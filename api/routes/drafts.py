@@ -10,7 +10,15 @@ router = APIRouter(prefix="/v1", tags=["drafts"], route_class=TransactionRoute)
 
 
 @router.post("/drafts", response_model=DraftRead)
-def create_draft(body: DraftCreate, principal: AgentDep, session: SessionDep, runtime: RuntimeDep) -> DraftRead:
+def create_draft(
+    body: DraftCreate, principal: AgentDep, session: SessionDep, runtime: RuntimeDep
+) -> DraftRead:
     """A complete reply for a ticket or message: per-question coverage, facts and sources, compliance result."""
-    return compose(session, tenant_id=principal.tenant_id, request=body, settings=runtime.settings,
-                   engine=runtime.search, created_by_key=principal.key_id)
+    return compose(
+        session,
+        tenant_id=principal.tenant_id,
+        request=body,
+        settings=runtime.settings,
+        engine=runtime.search,
+        created_by_key=principal.key_id,
+    )

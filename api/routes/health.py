@@ -21,8 +21,10 @@ def readyz(runtime: RuntimeDep, request: Request) -> JSONResponse:
     if not getattr(request.app.state, "warm", False):
         return JSONResponse({"ready": False, "reason": "loading model and indexes"}, status_code=503)
     caught_up = runtime.search.is_caught_up()
-    return JSONResponse({"ready": caught_up, "encoder": runtime.search.encoder.name,
-                         "indexes": runtime.search.stats()}, status_code=200 if caught_up else 503)
+    return JSONResponse(
+        {"ready": caught_up, "encoder": runtime.search.encoder.name, "indexes": runtime.search.stats()},
+        status_code=200 if caught_up else 503,
+    )
 
 
 @router.get("/metrics")

@@ -35,9 +35,14 @@ def import_orders(body: list[OrderCreate], principal: AdminDep, session: Session
 @router.post("/v1/identities/link", response_model=IdentityRead)
 def link_identity(body: LinkRequest, principal: AgentDep, session: SessionDep) -> IdentityRead:
     """Ties an identity, and the contacts that came through it, to another customer."""
-    linked = identity.link_identity(session, tenant_id=principal.tenant_id, identity_id=body.identity_id,
-                                    customer_id=body.customer_id, actor=f"{principal.role}-key:{principal.key_id}",
-                                    reason=body.reason)
+    linked = identity.link_identity(
+        session,
+        tenant_id=principal.tenant_id,
+        identity_id=body.identity_id,
+        customer_id=body.customer_id,
+        actor=f"{principal.role}-key:{principal.key_id}",
+        reason=body.reason,
+    )
     return service.identity_read(linked)
 
 
@@ -46,19 +51,33 @@ def unlink_identity(
     identity_id: RowId, body: UnlinkRequest, principal: AgentDep, session: SessionDep
 ) -> IdentityRead:
     """Splits an identity and its contacts off into a customer of their own."""
-    moved = identity.unlink_identity(session, tenant_id=principal.tenant_id, identity_id=identity_id,
-                                     actor=f"{principal.role}-key:{principal.key_id}", reason=body.reason)
+    moved = identity.unlink_identity(
+        session,
+        tenant_id=principal.tenant_id,
+        identity_id=identity_id,
+        actor=f"{principal.role}-key:{principal.key_id}",
+        reason=body.reason,
+    )
     return service.identity_read(moved)
 
 
 @router.get("/v1/reports/repeat-contacts", response_model=RepeatContactsReport)
 def repeat_contacts(
-    principal: AgentDep, session: SessionDep, settings: SettingsDep,
-    within_days: int | None = Query(None, ge=1, le=90), since: datetime | None = None, until: datetime | None = None,
+    principal: AgentDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    within_days: int | None = Query(None, ge=1, le=90),
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> RepeatContactsReport:
     """Repeat-contact rate per reason and per channel (same customer, same reason, within N days)."""
-    return reports.repeat_contacts(session, tenant_id=principal.tenant_id,
-                                   within_days=within_days or settings.repeat_contact_days, since=since, until=until)
+    return reports.repeat_contacts(
+        session,
+        tenant_id=principal.tenant_id,
+        within_days=within_days or settings.repeat_contact_days,
+        since=since,
+        until=until,
+    )
 
 
 @router.get("/v1/reports/top-reasons", response_model=TopReasonsReport)

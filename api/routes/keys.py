@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import security
 from api.deps import AdminDep, RowId, SessionDep, TransactionRoute
 from core import keys
-from core.models import ApiKey
 from core.errors import ConflictError
+from core.models import ApiKey
 
 router = APIRouter(prefix="/v1", tags=["keys"], route_class=TransactionRoute)
 
@@ -28,7 +28,9 @@ class KeyRead(BaseModel):
     id: int
     role: str
     label: str
-    prefix: str = Field(description="First characters of the key, to recognise it; the key itself is not stored")
+    prefix: str = Field(
+        description="First characters of the key, to recognise it; the key itself is not stored"
+    )
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -41,9 +43,10 @@ class KeyCreated(KeyRead):
 class OriginsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    origins: list[str] = Field(max_length=security.MAX_ORIGINS,
-                               description="Browser origins allowed to call with this tenant's keys, e.g. "
-                                           "https://shop.example")
+    origins: list[str] = Field(
+        max_length=security.MAX_ORIGINS,
+        description="Browser origins allowed to call with this tenant's keys, e.g. https://shop.example",
+    )
 
 
 class OriginsRead(BaseModel):
@@ -51,8 +54,15 @@ class OriginsRead(BaseModel):
 
 
 def _read(key: ApiKey) -> KeyRead:
-    return KeyRead(id=key.id, role=key.role, label=key.label, prefix=key.prefix, created_at=key.created_at,
-                   last_used_at=key.last_used_at, revoked_at=key.revoked_at)
+    return KeyRead(
+        id=key.id,
+        role=key.role,
+        label=key.label,
+        prefix=key.prefix,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+    )
 
 
 def _invalidate(request: Request) -> None:
@@ -77,8 +87,11 @@ def list_keys(principal: AdminDep, session: SessionDep) -> list[KeyRead]:
 @router.delete("/keys/{key_id}", response_model=KeyRead)
 def revoke_key(key_id: RowId, principal: AdminDep, session: SessionDep, request: Request) -> KeyRead:
     """Revokes a key of this tenant at once; the last active admin key cannot be revoked (lock-out)."""
-    active_admins = [k.id for k in keys.list_keys(session, tenant_id=principal.tenant_id)
-                     if k.role == "admin" and k.revoked_at is None]
+    active_admins = [
+        k.id
+        for k in keys.list_keys(session, tenant_id=principal.tenant_id)
+        if k.role == "admin" and k.revoked_at is None
+    ]
     if active_admins == [key_id]:
         raise ConflictError("this is the tenant's last active admin key; create another admin key first")
     key = keys.revoke(session, key_id=key_id, tenant_id=principal.tenant_id)
@@ -93,7 +106,9 @@ def get_origins(principal: AdminDep, session: SessionDep) -> OriginsRead:
 
 
 @router.put("/tenant/origins", response_model=OriginsRead)
-def put_origins(body: OriginsUpdate, principal: AdminDep, session: SessionDep, request: Request) -> OriginsRead:
+def put_origins(
+    body: OriginsUpdate, principal: AdminDep, session: SessionDep, request: Request
+) -> OriginsRead:
     """Replaces the allowed origins; takes effect on every replica within a few seconds."""
     origins = security.set_allowed_origins(session, tenant_id=principal.tenant_id, origins=body.origins)
     _invalidate(request)

@@ -18,8 +18,11 @@ _LOCALE = r"^[a-z]{2,3}$"
 
 @router.get("/v1/macros", response_model=MacroPage)
 def list_macros(
-    principal: AgentDep, session: SessionDep, key: str | None = Query(None, pattern=_KEY),
-    channel: str | None = Query(None, pattern=_CHANNEL), locale: str | None = Query(None, pattern=_LOCALE),
+    principal: AgentDep,
+    session: SessionDep,
+    key: str | None = Query(None, pattern=_KEY),
+    channel: str | None = Query(None, pattern=_CHANNEL),
+    locale: str | None = Query(None, pattern=_LOCALE),
 ) -> MacroPage:
     """Every macro with its current version."""
     rows = macros.list_(session, tenant_id=principal.tenant_id, key=key, channel=channel, locale=locale)
@@ -35,19 +38,40 @@ def get_macro(principal: AgentDep, session: SessionDep, key: str, channel: str, 
 
 @router.put("/v1/macros/{key}/{channel}/{locale}", response_model=MacroRead, status_code=201)
 def save_macro(
-    body: MacroVersionCreate, principal: AdminDep, session: SessionDep, key: str, channel: str, locale: str,
+    body: MacroVersionCreate,
+    principal: AdminDep,
+    session: SessionDep,
+    key: str,
+    channel: str,
+    locale: str,
 ) -> MacroRead:
     """Admin only: saves a new version (earlier versions and the drafts that used them stay as they were)."""
-    version = macros.save_version(session, tenant_id=principal.tenant_id, key=key, channel=channel, locale=locale,
-                                  body=body.body, created_by=f"key {principal.key_id}", note=body.note)
+    version = macros.save_version(
+        session,
+        tenant_id=principal.tenant_id,
+        key=key,
+        channel=channel,
+        locale=locale,
+        body=body.body,
+        created_by=f"key {principal.key_id}",
+        note=body.note,
+    )
     return macros.to_read(version.macro, version)
 
 
 @router.get("/v1/reports/macros", response_model=MacroReport)
 def report_macros(
-    principal: AgentDep, session: SessionDep, settings: SettingsDep,
-    since: datetime | None = None, until: datetime | None = None,
+    principal: AgentDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> MacroReport:
     """Usage, first-contact resolution per macro and tag, average handling time per tag."""
-    return macro_report(session, tenant_id=principal.tenant_id, since=since, until=until,
-                        window_days=settings.repeat_contact_days)
+    return macro_report(
+        session,
+        tenant_id=principal.tenant_id,
+        since=since,
+        until=until,
+        window_days=settings.repeat_contact_days,
+    )

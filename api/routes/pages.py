@@ -31,8 +31,19 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
 # Help-centre topics in page order; their names are "topic.<tag>" in api/page_text.py.
-TOPICS = ("tracking", "delivery_change", "return_label", "refund_status", "cancellation",
-          "damaged_in_transit", "missing_item", "wrong_item", "product_question", "invoice", "other")
+TOPICS = (
+    "tracking",
+    "delivery_change",
+    "return_label",
+    "refund_status",
+    "cancellation",
+    "damaged_in_transit",
+    "missing_item",
+    "wrong_item",
+    "product_question",
+    "invoice",
+    "other",
+)
 
 _LAYOUT = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -124,30 +135,50 @@ def _public_key(settings: Settings) -> str | None:
 
 
 def _nav(lang: str) -> list[tuple[str, str]]:
-    return [(f"/help?lang={lang}", text(lang, "nav.help")),
-            (f"/contact?lang={lang}", text(lang, "nav.contact")),
-            ("/console", text(lang, "nav.console")), ("/reports", text(lang, "nav.reports"))]
+    return [
+        (f"/help?lang={lang}", text(lang, "nav.help")),
+        (f"/contact?lang={lang}", text(lang, "nav.contact")),
+        ("/console", text(lang, "nav.console")),
+        ("/reports", text(lang, "nav.reports")),
+    ]
 
 
 def _translator(lang: str) -> dict[str, Callable[..., str]]:
     """What every template gets: `t(key, **params)` in the page language and the channels' brand names."""
-    return {"t": lambda key, **params: text(lang, key, **params),
-            "channel_label": lambda channel: CHANNEL_LABELS.get(channel, channel)}
+    return {
+        "t": lambda key, **params: text(lang, key, **params),
+        "channel_label": lambda channel: CHANNEL_LABELS.get(channel, channel),
+    }
 
 
-def _page(settings: Settings, *, title: str, content: str, active: str, lang: str = "en",
-          scripts: tuple[str, ...] = (), body_class: str = "", public_key: str | None = None) -> HTMLResponse:
+def _page(
+    settings: Settings,
+    *,
+    title: str,
+    content: str,
+    active: str,
+    lang: str = "en",
+    scripts: tuple[str, ...] = (),
+    body_class: str = "",
+    public_key: str | None = None,
+) -> HTMLResponse:
     nav = _nav(lang)
     html = _env.from_string(_LAYOUT).render(
-        title=title, shop="Hearth & Harbor", content=_markup(content), nav=nav,
-        active=next((href for href, _ in nav if href.split("?")[0] == active), active), lang=lang,
-        scripts=scripts, body_class=body_class, public_key=public_key,
+        title=title,
+        shop="Hearth & Harbor",
+        content=_markup(content),
+        nav=nav,
+        active=next((href for href, _ in nav if href.split("?")[0] == active), active),
+        lang=lang,
+        scripts=scripts,
+        body_class=body_class,
+        public_key=public_key,
         # The pages' scripts show messages and order statuses in the page language from the same table.
-        strings=STRINGS[lang] if "/static/deflect-page.js" in scripts else None, **_translator(lang),
+        strings=STRINGS[lang] if "/static/deflect-page.js" in scripts else None,
+        **_translator(lang),
     )
     # The language can come from Accept-Language: caches must keep one copy per language.
     return HTMLResponse(html, headers={"Vary": "Accept-Language"})
-
 
 
 def _markup(html: str) -> Any:
@@ -165,27 +196,45 @@ def _require_key(settings: Settings) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 @router.get("/help", response_class=HTMLResponse)
-def help_centre(session: SessionDep, settings: SettingsDep, lang: str | None = None,
-                locale: str | None = None, channel: str | None = None,
-                accept_language: str | None = Header(None)) -> HTMLResponse:
+def help_centre(
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: str | None = None,
+    locale: str | None = None,
+    channel: str | None = None,
+    accept_language: str | None = Header(None),
+) -> HTMLResponse:
     key = _require_key(settings)
     lang = pick_lang(lang or locale, accept_language)
     channel = channel if channel in CHANNELS else None
-    articles, _ = kb_service.list_(session, tenant_id=settings.demo_tenant, locale=lang, channel=channel,
-                                   limit=10_000)
+    articles, _ = kb_service.list_(
+        session, tenant_id=settings.demo_tenant, locale=lang, channel=channel, limit=10_000
+    )
     if not articles:
-        articles, _ = kb_service.list_(session, tenant_id=settings.demo_tenant, locale="en", channel=channel,
-                                       limit=10_000)
+        articles, _ = kb_service.list_(
+            session, tenant_id=settings.demo_tenant, locale="en", channel=channel, limit=10_000
+        )
     by_topic: dict[str, list[Any]] = defaultdict(list)
     for article in articles:
         by_topic[article.tags[0] if article.tags else "other"].append(article)
     groups = [(topic, text(lang, f"topic.{topic}"), by_topic[topic]) for topic in TOPICS if by_topic[topic]]
     content = _env.from_string(_HELP).render(
-        public_key=key, lang=lang, channel=channel, languages=list(LANGUAGES.items()), groups=groups,
+        public_key=key,
+        lang=lang,
+        channel=channel,
+        languages=list(LANGUAGES.items()),
+        groups=groups,
         **_translator(lang),
     )
-    return _page(settings, title=text(lang, "nav.help"), content=content, active="/help", lang=lang,
-                 public_key=key, body_class="help")
+    return _page(
+        settings,
+        title=text(lang, "nav.help"),
+        content=content,
+        active="/help",
+        lang=lang,
+        public_key=key,
+        body_class="help",
+    )
 
 
 @router.get("/help/articles/{article_id}", response_class=HTMLResponse)
@@ -195,13 +244,25 @@ def article_page(article_id: str, session: SessionDep, settings: SettingsDep) ->
     topic = article.tags[0] if article.tags and article.tags[0] in TOPICS else "other"
     lang = pick_lang(article.locale, None)  # the page speaks the article's language
     content = _env.from_string(_ARTICLE).render(
-        public_key=key, lang=lang, article=article, topic=topic, body=_markup(_markdown.render(article.body)),
+        public_key=key,
+        lang=lang,
+        article=article,
+        topic=topic,
+        body=_markup(_markdown.render(article.body)),
         channels=", ".join(CHANNEL_LABELS.get(c, c) for c in article.channels),
-        updated=long_date(lang, article.updated_at), **_translator(lang),
+        updated=long_date(lang, article.updated_at),
+        **_translator(lang),
     )
-    return _page(settings, title=article.title, content=content, active="/help", lang=lang,
-                 scripts=("/static/deflect-page.js", "/static/article.js"), public_key=key,
-                 body_class="article-page")
+    return _page(
+        settings,
+        title=article.title,
+        content=content,
+        active="/help",
+        lang=lang,
+        scripts=("/static/deflect-page.js", "/static/article.js"),
+        public_key=key,
+        body_class="article-page",
+    )
 
 
 # The contact form's topics (its API's names; "contact_topic.<name>" in api/page_text.py) and channels.
@@ -210,27 +271,51 @@ CONTACT_CHANNELS = ("web", "amazon", "ebay", "walmart")
 
 
 @router.get("/contact", response_class=HTMLResponse)
-def contact_page(settings: SettingsDep, lang: str | None = None, locale: str | None = None,
-                 accept_language: str | None = Header(None)) -> HTMLResponse:
+def contact_page(
+    settings: SettingsDep,
+    lang: str | None = None,
+    locale: str | None = None,
+    accept_language: str | None = Header(None),
+) -> HTMLResponse:
     """`lang` (or `locale`, as the help centre's links had it) picks the language; else Accept-Language."""
     key = _require_key(settings)
     lang = pick_lang(lang or locale, accept_language)
-    content = _env.from_string(_CONTACT).render(topics=CONTACT_TOPICS, channels=CONTACT_CHANNELS,
-                                                **_translator(lang))
-    return _page(settings, title=text(lang, "contact.heading"), content=content, active="/contact", lang=lang,
-                 public_key=key, scripts=("/static/deflect-page.js", "/static/contact.js"),
-                 body_class="contact")
+    content = _env.from_string(_CONTACT).render(
+        topics=CONTACT_TOPICS, channels=CONTACT_CHANNELS, **_translator(lang)
+    )
+    return _page(
+        settings,
+        title=text(lang, "contact.heading"),
+        content=content,
+        active="/contact",
+        lang=lang,
+        public_key=key,
+        scripts=("/static/deflect-page.js", "/static/contact.js"),
+        body_class="contact",
+    )
 
 
 @router.get("/console", response_class=HTMLResponse)
 def console_page(settings: SettingsDep) -> HTMLResponse:
     content = _env.from_string(_AGENT).render(page="console")
-    return _page(settings, title="Agent console", content=content, active="/console",
-                 scripts=("/static/agent.js", "/static/console.js"), body_class="agent")
+    return _page(
+        settings,
+        title="Agent console",
+        content=content,
+        active="/console",
+        scripts=("/static/agent.js", "/static/console.js"),
+        body_class="agent",
+    )
 
 
 @router.get("/reports", response_class=HTMLResponse)
 def reports_page(settings: SettingsDep) -> HTMLResponse:
     content = _env.from_string(_AGENT).render(page="reports")
-    return _page(settings, title="Reports", content=content, active="/reports",
-                 scripts=("/static/agent.js", "/static/reports.js"), body_class="agent")
+    return _page(
+        settings,
+        title="Reports",
+        content=content,
+        active="/reports",
+        scripts=("/static/agent.js", "/static/reports.js"),
+        body_class="agent",
+    )

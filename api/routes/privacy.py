@@ -16,8 +16,9 @@ router = APIRouter(prefix="/v1/customers", tags=["privacy"], route_class=Transac
 @router.get("/{customer_id}/export")
 def export_customer(customer_id: RowId, principal: AgentDep, session: SessionDep) -> dict[str, Any]:
     """Everything held about the customer: identities, orders, messages, drafts (the export is audited)."""
-    return privacy.export_customer(session, tenant_id=principal.tenant_id, customer_id=customer_id,
-                                   actor=actor_label(session, principal))
+    return privacy.export_customer(
+        session, tenant_id=principal.tenant_id, customer_id=customer_id, actor=actor_label(session, principal)
+    )
 
 
 @router.delete("/{customer_id}")
@@ -26,6 +27,7 @@ def erase_customer(customer_id: RowId, principal: AdminDep, session: SessionDep)
 
     Returns the audit record's counts. Irreversible, hence admin only.
     """
-    counts = privacy.erase_customer(session, tenant_id=principal.tenant_id, customer_id=customer_id,
-                                    actor=actor_label(session, principal))
+    counts = privacy.erase_customer(
+        session, tenant_id=principal.tenant_id, customer_id=customer_id, actor=actor_label(session, principal)
+    )
     return {"customer_id": customer_id, "erased": counts}

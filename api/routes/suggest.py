@@ -11,14 +11,30 @@ router = APIRouter(prefix="/v1", tags=["suggest"], route_class=TransactionRoute)
 
 @router.post("/suggest", response_model=SuggestResult)
 def suggest_articles(
-    body: SuggestRequest, principal: PublicDep, session: SessionDep, search: SearchDep, settings: SettingsDep,
+    body: SuggestRequest,
+    principal: PublicDep,
+    session: SessionDep,
+    search: SearchDep,
+    settings: SettingsDep,
     request: Request,
 ) -> SuggestResult:
     """Help-centre search: ranked articles, or `abstained: true` and none when nothing fits."""
-    threshold = abstain_threshold(session, tenant_id=principal.tenant_id, encoder=search.encoder_for("articles").name,
-                                  default=settings.default_abstain_threshold)
-    result = suggest(session, search, tenant_id=principal.tenant_id, query=body.query, channel=body.channel,
-                     locale=body.locale, top_k=body.top_k, threshold=threshold)
+    threshold = abstain_threshold(
+        session,
+        tenant_id=principal.tenant_id,
+        encoder=search.encoder_for("articles").name,
+        default=settings.default_abstain_threshold,
+    )
+    result = suggest(
+        session,
+        search,
+        tenant_id=principal.tenant_id,
+        query=body.query,
+        channel=body.channel,
+        locale=body.locale,
+        top_k=body.top_k,
+        threshold=threshold,
+    )
     if result.abstained:
         request.app.state.metrics.abstentions.labels(principal.tenant_id).inc()
     return result

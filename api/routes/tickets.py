@@ -27,18 +27,29 @@ def _actor(principal: AgentDep) -> str:
 
 
 @router.post("", response_model=IngestResponse, status_code=201)
-def ingest(body: TicketBatch | TicketCreate, principal: AgentDep, session: SessionDep, search: SearchDep,
-           settings: SettingsDep) -> IngestResponse:
+def ingest(
+    body: TicketBatch | TicketCreate,
+    principal: AgentDep,
+    session: SessionDep,
+    search: SearchDep,
+    settings: SettingsDep,
+) -> IngestResponse:
     """Ingests one ticket or a batch; each result carries the duplicate candidates with scores and reasons."""
     tickets = body.tickets if isinstance(body, TicketBatch) else [body]
-    results = service.ingest_tickets(session, search, tenant_id=principal.tenant_id, tickets=tickets,
-                                     window_days=settings.duplicate_window_days)
+    results = service.ingest_tickets(
+        session,
+        search,
+        tenant_id=principal.tenant_id,
+        tickets=tickets,
+        window_days=settings.duplicate_window_days,
+    )
     return IngestResponse(results=results)
 
 
 @router.get("", response_model=TicketPage)
 def list_tickets(
-    principal: AgentDep, session: SessionDep,
+    principal: AgentDep,
+    session: SessionDep,
     limit: int = Query(50, ge=1, le=service.MAX_PAGE),
     cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
     status: TicketStatus | None = None,
@@ -47,15 +58,28 @@ def list_tickets(
     customer: int | None = Query(None, ge=1, le=MAX_ROW_ID, description="customer id"),
 ) -> TicketPage:
     """Tickets newest first, filtered by status, channel, tag or customer; page on with next_cursor."""
-    return service.list_tickets(session, tenant_id=principal.tenant_id, limit=limit, cursor=cursor,
-                                status=status, channel=channel, tag=tag, customer_id=customer)
+    return service.list_tickets(
+        session,
+        tenant_id=principal.tenant_id,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        channel=channel,
+        tag=tag,
+        customer_id=customer,
+    )
 
 
 @router.post("/merge", response_model=MergeRead, status_code=201)
 def merge_tickets(body: MergeRequest, principal: AgentDep, session: SessionDep) -> MergeRead:
     """Merges tickets into one group (Amazon: the oldest open thread is primary) and drafts courtesy notes."""
-    group = merge.merge_tickets(session, tenant_id=principal.tenant_id, ticket_ids=body.ticket_ids,
-                                actor=_actor(principal), reason=body.reason)
+    group = merge.merge_tickets(
+        session,
+        tenant_id=principal.tenant_id,
+        ticket_ids=body.ticket_ids,
+        actor=_actor(principal),
+        reason=body.reason,
+    )
     return merge.to_read(session, group)
 
 
@@ -69,8 +93,13 @@ def undo_merge(
     group_id: RowId, principal: AgentDep, session: SessionDep, body: UndoRequest | None = None
 ) -> MergeRead:
     """Restores every member ticket exactly as it was before the merge."""
-    group = merge.undo_merge(session, tenant_id=principal.tenant_id, group_id=group_id, actor=_actor(principal),
-                             reason=body.reason if body else "")
+    group = merge.undo_merge(
+        session,
+        tenant_id=principal.tenant_id,
+        group_id=group_id,
+        actor=_actor(principal),
+        reason=body.reason if body else "",
+    )
     return merge.to_read(session, group)
 
 
@@ -81,13 +110,24 @@ def get_ticket(ticket_id: str, principal: AgentDep, session: SessionDep) -> Tick
 
 @router.get("/{ticket_id}/duplicates", response_model=DuplicatesRead)
 def get_duplicates(
-    ticket_id: str, principal: AgentDep, session: SessionDep, search: SearchDep, settings: SettingsDep,
+    ticket_id: str,
+    principal: AgentDep,
+    session: SessionDep,
+    search: SearchDep,
+    settings: SettingsDep,
     min_score: float | None = Query(None, ge=0, le=1, description="Default: the calibrated threshold"),
     top_k: int = Query(10, ge=1, le=50),
     window_days: int | None = Query(None, ge=1, le=365),
 ) -> DuplicatesRead:
     """Likely duplicates of a stored ticket, best first, each with its score and reasons."""
     window = window_days or settings.duplicate_window_days
-    threshold, candidates = duplicates_of(session, search, tenant_id=principal.tenant_id, ticket_id=ticket_id,
-                                          window_days=window, min_score=min_score, top_k=top_k)
+    threshold, candidates = duplicates_of(
+        session,
+        search,
+        tenant_id=principal.tenant_id,
+        ticket_id=ticket_id,
+        window_days=window,
+        min_score=min_score,
+        top_k=top_k,
+    )
     return DuplicatesRead(ticket_id=ticket_id, threshold=threshold, window_days=window, candidates=candidates)

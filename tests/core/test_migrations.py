@@ -12,7 +12,9 @@ def test_alembic_upgrade_creates_every_table_and_matches_the_models(runtime: Run
     tables = set(inspect(runtime.db_engine).get_table_names())
     assert {"tenants", "api_keys", "change_log", "articles", "article_chunks"} <= tables
     with runtime.db_engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": False}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": False}), Base.metadata
+        )
     assert diff == [], f"models and migrations disagree; run alembic revision --autogenerate: {diff}"
 
 

@@ -26,8 +26,9 @@ def _uses_session(dependant: Dependant) -> bool:
     return any(d.call is get_session or _uses_session(d) for d in dependant.dependencies)
 
 
-def test_every_route_with_a_database_session_commits_in_its_worker_thread(settings: Settings,
-                                                                          runtime: Runtime) -> None:
+def test_every_route_with_a_database_session_commits_in_its_worker_thread(
+    settings: Settings, runtime: Runtime
+) -> None:
     app = create_app(settings, runtime=runtime)
     with_session = [r for r in _api_routes(app.routes) if _uses_session(r.dependant)]
     assert len(with_session) > 20

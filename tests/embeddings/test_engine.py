@@ -47,12 +47,15 @@ def test_concat_encoder_gives_unit_vectors_and_weighted_cosine() -> None:
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_channel_filter_keeps_shopify_only_articles_from_amazon_buyers(runtime: Runtime, tenant: TenantKeys) -> None:
+def test_channel_filter_keeps_shopify_only_articles_from_amazon_buyers(
+    runtime: Runtime, tenant: TenantKeys
+) -> None:
     load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)
     collection = runtime.search.collection(tenant.tenant_id, "articles")
     query = "return label"
-    hits = collection.search(query, runtime.search.encode_query(query), top_k=10,
-                             flt=SearchFilter(channel="amazon"))
+    hits = collection.search(
+        query, runtime.search.encode_query(query), top_k=10, flt=SearchFilter(channel="amazon")
+    )
     keys = [h.item.key for h in hits]
     assert "kb-returns-amazon" in keys and "kb-returns-shop" not in keys
 
@@ -61,8 +64,11 @@ def test_snapshot_round_trip_and_catch_up(runtime: Runtime, tenant: TenantKeys) 
     load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES[:3])
     runtime.search.save(tenant.tenant_id, "articles")
     load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)  # written after the snapshot
-    fresh = SearchEngine(encoder=runtime.search.encoder, session_factory=runtime.session_factory,
-                         snapshot_dir=runtime.settings.index_dir)
+    fresh = SearchEngine(
+        encoder=runtime.search.encoder,
+        session_factory=runtime.session_factory,
+        snapshot_dir=runtime.settings.index_dir,
+    )
     fresh.register_source("articles", runtime.search._sources["articles"])
     collection = fresh.collection(tenant.tenant_id, "articles")
     assert {i.key for i in collection.items.values()} == {a["id"] for a in SHOP_ARTICLES}
@@ -77,8 +83,11 @@ def test_index_built_with_another_model_is_rebuilt_not_searched(runtime: Runtime
     meta = json.loads(meta_path.read_text())
     meta["encoder"] = "some-other-model"
     meta_path.write_text(json.dumps(meta))
-    fresh = SearchEngine(encoder=runtime.search.encoder, session_factory=runtime.session_factory,
-                         snapshot_dir=runtime.settings.index_dir)
+    fresh = SearchEngine(
+        encoder=runtime.search.encoder,
+        session_factory=runtime.session_factory,
+        snapshot_dir=runtime.settings.index_dir,
+    )
     fresh.register_source("articles", runtime.search._sources["articles"])
     collection = fresh.collection(tenant.tenant_id, "articles")
     assert collection.index.count() == len(collection.items) > 0
@@ -89,12 +98,17 @@ def test_corrupt_snapshot_is_rebuilt_from_the_database(runtime: Runtime, tenant:
     load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)
     runtime.search.save(tenant.tenant_id, "articles")
     (runtime.settings.index_dir / tenant.tenant_id / "articles" / "vectors.faiss").write_bytes(b"torn write")
-    fresh = SearchEngine(encoder=runtime.search.encoder, session_factory=runtime.session_factory,
-                         snapshot_dir=runtime.settings.index_dir)
+    fresh = SearchEngine(
+        encoder=runtime.search.encoder,
+        session_factory=runtime.session_factory,
+        snapshot_dir=runtime.settings.index_dir,
+    )
     fresh.register_source("articles", runtime.search._sources["articles"])
     collection = fresh.collection(tenant.tenant_id, "articles")
-    assert collection.index.count() == len(collection.items) == len(
-        runtime.search.collection(tenant.tenant_id, "articles").items
+    assert (
+        collection.index.count()
+        == len(collection.items)
+        == len(runtime.search.collection(tenant.tenant_id, "articles").items)
     )
 
 
@@ -102,7 +116,12 @@ def test_hybrid_fusion_ranks_items_found_by_both_first() -> None:
     encoder = HashingEncoder()
     engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
     collection = engine.new_collection()
-    texts = ["cast iron pan care", "refund timing for returns", "where is my parcel tracking", "bar stool assembly"]
+    texts = [
+        "cast iron pan care",
+        "refund timing for returns",
+        "where is my parcel tracking",
+        "bar stool assembly",
+    ]
     items = [IndexedItem(item_id=i, key=f"k{i}", text=t) for i, t in enumerate(texts)]
     collection.apply(items, encoder.encode(texts), [])
     hits = collection.search("parcel tracking", engine.encode_query("parcel tracking"), top_k=2)
@@ -117,8 +136,12 @@ def test_filters_stay_right_through_updates_deletes_and_compaction() -> None:
     def item(i: int, **kw: object) -> IndexedItem:
         return IndexedItem(item_id=i, key=f"k{i}", text=f"parcel number {i}", **kw)  # type: ignore[arg-type]
 
-    items = [item(i, channels=("amazon",) if i % 2 else (), locale="de" if i % 3 == 0 else "en",
-                  timestamp=float(i)) for i in range(100)]
+    items = [
+        item(
+            i, channels=("amazon",) if i % 2 else (), locale="de" if i % 3 == 0 else "en", timestamp=float(i)
+        )
+        for i in range(100)
+    ]
     collection.apply(items, encoder.encode([i.text for i in items]), [])
     collection.apply([], None, list(range(0, 60)))  # past half dead: compaction
     moved = item(70, channels=("ebay",), locale="en", timestamp=5.0)

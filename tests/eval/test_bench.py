@@ -24,7 +24,9 @@ def test_scale_vectors_are_unit_and_near_their_base() -> None:
 
 
 def test_small_bench_end_to_end_with_http() -> None:
-    results = bench.run_bench(encoder_name="hashing", sizes=(1000,), requests_per_level=20, concurrency=(1, 4))
+    results = bench.run_bench(
+        encoder_name="hashing", sizes=(1000,), requests_per_level=20, concurrency=(1, 4)
+    )
     entry = results["sizes"]["1000"]
     assert entry["http"]["clients_4"]["n"] == 20 and entry["http"]["clients_4"]["requests_per_s"] > 0
     assert 0.0 <= entry["ivf"]["ivf_recall@10"] <= 1.0

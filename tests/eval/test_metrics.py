@@ -73,7 +73,9 @@ def test_threshold_curve_and_best_threshold_by_hand() -> None:
     assert m.best_threshold(confidences, oos, hits, min_in_scope=0.5).threshold == pytest.approx(0.8)
     # "kept" counts answered queries, right or wrong: the wrong 0.5 answer still counts as kept
     no_hits = [False] * len(hits)
-    assert m.best_threshold(confidences, oos, no_hits, min_in_scope=0.5, constraint="kept").threshold == pytest.approx(0.8)
+    assert m.best_threshold(
+        confidences, oos, no_hits, min_in_scope=0.5, constraint="kept"
+    ).threshold == pytest.approx(0.8)
     assert m.best_threshold(confidences, oos, no_hits, min_in_scope=0.5).oos_abstained == 0.0
     # infeasible: nothing abstained
     assert m.best_threshold(confidences, oos, hits, min_in_scope=0.99).oos_abstained == 0.0
@@ -89,7 +91,9 @@ def test_bootstrap_ci_contains_mean_and_is_deterministic() -> None:
 
 
 def test_prf_and_duplicate_pairs_are_order_free() -> None:
-    result = m.duplicate_prf([("a", "b"), ("c", "d"), ("e", "f")], [("b", "a"), ("d", "c"), ("g", "h"), ("i", "j")])
+    result = m.duplicate_prf(
+        [("a", "b"), ("c", "d"), ("e", "f")], [("b", "a"), ("d", "c"), ("g", "h"), ("i", "j")]
+    )
     assert (result.tp, result.fp, result.fn) == (2, 1, 2)
     assert result.precision == pytest.approx(2 / 3)
     assert result.recall == pytest.approx(0.5)

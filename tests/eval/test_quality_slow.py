@@ -27,8 +27,12 @@ def _need(path: Path) -> Path:
 
 def test_banking77_beats_the_nearest_neighbour_baseline() -> None:
     folder = _need(DATA / "banking77")
-    run = evaluate(make_engine("use+minilm"), queries=read_queries(folder / "queries.jsonl"),
-                   tickets=read_tickets(folder / "tickets.jsonl"), stored_threshold=None)
+    run = evaluate(
+        make_engine("use+minilm"),
+        queries=read_queries(folder / "queries.jsonl"),
+        tickets=read_tickets(folder / "tickets.jsonl"),
+        stored_threshold=None,
+    )
     systems = {r.spec.name: r.metrics for r in run.results}
     assert systems["hybrid"]["recall@1"] >= 0.93 and systems["hybrid"]["recall@3"] >= 0.985
     assert systems["hybrid"]["recall@1"] > systems["dense"]["recall@1"] > systems["bm25"]["recall@1"]
@@ -36,17 +40,24 @@ def test_banking77_beats_the_nearest_neighbour_baseline() -> None:
 
 def test_clinc150_abstains_on_out_of_scope_with_a_validation_threshold() -> None:
     folder = _need(DATA / "clinc150")
-    run = evaluate(make_engine("use+minilm"), queries=read_queries(folder / "queries_test.jsonl"),
-                   tickets=read_tickets(folder / "tickets.jsonl"),
-                   calibrate_on=read_queries(folder / "queries_val.jsonl"))
+    run = evaluate(
+        make_engine("use+minilm"),
+        queries=read_queries(folder / "queries_test.jsonl"),
+        tickets=read_tickets(folder / "tickets.jsonl"),
+        calibrate_on=read_queries(folder / "queries_val.jsonl"),
+    )
     ours = next(r.metrics for r in run.results if r.spec.name == "hybrid")
     assert ours["recall@3"] >= 0.975
     assert ours["abstention_recall"] >= 0.85 and ours["in_scope_kept"] >= 0.95
 
 
 def test_demo_set_recall_at_3_per_language() -> None:
-    run = evaluate(make_engine(None, articles=True), queries=read_queries(ROOT / "demo" / "queries.jsonl"),
-                   articles=read_articles(ROOT / "demo" / "articles.jsonl"), stored_threshold=0.0)
+    run = evaluate(
+        make_engine(None, articles=True),
+        queries=read_queries(ROOT / "demo" / "queries.jsonl"),
+        articles=read_articles(ROOT / "demo" / "articles.jsonl"),
+        stored_threshold=0.0,
+    )
     slices = run.to_json()["slices"]["locale"]
     for locale, systems in slices.items():
         assert systems["hybrid"]["recall@3"] >= 0.9, (locale, systems["hybrid"]["recall@3"])

@@ -14,10 +14,20 @@ from kb.schemas import ArticleCreate
 from tests.conftest import TenantKeys
 
 ARTICLES = [
-    ArticleCreate(id="kb-tracking", title="Where is my parcel tracking", body="Use the tracking link in the e-mail.",
-                  locale="en", tags=["tracking"]),
-    ArticleCreate(id="kb-refund", title="Refund status and refund timing", body="Refunds take five days.",
-                  locale="en", tags=["refund_status"]),
+    ArticleCreate(
+        id="kb-tracking",
+        title="Where is my parcel tracking",
+        body="Use the tracking link in the e-mail.",
+        locale="en",
+        tags=["tracking"],
+    ),
+    ArticleCreate(
+        id="kb-refund",
+        title="Refund status and refund timing",
+        body="Refunds take five days.",
+        locale="en",
+        tags=["refund_status"],
+    ),
 ]
 QUERIES = [
     Query(id="q1", text="where is my parcel tracking", channel="amazon", relevant=("kb-tracking",)),
@@ -71,8 +81,9 @@ class _Accepted:
         return {"accepted": 1}
 
 
-def test_replay_detects_events_the_report_does_not_count(client: TestClient, runtime: Runtime,
-                                                         tenant: TenantKeys) -> None:
+def test_replay_detects_events_the_report_does_not_count(
+    client: TestClient, runtime: Runtime, tenant: TenantKeys
+) -> None:
     _load(runtime, tenant)
     result = replay(DroppingClient(client), QUERIES[:2], public_key=tenant.public, agent_key=tenant.agent)
     assert not result["consistent"]

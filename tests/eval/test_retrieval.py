@@ -17,15 +17,22 @@ from kb.schemas import ArticleCreate
 from kb.suggest import abstain_threshold
 
 TOPICS = {
-    "card_arrival": ["my new card has not arrived", "still waiting for my card to arrive", "card delivery late"],
+    "card_arrival": [
+        "my new card has not arrived",
+        "still waiting for my card to arrive",
+        "card delivery late",
+    ],
     "refund": ["i want my money back refund", "refund not received yet", "how long does a refund take"],
     "pin": ["forgot my pin number", "reset the pin code", "pin is blocked after wrong tries"],
 }
 
 
 def _tickets() -> list[Ticket]:
-    return [Ticket(id=f"{label}-{i}", text=text, channel="web", locale="en", tags=(label,))
-            for label, texts in TOPICS.items() for i, text in enumerate(texts)]
+    return [
+        Ticket(id=f"{label}-{i}", text=text, channel="web", locale="en", tags=(label,))
+        for label, texts in TOPICS.items()
+        for i, text in enumerate(texts)
+    ]
 
 
 def _engine() -> SearchEngine:
@@ -39,9 +46,11 @@ def test_label_queries_rank_the_right_label_and_abstain_on_nonsense() -> None:
         Query(id="q3", text="pin blocked", label="pin"),
         Query(id="q4", text="zebra xylophone quantum", locale="de"),
     ]
-    calib = [Query(id="c1", text="waiting for my card", label="card_arrival"),
-             Query(id="c2", text="reset pin", label="pin"),
-             Query(id="c3", text="volcano penguin", label=None)]
+    calib = [
+        Query(id="c1", text="waiting for my card", label="card_arrival"),
+        Query(id="c2", text="reset pin", label="pin"),
+        Query(id="c3", text="volcano penguin", label=None),
+    ]
     run = evaluate(_engine(), queries=queries, tickets=_tickets(), calibrate_on=calib)
     payload = run.to_json()
     assert set(payload) == {"systems", "slices"}
@@ -63,12 +72,30 @@ def test_label_queries_rank_the_right_label_and_abstain_on_nonsense() -> None:
 
 def test_article_queries_group_chunks_and_respect_channel() -> None:
     articles = [
-        ArticleCreate(id="kb-return-amazon", title="Returns on Amazon", body="Start the return in your Amazon orders.",
-                      locale="en", channels=["amazon"], tags=["return_label"]),
-        ArticleCreate(id="kb-return-shop", title="Returns in our shop", body="Print the return label from the shop.",
-                      locale="en", channels=["shopify"], tags=["return_label"]),
-        ArticleCreate(id="kb-tracking", title="Tracking your parcel", body="## Where is it\nUse the tracking link.",
-                      locale="en", channels=[], tags=["tracking"]),
+        ArticleCreate(
+            id="kb-return-amazon",
+            title="Returns on Amazon",
+            body="Start the return in your Amazon orders.",
+            locale="en",
+            channels=["amazon"],
+            tags=["return_label"],
+        ),
+        ArticleCreate(
+            id="kb-return-shop",
+            title="Returns in our shop",
+            body="Print the return label from the shop.",
+            locale="en",
+            channels=["shopify"],
+            tags=["return_label"],
+        ),
+        ArticleCreate(
+            id="kb-tracking",
+            title="Tracking your parcel",
+            body="## Where is it\nUse the tracking link.",
+            locale="en",
+            channels=[],
+            tags=["tracking"],
+        ),
     ]
     queries = [
         Query(id="q1", text="how do I return an item", channel="amazon", relevant=("kb-return-amazon",)),
@@ -99,8 +126,9 @@ def _write(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-def test_cli_retrieval_and_calibrate_store_the_threshold(tmp_path: Path, runtime: Runtime,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_retrieval_and_calibrate_store_the_threshold(
+    tmp_path: Path, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from api.cli import app
 
     monkeypatch.setenv("DEFLECT_DATA_DIR", str(runtime.settings.data_dir))
@@ -108,36 +136,77 @@ def test_cli_retrieval_and_calibrate_store_the_threshold(tmp_path: Path, runtime
     from core.settings import get_settings
 
     get_settings.cache_clear()
-    tickets = _write(tmp_path / "t.jsonl", [
-        {"id": t.id, "channel": "web", "body": t.text, "tags": list(t.tags)} for t in _tickets()])
-    queries = _write(tmp_path / "q.jsonl", [
-        {"id": "q1", "text": "card has not arrived", "label": "card_arrival"},
-        {"id": "q2", "text": "zebra xylophone"}])
-    calib = _write(tmp_path / "v.jsonl", [
-        {"id": "v1", "text": "refund not received", "label": "refund"},
-        {"id": "v2", "text": "volcano penguin"}])
+    tickets = _write(
+        tmp_path / "t.jsonl",
+        [{"id": t.id, "channel": "web", "body": t.text, "tags": list(t.tags)} for t in _tickets()],
+    )
+    queries = _write(
+        tmp_path / "q.jsonl",
+        [
+            {"id": "q1", "text": "card has not arrived", "label": "card_arrival"},
+            {"id": "q2", "text": "zebra xylophone"},
+        ],
+    )
+    calib = _write(
+        tmp_path / "v.jsonl",
+        [
+            {"id": "v1", "text": "refund not received", "label": "refund"},
+            {"id": "v2", "text": "volcano penguin"},
+        ],
+    )
     out = tmp_path / "out.json"
     runner = CliRunner()
-    result = runner.invoke(app, ["eval", "retrieval", "--tickets", str(tickets), "--queries", str(queries),
-                                 "--calibrate-on", str(calib), "--json", str(out), "--encoder", "hashing"])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "retrieval",
+            "--tickets",
+            str(tickets),
+            "--queries",
+            str(queries),
+            "--calibrate-on",
+            str(calib),
+            "--json",
+            str(out),
+            "--encoder",
+            "hashing",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert set(json.loads(out.read_text())["systems"]) == {"hybrid", "dense", "bm25"}
 
-    same = runner.invoke(app, ["eval", "retrieval", "--tickets", str(tickets), "--queries", str(queries),
-                               "--calibrate-on", str(queries), "--json", str(out)])
+    same = runner.invoke(
+        app,
+        [
+            "eval",
+            "retrieval",
+            "--tickets",
+            str(tickets),
+            "--queries",
+            str(queries),
+            "--calibrate-on",
+            str(queries),
+            "--json",
+            str(out),
+        ],
+    )
     assert same.exit_code == 2
 
     bad = _write(tmp_path / "bad.jsonl", [{"id": "x", "text": "ok"}])
     bad.write_text(bad.read_text() + "{oops\n", encoding="utf-8")
-    broken = runner.invoke(app, ["eval", "retrieval", "--tickets", str(tickets), "--queries", str(bad),
-                                 "--json", str(out)])
+    broken = runner.invoke(
+        app, ["eval", "retrieval", "--tickets", str(tickets), "--queries", str(bad), "--json", str(out)]
+    )
     assert broken.exit_code == 2 and "bad.jsonl:2" in broken.output.replace("\n", "")
 
-    stored = runner.invoke(app, ["eval", "calibrate", "--queries", str(calib), "--tickets", str(tickets),
-                                 "--tenant", "acme"])
+    stored = runner.invoke(
+        app, ["eval", "calibrate", "--queries", str(calib), "--tickets", str(tickets), "--tenant", "acme"]
+    )
     assert stored.exit_code == 0, stored.output
     with runtime.session() as session:
-        threshold = abstain_threshold(session, tenant_id="acme", encoder="hashing", default=-5.0,
-                                      collection="tickets")
+        threshold = abstain_threshold(
+            session, tenant_id="acme", encoder="hashing", default=-5.0, collection="tickets"
+        )
     assert threshold != -5.0
     get_settings.cache_clear()

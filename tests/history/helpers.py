@@ -11,28 +11,55 @@ from history.schemas import IngestResult, OrderCreate, TicketCreate
 
 def order(order_id: str, channel: str = "amazon", **overrides: Any) -> OrderCreate:
     raw: dict[str, Any] = {
-        "order_id": order_id, "channel": channel, "placed_at": "2026-11-01T10:00:00Z", "status": "shipped",
-        "customer": {"email": "relay1@marketplace.amazon.de", "name": "Anna Schmidt",
-                     "marketplace_customer_id": "A1ANNA", "address": "Hauptstrasse 5, 10115 Berlin"},
+        "order_id": order_id,
+        "channel": channel,
+        "placed_at": "2026-11-01T10:00:00Z",
+        "status": "shipped",
+        "customer": {
+            "email": "relay1@marketplace.amazon.de",
+            "name": "Anna Schmidt",
+            "marketplace_customer_id": "A1ANNA",
+            "address": "Hauptstrasse 5, 10115 Berlin",
+        },
         "items": [{"sku": "LAMP-1", "title": "Desk lamp", "qty": 1, "price": 39.9}],
-        "shipment": {"carrier": "DHL", "tracking_number": "JD0001", "status": "in_transit", "eta": "2026-11-05"},
+        "shipment": {
+            "carrier": "DHL",
+            "tracking_number": "JD0001",
+            "status": "in_transit",
+            "eta": "2026-11-05",
+        },
     }
     raw.update(overrides)
     return OrderCreate.model_validate(raw)
 
 
-def ticket(ticket_id: str, body: str, *, channel: str = "email", created_at: str = "2026-11-03T09:00:00Z",
-           **overrides: Any) -> TicketCreate:
-    raw: dict[str, Any] = {"id": ticket_id, "channel": channel, "body": body, "created_at": created_at,
-                           "customer": {}, "locale": "en"}
+def ticket(
+    ticket_id: str,
+    body: str,
+    *,
+    channel: str = "email",
+    created_at: str = "2026-11-03T09:00:00Z",
+    **overrides: Any,
+) -> TicketCreate:
+    raw: dict[str, Any] = {
+        "id": ticket_id,
+        "channel": channel,
+        "body": body,
+        "created_at": created_at,
+        "customer": {},
+        "locale": "en",
+    }
     raw.update(overrides)
     return TicketCreate.model_validate(raw)
 
 
-def ingest(runtime: Runtime, tenant_id: str, *tickets: TicketCreate, check: bool = True) -> list[IngestResult]:
+def ingest(
+    runtime: Runtime, tenant_id: str, *tickets: TicketCreate, check: bool = True
+) -> list[IngestResult]:
     with runtime.session() as session:
-        results = service.ingest_tickets(session, runtime.search, tenant_id=tenant_id, tickets=list(tickets),
-                                         check_duplicates=check)
+        results = service.ingest_tickets(
+            session, runtime.search, tenant_id=tenant_id, tickets=list(tickets), check_duplicates=check
+        )
     runtime.search.catch_up(tenant_id, "tickets")
     return results
 

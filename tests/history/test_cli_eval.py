@@ -33,18 +33,30 @@ def test_cli_import_reports_file_and_line_and_writes_nothing(cli_env: Path) -> N
     assert f"{bad}:2" in result.output.replace("\n", "") and "order_id" in result.output
     ok = runner.invoke(import_app, ["orders", str(DEMO / "orders.jsonl"), "--tenant", "t1"])
     assert ok.exit_code == 0 and "0 updated" in ok.output
-    assert ok.output.split(":")[1].strip().startswith(str(len((DEMO / "orders.jsonl").read_text().splitlines())))
+    assert (
+        ok.output.split(":")[1].strip().startswith(str(len((DEMO / "orders.jsonl").read_text().splitlines())))
+    )
 
 
 def test_metrics_and_threshold_choice() -> None:
     assert prf([True, True, False, False], [True, False, True, False]) == {
-        "precision": 0.5, "recall": 0.5, "f1": 0.5, "tp": 1, "fp": 1, "fn": 1}
+        "precision": 0.5,
+        "recall": 0.5,
+        "f1": 0.5,
+        "tp": 1,
+        "fp": 1,
+        "fn": 1,
+    }
     assert best_threshold([0.9, 0.8, 0.3, 0.2], [True, True, False, False]) == 0.8
 
 
 def test_duplicate_eval_beats_exact_match_baseline_on_demo(tmp_path: Path) -> None:
-    result = run(tickets_path=DEMO / "tickets.jsonl", pairs_path=DEMO / "duplicate_pairs.jsonl",
-                 orders_path=DEMO / "orders.jsonl", encoder="hashing")
+    result = run(
+        tickets_path=DEMO / "tickets.jsonl",
+        pairs_path=DEMO / "duplicate_pairs.jsonl",
+        orders_path=DEMO / "orders.jsonl",
+        encoder="hashing",
+    )
     assert result["pairs"] >= 100
     assert result["method_cross_validated"]["f1"] > result["baseline_exact_email_or_order"]["f1"] + 0.1
     assert result["method"]["precision"] >= 0.9

@@ -28,8 +28,12 @@ def test_dev_set_is_consistent_and_covers_the_hard_negatives() -> None:
     # Hard negatives: same customer e-mail with a different problem, and same text from different people.
     same_email = [p for p in negatives if tickets[p.a].customer.email == tickets[p.b].customer.email]
     same_text = [p for p in negatives if tickets[p.a].body == tickets[p.b].body]
-    strangers_same_reason = [p for p in negatives if tickets[p.a].customer.email != tickets[p.b].customer.email
-                             and tickets[p.a].tags == tickets[p.b].tags]
+    strangers_same_reason = [
+        p
+        for p in negatives
+        if tickets[p.a].customer.email != tickets[p.b].customer.email
+        and tickets[p.a].tags == tickets[p.b].tags
+    ]
     assert len(same_email) >= 8 and len(same_text) >= 2 and len(strangers_same_reason) >= 8
 
 

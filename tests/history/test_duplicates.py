@@ -17,25 +17,55 @@ WHERE_AGAIN = "My parcel has still not arrived, the tracking has not moved for d
 
 def test_cross_channel_recontact_is_flagged_with_reasons(runtime: Runtime) -> None:
     add_orders(runtime, "acme", order("302-1184736-9920417"))
-    ingest(runtime, "acme", ticket("t-1", WHERE, channel="amazon", tags=["tracking"],
-                                   customer={"marketplace_customer_id": "A1ANNA"}))
-    [result] = ingest(runtime, "acme", ticket("t-2", WHERE_AGAIN + " Order 302-1184736-9920417.",
-                                              created_at="2026-11-04T09:00:00Z", tags=["tracking"],
-                                              customer={"email": "anna@example.de"}))
+    ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-1", WHERE, channel="amazon", tags=["tracking"], customer={"marketplace_customer_id": "A1ANNA"}
+        ),
+    )
+    [result] = ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-2",
+            WHERE_AGAIN + " Order 302-1184736-9920417.",
+            created_at="2026-11-04T09:00:00Z",
+            tags=["tracking"],
+            customer={"email": "anna@example.de"},
+        ),
+    )
     assert [d.ticket_id for d in result.duplicates] == ["t-1"]
     reasons = " | ".join(result.duplicates[0].reasons)
     assert "same customer (same order id)" in reasons and "same reason: tracking" in reasons
 
 
 def test_hard_negative_different_customers_same_generic_text(runtime: Runtime) -> None:
-    ingest(runtime, "acme", ticket("t-1", "Where is my order?", tags=["tracking"],
-                                   customer={"email": "a@example.com", "name": "Ann Lee"}))
-    [result] = ingest(runtime, "acme", ticket("t-2", "Where is my order?", tags=["tracking"],
-                                              customer={"email": "b@example.com", "name": "Bo Chan"}))
+    ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-1",
+            "Where is my order?",
+            tags=["tracking"],
+            customer={"email": "a@example.com", "name": "Ann Lee"},
+        ),
+    )
+    [result] = ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-2",
+            "Where is my order?",
+            tags=["tracking"],
+            customer={"email": "b@example.com", "name": "Bo Chan"},
+        ),
+    )
     assert result.duplicates == []
     with runtime.session() as session:
-        _, near = duplicates_of(session, runtime.search, tenant_id="acme", ticket_id="t-2", window_days=14,
-                                min_score=0.0)
+        _, near = duplicates_of(
+            session, runtime.search, tenant_id="acme", ticket_id="t-2", window_days=14, min_score=0.0
+        )
     assert near[0].ticket_id == "t-1" and near[0].similarity > 0.99 and not near[0].is_duplicate
     assert "different customers and no shared order" in near[0].reasons
 
@@ -43,9 +73,17 @@ def test_hard_negative_different_customers_same_generic_text(runtime: Runtime) -
 def test_hard_negative_same_customer_different_problem(runtime: Runtime) -> None:
     customer = {"email": "anna@example.de"}
     ingest(runtime, "acme", ticket("t-1", WHERE, tags=["tracking"], customer=customer))
-    [result] = ingest(runtime, "acme", ticket(
-        "t-2", "Could you send me an invoice with VAT for my company? I need it for my accounting.",
-        tags=["invoice"], customer=customer, created_at="2026-11-04T09:00:00Z"))
+    [result] = ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-2",
+            "Could you send me an invoice with VAT for my company? I need it for my accounting.",
+            tags=["invoice"],
+            customer=customer,
+            created_at="2026-11-04T09:00:00Z",
+        ),
+    )
     assert result.ticket.customer_id is not None
     assert result.duplicates == []
 
@@ -53,19 +91,34 @@ def test_hard_negative_same_customer_different_problem(runtime: Runtime) -> None
 def test_hard_negative_same_order_new_problem(runtime: Runtime) -> None:
     add_orders(runtime, "acme", order("302-1184736-9920417"))
     ingest(runtime, "acme", ticket("t-1", WHERE + " Order 302-1184736-9920417", tags=["tracking"]))
-    [result] = ingest(runtime, "acme", ticket(
-        "t-2", "Order 302-1184736-9920417 finally arrived but the glass shade is shattered, the box was crushed.",
-        tags=["damaged_in_transit"], created_at="2026-11-08T09:00:00Z"))
+    [result] = ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-2",
+            "Order 302-1184736-9920417 finally arrived but the glass shade is shattered, the box was crushed.",
+            tags=["damaged_in_transit"],
+            created_at="2026-11-08T09:00:00Z",
+        ),
+    )
     assert result.duplicates == []
 
 
 def test_batch_ingest_sees_earlier_tickets_of_the_same_batch(runtime: Runtime) -> None:
     # Different e-mails and an order we do not know: only the shared order id ties them, and the
     # first ticket is neither committed nor indexed when the second is checked.
-    results = ingest(runtime, "acme",
-                     ticket("t-1", WHERE + " #1042", tags=["tracking"], customer={"email": "a@example.de"}),
-                     ticket("t-2", WHERE_AGAIN + " #1042", tags=["tracking"], customer={"email": "b@example.de"},
-                            created_at="2026-11-03T15:00:00Z"))
+    results = ingest(
+        runtime,
+        "acme",
+        ticket("t-1", WHERE + " #1042", tags=["tracking"], customer={"email": "a@example.de"}),
+        ticket(
+            "t-2",
+            WHERE_AGAIN + " #1042",
+            tags=["tracking"],
+            customer={"email": "b@example.de"},
+            created_at="2026-11-03T15:00:00Z",
+        ),
+    )
     assert results[0].ticket.customer_id != results[1].ticket.customer_id
     assert results[0].duplicates == []
     assert [d.ticket_id for d in results[1].duplicates] == ["t-1"]
@@ -73,18 +126,33 @@ def test_batch_ingest_sees_earlier_tickets_of_the_same_batch(runtime: Runtime) -
 
 def test_window_excludes_old_tickets(runtime: Runtime) -> None:
     customer = {"email": "anna@example.de"}
-    ingest(runtime, "acme", ticket("t-1", WHERE, tags=["tracking"], customer=customer,
-                                   created_at="2026-09-01T09:00:00Z"))
+    ingest(
+        runtime,
+        "acme",
+        ticket("t-1", WHERE, tags=["tracking"], customer=customer, created_at="2026-09-01T09:00:00Z"),
+    )
     [result] = ingest(runtime, "acme", ticket("t-2", WHERE, tags=["tracking"], customer=customer))
     assert result.duplicates == []
 
 
 def test_untagged_ticket_is_auto_tagged_from_neighbours(runtime: Runtime) -> None:
-    ingest(runtime, "acme", ticket("t-1", WHERE, tags=["tracking"], customer={"email": "x@example.com"}),
-           ticket("t-2", "I want to cancel my order please, I ordered by mistake.", tags=["cancellation"],
-                  customer={"email": "y@example.com"}), check=False)
-    [result] = ingest(runtime, "acme", ticket("t-3", "Where is my parcel? Tracking has not moved.",
-                                              customer={"email": "z@example.com"}))
+    ingest(
+        runtime,
+        "acme",
+        ticket("t-1", WHERE, tags=["tracking"], customer={"email": "x@example.com"}),
+        ticket(
+            "t-2",
+            "I want to cancel my order please, I ordered by mistake.",
+            tags=["cancellation"],
+            customer={"email": "y@example.com"},
+        ),
+        check=False,
+    )
+    [result] = ingest(
+        runtime,
+        "acme",
+        ticket("t-3", "Where is my parcel? Tracking has not moved.", customer={"email": "z@example.com"}),
+    )
     assert result.ticket.tags == ["tracking"] and result.ticket.tag_source == "auto"
     with runtime.session() as session:
         assert service.get_ticket(session, tenant_id="acme", ticket_id="t-3").tag_source == "auto"
@@ -98,14 +166,39 @@ def test_french_recontact_of_english_ticket_is_flagged_with_the_real_model(tmp_p
     runtime.migrate()
     try:
         add_orders(runtime, "acme", order("302-1184736-9920417"))
-        ingest(runtime, "acme", ticket("t-1", WHERE, channel="amazon", tags=["tracking"],
-                                       customer={"marketplace_customer_id": "A1ANNA"}))
-        [french] = ingest(runtime, "acme", ticket(
-            "t-2", "Où est mon colis ? Le suivi ne bouge plus depuis cinq jours et la lampe n'est toujours pas "
-                   "arrivée. Commande 302-1184736-9920417.", locale="fr", created_at="2026-11-04T09:00:00Z"))
-        [other] = ingest(runtime, "acme", ticket(
-            "t-3", "Où est mon colis ? Le suivi ne bouge plus depuis cinq jours.", locale="fr",
-            created_at="2026-11-04T10:00:00Z", customer={"email": "someone.else@example.fr"}))
+        ingest(
+            runtime,
+            "acme",
+            ticket(
+                "t-1",
+                WHERE,
+                channel="amazon",
+                tags=["tracking"],
+                customer={"marketplace_customer_id": "A1ANNA"},
+            ),
+        )
+        [french] = ingest(
+            runtime,
+            "acme",
+            ticket(
+                "t-2",
+                "Où est mon colis ? Le suivi ne bouge plus depuis cinq jours et la lampe n'est toujours pas "
+                "arrivée. Commande 302-1184736-9920417.",
+                locale="fr",
+                created_at="2026-11-04T09:00:00Z",
+            ),
+        )
+        [other] = ingest(
+            runtime,
+            "acme",
+            ticket(
+                "t-3",
+                "Où est mon colis ? Le suivi ne bouge plus depuis cinq jours.",
+                locale="fr",
+                created_at="2026-11-04T10:00:00Z",
+                customer={"email": "someone.else@example.fr"},
+            ),
+        )
     finally:
         runtime.close()
     assert french.ticket.tags == ["tracking"] and french.ticket.tag_source == "auto"

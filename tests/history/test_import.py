@@ -20,32 +20,55 @@ def _count(runtime: Runtime, model: type) -> int:
 
 def test_demo_import_is_idempotent(runtime: Runtime) -> None:
     with runtime.session() as session:
-        first = service.import_orders(session, tenant_id="acme", orders=service.parse_orders(DEMO / "orders.jsonl"),
-                                      file="orders")
-        tickets = service.import_tickets(session, runtime.search, tenant_id="acme",
-                                         tickets=service.parse_tickets(DEMO / "tickets.jsonl"), file="tickets")
+        first = service.import_orders(
+            session, tenant_id="acme", orders=service.parse_orders(DEMO / "orders.jsonl"), file="orders"
+        )
+        tickets = service.import_tickets(
+            session,
+            runtime.search,
+            tenant_id="acme",
+            tickets=service.parse_tickets(DEMO / "tickets.jsonl"),
+            file="tickets",
+        )
     assert first.created >= 40 and tickets.created >= 100
     counts = {m: _count(runtime, m) for m in (Order, Shipment, Ticket, Customer)}
     with runtime.session() as session:
-        again = service.import_orders(session, tenant_id="acme", orders=service.parse_orders(DEMO / "orders.jsonl"),
-                                      file="orders")
-        tickets_again = service.import_tickets(session, runtime.search, tenant_id="acme",
-                                               tickets=service.parse_tickets(DEMO / "tickets.jsonl"), file="tickets")
+        again = service.import_orders(
+            session, tenant_id="acme", orders=service.parse_orders(DEMO / "orders.jsonl"), file="orders"
+        )
+        tickets_again = service.import_tickets(
+            session,
+            runtime.search,
+            tenant_id="acme",
+            tickets=service.parse_tickets(DEMO / "tickets.jsonl"),
+            file="tickets",
+        )
     assert (again.created, again.updated, again.unchanged) == (0, 0, first.created)
     assert (tickets_again.created, tickets_again.updated) == (0, 0)
     assert {m: _count(runtime, m) for m in counts} == counts
 
 
 def test_bad_line_rejects_the_whole_file(runtime: Runtime, tmp_path: Path) -> None:
-    good = {"id": "t-1", "channel": "email", "body": "Where is my parcel?", "created_at": "2026-11-01T10:00:00Z"}
+    good = {
+        "id": "t-1",
+        "channel": "email",
+        "body": "Where is my parcel?",
+        "created_at": "2026-11-01T10:00:00Z",
+    }
     path = tmp_path / "tickets.jsonl"
-    path.write_text("\n".join([
-        json.dumps(good),
-        json.dumps({**good, "id": "t-2", "channel": "fax"}),
-        "{not json",
-        json.dumps({**good, "id": "t-3", "body": ""}),
-        json.dumps(good),
-    ]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps(good),
+                json.dumps({**good, "id": "t-2", "channel": "fax"}),
+                "{not json",
+                json.dumps({**good, "id": "t-3", "body": ""}),
+                json.dumps(good),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ImportFileError) as caught:
         service.parse_tickets(path)
     lines = {(e.line, e.reason.split(":")[0]) for e in caught.value.errors}
@@ -59,8 +82,15 @@ def test_changed_order_is_updated_in_place(runtime: Runtime) -> None:
     from tests.history.helpers import add_orders, order
 
     add_orders(runtime, "acme", order("171-0000001-0000001"))
-    add_orders(runtime, "acme", order("171-0000001-0000001", status="delivered",
-                                      shipment={"carrier": "DHL", "tracking_number": "JD0001", "status": "delivered"}))
+    add_orders(
+        runtime,
+        "acme",
+        order(
+            "171-0000001-0000001",
+            status="delivered",
+            shipment={"carrier": "DHL", "tracking_number": "JD0001", "status": "delivered"},
+        ),
+    )
     with runtime.session() as session:
         stored = service.get_order(session, tenant_id="acme", order_id="171-0000001-0000001")
         assert stored is not None and stored.status == "delivered"

@@ -10,7 +10,11 @@ from history.tagging import auto_tag, label_heads
 
 PHRASES = {
     "tracking": ["where is my parcel {n}", "parcel {n} not arrived tracking", "tracking number {n} stuck"],
-    "refund_status": ["refund {n} not received money", "when is my money back {n}", "refund {n} status please"],
+    "refund_status": [
+        "refund {n} not received money",
+        "when is my money back {n}",
+        "refund {n} status please",
+    ],
 }
 
 
@@ -22,8 +26,15 @@ def test_label_head_trains_in_the_background_and_then_joins_the_vote() -> None:
     for label, phrases in PHRASES.items():
         for n in range(20):
             text = phrases[n % 3].format(n=n)
-            items.append(IndexedItem(item_id=len(items) + 1, key=f"t{len(items)}", text=text, labels=(label,),
-                                     extra={"tag_source": "import"}))
+            items.append(
+                IndexedItem(
+                    item_id=len(items) + 1,
+                    key=f"t{len(items)}",
+                    text=text,
+                    labels=(label,),
+                    extra={"tag_source": "import"},
+                )
+            )
     collection.apply(items, encoder.encode([i.text for i in items]), [])
     query = encoder.encode(["my refund money has not arrived"])[0]
 

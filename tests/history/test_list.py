@@ -11,19 +11,43 @@ BOB = {"email": "bob@example.com"}
 
 
 def _seed(runtime: Runtime) -> None:
-    ingest(runtime, "acme",
-           ticket("t-1", "Where is my parcel?", created_at="2026-11-01T08:00:00Z", customer=ANNA,
-                  tags=["tracking"]),
-           ticket("t-2", "I need an invoice", channel="web", created_at="2026-11-02T08:00:00Z", customer=BOB,
-                  tags=["invoice"], status="solved"),
-           ticket("t-3", "Return label please", channel="amazon", created_at="2026-11-03T08:00:00Z",
-                  customer=ANNA, tags=["return_label", "tracking"]),
-           # Same instant as t-3: the id breaks the tie, so pages neither skip nor repeat it.
-           ticket("t-4", "Parcel damaged", channel="amazon", created_at="2026-11-03T08:00:00Z", customer=BOB,
-                  tags=["damaged_in_transit"]),
-           ticket("t-5", "Cancel my order", created_at="2026-11-04T08:00:00Z", customer=BOB,
-                  tags=["cancellation"]),
-           check=False)
+    ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-1", "Where is my parcel?", created_at="2026-11-01T08:00:00Z", customer=ANNA, tags=["tracking"]
+        ),
+        ticket(
+            "t-2",
+            "I need an invoice",
+            channel="web",
+            created_at="2026-11-02T08:00:00Z",
+            customer=BOB,
+            tags=["invoice"],
+            status="solved",
+        ),
+        ticket(
+            "t-3",
+            "Return label please",
+            channel="amazon",
+            created_at="2026-11-03T08:00:00Z",
+            customer=ANNA,
+            tags=["return_label", "tracking"],
+        ),
+        # Same instant as t-3: the id breaks the tie, so pages neither skip nor repeat it.
+        ticket(
+            "t-4",
+            "Parcel damaged",
+            channel="amazon",
+            created_at="2026-11-03T08:00:00Z",
+            customer=BOB,
+            tags=["damaged_in_transit"],
+        ),
+        ticket(
+            "t-5", "Cancel my order", created_at="2026-11-04T08:00:00Z", customer=BOB, tags=["cancellation"]
+        ),
+        check=False,
+    )
 
 
 def _ids(client: TestClient, tenant: TenantKeys, **params: object) -> list[str]:
@@ -45,8 +69,9 @@ def test_newest_first_with_filters(client: TestClient, runtime: Runtime, tenant:
     assert _ids(client, tenant, customer=customer, channel="email", status="open") == ["t-5"]
 
 
-def test_keyset_pages_cover_every_ticket_once(client: TestClient, runtime: Runtime,
-                                              tenant: TenantKeys) -> None:
+def test_keyset_pages_cover_every_ticket_once(
+    client: TestClient, runtime: Runtime, tenant: TenantKeys
+) -> None:
     _seed(runtime)
     agent = tenant.headers("agent")
     seen: list[str] = []
@@ -62,8 +87,12 @@ def test_keyset_pages_cover_every_ticket_once(client: TestClient, runtime: Runti
             break
         # A ticket arriving mid-paging is newer than the cursor, so it never shifts later pages.
         if pages == 1:
-            ingest(runtime, "acme", ticket("t-new", "Another one", created_at="2026-11-05T08:00:00Z"),
-                   check=False)
+            ingest(
+                runtime,
+                "acme",
+                ticket("t-new", "Another one", created_at="2026-11-05T08:00:00Z"),
+                check=False,
+            )
     assert seen == ["t-5", "t-4", "t-3", "t-2", "t-1"] and pages == 3
 
 

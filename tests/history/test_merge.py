@@ -23,24 +23,56 @@ def _snapshot(runtime: Runtime) -> dict[str, dict[str, Any]]:
 
 
 def _setup(runtime: Runtime) -> None:
-    ingest(runtime, "acme",
-           ticket("t-mail", "Where is my lamp? order 302-1184736-9920417", created_at="2026-11-01T08:00:00Z",
-                  customer=CUSTOMER, locale="de"),
-           ticket("t-amz-old", "Lamp not here", channel="amazon", created_at="2026-11-02T08:00:00Z",
-                  customer=CUSTOMER, thread_id="thr-1", order_id="302-1184736-9920417"),
-           ticket("t-amz-new", "Still no lamp", channel="amazon", created_at="2026-11-03T08:00:00Z",
-                  customer=CUSTOMER, thread_id="thr-2", locale="fr"),
-           ticket("t-closed", "Old question", channel="amazon", created_at="2026-10-30T08:00:00Z",
-                  customer=CUSTOMER, status="closed"),
-           check=False)
+    ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-mail",
+            "Where is my lamp? order 302-1184736-9920417",
+            created_at="2026-11-01T08:00:00Z",
+            customer=CUSTOMER,
+            locale="de",
+        ),
+        ticket(
+            "t-amz-old",
+            "Lamp not here",
+            channel="amazon",
+            created_at="2026-11-02T08:00:00Z",
+            customer=CUSTOMER,
+            thread_id="thr-1",
+            order_id="302-1184736-9920417",
+        ),
+        ticket(
+            "t-amz-new",
+            "Still no lamp",
+            channel="amazon",
+            created_at="2026-11-03T08:00:00Z",
+            customer=CUSTOMER,
+            thread_id="thr-2",
+            locale="fr",
+        ),
+        ticket(
+            "t-closed",
+            "Old question",
+            channel="amazon",
+            created_at="2026-10-30T08:00:00Z",
+            customer=CUSTOMER,
+            status="closed",
+        ),
+        check=False,
+    )
 
 
 def test_amazon_oldest_open_thread_is_primary_with_localised_notes(runtime: Runtime) -> None:
     _setup(runtime)
     with runtime.session() as session:
-        group = merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-mail", "t-amz-new", "t-amz-old",
-                                                                            "t-closed"],
-                                    actor="agent-1", reason="same parcel")
+        group = merge.merge_tickets(
+            session,
+            tenant_id="acme",
+            ticket_ids=["t-mail", "t-amz-new", "t-amz-old", "t-closed"],
+            actor="agent-1",
+            reason="same parcel",
+        )
         read = merge.to_read(session, group)
     assert read.primary_ticket_id == "t-amz-old"
     notes = {n.ticket_id: n for n in read.notes}
@@ -53,11 +85,18 @@ def test_amazon_oldest_open_thread_is_primary_with_localised_notes(runtime: Runt
 
 
 def test_without_amazon_the_oldest_ticket_is_primary(runtime: Runtime) -> None:
-    ingest(runtime, "acme", ticket("t-a", "A", created_at="2026-11-02T08:00:00Z", customer=CUSTOMER),
-           ticket("t-b", "B", channel="web", created_at="2026-11-01T08:00:00Z", customer=CUSTOMER), check=False)
+    ingest(
+        runtime,
+        "acme",
+        ticket("t-a", "A", created_at="2026-11-02T08:00:00Z", customer=CUSTOMER),
+        ticket("t-b", "B", channel="web", created_at="2026-11-01T08:00:00Z", customer=CUSTOMER),
+        check=False,
+    )
     with runtime.session() as session:
-        read = merge.to_read(session, merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-a", "t-b"],
-                                                          actor="a", reason=""))
+        read = merge.to_read(
+            session,
+            merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-a", "t-b"], actor="a", reason=""),
+        )
     assert read.primary_ticket_id == "t-b"
     assert read.notes[0].text.startswith("Thank you for your message.")
 
@@ -66,13 +105,23 @@ def test_merge_then_undo_restores_every_row_and_is_audited(runtime: Runtime) -> 
     _setup(runtime)
     before = _snapshot(runtime)
     with runtime.session() as session:
-        first = merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-mail", "t-amz-old"], actor="agent-1",
-                                    reason="same parcel").id
+        first = merge.merge_tickets(
+            session,
+            tenant_id="acme",
+            ticket_ids=["t-mail", "t-amz-old"],
+            actor="agent-1",
+            reason="same parcel",
+        ).id
     middle = _snapshot(runtime)
     with runtime.session() as session:
         # Merging into an existing group supersedes it; undoing restores the first merge exactly.
-        second = merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-amz-new", "t-mail"], actor="agent-2",
-                                     reason="third contact").id
+        second = merge.merge_tickets(
+            session,
+            tenant_id="acme",
+            ticket_ids=["t-amz-new", "t-mail"],
+            actor="agent-2",
+            reason="third contact",
+        ).id
     with runtime.session() as session:
         with pytest.raises(ConflictError):
             merge.undo_merge(session, tenant_id="acme", group_id=first, actor="agent-1", reason="")
@@ -83,20 +132,41 @@ def test_merge_then_undo_restores_every_row_and_is_audited(runtime: Runtime) -> 
         merge.undo_merge(session, tenant_id="acme", group_id=first, actor="agent-1", reason="wrong")
     assert _snapshot(runtime) == before
     with runtime.session() as session:
-        audits = [(a.group_id, a.action, a.actor) for a in session.scalars(select(MergeAudit).order_by(MergeAudit.id))]
-    assert audits == [(first, "merge", "agent-1"), (second, "merge", "agent-2"), (second, "undo", "agent-2"),
-                      (first, "undo", "agent-1")]
+        audits = [
+            (a.group_id, a.action, a.actor)
+            for a in session.scalars(select(MergeAudit).order_by(MergeAudit.id))
+        ]
+    assert audits == [
+        (first, "merge", "agent-1"),
+        (second, "merge", "agent-2"),
+        (second, "undo", "agent-2"),
+        (first, "undo", "agent-1"),
+    ]
 
 
 def test_courtesy_note_comes_from_the_current_macro_version(runtime: Runtime) -> None:
     _setup(runtime)
     with runtime.session() as session:
-        save_version(session, tenant_id="acme", key=COURTESY_MACRO_KEY, channel="*", locale="fr",
-                     body="Votre message sur {{ order_id }} rejoint la conversation d'origine.", created_by="admin")
+        save_version(
+            session,
+            tenant_id="acme",
+            key=COURTESY_MACRO_KEY,
+            channel="*",
+            locale="fr",
+            body="Votre message sur {{ order_id }} rejoint la conversation d'origine.",
+            created_by="admin",
+        )
     with runtime.session() as session:
-        read = merge.to_read(session, merge.merge_tickets(session, tenant_id="acme",
-                                                          ticket_ids=["t-amz-old", "t-amz-new", "t-mail"],
-                                                          actor="agent-1", reason=""))
+        read = merge.to_read(
+            session,
+            merge.merge_tickets(
+                session,
+                tenant_id="acme",
+                ticket_ids=["t-amz-old", "t-amz-new", "t-mail"],
+                actor="agent-1",
+                reason="",
+            ),
+        )
     notes = {n.ticket_id: n for n in read.notes}
     expected = "Votre message sur 302-1184736-9920417 rejoint la conversation d'origine."
     assert notes["t-amz-new"].text == expected
@@ -108,14 +178,21 @@ def test_unrenderable_courtesy_macro_fails_the_merge_and_writes_nothing(runtime:
     _setup(runtime)
     with runtime.session() as session:
         # Passes the trial render (sample values) but needs a tracking number no merge provides.
-        save_version(session, tenant_id="acme", key=COURTESY_MACRO_KEY, channel="*", locale="en",
-                     body="Your parcel {{ tracking_number }} is covered in your other conversation.",
-                     created_by="admin")
+        save_version(
+            session,
+            tenant_id="acme",
+            key=COURTESY_MACRO_KEY,
+            channel="*",
+            locale="en",
+            body="Your parcel {{ tracking_number }} is covered in your other conversation.",
+            created_by="admin",
+        )
     before = _snapshot(runtime)
     with pytest.raises(MacroRenderError) as error:
         with runtime.session() as session:
-            merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-amz-old", "t-closed"],
-                                actor="agent-1", reason="")
+            merge.merge_tickets(
+                session, tenant_id="acme", ticket_ids=["t-amz-old", "t-closed"], actor="agent-1", reason=""
+            )
     assert error.value.missing == "tracking_number"
     assert _snapshot(runtime) == before
     with runtime.session() as session:

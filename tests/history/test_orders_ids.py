@@ -4,8 +4,10 @@ from history.identity import canonical_order_id, find_order_ids, normalise_email
 
 
 def test_find_order_ids_recognises_every_marketplace_format() -> None:
-    text = ("Amazon 171-4829301-5567214, eBay 07-13872-40519, Walmart 2000123456789 and shop order #1001; "
-            "phone +4917641230987 and 12-digit 123456789012 are not orders")
+    text = (
+        "Amazon 171-4829301-5567214, eBay 07-13872-40519, Walmart 2000123456789 and shop order #1001; "
+        "phone +4917641230987 and 12-digit 123456789012 are not orders"
+    )
     assert find_order_ids(text) == ["171-4829301-5567214", "07-13872-40519", "2000123456789", "#1001"]
 
 

@@ -50,10 +50,16 @@ def _tickets(runtime: Runtime) -> dict[str, dict[str, Any]]:
 def test_demo_import_is_idempotent_and_bad_files_write_nothing(pg_runtime: Runtime, tmp_path: Path) -> None:
     def run() -> tuple[Any, Any]:
         with pg_runtime.session() as session:
-            orders = service.import_orders(session, tenant_id="acme", file="orders",
-                                           orders=service.parse_orders(DEMO / "orders.jsonl"))
-            tickets = service.import_tickets(session, pg_runtime.search, tenant_id="acme", file="tickets",
-                                             tickets=service.parse_tickets(DEMO / "tickets.jsonl"))
+            orders = service.import_orders(
+                session, tenant_id="acme", file="orders", orders=service.parse_orders(DEMO / "orders.jsonl")
+            )
+            tickets = service.import_tickets(
+                session,
+                pg_runtime.search,
+                tenant_id="acme",
+                file="tickets",
+                tickets=service.parse_tickets(DEMO / "tickets.jsonl"),
+            )
         return orders, tickets
 
     orders, tickets = run()
@@ -66,8 +72,12 @@ def test_demo_import_is_idempotent_and_bad_files_write_nothing(pg_runtime: Runti
     assert {m: _count(pg_runtime, m) for m in counts} == counts and _tickets(pg_runtime) == before
 
     bad = tmp_path / "tickets.jsonl"
-    good = {"id": "t-new", "channel": "email", "body": "Where is my parcel?",
-            "created_at": "2026-11-01T10:00:00Z"}
+    good = {
+        "id": "t-new",
+        "channel": "email",
+        "body": "Where is my parcel?",
+        "created_at": "2026-11-01T10:00:00Z",
+    }
     bad.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "t-bad", "channel": "fax"}) + "\n")
     with pytest.raises(ImportFileError) as error:
         service.parse_tickets(bad)
@@ -76,16 +86,57 @@ def test_demo_import_is_idempotent_and_bad_files_write_nothing(pg_runtime: Runti
 
 
 def test_identity_resolution_and_timeline(pg_runtime: Runtime) -> None:
-    add_orders(pg_runtime, "acme", order("302-1184736-9920417"), order("#1001", channel="shopify", customer={
-        "name": "Claire Dubois", "email": "claire@example.fr", "address": "14 rue des Tanneurs, 69001 Lyon"}))
-    [amazon] = ingest(pg_runtime, "acme", ticket("t-1", "Where is my lamp?", channel="amazon", customer={
-        "email": "relay1@marketplace.amazon.de", "marketplace_customer_id": "A1ANNA"}))
-    [mail] = ingest(pg_runtime, "acme", ticket("t-2", "My order 302-1184736-9920417 has still not arrived.",
-                                               customer={"email": "anna.schmidt@example.de"}))
-    [fuzzy] = ingest(pg_runtime, "acme", ticket("t-3", "Bonjour", customer={
-        "name": "Dubois Claire", "address": "14, Rue des Tanneurs 69001 LYON", "email": "cd@other.fr"}))
-    [namesake] = ingest(pg_runtime, "acme", ticket("t-4", "Bonjour", customer={
-        "name": "Claire Dubois", "email": "someone-else@example.fr"}))
+    add_orders(
+        pg_runtime,
+        "acme",
+        order("302-1184736-9920417"),
+        order(
+            "#1001",
+            channel="shopify",
+            customer={
+                "name": "Claire Dubois",
+                "email": "claire@example.fr",
+                "address": "14 rue des Tanneurs, 69001 Lyon",
+            },
+        ),
+    )
+    [amazon] = ingest(
+        pg_runtime,
+        "acme",
+        ticket(
+            "t-1",
+            "Where is my lamp?",
+            channel="amazon",
+            customer={"email": "relay1@marketplace.amazon.de", "marketplace_customer_id": "A1ANNA"},
+        ),
+    )
+    [mail] = ingest(
+        pg_runtime,
+        "acme",
+        ticket(
+            "t-2",
+            "My order 302-1184736-9920417 has still not arrived.",
+            customer={"email": "anna.schmidt@example.de"},
+        ),
+    )
+    [fuzzy] = ingest(
+        pg_runtime,
+        "acme",
+        ticket(
+            "t-3",
+            "Bonjour",
+            customer={
+                "name": "Dubois Claire",
+                "address": "14, Rue des Tanneurs 69001 LYON",
+                "email": "cd@other.fr",
+            },
+        ),
+    )
+    [namesake] = ingest(
+        pg_runtime,
+        "acme",
+        ticket("t-4", "Bonjour", customer={"name": "Claire Dubois", "email": "someone-else@example.fr"}),
+    )
     links = (amazon.link, mail.link, fuzzy.link, namesake.link)
     assert links == ("marketplace_id", "order", "name_address", "new")
     assert mail.ticket.customer_id == amazon.ticket.customer_id
@@ -95,8 +146,9 @@ def test_identity_resolution_and_timeline(pg_runtime: Runtime) -> None:
         assert namesake.ticket.customer_id != claire.customer_id
         linked = session.scalars(select(Identity).where(Identity.value == "cd@other.fr")).one()
         assert linked.evidence["block"] == "postcode 69001" and linked.evidence["address_score"] >= 85
-        history = service.customer_timeline(session, tenant_id="acme",
-                                            customer_id=mail.ticket.customer_id or 0)
+        history = service.customer_timeline(
+            session, tenant_id="acme", customer_id=mail.ticket.customer_id or 0
+        )
     assert [e.kind for e in history.events] == ["order", "shipment", "message", "message"]
     email = next(i for i in history.identities if i.value == "anna.schmidt@example.de")
     assert email.evidence["order_id"] == "302-1184736-9920417"
@@ -104,27 +156,59 @@ def test_identity_resolution_and_timeline(pg_runtime: Runtime) -> None:
 
 def test_duplicates_hard_negatives_merge_and_undo(pg_runtime: Runtime) -> None:
     add_orders(pg_runtime, "acme", order("302-1184736-9920417"))
-    ingest(pg_runtime, "acme", ticket("t-1", WHERE, channel="amazon", tags=["tracking"], thread_id="thr-1",
-                                      customer={"marketplace_customer_id": "A1ANNA"}))
-    [again] = ingest(pg_runtime, "acme", ticket("t-2", WHERE_AGAIN + " Order 302-1184736-9920417.",
-                                                created_at="2026-11-04T09:00:00Z", tags=["tracking"],
-                                                locale="fr", customer={"email": "anna@example.de"}))
+    ingest(
+        pg_runtime,
+        "acme",
+        ticket(
+            "t-1",
+            WHERE,
+            channel="amazon",
+            tags=["tracking"],
+            thread_id="thr-1",
+            customer={"marketplace_customer_id": "A1ANNA"},
+        ),
+    )
+    [again] = ingest(
+        pg_runtime,
+        "acme",
+        ticket(
+            "t-2",
+            WHERE_AGAIN + " Order 302-1184736-9920417.",
+            created_at="2026-11-04T09:00:00Z",
+            tags=["tracking"],
+            locale="fr",
+            customer={"email": "anna@example.de"},
+        ),
+    )
     assert [d.ticket_id for d in again.duplicates] == ["t-1"]
-    [stranger] = ingest(pg_runtime, "acme", ticket("t-3", "Where is my order?", tags=["tracking"],
-                                                   customer={"email": "b@example.com"}))
-    [other_problem] = ingest(pg_runtime, "acme", ticket(
-        "t-4", "Could you send me an invoice with VAT for my company? I need it for my accounting.",
-        tags=["invoice"], customer={"email": "anna@example.de"}, created_at="2026-11-04T10:00:00Z"))
+    [stranger] = ingest(
+        pg_runtime,
+        "acme",
+        ticket("t-3", "Where is my order?", tags=["tracking"], customer={"email": "b@example.com"}),
+    )
+    [other_problem] = ingest(
+        pg_runtime,
+        "acme",
+        ticket(
+            "t-4",
+            "Could you send me an invoice with VAT for my company? I need it for my accounting.",
+            tags=["invoice"],
+            customer={"email": "anna@example.de"},
+            created_at="2026-11-04T10:00:00Z",
+        ),
+    )
     assert stranger.duplicates == [] and other_problem.duplicates == []
     with pg_runtime.session() as session:
-        _, on_demand = duplicates_of(session, pg_runtime.search, tenant_id="acme", ticket_id="t-1",
-                                     window_days=14)
+        _, on_demand = duplicates_of(
+            session, pg_runtime.search, tenant_id="acme", ticket_id="t-1", window_days=14
+        )
     assert [c.ticket_id for c in on_demand if c.is_duplicate] == ["t-2"]
 
     before = _tickets(pg_runtime)
     with pg_runtime.session() as session:
-        group = merge.merge_tickets(session, tenant_id="acme", ticket_ids=["t-2", "t-1"], actor="agent-1",
-                                    reason="same parcel")
+        group = merge.merge_tickets(
+            session, tenant_id="acme", ticket_ids=["t-2", "t-1"], actor="agent-1", reason="same parcel"
+        )
         read = merge.to_read(session, group)
     assert read.primary_ticket_id == "t-1"
     [note] = read.notes
@@ -139,12 +223,20 @@ def test_duplicates_hard_negatives_merge_and_undo(pg_runtime: Runtime) -> None:
 
 def test_ticket_list_filters_and_pages(pg_runtime: Runtime, pg_settings: Settings) -> None:
     tenant = make_tenant(pg_runtime, "acme")
-    ingest(pg_runtime, "acme",
-           ticket("t-1", "Parcel?", created_at="2026-11-01T08:00:00Z", tags=["tracking"]),
-           ticket("t-2", "Label?", channel="amazon", created_at="2026-11-02T08:00:00Z",
-                  tags=["return_label", "tracking"]),
-           ticket("t-3", "Invoice?", created_at="2026-11-02T08:00:00Z", tags=["invoice"], status="solved"),
-           check=False)
+    ingest(
+        pg_runtime,
+        "acme",
+        ticket("t-1", "Parcel?", created_at="2026-11-01T08:00:00Z", tags=["tracking"]),
+        ticket(
+            "t-2",
+            "Label?",
+            channel="amazon",
+            created_at="2026-11-02T08:00:00Z",
+            tags=["return_label", "tracking"],
+        ),
+        ticket("t-3", "Invoice?", created_at="2026-11-02T08:00:00Z", tags=["invoice"], status="solved"),
+        check=False,
+    )
     with TestClient(create_app(pg_settings, runtime=pg_runtime, warm_sync=True)) as client:
         agent = tenant.headers("agent")
 
@@ -157,7 +249,8 @@ def test_ticket_list_filters_and_pages(pg_runtime: Runtime, pg_settings: Setting
         assert ids(tag="tracking") == ["t-2", "t-1"] and ids(tag="return_label") == ["t-2"]
         assert ids(status="solved") == ["t-3"] and ids(channel="amazon") == ["t-2"]
         first = client.get("/v1/tickets", params={"limit": 2}, headers=agent).json()
-        second = client.get("/v1/tickets", params={"limit": 2, "cursor": first["next_cursor"]},
-                            headers=agent).json()
+        second = client.get(
+            "/v1/tickets", params={"limit": 2, "cursor": first["next_cursor"]}, headers=agent
+        ).json()
         assert [t["id"] for t in first["items"] + second["items"]] == ["t-3", "t-2", "t-1"]
         assert second["next_cursor"] is None

@@ -19,8 +19,13 @@ ORDER: dict[str, Any] = {
     "status": "shipped",
     "customer": {"email": "sam@example.com", "name": "Sam Doe"},
     "items": [{"sku": "MUG-2", "title": "Stoneware mug", "qty": 2, "price": 14.0}],
-    "shipment": {"carrier": "UPS", "tracking_number": TRACKING, "status": "in_transit",
-                 "status_at": "2026-11-11T08:00:00Z", "eta": "2026-11-14"},
+    "shipment": {
+        "carrier": "UPS",
+        "tracking_number": TRACKING,
+        "status": "in_transit",
+        "status_at": "2026-11-11T08:00:00Z",
+        "eta": "2026-11-14",
+    },
 }
 
 
@@ -44,11 +49,18 @@ def _import(client: TestClient, tenant: Any, order: dict[str, Any]) -> dict[str,
 
 
 def _webhook(client: TestClient, tenant: Any, secret: str, status: str, at: str, location: str) -> str:
-    body = json.dumps({"tracking_number": TRACKING, "status": status, "occurred_at": at,
-                       "location": location}).encode()
-    response = client.post("/v1/shipments/events", content=body, headers={
-        "Content-Type": "application/json", "X-Deflect-Tenant": tenant.tenant_id,
-        "X-Deflect-Signature": sign(secret, body)})
+    body = json.dumps(
+        {"tracking_number": TRACKING, "status": status, "occurred_at": at, "location": location}
+    ).encode()
+    response = client.post(
+        "/v1/shipments/events",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Deflect-Tenant": tenant.tenant_id,
+            "X-Deflect-Signature": sign(secret, body),
+        },
+    )
     assert response.status_code == 200, response.text
     return str(response.json()["outcome"])
 
@@ -107,7 +119,12 @@ def test_a_new_tracking_number_in_the_import_replaces_the_shipment(
     _import(client, tenant, ORDER)
     assert _webhook(client, tenant, secret, "exception", "2026-11-13T07:00:00Z", "Leeds depot") == "applied"
     # The seller re-shipped with a new parcel: its (older-dated) label status is the one that counts.
-    _import(client, tenant, _order(tracking_number="1Z999AA10123456999", status="label_created",
-                                   status_at="2026-11-12T09:00:00Z"))
+    _import(
+        client,
+        tenant,
+        _order(
+            tracking_number="1Z999AA10123456999", status="label_created", status_at="2026-11-12T09:00:00Z"
+        ),
+    )
     shipment = _shipment(client, tenant)
     assert (shipment["tracking_number"], shipment["status"]) == ("1Z999AA10123456999", "label_created")

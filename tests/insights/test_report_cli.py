@@ -50,13 +50,18 @@ def _invoke(*args: str) -> str:
 
 def test_root_causes_csv_for_one_period(cli_runtime: Runtime) -> None:
     _shop(cli_runtime, TENANT)
-    out = _invoke("root-causes", "--until", UNTIL.replace("Z", "+0000"), "--within-days", "7", "--days", "30",
-                  "--csv")
+    out = _invoke(
+        "root-causes", "--until", UNTIL.replace("Z", "+0000"), "--within-days", "7", "--days", "30", "--csv"
+    )
     rows = list(csv.DictReader(io.StringIO(out)))
     assert {r["period"] for r in rows} == {"30d"}
     assert [(r["reason"], r["channel"], r["volume"]) for r in rows] == [
-        ("tracking", "all", "3"), ("tracking", "amazon", "2"), ("refund_status", "all", "1"),
-        ("refund_status", "email", "1"), ("tracking", "email", "1")]
+        ("tracking", "all", "3"),
+        ("tracking", "amazon", "2"),
+        ("refund_status", "all", "1"),
+        ("refund_status", "email", "1"),
+        ("tracking", "email", "1"),
+    ]
     everything = rows[0]
     rates = (everything["share"], everything["repeat_rate"], everything["fcr_rate"])
     assert rates == ("0.75", "0.3333", "0.3333")
@@ -75,8 +80,9 @@ def test_root_causes_table_and_json_cover_every_period(cli_runtime: Runtime) -> 
     assert "3.3 min" in table and "owner" not in table  # t4's 200 s of handling; no notes yet
     with cli_runtime.session() as session:
         note = RootCauseNoteIn(root_cause="Refunds wait for the carrier scan", action_owner="Ops")
-        rootcause.set_note(session, tenant_id=TENANT, reason="refund_status", channel="email", actor="test",
-                           note=note)
+        rootcause.set_note(
+            session, tenant_id=TENANT, reason="refund_status", channel="email", actor="test", note=note
+        )
     table = _invoke("root-causes", "--until", "2026-11-20", "--channel", "email", "--days", "30")
     assert "Refunds wait for the carrier scan" in table and "Ops" in table and "last 60d" not in table
 
@@ -87,19 +93,30 @@ def test_root_causes_rejects_another_period(cli_runtime: Runtime) -> None:
 
 
 def test_impact_of_an_article_change(cli_runtime: Runtime) -> None:
-    load_articles(cli_runtime, TENANT, [article(id="kb-returns", title="Returns", body="Print the label.",
-                                                tags=["return_label"])])
-    load(cli_runtime, TENANT, tickets=[
-        ticket("b1", "ann@example.com", ["return_label"], "2026-11-05T09:00:00Z"),
-        ticket("b2", "ann@example.com", ["return_label"], "2026-11-07T09:00:00Z"),  # a repeat
-        ticket("b3", "bob@example.com", ["return_label"], "2026-11-08T09:00:00Z"),
-        ticket("bx", "dan@example.com", ["tracking"], "2026-11-06T09:00:00Z"),  # another reason
-        ticket("a1", "eve@example.com", ["return_label"], "2026-11-12T09:00:00Z"),
-    ])
-    report = json.loads(_invoke("impact", "--article", "kb-returns", "--date", "2026-11-10", "--days", "5",
-                                "--json"))
-    assert (report["kind"], report["reason"], report["changed_at"]) == ("article", "return_label",
-                                                                        "2026-11-10T00:00:00Z")
+    load_articles(
+        cli_runtime,
+        TENANT,
+        [article(id="kb-returns", title="Returns", body="Print the label.", tags=["return_label"])],
+    )
+    load(
+        cli_runtime,
+        TENANT,
+        tickets=[
+            ticket("b1", "ann@example.com", ["return_label"], "2026-11-05T09:00:00Z"),
+            ticket("b2", "ann@example.com", ["return_label"], "2026-11-07T09:00:00Z"),  # a repeat
+            ticket("b3", "bob@example.com", ["return_label"], "2026-11-08T09:00:00Z"),
+            ticket("bx", "dan@example.com", ["tracking"], "2026-11-06T09:00:00Z"),  # another reason
+            ticket("a1", "eve@example.com", ["return_label"], "2026-11-12T09:00:00Z"),
+        ],
+    )
+    report = json.loads(
+        _invoke("impact", "--article", "kb-returns", "--date", "2026-11-10", "--days", "5", "--json")
+    )
+    assert (report["kind"], report["reason"], report["changed_at"]) == (
+        "article",
+        "return_label",
+        "2026-11-10T00:00:00Z",
+    )
     assert (report["before"]["contacts"], report["after"]["contacts"]) == (3, 1)
     assert (report["before"]["repeat_rate"], report["after"]["repeat_rate"]) == (0.3333, 0.0)
     assert report["delta"]["contacts"] == -2
@@ -107,12 +124,15 @@ def test_impact_of_an_article_change(cli_runtime: Runtime) -> None:
     assert "before 2026-11-05 00:00 to 2026-11-10 00:00" in table and "-33.3 pts" in table
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ([], "exactly one of --article"),
-    (["--article", "a", "--macro", "tracking"], "exactly one of --article"),
-    (["--article", "nope"], "not found"),
-    (["--macro", "nope"], "not found"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "exactly one of --article"),
+        (["--article", "a", "--macro", "tracking"], "exactly one of --article"),
+        (["--article", "nope"], "not found"),
+        (["--macro", "nope"], "not found"),
+    ],
+)
 def test_impact_errors_name_the_problem(cli_runtime: Runtime, args: list[str], message: str) -> None:
     result = runner.invoke(report_app, ["impact", *args, "--tenant", TENANT])
     assert result.exit_code == 2 and message in result.output, result.output

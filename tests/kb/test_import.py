@@ -18,8 +18,9 @@ def _count(runtime: Runtime, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_bad_line_rejects_whole_file_with_file_line_and_reason(runtime: Runtime, tenant: TenantKeys,
-                                                               tmp_path: Path) -> None:
+def test_bad_line_rejects_whole_file_with_file_line_and_reason(
+    runtime: Runtime, tenant: TenantKeys, tmp_path: Path
+) -> None:
     path = write_jsonl(tmp_path / "articles.jsonl", [article(), "{not json", article(id="kb-2", title="")])
     with pytest.raises(ImportFileError) as caught, runtime.session() as session:
         service.import_path(session, tenant_id=tenant.tenant_id, path=path)
@@ -36,8 +37,9 @@ def test_duplicate_ids_in_one_file_are_reported(tmp_path: Path) -> None:
         service.parse_articles_jsonl(path)
 
 
-def test_reimport_is_idempotent_and_only_changed_chunks_are_reembedded(runtime: Runtime, tenant: TenantKeys,
-                                                                       tmp_path: Path) -> None:
+def test_reimport_is_idempotent_and_only_changed_chunks_are_reembedded(
+    runtime: Runtime, tenant: TenantKeys, tmp_path: Path
+) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", SHOP_ARTICLES)
     with runtime.session() as session:
         first = service.import_path(session, tenant_id=tenant.tenant_id, path=path)

@@ -15,8 +15,11 @@ def loaded(client: TestClient, runtime: Runtime, tenant: TenantKeys) -> TestClie
 
 
 def test_suggest_returns_ranked_articles_with_snippets(loaded: TestClient, tenant: TenantKeys) -> None:
-    response = loaded.post("/v1/suggest", json={"query": "assemble fjord bookcase shelves", "top_k": 3},
-                           headers=tenant.headers("public"))
+    response = loaded.post(
+        "/v1/suggest",
+        json={"query": "assemble fjord bookcase shelves", "top_k": 3},
+        headers=tenant.headers("public"),
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["abstained"] is False
@@ -27,8 +30,11 @@ def test_suggest_returns_ranked_articles_with_snippets(loaded: TestClient, tenan
 
 
 def test_amazon_buyer_never_gets_shopify_only_articles(loaded: TestClient, tenant: TenantKeys) -> None:
-    body = loaded.post("/v1/suggest", json={"query": "how do I return an item", "channel": "amazon"},
-                       headers=tenant.headers("public")).json()
+    body = loaded.post(
+        "/v1/suggest",
+        json={"query": "how do I return an item", "channel": "amazon"},
+        headers=tenant.headers("public"),
+    ).json()
     ids = [s["id"] for s in body["suggestions"]]
     assert "kb-returns-shop" not in ids
     assert ids[0] == "kb-returns-amazon"
@@ -47,7 +53,9 @@ def test_amazon_buyer_never_gets_shopify_only_articles(loaded: TestClient, tenan
         {"text": "refund"},
     ],
 )
-def test_bad_queries_get_422_with_a_clear_json_error(loaded: TestClient, tenant: TenantKeys, payload: dict) -> None:
+def test_bad_queries_get_422_with_a_clear_json_error(
+    loaded: TestClient, tenant: TenantKeys, payload: dict
+) -> None:
     response = loaded.post("/v1/suggest", json=payload, headers=tenant.headers("public"))
     assert response.status_code == 422
     error = response.json()["error"]
@@ -57,7 +65,9 @@ def test_bad_queries_get_422_with_a_clear_json_error(loaded: TestClient, tenant:
 
 def test_missing_or_wrong_key_is_401(loaded: TestClient) -> None:
     assert loaded.post("/v1/suggest", json={"query": "refund"}).status_code == 401
-    assert loaded.post("/v1/suggest", json={"query": "refund"}, headers={"X-API-Key": "nope"}).status_code == 401
+    assert (
+        loaded.post("/v1/suggest", json={"query": "refund"}, headers={"X-API-Key": "nope"}).status_code == 401
+    )
 
 
 def test_public_key_cannot_write_articles(loaded: TestClient, tenant: TenantKeys) -> None:
@@ -68,16 +78,23 @@ def test_public_key_cannot_write_articles(loaded: TestClient, tenant: TenantKeys
 
 def test_article_crud_reaches_the_index(loaded: TestClient, runtime: Runtime, tenant: TenantKeys) -> None:
     admin = tenant.headers("admin")
-    created = loaded.post("/v1/articles", headers=admin, json={
-        "id": "kb-gift", "title": "Sending an order as a gift", "body": "Add a gift note at checkout."})
+    created = loaded.post(
+        "/v1/articles",
+        headers=admin,
+        json={"id": "kb-gift", "title": "Sending an order as a gift", "body": "Add a gift note at checkout."},
+    )
     assert created.status_code == 201
     runtime.search.catch_up(tenant.tenant_id, "articles")
-    found = loaded.post("/v1/suggest", json={"query": "gift note checkout"}, headers=tenant.headers("public")).json()
+    found = loaded.post(
+        "/v1/suggest", json={"query": "gift note checkout"}, headers=tenant.headers("public")
+    ).json()
     assert found["suggestions"][0]["id"] == "kb-gift"
     assert loaded.delete("/v1/articles/kb-gift", headers=admin).status_code == 204
     assert loaded.get("/v1/articles/kb-gift", headers=admin).status_code == 404
     runtime.search.catch_up(tenant.tenant_id, "articles")
-    after = loaded.post("/v1/suggest", json={"query": "gift note checkout"}, headers=tenant.headers("public")).json()
+    after = loaded.post(
+        "/v1/suggest", json={"query": "gift note checkout"}, headers=tenant.headers("public")
+    ).json()
     assert all(s["id"] != "kb-gift" for s in after["suggestions"])
 
 

@@ -12,9 +12,9 @@ import pytest
 from core import keys
 from core.runtime import Runtime
 from core.settings import Settings
+from embeddings.engine import SearchFilter
 from kb import service
 from kb.suggest import rank_articles
-from embeddings.engine import SearchFilter
 from tests.conftest import DEMO
 
 
@@ -37,7 +37,9 @@ def _ranked(runtime: Runtime) -> list[tuple[dict, list[str], float]]:
     vectors = search.encoder_for("articles").encode([q["text"] for q in queries], kind="query")
     out = []
     for query, vector in zip(queries, vectors, strict=True):
-        hits = collection.search(query["text"], vector, top_k=60, flt=SearchFilter(channel=query.get("channel")))
+        hits = collection.search(
+            query["text"], vector, top_k=60, flt=SearchFilter(channel=query.get("channel"))
+        )
         ranked = rank_articles(hits, channel=query.get("channel"), locale=query.get("locale"))
         out.append((query, [r[0] for r in ranked[:3]], max((r[2] for r in ranked[:3]), default=0.0)))
     return out
@@ -68,8 +70,17 @@ def test_amazon_buyer_gets_the_amazon_returns_article_first(demo_runtime: Runtim
     from kb.suggest import suggest
 
     with demo_runtime.session() as session:
-        result = suggest(session, demo_runtime.search, tenant_id="demo", query="how do I send an item back for a return",
-                         channel="amazon", locale="en", threshold=0.0)
+        result = suggest(
+            session,
+            demo_runtime.search,
+            tenant_id="demo",
+            query="how do I send an item back for a return",
+            channel="amazon",
+            locale="en",
+            threshold=0.0,
+        )
     ids = [s.id for s in result.suggestions]
     assert ids[0] == "kb-returns-amazon"
-    assert not any("shopify" in s.channels and "amazon" not in s.channels and s.channels for s in result.suggestions)
+    assert not any(
+        "shopify" in s.channels and "amazon" not in s.channels and s.channels for s in result.suggestions
+    )

@@ -23,11 +23,18 @@ def free_port() -> int:
 
 def deflect_env(data_dir: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEFLECT_")}
-    env.update({
-        "DEFLECT_DATA_DIR": str(data_dir), "DEFLECT_ENCODER": "hashing", "DEFLECT_INDEX_SYNC_SECONDS": "0.2",
-        "DEFLECT_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-    })
+    env.update(
+        {
+            "DEFLECT_DATA_DIR": str(data_dir),
+            "DEFLECT_ENCODER": "hashing",
+            "DEFLECT_INDEX_SYNC_SECONDS": "0.2",
+            "DEFLECT_LOG_LEVEL": "WARNING",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONPATH": str(ROOT),
+            "OMP_NUM_THREADS": "1",
+        }
+    )
     if database_url:
         env["DEFLECT_DATABASE_URL"] = database_url
     env.update(extra)
@@ -36,8 +43,15 @@ def deflect_env(data_dir: Path, database_url: str | None = None, **extra: str) -
 
 def deflect(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[str]:
     """Starts `deflect <args>` as its own process (same code as the installed console script)."""
-    return subprocess.Popen([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **kwargs,
+    )  # type: ignore[call-overload]
 
 
 class Server:
@@ -47,15 +61,21 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}: {self.process.stderr.read()[-2000:]}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}: {self.process.stderr.read()[-2000:]}"
+                )
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return

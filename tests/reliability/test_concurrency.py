@@ -40,13 +40,21 @@ for i in range(int(sys.argv[2])):
 def write_articles(runtime: Runtime, prefix: str, n: int, tenant: str = "t") -> None:
     for i in range(n):
         with runtime.session() as session:
-            kb_service.upsert(session, tenant_id=tenant, article_in=ArticleCreate(
-                id=f"{prefix}-{i}", title=f"title {i}", body=f"body {i} from {prefix}"))
+            kb_service.upsert(
+                session,
+                tenant_id=tenant,
+                article_in=ArticleCreate(
+                    id=f"{prefix}-{i}", title=f"title {i}", body=f"body {i} from {prefix}"
+                ),
+            )
 
 
 def assert_all_written(runtime: Runtime, expected: int, tenant: str = "t") -> None:
     with runtime.session() as session:
-        assert session.scalar(select(func.count()).select_from(Article).where(Article.tenant_id == tenant)) == expected
+        assert (
+            session.scalar(select(func.count()).select_from(Article).where(Article.tenant_id == tenant))
+            == expected
+        )
         seqs = list(session.scalars(select(ChangeLog.seq).where(ChangeLog.tenant_id == tenant)))
     assert len(seqs) == len(set(seqs))
     runtime.search.forget()
@@ -80,14 +88,25 @@ def test_threads_writing_at_once_lose_nothing(runtime: Runtime) -> None:
     assert_all_written(runtime, 8 * 25)
 
 
-def test_two_processes_writing_at_once_lose_nothing(runtime: Runtime, settings: Settings, tmp_path: Path) -> None:
+def test_two_processes_writing_at_once_lose_nothing(
+    runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
     with runtime.session() as session:
         get_or_create_tenant(session, tenant_id="t")
     script = tmp_path / "writer.py"
     script.write_text(WRITER_SCRIPT)
     env = deflect_env(settings.data_dir)
-    procs = [subprocess.Popen([sys.executable, str(script), name, "60"], env=env, cwd=Path(__file__).parents[2],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for name in ("p1", "p2")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), name, "60"],
+            env=env,
+            cwd=Path(__file__).parents[2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name in ("p1", "p2")
+    ]
     write_articles(runtime, "main", 30)  # and this process at the same time
     for proc in procs:
         output = proc.communicate(timeout=180)[0]
@@ -125,7 +144,9 @@ def test_a_replica_catches_up_within_the_sync_interval(tmp_path: Path) -> None:
         writer.close()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            hits = client.post("/v1/suggest", json={"query": "body 0 from fresh"}, headers=keys.headers("public"))
+            hits = client.post(
+                "/v1/suggest", json={"query": "body 0 from fresh"}, headers=keys.headers("public")
+            )
             if any(s["id"] == "fresh-0" for s in hits.json()["suggestions"]):
                 break
             time.sleep(0.1)
@@ -149,7 +170,9 @@ def test_cli_import_and_server_share_the_database(tmp_path: Path) -> None:
         assert proc.wait(timeout=120) == 0
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            found = client.post("/v1/suggest", json={"query": "voucher codes"}, headers=keys.headers("public")).json()
+            found = client.post(
+                "/v1/suggest", json={"query": "voucher codes"}, headers=keys.headers("public")
+            ).json()
             if found["suggestions"]:
                 break
             time.sleep(0.1)

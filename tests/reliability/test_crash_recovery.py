@@ -28,8 +28,12 @@ def write_articles_file(path: Path, n: int, seed: int) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for i in range(n):
             paragraphs = "\n\n".join(" ".join(rng.choices(words, k=60)) for _ in range(3))
-            handle.write(json.dumps({"id": f"a-{i:05d}", "title": f"Article {i} {rng.choice(words)}",
-                                     "body": paragraphs}) + "\n")
+            handle.write(
+                json.dumps(
+                    {"id": f"a-{i:05d}", "title": f"Article {i} {rng.choice(words)}", "body": paragraphs}
+                )
+                + "\n"
+            )
 
 
 def _check_consistent(settings: Settings, expected_articles: int) -> dict[str, int]:
@@ -37,12 +41,18 @@ def _check_consistent(settings: Settings, expected_articles: int) -> dict[str, i
     runtime = Runtime(settings)
     try:
         with runtime.session() as session:
-            articles = session.scalar(select(func.count()).select_from(Article).where(Article.tenant_id == TENANT))
-            distinct = session.scalar(select(func.count(func.distinct(Article.external_id)))
-                                      .where(Article.tenant_id == TENANT))
+            articles = session.scalar(
+                select(func.count()).select_from(Article).where(Article.tenant_id == TENANT)
+            )
+            distinct = session.scalar(
+                select(func.count(func.distinct(Article.external_id))).where(Article.tenant_id == TENANT)
+            )
             chunk_ids = set(session.scalars(select(ArticleChunk.id).where(ArticleChunk.tenant_id == TENANT)))
-            orphans = session.scalar(select(func.count()).select_from(ArticleChunk)
-                                     .where(ArticleChunk.article_id.not_in(select(Article.id))))
+            orphans = session.scalar(
+                select(func.count())
+                .select_from(ArticleChunk)
+                .where(ArticleChunk.article_id.not_in(select(Article.id)))
+            )
         assert articles == distinct == expected_articles
         assert orphans == 0
         collection = runtime.search.collection(TENANT, "articles")
@@ -62,8 +72,9 @@ def crash_settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 @pytest.mark.parametrize("kill_when", ["during_import", "during_indexing"])
-def test_import_killed_mid_write_loses_and_duplicates_nothing(tmp_path: Path, crash_settings: Settings,
-                                                               kill_when: str) -> None:
+def test_import_killed_mid_write_loses_and_duplicates_nothing(
+    tmp_path: Path, crash_settings: Settings, kill_when: str
+) -> None:
     source = tmp_path / "articles.jsonl"
     n = 1500
     write_articles_file(source, n, seed=7)
@@ -96,13 +107,20 @@ def test_import_killed_mid_write_loses_and_duplicates_nothing(tmp_path: Path, cr
     assert final["chunks"] >= state["chunks"]
 
 
-def test_server_killed_under_writes_keeps_every_acknowledged_write(tmp_path: Path, crash_settings: Settings) -> None:
+def test_server_killed_under_writes_keeps_every_acknowledged_write(
+    tmp_path: Path, crash_settings: Settings
+) -> None:
     runtime = Runtime(crash_settings)
     runtime.migrate()
     keys = make_tenant(runtime, TENANT)
     runtime.close()
-    server = Server(deflect_env(crash_settings.data_dir, DEFLECT_RATE_LIMIT_PER_MINUTE="1000000",
-                                DEFLECT_RATE_LIMIT_IP_PER_MINUTE="1000000"))
+    server = Server(
+        deflect_env(
+            crash_settings.data_dir,
+            DEFLECT_RATE_LIMIT_PER_MINUTE="1000000",
+            DEFLECT_RATE_LIMIT_IP_PER_MINUTE="1000000",
+        )
+    )
     acknowledged: set[str] = set()
     try:
         server.wait_ready()
@@ -137,7 +155,9 @@ def test_server_killed_under_writes_keeps_every_acknowledged_write(tmp_path: Pat
 def test_torn_snapshot_is_rebuilt_from_the_database(tmp_path: Path, crash_settings: Settings) -> None:
     source = tmp_path / "articles.jsonl"
     write_articles_file(source, 50, seed=3)
-    done = deflect(["import", "articles", str(source), "--tenant", TENANT], deflect_env(crash_settings.data_dir))
+    done = deflect(
+        ["import", "articles", str(source), "--tenant", TENANT], deflect_env(crash_settings.data_dir)
+    )
     assert done.wait(timeout=120) == 0
     snapshot = crash_settings.index_dir / TENANT / "articles" / "vectors.faiss"
     assert snapshot.exists()
@@ -153,8 +173,11 @@ def test_torn_snapshot_is_rebuilt_from_the_database(tmp_path: Path, crash_settin
 
 def test_cli_import_of_a_malformed_file_writes_nothing(tmp_path: Path, crash_settings: Settings) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "ok-1", "title": "fine", "body": "fine"}\n{"id": "broken", "title": \n'
-                   '{"id": "x y", "title": "t", "body": "b"}\n', encoding="utf-8")
+    bad.write_text(
+        '{"id": "ok-1", "title": "fine", "body": "fine"}\n{"id": "broken", "title": \n'
+        '{"id": "x y", "title": "t", "body": "b"}\n',
+        encoding="utf-8",
+    )
     proc = deflect(["import", "articles", str(bad), "--tenant", TENANT], deflect_env(crash_settings.data_dir))
     output = proc.communicate(timeout=120)[0]
     assert proc.returncode != 0

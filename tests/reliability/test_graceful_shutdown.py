@@ -24,8 +24,12 @@ LIMITS = {"DEFLECT_RATE_LIMIT_PER_MINUTE": "1000000", "DEFLECT_RATE_LIMIT_IP_PER
 
 
 def _ticket(i: int) -> dict[str, object]:
-    return {"id": f"g-{i}", "channel": "email", "customer": {"email": f"buyer{i % 60}@example.com"},
-            "body": f"my parcel {i} has not arrived, order #{3000 + i % 60}, please check the tracking"}
+    return {
+        "id": f"g-{i}",
+        "channel": "email",
+        "customer": {"email": f"buyer{i % 60}@example.com"},
+        "body": f"my parcel {i} has not arrived, order #{3000 + i % 60}, please check the tracking",
+    }
 
 
 def _tickets_in_db_and_last_seq(settings: Settings) -> tuple[set[str], int]:
@@ -33,8 +37,14 @@ def _tickets_in_db_and_last_seq(settings: Settings) -> tuple[set[str], int]:
     try:
         with runtime.session() as session:
             stored = set(session.scalars(select(Ticket.external_id).where(Ticket.tenant_id == TENANT)))
-            last_seq = session.scalar(select(func.max(ChangeLog.seq)).where(
-                ChangeLog.tenant_id == TENANT, ChangeLog.collection == "tickets")) or 0
+            last_seq = (
+                session.scalar(
+                    select(func.max(ChangeLog.seq)).where(
+                        ChangeLog.tenant_id == TENANT, ChangeLog.collection == "tickets"
+                    )
+                )
+                or 0
+            )
         return stored, int(last_seq)
     finally:
         runtime.close()

@@ -18,12 +18,27 @@ from kb.schemas import ArticleCreate
 from tests.conftest import make_tenant
 from tests.reliability.procs import Server, deflect_env
 
-QUERIES = ["where is my parcel", "refund not received", "how do I return shoes", "cancel my order please",
-           "package arrived damaged", "need an invoice with VAT", "change delivery address", "wo ist mein paket"]
+QUERIES = [
+    "where is my parcel",
+    "refund not received",
+    "how do I return shoes",
+    "cancel my order please",
+    "package arrived damaged",
+    "need an invoice with VAT",
+    "change delivery address",
+    "wo ist mein paket",
+]
 
 
-async def _client_loop(client: httpx.AsyncClient, keys: dict[str, str], paths: set[str], deadline: float,
-                       latencies: dict[str, list[float]], errors: list[str], seed: int) -> None:
+async def _client_loop(
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    paths: set[str],
+    deadline: float,
+    latencies: dict[str, list[float]],
+    errors: list[str],
+    seed: int,
+) -> None:
     rng = random.Random(seed)
     n = 0
     while time.monotonic() < deadline:
@@ -34,8 +49,12 @@ async def _client_loop(client: httpx.AsyncClient, keys: dict[str, str], paths: s
             body: dict[str, object] = {"query": rng.choice(QUERIES), "channel": rng.choice(["web", "amazon"])}
         elif roll < 0.8 and "/v1/tickets" in paths:
             kind, method, path, key = "ingest", "POST", "/v1/tickets", keys["agent"]
-            body = {"id": f"load-{seed}-{n}", "channel": rng.choice(["email", "web"]), "body": rng.choice(QUERIES),
-                    "customer": {"email": f"buyer{rng.randint(1, 200)}@example.com"}}
+            body = {
+                "id": f"load-{seed}-{n}",
+                "channel": rng.choice(["email", "web"]),
+                "body": rng.choice(QUERIES),
+                "customer": {"email": f"buyer{rng.randint(1, 200)}@example.com"},
+            }
         elif roll < 0.9 and "/v1/drafts" in paths:
             kind, method, path, key = "draft", "POST", "/v1/drafts", keys["agent"]
             body = {"text": rng.choice(QUERIES), "channel": "email", "rewrite": False}
@@ -52,18 +71,32 @@ async def _client_loop(client: httpx.AsyncClient, keys: dict[str, str], paths: s
         latencies.setdefault(kind, []).append(time.perf_counter() - started)
 
 
-def run_load(tmp_path: Path, *, clients: int, seconds: float, skip: frozenset[str] = frozenset()) -> dict[str, object]:
+def run_load(
+    tmp_path: Path, *, clients: int, seconds: float, skip: frozenset[str] = frozenset()
+) -> dict[str, object]:
     settings = Settings(data_dir=tmp_path / "var", encoder="hashing")
     runtime = Runtime(settings)
     runtime.migrate()
     tenant = make_tenant(runtime, "load")
     with runtime.session() as session:
-        kb_service.import_articles(session, tenant_id="load", file="seed", articles=[
-            ArticleCreate(id=f"kb-{i}", title=q.capitalize(), body=f"{q}. Step-by-step help number {i}.")
-            for i, q in enumerate(QUERIES)])
+        kb_service.import_articles(
+            session,
+            tenant_id="load",
+            file="seed",
+            articles=[
+                ArticleCreate(id=f"kb-{i}", title=q.capitalize(), body=f"{q}. Step-by-step help number {i}.")
+                for i, q in enumerate(QUERIES)
+            ],
+        )
     runtime.close()
-    server = Server(deflect_env(settings.data_dir, DEFLECT_RATE_LIMIT_PUBLIC_PER_MINUTE="10000000",
-                                DEFLECT_RATE_LIMIT_PER_MINUTE="10000000", DEFLECT_RATE_LIMIT_IP_PER_MINUTE="10000000"))
+    server = Server(
+        deflect_env(
+            settings.data_dir,
+            DEFLECT_RATE_LIMIT_PUBLIC_PER_MINUTE="10000000",
+            DEFLECT_RATE_LIMIT_PER_MINUTE="10000000",
+            DEFLECT_RATE_LIMIT_IP_PER_MINUTE="10000000",
+        )
+    )
     keys = {"public": tenant.public, "agent": tenant.agent, "admin": tenant.admin}
     latencies: dict[str, list[float]] = {}
     errors: list[str] = []
@@ -75,12 +108,17 @@ def run_load(tmp_path: Path, *, clients: int, seconds: float, skip: frozenset[st
             limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
             async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as client:
                 warm_deadline = time.monotonic() + 1.0  # first requests load the index; not measured
-                await asyncio.gather(*(_client_loop(client, keys, paths, warm_deadline, {}, errors, -i)
-                                       for i in range(5)))
+                await asyncio.gather(
+                    *(_client_loop(client, keys, paths, warm_deadline, {}, errors, -i) for i in range(5))
+                )
                 rss_start = server.rss_kib()
                 deadline = time.monotonic() + seconds
-                await asyncio.gather(*(_client_loop(client, keys, paths, deadline, latencies, errors, i)
-                                       for i in range(clients)))
+                await asyncio.gather(
+                    *(
+                        _client_loop(client, keys, paths, deadline, latencies, errors, i)
+                        for i in range(clients)
+                    )
+                )
                 latencies["_rss"] = [rss_start, server.rss_kib()]
 
         asyncio.run(main())
@@ -90,10 +128,16 @@ def run_load(tmp_path: Path, *, clients: int, seconds: float, skip: frozenset[st
     every = sorted(x for values in latencies.values() for x in values)
     quantiles = statistics.quantiles(every, n=100)
     figures: dict[str, object] = {
-        "clients": clients, "seconds": seconds, "requests": len(every), "errors": len(errors),
-        "rps": round(len(every) / seconds, 1), "p50_ms": round(quantiles[49] * 1000, 1),
-        "p99_ms": round(quantiles[98] * 1000, 1), "by_kind": {k: len(v) for k, v in latencies.items()},
-        "rss_growth_mib": round((rss_end - rss_start) / 1024, 1), "error_samples": errors[:5],
+        "clients": clients,
+        "seconds": seconds,
+        "requests": len(every),
+        "errors": len(errors),
+        "rps": round(len(every) / seconds, 1),
+        "p50_ms": round(quantiles[49] * 1000, 1),
+        "p99_ms": round(quantiles[98] * 1000, 1),
+        "by_kind": {k: len(v) for k, v in latencies.items()},
+        "rss_growth_mib": round((rss_end - rss_start) / 1024, 1),
+        "error_samples": errors[:5],
     }
     print(f"\nload: {figures}")
     return figures

@@ -19,8 +19,8 @@ from core.settings import Settings
 from kb.models import Article
 from tests.conftest import make_tenant
 from tests.reliability.procs import deflect, deflect_env
-from tests.reliability.test_crash_recovery import write_articles_file
 from tests.reliability.test_concurrency import WRITER_SCRIPT, assert_all_written, write_articles
+from tests.reliability.test_crash_recovery import write_articles_file
 
 pytestmark = pytest.mark.postgres
 
@@ -49,29 +49,45 @@ def test_tenants_stay_isolated_on_postgres(pg_runtime: Runtime, pg_settings: Set
     with TestClient(create_app(pg_settings, runtime=pg_runtime, warm_sync=True)) as client:
         for keys, other in ((alpha, "beta"), (beta, "alpha")):
             for query in ("title 1", "body 3 from same", "same"):
-                found = client.post("/v1/suggest", json={"query": query, "top_k": 20},
-                                    headers=keys.headers("public")).json()["suggestions"]
+                found = client.post(
+                    "/v1/suggest", json={"query": query, "top_k": 20}, headers=keys.headers("public")
+                ).json()["suggestions"]
                 assert found and all(s["id"].startswith("same-") for s in found)
             other_items = set(pg_runtime.search.collection(other, "articles").items)
             own_items = set(pg_runtime.search.collection(keys.tenant_id, "articles").items)
             assert own_items and not own_items & other_items
-            patched = client.patch("/v1/articles/same-1", json={"title": f"only {keys.tenant_id}"},
-                                   headers=keys.headers("admin"))
+            patched = client.patch(
+                "/v1/articles/same-1", json={"title": f"only {keys.tenant_id}"}, headers=keys.headers("admin")
+            )
             assert patched.status_code == 200
-        assert client.get("/v1/articles/same-1", headers=alpha.headers("public")).json()["title"] == "only alpha"
-        assert client.get("/v1/articles/same-1", headers=beta.headers("public")).json()["title"] == "only beta"
+        assert (
+            client.get("/v1/articles/same-1", headers=alpha.headers("public")).json()["title"] == "only alpha"
+        )
+        assert (
+            client.get("/v1/articles/same-1", headers=beta.headers("public")).json()["title"] == "only beta"
+        )
     pg_runtime.close()
 
 
-def test_threads_and_processes_writing_to_postgres_lose_nothing(pg_runtime: Runtime, pg_settings: Settings,
-                                                                tmp_path: Path) -> None:
+def test_threads_and_processes_writing_to_postgres_lose_nothing(
+    pg_runtime: Runtime, pg_settings: Settings, tmp_path: Path
+) -> None:
     with pg_runtime.session() as session:
         get_or_create_tenant(session, tenant_id="t")
     script = tmp_path / "writer.py"
     script.write_text(WRITER_SCRIPT)
     env = deflect_env(pg_settings.data_dir, database_url=pg_settings.database_url)
-    procs = [subprocess.Popen([sys.executable, str(script), name, "40"], env=env, cwd=Path(__file__).parents[2],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for name in ("p1", "p2")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), name, "40"],
+            env=env,
+            cwd=Path(__file__).parents[2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name in ("p1", "p2")
+    ]
     threads = [threading.Thread(target=write_articles, args=(pg_runtime, f"th{n}", 20)) for n in range(4)]
     for thread in threads:
         thread.start()
@@ -84,8 +100,9 @@ def test_threads_and_processes_writing_to_postgres_lose_nothing(pg_runtime: Runt
     pg_runtime.close()
 
 
-def test_import_killed_on_postgres_is_all_or_nothing(pg_runtime: Runtime, pg_settings: Settings,
-                                                     tmp_path: Path) -> None:
+def test_import_killed_on_postgres_is_all_or_nothing(
+    pg_runtime: Runtime, pg_settings: Settings, tmp_path: Path
+) -> None:
     source = tmp_path / "a.jsonl"
     write_articles_file(source, 600, seed=11)
     env = deflect_env(pg_settings.data_dir, database_url=pg_settings.database_url)
@@ -108,17 +125,29 @@ def test_two_replicas_on_one_database_see_each_others_writes(pg_settings: Settin
     keys = make_tenant(first_rt, "shared")
     second_settings = pg_settings.model_copy(update={"data_dir": tmp_path / "replica2"})
     second_rt = Runtime(second_settings)
-    with TestClient(create_app(pg_settings, runtime=first_rt, warm_sync=True)) as first, \
-            TestClient(create_app(second_settings, runtime=second_rt, warm_sync=True)) as second:
+    with (
+        TestClient(create_app(pg_settings, runtime=first_rt, warm_sync=True)) as first,
+        TestClient(create_app(second_settings, runtime=second_rt, warm_sync=True)) as second,
+    ):
         for writer, reader, article in ((first, second, "from-first"), (second, first, "from-second")):
             reader.post("/v1/suggest", json={"query": "warm"}, headers=keys.headers("public"))
-            created = writer.post("/v1/articles", headers=keys.headers("admin"), json={
-                "id": article, "title": f"Written on {article}", "body": f"Unique words {article} zebra"})
+            created = writer.post(
+                "/v1/articles",
+                headers=keys.headers("admin"),
+                json={
+                    "id": article,
+                    "title": f"Written on {article}",
+                    "body": f"Unique words {article} zebra",
+                },
+            )
             assert created.status_code == 201
             started = time.monotonic()
             while time.monotonic() - started < 10 * pg_settings.index_sync_seconds + 3:
-                found = reader.post("/v1/suggest", json={"query": f"unique words {article} zebra"},
-                                    headers=keys.headers("public")).json()["suggestions"]
+                found = reader.post(
+                    "/v1/suggest",
+                    json={"query": f"unique words {article} zebra"},
+                    headers=keys.headers("public"),
+                ).json()["suggestions"]
                 if any(s["id"] == article for s in found):
                     break
                 time.sleep(0.05)

@@ -22,16 +22,21 @@ LIMITS = {"DEFLECT_RATE_LIMIT_PER_MINUTE": "1000000", "DEFLECT_RATE_LIMIT_IP_PER
 
 
 def _ticket(i: int) -> dict[str, object]:
-    return {"id": f"k-{i}", "channel": "email", "customer": {"email": f"buyer{i % 40}@example.com"},
-            "body": f"where is my parcel number {i}, order #{2000 + i % 40}"}
+    return {
+        "id": f"k-{i}",
+        "channel": "email",
+        "customer": {"email": f"buyer{i % 40}@example.com"},
+        "body": f"where is my parcel number {i}, order #{2000 + i % 40}",
+    }
 
 
 def _db_and_index(settings: Settings) -> tuple[list[str], set[int], set[int]]:
     runtime = Runtime(settings)
     try:
         with runtime.session() as session:
-            rows = list(session.execute(
-                select(Ticket.id, Ticket.external_id).where(Ticket.tenant_id == TENANT)))
+            rows = list(
+                session.execute(select(Ticket.id, Ticket.external_id).where(Ticket.tenant_id == TENANT))
+            )
         collection = runtime.search.collection(TENANT, "tickets")
         assert collection.index.count() == len(collection.items)
         return [r.external_id for r in rows], {r.id for r in rows}, set(collection.items)
@@ -66,8 +71,9 @@ def test_server_killed_while_ingesting_tickets_loses_and_doubles_nothing(tmp_pat
     try:
         server.wait_ready()
         with httpx.Client(base_url=server.url, headers=keys.headers("agent"), timeout=10) as client:
-            threads = [threading.Thread(target=writer, args=(client, batches[w::WRITERS]))
-                       for w in range(WRITERS)]
+            threads = [
+                threading.Thread(target=writer, args=(client, batches[w::WRITERS])) for w in range(WRITERS)
+            ]
             for thread in threads:
                 thread.start()
             deadline = time.monotonic() + 60
@@ -90,8 +96,10 @@ def test_server_killed_while_ingesting_tickets_loses_and_doubles_nothing(tmp_pat
         assert len({f"k-{i}" for i in batch} & stored) in (0, len(batch)), "a batch was half written"
     assert len(stored) - len(acknowledged) <= WRITERS * BATCH
     assert indexed == row_ids, "the restarted index disagrees with the database"
-    print(f"\nticket crash: attempted {len(attempted) * BATCH}, acknowledged {len(acknowledged)}, "
-          f"stored {len(stored)}, lost {len(acknowledged - stored)}")
+    print(
+        f"\nticket crash: attempted {len(attempted) * BATCH}, acknowledged {len(acknowledged)}, "
+        f"stored {len(stored)}, lost {len(acknowledged - stored)}"
+    )
 
     # The clients retry everything they attempted: ingest is idempotent by external id.
     retried = sorted(i for batch in attempted for i in batch)
@@ -101,7 +109,7 @@ def test_server_killed_while_ingesting_tickets_loses_and_doubles_nothing(tmp_pat
         with httpx.Client(base_url=restarted.url, headers=keys.headers("agent"), timeout=30) as client:
             outcomes = []
             for start in range(0, len(retried), 100):
-                chunk = [_ticket(i) for i in retried[start:start + 100]]
+                chunk = [_ticket(i) for i in retried[start : start + 100]]
                 response = client.post("/v1/tickets", json={"tickets": chunk})
                 outcomes += [r["outcome"] for r in response.json()["results"]]
             assert outcomes.count("unchanged") == len(stored)

@@ -17,9 +17,16 @@ def _draft(runtime: Runtime, tenant_id: str, **fields: object) -> DraftRead:
 
 
 def test_every_question_answered_with_the_right_orders_facts(runtime: Runtime, shop: str) -> None:
-    draft = _draft(runtime, shop, channel="amazon", locale="en", text=(
-        "Hi, where is my lamp from order 113-4455667-1234567? "
-        "And has the refund for my kettle order 113-9999999-7654321 gone through? I also need an invoice."))
+    draft = _draft(
+        runtime,
+        shop,
+        channel="amazon",
+        locale="en",
+        text=(
+            "Hi, where is my lamp from order 113-4455667-1234567? "
+            "And has the refund for my kettle order 113-9999999-7654321 gone through? I also need an invoice."
+        ),
+    )
     topics = {q.topic: q for q in draft.questions}
     assert set(topics) == {"tracking", "refund_status", "invoice"}
     assert all(q.status == "answered" for q in draft.questions)
@@ -27,12 +34,15 @@ def test_every_question_answered_with_the_right_orders_facts(runtime: Runtime, s
     assert topics["refund_status"].order_id == "113-9999999-7654321"
     # The invoice question names no order: the nearest one mentioned before it is used.
     assert topics["invoice"].order_id == "113-9999999-7654321"
-    assert "DHL" in draft.reply and "00340434190012877645" in draft.reply and "27 November 2026" in draft.reply
+    assert (
+        "DHL" in draft.reply and "00340434190012877645" in draft.reply and "27 November 2026" in draft.reply
+    )
     assert "AMZ-R-77" in draft.reply and "45.00 EUR" in draft.reply
     assert "UPS" not in draft.reply.split("AMZ-R-77")[0].split("DHL")[0]
     assert draft.fact_check.passed and not draft.compliance.blocking and draft.ready_to_send
     assert {("tracking_number", "00340434190012877645"), ("refund_id", "AMZ-R-77")} <= {
-        (f.name, f.value) for f in draft.facts}
+        (f.name, f.value) for f in draft.facts
+    }
     assert {m.key for m in draft.macros} >= {"greeting", "tracking", "refund_status", "invoice", "closing"}
 
 
@@ -43,22 +53,43 @@ def test_most_recent_relevant_order_of_the_customer_on_any_channel(runtime: Runt
         order = get_order(session, tenant_id=shop, order_id="113-4455667-1234567")
         assert order is not None
         customer_id = order.customer_id
-    draft = _draft(runtime, shop, channel="email", locale="en", customer_id=customer_id,
-                   text="Where is my parcel? And when will I get my money back?")
+    draft = _draft(
+        runtime,
+        shop,
+        channel="email",
+        locale="en",
+        customer_id=customer_id,
+        text="Where is my parcel? And when will I get my money back?",
+    )
     topics = {q.topic: q for q in draft.questions}
     assert topics["tracking"].order_id == "113-4455667-1234567"  # the one still in transit
     assert topics["refund_status"].order_id == "113-9999999-7654321"  # the one with a refund
 
 
 def test_reply_in_customer_language(runtime: Runtime, shop: str) -> None:
-    draft = _draft(runtime, shop, channel="amazon", text="Bonjour, où est mon colis pour la commande 113-4455667-1234567 ?")
+    draft = _draft(
+        runtime,
+        shop,
+        channel="amazon",
+        text="Bonjour, où est mon colis pour la commande 113-4455667-1234567 ?",
+    )
     assert draft.locale == "fr"
-    assert draft.reply.startswith("Bonjour Jane Doe") and "27 novembre 2026" in draft.reply and "en transit" in draft.reply
+    assert (
+        draft.reply.startswith("Bonjour Jane Doe")
+        and "27 novembre 2026" in draft.reply
+        and "en transit" in draft.reply
+    )
 
 
 def test_missing_facts_make_the_question_need_an_agent(runtime: Runtime, shop: str) -> None:
-    draft = _draft(runtime, shop, channel="shopify", locale="en", order_id="#1001",
-                   text="Where is my parcel? Also how do I assemble the stool?")
+    draft = _draft(
+        runtime,
+        shop,
+        channel="shopify",
+        locale="en",
+        order_id="#1001",
+        text="Where is my parcel? Also how do I assemble the stool?",
+    )
     topics = {q.topic: q for q in draft.questions}
     assert topics["tracking"].status == "needs_agent" and "no shipment" in topics["tracking"].reason
     assert topics["product_question"].status == "answered"
@@ -74,21 +105,29 @@ def test_no_order_at_all_needs_an_agent(runtime: Runtime, shop: str) -> None:
 
 
 def test_fact_check_flags_invented_numbers_and_carriers() -> None:
-    result = check_facts("Order 113-1 ships with UPS on 3 December, tracking 999.", ["113-1", "DHL", "tracking 123"])
+    result = check_facts(
+        "Order 113-1 ships with UPS on 3 December, tracking 999.", ["113-1", "DHL", "tracking 123"]
+    )
     assert not result.passed and set(result.unsupported) >= {"999", "carrier:ups", "3", "month:12"}
     assert check_facts("Refund of 19,99 EUR for #1001.", ["19.99 EUR", "#1001"]).passed
 
 
 def test_compliance_fixes_are_applied_to_amazon_drafts(runtime: Runtime, shop: str) -> None:
-    draft = _draft(runtime, shop, channel="amazon", locale="en", order_id="#1001",
-                   text="How do I assemble the stool?")
+    draft = _draft(
+        runtime, shop, channel="amazon", locale="en", order_id="#1001", text="How do I assemble the stool?"
+    )
     assert "https://" not in draft.reply  # the help-centre link is never put into an Amazon message
     assert not draft.compliance.blocking
 
 
 def test_stored_draft_keeps_macro_versions_and_redacts_card_numbers(runtime: Runtime, shop: str) -> None:
-    draft = _draft(runtime, shop, channel="amazon", locale="en",
-                   text="My card 4111 1111 1111 1111 was charged, where is order 113-4455667-1234567?")
+    draft = _draft(
+        runtime,
+        shop,
+        channel="amazon",
+        locale="en",
+        text="My card 4111 1111 1111 1111 was charged, where is order 113-4455667-1234567?",
+    )
     with runtime.session() as session:
         row = session.get(Draft, draft.id)
         assert row is not None
@@ -104,8 +143,10 @@ def test_redact_masks_iban_and_email() -> None:
 
 @pytest.mark.parametrize("n", [1])
 def test_draft_under_300_ms(runtime: Runtime, shop: str, n: int) -> None:
-    text = ("Where is my lamp from order 113-4455667-1234567? Can I return it? Is the refund for 113-9999999-7654321 "
-            "through? I need an invoice too. Also the lamp arrived damaged and a part is missing.")
+    text = (
+        "Where is my lamp from order 113-4455667-1234567? Can I return it? Is the refund for 113-9999999-7654321 "
+        "through? I need an invoice too. Also the lamp arrived damaged and a part is missing."
+    )
     _draft(runtime, shop, channel="amazon", locale="en", text=text)  # first call compiles templates
     took = [_draft(runtime, shop, channel="amazon", locale="en", text=text).took_ms for _ in range(5)]
     assert sorted(took)[2] < 300
@@ -113,8 +154,14 @@ def test_draft_under_300_ms(runtime: Runtime, shop: str, n: int) -> None:
 
 
 def test_unanswerable_question_is_acknowledged_with_the_holding_line(runtime: Runtime, shop: str) -> None:
-    draft = _draft(runtime, shop, channel="shopify", locale="en", order_id="#1001",
-                   text="Where is my parcel? Also how do I assemble the stool?")
+    draft = _draft(
+        runtime,
+        shop,
+        channel="shopify",
+        locale="en",
+        order_id="#1001",
+        text="Where is my parcel? Also how do I assemble the stool?",
+    )
     tracking = next(q for q in draft.questions if q.topic == "tracking")
     assert tracking.status == "needs_agent" and "no shipment" in tracking.reason
     assert "We are checking the delivery status for order #1001 and will come back to you" in draft.reply
@@ -124,14 +171,18 @@ def test_unanswerable_question_is_acknowledged_with_the_holding_line(runtime: Ru
     assert not draft.ready_to_send and draft.fact_check.passed
 
 
-@pytest.mark.parametrize(("locale", "text", "line"), [
-    ("fr", "Où est mon colis ?", "Nous vérifions l'état de la livraison pour la commande #1001"),
-    ("de", "Wo ist mein Paket?", "Wir prüfen den Lieferstatus (Bestellung #1001)"),
-    ("es", "¿Dónde está mi paquete?", "Estamos comprobando el estado de la entrega del pedido #1001"),
-    ("it", "Dov'è il mio pacco?", "Stiamo verificando lo stato della consegna per l'ordine #1001"),
-])
-def test_holding_line_in_the_customers_language(runtime: Runtime, shop: str, locale: str, text: str,
-                                                line: str) -> None:
+@pytest.mark.parametrize(
+    ("locale", "text", "line"),
+    [
+        ("fr", "Où est mon colis ?", "Nous vérifions l'état de la livraison pour la commande #1001"),
+        ("de", "Wo ist mein Paket?", "Wir prüfen den Lieferstatus (Bestellung #1001)"),
+        ("es", "¿Dónde está mi paquete?", "Estamos comprobando el estado de la entrega del pedido #1001"),
+        ("it", "Dov'è il mio pacco?", "Stiamo verificando lo stato della consegna per l'ordine #1001"),
+    ],
+)
+def test_holding_line_in_the_customers_language(
+    runtime: Runtime, shop: str, locale: str, text: str, line: str
+) -> None:
     draft = _draft(runtime, shop, channel="shopify", locale=locale, order_id="#1001", text=text)
     assert draft.questions[0].status == "needs_agent" and line in draft.reply
 

@@ -22,8 +22,18 @@ from tests.conftest import make_tenant
 from tests.replies.conftest import ORDERS
 
 ROOT = Path(__file__).resolve().parents[2]
-REPLY_TAGS = {"tracking", "return_label", "refund_status", "product_question", "damaged_in_transit", "cancellation",
-              "wrong_item", "missing_item", "invoice", "delivery_change"}
+REPLY_TAGS = {
+    "tracking",
+    "return_label",
+    "refund_status",
+    "product_question",
+    "damaged_in_transit",
+    "cancellation",
+    "wrong_item",
+    "missing_item",
+    "invoice",
+    "delivery_change",
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,35 +63,50 @@ def test_examples_cover_every_reply_tag_in_five_languages_and_are_not_copied_fro
     assert REPLY_TAGS | {"none"} == set(data)
     assert all(set(per_locale) == {"en", "fr", "de", "es", "it"} for per_locale in data.values())
     evaluation = " ".join(
-        json.loads(line)["text"] for path in (ROOT / "demo/draft_requests.jsonl",
-                                              *sorted((ROOT / "tests/replies/data").glob("*draft_requests.jsonl")))
-        for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        json.loads(line)["text"]
+        for path in (
+            ROOT / "demo/draft_requests.jsonl",
+            *sorted((ROOT / "tests/replies/data").glob("*draft_requests.jsonl")),
+        )
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    )
     assert not [phrase for _, phrase in load_examples() if phrase in evaluation]
 
 
-@pytest.mark.parametrize(("sentence", "topic"), [
-    ("Any news about my parcel?", "tracking"),
-    ("Das Paket ist noch nicht bei mir.", "tracking"),
-    ("¿Me podéis devolver el dinero ya?", "refund_status"),
-    ("Je voudrais une facture à mon nom.", "invoice"),
-    ("Could you stop my order, I don't need it anymore.", "cancellation"),
-])
+@pytest.mark.parametrize(
+    ("sentence", "topic"),
+    [
+        ("Any news about my parcel?", "tracking"),
+        ("Das Paket ist noch nicht bei mir.", "tracking"),
+        ("¿Me podéis devolver el dinero ya?", "refund_status"),
+        ("Je voudrais une facture à mon nom.", "invoice"),
+        ("Could you stop my order, I don't need it anymore.", "cancellation"),
+    ],
+)
 def test_unseen_phrasings_get_their_tag(classifier: IntentClassifier, sentence: str, topic: str) -> None:
     assert classifier.classify([sentence])[0].topic == topic
 
 
-@pytest.mark.parametrize("chit_chat", ["Thanks!", "Hello", "Merci beaucoup !", "Vielen Dank und schönes Wochenende.",
-                                       "Grazie mille", "Hola"])
+@pytest.mark.parametrize(
+    "chit_chat",
+    ["Thanks!", "Hello", "Merci beaucoup !", "Vielen Dank und schönes Wochenende.", "Grazie mille", "Hola"],
+)
 def test_chit_chat_is_not_tagged(classifier: IntentClassifier, chit_chat: str) -> None:
     guess = classifier.classify([chit_chat])[0]
     assert guess.topic is None and guess.best == "none"
 
 
-def test_fallback_finds_what_the_patterns_miss_and_overrules_an_ambiguous_word(classifier: IntentClassifier) -> None:
+def test_fallback_finds_what_the_patterns_miss_and_overrules_an_ambiguous_word(
+    classifier: IntentClassifier,
+) -> None:
     text = "Any news about my parcel? Oh and I'd like a proper invoice with my company name."
     assert [q.topic for q in segment(text)] == ["invoice"]
     with_fallback = segment(text, classifier)
-    assert [(q.topic, q.detected_by) for q in with_fallback] == [("tracking", "examples"), ("invoice", "pattern")]
+    assert [(q.topic, q.detected_by) for q in with_fallback] == [
+        ("tracking", "examples"),
+        ("invoice", "pattern"),
+    ]
     # "return" alone is ambiguous: the sentence asks about money.
     money = "I sent the towels back last week. Did the return arrive and when do I get my money?"
     assert [q.topic for q in segment(money)] == ["return_label"]
@@ -89,7 +114,9 @@ def test_fallback_finds_what_the_patterns_miss_and_overrules_an_ambiguous_word(c
     assert segment("Hello. Thanks!", classifier) == []
 
 
-def test_example_vectors_are_computed_once_per_encoder(encoder: Encoder, classifier: IntentClassifier) -> None:
+def test_example_vectors_are_computed_once_per_encoder(
+    encoder: Encoder, classifier: IntentClassifier
+) -> None:
     again = IntentClassifier(encoder)
     assert again._examples is classifier._examples
     assert classifier_for(HashingEncoder()) is None  # trigram hashing has no meaning to compare
@@ -99,10 +126,21 @@ def test_composer_uses_the_fallback_with_the_service_encoder(real_runtime: Runti
     tenant_id = make_tenant(real_runtime, "intents").tenant_id
     with real_runtime.session() as session:
         for order in ORDERS:
-            history_service.upsert_order(session, tenant_id=tenant_id, order_in=OrderCreate.model_validate(order))
+            history_service.upsert_order(
+                session, tenant_id=tenant_id, order_in=OrderCreate.model_validate(order)
+            )
     with real_runtime.session() as session:
-        draft = compose(session, tenant_id=tenant_id, settings=real_runtime.settings, engine=real_runtime.search,
-                        request=DraftCreate(channel="amazon", locale="en", order_id="113-4455667-1234567",
-                                            text="Hi! Any news about my parcel? Thanks!"))
+        draft = compose(
+            session,
+            tenant_id=tenant_id,
+            settings=real_runtime.settings,
+            engine=real_runtime.search,
+            request=DraftCreate(
+                channel="amazon",
+                locale="en",
+                order_id="113-4455667-1234567",
+                text="Hi! Any news about my parcel? Thanks!",
+            ),
+        )
     assert [(q.topic, q.status) for q in draft.questions] == [("tracking", "answered")]
     assert "00340434190012877645" in draft.reply and draft.fact_check.passed

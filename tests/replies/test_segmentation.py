@@ -5,24 +5,40 @@ import pytest
 from replies.segmentation import segment
 
 
-@pytest.mark.parametrize(("text", "topics"), [
-    ("Hi, where is my parcel? Also, can I get an invoice? The lamp arrived broken and a screw is missing.",
-     ["tracking", "invoice", "damaged_in_transit", "missing_item"]),
-    ("Bonjour, mon colis n'est toujours pas arrivé. Et je voudrais annuler la commande #1234.",
-     ["tracking", "cancellation"]),
-    ("Hallo, wo bleibt meine Bestellung? Außerdem brauche ich eine Rechnung. Wie kann ich den Hocker montieren?",
-     ["tracking", "invoice", "product_question"]),
-    ("Hola, ¿dónde está mi pedido? Quiero devolver la lámpara, ¿cómo lo hago?", ["tracking", "return_label"]),
-    ("Ciao, il pacco è arrivato danneggiato. Quando riceverò il rimborso?", ["damaged_in_transit", "refund_status"]),
-    ("I got the white lamp instead of sage. How do I send it back?", ["wrong_item", "return_label"]),
-])
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        (
+            "Hi, where is my parcel? Also, can I get an invoice? The lamp arrived broken and a screw is missing.",
+            ["tracking", "invoice", "damaged_in_transit", "missing_item"],
+        ),
+        (
+            "Bonjour, mon colis n'est toujours pas arrivé. Et je voudrais annuler la commande #1234.",
+            ["tracking", "cancellation"],
+        ),
+        (
+            "Hallo, wo bleibt meine Bestellung? Außerdem brauche ich eine Rechnung. Wie kann ich den Hocker montieren?",
+            ["tracking", "invoice", "product_question"],
+        ),
+        (
+            "Hola, ¿dónde está mi pedido? Quiero devolver la lámpara, ¿cómo lo hago?",
+            ["tracking", "return_label"],
+        ),
+        (
+            "Ciao, il pacco è arrivato danneggiato. Quando riceverò il rimborso?",
+            ["damaged_in_transit", "refund_status"],
+        ),
+        ("I got the white lamp instead of sage. How do I send it back?", ["wrong_item", "return_label"]),
+    ],
+)
 def test_multi_question_messages_split_into_every_topic(text: str, topics: list[str]) -> None:
     assert [q.topic for q in segment(text)] == topics
 
 
 def test_refund_question_is_not_mistaken_for_tracking() -> None:
     assert [q.topic for q in segment("When will I receive my refund for order 113-4455667-1234567?")] == [
-        "refund_status"]
+        "refund_status"
+    ]
 
 
 def test_question_spans_point_into_the_message() -> None:

@@ -24,15 +24,19 @@ SIGNED = {"/v1/shipments/events"}
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # These tests call every route with a public key; the public burst (30) is not what they check.
-    return settings.model_copy(update={"rate_limit_public_per_minute": 1_000_000,
-                                       "rate_limit_ip_per_minute": 1_000_000})
+    return settings.model_copy(
+        update={"rate_limit_public_per_minute": 1_000_000, "rate_limit_ip_per_minute": 1_000_000}
+    )
 
 
 def _needed_role(route: APIRoute) -> str | None:
     """The role a route's dependencies demand, read from the route itself so new routes are covered."""
     names = {d.call for d in route.dependant.dependencies}
-    for role, dependency in (("admin", deps.require_admin), ("agent", deps.require_agent),
-                             ("public", deps.require_public)):
+    for role, dependency in (
+        ("admin", deps.require_admin),
+        ("agent", deps.require_agent),
+        ("public", deps.require_public),
+    ):
         if dependency in names:
             return role
     return None
@@ -88,17 +92,27 @@ def test_lower_roles_are_refused_by_higher_role_routes(client: TestClient, tenan
 
 
 def test_public_key_reads_no_customer_ticket_or_draft_data(client: TestClient, tenant: TenantKeys) -> None:
-    private = ("/v1/customers", "/v1/tickets", "/v1/drafts", "/v1/history", "/v1/keys", "/v1/tenant",
-               "/v1/macros", "/v1/reports")
+    private = (
+        "/v1/customers",
+        "/v1/tickets",
+        "/v1/drafts",
+        "/v1/history",
+        "/v1/keys",
+        "/v1/tenant",
+        "/v1/macros",
+        "/v1/reports",
+    )
     for method, path, role in _routes(client):
         if path.startswith(private) and not (method == "POST" and path == "/v1/tickets/form"):
             assert role in ("agent", "admin"), f"{method} {path} is open to {role} keys"
 
 
-def test_created_key_is_shown_once_and_stored_hashed(client: TestClient, tenant: TenantKeys,
-                                                     runtime: Runtime) -> None:
-    created = client.post("/v1/keys", json={"role": "agent", "label": "night shift"},
-                          headers=tenant.headers("admin"))
+def test_created_key_is_shown_once_and_stored_hashed(
+    client: TestClient, tenant: TenantKeys, runtime: Runtime
+) -> None:
+    created = client.post(
+        "/v1/keys", json={"role": "agent", "label": "night shift"}, headers=tenant.headers("admin")
+    )
     assert created.status_code == 201
     raw = created.json()["key"]
     assert raw.startswith("dfk_age_")
@@ -137,7 +151,9 @@ def test_the_last_admin_key_cannot_be_revoked(client: TestClient, tenant: Tenant
     assert client.get("/v1/keys", headers={"X-API-Key": second["key"]}).status_code == 200
 
 
-def test_keys_of_another_tenant_are_invisible(client: TestClient, tenant: TenantKeys, runtime: Runtime) -> None:
+def test_keys_of_another_tenant_are_invisible(
+    client: TestClient, tenant: TenantKeys, runtime: Runtime
+) -> None:
     other = make_tenant(runtime, "globex")
     other_ids = {k["id"] for k in client.get("/v1/keys", headers=other.headers("admin")).json()}
     mine = {k["id"] for k in client.get("/v1/keys", headers=tenant.headers("admin")).json()}

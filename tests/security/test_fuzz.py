@@ -31,9 +31,14 @@ RESULTS: Counter[str] = Counter()
 
 @pytest.fixture(scope="module")
 def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, TenantKeys]]:
-    cfg = Settings(data_dir=tmp_path_factory.mktemp("fuzz") / "var", encoder="hashing", index_sync_seconds=0.5,
-                   rate_limit_public_per_minute=10_000_000, rate_limit_per_minute=10_000_000,
-                   rate_limit_ip_per_minute=10_000_000)
+    cfg = Settings(
+        data_dir=tmp_path_factory.mktemp("fuzz") / "var",
+        encoder="hashing",
+        index_sync_seconds=0.5,
+        rate_limit_public_per_minute=10_000_000,
+        rate_limit_per_minute=10_000_000,
+        rate_limit_ip_per_minute=10_000_000,
+    )
     runtime = Runtime(cfg)
     runtime.migrate()
     keys = make_tenant(runtime, "fuzz")
@@ -72,8 +77,14 @@ def _fuzz(operations: list[Any], keys: TenantKeys, failures: list[str], max_exam
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+            @settings(
+                max_examples=max_examples,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.generate],
+            )
             def run(case: Any) -> None:
                 _check(case, keys, failures)
 
@@ -97,7 +108,9 @@ def test_no_server_errors_or_stack_traces_anywhere(fuzz_world: tuple[Any, Tenant
 
 def test_ticket_ingest_survives_a_longer_fuzz(fuzz_world: tuple[Any, TenantKeys]) -> None:
     app, keys = fuzz_world
-    api_schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path="/v1/tickets", method="POST")
+    api_schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(
+        path="/v1/tickets", method="POST"
+    )
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) == 1
     failures: list[str] = []

@@ -20,22 +20,41 @@ from tests.conftest import TenantKeys, make_tenant
 TOPICS = [
     ("track", "Where is my parcel", "Track your parcel with the tracking number from the shipping e-mail."),
     ("return", "Return an item", "Print the return label and drop the parcel at any carrier point."),
-    ("refund", "Refund status", "Refunds reach your card within five business days after we receive the return."),
+    (
+        "refund",
+        "Refund status",
+        "Refunds reach your card within five business days after we receive the return.",
+    ),
     ("cancel", "Cancel an order", "Orders can be cancelled until they ship; after that, send a return."),
     ("damaged", "Damaged in transit", "Send a photo of the damaged item and the box; we replace it at once."),
-    ("invoice", "Invoice request", "Download the invoice from your account or ask us to e-mail a VAT invoice."),
+    (
+        "invoice",
+        "Invoice request",
+        "Download the invoice from your account or ask us to e-mail a VAT invoice.",
+    ),
 ]
-VOCABULARY = sorted({w.lower().strip(".,;") for _, title, body in TOPICS for w in (title + " " + body).split()})
+VOCABULARY = sorted(
+    {w.lower().strip(".,;") for _, title, body in TOPICS for w in (title + " " + body).split()}
+)
 MARKERS = {"alpha": "alphashop", "beta": "betastore"}
 
 
 def _articles(tenant: str) -> list[ArticleCreate]:
     marker = MARKERS[tenant]
     # Same ids, same text but for one word: a leak would rank the other tenant's twin equally high.
-    shared = [ArticleCreate(id=f"kb-{slug}", title=f"{title} {marker}", body=f"{body} {marker}",
-                            channels=["web", "amazon"] if i % 2 else [], url=f"https://{marker}.example/{slug}")
-              for i, (slug, title, body) in enumerate(TOPICS)]
-    own = ArticleCreate(id=f"only-{tenant}", title=f"Gift cards {marker}", body=f"Gift cards at {marker} never expire.")
+    shared = [
+        ArticleCreate(
+            id=f"kb-{slug}",
+            title=f"{title} {marker}",
+            body=f"{body} {marker}",
+            channels=["web", "amazon"] if i % 2 else [],
+            url=f"https://{marker}.example/{slug}",
+        )
+        for i, (slug, title, body) in enumerate(TOPICS)
+    ]
+    own = ArticleCreate(
+        id=f"only-{tenant}", title=f"Gift cards {marker}", body=f"Gift cards at {marker} never expire."
+    )
     return [*shared, own]
 
 
@@ -48,9 +67,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("iso") / "var", encoder="hashing", index_sync_seconds=0.2,
-                        default_abstain_threshold=-1.0, rate_limit_public_per_minute=1_000_000,
-                        rate_limit_per_minute=1_000_000, rate_limit_ip_per_minute=1_000_000)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("iso") / "var",
+        encoder="hashing",
+        index_sync_seconds=0.2,
+        default_abstain_threshold=-1.0,
+        rate_limit_public_per_minute=1_000_000,
+        rate_limit_per_minute=1_000_000,
+        rate_limit_ip_per_minute=1_000_000,
+    )
     runtime = Runtime(settings)
     runtime.migrate()
     tenants = {name: make_tenant(runtime, name) for name in MARKERS}
@@ -66,9 +91,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 queries = st.one_of(
-    st.lists(st.sampled_from(VOCABULARY + ["alphashop", "betastore", "gift"]), min_size=1, max_size=8).map(" ".join),
-    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=60)
-    .filter(lambda s: s.strip()),
+    st.lists(st.sampled_from(VOCABULARY + ["alphashop", "betastore", "gift"]), min_size=1, max_size=8).map(
+        " ".join
+    ),
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=60
+    ).filter(lambda s: s.strip()),
 )
 
 
@@ -77,10 +105,15 @@ def _other(name: str) -> str:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(query=queries, tenant=st.sampled_from(sorted(MARKERS)), top_k=st.integers(1, 20),
-       channel=st.sampled_from([None, "web", "amazon", "ebay"]))
-def test_suggest_never_returns_another_tenants_article(world: World, query: str, tenant: str, top_k: int,
-                                                        channel: str | None) -> None:
+@given(
+    query=queries,
+    tenant=st.sampled_from(sorted(MARKERS)),
+    top_k=st.integers(1, 20),
+    channel=st.sampled_from([None, "web", "amazon", "ebay"]),
+)
+def test_suggest_never_returns_another_tenants_article(
+    world: World, query: str, tenant: str, top_k: int, channel: str | None
+) -> None:
     body = {"query": query, "top_k": top_k, **({"channel": channel} if channel else {})}
     response = world.client.post("/v1/suggest", json=body, headers=world.tenants[tenant].headers("public"))
     assert response.status_code == 200, response.text
@@ -92,7 +125,9 @@ def test_suggest_never_returns_another_tenants_article(world: World, query: str,
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(query=queries, tenant=st.sampled_from(sorted(MARKERS)), mode=st.sampled_from(["hybrid", "dense", "bm25"]))
+@given(
+    query=queries, tenant=st.sampled_from(sorted(MARKERS)), mode=st.sampled_from(["hybrid", "dense", "bm25"])
+)
 def test_index_search_stays_inside_the_tenant(world: World, query: str, tenant: str, mode: str) -> None:
     search = world.runtime.search
     collection = search.collection(tenant, "articles")
@@ -103,8 +138,10 @@ def test_index_search_stays_inside_the_tenant(world: World, query: str, tenant: 
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(tenant=st.sampled_from(sorted(MARKERS)), article=st.sampled_from([f"kb-{t[0]}" for t in TOPICS]
-                                                                       + ["only-alpha", "only-beta"]))
+@given(
+    tenant=st.sampled_from(sorted(MARKERS)),
+    article=st.sampled_from([f"kb-{t[0]}" for t in TOPICS] + ["only-alpha", "only-beta"]),
+)
 def test_article_reads_are_scoped_to_the_key(world: World, tenant: str, article: str) -> None:
     response = world.client.get(f"/v1/articles/{article}", headers=world.tenants[tenant].headers("public"))
     if article == f"only-{_other(tenant)}":
@@ -112,17 +149,23 @@ def test_article_reads_are_scoped_to_the_key(world: World, tenant: str, article:
     else:
         assert response.status_code == 200
         assert MARKERS[tenant] in response.json()["title"]
-    listing = world.client.get("/v1/articles?limit=200", headers=world.tenants[tenant].headers("public")).json()
+    listing = world.client.get(
+        "/v1/articles?limit=200", headers=world.tenants[tenant].headers("public")
+    ).json()
     assert {a["id"] for a in listing["items"]} == {a.id for a in _articles(tenant)}
 
 
 def test_writes_through_one_tenants_key_never_touch_the_other(world: World) -> None:
     alpha, beta = world.tenants["alpha"], world.tenants["beta"]
-    patched = world.client.patch("/v1/articles/kb-track", json={"title": "Parcel tracking alphashop v2"},
-                                 headers=alpha.headers("admin"))
+    patched = world.client.patch(
+        "/v1/articles/kb-track",
+        json={"title": "Parcel tracking alphashop v2"},
+        headers=alpha.headers("admin"),
+    )
     assert patched.status_code == 200
     assert world.client.get("/v1/articles/kb-track", headers=beta.headers("public")).json()["title"] == (
-        "Where is my parcel betastore")
+        "Where is my parcel betastore"
+    )
     assert world.client.delete("/v1/articles/only-beta", headers=alpha.headers("admin")).status_code == 404
     assert world.client.get("/v1/articles/only-beta", headers=beta.headers("public")).status_code == 200
 
@@ -130,8 +173,9 @@ def test_writes_through_one_tenants_key_never_touch_the_other(world: World) -> N
 def test_the_properties_are_not_vacuous(world: World) -> None:
     """The twin articles really compete: each tenant finds its own copy for the same query."""
     for name, keys in world.tenants.items():
-        result = world.client.post("/v1/suggest", json={"query": "track my parcel tracking number"},
-                                   headers=keys.headers("public")).json()
+        result = world.client.post(
+            "/v1/suggest", json={"query": "track my parcel tracking number"}, headers=keys.headers("public")
+        ).json()
         assert result["suggestions"], result
         assert result["suggestions"][0]["id"] == "kb-track"
         assert MARKERS[name] in result["suggestions"][0]["title"]

@@ -32,14 +32,20 @@ def test_limiter_memory_is_bounded() -> None:
     assert len(limiter._buckets) == 100
 
 
-def test_public_key_is_limited_per_visitor_to_typing_speed(settings: Settings, runtime: Runtime,
-                                                           tenant: TenantKeys) -> None:
+def test_public_key_is_limited_per_visitor_to_typing_speed(
+    settings: Settings, runtime: Runtime, tenant: TenantKeys
+) -> None:
     app = create_app(settings, runtime=runtime, warm_sync=True)
     burst = burst_for(settings.rate_limit_public_per_minute, seconds=15)
     body = {"query": "where is my parcel"}
-    with TestClient(app, client=("203.0.113.5", 1000)) as visitor, TestClient(app, client=("203.0.113.9", 1)) as other:
-        codes = [visitor.post("/v1/suggest", json=body, headers=tenant.headers("public")).status_code
-                 for _ in range(burst + 5)]
+    with (
+        TestClient(app, client=("203.0.113.5", 1000)) as visitor,
+        TestClient(app, client=("203.0.113.9", 1)) as other,
+    ):
+        codes = [
+            visitor.post("/v1/suggest", json=body, headers=tenant.headers("public")).status_code
+            for _ in range(burst + 5)
+        ]
         assert codes[:burst] == [200] * burst and set(codes[burst:]) == {429}
         limited = visitor.get("/v1/articles", headers=tenant.headers("public"))
         assert limited.status_code == 429
@@ -59,16 +65,22 @@ def test_per_ip_limit_covers_unauthenticated_guessing(tmp_path: pytest.TempPathF
     runtime = Runtime(settings)
     runtime.migrate()
     with TestClient(create_app(settings, runtime=runtime, warm_sync=True)) as client:
-        codes = [client.get("/v1/articles", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(8)]
+        codes = [
+            client.get("/v1/articles", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(8)
+        ]
     assert codes[:5] == [401] * 5 and codes[-1] == 429
     runtime.close()
 
 
-def test_oversized_bodies_get_413_with_a_clear_message(client: TestClient, tenant: TenantKeys,
-                                                       settings: Settings) -> None:
+def test_oversized_bodies_get_413_with_a_clear_message(
+    client: TestClient, tenant: TenantKeys, settings: Settings
+) -> None:
     too_big = b"x" * (settings.max_body_bytes + 1)
-    declared = client.post("/v1/suggest", content=too_big, headers={**tenant.headers("public"),
-                                                                     "content-type": "application/json"})
+    declared = client.post(
+        "/v1/suggest",
+        content=too_big,
+        headers={**tenant.headers("public"), "content-type": "application/json"},
+    )
     assert declared.status_code == 413
     assert str(settings.max_body_bytes) in declared.json()["error"]["message"]
 
@@ -76,11 +88,17 @@ def test_oversized_bodies_get_413_with_a_clear_message(client: TestClient, tenan
         for _ in range(settings.max_body_bytes // 65536 + 2):
             yield b"x" * 65536
 
-    chunked = client.post("/v1/suggest", content=chunks(), headers={**tenant.headers("public"),
-                                                                    "content-type": "application/json"})
+    chunked = client.post(
+        "/v1/suggest",
+        content=chunks(),
+        headers={**tenant.headers("public"), "content-type": "application/json"},
+    )
     assert chunked.status_code == 413
-    small_chunked = client.post("/v1/suggest", content=iter([b'{"query": ', b'"parcel"}']),
-                                headers={**tenant.headers("public"), "content-type": "application/json"})
+    small_chunked = client.post(
+        "/v1/suggest",
+        content=iter([b'{"query": ', b'"parcel"}']),
+        headers={**tenant.headers("public"), "content-type": "application/json"},
+    )
     assert small_chunked.status_code == 200
 
 
@@ -89,8 +107,9 @@ def test_oversized_fields_get_422_naming_the_field(client: TestClient, tenant: T
     assert response.status_code == 422
     assert response.json()["error"]["message"].startswith("query:")
     assert "a" * 100 not in response.text  # the input is not echoed back
-    huge_title = client.post("/v1/articles", json={"id": "x", "title": "t" * 600, "body": "b"},
-                             headers=tenant.headers("admin"))
+    huge_title = client.post(
+        "/v1/articles", json={"id": "x", "title": "t" * 600, "body": "b"}, headers=tenant.headers("admin")
+    )
     assert huge_title.status_code == 422 and "title" in huge_title.json()["error"]["message"]
     page = client.get("/v1/articles?limit=100000", headers=tenant.headers("public"))
     assert page.status_code == 422 and "limit" in page.json()["error"]["message"]
@@ -112,59 +131,91 @@ UNICODE_SAMPLES = [
 def test_unicode_queries_and_articles_round_trip(client: TestClient, tenant: TenantKeys, text: str) -> None:
     response = client.post("/v1/suggest", json={"query": text}, headers=tenant.headers("public"))
     assert response.status_code == 200, response.text
-    created = client.post("/v1/articles", json={"id": "uni", "title": text[:400], "body": text + " body"},
-                          headers=tenant.headers("admin"))
+    created = client.post(
+        "/v1/articles",
+        json={"id": "uni", "title": text[:400], "body": text + " body"},
+        headers=tenant.headers("admin"),
+    )
     assert created.status_code == 201, created.text
     read = client.get("/v1/articles/uni", headers=tenant.headers("public")).json()
     assert read["title"] == text[:400] and read["body"] == text + " body"
 
 
 def test_binary_junk_is_refused_not_crashed_on(client: TestClient, tenant: TenantKeys) -> None:
-    response = client.post("/v1/suggest", content=b"\xff\xfe\x00garbage",
-                           headers={**tenant.headers("public"), "content-type": "application/json"})
+    response = client.post(
+        "/v1/suggest",
+        content=b"\xff\xfe\x00garbage",
+        headers={**tenant.headers("public"), "content-type": "application/json"},
+    )
     assert response.status_code == 422
-    nul = client.post("/v1/suggest", json={"query": "abc\x00\x01\x02\x03def"}, headers=tenant.headers("public"))
+    nul = client.post(
+        "/v1/suggest", json={"query": "abc\x00\x01\x02\x03def"}, headers=tenant.headers("public")
+    )
     assert nul.status_code == 422
 
 
 # -- CORS ------------------------------------------------------------------------------
 
+
 def _preflight(client: TestClient, origin: str) -> int:
-    return client.options("/v1/suggest", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
-                                                  "Access-Control-Request-Headers": "x-api-key, content-type"}
-                          ).status_code
+    return client.options(
+        "/v1/suggest",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key, content-type",
+        },
+    ).status_code
 
 
-def test_cors_follows_each_tenants_allowed_origins(client: TestClient, tenant: TenantKeys,
-                                                   runtime: Runtime) -> None:
+def test_cors_follows_each_tenants_allowed_origins(
+    client: TestClient, tenant: TenantKeys, runtime: Runtime
+) -> None:
     other = make_tenant(runtime, "globex")
-    set_other = client.put("/v1/tenant/origins", json={"origins": ["https://globex.example"]},
-                           headers=other.headers("admin"))
+    set_other = client.put(
+        "/v1/tenant/origins", json={"origins": ["https://globex.example"]}, headers=other.headers("admin")
+    )
     assert set_other.json() == {"origins": ["https://globex.example"]}
     # Preflight has no key: any origin some tenant lists is allowed to ask.
     assert _preflight(client, "http://shop.example") == 204
     assert _preflight(client, "https://globex.example") == 204
     assert _preflight(client, "https://evil.example") == 403
     body = {"query": "parcel"}
-    own = client.post("/v1/suggest", json=body, headers={**tenant.headers("public"), "Origin": "http://shop.example"})
+    own = client.post(
+        "/v1/suggest", json=body, headers={**tenant.headers("public"), "Origin": "http://shop.example"}
+    )
     assert own.status_code == 200 and own.headers["access-control-allow-origin"] == "http://shop.example"
     # The actual request carries the key: globex's origin may not use acme's key.
-    foreign = client.post("/v1/suggest", json=body,
-                          headers={**tenant.headers("public"), "Origin": "https://globex.example"})
+    foreign = client.post(
+        "/v1/suggest", json=body, headers={**tenant.headers("public"), "Origin": "https://globex.example"}
+    )
     assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "origin_not_allowed"
     assert "access-control-allow-origin" not in foreign.headers
     # Same-origin pages (the bundled help centre) and server-to-server calls need no listing.
-    same = client.post("/v1/suggest", json=body, headers={**tenant.headers("public"), "Origin": "http://testserver"})
+    same = client.post(
+        "/v1/suggest", json=body, headers={**tenant.headers("public"), "Origin": "http://testserver"}
+    )
     assert same.status_code == 200
     assert client.post("/v1/suggest", json=body, headers=tenant.headers("public")).status_code == 200
     # Removing an origin takes effect at once on this replica.
     client.put("/v1/tenant/origins", json={"origins": []}, headers=tenant.headers("admin"))
-    gone = client.post("/v1/suggest", json=body, headers={**tenant.headers("public"), "Origin": "http://shop.example"})
+    gone = client.post(
+        "/v1/suggest", json=body, headers={**tenant.headers("public"), "Origin": "http://shop.example"}
+    )
     assert gone.status_code == 403
 
 
-@pytest.mark.parametrize("bad", ["shop.example", "ftp://shop.example", "https://shop.example/path",
-                                 "https://user:pw@shop.example", "https://shop.example:99999", "*"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "shop.example",
+        "ftp://shop.example",
+        "https://shop.example/path",
+        "https://user:pw@shop.example",
+        "https://shop.example:99999",
+        "*",
+    ],
+)
 def test_bad_origins_are_rejected(bad: str) -> None:
     with pytest.raises(InvalidInputError):
         normalise_origin(bad)
@@ -177,23 +228,40 @@ def test_origins_are_normalised() -> None:
 
 # -- redaction -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("secret,kind", [
-    ("4111 1111 1111 1111", "card"), ("5500-0000-0000-0004", "card"), ("378282246310005", "card"),
-    ("DE89 3704 0044 0532 0130 00", "iban"), ("GB82WEST12345698765432", "iban"),
-    ("password: hunter2", "secret"), ("mein Passwort ist Geheim123", "secret"), ("CVV: 123", "secret"),
-    ("dfk_adm_0123456789abcdefghijKLMNOP", "api_key"),
-])
+
+@pytest.mark.parametrize(
+    "secret,kind",
+    [
+        ("4111 1111 1111 1111", "card"),
+        ("5500-0000-0000-0004", "card"),
+        ("378282246310005", "card"),
+        ("DE89 3704 0044 0532 0130 00", "iban"),
+        ("GB82WEST12345698765432", "iban"),
+        ("password: hunter2", "secret"),
+        ("mein Passwort ist Geheim123", "secret"),
+        ("CVV: 123", "secret"),
+        ("dfk_adm_0123456789abcdefghijKLMNOP", "api_key"),
+    ],
+)
 def test_secrets_are_redacted(secret: str, kind: str) -> None:
     result = redact_with_report(f"Hello, here it is {secret} thanks")
     assert result.found.get(kind) == 1, result
     assert secret.split()[-1] not in result.text
 
 
-@pytest.mark.parametrize("keep", [
-    "order 114-1234567-1234567", "tracking 1Z999AA10123456784", "USPS 9400111899223197428490",
-    "card ending 1111", "4111 1111 1111 1112", "walmart 200012345678901", "call +44 20 7946 0958",
-    "ref DE00 1234 5678 9012 3456 78",
-])
+@pytest.mark.parametrize(
+    "keep",
+    [
+        "order 114-1234567-1234567",
+        "tracking 1Z999AA10123456784",
+        "USPS 9400111899223197428490",
+        "card ending 1111",
+        "4111 1111 1111 1112",
+        "walmart 200012345678901",
+        "call +44 20 7946 0958",
+        "ref DE00 1234 5678 9012 3456 78",
+    ],
+)
 def test_order_ids_and_near_misses_are_kept(keep: str) -> None:
     assert redact(keep) == keep
 
@@ -210,4 +278,3 @@ def test_logs_never_contain_card_numbers(caplog: pytest.LogCaptureFixture) -> No
     text = caplog.text
     assert "4111111111111111" not in text and "s3cret" not in text and "5500 0000 0000 0004" not in text
     assert "[REDACTED:card]" in text
-

@@ -22,23 +22,49 @@ CARD = "4111 1111 1111 1111"
 
 def _seed(client: TestClient, tenant: TenantKeys) -> int:
     contact = {"email": EMAIL, "name": NAME, "phone": PHONE, "address": ADDRESS}
-    order = {"order_id": "#5001", "channel": "shopify", "customer": contact, "status": "shipped",
-             "items": [{"sku": "MUG", "title": "Mug", "qty": 2, "price": 9.5}],
-             "shipment": {"carrier": "Colissimo", "tracking_number": "6A123456789", "status": "in_transit",
-                          "location": "Lyon"}}
+    order = {
+        "order_id": "#5001",
+        "channel": "shopify",
+        "customer": contact,
+        "status": "shipped",
+        "items": [{"sku": "MUG", "title": "Mug", "qty": 2, "price": 9.5}],
+        "shipment": {
+            "carrier": "Colissimo",
+            "tracking_number": "6A123456789",
+            "status": "in_transit",
+            "location": "Lyon",
+        },
+    }
     assert client.post("/v1/orders/import", json=[order], headers=tenant.headers("admin")).status_code == 200
-    tickets = {"tickets": [
-        {"id": "jm-1", "channel": "email", "customer": contact, "order_id": "#5001",
-         "body": f"Where is my {SECRET_WORD} for order #5001? Call me on {PHONE}."},
-        {"id": "jm-2", "channel": "email", "customer": contact, "body": f"Still no {SECRET_WORD}, {NAME}"},
-    ]}
+    tickets = {
+        "tickets": [
+            {
+                "id": "jm-1",
+                "channel": "email",
+                "customer": contact,
+                "order_id": "#5001",
+                "body": f"Where is my {SECRET_WORD} for order #5001? Call me on {PHONE}.",
+            },
+            {
+                "id": "jm-2",
+                "channel": "email",
+                "customer": contact,
+                "body": f"Still no {SECRET_WORD}, {NAME}",
+            },
+        ]
+    }
     created = client.post("/v1/tickets", json=tickets, headers=tenant.headers("agent"))
     assert created.status_code == 201, created.text
-    other = {"id": "other-1", "channel": "email", "customer": {"email": "someone@example.com"},
-             "body": "Where is my parcel?"}
+    other = {
+        "id": "other-1",
+        "channel": "email",
+        "customer": {"email": "someone@example.com"},
+        "body": "Where is my parcel?",
+    }
     assert client.post("/v1/tickets", json=other, headers=tenant.headers("agent")).status_code == 201
-    draft = client.post("/v1/drafts", json={"ticket_id": "jm-1", "rewrite": False},
-                        headers=tenant.headers("agent"))
+    draft = client.post(
+        "/v1/drafts", json={"ticket_id": "jm-1", "rewrite": False}, headers=tenant.headers("agent")
+    )
     assert draft.status_code == 200, draft.text
     return int(created.json()["results"][0]["ticket"]["customer_id"])
 
@@ -58,8 +84,9 @@ def test_export_holds_everything_about_the_customer(client: TestClient, tenant: 
     assert "other-1" not in json.dumps(data) and "someone@example.com" not in json.dumps(data)
 
 
-def test_erasure_removes_personal_data_from_db_index_and_drafts(client: TestClient, tenant: TenantKeys,
-                                                                  runtime: Runtime) -> None:
+def test_erasure_removes_personal_data_from_db_index_and_drafts(
+    client: TestClient, tenant: TenantKeys, runtime: Runtime
+) -> None:
     customer_id = _seed(client, tenant)
     search = runtime.search
     search.catch_up(tenant.tenant_id, "tickets")
@@ -106,8 +133,9 @@ def test_erasure_removes_personal_data_from_db_index_and_drafts(client: TestClie
     assert client.delete(f"/v1/customers/{customer_id}", headers=tenant.headers("admin")).status_code == 404
 
 
-def test_erasure_is_scoped_to_the_keys_tenant(client: TestClient, tenant: TenantKeys,
-                                              runtime: Runtime) -> None:
+def test_erasure_is_scoped_to_the_keys_tenant(
+    client: TestClient, tenant: TenantKeys, runtime: Runtime
+) -> None:
     from tests.conftest import make_tenant
 
     customer_id = _seed(client, tenant)
@@ -119,12 +147,16 @@ def test_erasure_is_scoped_to_the_keys_tenant(client: TestClient, tenant: Tenant
         assert session.get(Customer, customer_id) is not None
 
 
-def test_stored_drafts_hold_no_card_numbers_or_passwords(client: TestClient, tenant: TenantKeys,
-                                                         runtime: Runtime) -> None:
+def test_stored_drafts_hold_no_card_numbers_or_passwords(
+    client: TestClient, tenant: TenantKeys, runtime: Runtime
+) -> None:
     api_key = "dfk_adm_" + "Zq3" * 8  # only core.redact knows this shape; the compliance detectors do not
     text = f"My card {CARD} was charged twice, password: hunter22, key {api_key} - where is order #5001?"
-    response = client.post("/v1/drafts", json={"text": text, "channel": "email", "rewrite": False},
-                           headers=tenant.headers("agent"))
+    response = client.post(
+        "/v1/drafts",
+        json={"text": text, "channel": "email", "rewrite": False},
+        headers=tenant.headers("agent"),
+    )
     assert response.status_code == 200, response.text
     with runtime.session() as session:
         stored = session.get(Draft, response.json()["id"])

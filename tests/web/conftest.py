@@ -17,14 +17,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # An article whose title is an XSS attempt: the pages must show it as text.
 XSS_TITLE = '<img src=x onerror="window.__xss=1">Parcel insurance for fragile lamps'
 XSS_ARTICLE = {
-    "id": "kb-xss-probe", "title": XSS_TITLE, "locale": "en", "tags": ["other"],
+    "id": "kb-xss-probe",
+    "title": XSS_TITLE,
+    "locale": "en",
+    "tags": ["other"],
     "body": "Fragile lamps ship with parcel insurance. <script>window.__xss=2</script> "
-            "If the insured lamp arrives broken, the insurance covers a free replacement.",
+    "If the insured lamp arrives broken, the insurance covers a free replacement.",
 }
 
 
@@ -54,8 +63,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     from kb.schemas import ArticleCreate
 
     port = _free_port()
-    settings = Settings(data_dir=tmp_path_factory.mktemp("web") / "var", encoder="use+minilm", host="127.0.0.1",
-                        port=port, index_sync_seconds=0.5, rate_limit_public_per_minute=5000)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("web") / "var",
+        encoder="use+minilm",
+        host="127.0.0.1",
+        port=port,
+        index_sync_seconds=0.5,
+        rate_limit_public_per_minute=5000,
+    )
     runtime = Runtime(settings)
     keys = load_demo(runtime, settings.demo_tenant)
     with runtime.session() as session:
@@ -116,4 +131,6 @@ def api_get(server: LiveServer, path: str, role: str = "agent") -> Any:
     request = urllib.request.Request(server.base_url + path, headers={"X-API-Key": server.keys[role]})
     with urllib.request.urlopen(request, timeout=10) as response:
         body = response.read().decode()
-    return json.loads(body) if response.headers.get("content-type", "").startswith("application/json") else body
+    return (
+        json.loads(body) if response.headers.get("content-type", "").startswith("application/json") else body
+    )

@@ -19,7 +19,9 @@ def _sign_in(page: Any, server: LiveServer) -> None:
     page.click("#keybox button[type=submit]")
 
 
-def test_contact_form_answers_first_then_creates_exactly_one_ticket(page: Any, live_server: LiveServer) -> None:
+def test_contact_form_answers_first_then_creates_exactly_one_ticket(
+    page: Any, live_server: LiveServer
+) -> None:
     from history.models import Ticket
 
     page.goto("/contact")
@@ -57,8 +59,11 @@ def test_contact_form_answers_first_then_creates_exactly_one_ticket(page: Any, l
     button.click(force=True)
     page.wait_for_timeout(500)
     with live_server.runtime.session() as session:
-        count = session.scalar(select(func.count()).select_from(Ticket).where(
-            Ticket.tenant_id == live_server.settings.demo_tenant, Ticket.body == MESSAGE))
+        count = session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.tenant_id == live_server.settings.demo_tenant, Ticket.body == MESSAGE)
+        )
     assert count == 1
     ticket = api_get(live_server, f"/v1/tickets/{ticket_id}")
     assert ticket["channel"] == "web" and ticket["tags"] == ["tracking"] and ticket["order_id"] == "#1044"
@@ -76,10 +81,18 @@ def test_contact_form_in_french_from_labels_to_order_status(page: Any, live_serv
     page.get_by_role("link", name="Nous contacter").first.click()
     page.wait_for_url("**/contact?lang=fr")
     assert page.locator("html").get_attribute("lang") == "fr"
-    labels = {page.locator(f"label[for={field}]").text_content()
-              for field in ("topic", "channel", "message", "order_id", "email", "postcode")}
-    assert labels == {"Sujet", "Où avez-vous acheté ?", "Votre message", "Numéro de commande", "E-mail",
-                      "ou code postal"}
+    labels = {
+        page.locator(f"label[for={field}]").text_content()
+        for field in ("topic", "channel", "message", "order_id", "email", "postcode")
+    }
+    assert labels == {
+        "Sujet",
+        "Où avez-vous acheté ?",
+        "Votre message",
+        "Numéro de commande",
+        "E-mail",
+        "ou code postal",
+    }
     assert page.locator("#submit-ticket").text_content() == "J'ai encore besoin d'aide"
     assert page.locator("#message").get_attribute("placeholder") == "Dites-nous ce qui s'est passé"
     options = page.locator("#topic option").all_text_contents()

@@ -24,12 +24,21 @@ def pages(
     """The pages serve settings.demo_tenant with the public key `deflect demo` leaves in the data dir."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "demo_keys.json").write_text(json.dumps({"public": tenant.public}))
-    load_articles(runtime, settings.demo_tenant, [
-        article(id="kb-returns-ebay", title="Returning an eBay order", channels=["ebay", "web"],
-                tags=["return_label"]),
-        article(id="kb-suivi", title="Où est mon colis ?", locale="fr", tags=["tracking"],
-                channels=["amazon"]),
-    ])
+    load_articles(
+        runtime,
+        settings.demo_tenant,
+        [
+            article(
+                id="kb-returns-ebay",
+                title="Returning an eBay order",
+                channels=["ebay", "web"],
+                tags=["return_label"],
+            ),
+            article(
+                id="kb-suivi", title="Où est mon colis ?", locale="fr", tags=["tracking"], channels=["amazon"]
+            ),
+        ],
+    )
     yield client
 
 
@@ -54,9 +63,19 @@ def test_contact_form_in_french(pages: TestClient) -> None:
     assert '<html lang="fr">' in page
     fr = STRINGS["fr"]
     visible = _text(page)
-    for key in ("contact.topic", "contact.channel", "contact.message", "contact.order_id", "contact.postcode",
-                "contact.submit", "contact.answers", "contact_topic.tracking", "contact.channel_web",
-                "nav.help", "footer"):
+    for key in (
+        "contact.topic",
+        "contact.channel",
+        "contact.message",
+        "contact.order_id",
+        "contact.postcode",
+        "contact.submit",
+        "contact.answers",
+        "contact_topic.tracking",
+        "contact.channel_web",
+        "nav.help",
+        "footer",
+    ):
         assert fr[key] in visible, key
     assert 'placeholder="Dites-nous ce qui s&#39;est passé"' in page
     for english in ("Where did you buy?", "Your message", "I still need help", "Answers for you", "Topic"):
@@ -100,5 +119,11 @@ def test_article_page_speaks_the_articles_language(pages: TestClient) -> None:
 
 
 def test_brand_names_are_spelled_as_the_brands_do() -> None:
-    assert CHANNEL_LABELS == {"amazon": "Amazon", "ebay": "eBay", "walmart": "Walmart", "shopify": "Shopify",
-                              "web": "Web", "email": "Email"}
+    assert CHANNEL_LABELS == {
+        "amazon": "Amazon",
+        "ebay": "eBay",
+        "walmart": "Walmart",
+        "shopify": "Shopify",
+        "web": "Web",
+        "email": "Email",
+    }
