@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,30 +14,46 @@ from sqlalchemy import select
 
 from api.errors import error_body, install_error_handlers
 from api.metrics import Metrics, install_metrics
+from api.routes import (
+    articles,
+    compliance,
+    contact_form,
+    deflection,
+    drafts,
+    health,
+    history,
+    keys,
+    macros,
+    pages,
+    privacy,
+    reports,
+    shipments,
+    suggest,
+    tickets,
+)
 from api.security import install_security
 from core.models import Tenant
-from core.runtime import Runtime
 from core.settings import Settings, get_settings
+from runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# Each domain contributes one router module.
-ROUTE_MODULES = (
-    "api.routes.health",
-    "api.routes.suggest",
-    "api.routes.articles",
-    "api.routes.keys",
-    "api.routes.compliance",
-    "api.routes.history",
-    "api.routes.tickets",
-    "api.routes.drafts",
-    "api.routes.macros",
-    "api.routes.contact_form",
-    "api.routes.deflection",
-    "api.routes.reports",
-    "api.routes.shipments",
-    "api.routes.privacy",
-    "api.routes.pages",
+ROUTERS = (
+    health.router,
+    suggest.router,
+    articles.router,
+    keys.router,
+    compliance.router,
+    history.router,
+    tickets.router,
+    drafts.router,
+    macros.router,
+    contact_form.router,
+    deflection.router,
+    reports.router,
+    shipments.router,
+    privacy.router,
+    pages.router,
 )
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -94,7 +109,8 @@ def create_app(
             yield
         finally:
             # uvicorn runs this once in-flight requests are done: apply their writes and snapshot once more,
-            # so a restart replays nothing. Never beside a sync pass still running (an IVF retrain can be long).
+            # so a restart replays nothing. Never beside a sync pass still running (an IVF retrain can be
+            # long).
             stop.set()
             syncer.join(timeout=settings.shutdown_grace_seconds)
             if syncer.is_alive():
@@ -130,8 +146,8 @@ def create_app(
         return await call_next(request)
 
     install_security(app, settings, runtime)  # last, so it is the outermost layer
-    for module_name in ROUTE_MODULES:
-        app.include_router(importlib.import_module(module_name).router)
+    for router in ROUTERS:
+        app.include_router(router)
     if STATIC_DIR.exists():
         from fastapi.staticfiles import StaticFiles
 

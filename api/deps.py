@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from core import keys
 from core.errors import ForbiddenError, UnauthorizedError
-from core.runtime import Runtime
 from core.settings import Settings
-from embeddings.engine import SearchEngine
+from indexing.engine import SearchEngine
+from runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -24,7 +24,7 @@ from core.errors import (
 
 log = logging.getLogger(__name__)
 
-STATUS = {
+STATUS: dict[type[DeflectError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     InvalidInputError: 422,

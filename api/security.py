@@ -40,8 +40,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import InvalidInputError, NotFoundError
 from core.models import ApiKey, Tenant
-from core.runtime import Runtime
+from core.redact import install_log_redaction
 from core.settings import Settings
+from runtime import Runtime
 
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -411,7 +412,6 @@ class SecurityMiddleware:
 
 def install_security(app: Any, settings: Settings, runtime: Runtime) -> Guard:
     """Adds the middleware (outermost when called last) and scrubs secrets from this process's logs."""
-    from core.redact import install_log_redaction
 
     install_log_redaction()
     guard = Guard(settings=settings, runtime=runtime)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from core.schemas import Channel, Locale
+from core.schemas import MAX_TEXT_CHARS, Channel, Locale
 
 RuleCode = Literal[
     "external_link",
@@ -21,8 +21,6 @@ RuleCode = Literal[
 ]
 RULE_CODES: tuple[RuleCode, ...] = get_args(RuleCode)
 Severity = Literal["low", "medium", "high", "critical"]
-
-MAX_CHECK_CHARS = 20_000
 
 
 class ComplianceBase(BaseModel):
@@ -61,7 +59,7 @@ class ComplianceResult(ComplianceBase):
 class ComplianceCheckCreate(ComplianceBase):
     """Body of ``POST /v1/compliance/check``."""
 
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CHECK_CHARS)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
     channel: Channel
     locale: Locale | None = None
 

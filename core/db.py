@@ -96,12 +96,3 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
             yield session
     finally:
         session.close()
-
-
-def import_all_models() -> None:
-    """Import every domain's models so Base.metadata knows all tables (Alembic, create_all)."""
-    import core.models  # noqa: F401
-    import history.models  # noqa: F401
-    import kb.events  # noqa: F401
-    import kb.models  # noqa: F401
-    import replies.models  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import StringConstraints
+from pydantic import BaseModel, BeforeValidator, StringConstraints
 
 Channel = Literal["amazon", "ebay", "walmart", "shopify", "email", "web"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
@@ -23,7 +23,31 @@ Tag = Literal[
     "other",
 ]
 TAGS: tuple[str, ...] = get_args(Tag)
-Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=20)]
+
+# Size limits of the API contract (fixed, not per deployment: clients and the OpenAPI schema rely on them).
+MAX_QUERY_CHARS = 2000
+MAX_TEXT_CHARS = 20_000
+
+
+def _lower_case(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+# BCP-47 language tag, compared case-insensitively ("FR-ca" is stored as "fr-ca").
+Locale = Annotated[
+    str,
+    BeforeValidator(_lower_case),
+    StringConstraints(pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", max_length=20),
+]
+
+
+class ImportReport(BaseModel):
+    """What an import did to one file: every line is one of created, updated or unchanged."""
+
+    file: str
+    created: int
+    updated: int
+    unchanged: int
 
 
 def clean_text(value: str, *, max_chars: int, field: str = "text") -> str:

@@ -12,7 +12,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 EncoderName = Literal[
     "use-multilingual", "minilm", "e5-small", "use+minilm", "use+minilm-multilingual", "hashing"
 ]
-IndexKind = Literal["auto", "flat", "ivf"]
+# The index layout to use: embeddings.index.IndexKind, or "auto" to choose by collection size.
+IndexKindSetting = Literal["auto", "flat", "ivf"]
+VectorBackend = Literal["faiss", "numpy"]
+
+# The project's root folder (demo data, eval configs, migrations).
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Settings(BaseSettings):
@@ -31,7 +36,11 @@ class Settings(BaseSettings):
     )
     encoder_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encoder batch.")
     encoder_threads: int = Field(2, ge=1, le=64, description="CPU threads the encoder may use.")
-    index_kind: IndexKind = Field(
+    vector_backend: VectorBackend = Field(
+        "faiss",
+        description="Vector index backend: faiss (files under data_dir) or numpy (exact, tiny tenants).",
+    )
+    index_kind: IndexKindSetting = Field(
         "auto", description="FAISS index: flat (exact), ivf (approximate, for millions), or auto by size."
     )
     index_flat_max: int = Field(
@@ -60,8 +69,6 @@ class Settings(BaseSettings):
         ge=1,
         description="On SIGTERM, how long in-flight requests may still run (a 1000-ticket batch: ~25 s).",
     )
-    max_query_chars: int = Field(2000, ge=10, description="Longest accepted search query.")
-    max_text_chars: int = Field(20000, ge=100, description="Longest accepted message/reply text field.")
     max_body_bytes: int = Field(5_000_000, ge=1000, description="Largest request body (413 above).")
     rate_limit_public_per_minute: int = Field(120, ge=1, description="Per public key and client IP.")
     rate_limit_per_minute: int = Field(600, ge=1, description="Per agent/admin key.")

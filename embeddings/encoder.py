@@ -34,6 +34,9 @@ class Encoder(Protocol):
 
     def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray: ...
 
+    # Loaded encoders are keys of per-encoder caches (the drafts' intent examples).
+    def __hash__(self) -> int: ...
+
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
@@ -63,7 +66,7 @@ class MiniLMEncoder:
         torch.set_num_threads(threads)
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         self._model = SentenceTransformer(str(get_model_path()), device="cpu")
         self._batch_size = batch_size
 

@@ -51,7 +51,8 @@ class KeywordIndex:
         return self._size
 
     def correct(self, tokens: list[str]) -> list[str]:
-        """Maps unknown tokens to the closest vocabulary word (one or two edits or swaps), so typos still match."""
+        """Maps unknown tokens to the closest vocabulary word (one or two edits or swaps), so typos still
+        match."""
         fixed: list[str] = []
         for token in tokens:
             if token in self._vocab_set or len(token) < 4 or not self._vocabulary:

@@ -23,9 +23,27 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from core import keys
+from core.settings import Settings
+from embeddings.collection import IndexedItem, SearchFilter
+from embeddings.index import FaissIndex
+from eval.engines import make_engine
+from kb import service as kb_service
+from kb.schemas import ArticleCreate
+from kb.suggest import rank_articles
+from runtime import Runtime
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from runtime import Runtime
+
+# Builds the service's ASGI app over a runtime (api.app.create_app); passed in from above, so the
+# benchmarks stay below the HTTP layer.
+AppFactory = Callable[["Settings", "Runtime"], Any]
 
 Progress = Callable[[str, int, int], None]
 
@@ -118,7 +136,8 @@ def scale_vectors(base: np.ndarray, n: int, seed: int = 11, noise: float = 0.35)
     rng = np.random.default_rng(seed)
     rows = base[rng.integers(0, len(base), size=n)]
     noisy = rows + rng.normal(0.0, noise / np.sqrt(base.shape[1]), size=rows.shape).astype(np.float32)
-    return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+    scaled: np.ndarray = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+    return scaled
 
 
 class BareBM25:
@@ -149,7 +168,6 @@ def bench_encoder(encoder: Any, texts: Sequence[str]) -> dict[str, Any]:
 
 def bench_build(engine: Any, texts: Sequence[str]) -> dict[str, Any]:
     """Real index build: encode + FAISS add + BM25 index, as the engine's rebuild does."""
-    from embeddings.engine import IndexedItem
 
     started = time.perf_counter()
     vectors = np.vstack(
@@ -169,7 +187,6 @@ def bench_build(engine: Any, texts: Sequence[str]) -> dict[str, Any]:
 
 
 def build_scale_collection(engine: Any, texts: Sequence[str], vectors: np.ndarray, keys: int) -> Any:
-    from embeddings.engine import IndexedItem
 
     items = [
         IndexedItem(
@@ -188,8 +205,6 @@ def build_scale_collection(engine: Any, texts: Sequence[str], vectors: np.ndarra
 def bench_in_process(engine: Any, collection: Any, queries: Sequence[str], bare: BareBM25) -> dict[str, Any]:
     """What /v1/suggest does before its ≤5-row article fetch: encode, hybrid search with the channel
     filter inside, group chunks to articles."""
-    from embeddings.engine import SearchFilter
-    from kb.suggest import rank_articles
 
     def one(q: str, channel: str | None) -> None:
         vector = engine.encode_query(q)
@@ -213,7 +228,6 @@ def bench_in_process(engine: Any, collection: Any, queries: Sequence[str], bare:
 
 def bench_ivf(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict[str, Any]:
     """Flat (exact) vs IVF: latency and recall@k of IVF against the exact neighbours."""
-    from embeddings.index import FaissIndex
 
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
     flat = FaissIndex(vectors.shape[1], "flat")
@@ -254,30 +268,24 @@ def bench_http(
     queries: Sequence[str],
     concurrency: Sequence[int],
     requests_per_level: int,
+    app_factory: AppFactory,
 ) -> dict[str, Any]:
-    """A real uvicorn server on 127.0.0.1 with the scale collection; latency and throughput per client count."""
+    """A real uvicorn server on 127.0.0.1 with the scale collection; latency and throughput per client
+    count."""
     import httpx
 
-    from api.app import create_app
-    from core import keys
-    from core.runtime import Runtime
-    from core.settings import Settings
-    from kb import service as kb_service
-    from kb.schemas import ArticleCreate
-
     with tempfile.TemporaryDirectory(prefix="deflect-bench-") as folder:
-        overrides = {
-            name: 10_000_000
-            for name in ("rate_limit_public_per_minute", "rate_limit_per_minute", "rate_limit_ip_per_minute")
-            if name in Settings.model_fields
-        }
+        # The benchmark measures the service, not its rate limiter.
+        unlimited = 10_000_000
         settings = Settings(
             data_dir=Path(folder),
-            encoder=engine.encoder.name,
+            encoder=engine.encoder.name,  # type: ignore[arg-type]
             log_level="WARNING",
             default_abstain_threshold=-1.0,
-            **overrides,
-        )  # type: ignore[arg-type]
+            rate_limit_public_per_minute=unlimited,
+            rate_limit_per_minute=unlimited,
+            rate_limit_ip_per_minute=unlimited,
+        )
         with closing(Runtime(settings)) as runtime:
             runtime.migrate()
             runtime.__dict__["search"] = engine  # share the loaded encoder and the scale collection
@@ -301,7 +309,7 @@ def bench_http(
             engine.forget("bench")
             engine._collections[("bench", "articles")] = collection  # the articles' chunks stay unindexed
             collection.last_seq = 1 << 40  # nothing in the change log is newer: no catch-up replaces it
-            with serve_in_thread(create_app(settings, runtime=runtime)) as base_url:
+            with serve_in_thread(app_factory(settings, runtime)) as base_url:
                 url = f"{base_url}/v1/suggest"
                 headers = {"X-API-Key": raw_key}
                 out: dict[str, Any] = {}
@@ -366,10 +374,10 @@ def run_bench(
     sizes: Sequence[int] = (10_000, 100_000),
     requests_per_level: int = 200,
     concurrency: Sequence[int] = (1, 8, 32),
-    http: bool = True,
+    app_factory: AppFactory | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    from eval.commands import make_engine
+    """Every benchmark; the HTTP ones run only when an `app_factory` builds the service's app."""
 
     engine = make_engine(encoder_name)
     results: dict[str, Any] = {"encoder": engine.encoder.name, "sizes": {}}
@@ -397,9 +405,9 @@ def run_bench(
         entry: dict[str, Any] = {"rss_bytes_per_chunk": round(grown / size, 1)}
         entry["in_process"] = bench_in_process(engine, collection, queries, bare)
         entry["ivf"] = bench_ivf(vectors, query_vectors)
-        if http:
+        if app_factory is not None:
             entry["http"] = bench_http(
-                engine, collection, max(1, size // 20), queries, concurrency, requests_per_level
+                engine, collection, max(1, size // 20), queries, concurrency, requests_per_level, app_factory
             )
         bare_p50 = entry["in_process"]["bare_bm25s"]["p50_ms"] or 1e-9
         entry["ratios_to_bare_bm25s_p50"] = {
@@ -407,7 +415,7 @@ def run_bench(
             "suggest_in_process_p99": round(entry["in_process"]["suggest"]["p99_ms"] / bare_p50, 2),
             **(
                 {f"http_{k}_p50": round(v["p50_ms"] / bare_p50, 2) for k, v in entry["http"].items()}
-                if http
+                if app_factory is not None
                 else {}
             ),
         }
@@ -427,7 +435,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# Deflect benchmark ({results['encoder']})",
         "",
-        f"- encoder: {enc['texts_per_s']} texts/s batched; single query p50 {enc['single_query']['p50_ms']} ms",
+        f"- encoder: {enc['texts_per_s']} texts/s batched; single query p50 {enc['single_query']['p50_ms']} "
+        f"ms",
         f"- index build (encode + FAISS + BM25): {build['chunks_per_s']} chunks/s (target ≥ 200)",
         "",
         "| chunks | what | p50 ms | p95 ms | p99 ms | req/s | × bare bm25s p50 |",

@@ -30,11 +30,11 @@ from sqlalchemy import insert
 
 from core import keys as key_service
 from core.clock import utcnow
-from core.runtime import ROOT, Runtime
-from core.settings import Settings
+from core.settings import ROOT, Settings
 from history import service
 from history.duplicates import find_duplicates
 from history.models import Customer, Ticket
+from runtime import Runtime
 
 TENANT = "bench"
 BATCH = 5000

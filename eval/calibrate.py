@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
 from core.models import Calibration
-from embeddings.engine import SearchEngine
 from eval import metrics as m
 from eval.datasets import Query
 from eval.retrieval import (
@@ -25,6 +24,7 @@ from eval.retrieval import (
     head_probabilities,
     run_system,
 )
+from indexing.engine import SearchEngine
 
 HYBRID = SystemSpec("hybrid", "hybrid")
 
@@ -42,7 +42,8 @@ def choose_threshold(
     out_of_scope = len(queries) - in_scope
     if not in_scope or not out_of_scope:
         raise InvalidInputError(
-            f"calibration needs in-scope and out-of-scope queries (got {in_scope} in scope, {out_of_scope} out)"
+            f"calibration needs in-scope and out-of-scope queries (got {in_scope} in scope, {out_of_scope} "
+            f"out)"
         )
     vectors = encode(
         corpus.collection.encoder,

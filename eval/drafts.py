@@ -13,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core import keys
 from core.errors import ImportFileError, LineError
-from core.runtime import Runtime
 from core.schemas import Channel
 from core.settings import EncoderName, Settings
 from history import service as history_service
 from kb import service as kb_service
 from replies.drafts import compose
 from replies.schemas import DraftCreate
+from runtime import Runtime
 
 TENANT = "eval"
 

@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from core import keys as key_service
-from core.errors import ImportFileError, LineError
-from core.runtime import Runtime
+from core.jsonl import read_jsonl_numbered
+from core.models import Calibration
 from core.settings import Settings
 from history import service
 from history.duplicates import COLLECTION, DEFAULT_THRESHOLD, find_duplicates
 from history.identity import normalise_email
 from history.schemas import TicketCreate
+from runtime import Runtime
 
 FOLDS = 5
 EVAL_TENANT = "eval-duplicates"
@@ -49,26 +50,16 @@ class PairResult:
 
 
 def read_pairs(path: Path, known: set[str]) -> list[LabelledPair]:
-    import json
+    """duplicate_pairs.jsonl; every pair must name tickets of the tickets file given beside it."""
 
-    errors: list[LineError] = []
-    pairs: list[LabelledPair] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            pair = LabelledPair.model_validate(json.loads(line))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            errors.append(LineError(str(path), number, str(exc).splitlines()[0]))
-            continue
+    def parse(raw: dict[str, Any], _line: int) -> LabelledPair:
+        pair = LabelledPair.model_validate(raw)
         missing = [i for i in (pair.a, pair.b) if i not in known]
         if missing:
-            errors.append(LineError(str(path), number, f"unknown ticket id(s): {', '.join(missing)}"))
-            continue
-        pairs.append(pair)
-    if errors:
-        raise ImportFileError(errors)
-    return pairs
+            raise ValueError(f"unknown ticket id(s): {', '.join(missing)}")
+        return pair
+
+    return read_jsonl_numbered(path, parse)
 
 
 def prf(predicted: Sequence[bool], gold: Sequence[bool]) -> dict[str, float | int]:
@@ -240,7 +231,6 @@ def _cross_validated(scores: list[float], gold: list[bool], seed: int) -> dict[s
 
 def store_threshold(runtime: Runtime, *, tenant_id: str, result: dict[str, Any], source: str) -> None:
     """Keeps the calibrated threshold for the tenant and encoder; the detector reads the newest one."""
-    from core.models import Calibration
 
     with runtime.session() as session:
         key_service.get_or_create_tenant(session, tenant_id=tenant_id)

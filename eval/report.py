@@ -69,7 +69,8 @@ class _Frame:
 
 def _legend(names: Sequence[str]) -> str:
     return "".join(
-        f'<rect x="{W - PAD_R + 10}" y="{PAD_T + 16 * i}" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>'
+        f'<rect x="{W - PAD_R + 10}" y="{PAD_T + 16 * i}" width="10" height="10" '
+        f'fill="{PALETTE[i % len(PALETTE)]}"/>'
         f'<text x="{W - PAD_R + 24}" y="{PAD_T + 16 * i + 9}">{_esc(name)}</text>'
         for i, name in enumerate(names)
     )

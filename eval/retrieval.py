@@ -19,11 +19,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from embeddings.collection import Collection, Hit, IndexedItem, SearchFilter
 from embeddings.encoder import Encoder
-from embeddings.engine import Collection, Hit, IndexedItem, SearchEngine, SearchFilter
 from eval import metrics as m
 from eval.datasets import Query, Ticket
 from history.labels import KEYWORD_NEIGHBOURS, LabelHead, rank_labels
+from indexing.engine import SearchEngine
 from kb.chunking import chunk_article
 from kb.schemas import ArticleCreate
 from kb.suggest import rank_articles

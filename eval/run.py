@@ -30,8 +30,10 @@ from typing import Any
 import yaml
 
 from core.errors import InvalidInputError
-from core.runtime import ROOT
+from core.settings import ROOT, get_settings
 from eval import report
+from eval.datasets import read_articles, read_queries, read_tickets
+from eval.engines import make_engine
 from eval.retrieval import (
     CALIBRATION_K,
     RECALL_KS,
@@ -118,8 +120,6 @@ def run_retrieval(
     spec: dict[str, Any], progress: Progress | None = None
 ) -> tuple[dict[str, Any], list[RetrievalRun]]:
     """Ours, dense, BM25 (+ ablations) with the first encoder; hybrid and dense for each other encoder."""
-    from eval.commands import make_engine
-    from eval.datasets import read_articles, read_queries, read_tickets
 
     queries = read_queries(resolve(spec["queries"]))  # type: ignore[arg-type]
     articles = read_articles(resolve(spec["articles"])) if spec.get("articles") else []  # type: ignore[arg-type]
@@ -186,7 +186,6 @@ def run_retrieval(
 
 
 def _default_threshold() -> float:
-    from core.settings import get_settings
 
     return get_settings().default_abstain_threshold
 
@@ -341,7 +340,6 @@ def run_duplicates(spec: dict[str, Any], encoder: str) -> dict[str, Any] | None:
     module = _optional("eval.duplicates")
     if module is None:
         return None
-    from core.settings import get_settings
 
     result: dict[str, Any] = module.run(
         tickets_path=resolve(spec["tickets"]),
@@ -458,7 +456,6 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"name": config.name, "config": str(config.source), "sections": {}}
     sections: list[tuple[str, str]] = []
-    from core.settings import get_settings
 
     primary_encoder = ((config.retrieval or {}).get("encoders") or [get_settings().encoder])[0]
     if config.retrieval:

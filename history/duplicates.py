@@ -18,13 +18,15 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Calibration
+from core.calibration import calibrated_threshold
+from embeddings.collection import SearchFilter
 from history.identity import LINK_LABEL, LINK_STRENGTH, normalise_text
+from history.lookup import get_ticket, ticket_order_ids
 from history.models import Ticket
 from history.schemas import DuplicateCandidate
 
 if TYPE_CHECKING:
-    from embeddings.engine import SearchEngine
+    from indexing.engine import SearchEngine
 
 COLLECTION = "duplicates"
 # Used until `deflect eval duplicates --store-tenant T` calibrates one; 0.32 is what that chose for
@@ -65,18 +67,10 @@ class PairFeatures:
 
 
 def duplicate_threshold(session: Session, *, tenant_id: str, encoder: str) -> float:
-    """The latest calibrated duplicate threshold for this tenant and encoder, else the default."""
-    stored = session.scalar(
-        select(Calibration.threshold)
-        .where(
-            Calibration.tenant_id == tenant_id,
-            Calibration.collection == COLLECTION,
-            Calibration.encoder == encoder,
-        )
-        .order_by(Calibration.id.desc())
-        .limit(1)
+    """The tenant's calibrated duplicate threshold for this encoder, else the shipped default."""
+    return calibrated_threshold(
+        session, tenant_id=tenant_id, collection=COLLECTION, encoder=encoder, default=DEFAULT_THRESHOLD
     )
-    return float(stored) if stored is not None else DEFAULT_THRESHOLD
 
 
 def _weakest_link(a: Ticket, b: Ticket) -> str:
@@ -88,7 +82,6 @@ def _weakest_link(a: Ticket, b: Ticket) -> str:
 def pair_features(
     a: Ticket, b: Ticket, va: np.ndarray, vb: np.ndarray, orders_a: list[str] | None = None
 ) -> PairFeatures:
-    from history.service import ticket_order_ids
 
     orders_b = set(ticket_order_ids(b))
     own_orders = orders_a if orders_a is not None else ticket_order_ids(a)
@@ -178,8 +171,8 @@ def find_duplicates(
     min_score: float | None = None,
     top_k: int = 10,
 ) -> list[DuplicateCandidate]:
-    """Scored candidates within the window, best first; only those at or above `min_score` (default: threshold)."""
-    from embeddings.engine import SearchFilter
+    """Scored candidates within the window, best first; only those at or above `min_score` (default:
+    threshold)."""
 
     if vector is None:
         vector = _vector(ticket, engine.encoder.name)
@@ -239,8 +232,6 @@ def find_duplicates(
         ):
             vectors[other.id] = encoded
 
-    from history.service import ticket_order_ids
-
     floor = threshold if min_score is None else min_score
     own_orders = ticket_order_ids(ticket)
     scored: list[DuplicateCandidate] = []
@@ -278,7 +269,6 @@ def duplicates_of(
     top_k: int = 10,
 ) -> tuple[float, list[DuplicateCandidate]]:
     """On-demand check of a stored ticket; catches the index up first so recent tickets are seen."""
-    from history.service import get_ticket
 
     ticket = get_ticket(session, tenant_id=tenant_id, ticket_id=ticket_id)
     engine.catch_up(tenant_id, "tickets")

@@ -1,4 +1,5 @@
-"""Identity resolution: normalise identifiers, recognise order ids, tie a contact to a customer, link/unlink."""
+"""Identity resolution: normalise identifiers, recognise order ids, tie a contact to a customer,
+link/unlink."""
 
 from __future__ import annotations
 
@@ -299,7 +300,8 @@ def resolve_contact(
                 hit.customer,
                 hit,
                 "name_address",
-                f"name and address match {hit.value!r} (name {name_score:.0f}/100, address {address_score:.0f}/100)",
+                f"name and address match {hit.value!r} (name {name_score:.0f}/100, address "
+                f"{address_score:.0f}/100)",
                 {
                     "identity_id": hit.id,
                     "value": hit.value,

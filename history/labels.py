@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeddings.engine import Hit
+from embeddings.collection import Hit
 
 DENSE_NEIGHBOURS = 20
 DENSE_TEMPERATURE = 0.05  # cosine units: a neighbour 0.05 less similar weighs e times less

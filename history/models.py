@@ -1,4 +1,5 @@
-"""Unified customer history: customers and their identities, orders, shipments, refunds, threads, tickets, merges."""
+"""Unified customer history: customers and their identities, orders, shipments, refunds, threads, tickets,
+merges."""
 
 from __future__ import annotations
 

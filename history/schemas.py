@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.schemas import Channel, Locale, Tag, clean_text
+from core.schemas import MAX_TEXT_CHARS, Channel, Locale, Tag, clean_text
 
 IdentityKind = Literal["email", "marketplace_id", "phone", "name_address"]
 TicketStatus = Literal["open", "pending", "solved", "closed", "merged"]
@@ -101,12 +101,12 @@ class TicketCreate(BaseModel):
     customer: ContactIn = Field(default_factory=ContactIn)
     order_id: str | None = Field(None, max_length=100)
     subject: str = Field("", max_length=1000)
-    body: str = Field(max_length=20_000)
+    body: str = Field(max_length=MAX_TEXT_CHARS)
     created_at: datetime | None = None
     locale: Locale = "en"
     tags: list[Tag] = Field(default_factory=list, max_length=11)
     status: TicketStatus = "open"
-    resolution: str | None = Field(None, max_length=20_000)
+    resolution: str | None = Field(None, max_length=MAX_TEXT_CHARS)
     handling_seconds: float | None = Field(None, ge=0)
 
     _dates = field_validator("created_at", mode="before")(lambda v: _to_datetime(v))
@@ -124,19 +124,7 @@ class TicketCreate(BaseModel):
     @field_validator("body")
     @classmethod
     def _clean_body(cls, value: str) -> str:
-        return clean_text(value, max_chars=20_000, field="body")
-
-    @field_validator("locale", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
-
-
-class ImportReport(BaseModel):
-    file: str
-    created: int
-    updated: int
-    unchanged: int
+        return clean_text(value, max_chars=MAX_TEXT_CHARS, field="body")
 
 
 class IdentityRead(BaseModel):

@@ -22,12 +22,15 @@ from core.changes import record_changes
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.jsonl import read_jsonl
+from core.schemas import ImportReport
+from history.duplicates import PoolEntry, duplicate_threshold, find_duplicates
 from history.identity import TICKETS, canonical_order_id, find_order_ids, order_id_variants, resolve_contact
+from history.lookup import get_ticket as get_ticket
+from history.lookup import ticket_order_ids as ticket_order_ids
 from history.models import Customer, Identity, MergeAudit, Order, OrderItem, Refund, Thread, Ticket
 from history.schemas import (
     CustomerHistory,
     IdentityRead,
-    ImportReport,
     IngestResult,
     OrderCreate,
     TicketCreate,
@@ -36,9 +39,10 @@ from history.schemas import (
     TimelineEvent,
 )
 from history.shipments import imported_shipments
+from history.tagging import auto_tag
 
 if TYPE_CHECKING:
-    from embeddings.engine import SearchEngine
+    from indexing.engine import SearchEngine
 
 Parsed = TypeVar("Parsed", bound=BaseModel)
 MAX_PAGE = 200
@@ -158,16 +162,6 @@ def import_orders(
 # -- tickets ------------------------------------------------------------------------------
 
 
-def get_ticket(session: Session, *, tenant_id: str, ticket_id: str) -> Ticket:
-    """One ticket by its external id, or NotFoundError."""
-    ticket = session.scalar(
-        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.external_id == ticket_id)
-    )
-    if ticket is None:
-        raise NotFoundError(f"ticket {ticket_id!r} not found")
-    return ticket
-
-
 def _encode_cursor(ticket: Ticket) -> str:
     raw = f"{ticket.created_at.astimezone(UTC).isoformat()}|{ticket.id}"
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
@@ -222,15 +216,6 @@ def list_tickets(
     )
 
 
-def ticket_order_ids(ticket: Ticket) -> list[str]:
-    """The attached order id first, then every order id written in the subject or body."""
-    ids = [canonical_order_id(ticket.order_id)] if ticket.order_id else []
-    for found in find_order_ids(ticket.text):
-        if canonical_order_id(found) not in ids:
-            ids.append(canonical_order_id(found))
-    return ids
-
-
 def to_read(ticket: Ticket) -> TicketRead:
     return TicketRead(
         id=ticket.external_id,
@@ -282,8 +267,6 @@ def ingest_tickets(
 
     Idempotent: a ticket whose content did not change is reported 'unchanged' and nothing is written.
     """
-    from history.duplicates import PoolEntry, duplicate_threshold, find_duplicates
-    from history.tagging import auto_tag
 
     # Two versions of one ticket in a batch have no defined order to apply them in.
     counts: dict[str, int] = {}
@@ -499,7 +482,9 @@ def customer_timeline(session: Session, *, tenant_id: str, customer_id: int) -> 
                     kind="refund",
                     channel=order.channel,
                     ref=refund.refund_id,
-                    summary=f"refund {refund.refund_id} of {refund.amount:.2f} {order.currency}: {refund.status}",
+                    summary=(
+                        f"refund {refund.refund_id} of {refund.amount:.2f} {order.currency}: {refund.status}"
+                    ),
                     data={"order_id": order.order_id, "status": refund.status, "amount": refund.amount},
                 )
             )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from embeddings.engine import IndexedItem
+from embeddings.collection import IndexedItem
 from history.models import Ticket
 
 

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.schemas import TAGS
+from embeddings.collection import SearchFilter
 from history.labels import DENSE_NEIGHBOURS, LabelHead, rank_labels
 
 if TYPE_CHECKING:
-    from embeddings.engine import Collection, IndexedItem, SearchEngine
+    from embeddings.collection import Collection, IndexedItem
+    from indexing.engine import SearchEngine
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,6 @@ def auto_tag(engine: SearchEngine, *, tenant_id: str, vector: np.ndarray) -> str
     """The reason tag of a message: label-aware vote of the nearest human-tagged tickets (softmax over
     their similarity, history/labels.py) mixed with the tenant's label head once trained; the
     closest tag description when no tagged ticket is near."""
-    from embeddings.engine import SearchFilter
 
     collection = engine.collection(tenant_id, "tickets")
     hits = [

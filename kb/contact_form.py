@@ -10,9 +10,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
+from core.errors import NotFoundError
 from core.schemas import Channel, Locale
-from embeddings.engine import SearchEngine
+from history.schemas import ContactIn, TicketCreate
+from indexing.engine import SearchEngine
 from kb import service as kb_service
+from kb.deflection import DeflectionEventCreate, record_events
 from kb.models import Article
 from kb.schemas import SuggestionRead
 from kb.suggest import suggest
@@ -50,11 +53,6 @@ class ContactSuggestRequest(BaseModel):
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip() if value is not None else None
-
-    @field_validator("locale", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
 
 
 class ShipmentStatus(BaseModel):
@@ -321,13 +319,10 @@ def submit_contact(
 ) -> ContactSubmitResult:
     """'I still need help': one web ticket through the tickets service (duplicate check included),
     and the session's `submitted` event in the same transaction, so the report never misses a contact."""
-    from core.errors import NotFoundError
-    from kb.deflection import DeflectionEventCreate, record_events
 
     history = _history_service()
     if history is None:
         raise NotFoundError("ticket intake is not installed in this build")
-    from history.schemas import ContactIn, TicketCreate
 
     tag = TOPIC_TAGS[request.topic][0]
     ticket_in = TicketCreate(

@@ -206,7 +206,8 @@ def _collect(
                 DeflectionEvent.created_at < until + window,
             )
         ):
-            by_email[email].append(at)
+            if email is not None:
+                by_email[email].append(at)
         for email, times in _history_contacts(
             session, tenant_id=tenant_id, emails=emails, since=since, until=until + window
         ).items():

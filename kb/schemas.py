@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.schemas import Channel, Locale, clean_text
+from core.schemas import MAX_QUERY_CHARS, Channel, Locale, clean_text
 
 
 class ArticleBase(BaseModel):
@@ -26,11 +26,6 @@ class ArticleBase(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return value
-
-    @field_validator("locale", mode="before")
-    @classmethod
-    def _lower_locale(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
 
 
 class ArticleCreate(ArticleBase):
@@ -66,13 +61,6 @@ class ArticlePage(BaseModel):
     limit: int
 
 
-class ImportReport(BaseModel):
-    file: str
-    created: int
-    updated: int
-    unchanged: int
-
-
 class SuggestionRead(BaseModel):
     id: str
     title: str
@@ -96,9 +84,6 @@ class SuggestResult(BaseModel):
     took_ms: float
 
 
-MAX_QUERY_CHARS = 2000
-
-
 class SuggestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -111,8 +96,3 @@ class SuggestRequest(BaseModel):
     @classmethod
     def _clean_query(cls, value: str) -> str:
         return clean_text(value, max_chars=MAX_QUERY_CHARS, field="query")
-
-    @field_validator("locale", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value

@@ -17,9 +17,10 @@ from core.changes import record_changes
 from core.clock import utcnow
 from core.errors import ImportFileError, LineError, NotFoundError
 from core.jsonl import read_jsonl, validation_reason
+from core.schemas import ImportReport
 from kb.chunking import chunk_article
 from kb.models import Article, ArticleChunk
-from kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate, ImportReport
+from kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate
 
 COLLECTION = "articles"
 
@@ -79,7 +80,7 @@ def list_(
     channel: str | None = None,
     locale: str | None = None,
 ) -> tuple[list[Article], int]:
-    """A page of articles ordered by id, with the total count."""
+    """A page of articles ordered by their external id (a string sort), with the count after filtering."""
     query = select(Article).where(Article.tenant_id == tenant_id)
     if locale:
         query = query.where(Article.locale == locale)
@@ -98,19 +99,19 @@ def _sync_chunks(session: Session, article: Article) -> None:
         old_by_hash.setdefault(chunk.content_hash, []).append(chunk)
     kept: list[ArticleChunk] = []
     created: list[ArticleChunk] = []
-    for chunk in chunk_article(article.title, article.body):
-        reusable = old_by_hash.get(chunk.content_hash)
+    for piece in chunk_article(article.title, article.body):
+        reusable = old_by_hash.get(piece.content_hash)
         if reusable:
             row = reusable.pop()
-            row.position, row.heading = chunk.position, chunk.heading
+            row.position, row.heading = piece.position, piece.heading
             kept.append(row)
         else:
             row = ArticleChunk(
                 tenant_id=article.tenant_id,
-                position=chunk.position,
-                heading=chunk.heading,
-                text=chunk.text,
-                content_hash=chunk.content_hash,
+                position=piece.position,
+                heading=piece.heading,
+                text=piece.text,
+                content_hash=piece.content_hash,
             )
             created.append(row)
     removed = [c for rows in old_by_hash.values() for c in rows]

@@ -8,9 +8,10 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Calibration
-from embeddings.engine import Hit, SearchEngine, SearchFilter, SearchMode
+from core.calibration import calibrated_threshold
+from embeddings.collection import Hit, SearchFilter, SearchMode
 from embeddings.keyword import tokenize
+from indexing.engine import SearchEngine
 from kb.models import Article
 from kb.schemas import SuggestionRead, SuggestResult
 from kb.service import COLLECTION
@@ -26,21 +27,15 @@ LOCALE_BONUS = 0.02
 SNIPPET_CHARS = 220
 
 
-def abstain_threshold(
-    session: Session, *, tenant_id: str, encoder: str, default: float, collection: str = COLLECTION
-) -> float:
-    """The latest calibrated threshold for this tenant and encoder, else the configured default."""
-    stored = session.scalar(
-        select(Calibration.threshold)
-        .where(
-            Calibration.tenant_id == tenant_id,
-            Calibration.collection == collection,
-            Calibration.encoder == encoder,
-        )
-        .order_by(Calibration.id.desc())
-        .limit(1)
+def abstain_threshold(session: Session, engine: SearchEngine, *, tenant_id: str, default: float) -> float:
+    """The tenant's calibrated article threshold for the engine's article encoder, else `default`."""
+    return calibrated_threshold(
+        session,
+        tenant_id=tenant_id,
+        collection=COLLECTION,
+        encoder=engine.encoder_for(COLLECTION).name,
+        default=default,
     )
-    return float(stored) if stored is not None else default
 
 
 def _snippet(text: str, query: str) -> tuple[str, list[tuple[int, int]]]:

@@ -7,10 +7,10 @@ from pathlib import Path
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from core.db import Base, import_all_models
+import runtime  # noqa: F401  (imports every domain's models onto Base.metadata)
+from core.db import Base
 from core.settings import get_settings
 
-import_all_models()
 config = context.config
 target_metadata = Base.metadata
 

@@ -21,8 +21,9 @@ from core.redact import redact as redact_secrets
 from core.schemas import MARKETPLACES
 from core.settings import Settings
 from history.identity import find_order_ids
+from history.lookup import get_ticket
 from history.models import Order
-from history.service import get_order, get_ticket, orders_for_customer
+from history.service import get_order, orders_for_customer
 from kb.models import Article
 from replies import macros, rewriter
 from replies.factcheck import check_facts
@@ -42,7 +43,7 @@ from replies.schemas import (
 from replies.segmentation import Question, fold, segment
 
 if TYPE_CHECKING:
-    from embeddings.engine import SearchEngine
+    from indexing.engine import SearchEngine
 
 SUPPORTED_LOCALES = ("en", "fr", "de", "es", "it")
 # Reasons answered by an article alone; the others need the order's facts in a macro.
@@ -382,10 +383,7 @@ def _pick_article(
         from kb.suggest import abstain_threshold, suggest
 
         threshold = abstain_threshold(
-            session,
-            tenant_id=ctx.tenant_id,
-            encoder=engine.encoder_for("articles").name,
-            default=settings.default_abstain_threshold,
+            session, engine, tenant_id=ctx.tenant_id, default=settings.default_abstain_threshold
         )
         tags = (question.topic,) if question.topic != "other" else None
         result = suggest(

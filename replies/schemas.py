@@ -8,9 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from compliance.schemas import ComplianceResult
-from core.schemas import Channel, Locale, clean_text
-
-MAX_MESSAGE_CHARS = 20_000
+from core.schemas import MAX_TEXT_CHARS, Channel, Locale, clean_text
 
 
 class MacroVersionCreate(BaseModel):
@@ -56,7 +54,7 @@ class DraftCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ticket_id: str | None = Field(None, max_length=200)
-    text: str | None = Field(None, max_length=MAX_MESSAGE_CHARS)
+    text: str | None = Field(None, max_length=MAX_TEXT_CHARS)
     channel: Channel | None = None
     locale: Locale | None = None
     customer_id: int | None = Field(None, ge=1)
@@ -66,12 +64,7 @@ class DraftCreate(BaseModel):
     @field_validator("text")
     @classmethod
     def _clean(cls, value: str | None) -> str | None:
-        return None if value is None else clean_text(value, max_chars=MAX_MESSAGE_CHARS, field="text")
-
-    @field_validator("locale", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
+        return None if value is None else clean_text(value, max_chars=MAX_TEXT_CHARS, field="text")
 
     @model_validator(mode="after")
     def _ticket_or_text(self) -> DraftCreate:

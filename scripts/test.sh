@@ -15,5 +15,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 bash scripts/install.sh test
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Quality gates first: lint, format, one-way layers (import-linter contracts in pyproject.toml), types.
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/lint-imports
+.venv/bin/mypy
 # pytest exits 5 when it collects no test; set -e turns that into a failure too.
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

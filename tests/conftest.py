@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from api.app import create_app  # noqa: E402
 from core import keys  # noqa: E402
-from core.runtime import Runtime  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from runtime import Runtime  # noqa: E402
 from tests.pg import pg_settings, pg_url, postgres_server  # noqa: E402,F401  (PostgreSQL fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,10 +33,23 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head, copied by every test instead of running each migration again."""
+    folder = tmp_path_factory.mktemp("migrated")
+    template = Runtime(Settings(data_dir=folder, encoder="hashing"))
+    template.migrate()
+    template.close()
+    return folder / "deflect.db"
+
+
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
+def runtime(settings: Settings, migrated_sqlite: Path) -> Iterator[Runtime]:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated_sqlite, settings.data_dir / migrated_sqlite.name)
     rt = Runtime(settings)
-    rt.migrate()
+    rt.migrate()  # already at head for a copied template: Alembic only reads the version
     yield rt
     rt.close()
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.runtime import Runtime
 from kb import service as kb_service
 from kb.schemas import ArticleCreate
+from runtime import Runtime
 
 
 def article(**overrides: Any) -> dict[str, Any]:
@@ -48,7 +48,10 @@ SHOP_ARTICLES = [
     article(
         id="kb-returns-amazon",
         title="Returning an item bought on Amazon",
-        body="Start your return from Your Orders in your Amazon account. Amazon's Returns Center issues the label.",
+        body=(
+            "Start your return from Your Orders in your Amazon account. "
+            "Amazon's Returns Center issues the label."
+        ),
         channels=["amazon"],
         tags=["return_label"],
     ),

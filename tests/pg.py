@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster for tests: `postgres_server` (session), `pg_url` (a fresh database per test).
+"""A throwaway PostgreSQL cluster for tests: `postgres_server` (session), `pg_url` (a fresh database per
+test).
 
 Starts the Debian server binaries (initdb, pg_ctl) on a free 127.0.0.1 port in a temp dir, as the
 `postgres` user when the tests run as root (PostgreSQL refuses to run as root). Tests that use it

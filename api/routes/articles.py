@@ -4,8 +4,10 @@ from fastapi import APIRouter, Query, Response
 
 from api.actor import actor_label
 from api.deps import AdminDep, PublicDep, SessionDep, TransactionRoute
-from kb import audit, service
-from kb.schemas import ArticleCreate, ArticlePage, ArticleRead, ArticleUpdate, ImportReport
+from core.schemas import ImportReport
+from insights import audit
+from kb import service
+from kb.schemas import ArticleCreate, ArticlePage, ArticleRead, ArticleUpdate
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"], route_class=TransactionRoute)
 OverrideReason = Query(
@@ -51,7 +53,8 @@ def create_article(
     session: SessionDep,
     override_reason: str | None = OverrideReason,
 ) -> ArticleRead:
-    """Creates or replaces an article by id (Amazon-scoped: refused with 422 on a blocking compliance violation)."""
+    """Creates or replaces an article by id (Amazon-scoped: refused with 422 on a blocking compliance
+    violation)."""
     audit.check_publish(
         session,
         tenant_id=principal.tenant_id,

@@ -26,10 +26,7 @@ def contact_form_suggest(
 ) -> ContactSuggestResult:
     """Before submit: articles for the topic and message; the live order status when the customer verifies."""
     threshold = abstain_threshold(
-        session,
-        tenant_id=principal.tenant_id,
-        encoder=search.encoder_for("articles").name,
-        default=settings.default_abstain_threshold,
+        session, search, tenant_id=principal.tenant_id, default=settings.default_abstain_threshold
     )
     return contact_suggest(session, search, tenant_id=principal.tenant_id, request=body, threshold=threshold)
 

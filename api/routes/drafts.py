@@ -13,7 +13,8 @@ router = APIRouter(prefix="/v1", tags=["drafts"], route_class=TransactionRoute)
 def create_draft(
     body: DraftCreate, principal: AgentDep, session: SessionDep, runtime: RuntimeDep
 ) -> DraftRead:
-    """A complete reply for a ticket or message: per-question coverage, facts and sources, compliance result."""
+    """A complete reply for a ticket or message: per-question coverage, facts and sources, compliance
+    result."""
     return compose(
         session,
         tenant_id=principal.tenant_id,

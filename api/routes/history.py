@@ -5,24 +5,26 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, AgentDep, RowId, SessionDep, SettingsDep, TransactionRoute
-from history import identity, reports, service
+from core.schemas import ImportReport
+from history import identity, service
 from history.schemas import (
     CustomerHistory,
     IdentityRead,
-    ImportReport,
     LinkRequest,
     OrderCreate,
     RepeatContactsReport,
     TopReasonsReport,
     UnlinkRequest,
 )
+from insights import contacts as reports
 
 router = APIRouter(tags=["history"], route_class=TransactionRoute)
 
 
 @router.get("/v1/customers/{customer_id}/history", response_model=CustomerHistory)
 def customer_history(customer_id: RowId, principal: AgentDep, session: SessionDep) -> CustomerHistory:
-    """Every order, shipment, refund, message and merge of a customer, oldest first, with linked identities."""
+    """Every order, shipment, refund, message and merge of a customer, oldest first, with linked
+    identities."""
     return service.customer_timeline(session, tenant_id=principal.tenant_id, customer_id=customer_id)
 
 

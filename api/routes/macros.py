@@ -5,8 +5,8 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, AgentDep, SessionDep, SettingsDep, TransactionRoute
+from insights.macros import macro_report
 from replies import macros
-from replies.report import macro_report
 from replies.schemas import MacroDetail, MacroPage, MacroRead, MacroReport, MacroVersionCreate
 
 router = APIRouter(tags=["macros"], route_class=TransactionRoute)

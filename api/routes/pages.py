@@ -147,7 +147,7 @@ def _translator(lang: str) -> dict[str, Callable[..., str]]:
     """What every template gets: `t(key, **params)` in the page language and the channels' brand names."""
     return {
         "t": lambda key, **params: text(lang, key, **params),
-        "channel_label": lambda channel: CHANNEL_LABELS.get(channel, channel),
+        "channel_label": lambda channel: CHANNEL_LABELS.get(channel) or str(channel),
     }
 
 

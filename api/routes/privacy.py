@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.actor import actor_label
 from api.deps import AdminDep, AgentDep, RowId, SessionDep, TransactionRoute
-from history import privacy
+from privacy import service as privacy
 
 router = APIRouter(prefix="/v1/customers", tags=["privacy"], route_class=TransactionRoute)
 

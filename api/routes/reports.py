@@ -10,15 +10,14 @@ from fastapi import APIRouter, Query, Response
 
 from api.actor import actor_label
 from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
-from history import impact, rootcause
-from history.impact import ImpactReport
-from history.rootcause import RootCauseNoteIn, RootCauseNoteRead, RootCauseReport
-from kb import audit, gaps
-from kb.audit import KbAuditReport
-from kb.gaps import ContentGapReport
+from insights import audit, gaps, impact, rootcause
+from insights.audit import KbAuditReport
+from insights.gaps import ContentGapReport
+from insights.impact import ImpactReport
+from insights.rootcause import RootCauseNoteIn, RootCauseNoteRead, RootCauseReport
 from kb.service import COLLECTION
 from kb.suggest import abstain_threshold
-from kb.ticket_articles import TicketArticles, articles_for_ticket
+from replies.ticket_articles import TicketArticles, articles_for_ticket
 
 router = APIRouter(prefix="/v1", tags=["insights"], route_class=TransactionRoute)
 ReasonPath = Literal[
@@ -37,12 +36,7 @@ ReasonPath = Literal[
 
 
 def _threshold(session: SessionDep, search: SearchDep, settings: SettingsDep, tenant_id: str) -> float:
-    return abstain_threshold(
-        session,
-        tenant_id=tenant_id,
-        encoder=search.encoder_for(COLLECTION).name,
-        default=settings.default_abstain_threshold,
-    )
+    return abstain_threshold(session, search, tenant_id=tenant_id, default=settings.default_abstain_threshold)
 
 
 @router.get("/reports/content-gaps", response_model=ContentGapReport)

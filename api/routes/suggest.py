@@ -20,10 +20,7 @@ def suggest_articles(
 ) -> SuggestResult:
     """Help-centre search: ranked articles, or `abstained: true` and none when nothing fits."""
     threshold = abstain_threshold(
-        session,
-        tenant_id=principal.tenant_id,
-        encoder=search.encoder_for("articles").name,
-        default=settings.default_abstain_threshold,
+        session, search, tenant_id=principal.tenant_id, default=settings.default_abstain_threshold
     )
     result = suggest(
         session,

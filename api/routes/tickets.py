@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import MAX_ROW_ID, AgentDep, RowId, SearchDep, SessionDep, SettingsDep, TransactionRoute
 from core.schemas import Channel, Tag
-from history import merge, service
+from history import service
 from history.duplicates import duplicates_of
 from history.schemas import (
     DuplicatesRead,
@@ -18,6 +18,7 @@ from history.schemas import (
     TicketStatus,
     UndoRequest,
 )
+from replies import merge
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"], route_class=TransactionRoute)
 

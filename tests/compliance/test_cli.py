@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from compliance.cli import app
+from cli.compliance import app
 
 runner = CliRunner()
 

@@ -5,7 +5,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from core.db import Base
-from core.runtime import Runtime
+from runtime import Runtime
 
 
 def test_alembic_upgrade_creates_every_table_and_matches_the_models(runtime: Runtime) -> None:

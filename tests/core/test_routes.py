@@ -7,8 +7,8 @@ from fastapi.routing import APIRoute
 
 from api.app import create_app
 from api.deps import TransactionRoute, get_session
-from core.runtime import Runtime
 from core.settings import Settings
+from runtime import Runtime
 
 
 def _api_routes(routes: list[Any]) -> list[APIRoute]:

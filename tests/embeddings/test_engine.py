@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from core.runtime import Runtime
+from embeddings.collection import IndexedItem, SearchFilter
 from embeddings.encoder import ConcatEncoder, HashingEncoder
-from embeddings.engine import IndexedItem, SearchEngine, SearchFilter
 from embeddings.index import FaissIndex
+from indexing.engine import SearchEngine
+from runtime import Runtime
 from tests.conftest import TenantKeys
 from tests.factories import SHOP_ARTICLES, load_articles
 
@@ -68,8 +69,8 @@ def test_snapshot_round_trip_and_catch_up(runtime: Runtime, tenant: TenantKeys) 
         encoder=runtime.search.encoder,
         session_factory=runtime.session_factory,
         snapshot_dir=runtime.settings.index_dir,
+        sources={"articles": runtime.search._sources["articles"]},
     )
-    fresh.register_source("articles", runtime.search._sources["articles"])
     collection = fresh.collection(tenant.tenant_id, "articles")
     assert {i.key for i in collection.items.values()} == {a["id"] for a in SHOP_ARTICLES}
     assert collection.index.count() == len(collection.items)
@@ -87,8 +88,8 @@ def test_index_built_with_another_model_is_rebuilt_not_searched(runtime: Runtime
         encoder=runtime.search.encoder,
         session_factory=runtime.session_factory,
         snapshot_dir=runtime.settings.index_dir,
+        sources={"articles": runtime.search._sources["articles"]},
     )
-    fresh.register_source("articles", runtime.search._sources["articles"])
     collection = fresh.collection(tenant.tenant_id, "articles")
     assert collection.index.count() == len(collection.items) > 0
     assert json.loads(meta_path.read_text())["encoder"] == runtime.search.encoder.name
@@ -102,8 +103,8 @@ def test_corrupt_snapshot_is_rebuilt_from_the_database(runtime: Runtime, tenant:
         encoder=runtime.search.encoder,
         session_factory=runtime.session_factory,
         snapshot_dir=runtime.settings.index_dir,
+        sources={"articles": runtime.search._sources["articles"]},
     )
-    fresh.register_source("articles", runtime.search._sources["articles"])
     collection = fresh.collection(tenant.tenant_id, "articles")
     assert (
         collection.index.count()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from api.app import create_app
 from eval import bench
 
 
@@ -25,7 +26,11 @@ def test_scale_vectors_are_unit_and_near_their_base() -> None:
 
 def test_small_bench_end_to_end_with_http() -> None:
     results = bench.run_bench(
-        encoder_name="hashing", sizes=(1000,), requests_per_level=20, concurrency=(1, 4)
+        encoder_name="hashing",
+        sizes=(1000,),
+        requests_per_level=20,
+        concurrency=(1, 4),
+        app_factory=lambda settings, runtime: create_app(settings, runtime=runtime),
     )
     entry = results["sizes"]["1000"]
     assert entry["http"]["clients_4"]["n"] == 20 and entry["http"]["clients_4"]["requests_per_s"] > 0
@@ -37,7 +42,11 @@ def test_small_bench_end_to_end_with_http() -> None:
 
 @pytest.mark.slow
 def test_full_benchmark_meets_the_latency_targets() -> None:
-    results = bench.run_bench(sizes=(100_000,), requests_per_level=200)
+    results = bench.run_bench(
+        sizes=(100_000,),
+        requests_per_level=200,
+        app_factory=lambda settings, runtime: create_app(settings, runtime=runtime),
+    )
     http = results["sizes"]["100000"]["http"]["clients_1"]
     assert http["p50_ms"] <= 30 and http["p99_ms"] <= 120
     assert results["index_build"]["chunks_per_s"] >= 200

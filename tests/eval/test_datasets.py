@@ -18,7 +18,8 @@ def _write(path: Path, *lines: str) -> Path:
 def test_queries_parse_relevant_label_and_out_of_scope(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "q.jsonl",
-        '{"id": "q1", "text": "where is my parcel", "locale": "EN", "channel": "amazon", "relevant": ["kb-1"]}',
+        '{"id": "q1", "text": "where is my parcel", "locale": "EN", "channel": "amazon", '
+        '"relevant": ["kb-1"]}',
         "",
         '{"id": "q2", "text": "card not arrived", "label": "card_arrival", "extra": 1}',
         '{"id": "q3", "text": "tell me a joke", "relevant": []}',
@@ -51,7 +52,8 @@ def test_bad_query_lines_are_all_reported(tmp_path: Path) -> None:
 def test_tickets_join_subject_and_body_and_keep_free_form_tags(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "t.jsonl",
-        '{"id": "t1", "channel": "web", "subject": "Card", "body": "still waiting", "tags": ["card_arrival"]}',
+        '{"id": "t1", "channel": "web", "subject": "Card", "body": "still waiting", '
+        '"tags": ["card_arrival"]}',
         '{"id": "t2", "body": "refund please", "locale": "de"}',
     )
     t1, t2 = read_tickets(path)
@@ -77,7 +79,8 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
 def test_articles_use_the_importer_parser(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "a.jsonl",
-        '{"id": "kb-1", "title": "Tracking", "body": "Use the link.", "locale": "en", "channels": ["amazon"]}',
+        '{"id": "kb-1", "title": "Tracking", "body": "Use the link.", "locale": "en", '
+        '"channels": ["amazon"]}',
     )
     (article,) = read_articles(path)
     assert article.id == "kb-1" and article.channels == ["amazon"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.commands import make_engine
 from eval.datasets import read_articles, read_queries, read_tickets
+from eval.engines import make_engine
 from eval.retrieval import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]

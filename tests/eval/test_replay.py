@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
 from eval.datasets import Query
 from eval.replay import replay
 from kb import service as kb_service
 from kb.schemas import ArticleCreate
+from runtime import Runtime
 from tests.conftest import TenantKeys
 
 ARTICLES = [

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.runtime import Runtime
+from core.calibration import calibrated_threshold
 from embeddings.encoder import HashingEncoder
-from embeddings.engine import SearchEngine
 from eval.datasets import Query, Ticket
 from eval.retrieval import build_corpus, evaluate
+from indexing.engine import SearchEngine
 from kb.schemas import ArticleCreate
-from kb.suggest import abstain_threshold
+from runtime import Runtime
 
 TOPICS = {
     "card_arrival": [
@@ -129,7 +129,7 @@ def _write(path: Path, rows: list[dict[str, object]]) -> Path:
 def test_cli_retrieval_and_calibrate_store_the_threshold(
     tmp_path: Path, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.cli import app
+    from bootstrap import app
 
     monkeypatch.setenv("DEFLECT_DATA_DIR", str(runtime.settings.data_dir))
     monkeypatch.setenv("DEFLECT_ENCODER", "hashing")
@@ -205,8 +205,8 @@ def test_cli_retrieval_and_calibrate_store_the_threshold(
     )
     assert stored.exit_code == 0, stored.output
     with runtime.session() as session:
-        threshold = abstain_threshold(
-            session, tenant_id="acme", encoder="hashing", default=-5.0, collection="tickets"
+        threshold = calibrated_threshold(
+            session, tenant_id="acme", collection="tickets", encoder="hashing", default=-5.0
         )
     assert threshold != -5.0
     get_settings.cache_clear()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.runtime import Runtime
 from history import service
 from history.schemas import IngestResult, OrderCreate, TicketCreate
+from runtime import Runtime
 
 
 def order(order_id: str, channel: str = "amazon", **overrides: Any) -> OrderCreate:

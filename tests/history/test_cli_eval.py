@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.history import import_app
 from core.settings import get_settings
 from eval.duplicates import best_threshold, prf, run
-from history.cli import import_app
 from tests.conftest import DEMO
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core.runtime import Runtime
 from history import service
 from history.duplicates import duplicates_of
+from runtime import Runtime
 from tests.history.helpers import add_orders, ingest, order, ticket
 
 WHERE = "Where is my parcel? The tracking has not moved for five days and the lamp has still not arrived."
@@ -96,7 +96,8 @@ def test_hard_negative_same_order_new_problem(runtime: Runtime) -> None:
         "acme",
         ticket(
             "t-2",
-            "Order 302-1184736-9920417 finally arrived but the glass shade is shattered, the box was crushed.",
+            "Order 302-1184736-9920417 finally arrived but the glass shade is shattered, the box was "
+            "crushed.",
             tags=["damaged_in_transit"],
             created_at="2026-11-08T09:00:00Z",
         ),

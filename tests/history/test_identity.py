@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from core.runtime import Runtime
 from history import service
 from history.identity import link_identity, unlink_identity
 from history.models import Identity
+from runtime import Runtime
 from tests.history.helpers import add_orders, ingest, order, ticket
 
 

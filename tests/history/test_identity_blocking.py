@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from core.runtime import Runtime
 from history.identity import (
     _name_address_candidates,
     blocking_keys,
@@ -13,6 +12,7 @@ from history.identity import (
 )
 from history.models import Customer, Identity
 from history.schemas import ContactIn
+from runtime import Runtime
 from tests.history.helpers import add_orders, ingest, order, ticket
 
 

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import ImportFileError
-from core.runtime import Runtime
 from history import service
 from history.models import Customer, Order, Shipment, Ticket
+from runtime import Runtime
 from tests.conftest import DEMO
 
 

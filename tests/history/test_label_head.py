@@ -4,9 +4,10 @@ import time
 
 import numpy as np
 
+from embeddings.collection import IndexedItem
 from embeddings.encoder import HashingEncoder
-from embeddings.engine import IndexedItem, SearchEngine
 from history.tagging import auto_tag, label_heads
+from indexing.engine import SearchEngine
 
 PHRASES = {
     "tracking": ["where is my parcel {n}", "parcel {n} not arrived tracking", "tracking number {n} stuck"],

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
+from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 from tests.history.helpers import ingest, ticket
 

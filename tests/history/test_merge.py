@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import ConflictError
-from core.runtime import Runtime
-from history import merge
-from history.merge import COURTESY_MACRO_KEY
 from history.models import MergeAudit, MergeGroup, Ticket
+from replies import merge
 from replies.macros import MacroRenderError, save_version
+from replies.merge import COURTESY_MACRO_KEY
+from runtime import Runtime
 from tests.history.helpers import ingest, ticket
 
 CUSTOMER = {"email": "anna@example.de"}

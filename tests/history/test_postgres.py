@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from core.errors import ImportFileError
-from core.runtime import Runtime
 from core.settings import Settings
-from history import merge, service
+from history import service
 from history.duplicates import duplicates_of
 from history.models import Customer, Identity, MergeAudit, Order, Shipment, Ticket
+from replies import merge
+from runtime import Runtime
 from tests.conftest import DEMO, make_tenant
 from tests.history.helpers import add_orders, ingest, order, ticket
 

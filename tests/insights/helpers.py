@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.runtime import Runtime
 from history import service as history_service
 from history.schemas import OrderCreate, TicketCreate
+from runtime import Runtime
 
 
 def order(order_id: str, email: str, sku: str, title: str) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
 from core.settings import Settings
 from kb.events import DeflectionEvent
+from runtime import Runtime
 from tests.factories import article, load_articles
 from tests.insights.helpers import load, ticket
 
@@ -131,7 +131,7 @@ def test_a_tighter_threshold_splits_clusters_and_min_size_hides_singletons(
 
 
 def test_rows_without_meaning_stay_alone_instead_of_breaking_the_clustering() -> None:
-    from kb.gaps import _cluster_labels
+    from insights.gaps import _cluster_labels
 
     vectors = np.array([[1.0, 0.0], [0.0, 0.0], [0.99, 0.1], [0.0, 1.0]], dtype=np.float32)
     labels = _cluster_labels(vectors, 0.3)

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
 from kb.events import DeflectionEvent
+from runtime import Runtime
 from tests.factories import article, load_articles
 from tests.insights.helpers import load, ticket
 

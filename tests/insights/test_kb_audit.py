@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from compliance.service import check
-from core.runtime import Runtime
-from kb import audit
+from insights import audit
 from kb import service as kb_service
 from kb.models import PublishOverride
+from runtime import Runtime
 from tests.conftest import DEMO
 
 PROMO = {

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.runtime import Runtime
+from cli import history as cli
+from cli.report import app as report_app
 from core.settings import get_settings
-from history import cli, rootcause
-from history.cli import report_app
-from history.rootcause import RootCauseNoteIn
+from insights import rootcause
+from insights.rootcause import RootCauseNoteIn
+from runtime import Runtime
 from tests.factories import article, load_articles
 from tests.insights.helpers import load, ticket
 from tests.insights.test_root_causes import UNTIL, _shop

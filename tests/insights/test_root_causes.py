@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
+from runtime import Runtime
 from tests.insights.helpers import load, order, ticket
 
 UNTIL = "2026-11-20T00:00:00Z"

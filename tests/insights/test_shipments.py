@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
 from history import service as history_service
 from history.models import ShipmentEvent
 from history.schemas import OrderCreate
 from history.shipments import sign
+from runtime import Runtime
 
 TRACKING = "00340434190012877645"
 ORDER = {

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
+from runtime import Runtime
 from tests.factories import SHOP_ARTICLES, article, load_articles
 from tests.insights.helpers import load, ticket
 

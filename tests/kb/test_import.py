@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import ImportFileError
-from core.runtime import Runtime
 from kb import service
 from kb.models import Article, ArticleChunk
+from runtime import Runtime
 from tests.conftest import TenantKeys
 from tests.factories import SHOP_ARTICLES, article, load_articles, write_jsonl
 
@@ -57,6 +57,8 @@ def test_reimport_is_idempotent_and_only_changed_chunks_are_reembedded(
         report = service.import_path(session, tenant_id=tenant.tenant_id, path=write_jsonl(path, changed))
     assert report.updated == 1
     runtime.search.catch_up(tenant.tenant_id, "articles")
+    # Catching up on a search never writes; the sync loop (or a CLI command) stores the vectors.
+    runtime.search.flush_vectors()
     with runtime.session() as session:
         chunks = service.get(session, tenant_id=tenant.tenant_id, external_id="kb-fjord").chunks
         kept = [c for c in chunks if c.content_hash in vectors_before]
@@ -69,7 +71,8 @@ def test_markdown_folder_with_front_matter(runtime: Runtime, tenant: TenantKeys,
     folder = tmp_path / "kb"
     folder.mkdir()
     (folder / "warranty.md").write_text(
-        "---\nchannels: [shopify]\ntags: [other]\nlocale: en\n---\n# Our 2-year warranty\n\nEvery lamp is covered.\n",
+        "---\nchannels: [shopify]\ntags: [other]\nlocale: en\n---\n# Our 2-year warranty\n\nEvery lamp is "
+        "covered.\n",
         encoding="utf-8",
     )
     (folder / "broken.md").write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")

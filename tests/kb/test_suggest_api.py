@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
+from runtime import Runtime
 from tests.conftest import TenantKeys
 from tests.factories import SHOP_ARTICLES, load_articles
 

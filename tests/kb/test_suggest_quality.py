@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from core import keys
-from core.runtime import Runtime
 from core.settings import Settings
-from embeddings.engine import SearchFilter
+from embeddings.collection import SearchFilter
 from kb import service
 from kb.suggest import rank_articles
+from runtime import Runtime
 from tests.conftest import DEMO
 
 

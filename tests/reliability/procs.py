@@ -44,7 +44,7 @@ def deflect_env(data_dir: Path, database_url: str | None = None, **extra: str) -
 def deflect(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[str]:
     """Starts `deflect <args>` as its own process (same code as the installed console script)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", *args],
+        [sys.executable, "-m", "bootstrap", *args],
         cwd=ROOT,
         env=env,
         text=True,
@@ -61,7 +61,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "bootstrap", "serve", "--port", str(self.port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -15,17 +15,17 @@ from sqlalchemy import func, select, text
 from api.app import create_app
 from core.keys import get_or_create_tenant
 from core.models import ChangeLog
-from core.runtime import Runtime
 from core.settings import Settings
 from kb import service as kb_service
 from kb.models import Article
 from kb.schemas import ArticleCreate
+from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import deflect, deflect_env
 
 WRITER_SCRIPT = """
 import sys
-from core.runtime import Runtime
+from runtime import Runtime
 from core.settings import Settings
 from kb import service
 from kb.schemas import ArticleCreate

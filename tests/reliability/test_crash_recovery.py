@@ -1,4 +1,5 @@
-"""SIGKILL a real `deflect` process mid-write, restart, and check nothing is lost, duplicated or out of sync."""
+"""SIGKILL a real `deflect` process mid-write, restart, and check nothing is lost, duplicated or out of
+sync."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from core.models import ChangeLog
-from core.runtime import Runtime
 from core.settings import Settings
 from kb.models import Article, ArticleChunk
+from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import Server, deflect, deflect_env
 

@@ -12,9 +12,9 @@ import httpx
 from sqlalchemy import func, select
 
 from core.models import ChangeLog
-from core.runtime import Runtime
 from core.settings import Settings
 from history.models import Ticket
+from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import Server, deflect_env
 

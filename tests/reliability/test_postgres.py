@@ -14,9 +14,9 @@ from sqlalchemy import func, inspect, select
 
 from api.app import create_app
 from core.keys import get_or_create_tenant
-from core.runtime import Runtime
 from core.settings import Settings
 from kb.models import Article
+from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import deflect, deflect_env
 from tests.reliability.test_concurrency import WRITER_SCRIPT, assert_all_written, write_articles

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from core.runtime import Runtime
 from history import service as history_service
 from history.schemas import OrderCreate
 from kb import service as kb_service
 from kb.schemas import ArticleCreate
+from runtime import Runtime
 
 ORDERS: list[dict[str, Any]] = [
     {

@@ -5,8 +5,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from core.runtime import Runtime
 from history.models import Ticket
+from runtime import Runtime
 
 
 def test_draft_endpoint_needs_agent_key_and_returns_coverage(

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from core.runtime import Runtime
 from replies.drafts import compose, redact
 from replies.factcheck import check_facts
 from replies.models import Draft
 from replies.schemas import DraftCreate, DraftRead
+from runtime import Runtime
 
 
 def _draft(runtime: Runtime, tenant_id: str, **fields: object) -> DraftRead:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from core.runtime import Runtime
 from core.settings import Settings
 from embeddings.encoder import Encoder, HashingEncoder
 from history import service as history_service
@@ -18,6 +17,7 @@ from replies.drafts import compose
 from replies.intents import IntentClassifier, classifier_for, load_examples
 from replies.schemas import DraftCreate
 from replies.segmentation import segment
+from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.replies.conftest import ORDERS
 

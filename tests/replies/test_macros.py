@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ConflictError, InvalidInputError
-from core.runtime import Runtime
 from replies import macros
 from replies.models import MacroVersion
+from runtime import Runtime
 
 VARS = {
     "order_id": "113-4455667-1234567",

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from core.runtime import Runtime
 from core.settings import Settings
 from replies.drafts import compose
 from replies.schemas import DraftCreate
+from runtime import Runtime
 
 Rewrite = Callable[[str], str]
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from api import deps
 from core.models import ApiKey
-from core.runtime import Runtime
 from core.settings import Settings
+from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 
 UNAUTHENTICATED = {"/healthz", "/readyz", "/metrics"}

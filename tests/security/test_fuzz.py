@@ -18,8 +18,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from api.app import create_app
-from core.runtime import Runtime
 from core.settings import Settings
+from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 
 MAX_EXAMPLES = 15

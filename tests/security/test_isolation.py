@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from core.runtime import Runtime
 from core.settings import Settings
 from kb import service as kb_service
 from kb.schemas import ArticleCreate
+from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 
 TOPICS = [

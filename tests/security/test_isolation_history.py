@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from core.runtime import Runtime
 from core.settings import Settings
+from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 
 MARKERS = {"alpha": "alphashop", "beta": "betastore"}

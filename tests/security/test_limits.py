@@ -12,8 +12,8 @@ from api.app import create_app
 from api.security import RateLimiter, burst_for, normalise_origin
 from core.errors import InvalidInputError
 from core.redact import install_log_redaction, redact, redact_with_report
-from core.runtime import Runtime
 from core.settings import Settings
+from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 
 

@@ -7,9 +7,9 @@ import json
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from core.runtime import Runtime
 from history.models import Customer, Identity, Order, PrivacyAudit, Shipment, Ticket
 from replies.models import Draft
+from runtime import Runtime
 from tests.conftest import TenantKeys
 
 EMAIL = "jeanne.martin@example.fr"

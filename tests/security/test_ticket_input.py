@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from core.runtime import Runtime
 from history.models import Ticket
+from runtime import Runtime
 from tests.conftest import TenantKeys
 
 

@@ -56,11 +56,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     import uvicorn
 
     from api.app import create_app
-    from api.cli import load_demo
-    from core.runtime import Runtime
+    from cli.core import load_demo
     from core.settings import Settings
     from kb import service as kb_service
     from kb.schemas import ArticleCreate
+    from runtime import Runtime
 
     port = _free_port()
     settings = Settings(

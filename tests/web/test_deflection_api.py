@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from core.clock import utcnow
-from core.runtime import Runtime
 from kb.events import DeflectionEvent
+from runtime import Runtime
 from tests.conftest import TenantKeys
 
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.page_text import CHANNEL_LABELS, STRINGS, pick_lang
-from core.runtime import Runtime
 from core.settings import Settings
+from runtime import Runtime
 from tests.conftest import TenantKeys
 from tests.factories import article, load_articles
 

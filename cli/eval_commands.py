@@ -14,10 +14,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.app import create_app
+from core import keys
+from core.calibration import calibrated_threshold
 from core.errors import DeflectError, ImportFileError
+from core.settings import get_settings
+from eval import calibrate as calibration
+from eval.bench import markdown, run_bench, serve_in_thread
+from eval.datasets import read_articles, read_queries, read_tickets
+from eval.engines import make_engine
+from eval.replay import replay
+from eval.retrieval import Corpus, build_corpus, evaluate
+from eval.run import load_config, run
+from kb import service as kb_service
+from runtime import Runtime
 
 if TYPE_CHECKING:
-    from embeddings.engine import SearchEngine
+    pass
 
 console = Console()
 err_console = Console(stderr=True)
@@ -62,48 +75,19 @@ class Bars:
         self.progress.update(self.tasks[label], completed=done, total=total)
 
 
-def make_engine(encoder_name: str | None, *, articles: bool = False) -> SearchEngine:
-    """An engine without database or snapshots: evaluation indexes in memory only.
-
-    Without an explicit encoder, article collections get the API's article encoder
-    (`DEFLECT_ARTICLE_ENCODER`), everything else `DEFLECT_ENCODER`.
-    """
-    from core.settings import get_settings
-    from embeddings.encoder import load_encoder
-    from embeddings.engine import SearchEngine
-
-    settings = get_settings()
-    default = (
-        getattr(settings, "resolved_article_encoder", settings.encoder) if articles else settings.encoder
-    )
-    encoder = load_encoder(
-        encoder_name or default, batch_size=settings.encoder_batch_size, threads=settings.encoder_threads
-    )
-    return SearchEngine(
-        encoder=encoder,
-        session_factory=None,
-        snapshot_dir=None,
-        rrf_k=settings.rrf_k,
-        bm25_weight=settings.bm25_weight,
-    )
-
-
 def stored_threshold(tenant: str, encoder: str, collection: str) -> float:
     """The tenant's calibrated threshold for this encoder (what the API uses), else the default."""
-    from core.runtime import Runtime
-    from core.settings import get_settings
-    from kb.suggest import abstain_threshold
 
     runtime = Runtime(get_settings())
     try:
         runtime.migrate()
         with runtime.session() as session:
-            return abstain_threshold(
+            return calibrated_threshold(
                 session,
                 tenant_id=tenant,
+                collection=collection,
                 encoder=encoder,
                 default=runtime.settings.default_abstain_threshold,
-                collection=collection,
             )
     finally:
         runtime.close()
@@ -154,8 +138,6 @@ def register(app: typer.Typer) -> None:
         ] = "demo",
     ) -> None:
         """Recall@1/3/5, MRR@10, abstention for hybrid, dense and BM25 in the same run, with slices."""
-        from eval.datasets import read_articles, read_queries, read_tickets
-        from eval.retrieval import evaluate
 
         if articles is None and tickets is None:
             fail("give --articles and/or --tickets to index")
@@ -213,12 +195,8 @@ def register(app: typer.Typer) -> None:
         ] = "recall",
         dry_run: Annotated[bool, typer.Option(help="Print the threshold without storing it")] = False,
     ) -> None:
-        """Chooses the abstain threshold on labelled data and stores it for the tenant and the service's encoder."""
-        from core.runtime import Runtime
-        from core.settings import get_settings
-        from eval import calibrate as calibration
-        from eval.datasets import read_articles, read_queries, read_tickets
-        from eval.retrieval import Corpus, build_corpus
+        """Chooses the abstain threshold on labelled data and stores it for the tenant and the service's
+        encoder."""
 
         if constraint not in ("recall", "kept"):
             fail("--constraint must be recall or kept")
@@ -247,7 +225,8 @@ def register(app: typer.Typer) -> None:
         except DeflectError as exc:
             fail_on(exc)
         console.print(
-            f"threshold {point.threshold:.4f} ({corpus.collection.encoder.name}): abstains on {point.oos_abstained:.1%} of "
+            f"threshold {point.threshold:.4f} ({corpus.collection.encoder.name}): abstains on "
+            f"{point.oos_abstained:.1%} of "
             f"out-of-scope queries, answers {point.in_scope_kept:.1%} of in-scope ones, "
             f"in-scope recall@3 after abstention {point.in_scope_recall:.1%}"
         )
@@ -274,8 +253,8 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Path, typer.Option(help="eval.yaml (see eval/configs/)")],
         out: Annotated[Path, typer.Option(help="Folder for results.json and report.html")],
     ) -> None:
-        """Runs every evaluation in the config side by side; writes results.json + report.html, prints a table."""
-        from eval.run import load_config, run
+        """Runs every evaluation in the config side by side; writes results.json + report.html, prints a
+        table."""
 
         try:
             parsed = load_config(config)
@@ -320,7 +299,6 @@ def bench_command(
 ) -> None:
     """Slow: encoder texts/s, index build chunks/s, suggest latency in-process and over HTTP, IVF recall loss,
     RSS per chunk, each beside a bare bm25s query from the same run."""
-    from eval.bench import markdown, run_bench
 
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
@@ -332,7 +310,7 @@ def bench_command(
         encoder_name=encoder,
         sizes=size_list,
         requests_per_level=requests,
-        http=http,
+        app_factory=(lambda settings, runtime: create_app(settings, runtime=runtime)) if http else None,
         log=lambda step: err_console.print(f"[dim]{step}…[/]"),
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -357,9 +335,6 @@ def replay_command(
     counts exactly what was replayed (exit 1 when it does not)."""
     import httpx
 
-    from eval.datasets import read_articles, read_queries
-    from eval.replay import replay
-
     try:
         query_rows = read_queries(queries)
         article_rows = read_articles(articles) if articles else []
@@ -369,7 +344,8 @@ def replay_command(
         if url:
             if not (public_key and agent_key):
                 fail(
-                    "--url needs --public-key and --agent-key of a tenant that gets no other traffic meanwhile"
+                    "--url needs --public-key and --agent-key of a tenant that gets no other traffic "
+                    "meanwhile"
                 )
             with httpx.Client(timeout=30.0) as client:
                 result = replay(
@@ -404,23 +380,18 @@ def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, An
 
     import httpx
 
-    from api.app import create_app
-    from core import keys
-    from core.runtime import Runtime
-    from core.settings import get_settings
-    from eval.bench import serve_in_thread
-    from eval.replay import replay
-    from kb import service as kb_service
-
     with tempfile.TemporaryDirectory(prefix="deflect-replay-") as folder:
-        # A replay is one client sending hundreds of sessions: lift the per-key/IP limits of this private server.
-        limits = {
-            name: 10_000_000
-            for name in ("rate_limit_public_per_minute", "rate_limit_per_minute", "rate_limit_ip_per_minute")
-            if name in type(get_settings()).model_fields
-        }
+        # A replay is one client sending hundreds of sessions: lift the per-key/IP limits of this private
+        # server.
+        unlimited = 10_000_000
         settings = get_settings().model_copy(
-            update={"data_dir": Path(folder), "database_url": None, **limits}
+            update={
+                "data_dir": Path(folder),
+                "database_url": None,
+                "rate_limit_public_per_minute": unlimited,
+                "rate_limit_per_minute": unlimited,
+                "rate_limit_ip_per_minute": unlimited,
+            }
         )
         runtime = Runtime(settings)
         try:

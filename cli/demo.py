@@ -1,14 +1,16 @@
-"""Loads the demo shop's orders and tickets so `deflect demo` shows linked histories and duplicates."""
+"""The demo shop's data beyond articles: orders and tickets (linked histories, duplicates) and seed macros."""
 
 from __future__ import annotations
 
-from core.runtime import ROOT, Runtime
+from core.settings import ROOT
 from history import service
+from replies.macros import ensure_seeded
+from runtime import Runtime
 
 DEMO_DIR = ROOT / "demo"
 
 
-def load_demo(runtime: Runtime, tenant: str) -> None:
+def load_demo_history(runtime: Runtime, tenant: str) -> None:
     """Imports demo/orders.jsonl then demo/tickets.jsonl (orders first, so messages link by order id)."""
     orders_path, tickets_path = DEMO_DIR / "orders.jsonl", DEMO_DIR / "tickets.jsonl"
     with runtime.session() as session:
@@ -26,3 +28,8 @@ def load_demo(runtime: Runtime, tenant: str) -> None:
             )
     runtime.search.catch_up(tenant, "tickets")
     runtime.search.save(tenant, "tickets")
+
+
+def load_demo_macros(runtime: Runtime, tenant: str) -> None:
+    with runtime.session() as session:
+        ensure_seeded(session, tenant_id=tenant)

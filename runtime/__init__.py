@@ -1,38 +1,43 @@
-"""Everything a process needs at run time, built once from Settings: DB, sessions, search engine."""
+"""Everything a process needs at run time, built once from Settings: DB, sessions, search engine.
+
+This layer sits above every domain so it can wire them with plain imports: the item sources that
+feed the search engine and the ORM models that make up the schema.
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from core.db import import_all_models, make_engine, make_session_factory, session_scope
-from core.settings import Settings
-
-if TYPE_CHECKING:
-    from embeddings.engine import SearchEngine
+# Every domain's models, imported for their side effect of registering tables on Base.metadata
+# (create_all, Alembic autogenerate).
+import core.models  # noqa: F401
+import history.models  # noqa: F401
+import kb.events  # noqa: F401
+import kb.models  # noqa: F401
+import replies.models  # noqa: F401
+from core.db import make_engine, make_session_factory, session_scope
+from core.settings import ROOT, Settings
+from embeddings.encoder import load_encoder
+from history.source import TicketSource
+from indexing.engine import ItemSource, SearchEngine
+from kb.source import ArticleChunkSource
 
 log = logging.getLogger(__name__)
 
-# collection name -> "module:Class" of its ItemSource (imported late: the domains import core).
-ITEM_SOURCES = {
-    "articles": "kb.source:ArticleChunkSource",
-    "tickets": "history.source:TicketSource",
-}
 
-ROOT = Path(__file__).resolve().parents[1]
+def item_sources() -> dict[str, ItemSource]:
+    """Collection name -> the domain source that turns its rows into searchable items."""
+    return {"articles": ArticleChunkSource(), "tickets": TicketSource()}
 
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        import_all_models()
         self.db_engine = make_engine(settings)
         self.session_factory = make_session_factory(self.db_engine)
 
@@ -43,9 +48,6 @@ class Runtime:
 
     @cached_property
     def search(self) -> SearchEngine:
-        from embeddings.encoder import load_encoder
-        from embeddings.engine import SearchEngine
-
         encoder = load_encoder(
             self.settings.encoder,
             batch_size=self.settings.encoder_batch_size,
@@ -67,10 +69,9 @@ class Runtime:
             flat_max=self.settings.index_flat_max,
             rrf_k=self.settings.rrf_k,
             bm25_weight=self.settings.bm25_weight,
+            backend=self.settings.vector_backend,
+            sources=item_sources(),
         )
-        for collection, target in ITEM_SOURCES.items():
-            module_name, class_name = target.split(":")
-            engine.register_source(collection, getattr(importlib.import_module(module_name), class_name)())
         return engine
 
     def migrate(self) -> None:

@@ -17,14 +17,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from history.service import get_ticket
+from history.lookup import get_ticket
 from kb.models import Article
 from kb.service import COLLECTION
 from kb.suggest import suggest
 from replies.segmentation import Question, segment, sentences
 
 if TYPE_CHECKING:
-    from embeddings.engine import SearchEngine
+    from indexing.engine import SearchEngine
 
 ARTICLES_PER_QUESTION = 3
 MIN_SENTENCE_CHARS = 15

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import ConflictError, InvalidInputError, NotFoundError
+from history.lookup import ticket_order_ids
 from history.models import MergeAudit, MergeGroup, Ticket
 from history.schemas import CourtesyNote, MergeRead
 from replies.macros import RenderedMacro, render_macro
@@ -84,7 +85,6 @@ def merge_tickets(
     session: Session, *, tenant_id: str, ticket_ids: list[str], actor: str, reason: str
 ) -> MergeGroup:
     """Merges tickets (and the groups they already belong to) into one new group; nothing is deleted."""
-    from history.service import ticket_order_ids
 
     tickets = _tickets(session, tenant_id, ticket_ids)
     old_group_ids = {t.merge_group_id for t in tickets if t.merge_group_id is not None}
@@ -130,7 +130,8 @@ def merge_tickets(
             continue
         ticket.status = "merged"
         shared = [o for o in ticket_order_ids(ticket) if o in primary_orders]
-        order_id = (shared or primary_orders or ticket_order_ids(ticket) or [None])[0]
+        candidates = shared or primary_orders or ticket_order_ids(ticket)
+        order_id = candidates[0] if candidates else None
         note = courtesy_note(
             session, tenant_id=tenant_id, channel=ticket.channel, locale=ticket.locale, order_id=order_id
         )

@@ -8,8 +8,12 @@ from typing import Annotated
 
 import typer
 
+from cli.eval_commands import register
 from core.errors import DeflectError
-from core.runtime import ROOT
+from core.settings import ROOT, get_settings
+from eval import drafts as drafts_eval
+from eval import duplicates as duplicates_eval
+from eval.compliance_eval import evaluate_compliance, load_compliance_cases
 
 app = typer.Typer()
 DEMO_DIR = ROOT / "demo"
@@ -25,15 +29,15 @@ def drafts(
         str, typer.Option(help="Encoder for article search (hashing = no model)")
     ] = "use+minilm",
 ) -> None:
-    """Drafts a reply for every request: topic coverage, must-mention recall, invented facts, compliance, latency."""
-    from eval.drafts import run
+    """Drafts a reply for every request: topic coverage, must-mention recall, invented facts, compliance,
+    latency."""
 
     for path in (requests, orders, articles):
         if not path.exists():
             typer.echo(f"error: {path} does not exist", err=True)
             raise typer.Exit(2)
     try:
-        result = run(requests=requests, orders=orders, articles=articles, encoder=encoder)  # type: ignore[arg-type]
+        result = drafts_eval.run(requests=requests, orders=orders, articles=articles, encoder=encoder)  # type: ignore[arg-type]
     except DeflectError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
@@ -43,14 +47,8 @@ def drafts(
         typer.echo(f"{name:<26} {value}")
 
 
-def _register_core_commands() -> None:
-    # retrieval, calibrate, run and bench live in eval/commands.py so this file stays small.
-    from eval.commands import register
-
-    register(app)
-
-
-_register_core_commands()
+# retrieval, calibrate, run, bench and replay live in cli/eval_commands.py so this file stays small.
+register(app)
 
 
 @app.command("duplicates")
@@ -68,11 +66,9 @@ def duplicates(
     without_tags: Annotated[bool, typer.Option(help="Drop human tags: every ticket is auto-tagged")] = False,
 ) -> None:
     """Duplicate detection P/R/F1 and threshold, beside the exact e-mail/order baseline, in one run."""
-    from core.settings import get_settings
-    from eval.duplicates import run, store_threshold
 
     try:
-        result = run(
+        result = duplicates_eval.run(
             tickets_path=tickets,
             pairs_path=pairs,
             orders_path=orders,
@@ -98,11 +94,13 @@ def duplicates(
         m = result[name]
         typer.echo(f"{name:<32} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}")
     if store_tenant:
-        from core.runtime import Runtime
+        from runtime import Runtime
 
         runtime = Runtime(get_settings())
         runtime.migrate()
-        store_threshold(runtime, tenant_id=store_tenant, result=result, source=f"{tickets} + {pairs}")
+        duplicates_eval.store_threshold(
+            runtime, tenant_id=store_tenant, result=result, source=f"{tickets} + {pairs}"
+        )
         typer.echo(f"stored threshold {result['threshold']} for tenant {store_tenant} ({result['encoder']})")
 
 
@@ -112,7 +110,6 @@ def compliance(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
 ) -> None:
     """Per-rule precision/recall of the compliance checker beside a naive regex baseline, in one run."""
-    from eval.compliance_eval import evaluate_compliance, load_compliance_cases
 
     try:
         result = evaluate_compliance(load_compliance_cases(cases))

@@ -37,7 +37,8 @@ def _rate(resolved: int, total: int) -> float | None:
 def macro_report(
     session: Session, *, tenant_id: str, since: datetime | None, until: datetime | None, window_days: int
 ) -> MacroReport:
-    """A contact counts as resolved first time when the customer writes no new ticket on that reason within the window."""
+    """A contact counts as resolved first time when the customer writes no new ticket on that reason within
+    the window."""
     query = select(Draft).where(Draft.tenant_id == tenant_id)
     if since:
         query = query.where(Draft.contact_at >= since)

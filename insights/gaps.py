@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.errors import InvalidInputError
+from embeddings.collection import SearchFilter
 from history.models import Ticket
 from history.tagging import auto_tag
 from kb.events import DeflectionEvent
@@ -35,7 +36,7 @@ from kb.models import Article
 from kb.service import COLLECTION
 
 if TYPE_CHECKING:
-    from embeddings.engine import SearchEngine
+    from indexing.engine import SearchEngine
 
 LOW_SCORE_MARGIN = 0.1
 DEFAULT_DISTANCE = 0.5
@@ -144,7 +145,7 @@ def _sessions(
                 created_at=last.created_at,
                 contact=bool(kinds & {"contact_anyway", "submitted"}),
                 tags=[r.topic for r in rows if r.topic][-1:],
-                why=why,
+                why=list(why),
             )
         )
     return items
@@ -152,7 +153,6 @@ def _sessions(
 
 def _score(engine: SearchEngine, tenant_id: str, items: list[_Item]) -> None:
     """Each item's nearest articles by cosine, within the articles its channel may show."""
-    from embeddings.engine import SearchFilter
 
     collection = engine.collection(tenant_id, COLLECTION)
     vectors = engine.encoder_for(COLLECTION).encode([i.text for i in items], kind="query")

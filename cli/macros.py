@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import DeflectError
-from core.runtime import Runtime
 from core.settings import get_settings
 from replies import macros
+from runtime import Runtime
 
 app = typer.Typer(
     help="Locked reply macros: agents use them, admins change them (every change is a new version).",
@@ -73,7 +73,8 @@ def show(
     for version in detail.versions:
         marker = " (current)" if version.version == detail.version else ""
         console.print(
-            f"[bold]v{version.version}{marker}[/] by {version.created_by} at {version.created_at:%Y-%m-%d %H:%M}"
+            f"[bold]v{version.version}{marker}[/] by {version.created_by} "
+            f"at {version.created_at:%Y-%m-%d %H:%M}"
         )
         console.print(version.body, markup=False)
 

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import logging
 import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.app import create_app
+from cli.demo import load_demo_history, load_demo_macros
 from core import keys as key_service
 from core.errors import DeflectError
-from core.redact import install_log_redaction
-from core.runtime import ROOT, Runtime
-from core.settings import get_settings
+from core.settings import ROOT, get_settings
+from history import shipments
+from kb import service
+from kb import service as kb_service
+from kb.schemas import SuggestRequest
+from kb.suggest import abstain_threshold, suggest
+from runtime import Runtime
 
 app = typer.Typer(help="Deflect: answer customers with fewer, better contacts.", no_args_is_help=True)
 import_app = typer.Typer(
@@ -27,25 +30,13 @@ import_app = typer.Typer(
 )
 index_app = typer.Typer(help="Search index maintenance.")
 keys_app = typer.Typer(help="API keys: shown once at creation, stored hashed.")
-eval_app = typer.Typer(help="Offline evaluation beside baselines measured in the same run.")
 app.add_typer(import_app, name="import")
 app.add_typer(index_app, name="index")
 app.add_typer(keys_app, name="keys")
-app.add_typer(eval_app, name="eval")
 
 console = Console()
 err_console = Console(stderr=True)
 DEMO_DIR = ROOT / "demo"
-
-# Sub-apps that other domains contribute: (module, attribute, command name or None to merge, parent).
-PLUGIN_APPS = (
-    ("compliance.cli", "app", "compliance", None),
-    ("history.cli", "import_app", None, "import"),
-    ("history.cli", "app", "history", None),
-    ("history.cli", "report_app", "report", None),
-    ("replies.cli", "app", "macros", None),
-    ("eval.cli", "app", None, "eval"),
-)
 
 
 def _runtime() -> Runtime:
@@ -79,7 +70,6 @@ def import_articles(
     tenant: Annotated[str, typer.Option(help="Tenant id")] = "demo",
 ) -> None:
     """Imports articles; idempotent by id; only changed chunks are re-embedded."""
-    from kb import service
 
     runtime = _runtime()
     runtime.migrate()
@@ -130,8 +120,6 @@ def suggest_cmd(
     top_k: Annotated[int, typer.Option(min=1, max=20)] = 5,
 ) -> None:
     """Prints the articles the widget would suggest."""
-    from kb.schemas import SuggestRequest
-    from kb.suggest import abstain_threshold, suggest
 
     try:
         request = SuggestRequest(query=text, channel=channel, locale=locale, top_k=top_k)  # type: ignore[arg-type]
@@ -141,10 +129,7 @@ def suggest_cmd(
     runtime.migrate()
     with runtime.session() as session:
         threshold = abstain_threshold(
-            session,
-            tenant_id=tenant,
-            encoder=runtime.search.encoder_for("articles").name,
-            default=runtime.settings.default_abstain_threshold,
+            session, runtime.search, tenant_id=tenant, default=runtime.settings.default_abstain_threshold
         )
         result = suggest(
             session,
@@ -218,8 +203,8 @@ def keys_revoke(key_id: int, tenant: Annotated[str | None, typer.Option()] = Non
 
 @keys_app.command("webhook-secret")
 def keys_webhook_secret(tenant: Annotated[str, typer.Option()]) -> None:
-    """Creates or rotates the tenant's carrier-webhook secret (signs POST /v1/shipments/events) and prints it."""
-    from history import shipments
+    """Creates or rotates the tenant's carrier-webhook secret (signs POST /v1/shipments/events) and prints
+    it."""
 
     runtime = _runtime()
     runtime.migrate()
@@ -253,8 +238,6 @@ def serve(
     """Serves the HTTP API (and the help centre pages)."""
     import uvicorn
 
-    from api.app import create_app
-
     settings = get_settings()
     uvicorn.run(
         create_app(settings),
@@ -267,7 +250,6 @@ def serve(
 
 def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:
     """Demo tenant, keys (kept in the data dir for the next run) and every demo file that exists."""
-    from kb import service as kb_service
 
     runtime.migrate()
     keys_file = runtime.settings.data_dir / "demo_keys.json"
@@ -292,14 +274,9 @@ def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(stored, indent=2))
     os.chmod(keys_file, 0o600)
-    for hook in _demo_hooks():
-        hook(runtime, tenant)
+    load_demo_history(runtime, tenant)
+    load_demo_macros(runtime, tenant)
     return stored
-
-
-def _demo_hooks() -> list[Any]:
-    """Other domains' demo loaders (orders, tickets, macros)."""
-    return [importlib.import_module(name).load_demo for name in ("history.demo", "replies.demo")]
 
 
 @app.command("demo")
@@ -332,35 +309,3 @@ def demo(
     runtime.close()
     if serve_api:
         serve(None, None)
-
-
-def _mount_plugins() -> None:
-    parents = {"import": import_app, "eval": eval_app, None: app}
-    for module_name, attribute, name, parent in PLUGIN_APPS:
-        sub = getattr(importlib.import_module(module_name), attribute)
-        if name is None:
-            parents[parent].registered_commands.extend(sub.registered_commands)
-            parents[parent].registered_groups.extend(sub.registered_groups)
-        else:
-            parents[parent].add_typer(sub, name=name)
-
-
-_mount_plugins()
-# `deflect bench` is the issue's name for the slow benchmark suite; `deflect eval bench` is the same command.
-app.command("bench")(importlib.import_module("eval.commands").bench_command)
-
-
-def main() -> None:
-    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
-    install_log_redaction()
-    for chatty in ("alembic", "sentence_transformers", "bm25s", "faiss", "httpx", "transformers"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    try:
-        app()
-    except DeflectError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}")
-        sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

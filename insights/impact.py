@@ -20,7 +20,7 @@ from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.schemas import TAGS
 from history.models import Ticket
-from history.reports import repeat_contacts
+from insights.contacts import repeat_contacts
 from kb.deflection import deflection_report
 from kb.models import Article
 from replies.models import Macro, MacroVersion

@@ -1,0 +1,50 @@
+"""The composition root: the `deflect` command tree and the HTTP app, wired with plain imports.
+
+Everything a process runs is assembled here, so readers and type checkers see the whole graph:
+the CLI groups of each capability, and `create_app`, which builds the process `Runtime` (database,
+search engine with every domain's item source) and the FastAPI app over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from fastapi import FastAPI
+
+from api.app import create_app as create_api_app
+from cli import compliance, core, eval_commands, history, macros, report
+from cli import eval as eval_cli
+from core.errors import DeflectError
+from core.redact import install_log_redaction
+from core.settings import Settings, get_settings
+from runtime import Runtime
+
+app = core.app
+# `deflect import orders|tickets` sit beside `deflect import articles`.
+core.import_app.registered_commands.extend(history.import_app.registered_commands)
+app.add_typer(history.app, name="history")
+app.add_typer(report.app, name="report")
+app.add_typer(compliance.app, name="compliance")
+app.add_typer(macros.app, name="macros")
+app.add_typer(eval_cli.app, name="eval", help="Offline evaluation beside baselines measured in the same run.")
+# `deflect bench` is the issue's name for the slow benchmark suite; `deflect eval bench` is the same command.
+app.command("bench")(eval_commands.bench_command)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service as `deflect serve` runs it: one Runtime, the API and pages over it."""
+    settings = settings or get_settings()
+    return create_api_app(settings, runtime=Runtime(settings))
+
+
+def main() -> None:
+    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    for chatty in ("alembic", "sentence_transformers", "bm25s", "faiss", "httpx", "transformers"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    try:
+        app()
+    except DeflectError as exc:
+        core.err_console.print(f"[bold red]error:[/] {exc.message}")
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""The `deflect` command groups; bootstrap.py assembles them into one Typer tree."""

@@ -1,0 +1,1 @@
+"""Keeps the search engine in step with the database: change log, catch-up, rebuilds, snapshots."""

@@ -1,0 +1,1 @@
+"""What support leads read: deflection and contact reports, content gaps, root causes, impact, KB audit."""

@@ -1,0 +1,1 @@
+"""GDPR export and erasure of one customer across every domain's tables."""
