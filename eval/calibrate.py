@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.calibration import store_threshold
 from core.errors import InvalidInputError
 from core.models import Calibration
 from eval import metrics as m
@@ -79,15 +80,13 @@ def store(
     source: str,
 ) -> Calibration:
     """Appends a calibration row; the newest one per (tenant, collection, encoder) is the one in force."""
-    row = Calibration(
+    return store_threshold(
+        session,
         tenant_id=tenant_id,
         collection=collection,
         encoder=encoder,
-        threshold=float(threshold),
+        threshold=threshold,
         objective=str(evidence["objective"]),
         metrics=evidence,
         source=source,
     )
-    session.add(row)
-    session.flush()
-    return row

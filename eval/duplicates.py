@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core import calibration
 from core import keys as key_service
 from core.jsonl import read_jsonl_numbered
-from core.models import Calibration
 from core.settings import Settings
 from history import service
 from history.duplicates import COLLECTION, DEFAULT_THRESHOLD, find_duplicates
@@ -234,18 +234,17 @@ def store_threshold(runtime: Runtime, *, tenant_id: str, result: dict[str, Any],
 
     with runtime.session() as session:
         key_service.get_or_create_tenant(session, tenant_id=tenant_id)
-        session.add(
-            Calibration(
-                tenant_id=tenant_id,
-                collection=COLLECTION,
-                encoder=result["encoder"],
-                threshold=result["threshold"],
-                objective="max F1 over labelled duplicate pairs",
-                metrics={
-                    "method": result["method"],
-                    "cross_validated": result["method_cross_validated"],
-                    "baseline": result["baseline_exact_email_or_order"],
-                },
-                source=source,
-            )
+        calibration.store_threshold(
+            session,
+            tenant_id=tenant_id,
+            collection=COLLECTION,
+            encoder=result["encoder"],
+            threshold=result["threshold"],
+            objective="max F1 over labelled duplicate pairs",
+            metrics={
+                "method": result["method"],
+                "cross_validated": result["method_cross_validated"],
+                "baseline": result["baseline_exact_email_or_order"],
+            },
+            source=source,
         )
