@@ -17,6 +17,7 @@ from core.errors import ForbiddenError, UnauthorizedError
 from core.runtime import Runtime
 from core.settings import Settings
 from embeddings.engine import SearchEngine
+from kb.contact_form import OrderCheckLimits
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -78,6 +79,24 @@ def get_search(request: Request) -> SearchEngine:
     return get_runtime(request).search
 
 
+def client_ip(request: Request) -> str:
+    """The caller's address as the security middleware resolved it (proxy headers only when trusted)."""
+    resolved: str | None = getattr(request.state, "client_ip", None)
+    if resolved:
+        return resolved
+    return request.client.host if request.client else "unknown"
+
+
+def get_order_check_limits(request: Request) -> OrderCheckLimits:
+    settings = get_settings_dep(request)
+    return OrderCheckLimits(
+        limits=get_runtime(request).limits,
+        visitor=client_ip(request),
+        per_order=settings.order_check_failures_per_order,
+        per_visitor=settings.order_check_failures_per_visitor,
+    )
+
+
 # Integer primary keys are 32-bit on PostgreSQL and 64-bit on SQLite; a larger id in a path would make
 # the driver raise instead of finding nothing.
 MAX_ROW_ID = 2**31 - 1
@@ -89,6 +108,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # commits after sending it, so a crash in between loses a write the client saw acknowledged.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SearchDep = Annotated[SearchEngine, Depends(get_search)]
+OrderCheckDep = Annotated[OrderCheckLimits, Depends(get_order_check_limits)]
 
 
 @dataclass(frozen=True)

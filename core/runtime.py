@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from core.db import import_all_models, make_engine, make_session_factory, session_scope
+from core.ratelimit import RateLimits
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ class Runtime:
     def session(self) -> Iterator[Session]:
         with session_scope(self.session_factory) as session:
             yield session
+
+    @cached_property
+    def limits(self) -> RateLimits:
+        """Request limits and failed-check counters, shared by the HTTP layer and the services."""
+        return RateLimits(self.settings.rate_limit_storage_uri)
 
     @cached_property
     def search(self) -> SearchEngine:

@@ -70,6 +70,16 @@ class Settings(BaseSettings):
         ge=1,
         description="Per client IP over all keys; behind a proxy run uvicorn with --proxy-headers.",
     )
+    rate_limit_storage_uri: str = Field(
+        "memory://",
+        description="Where rate-limit counters live: memory:// (per replica) or redis://host:6379 (shared).",
+    )
+    order_check_failures_per_order: int = Field(
+        10, ge=1, description="Failed order checks (contact form) per order per hour before it locks."
+    )
+    order_check_failures_per_visitor: int = Field(
+        20, ge=1, description="Failed order checks per visitor (client IP) per hour before it locks."
+    )
     duplicate_window_days: int = Field(14, ge=1, description="How far back duplicate detection looks.")
     repeat_contact_days: int = Field(
         7, ge=1, description="A new contact on the same reason within this counts as a repeat."
