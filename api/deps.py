@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from api.security import Caller, Principal
 from core import keys
 from core.errors import ForbiddenError, UnauthorizedError
 from core.runtime import Runtime
@@ -81,9 +81,9 @@ def get_search(request: Request) -> SearchEngine:
 
 def client_ip(request: Request) -> str:
     """The caller's address as the security middleware resolved it (proxy headers only when trusted)."""
-    resolved: str | None = getattr(request.state, "client_ip", None)
-    if resolved:
-        return resolved
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is not None:
+        return caller.ip
     return request.client.host if request.client else "unknown"
 
 
@@ -111,31 +111,16 @@ SearchDep = Annotated[SearchEngine, Depends(get_search)]
 OrderCheckDep = Annotated[OrderCheckLimits, Depends(get_order_check_limits)]
 
 
-@dataclass(frozen=True)
-class Principal:
-    tenant_id: str
-    role: str
-    key_id: int
-
-
-def _raw_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.headers.get("x-api-key") or request.query_params.get("key")
-
-
 def _principal(request: Request, minimum_role: str) -> Principal:
-    raw = _raw_key(request)
-    if not raw:
+    """The principal the security middleware looked up for this request; no lookup of its own."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is None or not caller.key_presented:
         raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
-    runtime = get_runtime(request)
-    with runtime.session() as session:
-        key = keys.authenticate(session, raw_key=raw)
-        principal = Principal(tenant_id=key.tenant_id, role=key.role, key_id=key.id)
+    if caller.principal is None:
+        raise UnauthorizedError(caller.problem or "invalid or revoked API key")
+    principal = caller.principal
     if keys.ROLE_RANK[principal.role] < keys.ROLE_RANK[minimum_role]:
         raise ForbiddenError(f"this endpoint needs a {minimum_role} key; yours is {principal.role}")
-    request.state.principal = principal
     return principal
 
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from api.actor import actor_label
 from api.deps import AdminDep, PublicDep, SessionDep, TransactionRoute
 from kb import audit, service
 from kb.schemas import ArticleCreate, ArticlePage, ArticleRead, ArticleUpdate, ImportReport
@@ -56,7 +55,7 @@ def create_article(
         session,
         tenant_id=principal.tenant_id,
         article_in=body,
-        actor=actor_label(session, principal),
+        actor=principal.actor,
         override_reason=override_reason,
     )
     article, _ = service.upsert(session, tenant_id=principal.tenant_id, article_in=body)
@@ -71,7 +70,7 @@ def import_articles(
     override_reason: str | None = OverrideReason,
 ) -> ImportReport:
     """A batch of articles in the articles.jsonl shape: all or nothing."""
-    actor = actor_label(session, principal)
+    actor = principal.actor
     for article_in in body:
         audit.check_publish(
             session,
@@ -98,7 +97,7 @@ def update_article(
         session,
         tenant_id=principal.tenant_id,
         article_in=article_in,
-        actor=actor_label(session, principal),
+        actor=principal.actor,
         override_reason=override_reason,
     )
     article, _ = service.upsert(session, tenant_id=principal.tenant_id, article_in=article_in)

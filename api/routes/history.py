@@ -40,7 +40,7 @@ def link_identity(body: LinkRequest, principal: AgentDep, session: SessionDep) -
         tenant_id=principal.tenant_id,
         identity_id=body.identity_id,
         customer_id=body.customer_id,
-        actor=f"{principal.role}-key:{principal.key_id}",
+        actor=principal.actor,
         reason=body.reason,
     )
     return service.identity_read(linked)
@@ -55,7 +55,7 @@ def unlink_identity(
         session,
         tenant_id=principal.tenant_id,
         identity_id=identity_id,
-        actor=f"{principal.role}-key:{principal.key_id}",
+        actor=principal.actor,
         reason=body.reason,
     )
     return service.identity_read(moved)

@@ -53,7 +53,7 @@ def save_macro(
         channel=channel,
         locale=locale,
         body=body.body,
-        created_by=f"key {principal.key_id}",
+        created_by=principal.actor,
         note=body.note,
     )
     return macros.to_read(version.macro, version)

@@ -8,7 +8,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.actor import actor_label
 from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
 from history import impact, rootcause
 from history.impact import ImpactReport
@@ -114,7 +113,7 @@ def set_root_cause(
         reason=reason,
         channel=channel,
         note=body,
-        actor=actor_label(session, principal),
+        actor=principal.actor,
     )
 
 

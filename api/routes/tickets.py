@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"], route_class=Transacti
 
 
 def _actor(principal: AgentDep) -> str:
-    return f"{principal.role}-key:{principal.key_id}"
+    return principal.actor
 
 
 @router.post("", response_model=IngestResponse, status_code=201)
