@@ -15,6 +15,7 @@ from api.security import Caller, Principal
 from core import keys
 from core.errors import ForbiddenError, UnauthorizedError
 from core.runtime import Runtime
+from core.schemas import MAX_ROW_ID
 from core.settings import Settings
 from embeddings.engine import SearchEngine
 from kb.contact_form import OrderCheckLimits
@@ -97,9 +98,6 @@ def get_order_check_limits(request: Request) -> OrderCheckLimits:
     )
 
 
-# Integer primary keys are 32-bit on PostgreSQL and 64-bit on SQLite; a larger id in a path would make
-# the driver raise instead of finding nothing.
-MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

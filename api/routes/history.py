@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, AgentDep, RowId, SessionDep, SettingsDep, TransactionRoute
+from core.schemas import UtcDateTime
 from history import identity, reports, service
 from history.schemas import (
     CustomerHistory,
@@ -67,8 +66,8 @@ def repeat_contacts(
     session: SessionDep,
     settings: SettingsDep,
     within_days: int | None = Query(None, ge=1, le=90),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcDateTime | None = None,
+    until: UtcDateTime | None = None,
 ) -> RepeatContactsReport:
     """Repeat-contact rate per reason and per channel (same customer, same reason, within N days)."""
     return reports.repeat_contacts(
@@ -81,6 +80,8 @@ def repeat_contacts(
 
 
 @router.get("/v1/reports/top-reasons", response_model=TopReasonsReport)
-def top_reasons(principal: AgentDep, session: SessionDep, until: datetime | None = None) -> TopReasonsReport:
+def top_reasons(
+    principal: AgentDep, session: SessionDep, until: UtcDateTime | None = None
+) -> TopReasonsReport:
     """The top five contact reasons per channel over the last 30, 60 and 90 days."""
     return reports.top_reasons(session, tenant_id=principal.tenant_id, until=until)

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, AgentDep, SessionDep, SettingsDep, TransactionRoute
+from core.schemas import UtcDateTime
 from replies import macros
 from replies.report import macro_report
 from replies.schemas import MacroDetail, MacroPage, MacroRead, MacroReport, MacroVersionCreate
@@ -64,8 +63,8 @@ def report_macros(
     principal: AgentDep,
     session: SessionDep,
     settings: SettingsDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcDateTime | None = None,
+    until: UtcDateTime | None = None,
 ) -> MacroReport:
     """Usage, first-contact resolution per macro and tag, average handling time per tag."""
     return macro_report(
