@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from sqlalchemy import select
 
-from api.errors import error_body, install_error_handlers
+from api.errors import install_error_handlers
 from api.metrics import Metrics, install_metrics
 from api.routes import (
     articles,
@@ -134,16 +133,6 @@ def create_app(
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
-
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
-            return JSONResponse(
-                error_body("payload_too_large", f"request body over {settings.max_body_bytes} bytes"),
-                status_code=413,
-            )
-        return await call_next(request)
 
     install_security(app, settings, runtime)  # last, so it is the outermost layer
     for router in ROUTERS:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from api.security import Caller, Principal
 from core import keys
 from core.errors import ForbiddenError, UnauthorizedError
+from core.schemas import MAX_ROW_ID
 from core.settings import Settings
 from indexing.engine import SearchEngine
+from kb.contact_form import OrderCheckLimits
 from runtime import Runtime
 
 
@@ -78,9 +80,24 @@ def get_search(request: Request) -> SearchEngine:
     return get_runtime(request).search
 
 
-# Integer primary keys are 32-bit on PostgreSQL and 64-bit on SQLite; a larger id in a path would make
-# the driver raise instead of finding nothing.
-MAX_ROW_ID = 2**31 - 1
+def client_ip(request: Request) -> str:
+    """The caller's address as the security middleware resolved it (proxy headers only when trusted)."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is not None:
+        return caller.ip
+    return request.client.host if request.client else "unknown"
+
+
+def get_order_check_limits(request: Request) -> OrderCheckLimits:
+    settings = get_settings_dep(request)
+    return OrderCheckLimits(
+        limits=get_runtime(request).limits,
+        visitor=client_ip(request),
+        per_order=settings.order_check_failures_per_order,
+        per_visitor=settings.order_check_failures_per_visitor,
+    )
+
+
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -89,33 +106,19 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # commits after sending it, so a crash in between loses a write the client saw acknowledged.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SearchDep = Annotated[SearchEngine, Depends(get_search)]
-
-
-@dataclass(frozen=True)
-class Principal:
-    tenant_id: str
-    role: str
-    key_id: int
-
-
-def _raw_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.headers.get("x-api-key") or request.query_params.get("key")
+OrderCheckDep = Annotated[OrderCheckLimits, Depends(get_order_check_limits)]
 
 
 def _principal(request: Request, minimum_role: str) -> Principal:
-    raw = _raw_key(request)
-    if not raw:
+    """The principal the security middleware looked up for this request; no lookup of its own."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is None or not caller.key_presented:
         raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
-    runtime = get_runtime(request)
-    with runtime.session() as session:
-        key = keys.authenticate(session, raw_key=raw)
-        principal = Principal(tenant_id=key.tenant_id, role=key.role, key_id=key.id)
+    if caller.principal is None:
+        raise UnauthorizedError(caller.problem or "invalid or revoked API key")
+    principal = caller.principal
     if keys.ROLE_RANK[principal.role] < keys.ROLE_RANK[minimum_role]:
         raise ForbiddenError(f"this endpoint needs a {minimum_role} key; yours is {principal.role}")
-    request.state.principal = principal
     return principal
 
 

@@ -1,17 +1,19 @@
-"""Abuse limits and per-tenant CORS, as one ASGI middleware in front of every route.
+"""The request pipeline: client address, body limit, the API key, abuse limits and per-tenant CORS,
+as one ASGI middleware in front of every route.
 
-Rate limits are token buckets held in this process: each replica enforces its own share, so
-N replicas behind a load balancer let through up to N times the configured rate. That is the
-documented trade-off of the embedded default; a deployment that needs one global limit puts
-the limiter in the proxy (or a shared store such as Redis) instead.
+The key is read once (headers only), hashed once and looked up once per request; the principal is
+stored on the request for the auth dependencies in api/deps.py, which open no session of their own.
 
-Buckets:
+Limits (core/ratelimit.py; per replica with `memory://`, shared with a Redis storage URI):
 - per client IP over every request (`rate_limit_ip_per_minute`), keyed or not, so guessing
   keys or hammering 401s costs the caller, not the database;
 - per public key *and* client IP (`rate_limit_public_per_minute`): the widget key is shared by
   every visitor of a shop, so it is limited per visitor, with a burst of a few seconds of typing,
   which keeps a scraper from enumerating articles faster than a person types;
 - per agent/admin key (`rate_limit_per_minute`).
+
+The client IP is the TCP peer, unless the peer is one of `trusted_proxies`: only then is
+X-Forwarded-For read.
 
 CORS: a browser's preflight (OPTIONS) carries no key, so it is answered for any origin that
 some tenant lists; the actual request carries the key, and is refused (403) when its origin is
@@ -21,16 +23,16 @@ and console) are always allowed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,8 +40,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import error_body
+from core import keys
 from core.errors import InvalidInputError, NotFoundError
 from core.models import ApiKey, Tenant
+from core.ratelimit import Rate, per_minute_with_burst
 from core.redact import install_log_redaction
 from core.settings import Settings
 from runtime import Runtime
@@ -94,70 +99,133 @@ def allowed_origins(session: Session, *, tenant_id: str) -> list[str]:
     return sorted(tenant.allowed_origins or [])
 
 
-# -- token buckets -----------------------------------------------------------------
-
-
-class RateLimiter:
-    """Token buckets by name; bounded so a flood of distinct IPs or keys cannot exhaust memory."""
-
-    def __init__(self, max_buckets: int = 100_000) -> None:
-        self.max_buckets = max_buckets
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, name: str, *, per_minute: int, burst: int, now: float | None = None) -> float:
-        """Takes one token; returns 0 when allowed, else the seconds until a token is available."""
-        now = time.monotonic() if now is None else now
-        rate = per_minute / 60.0
-        with self._lock:
-            tokens, updated = self._buckets.pop(name, (float(burst), now))
-            tokens = min(float(burst), tokens + (now - updated) * rate)
-            wait = 0.0
-            if tokens >= 1.0:
-                tokens -= 1.0
-            else:
-                wait = (1.0 - tokens) / rate
-            self._buckets[name] = (tokens, now)
-            if len(self._buckets) > self.max_buckets:
-                # Evicting the least recently used bucket resets it; only a caller rotating
-                # through more than max_buckets names gains from that, and the IP bucket still holds.
-                self._buckets.popitem(last=False)
-            return wait
-
-
-def burst_for(per_minute: int, *, seconds: float) -> int:
-    """Bucket size: `seconds` worth of the rate, never below a handful of requests."""
-    return max(5, math.ceil(per_minute * seconds / 60.0))
-
-
-# -- middleware --------------------------------------------------------------------
+# -- the caller -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class KeyInfo:
+class Principal:
+    """The key a request authenticated with, looked up once per request by the middleware."""
+
     tenant_id: str
     role: str
-    origins: frozenset[str]
+    key_id: int
+    label: str = ""
+    origins: frozenset[str] = frozenset()
+
+    @property
+    def actor(self) -> str:
+        """How audit trails name the caller, e.g. "admin-key:3 (support lead)": the id is what is
+        unique, the label what a person recognises."""
+        return f"{self.role}-key:{self.key_id}" + (f" ({self.label})" if self.label else "")
 
 
-def raw_key_from(scope: Scope, headers: Headers) -> str | None:
-    """The key as api/deps.py reads it: Bearer header, X-API-Key, or ?key= (widget embeds)."""
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    if headers.get("x-api-key"):
-        return headers["x-api-key"]
-    query = scope.get("query_string", b"").decode("latin-1")
-    if "key=" in query:
-        values = parse_qs(query).get("key")
-        return values[0] if values else None
-    return None
+@dataclass(frozen=True)
+class Caller:
+    """What the middleware learnt about a request; routes read it from `request.state.caller`."""
+
+    ip: str
+    key_presented: bool
+    principal: Principal | None
+    problem: str | None = None
+
+
+AMBIGUOUS_KEY = "send one API key, in 'Authorization: Bearer <key>' or 'X-API-Key', not several"
+
+
+class AmbiguousKeyError(Exception):
+    pass
+
+
+def raw_key_from(headers: Headers) -> str | None:
+    """The one reader of a request's API key, for the limiter, CORS and authentication alike.
+
+    Only headers: `Authorization: Bearer <key>` or `X-API-Key`. Never the query string, where a key
+    lands in logs, browser history and Referer headers, and where repeated or encoded names
+    (`?key=a&key=b`, `?%6Bey=`) read differently to different parsers. Several different keys in
+    one request are refused rather than one of them picked.
+    """
+    found: set[str] = set()
+    for value in headers.getlist("authorization"):
+        scheme, _, token = value.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            found.add(token.strip())
+    for value in headers.getlist("x-api-key"):
+        if value.strip():
+            found.add(value.strip())
+    if len(found) > 1:
+        raise AmbiguousKeyError(AMBIGUOUS_KEY)
+    return next(iter(found), None)
+
+
+def parse_networks(values: Iterable[str]) -> tuple[IPv4Network | IPv6Network, ...]:
+    """CIDRs or single addresses; ValueError names the bad one."""
+    out: list[IPv4Network | IPv6Network] = []
+    for value in values:
+        try:
+            out.append(ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IP address or network (e.g. 10.0.0.0/8)") from exc
+    return tuple(out)
+
+
+def _in(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        parsed = ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
+
+
+def client_ip(scope: Scope, headers: Headers, trusted: tuple[IPv4Network | IPv6Network, ...]) -> str:
+    """The caller's address: the peer, or, only when the peer is a configured proxy, the nearest
+    address in X-Forwarded-For that is not one of our proxies (the left-most entries are the client's
+    own claims and can be forged)."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else "unknown"
+    if not trusted or not _in(peer, trusted):
+        return peer
+    hops = [h.strip() for value in headers.getlist("x-forwarded-for") for h in value.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, trusted):
+            try:
+                return str(ip_address(hop))
+            except ValueError:
+                return peer  # garbage from the outside: the proxy is all we know
+    return peer
+
+
+def lookup_principal(session: Session, key_hash: str) -> tuple[Principal, datetime | None] | None:
+    """The active key with this hash, its tenant's origins and its last use, in one query;
+    None when unknown or revoked."""
+    row = session.execute(
+        select(
+            ApiKey.id,
+            ApiKey.tenant_id,
+            ApiKey.role,
+            ApiKey.label,
+            ApiKey.revoked_at,
+            ApiKey.last_used_at,
+            Tenant.allowed_origins,
+        )
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.key_hash == key_hash)
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    principal = Principal(
+        tenant_id=row.tenant_id,
+        role=row.role,
+        key_id=row.id,
+        label=row.label or "",
+        origins=frozenset(row.allowed_origins or ()),
+    )
+    return principal, row.last_used_at
 
 
 def _json_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> list[Message]:
-    body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
+    body = json.dumps(error_body(code, message)).encode()
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     return [
@@ -167,51 +235,47 @@ def _json_response(
 
 
 class Guard:
-    """The limiter and the key/origin caches one app shares between its middleware and routes."""
+    """What one app's middleware shares with its routes: the limits, proxy trust, the origins cache."""
 
     def __init__(self, *, settings: Settings, runtime: Runtime) -> None:
         self.settings = settings
         self.runtime = runtime
-        self.limiter = RateLimiter()
-        self._keys: OrderedDict[str, tuple[float, KeyInfo]] = OrderedDict()
+        self.limits = runtime.limits
+        self.trusted_proxies = parse_networks(settings.trusted_proxies)
+        s = settings
+        self.ip_rates = (Rate(s.rate_limit_ip_per_minute, 60),)
+        self.public_rates = per_minute_with_burst(s.rate_limit_public_per_minute, burst_seconds=15)
+        self.key_rates = per_minute_with_burst(s.rate_limit_per_minute, burst_seconds=10)
         self._all_origins: tuple[float, frozenset[str]] = (0.0, frozenset())
         self._cache_lock = threading.Lock()
 
-    # Cached lookups. Authentication itself is not cached (api/deps.py checks every request), so a
-    # revoked key stops at once; only CORS and limit decisions may use data up to CACHE_SECONDS old.
     def invalidate(self) -> None:
         with self._cache_lock:
-            self._keys.clear()
             self._all_origins = (0.0, frozenset())
 
-    def lookup_key(self, key_hash: str) -> KeyInfo | None:
-        now = time.monotonic()
-        with self._cache_lock:
-            cached = self._keys.get(key_hash)
-            if cached is not None and now - cached[0] < CACHE_SECONDS:
-                return cached[1]
-        with self.runtime.session() as session:
-            row = session.execute(
-                select(ApiKey.tenant_id, ApiKey.role, ApiKey.revoked_at, Tenant.allowed_origins)
-                .join(Tenant, Tenant.id == ApiKey.tenant_id)
-                .where(ApiKey.key_hash == key_hash)
-            ).first()
-        if row is None or row.revoked_at is not None:
-            return None  # not cached: a key created a moment ago must work at once
-        info = KeyInfo(tenant_id=row.tenant_id, role=row.role, origins=frozenset(row.allowed_origins or ()))
-        with self._cache_lock:
-            self._keys[key_hash] = (now, info)
-            if len(self._keys) > 10_000:
-                self._keys.popitem(last=False)
-        return info
+    def authenticate(self, raw_key: str) -> Principal | None:
+        """One uncached lookup per request, on a connection returned before the route runs, so a
+        revoked key stops at once and a request never holds two connections. The last-use stamp is
+        a separate best-effort write, at most once a minute per key."""
+        if len(raw_key) > 200:
+            return None
+        with self.runtime.session_factory() as session:
+            found = lookup_principal(session, keys.hash_key(raw_key))
+        if found is None:
+            return None
+        principal, last_used_at = found
+        if keys.use_is_stale(last_used_at):
+            keys.record_use(self.runtime.session_factory, key_id=principal.key_id)
+        return principal
 
     def listed_origins(self) -> frozenset[str]:
+        """Every origin some tenant lists (for preflights, which carry no key); cached for a few seconds."""
         now = time.monotonic()
         with self._cache_lock:
             stamp, origins = self._all_origins
             if now - stamp < CACHE_SECONDS:
                 return origins
-        with self.runtime.session() as session:
+        with self.runtime.session_factory() as session:
             lists = session.scalars(select(Tenant.allowed_origins)).all()
         origins = frozenset(o for listed in lists for o in (listed or ()))
         with self._cache_lock:
@@ -220,13 +284,15 @@ class Guard:
 
 
 class SecurityMiddleware:
-    """Rate limits, body size limit for chunked uploads, and per-tenant CORS."""
+    """The request pipeline in front of every route: client address, body limit, the API key (read,
+    hashed and looked up once), rate limits and per-tenant CORS. The result is stored on the request
+    (`request.state.caller`) for the routes' auth dependencies."""
 
     def __init__(self, app: ASGIApp, *, guard: Guard) -> None:
         self.app = app
         self.guard = guard
         self.settings = guard.settings
-        self.limiter = guard.limiter
+        self.limits = guard.limits
 
     @staticmethod
     def _same_origin(origin: str, headers: Headers, scope: Scope) -> bool:
@@ -246,6 +312,9 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        ip = client_ip(scope, headers, self.guard.trusted_proxies)
+        if scope.get("client") and ip != scope["client"][0]:
+            scope["client"] = (ip, 0)  # access logs and request.client see the resolved address
         origin_header = headers.get("origin")
         origin: str | None = None
         if origin_header and origin_header != "null":
@@ -254,8 +323,6 @@ class SecurityMiddleware:
             except InvalidInputError:
                 origin = origin_header.lower()
         path: str = scope["path"]
-        client = scope.get("client")
-        ip = client[0] if client else "unknown"
 
         if scope["method"] == "OPTIONS" and origin and "access-control-request-method" in headers:
             await self._send_all(send, await self._preflight(origin, headers, scope, ip))
@@ -263,46 +330,43 @@ class SecurityMiddleware:
 
         limited = path not in UNLIMITED_PATHS
         if limited:
-            s = self.settings
-            wait = self.limiter.take(
-                f"ip:{ip}",
-                per_minute=s.rate_limit_ip_per_minute,
-                burst=burst_for(s.rate_limit_ip_per_minute, seconds=60),
-            )
+            wait = self.limits.hit(f"ip:{ip}", *self.guard.ip_rates)
             if wait:
                 await self._send_all(send, self._too_many(wait, "this address"))
                 return
 
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.settings.max_body_bytes:
-            await self._send_all(
-                send,
-                _json_response(
-                    413, "payload_too_large", f"request body over {self.settings.max_body_bytes} bytes"
-                ),
-            )
+        if declared is not None and (not declared.isdigit() or int(declared) > self.settings.max_body_bytes):
+            await self._send_all(send, self._too_large())
             return
 
-        info: KeyInfo | None = None
-        raw = raw_key_from(scope, headers)
-        if raw and len(raw) <= 200:
-            key_hash = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-            info = await run_in_threadpool(self.guard.lookup_key, key_hash)
-            if info is not None and limited:
-                if info.role == "public":
-                    name, per_minute = f"pub:{key_hash}:{ip}", self.settings.rate_limit_public_per_minute
-                    burst = burst_for(per_minute, seconds=15)
-                else:
-                    name, per_minute = f"key:{key_hash}", self.settings.rate_limit_per_minute
-                    burst = burst_for(per_minute, seconds=10)
-                wait = self.limiter.take(name, per_minute=per_minute, burst=burst)
-                if wait:
-                    await self._send_all(send, self._too_many(wait, "this key"))
-                    return
+        try:
+            raw = raw_key_from(headers)
+            problem = None
+        except AmbiguousKeyError as exc:
+            raw, problem = None, str(exc)
+        principal: Principal | None = None
+        if raw is not None:
+            principal = await run_in_threadpool(self.guard.authenticate, raw)
+            if principal is None:
+                problem = "invalid or revoked API key"
+        scope.setdefault("state", {})["caller"] = Caller(
+            ip=ip, key_presented=raw is not None or problem is not None, principal=principal, problem=problem
+        )
+        if principal is not None and limited:
+            if principal.role == "public":
+                # The widget key is shared by every visitor of a shop: limited per visitor.
+                name, rates = f"pub:{principal.key_id}:{ip}", self.guard.public_rates
+            else:
+                name, rates = f"key:{principal.key_id}", self.guard.key_rates
+            wait = self.limits.hit(name, *rates)
+            if wait:
+                await self._send_all(send, self._too_many(wait, "this key"))
+                return
 
         cors_headers: list[tuple[bytes, bytes]] = []
         if origin is not None and not self._same_origin(origin, headers, scope):
-            if info is not None and origin not in info.origins:
+            if principal is not None and origin not in principal.origins:
                 await self._send_all(
                     send,
                     _json_response(
@@ -313,7 +377,7 @@ class SecurityMiddleware:
                     ),
                 )
                 return
-            if info is not None or origin in await run_in_threadpool(self.guard.listed_origins):
+            if principal is not None:  # and so its tenant lists this origin
                 cors_headers = [
                     (b"access-control-allow-origin", origin.encode("latin-1", "replace")),
                     (b"vary", b"Origin"),
@@ -322,12 +386,7 @@ class SecurityMiddleware:
         if "content-length" not in headers and scope["method"] in ("POST", "PUT", "PATCH"):
             buffered = await self._read_limited(receive)
             if buffered is None:
-                await self._send_all(
-                    send,
-                    _json_response(
-                        413, "payload_too_large", f"request body over {self.settings.max_body_bytes} bytes"
-                    ),
-                )
+                await self._send_all(send, self._too_large())
                 return
             receive = self._replay(buffered, receive)
 
@@ -342,12 +401,13 @@ class SecurityMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
-    async def _preflight(self, origin: str, headers: Headers, scope: Scope, ip: str) -> list[Message]:
-        wait = self.limiter.take(
-            f"ip:{ip}",
-            per_minute=self.settings.rate_limit_ip_per_minute,
-            burst=burst_for(self.settings.rate_limit_ip_per_minute, seconds=60),
+    def _too_large(self) -> list[Message]:
+        return _json_response(
+            413, "payload_too_large", f"request body over {self.settings.max_body_bytes} bytes"
         )
+
+    async def _preflight(self, origin: str, headers: Headers, scope: Scope, ip: str) -> list[Message]:
+        wait = self.limits.hit(f"ip:{ip}", *self.guard.ip_rates)
         if wait:
             return self._too_many(wait, "this address")
         if origin not in await run_in_threadpool(self.guard.listed_origins) and not self._same_origin(

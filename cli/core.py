@@ -245,6 +245,9 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # The security middleware reads X-Forwarded-For, and only from DEFLECT_TRUSTED_PROXIES;
+        # uvicorn's own handling would believe any local peer.
+        proxy_headers=False,
     )
 
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError, UnauthorizedError
 from core.models import ApiKey, Tenant
+
+log = logging.getLogger(__name__)
 
 Role = Literal["public", "agent", "admin"]
 ROLES: tuple[str, ...] = ("public", "agent", "admin")
@@ -21,7 +25,8 @@ ROLE_RANK = {"public": 0, "agent": 1, "admin": 2}
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def _hash(raw_key: str) -> str:
+def hash_key(raw_key: str) -> str:
+    """The one key hash: what is stored, and what every lookup compares."""
     # A fast hash is enough: keys carry 256 bits of randomness, so there is nothing to brute-force.
     return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
 
@@ -47,21 +52,44 @@ def create_key(session: Session, *, tenant_id: str, role: str, label: str = "") 
     if session.get(Tenant, tenant_id) is None:
         raise NotFoundError(f"tenant {tenant_id!r} not found")
     raw = f"dfk_{role[:3]}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(tenant_id=tenant_id, role=role, prefix=raw[:12], key_hash=_hash(raw), label=label)
+    key = ApiKey(tenant_id=tenant_id, role=role, prefix=raw[:12], key_hash=hash_key(raw), label=label)
     session.add(key)
     session.flush()
     return key, raw
 
 
 def authenticate(session: Session, *, raw_key: str) -> ApiKey:
-    """The active key matching raw_key, or UnauthorizedError; records last use."""
-    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(raw_key)))
+    """The active key matching raw_key, or UnauthorizedError (reads only)."""
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(raw_key)))
     if key is None or key.revoked_at is not None:
         raise UnauthorizedError("invalid or revoked API key")
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        key.last_used_at = now
     return key
+
+
+def use_is_stale(last_used_at: datetime | None) -> bool:
+    """Whether the last-use stamp is old enough to be written again."""
+    return last_used_at is None or utcnow() - last_used_at > LAST_USED_RESOLUTION
+
+
+def record_use(session_factory: sessionmaker[Session], *, key_id: int) -> None:
+    """Stamps the key's last use, at most once per LAST_USED_RESOLUTION; best effort.
+
+    Its own short transaction, never the request's: a failed stamp (the database busy) must not fail
+    the request, and a read request must not turn into a write that holds SQLite's lock.
+    """
+    now = utcnow()
+    try:
+        with session_factory() as session, session.begin():
+            session.execute(
+                update(ApiKey)
+                .where(
+                    ApiKey.id == key_id,
+                    or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
+                )
+                .values(last_used_at=now)
+            )
+    except OperationalError:
+        log.info("database busy; last use of key %d not recorded this time", key_id)
 
 
 def revoke(session: Session, *, key_id: int, tenant_id: str | None = None) -> ApiKey:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 CARD_MASK = "[REDACTED:card]"
 IBAN_MASK = "[REDACTED:iban]"
@@ -110,6 +111,31 @@ def redact(text: str) -> str:
     return redact_with_report(text).text
 
 
+# Credentials named in a URL's query string (`?token=...`); only log lines are scanned for these,
+# since a customer's message may well say "key=" about something harmless.
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:key|api[_-]?key|apikey|token|access[_-]?token|secret|signature|sig|auth)=)[^&#\s\"']+"
+)
+
+
+def redact_log_text(text: str) -> str:
+    """`redact` for a log line, which may hold a URL: secrets hidden behind percent-encoding
+    (`dfk%5Fadm%5F...`, `%64fk_...`) are found in the decoded text, and credential query parameters
+    are masked whatever their value looks like."""
+    out = _QUERY_SECRET.sub(lambda m: m.group(1) + SECRET_MASK, redact(text))
+    decoded = out
+    for _ in range(3):  # double- and triple-encoding
+        step = unquote_plus(decoded)
+        if step == decoded:
+            break
+        decoded = step
+    if decoded != out:
+        cleaned = _QUERY_SECRET.sub(lambda m: m.group(1) + SECRET_MASK, redact(decoded))
+        if cleaned != decoded:
+            return cleaned  # a secret was encoded: log the decoded, redacted form
+    return out
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites a record's message (and exception text) with secrets removed; never drops a record."""
 
@@ -118,21 +144,50 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def _scrub_arg(value: object) -> object:
+    if isinstance(value, str):
+        return redact_log_text(value)
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value  # %d and %f need numbers; a number alone is checked in the formatted message
+    text = str(value)
+    cleaned = redact_log_text(text)
+    return value if cleaned == text else cleaned
+
+
 def scrub_record(record: logging.LogRecord) -> None:
+    """Redacts a record in place, keeping the shape of its arguments.
+
+    Formatters may rely on that shape: uvicorn's access formatter unpacks exactly five arguments
+    (client, method, path, HTTP version, status), so each argument is redacted where it stands
+    instead of the record being flattened into one pre-formatted message.
+    """
     if getattr(record, "_deflect_redacted", False):
         return
     record._deflect_redacted = True
-    try:
-        message = record.getMessage()
-    except Exception:  # a broken format string is logging's own error to report, not ours
-        return
-    cleaned = redact(message)
-    if cleaned != message:
-        record.msg, record.args = cleaned, None
+    args = record.args
+    if not args:
+        if isinstance(record.msg, str):
+            record.msg = redact_log_text(record.msg)
+    else:
+        if isinstance(args, Mapping):
+            record.args = {k: _scrub_arg(v) for k, v in args.items()}
+        else:
+            record.args = tuple(_scrub_arg(a) for a in args)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is logging's own error to report, not ours
+            message = None
+        # A secret may form only where the format string meets an argument ("password: %s" % "hunter2").
+        # Then the record is flattened, except for uvicorn's access lines, whose shape is fixed and whose
+        # arguments (client, method, path, version, status) were each redacted above.
+        if message is not None and not record.name.startswith("uvicorn.access"):
+            cleaned = redact_log_text(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
     if record.exc_info and not record.exc_text:
         record.exc_text = logging.Formatter().formatException(record.exc_info)
     if record.exc_text:
-        record.exc_text = redact(record.exc_text)
+        record.exc_text = redact_log_text(record.exc_text)
 
 
 _installed = False

@@ -1,10 +1,11 @@
-"""Closed vocabularies shared by every domain (DATA_FORMATS.md)."""
+"""Closed vocabularies and bounded value types shared by every domain (DATA_FORMATS.md)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 Channel = Literal["amazon", "ebay", "walmart", "shopify", "email", "web"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
@@ -61,3 +62,45 @@ def clean_text(value: str, *, max_chars: int, field: str = "text") -> str:
     if "\x00" in stripped or control > max(2, len(stripped) // 20):
         raise ValueError(f"{field} looks like binary data, not text")
     return stripped
+
+
+# -- bounded values ----------------------------------------------------------------------
+# Inputs reach SQL drivers and date arithmetic, which fail with a 500 on values Python itself accepts:
+# 2**70 as an id, or 9999-12-31T23:59-05:00 (its UTC form does not exist). These types refuse them at
+# the edge with a 422 naming the field.
+
+# Integer keys are 32-bit on PostgreSQL (64-bit on SQLite): anything larger cannot name a row.
+MAX_ROW_ID = 2**31 - 1
+RowIdInt = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _midnight_if_date(value: object) -> object:
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
+        except ValueError:
+            return value
+    return value
+
+
+def to_utc_in_range(value: datetime) -> datetime:
+    """The instant in UTC, between 1970 and 2200 (room for every window's arithmetic); ValueError else."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. year 1 with a positive offset: no such UTC instant
+        raise ValueError(f"must lie between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}, as UTC") from exc
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must lie between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}")
+    return value
+
+
+# A date alone ('2026-11-25') means midnight UTC; a time without a zone is UTC.
+UtcDateTime = Annotated[datetime, BeforeValidator(_midnight_if_date), AfterValidator(to_utc_in_range)]
+# Prices, amounts and durations: JSON parsers accept Infinity and NaN, which no sum survives.
+Amount = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0, le=10 * 365 * 86400, allow_inf_nan=False)]

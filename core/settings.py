@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EncoderName = Literal[
     "use-multilingual", "minilm", "e5-small", "use+minilm", "use+minilm-multilingual", "hashing"
@@ -72,10 +73,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5_000_000, ge=1000, description="Largest request body (413 above).")
     rate_limit_public_per_minute: int = Field(120, ge=1, description="Per public key and client IP.")
     rate_limit_per_minute: int = Field(600, ge=1, description="Per agent/admin key.")
-    rate_limit_ip_per_minute: int = Field(
-        1200,
-        ge=1,
-        description="Per client IP over all keys; behind a proxy run uvicorn with --proxy-headers.",
+    rate_limit_ip_per_minute: int = Field(1200, ge=1, description="Per client IP over all keys.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; "
+        "empty (default): the TCP peer is the client.",
+    )
+    rate_limit_storage_uri: str = Field(
+        "memory://",
+        description="Where rate-limit counters live: memory:// (per replica) or redis://host:6379 (shared).",
+    )
+    order_check_failures_per_order: int = Field(
+        10, ge=1, description="Failed order checks (contact form) per order per hour before it locks."
+    )
+    order_check_failures_per_visitor: int = Field(
+        20, ge=1, description="Failed order checks per visitor (client IP) per hour before it locks."
     )
     duplicate_window_days: int = Field(14, ge=1, description="How far back duplicate detection looks.")
     repeat_contact_days: int = Field(
@@ -96,6 +108,19 @@ class Settings(BaseSettings):
     rewriter_timeout_seconds: float = Field(
         10.0, gt=0, description="Give up on the rewriter after this long."
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for part in value:
+                try:
+                    ip_network(str(part).strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"DEFLECT_TRUSTED_PROXIES: {part!r} is not an address or CIDR") from exc
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -44,7 +44,7 @@ def _figure(title: str, draw: Callable[[Axes], None]) -> str:
     with rc_context(
         {"svg.fonttype": "none", "svg.hashsalt": "deflect"}
     ):  # real text; stable ids between runs
-        FigureCanvasSVG(figure).print_svg(buffer)
+        FigureCanvasSVG(figure).print_svg(buffer)  # type: ignore[no-untyped-call]
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype: the SVG is inlined in HTML
     return (
@@ -120,7 +120,7 @@ def histogram(
             if group:
                 axes.hist(
                     group,
-                    bins=edges,
+                    bins=list(edges),
                     weights=np.full(len(group), 1 / len(group)),
                     alpha=0.5,
                     label=name,

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.schemas import MAX_TEXT_CHARS, Channel, Locale, Tag, clean_text
+from core.schemas import (
+    MAX_TEXT_CHARS,
+    Amount,
+    Channel,
+    Locale,
+    RowIdInt,
+    Seconds,
+    Tag,
+    UtcDateTime,
+    clean_text,
+)
 
 IdentityKind = Literal["email", "marketplace_id", "phone", "name_address"]
 TicketStatus = Literal["open", "pending", "solved", "closed", "merged"]
 EXTERNAL_ID = r"^[A-Za-z0-9._:#/\-]+$"
 # Ticket ids appear in URL paths, so no '#' or '/'.
 TICKET_ID = r"^[A-Za-z0-9._:\-]+$"
-EARLIEST_CONTACT = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_CONTACT = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _to_datetime(value: object) -> object:
-    """Dates without a time ('2026-11-25') mean midnight UTC; naive datetimes are UTC."""
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
-        except ValueError:
-            return value
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 class ContactIn(BaseModel):
@@ -48,7 +44,7 @@ class OrderItemIn(BaseModel):
     sku: str = Field("", max_length=100)
     title: str = Field("", max_length=500)
     qty: int = Field(1, ge=0, le=100_000)
-    price: float = Field(0.0, ge=0)
+    price: Amount = Field(0.0, ge=0)
 
 
 class ShipmentIn(BaseModel):
@@ -57,11 +53,9 @@ class ShipmentIn(BaseModel):
     carrier: str = Field("", max_length=100)
     tracking_number: str | None = Field(None, max_length=100)
     status: str = Field("", max_length=50)
-    eta: datetime | None = None
-    status_at: datetime | None = None
+    eta: UtcDateTime | None = None
+    status_at: UtcDateTime | None = None
     location: str | None = Field(None, max_length=300)
-
-    _dates = field_validator("eta", "status_at", mode="before")(lambda v: _to_datetime(v))
 
 
 class RefundIn(BaseModel):
@@ -69,7 +63,7 @@ class RefundIn(BaseModel):
 
     refund_id: str = Field(min_length=1, max_length=100)
     status: str = Field("", max_length=50)
-    amount: float = Field(0.0, ge=0)
+    amount: Amount = Field(0.0, ge=0)
 
 
 class OrderCreate(BaseModel):
@@ -80,14 +74,12 @@ class OrderCreate(BaseModel):
     order_id: str = Field(min_length=1, max_length=100, pattern=EXTERNAL_ID)
     channel: Channel
     customer: ContactIn = Field(default_factory=ContactIn)
-    placed_at: datetime | None = None
+    placed_at: UtcDateTime | None = None
     status: str = Field("", max_length=50)
     items: list[OrderItemIn] = Field(default_factory=list, max_length=500)
     currency: str = Field("EUR", min_length=3, max_length=3)
     shipment: ShipmentIn | None = None
     refund: RefundIn | None = None
-
-    _dates = field_validator("placed_at", mode="before")(lambda v: _to_datetime(v))
 
 
 class TicketCreate(BaseModel):
@@ -102,24 +94,12 @@ class TicketCreate(BaseModel):
     order_id: str | None = Field(None, max_length=100)
     subject: str = Field("", max_length=1000)
     body: str = Field(max_length=MAX_TEXT_CHARS)
-    created_at: datetime | None = None
+    created_at: UtcDateTime | None = None
     locale: Locale = "en"
     tags: list[Tag] = Field(default_factory=list, max_length=11)
     status: TicketStatus = "open"
     resolution: str | None = Field(None, max_length=MAX_TEXT_CHARS)
-    handling_seconds: float | None = Field(None, ge=0)
-
-    _dates = field_validator("created_at", mode="before")(lambda v: _to_datetime(v))
-
-    @field_validator("created_at")
-    @classmethod
-    def _plausible_date(cls, value: datetime | None) -> datetime | None:
-        # Duplicate windows and reports do date arithmetic: year 1 or 9999 would overflow it.
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        if value is not None and not EARLIEST_CONTACT <= value <= LATEST_CONTACT:
-            raise ValueError(f"created_at must lie between {EARLIEST_CONTACT:%Y} and {LATEST_CONTACT:%Y}")
-        return value
+    handling_seconds: Seconds | None = None
 
     @field_validator("body")
     @classmethod
@@ -223,8 +203,8 @@ class MergeRead(BaseModel):
 class LinkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    identity_id: int
-    customer_id: int
+    identity_id: RowIdInt
+    customer_id: RowIdInt
     reason: str = Field(min_length=1, max_length=2000)
 
 

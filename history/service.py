@@ -22,7 +22,7 @@ from core.changes import record_changes
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.jsonl import read_jsonl
-from core.schemas import ImportReport
+from core.schemas import MAX_ROW_ID, ImportReport, to_utc_in_range
 from history.duplicates import PoolEntry, duplicate_threshold, find_duplicates
 from history.identity import TICKETS, canonical_order_id, find_order_ids, order_id_variants, resolve_contact
 from history.lookup import get_ticket as get_ticket
@@ -171,7 +171,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
         at, _, pk = raw.partition("|")
-        return datetime.fromisoformat(at), int(pk)
+        ticket_pk = int(pk)
+        if not 1 <= ticket_pk <= MAX_ROW_ID:
+            raise ValueError("row id out of range")
+        return to_utc_in_range(datetime.fromisoformat(at)), ticket_pk
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInputError(
             "cursor is not one this endpoint returned", details={"cursor": cursor}

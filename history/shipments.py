@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError, UnauthorizedError
 from core.models import Tenant
+from core.schemas import UtcDateTime
 from history.models import Order, Shipment, ShipmentEvent, WebhookSecret
 from history.schemas import ShipmentIn
 
@@ -48,7 +49,7 @@ class ShipmentEventIn(BaseModel):
     tracking_number: str = Field(min_length=1, max_length=100)
     status: str = Field(min_length=1, max_length=50, description="Carrier status, e.g. in_transit, delivered")
     location: str | None = Field(None, max_length=300)
-    occurred_at: datetime = Field(description="When the carrier recorded the status (ISO 8601 with zone)")
+    occurred_at: UtcDateTime = Field(description="When the carrier recorded the status (ISO 8601 with zone)")
 
     @field_validator("tracking_number", "status")
     @classmethod
@@ -57,11 +58,6 @@ class ShipmentEventIn(BaseModel):
         if not value:
             raise ValueError("must not be blank")
         return value
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class ShipmentState(BaseModel):
@@ -113,7 +109,10 @@ def verify(session: Session, *, tenant_id: str | None, body: bytes, signature: s
     """The tenant id when the signature matches its secret; UnauthorizedError otherwise (one message for
     every cause, so a caller cannot probe which tenants exist)."""
     row = session.get(WebhookSecret, tenant_id) if tenant_id else None
-    if row is None or not signature or not hmac.compare_digest(sign(row.secret, body), signature.strip()):
+    # Bytes on both sides: compare_digest refuses a str with non-ASCII characters (a TypeError, so a 500),
+    # and header values may carry any byte.
+    given = signature.strip().encode("utf-8", "surrogateescape") if signature else b""
+    if row is None or not given or not hmac.compare_digest(sign(row.secret, body).encode("ascii"), given):
         raise UnauthorizedError(f"missing or invalid {SIGNATURE_HEADER} for tenant given in {TENANT_HEADER}")
     return row.tenant_id
 
@@ -123,6 +122,8 @@ def parse_event(body: bytes) -> ShipmentEventIn:
         return ShipmentEventIn.model_validate(json.loads(body))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidInputError("body is nested too deeply") from exc
     except ValidationError as exc:
         raise InvalidInputError("invalid shipment event", details=json.loads(exc.json())) from exc
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -11,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
-from core.schemas import Channel, Locale
+from core.ratelimit import Rate, RateLimits
+from core.schemas import Channel, Locale, Tag
+from history.identity import normalise_text, postcode_of
 from history.schemas import ContactIn, TicketCreate
 from indexing.engine import SearchEngine
 from kb import service as kb_service
@@ -22,7 +26,7 @@ from kb.suggest import suggest
 
 ContactTopic = Literal["tracking", "return", "refund", "damaged", "cancellation", "product_question", "other"]
 # The form's customer-facing topics mapped to the reason tags of DATA_FORMATS.md.
-TOPIC_TAGS: dict[str, tuple[str, ...]] = {
+TOPIC_TAGS: dict[str, tuple[Tag, ...]] = {
     "tracking": ("tracking", "delivery_change"),
     "return": ("return_label", "wrong_item"),
     "refund": ("refund_status",),
@@ -35,6 +39,9 @@ TOPIC_TAGS: dict[str, tuple[str, ...]] = {
 MIN_MESSAGE_CHARS = 12
 TOPIC_ARTICLES = 4
 SNIPPET_CHARS = 200
+
+
+Verification = Literal["not_requested", "verified", "not_verified", "unavailable"]
 
 
 class ContactSuggestRequest(BaseModel):
@@ -87,7 +94,7 @@ class ContactSuggestResult(BaseModel):
     topic: str
     matched_on: Literal["message", "topic"]
     suggestions: list[SuggestionRead]
-    verification: Literal["not_requested", "verified", "not_verified", "unavailable"]
+    verification: Verification
     order: OrderStatusRead | None
 
 
@@ -158,41 +165,85 @@ def _history_service() -> Any | None:
         return None
 
 
-def _norm_postcode(value: str) -> str:
-    return re.sub(r"[\s\-]", "", value).upper()
+@dataclass(frozen=True)
+class OrderCheckLimits:
+    """How many failed order checks an order, and a visitor, may collect per hour before the check locks.
+
+    Once locked, even the right secret is answered `not_verified`, exactly like an unknown order, so
+    the lock itself tells a guesser nothing.
+    """
+
+    limits: RateLimits
+    visitor: str
+    per_order: int
+    per_visitor: int
+
+    def _keys(self, tenant_id: str, order_key: str) -> tuple[tuple[str, Rate], tuple[str, Rate]]:
+        return (
+            (f"order-check:{tenant_id}:{order_key}", Rate(self.per_order, 3600)),
+            (f"order-check-visitor:{tenant_id}:{self.visitor}", Rate(self.per_visitor, 3600)),
+        )
+
+    def locked(self, tenant_id: str, order_key: str) -> bool:
+        return not all(self.limits.allowed(name, rate) for name, rate in self._keys(tenant_id, order_key))
+
+    def failed(self, tenant_id: str, order_key: str) -> None:
+        for name, rate in self._keys(tenant_id, order_key):
+            self.limits.hit(name, rate)
 
 
-def _verified(order: Any, *, email: str | None, postcode: str | None, identities: list[Any]) -> bool:
-    """The order's own e-mail or the customer's linked e-mails, or a postcode found in its address."""
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def _postcode_matches(address: str, postcode: str) -> bool:
+    """The whole postcode of the order's address, however it is spaced or cased ("bs7 8ad", "BS78AD");
+    a US ZIP may carry its +4. A part of the address (a street name, a house number) never matches."""
+    expected = postcode_of(normalise_text(address))
+    given = re.sub(r"[^0-9a-z]", "", normalise_text(postcode))
+    if not expected or not given:
+        return False
+    if len(expected) == 5 and expected.isdigit() and re.fullmatch(r"\d{9}", given):
+        given = given[:5]  # ZIP+4
+    return _same(given, expected)
+
+
+def _verified(order: Any, *, email: str | None, postcode: str | None) -> bool:
+    """A secret only the buyer holds: the order's own e-mail address, or the full postcode it ships to."""
     contact: dict[str, Any] = order.contact or {}
     if email:
-        wanted = email.strip().lower()
-        known = {str(contact.get("email") or "").strip().lower()}
-        known |= {i.value.strip().lower() for i in identities if i.kind == "email" and i.unlinked_at is None}
-        if wanted and wanted in known:
+        known = str(contact.get("email") or "").strip().lower()
+        if known and _same(email.strip().lower(), known):
             return True
-    if postcode and len(_norm_postcode(postcode)) >= 3:
-        address = _norm_postcode(str(contact.get("address") or ""))
-        if _norm_postcode(postcode) in address:
-            return True
+    if postcode and contact.get("address"):
+        return _postcode_matches(str(contact["address"]), postcode)
     return False
 
 
 def order_status(
-    session: Session, *, tenant_id: str, order_id: str, email: str | None, postcode: str | None
-) -> tuple[str, OrderStatusRead | None]:
-    """The live status of an order, only when the e-mail or postcode matches it.
+    session: Session,
+    *,
+    tenant_id: str,
+    order_id: str,
+    email: str | None,
+    postcode: str | None,
+    attempts: OrderCheckLimits | None = None,
+) -> tuple[Verification, OrderStatusRead | None]:
+    """The live status of an order, only when the e-mail or the postcode matches it.
 
-    An unknown order and a failed check read the same, so the form cannot be used to probe order ids.
+    An unknown order, a failed check and a locked check read the same (`not_verified`, nothing else),
+    so the form cannot be used to probe which order ids exist.
     """
     history = _history_service()
     if history is None:
         return "unavailable", None
     order = history.get_order(session, tenant_id=tenant_id, order_id=order_id)
-    if order is None:
+    order_key = str(order.id) if order is not None else re.sub(r"\W", "", order_id).lower()[:100]
+    if attempts is not None and attempts.locked(tenant_id, order_key):
         return "not_verified", None
-    identities = list(order.customer.identities) if order.customer is not None else []
-    if not _verified(order, email=email, postcode=postcode, identities=identities):
+    if order is None or not _verified(order, email=email, postcode=postcode):
+        if attempts is not None:
+            attempts.failed(tenant_id, order_key)
         return "not_verified", None
     return "verified", OrderStatusRead(
         order_id=order.order_id,
@@ -225,6 +276,7 @@ def contact_suggest(
     tenant_id: str,
     request: ContactSuggestRequest,
     threshold: float,
+    attempts: OrderCheckLimits | None = None,
 ) -> ContactSuggestResult:
     """Articles to show before the form can be sent, and the order status for a verified customer."""
     tags = TOPIC_TAGS[request.topic]
@@ -254,7 +306,7 @@ def contact_suggest(
             locale=request.locale,
             limit=min(request.top_k, TOPIC_ARTICLES),
         )
-    verification: Literal["not_requested", "verified", "not_verified", "unavailable"] = "not_requested"
+    verification: Verification = "not_requested"
     order = None
     if request.order_id and (request.email or request.postcode):
         verification, order = order_status(
@@ -263,6 +315,7 @@ def contact_suggest(
             order_id=request.order_id,
             email=request.email,
             postcode=request.postcode,
+            attempts=attempts,
         )
     return ContactSuggestResult(
         topic=request.topic,

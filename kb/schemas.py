@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.schemas import MAX_QUERY_CHARS, Channel, Locale, clean_text
+from core.schemas import MAX_QUERY_CHARS, Channel, Locale, UtcDateTime, clean_text
 
 
 class ArticleBase(BaseModel):
@@ -18,7 +18,7 @@ class ArticleBase(BaseModel):
     channels: list[Channel] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list, max_length=20)
     url: str | None = Field(None, max_length=2000)
-    updated_at: datetime | None = None
+    updated_at: UtcDateTime | None = None
 
     @field_validator("title", "body")
     @classmethod

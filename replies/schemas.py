@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from compliance.schemas import ComplianceResult
-from core.schemas import MAX_TEXT_CHARS, Channel, Locale, clean_text
+from core.schemas import MAX_TEXT_CHARS, Channel, Locale, RowIdInt, clean_text
 
 
 class MacroVersionCreate(BaseModel):
@@ -57,7 +57,7 @@ class DraftCreate(BaseModel):
     text: str | None = Field(None, max_length=MAX_TEXT_CHARS)
     channel: Channel | None = None
     locale: Locale | None = None
-    customer_id: int | None = Field(None, ge=1)
+    customer_id: RowIdInt | None = None
     order_id: str | None = Field(None, max_length=100)
     rewrite: bool = Field(True, description="Polish with the configured rewriter when one is set")
 

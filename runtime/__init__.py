@@ -21,6 +21,7 @@ import kb.events  # noqa: F401
 import kb.models  # noqa: F401
 import replies.models  # noqa: F401
 from core.db import make_engine, make_session_factory, session_scope
+from core.ratelimit import RateLimits
 from core.settings import ROOT, Settings
 from embeddings.encoder import load_encoder
 from history.source import TicketSource
@@ -45,6 +46,11 @@ class Runtime:
     def session(self) -> Iterator[Session]:
         with session_scope(self.session_factory) as session:
             yield session
+
+    @cached_property
+    def limits(self) -> RateLimits:
+        """Request limits and failed-check counters, shared by the HTTP layer and the services."""
+        return RateLimits(self.settings.rate_limit_storage_uri)
 
     @cached_property
     def search(self) -> SearchEngine:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from api.actor import actor_label
 from api.deps import AdminDep, PublicDep, SessionDep, TransactionRoute
 from core.schemas import ImportReport
 from insights import audit
@@ -59,7 +58,7 @@ def create_article(
         session,
         tenant_id=principal.tenant_id,
         article_in=body,
-        actor=actor_label(session, principal),
+        actor=principal.actor,
         override_reason=override_reason,
     )
     article, _ = service.upsert(session, tenant_id=principal.tenant_id, article_in=body)
@@ -74,7 +73,7 @@ def import_articles(
     override_reason: str | None = OverrideReason,
 ) -> ImportReport:
     """A batch of articles in the articles.jsonl shape: all or nothing."""
-    actor = actor_label(session, principal)
+    actor = principal.actor
     for article_in in body:
         audit.check_publish(
             session,
@@ -101,7 +100,7 @@ def update_article(
         session,
         tenant_id=principal.tenant_id,
         article_in=article_in,
-        actor=actor_label(session, principal),
+        actor=principal.actor,
         override_reason=override_reason,
     )
     article, _ = service.upsert(session, tenant_id=principal.tenant_id, article_in=article_in)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import PublicDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
+from api.deps import OrderCheckDep, PublicDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
 from kb.contact_form import (
     ContactSubmitRequest,
     ContactSubmitResult,
@@ -23,12 +23,15 @@ def contact_form_suggest(
     session: SessionDep,
     search: SearchDep,
     settings: SettingsDep,
+    attempts: OrderCheckDep,
 ) -> ContactSuggestResult:
     """Before submit: articles for the topic and message; the live order status when the customer verifies."""
     threshold = abstain_threshold(
         session, search, tenant_id=principal.tenant_id, default=settings.default_abstain_threshold
     )
-    return contact_suggest(session, search, tenant_id=principal.tenant_id, request=body, threshold=threshold)
+    return contact_suggest(
+        session, search, tenant_id=principal.tenant_id, request=body, threshold=threshold, attempts=attempts
+    )
 
 
 @router.post("/submit", response_model=ContactSubmitResult, status_code=201)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query, Response
 
 from api.deps import AgentDep, PublicDep, SessionDep, SettingsDep, TransactionRoute
+from core.schemas import UtcDateTime
 from kb import deflection
 from kb.deflection import DeflectionEventBatch, DeflectionReport, EventsAccepted
 
@@ -27,8 +27,8 @@ def get_deflection_report(
     principal: AgentDep,
     session: SessionDep,
     settings: SettingsDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcDateTime | None = None,
+    until: UtcDateTime | None = None,
     bucket: Literal["day", "week"] = "day",
     window_hours: int | None = Query(None, ge=1, le=24 * 90),
     format: Literal["json", "csv"] = "json",

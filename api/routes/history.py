@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, AgentDep, RowId, SessionDep, SettingsDep, TransactionRoute
-from core.schemas import ImportReport
+from core.schemas import ImportReport, UtcDateTime
 from history import identity, service
 from history.schemas import (
     CustomerHistory,
@@ -42,7 +40,7 @@ def link_identity(body: LinkRequest, principal: AgentDep, session: SessionDep) -
         tenant_id=principal.tenant_id,
         identity_id=body.identity_id,
         customer_id=body.customer_id,
-        actor=f"{principal.role}-key:{principal.key_id}",
+        actor=principal.actor,
         reason=body.reason,
     )
     return service.identity_read(linked)
@@ -57,7 +55,7 @@ def unlink_identity(
         session,
         tenant_id=principal.tenant_id,
         identity_id=identity_id,
-        actor=f"{principal.role}-key:{principal.key_id}",
+        actor=principal.actor,
         reason=body.reason,
     )
     return service.identity_read(moved)
@@ -69,8 +67,8 @@ def repeat_contacts(
     session: SessionDep,
     settings: SettingsDep,
     within_days: int | None = Query(None, ge=1, le=90),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcDateTime | None = None,
+    until: UtcDateTime | None = None,
 ) -> RepeatContactsReport:
     """Repeat-contact rate per reason and per channel (same customer, same reason, within N days)."""
     return reports.repeat_contacts(
@@ -83,6 +81,8 @@ def repeat_contacts(
 
 
 @router.get("/v1/reports/top-reasons", response_model=TopReasonsReport)
-def top_reasons(principal: AgentDep, session: SessionDep, until: datetime | None = None) -> TopReasonsReport:
+def top_reasons(
+    principal: AgentDep, session: SessionDep, until: UtcDateTime | None = None
+) -> TopReasonsReport:
     """The top five contact reasons per channel over the last 30, 60 and 90 days."""
     return reports.top_reasons(session, tenant_id=principal.tenant_id, until=until)

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query
 
 from api.deps import AdminDep, AgentDep, SessionDep, SettingsDep, TransactionRoute
+from core.schemas import UtcDateTime
 from insights.macros import macro_report
 from replies import macros
 from replies.schemas import MacroDetail, MacroPage, MacroRead, MacroReport, MacroVersionCreate
@@ -53,7 +52,7 @@ def save_macro(
         channel=channel,
         locale=locale,
         body=body.body,
-        created_by=f"key {principal.key_id}",
+        created_by=principal.actor,
         note=body.note,
     )
     return macros.to_read(version.macro, version)
@@ -64,8 +63,8 @@ def report_macros(
     principal: AgentDep,
     session: SessionDep,
     settings: SettingsDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: UtcDateTime | None = None,
+    until: UtcDateTime | None = None,
 ) -> MacroReport:
     """Usage, first-contact resolution per macro and tag, average handling time per tag."""
     return macro_report(

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.actor import actor_label
 from api.deps import AdminDep, AgentDep, RowId, SessionDep, TransactionRoute
 from privacy import service as privacy
 
@@ -17,7 +16,7 @@ router = APIRouter(prefix="/v1/customers", tags=["privacy"], route_class=Transac
 def export_customer(customer_id: RowId, principal: AgentDep, session: SessionDep) -> dict[str, Any]:
     """Everything held about the customer: identities, orders, messages, drafts (the export is audited)."""
     return privacy.export_customer(
-        session, tenant_id=principal.tenant_id, customer_id=customer_id, actor=actor_label(session, principal)
+        session, tenant_id=principal.tenant_id, customer_id=customer_id, actor=principal.actor
     )
 
 
@@ -28,6 +27,6 @@ def erase_customer(customer_id: RowId, principal: AdminDep, session: SessionDep)
     Returns the audit record's counts. Irreversible, hence admin only.
     """
     counts = privacy.erase_customer(
-        session, tenant_id=principal.tenant_id, customer_id=customer_id, actor=actor_label(session, principal)
+        session, tenant_id=principal.tenant_id, customer_id=customer_id, actor=principal.actor
     )
     return {"customer_id": customer_id, "erased": counts}

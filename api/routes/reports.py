@@ -3,13 +3,12 @@ and, for agents, the articles that answer each question of a ticket."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.actor import actor_label
 from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
+from core.schemas import UtcDateTime
 from insights import audit, gaps, impact, rootcause
 from insights.audit import KbAuditReport
 from insights.gaps import ContentGapReport
@@ -46,7 +45,7 @@ def content_gaps(
     search: SearchDep,
     settings: SettingsDep,
     days: int = Query(30, ge=1, le=gaps.MAX_DAYS),
-    until: datetime | None = None,
+    until: UtcDateTime | None = None,
     distance: float = Query(gaps.DEFAULT_DISTANCE, gt=0, lt=2, description="Cosine distance threshold"),
     min_size: int = Query(2, ge=1, le=100),
     limit: int = Query(20, ge=1, le=200),
@@ -73,7 +72,7 @@ def root_causes(
     principal: AgentDep,
     session: SessionDep,
     settings: SettingsDep,
-    until: datetime | None = None,
+    until: UtcDateTime | None = None,
     channel: str | None = Query(None, max_length=20, description="Only this channel's rows ('all' = totals)"),
     within_days: int | None = Query(None, ge=1, le=90, description="Repeat window; default the setting"),
     format: Literal["json", "csv"] = "json",
@@ -108,7 +107,7 @@ def set_root_cause(
         reason=reason,
         channel=channel,
         note=body,
-        actor=actor_label(session, principal),
+        actor=principal.actor,
     )
 
 
@@ -127,7 +126,7 @@ def impact_report(
     settings: SettingsDep,
     article_id: str | None = Query(None, max_length=200),
     macro_key: str | None = Query(None, max_length=64),
-    date: datetime | None = Query(None, description="When it changed; default its last change"),
+    date: Annotated[UtcDateTime | None, Query(description="When it changed; default its last change")] = None,
     days: int = Query(28, ge=1, le=impact.MAX_DAYS),
     reason: ReasonPath | None = None,
 ) -> ImpactReport:

@@ -37,6 +37,4 @@ def post_event(
 @router.post("/webhook-secret", response_model=WebhookSecretCreated, status_code=201)
 def rotate_webhook_secret(principal: AdminDep, session: SessionDep) -> WebhookSecretCreated:
     """Creates or rotates this tenant's webhook secret; the previous secret stops working at once."""
-    return shipments.rotate_secret(
-        session, tenant_id=principal.tenant_id, actor=f"{principal.role}-key:{principal.key_id}"
-    )
+    return shipments.rotate_secret(session, tenant_id=principal.tenant_id, actor=principal.actor)

@@ -125,10 +125,14 @@
     var controller = new AbortController();
     inflight = controller;
     var body = { topic: v.topic, message: v.message, channel: v.channel, locale: lang };
-    if (v.order_id && (v.email || v.postcode)) {
+    // Failed order checks are limited per order and visitor: only send a secret once it is complete,
+    // so half-typed e-mails and postcodes do not use up the customer's attempts.
+    var email = /^[^@\s]+@[^@\s]+\.[^@\s]{2,}$/.test(v.email) ? v.email : "";
+    var postcode = v.postcode.replace(/[^0-9A-Za-z]/g, "").length >= 4 ? v.postcode : "";
+    if (v.order_id && (email || postcode)) {
       body.order_id = v.order_id;
-      if (v.email) { body.email = v.email; }
-      if (v.postcode) { body.postcode = v.postcode; }
+      if (email) { body.email = email; }
+      if (postcode) { body.postcode = postcode; }
     }
     fetch("/v1/contact-form/suggest", {
       method: "POST", signal: controller.signal,

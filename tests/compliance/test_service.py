@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.schemas import MAX_TEXT_CHARS
 from compliance.service import check, detect_locale
 from core.errors import InvalidInputError
-from core.schemas import CHANNELS
+from core.schemas import CHANNELS, MAX_TEXT_CHARS
 
 
 def test_unknown_channel_raises_invalid_input() -> None:

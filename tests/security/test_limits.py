@@ -9,34 +9,30 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.security import RateLimiter, burst_for, normalise_origin
+from api.security import normalise_origin
 from core.errors import InvalidInputError
+from core.ratelimit import RateLimits, per_minute_with_burst
 from core.redact import install_log_redaction, redact, redact_with_report
 from core.settings import Settings
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 
 
-def test_token_bucket_refills_at_the_configured_rate() -> None:
-    limiter = RateLimiter()
-    allowed = [limiter.take("k", per_minute=60, burst=3, now=100.0) for _ in range(4)]
-    assert allowed[:3] == [0.0, 0.0, 0.0] and allowed[3] == pytest.approx(1.0)
-    assert limiter.take("k", per_minute=60, burst=3, now=101.01) == 0.0
-    assert limiter.take("other", per_minute=60, burst=3, now=101.01) == 0.0
-
-
-def test_limiter_memory_is_bounded() -> None:
-    limiter = RateLimiter(max_buckets=100)
-    for i in range(1000):
-        limiter.take(f"ip:{i}", per_minute=60, burst=5, now=0.0)
-    assert len(limiter._buckets) == 100
+def test_rates_allow_a_burst_then_the_minute_rate() -> None:
+    limits = RateLimits()
+    burst, minute = per_minute_with_burst(120, burst_seconds=15)
+    assert (burst.count, burst.seconds, minute.count, minute.seconds) == (30, 15, 120, 60) and burst.exact
+    waits = [limits.hit("k", burst, minute) for _ in range(31)]
+    assert waits[:30] == [0.0] * 30 and 1.0 <= waits[30] <= 15.0
+    assert limits.hit("other", burst, minute) == 0.0  # counters are per name
+    assert per_minute_with_burst(6, burst_seconds=10)[0].count == 5  # never below a handful
 
 
 def test_public_key_is_limited_per_visitor_to_typing_speed(
     settings: Settings, runtime: Runtime, tenant: TenantKeys
 ) -> None:
     app = create_app(settings, runtime=runtime, warm_sync=True)
-    burst = burst_for(settings.rate_limit_public_per_minute, seconds=15)
+    burst = per_minute_with_burst(settings.rate_limit_public_per_minute, burst_seconds=15)[0].count
     body = {"query": "where is my parcel"}
     with (
         TestClient(app, client=("203.0.113.5", 1000)) as visitor,
@@ -68,7 +64,8 @@ def test_per_ip_limit_covers_unauthenticated_guessing(tmp_path: pytest.TempPathF
         codes = [
             client.get("/v1/articles", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(8)
         ]
-    assert codes[:5] == [401] * 5 and codes[-1] == 429
+    # A sliding-window counter may let one more through when its window turns over mid-test.
+    assert codes[:5] == [401] * 5 and 429 in codes[6:]
     runtime.close()
 
 
