@@ -14,6 +14,7 @@ from functools import cache
 from compliance import lexicon as lx
 from compliance.channels import RuleSet
 from compliance.schemas import RuleCode
+from core import pii
 
 _I = re.IGNORECASE
 
@@ -245,7 +246,6 @@ _PHONE_CANDIDATE = re.compile(
 )
 _PHONE_CONTEXT = re.compile(lx.PHONE_CONTEXT, _I)
 _PHONE_CONTEXT_EXACT = re.compile(lx.PHONE_CONTEXT_EXACT, _I)
-_ID_CONTEXT = re.compile(lx.ID_CONTEXT, _I)
 _DECIMAL_AFTER = re.compile(r"^[.,]\d")
 
 
@@ -264,7 +264,7 @@ def _looks_like_phone(candidate: str, before: str) -> bool:
         return 8 <= count <= 15
     if _PHONE_CONTEXT_EXACT.search(before[-40:]):
         return 6 <= count <= 15
-    if _ID_CONTEXT.search(before[-30:]):
+    if pii.after_id_word(before):
         return False
     if _PHONE_CONTEXT.search(before[-25:]) and 7 <= count <= 15:
         return True
@@ -297,10 +297,6 @@ def detect_phone_number(text: str, ruleset: RuleSet) -> list[Finding]:
 
 # --- sensitive data ----------------------------------------------------------------------
 
-_CARD_CANDIDATE = re.compile(r"(?<![\w.\-])\d(?:[ \-]?\d){12,18}(?![\w])")
-_IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
-_CARD_CONTEXT = re.compile(lx.CARD_CONTEXT, _I)
-_IBAN_CONTEXT = re.compile(r"\b(?:iban|bank|konto|compte|cuenta|conto|rib|bic|swift)\b", _I)
 _SECRET = re.compile(lx.SECRET_WORD + lx.SECRET_FILLER + lx.SECRET_LINK + r"(?P<value>[^\s\"'»“”,;]{3,})", _I)
 # Domestic bank details and US social security numbers leak as much as an IBAN does.
 _BANK_DETAILS = re.compile(
@@ -311,55 +307,8 @@ _BANK_DETAILS = re.compile(
     r"\b(?:ssn|social\s+security\s+(?:number|no\.?))\s*:?\s*\d{3}-\d{2}-\d{4}\b",
     _I,
 )
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|35|6)")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def iban_valid(iban: str) -> bool:
-    compact = iban.replace(" ", "").upper()
-    if not 15 <= len(compact) <= 34 or not compact.isalnum():
-        return False
-    rearranged = compact[4:] + compact[:4]
-    numeric = "".join(str(int(char, 36)) for char in rearranged)
-    return int(numeric) % 97 == 1
-
-
-def _card_like(text: str, start: int, end: int) -> bool:
-    candidate = text[start:end]
-    digits = re.sub(r"\D", "", candidate)
-    before = text[max(0, start - 40) : start]
-    if luhn_valid(digits) and _CARD_PREFIX.match(digits) and len(digits) in (14, 15, 16, 19):
-        # A Luhn-valid order or tracking number is a coincidence, not a card.
-        return bool(_CARD_CONTEXT.search(before)) or not _ID_CONTEXT.search(before[-30:])
-    # Invalid check digit: still a leaked card when written as one next to the word "card".
-    card_shaped = re.fullmatch(r"\d{4}([ \-]?)\d{4}\1\d{4}\1\d{4}", candidate) is not None
-    return card_shaped and bool(_CARD_CONTEXT.search(before))
-
-
-def find_card_and_iban_spans(text: str) -> list[tuple[int, int]]:
-    spans = [m.span() for m in _CARD_CANDIDATE.finditer(text) if _card_like(text, *m.span())]
-    for match in _IBAN_CANDIDATE.finditer(text):
-        start, end = match.start(), match.end()
-        # The greedy pattern may swallow a following word; back off to the longest valid IBAN.
-        while end - start >= 15:
-            chunk = text[start:end].rstrip()
-            if iban_valid(chunk) or (
-                _IBAN_CONTEXT.search(text[max(0, start - 30) : start])
-                and re.fullmatch(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?", chunk)
-            ):
-                spans.append((start, start + len(chunk)))
-                break
-            end -= 1
-    return sorted(spans)
+# Cards and IBANs: one definition with core.redact, so redaction and the checker agree.
+find_card_and_iban_spans = pii.find_card_and_iban_spans
 
 
 def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
