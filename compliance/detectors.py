@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+
+import phonenumbers
 
 from compliance import lexicon as lx
 from compliance.channels import RuleSet
+from compliance.references import find_reference_spans
 from compliance.schemas import RuleCode
 from core import pii
 
@@ -31,11 +34,11 @@ class Finding:
 Detector = Callable[[str, RuleSet], list[Finding]]
 
 
-def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
+def _mask(text: str, spans: Iterable[tuple[int, int]], char: str = "x") -> str:
     """Overwrite spans with a word character so later patterns neither match nor touch them."""
     chars = list(text)
     for start, end in spans:
-        chars[start:end] = "x" * (end - start)
+        chars[start:end] = char * (end - start)
     return "".join(chars)
 
 
@@ -227,68 +230,68 @@ _AMOUNT = r"(?:\d{1,3}(?:[.,' \u00a0]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?
 _NOT_PHONE_NUMERICS = [
     re.compile(p, _I)
     for p in (
-        r"\b\d{3}-\d{7}-\d{7}\b",  # Amazon order id
-        r"\b\d{2}-\d{5}-\d{5}\b",  # eBay order number
-        r"\b\d{16,}\b",  # tracking numbers, long references
-        r"(?<![+\d])\b(?!00)\d{12,15}\b",  # Walmart order numbers, EAN/GTIN
+        r"\b\d{16,}\b",  # long references
         r"\b(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,}\b",  # 1Z.., JJD.., RR..GB, ASINs
         r"\b\d{4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,2}\b",  # ISO dates
-        r"\b\d{1,2}\s?[./-]\s?\d{1,2}\s?[./-]\s?(?:\d{4}|\d{2})\b",  # day-first / month-first dates
+        # day-first / month-first dates, but not the French "06.12.34.56.78"
+        r"(?<!\d[./-])\b\d{1,2}\s?[./-]\s?\d{1,2}\s?[./-]\s?(?:\d{4}|\d{2})\b(?!\s?[./-]\s?\d)",
         r"\b\d{1,2}\s?(?::|h)\s?\d{2}\b",  # times
         rf"(?:[$€£¥]|\b(?:eur|usd|gbp|chf)\b)\s?{_AMOUNT}",  # prices with a leading currency
         rf"\b{_AMOUNT}\s?(?:[$€£¥%]|(?:eur|usd|gbp|chf|euros?|dollars?|pounds?|kg|g|cm|mm|m|ml|l)\b)",
-        r"\b\d+[.,]\d{1,2}\b(?![.,]?\d)",  # amounts with decimals
+        r"(?<!\d[.,])\b\d+[.,]\d{1,2}\b(?![.,]?\d)",  # amounts with decimals
     )
 ]
-_PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+@/=&.\-])(?:\+|00)?\s?(?:\(\s?\+?\d{1,4}\s?\)\s?)?\d{1,15}"
-    r"(?:(?:\s?[./\-]\s?|[ \u00a0]|\s?\(\s?0\s?\)\s?)\(?\d{1,8}\)?){0,14}(?![\w@])"
-)
-_PHONE_CONTEXT = re.compile(lx.PHONE_CONTEXT, _I)
 _PHONE_CONTEXT_EXACT = re.compile(lx.PHONE_CONTEXT_EXACT, _I)
-_DECIMAL_AFTER = re.compile(r"^[.,]\d")
+_LONG_DIGIT_RUN = re.compile(r"(?<![+\d])\b(?!00)\d{12,15}\b")
+
+
+# Regions whose national formats the matcher tries for a number written without "+": the five reply
+# languages' countries and the US (Walmart). An international "+"/"00" number is read in any of them.
+PHONE_REGIONS: tuple[str, ...] = ("DE", "FR", "GB", "ES", "IT", "US")
 
 
 def _phone_mask(text: str) -> str:
     spans = find_link_spans(text) + find_email_spans(text) + find_card_and_iban_spans(text)
     spans += [m.span() for m in _BANK_DETAILS.finditer(text)]
+    spans += list(find_reference_spans(text))
     for pattern in _NOT_PHONE_NUMERICS:
         spans += [m.span() for m in pattern.finditer(text)]
-    return _mask(text, spans)
+    # A 12-15 digit run is a Walmart order number or a barcode, unless a phone word sits right before it.
+    spans += [
+        m.span()
+        for m in _LONG_DIGIT_RUN.finditer(text)
+        if not _PHONE_CONTEXT_EXACT.search(text[max(0, m.start() - 25) : m.start()])
+    ]
+    # "q", not "x": the matcher reads "x" after digits as an extension marker.
+    return _mask(text, spans, char="q")
 
 
-def _looks_like_phone(candidate: str, before: str) -> bool:
-    digits = re.sub(r"\D", "", candidate)
-    count = len(digits)
-    if candidate.startswith("+") or digits.startswith("00") and candidate.startswith("00"):
-        return 8 <= count <= 15
-    if _PHONE_CONTEXT_EXACT.search(before[-40:]):
-        return 6 <= count <= 15
-    if pii.after_id_word(before):
-        return False
-    if _PHONE_CONTEXT.search(before[-25:]) and 7 <= count <= 15:
-        return True
-    separated = bool(re.search(r"[\s./\-()]", candidate.strip()))
-    if separated:
-        return 7 <= count <= 13
-    return digits.startswith("0") and 9 <= count <= 11
+@lru_cache(maxsize=4096)
+def _phone_spans(text: str) -> tuple[tuple[int, int], ...]:
+    masked = _phone_mask(text)
+    found: list[tuple[int, int]] = []
+    for region in PHONE_REGIONS:
+        for match in phonenumbers.PhoneNumberMatcher(masked, region, leniency=phonenumbers.Leniency.VALID):
+            start, end = match.start, match.end
+            before = text[max(0, start - 40) : start]
+            international = match.raw_string.lstrip("( ").startswith(("+", "00"))
+            # "order 0113 496 0321" names an id; "call 0113 496 0321" a phone; "+44 ..." is always a phone.
+            if not international and pii.after_id_word(before) and not _PHONE_CONTEXT_EXACT.search(before):
+                continue
+            found.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(found, key=lambda span: (span[0], -span[1])):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
 
 
 def find_phone_spans(text: str) -> list[tuple[int, int]]:
-    masked = _phone_mask(text)
-    spans = []
-    for match in _PHONE_CANDIDATE.finditer(masked):
-        start, end = match.span()
-        while start < end and masked[start].isspace():
-            start += 1
-        if masked[start:end].count(")") > masked[start:end].count("(") and masked[end - 1] == ")":
-            end -= 1
-        candidate = masked[start:end]
-        if _DECIMAL_AFTER.match(masked[end : end + 2]):
-            continue
-        if _looks_like_phone(candidate, text[max(0, start - 40) : start]):
-            spans.append((start, end))
-    return spans
+    """[start, end) of every phone number, found by libphonenumber's matcher (valid numbers only) on the
+    text with links, addresses, cards, order and tracking numbers, dates, times and amounts masked."""
+    return list(_phone_spans(text))
 
 
 def detect_phone_number(text: str, ruleset: RuleSet) -> list[Finding]:
