@@ -18,6 +18,7 @@ from compliance.channels import RuleSet
 from compliance.references import find_reference_spans
 from compliance.schemas import RuleCode
 from core import pii
+from core.text import sentence_bounds, sentence_spans
 
 _I = re.IGNORECASE
 
@@ -40,12 +41,6 @@ def _mask(text: str, spans: Iterable[tuple[int, int]], char: str = "x") -> str:
     for start, end in spans:
         chars[start:end] = char * (end - start)
     return "".join(chars)
-
-
-def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    left = max(text.rfind(mark, 0, start) for mark in (". ", "! ", "? ", "\n", "¡", "¿"))
-    right_candidates = [i for i in (text.find(m, end) for m in (". ", "! ", "? ", "\n")) if i != -1]
-    return left + 1, (min(right_candidates) if right_candidates else len(text))
 
 
 # --- e-mail ------------------------------------------------------------------------------
@@ -213,7 +208,7 @@ def detect_external_link(text: str, ruleset: RuleSet) -> list[Finding]:
         if ruleset.is_allowed_domain(host):
             continue
         if ruleset.is_carrier_domain(host):
-            sent_start, sent_end = _sentence_bounds(text, start, end)
+            sent_start, sent_end = sentence_bounds(text, start, end)
             if _TRACKING_HINT.search(link) or _TRACKING_HINT.search(text[sent_start:sent_end]):
                 continue
             findings.append(Finding(start, end, f"carrier link to {host} without a tracking purpose"))
@@ -453,7 +448,7 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
         for match in _compiled(pattern).finditer(text):
             if _overlaps(match.span(), [(f.start, f.end) for f in findings]):
                 continue
-            sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+            sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
             sentence = text[sent_start:sent_end]
             # Windows before a match are bounded so that one huge sentence stays linear.
             if _compiled(lx.THANKS_FOR).search(text[max(sent_start, match.start() - 80) : match.start()]):
@@ -465,7 +460,7 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
             ):
                 add(sent_start + _lstrip_offset(sentence), sent_end, reason)
     for match in _compiled(lx.NEGATIVE_REVIEW).finditer(text):
-        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
         if _compiled(lx.NEGATIVE_STEER).search(text[max(sent_start, match.start() - 120) : match.start()]):
             add(
                 sent_start + _lstrip_offset(text[sent_start:sent_end]),
@@ -476,7 +471,7 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
     for match in _compiled(lx.CHANGE_PRONOUN).finditer(text):
         window = text[max(0, match.start() - 200) : match.start()]
         if review_noun.search(window):
-            sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+            sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
             add(
                 sent_start + _lstrip_offset(text[sent_start:sent_end]),
                 sent_end,
@@ -502,7 +497,7 @@ def detect_promotion(text: str, ruleset: RuleSet) -> list[Finding]:
     ]
     taken = [(f.start, f.end) for f in findings]
     for match in _compiled(lx.PROMOTION_WEAK).finditer(text):
-        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
         sentence = text[sent_start:sent_end]
         # "we cannot offer a discount" refuses one; it does not promote anything.
         if _compiled(lx.NEGATION).search(text[sent_start : match.start()]):
@@ -531,7 +526,7 @@ def detect_off_platform(text: str, ruleset: RuleSet) -> list[Finding]:
             Finding(match.start(), match.end(), "moves the conversation or sale off the platform")
         )
     for match in _compiled(lx.OWN_SITE).finditer(text):
-        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
         if shop_cue.search(prose[sent_start:sent_end]):
             findings.append(
                 Finding(match.start(), match.end(), "sends the buyer to the seller's own website")
@@ -543,10 +538,10 @@ def detect_off_platform(text: str, ruleset: RuleSet) -> list[Finding]:
     contacts += [
         ((f.start, f.end), "sends the buyer to buy outside the platform")
         for f in detect_external_link(text, ruleset)
-        if shop_cue.search(prose[slice(*_sentence_bounds(text, f.start, f.end))])
+        if shop_cue.search(prose[slice(*sentence_bounds(text, f.start, f.end))])
     ]
     for (start, end), reason in contacts:
-        sentence = _sentence_bounds(text, start, end)
+        sentence = sentence_bounds(text, start, end)
         if not _overlaps(sentence, [(f.start, f.end) for f in findings]):
             findings.append(Finding(start, end, reason))
     return sorted(findings, key=lambda f: f.start)
@@ -564,15 +559,8 @@ def _lstrip_offset(sentence: str) -> int:
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:
-    """(offset, sentence) pairs with surrounding whitespace removed."""
-    pieces = []
-    # A full stop inside "10.50" or "shop.com" does not end a sentence.
-    for match in re.finditer(r"(?:[^.!?\n¡¿]|[.!?](?=[^\s.!?]))+[.!?]*", text):
-        raw = match.group(0)
-        stripped = raw.strip()
-        if stripped:
-            pieces.append((match.start() + raw.index(stripped), stripped))
-    return pieces
+    """(offset, sentence) pairs of the one sentence splitter (core.text)."""
+    return [(start, text[start:end]) for start, end in sentence_spans(text)]
 
 
 DETECTORS: dict[RuleCode, Detector] = {

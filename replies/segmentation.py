@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from core.text import sentence_spans
+
 if TYPE_CHECKING:
     from replies.intents import IntentClassifier
 
@@ -312,10 +314,10 @@ _SURE = {
     for intent, patterns in _INTENT_PATTERNS.items()
 }
 
-# Sentence ends, plus connectors that usually start another request inside one sentence.
-_SPLIT = re.compile(
-    r"(?<=[.?!;])\s+|\n+|\s+(?:and also|also,|plus,|by the way,?|aussi,|et aussi|de plus,|ausserdem,?|außerdem,?|und auch|"
-    r"ademas,?|además,?|y tambien|y también|inoltre,?|e anche)\s+",
+# Inside one sentence (core.text's splitter), a semicolon or a connector usually starts another request.
+_REQUEST_BREAK = re.compile(
+    r"(?<=;)\s+|\s+(?:and also|also,|plus,|by the way,?|aussi,|et aussi|de plus,|ausserdem,?|außerdem,?|"
+    r"und auch|ademas,?|además,?|y tambien|y también|inoltre,?|e anche)\s+",
     re.IGNORECASE,
 )
 
@@ -340,14 +342,15 @@ def fold(text: str) -> str:
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
-    """[start, end) of each non-empty piece of the message."""
-    spans: list[tuple[int, int]] = []
-    position = 0
-    for match in _SPLIT.finditer(text):
-        spans.append((position, match.start()))
-        position = match.end()
-    spans.append((position, len(text)))
-    return [(s + len(text[s:e]) - len(text[s:e].lstrip()), e) for s, e in spans if text[s:e].strip()]
+    """[start, end) of each request-sized piece: a sentence, cut again at semicolons and connectors."""
+    pieces: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text):
+        position = start
+        for match in _REQUEST_BREAK.finditer(text, start, end):
+            pieces.append((position, match.start()))
+            position = match.end()
+        pieces.append((position, end))
+    return [(s, e) for s, e in pieces if text[s:e].strip()]
 
 
 _PARCEL = re.compile(
