@@ -49,6 +49,11 @@ ALLOWED_VARIABLES: frozenset[str] = frozenset(
         "article_title",
         "article_excerpt",
         "article_url",
+        "tracking_url",
+        "delayed",
+        "refund_date",
+        "refund_partial",
+        "order_total",
         # The reason tag of the question a holding line ("we are checking ...") acknowledges; not a fact.
         "topic",
     }
@@ -165,6 +170,9 @@ _SAMPLE = {
     "channel_name": "Amazon",
     "article_title": "Sample",
     "article_excerpt": "Sample.",
+    "tracking_url": "https://www.dhl.de/track?piececode=00000000",
+    "refund_date": "1 January 2026",
+    "order_total": "2.00 EUR",
     "topic": "tracking",
 }
 

@@ -18,7 +18,8 @@ from kb.audit import KbAuditReport
 from kb.gaps import ContentGapReport
 from kb.service import COLLECTION
 from kb.suggest import abstain_threshold
-from kb.ticket_articles import TicketArticles, articles_for_ticket
+from replies.answers import TicketArticles
+from replies.drafts import articles_for_ticket
 
 router = APIRouter(prefix="/v1", tags=["insights"], route_class=TransactionRoute)
 ReasonPath = Literal[
@@ -164,9 +165,5 @@ def suggested_articles(
 ) -> TicketArticles:
     """Per question of the ticket, the articles that answer it with the answering sentence highlighted."""
     return articles_for_ticket(
-        session,
-        search,
-        tenant_id=principal.tenant_id,
-        ticket_id=ticket_id,
-        threshold=_threshold(session, search, settings, principal.tenant_id),
+        session, search, tenant_id=principal.tenant_id, ticket_id=ticket_id, settings=settings
     )
