@@ -70,6 +70,9 @@ class RefundIn(BaseModel):
     refund_id: str = Field(min_length=1, max_length=100)
     status: str = Field("", max_length=50)
     amount: float = Field(0.0, ge=0)
+    processed_at: datetime | None = Field(None, description="When the refund was processed")
+
+    _dates = field_validator("processed_at", mode="before")(lambda v: _to_datetime(v))
 
 
 class OrderCreate(BaseModel):
@@ -86,8 +89,18 @@ class OrderCreate(BaseModel):
     currency: str = Field("EUR", min_length=3, max_length=3)
     shipment: ShipmentIn | None = None
     refund: RefundIn | None = None
+    fulfillment: Literal["FBA", "FBM"] | None = Field(
+        None, description="Amazon orders: FBA (fulfilled by Amazon) or FBM (merchant); AFN/MFN accepted"
+    )
 
     _dates = field_validator("placed_at", mode="before")(lambda v: _to_datetime(v))
+
+    @field_validator("fulfillment", mode="before")
+    @classmethod
+    def _fulfillment(cls, value: object) -> object:
+        # Amazon's reports say AFN (Amazon-fulfilled network) and MFN (merchant-fulfilled network).
+        aliases = {"afn": "FBA", "amazon": "FBA", "fba": "FBA", "mfn": "FBM", "merchant": "FBM", "fbm": "FBM"}
+        return aliases.get(value.strip().lower(), value) if isinstance(value, str) else value
 
 
 class TicketCreate(BaseModel):

@@ -163,6 +163,8 @@ def order_facts(order: Order, locale: str, *, now: datetime | None = None) -> li
             Fact("order_state", order.status.lower(), source),
             Fact("order_status", status_label(order.status, locale), source),
         ]
+    if order.channel == "amazon" and order.fulfillment == "FBA":
+        facts.append(Fact("fulfilled_by_amazon", "true", source))
     if order.placed_at:
         facts.append(Fact("placed_at", format_date(order.placed_at, locale), source))
     if order.items:

@@ -51,6 +51,7 @@ ALLOWED_VARIABLES: frozenset[str] = frozenset(
         "article_url",
         "tracking_url",
         "delayed",
+        "fulfilled_by_amazon",
         "refund_date",
         "refund_partial",
         "order_total",

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -62,7 +60,26 @@ PARCEL_ORDERS: list[dict[str, Any]] = [
             {"sku": "D-2", "title": "Dune cushion", "qty": 1, "price": 30.0},
         ],
         "shipment": {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "status": "delivered"},
-        "refund": {"refund_id": "AMZ-R-PART1", "status": "issued", "amount": 30.0},
+        "refund": {
+            "refund_id": "AMZ-R-PART1",
+            "status": "issued",
+            "amount": 30.0,
+            "processed_at": "2026-11-28",
+        },
+    },
+    {
+        "order_id": "304-5550005-0000005",
+        "channel": "amazon",
+        "placed_at": "2026-11-28T09:00:00Z",
+        "status": "shipped",
+        "fulfillment": "AFN",
+        "customer": {"email": "fba@marketplace.amazon.de", "name": "Max Frei"},
+        "items": [{"sku": "E-1", "title": "Eiche side table", "qty": 1, "price": 99.0}],
+        "shipment": {
+            "carrier": "Amazon Logistics",
+            "tracking_number": "TBA304858396000",
+            "status": "in_transit",
+        },
     },
 ]
 
@@ -131,8 +148,25 @@ def test_partial_refund_gives_amount_date_and_id(runtime: Runtime, parcels: str)
     )
     assert "AMZ-R-PART1" in draft.reply and "30.00 EUR" in draft.reply
     assert "partial refund; the order total was 100.00 EUR" in draft.reply
-    assert re.search(r"was issued on \d{1,2} \w+ \d{4}", draft.reply)
+    assert "was issued on 28 November 2026" in draft.reply
     assert draft.fact_check.passed
+
+
+def test_an_fba_order_says_amazon_handles_delivery_and_returns(runtime: Runtime, parcels: str) -> None:
+    draft = _draft(
+        runtime,
+        parcels,
+        channel="amazon",
+        locale="en",
+        order_id="304-5550005-0000005",
+        text="Where is my table?",
+    )
+    assert "is fulfilled by Amazon: Amazon ships it and handles its delivery and any return" in draft.reply
+    assert (
+        "TBA304858396000" in draft.reply
+        and "https://track.amazon.com/tracking/TBA304858396000" in draft.reply
+    )
+    assert draft.ready_to_send, draft.needs_you
 
 
 def test_account_questions_get_the_marketplaces_own_help(runtime: Runtime, parcels: str) -> None:
