@@ -9,11 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+
+import phonenumbers
 
 from compliance import lexicon as lx
 from compliance.channels import RuleSet
+from compliance.references import find_reference_spans
 from compliance.schemas import RuleCode
+from core import pii
+from core.text import sentence_bounds, sentence_spans
 
 _I = re.IGNORECASE
 
@@ -30,18 +35,12 @@ class Finding:
 Detector = Callable[[str, RuleSet], list[Finding]]
 
 
-def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
+def _mask(text: str, spans: Iterable[tuple[int, int]], char: str = "x") -> str:
     """Overwrite spans with a word character so later patterns neither match nor touch them."""
     chars = list(text)
     for start, end in spans:
-        chars[start:end] = "x" * (end - start)
+        chars[start:end] = char * (end - start)
     return "".join(chars)
-
-
-def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    left = max(text.rfind(mark, 0, start) for mark in (". ", "! ", "? ", "\n", "¡", "¿"))
-    right_candidates = [i for i in (text.find(m, end) for m in (". ", "! ", "? ", "\n")) if i != -1]
-    return left + 1, (min(right_candidates) if right_candidates else len(text))
 
 
 # --- e-mail ------------------------------------------------------------------------------
@@ -209,7 +208,7 @@ def detect_external_link(text: str, ruleset: RuleSet) -> list[Finding]:
         if ruleset.is_allowed_domain(host):
             continue
         if ruleset.is_carrier_domain(host):
-            sent_start, sent_end = _sentence_bounds(text, start, end)
+            sent_start, sent_end = sentence_bounds(text, start, end)
             if _TRACKING_HINT.search(link) or _TRACKING_HINT.search(text[sent_start:sent_end]):
                 continue
             findings.append(Finding(start, end, f"carrier link to {host} without a tracking purpose"))
@@ -226,69 +225,68 @@ _AMOUNT = r"(?:\d{1,3}(?:[.,' \u00a0]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?
 _NOT_PHONE_NUMERICS = [
     re.compile(p, _I)
     for p in (
-        r"\b\d{3}-\d{7}-\d{7}\b",  # Amazon order id
-        r"\b\d{2}-\d{5}-\d{5}\b",  # eBay order number
-        r"\b\d{16,}\b",  # tracking numbers, long references
-        r"(?<![+\d])\b(?!00)\d{12,15}\b",  # Walmart order numbers, EAN/GTIN
+        r"\b\d{16,}\b",  # long references
         r"\b(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,}\b",  # 1Z.., JJD.., RR..GB, ASINs
         r"\b\d{4}\s?[./-]\s?\d{1,2}\s?[./-]\s?\d{1,2}\b",  # ISO dates
-        r"\b\d{1,2}\s?[./-]\s?\d{1,2}\s?[./-]\s?(?:\d{4}|\d{2})\b",  # day-first / month-first dates
+        # day-first / month-first dates, but not the French "06.12.34.56.78"
+        r"(?<!\d[./-])\b\d{1,2}\s?[./-]\s?\d{1,2}\s?[./-]\s?(?:\d{4}|\d{2})\b(?!\s?[./-]\s?\d)",
         r"\b\d{1,2}\s?(?::|h)\s?\d{2}\b",  # times
         rf"(?:[$€£¥]|\b(?:eur|usd|gbp|chf)\b)\s?{_AMOUNT}",  # prices with a leading currency
         rf"\b{_AMOUNT}\s?(?:[$€£¥%]|(?:eur|usd|gbp|chf|euros?|dollars?|pounds?|kg|g|cm|mm|m|ml|l)\b)",
-        r"\b\d+[.,]\d{1,2}\b(?![.,]?\d)",  # amounts with decimals
+        r"(?<!\d[.,])\b\d+[.,]\d{1,2}\b(?![.,]?\d)",  # amounts with decimals
     )
 ]
-_PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+@/=&.\-])(?:\+|00)?\s?(?:\(\s?\+?\d{1,4}\s?\)\s?)?\d{1,15}"
-    r"(?:(?:\s?[./\-]\s?|[ \u00a0]|\s?\(\s?0\s?\)\s?)\(?\d{1,8}\)?){0,14}(?![\w@])"
-)
-_PHONE_CONTEXT = re.compile(lx.PHONE_CONTEXT, _I)
 _PHONE_CONTEXT_EXACT = re.compile(lx.PHONE_CONTEXT_EXACT, _I)
-_ID_CONTEXT = re.compile(lx.ID_CONTEXT, _I)
-_DECIMAL_AFTER = re.compile(r"^[.,]\d")
+_LONG_DIGIT_RUN = re.compile(r"(?<![+\d])\b(?!00)\d{12,15}\b")
+
+
+# Regions whose national formats the matcher tries for a number written without "+": the five reply
+# languages' countries and the US (Walmart). An international "+"/"00" number is read in any of them.
+PHONE_REGIONS: tuple[str, ...] = ("DE", "FR", "GB", "ES", "IT", "US")
 
 
 def _phone_mask(text: str) -> str:
     spans = find_link_spans(text) + find_email_spans(text) + find_card_and_iban_spans(text)
     spans += [m.span() for m in _BANK_DETAILS.finditer(text)]
+    spans += list(find_reference_spans(text))
     for pattern in _NOT_PHONE_NUMERICS:
         spans += [m.span() for m in pattern.finditer(text)]
-    return _mask(text, spans)
+    # A 12-15 digit run is a Walmart order number or a barcode, unless a phone word sits right before it.
+    spans += [
+        m.span()
+        for m in _LONG_DIGIT_RUN.finditer(text)
+        if not _PHONE_CONTEXT_EXACT.search(text[max(0, m.start() - 25) : m.start()])
+    ]
+    # "q", not "x": the matcher reads "x" after digits as an extension marker.
+    return _mask(text, spans, char="q")
 
 
-def _looks_like_phone(candidate: str, before: str) -> bool:
-    digits = re.sub(r"\D", "", candidate)
-    count = len(digits)
-    if candidate.startswith("+") or digits.startswith("00") and candidate.startswith("00"):
-        return 8 <= count <= 15
-    if _PHONE_CONTEXT_EXACT.search(before[-40:]):
-        return 6 <= count <= 15
-    if _ID_CONTEXT.search(before[-30:]):
-        return False
-    if _PHONE_CONTEXT.search(before[-25:]) and 7 <= count <= 15:
-        return True
-    separated = bool(re.search(r"[\s./\-()]", candidate.strip()))
-    if separated:
-        return 7 <= count <= 13
-    return digits.startswith("0") and 9 <= count <= 11
+@lru_cache(maxsize=4096)
+def _phone_spans(text: str) -> tuple[tuple[int, int], ...]:
+    masked = _phone_mask(text)
+    found: list[tuple[int, int]] = []
+    for region in PHONE_REGIONS:
+        for match in phonenumbers.PhoneNumberMatcher(masked, region, leniency=phonenumbers.Leniency.VALID):
+            start, end = match.start, match.end
+            before = text[max(0, start - 40) : start]
+            international = match.raw_string.lstrip("( ").startswith(("+", "00"))
+            # "order 0113 496 0321" names an id; "call 0113 496 0321" a phone; "+44 ..." is always a phone.
+            if not international and pii.after_id_word(before) and not _PHONE_CONTEXT_EXACT.search(before):
+                continue
+            found.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(found, key=lambda span: (span[0], -span[1])):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
 
 
 def find_phone_spans(text: str) -> list[tuple[int, int]]:
-    masked = _phone_mask(text)
-    spans = []
-    for match in _PHONE_CANDIDATE.finditer(masked):
-        start, end = match.span()
-        while start < end and masked[start].isspace():
-            start += 1
-        if masked[start:end].count(")") > masked[start:end].count("(") and masked[end - 1] == ")":
-            end -= 1
-        candidate = masked[start:end]
-        if _DECIMAL_AFTER.match(masked[end : end + 2]):
-            continue
-        if _looks_like_phone(candidate, text[max(0, start - 40) : start]):
-            spans.append((start, end))
-    return spans
+    """[start, end) of every phone number, found by libphonenumber's matcher (valid numbers only) on the
+    text with links, addresses, cards, order and tracking numbers, dates, times and amounts masked."""
+    return list(_phone_spans(text))
 
 
 def detect_phone_number(text: str, ruleset: RuleSet) -> list[Finding]:
@@ -297,10 +295,6 @@ def detect_phone_number(text: str, ruleset: RuleSet) -> list[Finding]:
 
 # --- sensitive data ----------------------------------------------------------------------
 
-_CARD_CANDIDATE = re.compile(r"(?<![\w.\-])\d(?:[ \-]?\d){12,18}(?![\w])")
-_IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
-_CARD_CONTEXT = re.compile(lx.CARD_CONTEXT, _I)
-_IBAN_CONTEXT = re.compile(r"\b(?:iban|bank|konto|compte|cuenta|conto|rib|bic|swift)\b", _I)
 _SECRET = re.compile(lx.SECRET_WORD + lx.SECRET_FILLER + lx.SECRET_LINK + r"(?P<value>[^\s\"'»“”,;]{3,})", _I)
 # Domestic bank details and US social security numbers leak as much as an IBAN does.
 _BANK_DETAILS = re.compile(
@@ -311,55 +305,8 @@ _BANK_DETAILS = re.compile(
     r"\b(?:ssn|social\s+security\s+(?:number|no\.?))\s*:?\s*\d{3}-\d{2}-\d{4}\b",
     _I,
 )
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|35|6)")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def iban_valid(iban: str) -> bool:
-    compact = iban.replace(" ", "").upper()
-    if not 15 <= len(compact) <= 34 or not compact.isalnum():
-        return False
-    rearranged = compact[4:] + compact[:4]
-    numeric = "".join(str(int(char, 36)) for char in rearranged)
-    return int(numeric) % 97 == 1
-
-
-def _card_like(text: str, start: int, end: int) -> bool:
-    candidate = text[start:end]
-    digits = re.sub(r"\D", "", candidate)
-    before = text[max(0, start - 40) : start]
-    if luhn_valid(digits) and _CARD_PREFIX.match(digits) and len(digits) in (14, 15, 16, 19):
-        # A Luhn-valid order or tracking number is a coincidence, not a card.
-        return bool(_CARD_CONTEXT.search(before)) or not _ID_CONTEXT.search(before[-30:])
-    # Invalid check digit: still a leaked card when written as one next to the word "card".
-    card_shaped = re.fullmatch(r"\d{4}([ \-]?)\d{4}\1\d{4}\1\d{4}", candidate) is not None
-    return card_shaped and bool(_CARD_CONTEXT.search(before))
-
-
-def find_card_and_iban_spans(text: str) -> list[tuple[int, int]]:
-    spans = [m.span() for m in _CARD_CANDIDATE.finditer(text) if _card_like(text, *m.span())]
-    for match in _IBAN_CANDIDATE.finditer(text):
-        start, end = match.start(), match.end()
-        # The greedy pattern may swallow a following word; back off to the longest valid IBAN.
-        while end - start >= 15:
-            chunk = text[start:end].rstrip()
-            if iban_valid(chunk) or (
-                _IBAN_CONTEXT.search(text[max(0, start - 30) : start])
-                and re.fullmatch(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?", chunk)
-            ):
-                spans.append((start, start + len(chunk)))
-                break
-            end -= 1
-    return sorted(spans)
+# Cards and IBANs: one definition with core.redact, so redaction and the checker agree.
+find_card_and_iban_spans = pii.find_card_and_iban_spans
 
 
 def detect_sensitive_data(text: str, ruleset: RuleSet) -> list[Finding]:
@@ -501,7 +448,7 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
         for match in _compiled(pattern).finditer(text):
             if _overlaps(match.span(), [(f.start, f.end) for f in findings]):
                 continue
-            sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+            sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
             sentence = text[sent_start:sent_end]
             # Windows before a match are bounded so that one huge sentence stays linear.
             if _compiled(lx.THANKS_FOR).search(text[max(sent_start, match.start() - 80) : match.start()]):
@@ -513,7 +460,7 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
             ):
                 add(sent_start + _lstrip_offset(sentence), sent_end, reason)
     for match in _compiled(lx.NEGATIVE_REVIEW).finditer(text):
-        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
         if _compiled(lx.NEGATIVE_STEER).search(text[max(sent_start, match.start() - 120) : match.start()]):
             add(
                 sent_start + _lstrip_offset(text[sent_start:sent_end]),
@@ -524,7 +471,7 @@ def detect_review_manipulation(text: str, ruleset: RuleSet) -> list[Finding]:
     for match in _compiled(lx.CHANGE_PRONOUN).finditer(text):
         window = text[max(0, match.start() - 200) : match.start()]
         if review_noun.search(window):
-            sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+            sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
             add(
                 sent_start + _lstrip_offset(text[sent_start:sent_end]),
                 sent_end,
@@ -550,7 +497,7 @@ def detect_promotion(text: str, ruleset: RuleSet) -> list[Finding]:
     ]
     taken = [(f.start, f.end) for f in findings]
     for match in _compiled(lx.PROMOTION_WEAK).finditer(text):
-        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
         sentence = text[sent_start:sent_end]
         # "we cannot offer a discount" refuses one; it does not promote anything.
         if _compiled(lx.NEGATION).search(text[sent_start : match.start()]):
@@ -579,7 +526,7 @@ def detect_off_platform(text: str, ruleset: RuleSet) -> list[Finding]:
             Finding(match.start(), match.end(), "moves the conversation or sale off the platform")
         )
     for match in _compiled(lx.OWN_SITE).finditer(text):
-        sent_start, sent_end = _sentence_bounds(text, match.start(), match.end())
+        sent_start, sent_end = sentence_bounds(text, match.start(), match.end())
         if shop_cue.search(prose[sent_start:sent_end]):
             findings.append(
                 Finding(match.start(), match.end(), "sends the buyer to the seller's own website")
@@ -591,10 +538,10 @@ def detect_off_platform(text: str, ruleset: RuleSet) -> list[Finding]:
     contacts += [
         ((f.start, f.end), "sends the buyer to buy outside the platform")
         for f in detect_external_link(text, ruleset)
-        if shop_cue.search(prose[slice(*_sentence_bounds(text, f.start, f.end))])
+        if shop_cue.search(prose[slice(*sentence_bounds(text, f.start, f.end))])
     ]
     for (start, end), reason in contacts:
-        sentence = _sentence_bounds(text, start, end)
+        sentence = sentence_bounds(text, start, end)
         if not _overlaps(sentence, [(f.start, f.end) for f in findings]):
             findings.append(Finding(start, end, reason))
     return sorted(findings, key=lambda f: f.start)
@@ -612,15 +559,8 @@ def _lstrip_offset(sentence: str) -> int:
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:
-    """(offset, sentence) pairs with surrounding whitespace removed."""
-    pieces = []
-    # A full stop inside "10.50" or "shop.com" does not end a sentence.
-    for match in re.finditer(r"(?:[^.!?\n¡¿]|[.!?](?=[^\s.!?]))+[.!?]*", text):
-        raw = match.group(0)
-        stripped = raw.strip()
-        if stripped:
-            pieces.append((match.start() + raw.index(stripped), stripped))
-    return pieces
+    """(offset, sentence) pairs of the one sentence splitter (core.text)."""
+    return [(start, text[start:end]) for start, end in sentence_spans(text)]
 
 
 DETECTORS: dict[RuleCode, Detector] = {

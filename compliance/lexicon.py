@@ -7,16 +7,7 @@ from __future__ import annotations
 
 APOS = "['’]"
 
-# Words that make a following number an identifier rather than a phone number.
-ID_CONTEXT = (
-    r"\b(?:orders?|order\s*(?:id|no|number|#)|commandes?|bestell\w*|auftrag\w*|pedidos?|ordin[ei]|"
-    r"tracking|track|suivi|sendung\w*|seguimiento|spedizion[ei]|tracciamento|colis|parcel|package|"
-    r"paket\w*|shipment|invoices?|factures?|rechnung\w*|facturas?|fattur[ae]|ref\w*|r[ée]f[ée]rence|"
-    r"sku|asin|ean|upc|isbn|gtin|items?|article|artikel\w*|articolo|art[ií]culo|model\w*|mod[eè]le|"
-    r"serial|s[ée]rie|serien\w*|case|ticket|rma|return|retour|r[üu]cksend\w*|devoluci[oó]n|reso|"
-    r"kunden\w*|client\w*|customer\s*(?:id|no|number)|siret|siren|vat|tva|ust\w*|mwst|iva|p\.?\s?iva|"
-    r"steuer\w*|hrb|account|konto|compte|cuenta|conto|transaction|transaktion|n[°ºo]|nr|no\.|#|id)\b\W{0,6}(?:\w+\W{1,3}){0,2}$"
-)
+# Identifier and card words live in core.pii, shared with redaction.
 
 PHONE_CONTEXT = (
     r"\b(?:call|phone|tel|tel[ée]phone|telefon\w*|tel[ée]fono|telefono|mobile|cell|handy|portable|"
@@ -341,11 +332,6 @@ ON_PLATFORM = (
 )
 
 # --- sensitive data ----------------------------------------------------------------------
-
-CARD_CONTEXT = (
-    r"\b(?:card|credit|debit|visa|mastercard|amex|carte|cb|karte|kreditkarte|tarjeta|carta|"
-    r"cart[ao]\s+di\s+credito)\b"
-)
 
 SECRET_WORD = (
     r"\b(?:password|passcode|passwort|kennwort|mot\s+de\s+passe|mdp|contrase[ñn]a|clave(?:\s+de\s+acceso)?|"

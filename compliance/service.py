@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from compliance.channels import RuleSet, get_ruleset
 from compliance.detectors import DETECTORS
@@ -59,14 +60,40 @@ def _resolve_locale(text: str, locale: str | None) -> str:
     return detect_locale(text)
 
 
-def find_violations(text: str, ruleset: RuleSet) -> list[Violation]:
-    """Every violation of the channel's enabled rules, ordered by position."""
+def protected_spans(text: str, facts: Sequence[str]) -> list[tuple[int, int]]:
+    """[start, end) of every occurrence of each fact value (order id, tracking number, amount...) in text."""
+    spans: list[tuple[int, int]] = []
+    for value in {f.strip() for f in facts if len(f.strip()) >= 3}:
+        start = text.find(value)
+        while start != -1:
+            spans.append((start, start + len(value)))
+            start = text.find(value, start + 1)
+    return sorted(spans)
+
+
+def _inside(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
+    return any(start <= span[0] and span[1] <= end for start, end in spans)
+
+
+def _overlaps(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in spans)
+
+
+def find_violations(text: str, ruleset: RuleSet, *, facts: Sequence[str] = ()) -> list[Violation]:
+    """Every violation of the channel's enabled rules, ordered by position.
+
+    ``facts`` are values the reply quotes from the order data (ids, tracking numbers, amounts): a finding
+    that lies inside one is the fact itself, not a phone number or a card, and is not reported.
+    """
+    protected = protected_spans(text, facts)
     violations = []
     for rule, config in ruleset.rules.items():
         fixable = rule in _FIXABLE and (
             rule not in ("email_address", "phone_number") or bool(ruleset.contact_wording)
         )
         for finding in DETECTORS[rule](text, ruleset):
+            if protected and _inside((finding.start, finding.end), protected):
+                continue
             violations.append(
                 Violation(
                     rule=rule,
@@ -94,8 +121,14 @@ def _splice(text: str, start: int, end: int, replacement: str) -> str:
     return left + replacement + right
 
 
-def apply_fixes(text: str, violations: list[Violation], ruleset: RuleSet, locale: str) -> str:
-    """Apply every fixable violation's safe fix, right to left so earlier spans stay valid."""
+def apply_fixes(
+    text: str, violations: list[Violation], ruleset: RuleSet, locale: str, *, facts: Sequence[str] = ()
+) -> str:
+    """Apply every fixable violation's safe fix, right to left so earlier spans stay valid.
+
+    A fix that would cut into one of ``facts`` is not applied: the violation stays for an agent.
+    """
+    protected = protected_spans(text, facts)
     fixed = text
     next_start = len(text) + 1
     for violation in sorted((v for v in violations if v.fixable), key=lambda v: v.start, reverse=True):
@@ -113,18 +146,25 @@ def apply_fixes(text: str, violations: list[Violation], ruleset: RuleSet, locale
             replacement = ""
         else:
             replacement = ""
+        if _overlaps((start, end), protected):
+            continue
         fixed = _splice(fixed, start, end, replacement)
         next_start = start
     return fixed
 
 
-def check(text: str, *, channel: str, locale: str | None = None) -> ComplianceResult:
-    """Check ``text`` against ``channel``'s rules; unknown channels raise InvalidInputError."""
+def check(
+    text: str, *, channel: str, locale: str | None = None, facts: Sequence[str] = ()
+) -> ComplianceResult:
+    """Check ``text`` against ``channel``'s rules; unknown channels raise InvalidInputError.
+
+    ``facts``: values from the order data the reply must keep verbatim (see find_violations, apply_fixes).
+    """
     ruleset = get_ruleset(channel)
     resolved_locale = _resolve_locale(text, locale)
-    violations = find_violations(text, ruleset)
-    fixed_text = apply_fixes(text, violations, ruleset, resolved_locale) if violations else text
-    remaining = find_violations(fixed_text, ruleset) if fixed_text != text else violations
+    violations = find_violations(text, ruleset, facts=facts)
+    fixed_text = apply_fixes(text, violations, ruleset, resolved_locale, facts=facts) if violations else text
+    remaining = find_violations(fixed_text, ruleset, facts=facts) if fixed_text != text else violations
     return ComplianceResult(
         channel=ruleset.channel,
         ruleset_version=ruleset.version,

@@ -2,8 +2,9 @@
 
 `redact(text)` is what other domains call before storing text a customer or agent wrote;
 `install_log_redaction()` scrubs every log record of the process.
-Detection is deliberately narrow (checksums, card prefixes and groupings) so order ids and
-tracking numbers, which drafts must keep, are not mistaken for cards.
+Cards and IBANs are found by core.pii, the same definition the compliance checker uses: checksums,
+issuer prefixes and the words before a number, so order ids and tracking numbers, which drafts must
+keep, are not mistaken for cards.
 """
 
 from __future__ import annotations
@@ -16,25 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
+from core import pii
+
 CARD_MASK = "[REDACTED:card]"
 IBAN_MASK = "[REDACTED:iban]"
 SECRET_MASK = "[REDACTED:secret]"
 KEY_MASK = "[REDACTED:api_key]"
 
-# 13-19 digits, either contiguous or in the groupings printed on cards (4-4-4-4(-3), 4-6-5 Amex,
-# 4-6-4 Diners). An Amazon order id (3-7-7 digits) has none of these shapes.
-_CARD = re.compile(
-    r"(?<![\d-])(?:"
-    r"\d{13,19}"
-    r"|\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}(?:\1\d{1,3})?"
-    r"|\d{4}([ -])\d{6}\2\d{4,5}"
-    r")(?![\d-]\d)"
-)
-# Issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro).
-_CARD_PREFIX = re.compile(
-    r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6011|64[4-9]|65|35|3[068]|62|5[06-9]|6)"
-)
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 _SECRET = re.compile(
     r"(?i)\b(password|passwort|passwd|pwd|passcode|mot de passe|contrase[ñn]a|wachtwoord|kennwort|"
     r"pin|cvv|cvc|cvv2|security code|one[- ]time code|otp)"
@@ -45,30 +34,10 @@ _API_KEY = re.compile(r"\bdfk_[a-z]{3}_[A-Za-z0-9_\-]{16,}")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*")
 
 
-def luhn_valid(digits: str) -> bool:
-    """The card-number checksum (ISO/IEC 7812)."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def iban_valid(candidate: str) -> bool:
-    """ISO 13616 mod-97 check on an IBAN without spaces."""
-    iban = candidate.replace(" ", "").upper()
-    if not 15 <= len(iban) <= 34 or not iban[:2].isalpha() or not iban[2:4].isdigit():
-        return False
-    rearranged = iban[4:] + iban[:4]
-    number = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(number) % 97 == 1
-
-
-def _is_card(match_text: str) -> bool:
-    digits = re.sub(r"[ -]", "", match_text)
-    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
+def _mask_spans(text: str, spans: list[tuple[int, int]], mask: str) -> str:
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + mask + text[end:]
+    return text
 
 
 @dataclass(frozen=True)
@@ -99,8 +68,13 @@ def redact_with_report(text: str) -> Redaction:
     out = _API_KEY.sub(replace("api_key", KEY_MASK), text)
     out = _BEARER.sub(lambda m: (found.update(["api_key"]), f"{m.group(1)} {KEY_MASK}")[1], out)
     out = _SECRET.sub(lambda m: (found.update(["secret"]), f"{m.group(1)}{m.group(2)}{SECRET_MASK}")[1], out)
-    out = _CARD.sub(replace("card", CARD_MASK, _is_card), out)
-    out = _IBAN.sub(replace("iban", IBAN_MASK, iban_valid), out)
+    cards = pii.find_card_spans(out)
+    found["card"] += len(cards)
+    out = _mask_spans(out, cards, CARD_MASK)
+    ibans = pii.find_iban_spans(out)
+    found["iban"] += len(ibans)
+    out = _mask_spans(out, ibans, IBAN_MASK)
+    found = +found  # drop kinds with no hit
     return Redaction(text=out, found=dict(found))
 
 

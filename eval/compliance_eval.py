@@ -14,7 +14,7 @@ from compliance.service import check
 from core.errors import InvalidInputError
 from core.jsonl import read_jsonl_numbered
 from core.schemas import CHANNELS
-from eval.metrics_classification import Confusion, precision_recall_f1, safe_ratio
+from eval.metrics import Confusion, precision_recall_f1, safe_ratio
 
 # rule code -> evidence (offending text) for each rule the system flags in one case
 Prediction = dict[str, list[str]]

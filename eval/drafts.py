@@ -84,6 +84,8 @@ def score_case(case: DraftRequestCase, draft: dict[str, Any]) -> dict[str, Any]:
     mentioned = [m for m in case.must_mention if _normalise(m) in reply]
     return {
         "id": case.id,
+        "locale": draft["locale"],
+        "ready_to_send": draft.get("ready_to_send", False),
         "expected_topics": case.expected_topics,
         "answered_topics": sorted(answered),
         "detected_topics": sorted(detected),
@@ -105,6 +107,24 @@ def score_case(case: DraftRequestCase, draft: dict[str, Any]) -> dict[str, Any]:
 
 
 def summarise(results: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
+    """The figures over every request, then the same per reply language (``by_locale``)."""
+    summary = _figures(results, latencies)
+    locales = sorted({r.get("locale", "") for r in results})
+    summary["by_locale"] = {
+        locale: {
+            k: v
+            for k, v in _figures(
+                [r for r in results if r.get("locale", "") == locale],
+                [t for r, t in zip(results, latencies, strict=False) if r.get("locale", "") == locale],
+            ).items()
+            if not k.startswith("latency")
+        }
+        for locale in locales
+    }
+    return summary
+
+
+def _figures(results: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
     expected = sum(len(r["expected_topics"]) for r in results)
     covered = sum(len(r["covered"]) for r in results)
     extra = sum(len(set(r["detected_topics"]) - set(r["expected_topics"])) for r in results)
@@ -123,6 +143,9 @@ def summarise(results: list[dict[str, Any]], latencies: list[float]) -> dict[str
         "must_mention_recall": round(mentioned / must, 4) if must else None,
         "invented_facts": sum(len(r["invented"]) for r in results),
         "compliance_pass_rate": round(sum(r["compliance_passed"] for r in results) / len(results), 4)
+        if results
+        else None,
+        "ready_to_send_rate": round(sum(r.get("ready_to_send", False) for r in results) / len(results), 4)
         if results
         else None,
         "latency_ms_p50": round(percentile(latencies, 50), 2),

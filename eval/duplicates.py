@@ -22,6 +22,7 @@ from core import calibration
 from core import keys as key_service
 from core.jsonl import read_jsonl_numbered
 from core.settings import Settings
+from eval import metrics
 from history import service
 from history.duplicates import COLLECTION, DEFAULT_THRESHOLD, find_duplicates
 from history.identity import normalise_email
@@ -62,22 +63,9 @@ def read_pairs(path: Path, known: set[str]) -> list[LabelledPair]:
     return read_jsonl_numbered(path, parse)
 
 
-def prf(predicted: Sequence[bool], gold: Sequence[bool]) -> dict[str, float | int]:
-    """Precision, recall and F1 of boolean predictions (1.0 precision when nothing is predicted)."""
-    tp = sum(p and g for p, g in zip(predicted, gold, strict=True))
-    fp = sum(p and not g for p, g in zip(predicted, gold, strict=True))
-    fn = sum(g and not p for p, g in zip(predicted, gold, strict=True))
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-    }
+def prf(predicted: Sequence[bool], gold: Sequence[bool]) -> dict[str, float | int | None]:
+    """Precision, recall and F1 of boolean predictions, rounded for the report (None when undefined)."""
+    return metrics.prf_of(predicted, gold).as_dict(digits=4)
 
 
 def best_threshold(scores: Sequence[float], gold: Sequence[bool]) -> float:
@@ -85,7 +73,8 @@ def best_threshold(scores: Sequence[float], gold: Sequence[bool]) -> float:
     candidates = sorted({s for s in scores if s > 0}, reverse=True)
     best, best_f1 = DEFAULT_THRESHOLD, -1.0
     for threshold in candidates:
-        f1 = float(prf([s >= threshold for s in scores], gold)["f1"])
+        # An undefined F1 (nothing predicted and nothing to find) is no better than the default.
+        f1 = metrics.prf_of([s >= threshold for s in scores], gold).f1 or 0.0
         if f1 > best_f1:
             best, best_f1 = threshold, f1
     return best

@@ -192,22 +192,102 @@ def bootstrap_ci(
     return low, high
 
 
+# Precision, recall and F1 have one convention in this project: a ratio whose denominator is zero
+# is undefined and reported as None, never as a flattering 1.0 or a damning 0.0 (precision with no
+# positive prediction, recall with no positive case, F1 with neither). Callers that need a number
+# (a threshold search) decide themselves what an undefined value is worth.
+
+
+@dataclass
+class Confusion:
+    """Counts for one binary decision (e.g. one rule code) over a set of cases."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, *, predicted: bool, actual: bool) -> None:
+        if predicted and actual:
+            self.tp += 1
+        elif predicted:
+            self.fp += 1
+        elif actual:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    def __iadd__(self, other: Confusion) -> Confusion:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.tn += other.tn
+        return self
+
+
+def safe_ratio(numerator: int, denominator: int) -> float | None:
+    """``numerator / denominator``, or None when undefined (nothing to divide by)."""
+    return numerator / denominator if denominator else None
+
+
 @dataclass(frozen=True)
 class PRF:
-    precision: float
-    recall: float
-    f1: float
+    precision: float | None
+    recall: float | None
+    f1: float | None
     tp: int
     fp: int
     fn: int
 
+    def as_dict(self, digits: int | None = None) -> dict[str, float | int | None]:
+        def fmt(value: float | None) -> float | None:
+            return None if value is None or digits is None else round(value, digits)
+
+        values = (self.precision, self.recall, self.f1)
+        shown = values if digits is None else tuple(fmt(v) for v in values)
+        return {
+            "precision": shown[0],
+            "recall": shown[1],
+            "f1": shown[2],
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+        }
+
 
 def prf(tp: int, fp: int, fn: int) -> PRF:
-    """Precision/recall/F1 from counts; an empty prediction set has precision 1.0 by convention."""
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return PRF(precision=precision, recall=recall, f1=f1, tp=tp, fp=fp, fn=fn)
+    """Precision, recall and F1 from counts.
+
+    Args:
+        tp, fp, fn: true positives, false positives, false negatives.
+
+    Returns:
+        A PRF; each of precision, recall and F1 is None when undefined (see the convention above).
+    """
+    return PRF(
+        precision=safe_ratio(tp, tp + fp),
+        recall=safe_ratio(tp, tp + fn),
+        f1=safe_ratio(2 * tp, 2 * tp + fp + fn),
+        tp=tp,
+        fp=fp,
+        fn=fn,
+    )
+
+
+def prf_of(predicted: Sequence[bool], gold: Sequence[bool]) -> PRF:
+    """P/R/F1 of boolean predictions against boolean gold labels."""
+    pairs = list(zip(predicted, gold, strict=True))
+    return prf(
+        tp=sum(p and g for p, g in pairs),
+        fp=sum(p and not g for p, g in pairs),
+        fn=sum(g and not p for p, g in pairs),
+    )
+
+
+def precision_recall_f1(counts: Confusion) -> dict[str, float | None]:
+    """``{"precision", "recall", "f1"}`` of one decision's counts (None when undefined)."""
+    result = prf(counts.tp, counts.fp, counts.fn)
+    return {"precision": result.precision, "recall": result.recall, "f1": result.f1}
 
 
 def duplicate_prf(predicted: Iterable[tuple[str, str]], gold: Iterable[tuple[str, str]]) -> PRF:

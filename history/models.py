@@ -77,6 +77,8 @@ class Order(TenantMixin, TimestampMixin, Base):
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
     placed_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(50), default="")
+    # "FBA" (fulfilled by Amazon: Amazon ships it and handles delivery and returns) or "FBM"; None = unknown.
+    fulfillment: Mapped[str | None] = mapped_column(String(3))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     contact: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))

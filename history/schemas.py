@@ -64,6 +64,7 @@ class RefundIn(BaseModel):
     refund_id: str = Field(min_length=1, max_length=100)
     status: str = Field("", max_length=50)
     amount: Amount = Field(0.0, ge=0)
+    processed_at: UtcDateTime | None = Field(None, description="When the refund was processed")
 
 
 class OrderCreate(BaseModel):
@@ -80,6 +81,16 @@ class OrderCreate(BaseModel):
     currency: str = Field("EUR", min_length=3, max_length=3)
     shipment: ShipmentIn | None = None
     refund: RefundIn | None = None
+    fulfillment: Literal["FBA", "FBM"] | None = Field(
+        None, description="Amazon orders: FBA (fulfilled by Amazon) or FBM (merchant); AFN/MFN accepted"
+    )
+
+    @field_validator("fulfillment", mode="before")
+    @classmethod
+    def _fulfillment(cls, value: object) -> object:
+        # Amazon's reports say AFN (Amazon-fulfilled network) and MFN (merchant-fulfilled network).
+        aliases = {"afn": "FBA", "amazon": "FBA", "fba": "FBA", "mfn": "FBM", "merchant": "FBM", "fbm": "FBM"}
+        return aliases.get(value.strip().lower(), value) if isinstance(value, str) else value
 
 
 class TicketCreate(BaseModel):

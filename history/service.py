@@ -121,6 +121,7 @@ def upsert_order(session: Session, *, tenant_id: str, order_in: OrderCreate) -> 
     order.channel = order_in.channel
     order.placed_at = order_in.placed_at
     order.status = order_in.status
+    order.fulfillment = order_in.fulfillment
     order.currency = order_in.currency.upper()
     order.contact = order_in.customer.model_dump(exclude_none=True)
     order.content_hash = content_hash
@@ -141,6 +142,7 @@ def upsert_order(session: Session, *, tenant_id: str, order_in: OrderCreate) -> 
                 refund_id=refund.refund_id,
                 status=refund.status,
                 amount=refund.amount,
+                **({"created_at": refund.processed_at} if refund.processed_at else {}),
             )
         ]
     )

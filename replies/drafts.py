@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -14,33 +13,40 @@ from sqlalchemy.orm import Session
 
 from compliance import service as compliance
 from compliance.channels import get_ruleset
-from compliance.detectors import detect_sensitive_data, find_email_spans, find_phone_spans
+from compliance.detectors import detect_sensitive_data, find_email_spans, find_phone_spans, link_host
+from compliance.schemas import ComplianceResult
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.redact import redact as redact_secrets
 from core.schemas import MARKETPLACES
 from core.settings import Settings
+from core.text import sentence_spans
 from history.identity import find_order_ids
 from history.lookup import get_ticket
-from history.models import Order
+from history.models import Order, Ticket
 from history.service import get_order, orders_for_customer
 from kb.models import Article
+from kb.suggest import abstain_threshold
 from replies import macros, rewriter
+from replies.answers import AnsweringArticle, QuestionArticles, TicketArticles, articles_for_question
 from replies.factcheck import check_facts
-from replies.facts import Fact, customer_name, order_facts
+from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
 from replies.intents import classifier_for
+from replies.message import customer_message, is_form_subject, latest_reply
 from replies.models import Draft
 from replies.schemas import (
     ArticleCited,
+    DraftCheckRead,
     DraftCreate,
     DraftRead,
     FactCheckRead,
     FactUsed,
     MacroUsed,
+    NeedsYou,
     QuestionCoverage,
     RewriteRead,
 )
-from replies.segmentation import Question, fold, segment
+from replies.segmentation import Question, segment
 
 if TYPE_CHECKING:
     from indexing.engine import SearchEngine
@@ -49,6 +55,15 @@ SUPPORTED_LOCALES = ("en", "fr", "de", "es", "it")
 # Reasons answered by an article alone; the others need the order's facts in a macro.
 ARTICLE_TOPICS = frozenset({"product_question", "wrong_item", "delivery_change", "other"})
 EXCERPT_CHARS = 300
+# A paragraph is written only when both the question's reason and its answer are at least this sure;
+# below it the question goes to the agent ("needs you") with the reason. Pattern-tagged questions score
+# 0.9 (0.6 through an ambiguous word), example-tagged ones their cosine (>= 0.4 by the classifier's own
+# floor), a search-found article its cosine above the tenant's abstain threshold.
+CONFIDENCE_FLOOR = 0.5
+# Facts a reply must keep verbatim: the checker never flags them and the fixer never edits them.
+PROTECTED_FACTS = frozenset(
+    {"order_id", "tracking_number", "tracking_url", "refund_id", "refund_amount", "order_total"}
+)
 _MISSING_REASON = {
     "carrier": "no shipment with a carrier is recorded",
     "tracking_number": "no tracking number is recorded",
@@ -72,7 +87,18 @@ class _Answer:
     order: Order | None = None
     text: str = ""
     macro: macros.RenderedMacro | None = None
-    article: Article | None = None
+    article: AnsweringArticle | None = None
+    confidence: float = 0.0
+    source: str = ""
+
+
+@dataclass
+class _Planned:
+    """One question with what answers it: its order and the articles, best first."""
+
+    question: Question
+    order: Order | None
+    articles: list[AnsweringArticle]
 
 
 @dataclass
@@ -83,6 +109,9 @@ class _Context:
     message: str
     customer_id: int | None
     default_order_id: str | None
+    contact_at: datetime
+    threshold: float
+    form_topic: str | None = None
     articles: list[Article] = field(default_factory=list)
     orders: dict[str, Order | None] = field(default_factory=dict)
 
@@ -90,6 +119,89 @@ class _Context:
         if order_id not in self.orders:
             self.orders[order_id] = get_order(session, tenant_id=self.tenant_id, order_id=order_id)
         return self.orders[order_id]
+
+
+def _context(
+    session: Session,
+    *,
+    tenant_id: str,
+    request: DraftCreate,
+    settings: Settings,
+    engine: SearchEngine | None,
+) -> tuple[_Context, Ticket | None]:
+    ticket = None
+    if request.ticket_id:
+        ticket = get_ticket(session, tenant_id=tenant_id, ticket_id=request.ticket_id)
+    if request.text:
+        message = latest_reply(request.text)
+    elif ticket is not None:
+        message = customer_message(ticket.subject, ticket.body)
+    else:
+        message = ""
+    channel = request.channel or (ticket.channel if ticket else None)
+    if not channel or not message.strip():
+        raise InvalidInputError("the draft needs the customer's text and the channel")
+    locale = (
+        request.locale or (ticket.locale if ticket else None) or compliance.detect_locale(message)
+    ).split("-")[0]
+    if locale not in SUPPORTED_LOCALES:
+        locale = "en"
+    threshold = settings.default_abstain_threshold
+    if engine is not None:
+        threshold = abstain_threshold(
+            session, engine, tenant_id=tenant_id, default=settings.default_abstain_threshold
+        )
+    ctx = _Context(
+        tenant_id=tenant_id,
+        channel=channel,
+        locale=locale,
+        message=message,
+        customer_id=request.customer_id or (ticket.customer_id if ticket else None),
+        default_order_id=request.order_id or (ticket.order_id if ticket else None),
+        contact_at=ticket.created_at if ticket else utcnow(),
+        threshold=threshold,
+        form_topic=ticket.tags[0]
+        if ticket is not None and is_form_subject(ticket.subject) and ticket.tags
+        else None,
+        articles=list(session.scalars(select(Article).where(Article.tenant_id == tenant_id))),
+    )
+    if ctx.customer_id is None and ctx.default_order_id:
+        linked = get_order(session, tenant_id=tenant_id, order_id=ctx.default_order_id)
+        ctx.customer_id = linked.customer_id if linked else None
+    return ctx, ticket
+
+
+def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[_Planned]:
+    """The questions of the message, each with its order and its answering articles.
+
+    The draft and the agent's per-question article panel both read this, so they cannot disagree.
+    """
+    classifier = classifier_for(engine.encoder_for("articles")) if engine is not None else None
+    questions = segment(ctx.message, classifier)
+    if not questions and ctx.form_topic:
+        # Nothing asked in words: the topic the customer picked in the contact form is the question.
+        questions = [
+            Question(
+                topic=ctx.form_topic, text=ctx.message.strip(), spans=[(0, len(ctx.message))], confidence=0.6
+            )
+        ]
+    planned: list[_Planned] = []
+    for question in questions:
+        order = _resolve_order(session, ctx, question)
+        items = " ".join(i.title for i in order.items) if order else ""
+        found = articles_for_question(
+            session,
+            engine,
+            tenant_id=ctx.tenant_id,
+            question=question,
+            channel=ctx.channel,
+            locale=ctx.locale,
+            threshold=ctx.threshold,
+            items=items,
+            articles=ctx.articles,
+        )
+        planned.append(_Planned(question, order, found))
+    return planned
 
 
 def compose(
@@ -103,36 +215,9 @@ def compose(
 ) -> DraftRead:
     """Composes, checks, stores and returns one draft reply."""
     started = time.perf_counter()
-    ticket = None
-    if request.ticket_id:
-        ticket = get_ticket(session, tenant_id=tenant_id, ticket_id=request.ticket_id)
-    message = request.text or (
-        f"{ticket.subject}\n{ticket.body}" if ticket and ticket.subject else ticket.body if ticket else ""
-    )
-    channel = request.channel or (ticket.channel if ticket else None)
-    if not channel or not message.strip():
-        raise InvalidInputError("the draft needs the customer's text and the channel")
-    locale = (
-        request.locale or (ticket.locale if ticket else None) or compliance.detect_locale(message)
-    ).split("-")[0]
-    if locale not in SUPPORTED_LOCALES:
-        locale = "en"
-    ctx = _Context(
-        tenant_id=tenant_id,
-        channel=channel,
-        locale=locale,
-        message=message,
-        customer_id=request.customer_id or (ticket.customer_id if ticket else None),
-        default_order_id=request.order_id or (ticket.order_id if ticket else None),
-        articles=list(session.scalars(select(Article).where(Article.tenant_id == tenant_id))),
-    )
-    if ctx.customer_id is None and ctx.default_order_id:
-        linked = get_order(session, tenant_id=tenant_id, order_id=ctx.default_order_id)
-        ctx.customer_id = linked.customer_id if linked else None
-    questions = segment(
-        message, classifier_for(engine.encoder_for("articles")) if engine is not None else None
-    )
-    answers = [_answer(session, ctx, q, engine, settings) for q in questions]
+    ctx, ticket = _context(session, tenant_id=tenant_id, request=request, settings=settings, engine=engine)
+    planned = _plan(session, ctx, engine)
+    answers = _deduplicate([_answer(session, ctx, p) for p in planned])
     if ctx.customer_id is None:
         ctx.customer_id = next(
             (a.order.customer_id for a in answers if a.order and a.order.customer_id), None
@@ -144,50 +229,45 @@ def compose(
         session,
         tenant_id=tenant_id,
         key="greeting",
-        channel=channel,
-        locale=locale,
+        channel=ctx.channel,
+        locale=ctx.locale,
         variables={"customer_name": name},
     )
     closing = macros.render_macro(
-        session, tenant_id=tenant_id, key="closing", channel=channel, locale=locale, variables={}
+        session, tenant_id=tenant_id, key="closing", channel=ctx.channel, locale=ctx.locale, variables={}
     )
-    answered = [a for a in answers if a.status == "answered"]
     # Unanswered questions keep their place with the holding line: the customer sees each one taken up.
     written = [a for a in answers if a.text]
     reply = "\n\n".join([greeting.text, *(a.text for a in written), closing.text])
 
     used_macros = [greeting, *(a.macro for a in written if a.macro), closing]
-    facts = _facts_used(answers, locale, reply)
-    cited = _unique_articles(a.article for a in answered if a.article)
-    sources = [f.value for a in answers if a.order for f in order_facts(a.order, locale)]
+    facts = _facts_used(answers, ctx, reply)
+    cited_ids = list(dict.fromkeys(a.article.id for a in answers if a.status == "answered" and a.article))
+    by_id = {art.external_id: art for art in ctx.articles}
+    cited = [by_id[i] for i in cited_ids if i in by_id]
+    order_fact_rows = [f for a in answers if a.order for f in _order_facts(a.order, ctx)]
+    sources = [f.value for f in order_fact_rows]
     sources += [f"{art.title}\n{art.body}\n{art.url or ''}" for art in cited]
     sources += [name or ""]
+    keep = sorted({f.value for f in order_fact_rows if f.name in PROTECTED_FACTS and f.value in reply})
 
-    result = compliance.check(reply, channel=channel, locale=locale)
+    result = compliance.check(reply, channel=ctx.channel, locale=ctx.locale, facts=keep)
     if result.violations and result.fixed_text != reply:
         reply = result.fixed_text
     fact_check = check_facts(reply, sources)
 
     rewrite = RewriteRead(attempted=False, accepted=False, reason="rewriter not configured")
     if request.rewrite and settings.rewriter_url:
-        outcome = rewriter.rewrite(reply, channel=channel, locale=locale, sources=sources, settings=settings)
+        outcome = rewriter.rewrite(
+            reply, channel=ctx.channel, locale=ctx.locale, sources=sources, settings=settings
+        )
         rewrite = RewriteRead(attempted=True, accepted=outcome.accepted, reason=outcome.reason)
         if outcome.accepted and outcome.compliance is not None:
             reply, result = outcome.text, outcome.compliance
             fact_check = check_facts(reply, sources)
 
-    coverage = [
-        QuestionCoverage(
-            topic=a.question.topic,
-            text=a.question.text,
-            status=a.status,  # type: ignore[arg-type]
-            reason=a.reason,
-            order_id=a.order.order_id if a.order else None,
-            macro=a.macro.key if a.macro else None,
-            article_id=a.article.external_id if a.article else None,
-        )
-        for a in answers
-    ]
+    needs_you = _needs_you(answers, keep, reply, result, fact_check.unsupported)
+    coverage = [_coverage(a) for a in answers]
     macro_rows = [
         {
             "key": m.key,
@@ -204,9 +284,9 @@ def compose(
         ticket_id=request.ticket_id,
         customer_id=ctx.customer_id,
         order_id=next((a.order.order_id for a in answers if a.order), ctx.default_order_id),
-        channel=channel,
-        locale=locale,
-        message=redact(message),
+        channel=ctx.channel,
+        locale=ctx.locale,
+        message=redact(ctx.message),
         reply=redact(reply),
         topics=[a.question.topic for a in answers],
         coverage=[c.model_dump() for c in coverage],
@@ -215,7 +295,7 @@ def compose(
         compliance_passed=not result.blocking,
         blocked=result.blocking or not fact_check.passed,
         rewritten=rewrite.accepted,
-        contact_at=ticket.created_at if ticket else utcnow(),
+        contact_at=ctx.contact_at,
         created_by_key=created_by_key,
     )
     session.add(draft)
@@ -223,14 +303,12 @@ def compose(
     return DraftRead(
         id=draft.id,
         ticket_id=request.ticket_id,
-        channel=channel,
-        locale=locale,
+        channel=ctx.channel,
+        locale=ctx.locale,
         customer_id=ctx.customer_id,
         reply=reply,
-        ready_to_send=bool(answers)
-        and all(a.status == "answered" for a in answers)
-        and fact_check.passed
-        and not result.blocking,
+        ready_to_send=bool(answers) and not needs_you,
+        needs_you=needs_you,
         questions=coverage,
         facts=facts,
         articles=[ArticleCited(id=a.external_id, title=a.title, url=a.url, locale=a.locale) for a in cited],
@@ -246,18 +324,123 @@ def compose(
     )
 
 
-def _answer(
-    session: Session, ctx: _Context, question: Question, engine: SearchEngine | None, settings: Settings
-) -> _Answer:
-    order = _resolve_order(session, ctx, question)
-    article = _pick_article(session, ctx, question, order, engine, settings)
-    if question.topic in ARTICLE_TOPICS:
+def _coverage(answer: _Answer) -> QuestionCoverage:
+    return QuestionCoverage(
+        topic=answer.question.topic,
+        text=answer.question.text,
+        status=answer.status,  # type: ignore[arg-type]
+        reason=answer.reason,
+        order_id=answer.order.order_id if answer.order else None,
+        macro=answer.macro.key if answer.macro else None,
+        article_id=answer.article.id if answer.article else None,
+        confidence=round(answer.confidence, 4),
+        source=answer.source,
+    )
+
+
+def _needs_you(
+    answers: list[_Answer],
+    kept: list[str],
+    reply: str,
+    result: ComplianceResult,
+    unsupported: list[str],
+) -> list[NeedsYou]:
+    """Everything that stops the draft from being sent as it is, each with its reason."""
+    items = [
+        NeedsYou(topic=a.question.topic, text=a.question.text, reason=a.reason)
+        for a in answers
+        if a.status != "answered"
+    ]
+    for value in kept:
+        if value not in reply:
+            items.append(
+                NeedsYou(topic=None, text=value, reason=f"a compliance fix would remove the fact {value}")
+            )
+    for violation in result.remaining_violations:
+        inside_fact = any(value in violation.text or violation.text in value for value in kept)
+        why = "it would remove a fact the reply needs" if inside_fact else "it cannot be fixed automatically"
+        items.append(
+            NeedsYou(
+                topic=None,
+                text=violation.text,
+                reason=f"compliance: {violation.rule} still present ({why}): {violation.explanation}",
+            )
+        )
+    for token in unsupported:
+        items.append(NeedsYou(topic=None, text=token, reason="a fact in the reply has no source"))
+    return items
+
+
+def _deduplicate(answers: list[_Answer]) -> list[_Answer]:
+    """Never the same paragraph twice: a question answered by a paragraph already written is covered by it."""
+    seen_text: dict[str, _Answer] = {}
+    seen_article: dict[str, _Answer] = {}
+    for answer in answers:
+        if not answer.text:
+            continue
+        if answer.status != "answered":
+            if answer.text in seen_text:
+                answer.text, answer.macro = "", None  # one holding line covers both questions
+            else:
+                seen_text[answer.text] = answer
+            continue
+        first = seen_text.get(answer.text) or (
+            seen_article.get(answer.article.id)
+            if answer.article and answer.macro and answer.macro.key in ("article_answer", "product_question")
+            else None
+        )
+        if first is not None:
+            answer.reason = (
+                f"answered by the same paragraph as the {first.question.topic} question ({first.reason})"
+            )
+            answer.text, answer.macro = "", None
+            continue
+        seen_text[answer.text] = answer
+        if answer.article is not None:
+            seen_article[answer.article.id] = answer
+    return answers
+
+
+def _order_facts(order: Order, ctx: _Context) -> list[Fact]:
+    facts = order_facts(order, ctx.locale, now=ctx.contact_at)
+    if ctx.channel in MARKETPLACES:
+        # A carrier's tracking page is the one link a marketplace allows, and only where it is allowed.
+        ruleset = get_ruleset(ctx.channel)
+        facts = [
+            f
+            for f in facts
+            if f.name != "tracking_url"
+            or "external_link" not in ruleset.rules
+            or ruleset.is_carrier_domain(link_host(f.value))
+        ]
+    return facts
+
+
+def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
+    question, order = planned.question, planned.order
+    article = planned.articles[0] if planned.articles else None
+    confidence = question.confidence
+    if question.marketplace_only and ctx.channel in MARKETPLACES:
+        key = "marketplace_help"
+        article = None
+    elif question.topic in ARTICLE_TOPICS:
         if article is None:
             return _pending(
                 session,
                 ctx,
-                _Answer(question, "needs_agent", "no macro or help article covers this question", order),
+                _Answer(
+                    question,
+                    "needs_agent",
+                    "no macro or help article covers this question",
+                    order,
+                    confidence=0.0,
+                ),
             )
+        confidence = (
+            min(confidence, article.confidence)
+            if article.picked_by == "search"
+            else min(confidence, article.confidence)
+        )
         key = (
             "product_question"
             if question.topic == "product_question" and order and order.items
@@ -272,14 +455,42 @@ def _answer(
                     question,
                     "needs_agent",
                     "which order? no order id in the message and none linked to this customer",
+                    confidence=confidence,
                 ),
             )
         key = question.topic
-    variables: dict[str, object] = {f.name: f.value for f in order_facts(order, ctx.locale)} if order else {}
-    if article is not None:
+    if confidence < CONFIDENCE_FLOOR:
+        what = (
+            f"article {article.id} ({article.picked_by})"
+            if article and key != question.topic
+            else "the reason"
+        )
+        return _pending(
+            session,
+            ctx,
+            _Answer(
+                question,
+                "needs_agent",
+                f"not sure enough: confidence {confidence:.2f} in {what} under the floor {CONFIDENCE_FLOOR}",
+                order,
+                article=article,
+                confidence=confidence,
+            ),
+        )
+    variables: dict[str, object] = {f.name: f.value for f in _order_facts(order, ctx)} if order else {}
+    variables["channel_name"] = CHANNEL_NAMES.get(ctx.channel, ctx.channel)
+    if order is not None:
+        variables["channel_name"] = next(
+            (f.value for f in order_facts(order, ctx.locale) if f.name == "channel_name"),
+            variables["channel_name"],
+        )
+    if article is not None and key in ("product_question", "article_answer"):
+        found = next((a for a in ctx.articles if a.external_id == article.id), None)
         variables["article_title"] = article.title
-        if article.locale == ctx.locale:
-            variables["article_excerpt"] = excerpt(article.body)
+        if found is not None and found.locale == ctx.locale:
+            text = passage_excerpt(found.body, article)
+            if text:
+                variables["article_excerpt"] = text
         if article.url and ctx.channel not in MARKETPLACES:
             variables["article_url"] = article.url
     try:
@@ -294,19 +505,37 @@ def _answer(
     except macros.MacroRenderError as exc:
         what = _MISSING_REASON.get(exc.missing or "", exc.message)
         where = f"order {order.order_id}: " if order else ""
-        unanswered = _Answer(question, "needs_agent", f"{where}{what}", order, article=article)
+        unanswered = _Answer(
+            question, "needs_agent", f"{where}{what}", order, article=article, confidence=confidence
+        )
         return _pending(session, ctx, unanswered)
     except NotFoundError as exc:
-        return _pending(session, ctx, _Answer(question, "needs_agent", exc.message, order, article=article))
-    if question.topic == "other" and article is not None and article.tags and "other" not in article.tags:
-        # An open question answered by, say, the warranty article was a product question all along.
-        question.topic = article.tags[0]
-    reason = f"macro {rendered.key} v{rendered.version}" + (
-        f" with facts of order {order.order_id}" if order else ""
-    )
+        return _pending(
+            session,
+            ctx,
+            _Answer(question, "needs_agent", exc.message, order, article=article, confidence=confidence),
+        )
+    if question.topic == "other" and article is not None and not question.marketplace_only:
+        tags = next((a.tags for a in ctx.articles if a.external_id == article.id), [])
+        if tags and "other" not in tags:
+            # An open question answered by, say, the warranty article was a product question all along.
+            question.topic = tags[0]
+    source = f"macro {rendered.key} v{rendered.version}"
+    if order is not None and key not in ("article_answer", "marketplace_help"):
+        source += f" with facts of order {order.order_id}"
     if article is not None and key in ("product_question", "article_answer"):
-        reason += f", article {article.external_id}"
-    return _Answer(question, "answered", reason, order, rendered.text, rendered, article)
+        source += f", article {article.id} ({'search' if article.picked_by == 'search' else 'reason tag'})"
+    return _Answer(
+        question,
+        "answered",
+        source,
+        order,
+        rendered.text,
+        rendered,
+        article if key in ("product_question", "article_answer") or key == question.topic else None,
+        confidence=confidence,
+        source=source,
+    )
 
 
 def _pending(session: Session, ctx: _Context, answer: _Answer) -> _Answer:
@@ -329,6 +558,7 @@ def _pending(session: Session, ctx: _Context, answer: _Answer) -> _Answer:
         answer.reason = f"{answer.reason}; holding line unavailable: {exc.message}"
         return answer
     answer.text, answer.macro = rendered.text, rendered
+    answer.source = f"macro pending v{rendered.version} (holding line)"
     return answer
 
 
@@ -364,64 +594,35 @@ def _resolve_order(session: Session, ctx: _Context, question: Question) -> Order
     return orders[0]
 
 
-@lru_cache(maxsize=4096)
-def _words(text: str) -> frozenset[str]:
-    return frozenset(re.findall(r"[a-z0-9]{3,}", fold(text)))
+def _clean(line: str) -> str:
+    text = re.sub(r"[#*_`>|]+", "", line).strip()
+    return re.sub(r"^[-•]\s*|^\d+[.)]\s+", "", text).strip()
 
 
-def _pick_article(
-    session: Session,
-    ctx: _Context,
-    question: Question,
-    order: Order | None,
-    engine: SearchEngine | None,
-    settings: Settings,
-) -> Article | None:
-    """A help article for the question: by reason tag and channel, or by search for open questions."""
-    items = " ".join(i.title for i in order.items) if order else ""
-    if engine is not None and question.topic in ("product_question", "other"):
-        from kb.suggest import abstain_threshold, suggest
-
-        threshold = abstain_threshold(
-            session, engine, tenant_id=ctx.tenant_id, default=settings.default_abstain_threshold
+def passage_excerpt(body: str, answer: AnsweringArticle) -> str:
+    """What the reply quotes from an article: its opening prose, then the sentence that answers the
+    question when the opening does not hold it (with the line that introduces a list item)."""
+    intro = excerpt(body)
+    start = answer.passage_start + answer.highlight[0]
+    end = answer.passage_start + answer.highlight[1]
+    if answer.picked_by != "search" or end <= start:
+        return intro
+    best = _clean(body[start:end])
+    if not best or _clean(best) in intro:
+        return intro
+    if body[start:end].lstrip().startswith(("-", "•", "*")) or re.match(r"\s*\d+[.)]\s", body[start:end]):
+        lead = next(
+            (
+                _clean(line)
+                for line in reversed(body[answer.passage_start : start].splitlines())
+                if _clean(line) and not line.lstrip().startswith(("-", "•", "*"))
+            ),
+            "",
         )
-        tags = (question.topic,) if question.topic != "other" else None
-        result = suggest(
-            session,
-            engine,
-            tenant_id=ctx.tenant_id,
-            query=f"{question.text} {items}".strip(),
-            channel=ctx.channel,
-            locale=ctx.locale,
-            top_k=5,
-            threshold=threshold,
-            tags=tags,
-        )
-        by_id = {a.external_id: a for a in ctx.articles}
-        for suggestion in result.suggestions:
-            if tags is None or question.topic in suggestion.tags:
-                return by_id.get(suggestion.id)
-        if question.topic == "other":
-            return None
-    wanted = _words(f"{question.text} {items}")
-    best: tuple[float, Article] | None = None
-    for article in ctx.articles:
-        if question.topic not in article.tags or (article.channels and ctx.channel not in article.channels):
-            continue
-        overlap = len(wanted & _words(f"{article.title} {article.tags}")) + 0.2 * len(
-            wanted & _words(article.body)
-        )
-        score = (
-            2.0 * (ctx.channel in article.channels)
-            + 1.5 * (article.locale == ctx.locale)
-            + 0.5 * (article.locale == "en")
-            + 0.3 * overlap
-        )
-        if question.topic == "product_question" and overlap < 1:
-            continue  # a care guide for the wrong product answers nothing
-        if best is None or score > best[0]:
-            best = (score, article)
-    return best[1] if best else None
+        best = f"{lead} {best}".strip() if lead.endswith(":") else best
+    best = best.rstrip(";,") + ("" if best.endswith((".", "!", "?", ":")) else ".")
+    best = best[:1].upper() + best[1:]
+    return f"{intro} {best}".strip() if len(intro) + len(best) < 2 * EXCERPT_CHARS else best
 
 
 def excerpt(body: str) -> str:
@@ -433,29 +634,105 @@ def excerpt(body: str) -> str:
         text = re.sub(r"\s+", " ", text)
         if len(text) <= EXCERPT_CHARS:
             return text
-        cut = text.rfind(". ", 0, EXCERPT_CHARS)
-        return text[: cut + 1] if cut > 60 else text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
+        ends = [e for _, e in sentence_spans(text) if 60 < e <= EXCERPT_CHARS]
+        return text[: ends[-1]] if ends else text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
     return ""
 
 
-def _facts_used(answers: list[_Answer], locale: str, reply: str) -> list[FactUsed]:
+def _facts_used(answers: list[_Answer], ctx: _Context, reply: str) -> list[FactUsed]:
     seen: dict[tuple[str, str], Fact] = {}
     for answer in answers:
         if answer.order is None or not answer.text:
             continue
-        for fact in order_facts(answer.order, locale):
-            if fact.name.endswith("_state") or fact.name == "channel_name":
+        for fact in _order_facts(answer.order, ctx):
+            if fact.name.endswith("_state") or fact.name in ("channel_name", "delayed", "refund_partial"):
                 continue
             if fact.value and fact.value in reply:
                 seen.setdefault((fact.name, fact.value), fact)
     return [FactUsed(name=f.name, value=f.value, source=f.source) for f in seen.values()]
 
 
-def _unique_articles(articles: Iterable[Article]) -> list[Article]:
-    unique: dict[str, Article] = {}
-    for article in articles:
-        unique.setdefault(article.external_id, article)
-    return list(unique.values())
+def articles_for_ticket(
+    session: Session, engine: SearchEngine, *, tenant_id: str, ticket_id: str, settings: Settings
+) -> TicketArticles:
+    """The agent's panel: per question of the ticket, the articles that answer it, best first.
+
+    The same questions, orders and article choice as the draft (one computation): the draft cites the
+    first article of each question it answers with an article.
+    """
+    ctx, ticket = _context(
+        session,
+        tenant_id=tenant_id,
+        request=DraftCreate(ticket_id=ticket_id),
+        settings=settings,
+        engine=engine,
+    )
+    assert ticket is not None
+    questions = [
+        QuestionArticles(
+            topic=p.question.topic, text=p.question.text, spans=p.question.spans, articles=p.articles
+        )
+        for p in _plan(session, ctx, engine)
+    ]
+    return TicketArticles(
+        ticket_id=ticket.external_id,
+        channel=ctx.channel,
+        locale=ctx.locale,
+        ticket_text=ctx.message,
+        threshold=ctx.threshold,
+        questions=questions,
+    )
+
+
+def recheck(session: Session, *, tenant_id: str, draft_id: int, text: str) -> DraftCheckRead:
+    """Re-checks an agent's edit of a stored draft before it is sent: compliance with the same facts kept
+    verbatim, every number, id and date still backed by a source, and the facts the draft needed."""
+    draft = session.scalar(select(Draft).where(Draft.tenant_id == tenant_id, Draft.id == draft_id))
+    if draft is None:
+        raise NotFoundError(f"no draft {draft_id}")
+    order_ids = dict.fromkeys([*(c.get("order_id") for c in draft.coverage), draft.order_id])
+    ctx = _Context(
+        tenant_id=tenant_id,
+        channel=draft.channel,
+        locale=draft.locale,
+        message="",
+        customer_id=draft.customer_id,
+        default_order_id=draft.order_id,
+        contact_at=draft.contact_at,
+        threshold=0.0,
+    )
+    orders = [o for o in (ctx.order(session, oid) for oid in order_ids if oid) if o is not None]
+    order_fact_rows = [f for o in orders for f in _order_facts(o, ctx)]
+    articles = list(
+        session.scalars(
+            select(Article).where(Article.tenant_id == tenant_id, Article.external_id.in_(draft.articles))
+        )
+    )
+    name = (
+        customer_name(session, tenant_id=tenant_id, customer_id=draft.customer_id)
+        if draft.customer_id
+        else None
+    )
+    sources = [f.value for f in order_fact_rows] + [f"{a.title}\n{a.body}\n{a.url or ''}" for a in articles]
+    sources += [name or ""]
+    needed = sorted(
+        {f.value for f in order_fact_rows if f.name in PROTECTED_FACTS and f.value in draft.reply}
+    )
+    kept = [value for value in needed if value in text]
+    result = compliance.check(text, channel=draft.channel, locale=draft.locale, facts=kept)
+    fact_check = check_facts(text, sources)
+    missing = [value for value in needed if value not in text]
+    unanswered = [c["topic"] for c in draft.coverage if c.get("status") != "answered"]
+    return DraftCheckRead(
+        draft_id=draft.id,
+        compliance=result,
+        fact_check=FactCheckRead(
+            passed=fact_check.passed, checked=fact_check.checked, unsupported=fact_check.unsupported
+        ),
+        missing_facts=missing,
+        unanswered_topics=unanswered,
+        ready_to_send=not result.violations and fact_check.passed and not unanswered,
+    )
 
 
 def redact(text: str) -> str:

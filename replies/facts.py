@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from history.models import Customer, Order
+from replies.carriers import tracking_url
 
 _MONTHS = {
     "en": "January February March April May June July August September October November December",
@@ -139,8 +140,19 @@ def customer_name(session: Session, *, tenant_id: str, customer_id: int) -> str 
     return name.strip() or None if name else None
 
 
-def order_facts(order: Order, locale: str) -> list[Fact]:
-    """Every fact a macro may use about this order; absent data gives no fact (the macro then cannot render)."""
+# Refund states after which the money has left: the refund's date is then its processing date.
+PROCESSED_REFUND_STATES = frozenset({"issued", "completed", "refunded", "processed", "paid"})
+
+
+def order_total(order: Order) -> float:
+    return round(sum(item.price * item.qty for item in order.items), 2)
+
+
+def order_facts(order: Order, locale: str, *, now: datetime | None = None) -> list[Fact]:
+    """Every fact a macro may use about this order; absent data gives no fact (the macro then cannot render).
+
+    ``now`` is when the customer wrote: an expected delivery date before it makes the shipment "delayed".
+    """
     source = f"order {order.order_id}"
     facts = [
         Fact("order_id", order.order_id, source),
@@ -151,6 +163,8 @@ def order_facts(order: Order, locale: str) -> list[Fact]:
             Fact("order_state", order.status.lower(), source),
             Fact("order_status", status_label(order.status, locale), source),
         ]
+    if order.channel == "amazon" and order.fulfillment == "FBA":
+        facts.append(Fact("fulfilled_by_amazon", "true", source))
     if order.placed_at:
         facts.append(Fact("placed_at", format_date(order.placed_at, locale), source))
     if order.items:
@@ -164,6 +178,9 @@ def order_facts(order: Order, locale: str) -> list[Fact]:
             facts.append(Fact("carrier", shipment.carrier, ship_source))
         if shipment.tracking_number:
             facts.append(Fact("tracking_number", shipment.tracking_number, ship_source))
+            url = tracking_url(shipment.carrier, shipment.tracking_number)
+            if url:
+                facts.append(Fact("tracking_url", url, ship_source))
         if shipment.status:
             facts += [
                 Fact("shipment_state", shipment.status.lower(), ship_source),
@@ -171,6 +188,8 @@ def order_facts(order: Order, locale: str) -> list[Fact]:
             ]
         if shipment.eta and shipment.status.lower() != "delivered":
             facts.append(Fact("eta", format_date(shipment.eta, locale), ship_source))
+            if now is not None and shipment.eta.date() < now.date():
+                facts.append(Fact("delayed", "true", ship_source))
         if shipment.location:
             facts.append(Fact("shipment_location", shipment.location, ship_source))
     if order.refunds:
@@ -185,4 +204,12 @@ def order_facts(order: Order, locale: str) -> list[Fact]:
         facts.append(
             Fact("refund_amount", format_amount(refund.amount, order.currency, locale), refund_source)
         )
+        if refund.status.lower() in PROCESSED_REFUND_STATES and refund.created_at is not None:
+            facts.append(Fact("refund_date", format_date(refund.created_at, locale), refund_source))
+        total = order_total(order)
+        if 0 < refund.amount < total - 0.005:
+            facts += [
+                Fact("refund_partial", "true", refund_source),
+                Fact("order_total", format_amount(total, order.currency, locale), source),
+            ]
     return facts

@@ -50,6 +50,12 @@ ALLOWED_VARIABLES: frozenset[str] = frozenset(
         "article_title",
         "article_excerpt",
         "article_url",
+        "tracking_url",
+        "delayed",
+        "fulfilled_by_amazon",
+        "refund_date",
+        "refund_partial",
+        "order_total",
         # The reason tag of the question a holding line ("we are checking ...") acknowledges; not a fact.
         "topic",
     }
@@ -166,6 +172,9 @@ _SAMPLE = {
     "channel_name": "Amazon",
     "article_title": "Sample",
     "article_excerpt": "Sample.",
+    "tracking_url": "https://www.dhl.de/track?piececode=00000000",
+    "refund_date": "1 January 2026",
+    "order_total": "2.00 EUR",
     "topic": "tracking",
 }
 

@@ -81,6 +81,22 @@ class QuestionCoverage(BaseModel):
     order_id: str | None
     macro: str | None
     article_id: str | None
+    confidence: float = Field(
+        0.0, description="How sure the paragraph is (reason and answer); under the floor it is left out"
+    )
+    source: str = Field(
+        "", description="What the paragraph rests on: macro and version, order facts, article"
+    )
+
+
+class NeedsYou(BaseModel):
+    """One thing an agent must do before the draft can be sent, and why."""
+
+    topic: str | None = Field(
+        description="The question's reason tag, or None for a problem of the whole reply"
+    )
+    text: str
+    reason: str
 
 
 class FactUsed(BaseModel):
@@ -123,8 +139,10 @@ class DraftRead(BaseModel):
     customer_id: int | None
     reply: str
     ready_to_send: bool = Field(
-        description="Every question answered, facts verified and no blocking violation"
+        description="Every question answered above the confidence floor, facts verified and kept, "
+        "and no violation left after the safe fixes"
     )
+    needs_you: list[NeedsYou] = Field(default_factory=list, description="Why the draft is not ready, if not")
     questions: list[QuestionCoverage]
     facts: list[FactUsed]
     articles: list[ArticleCited]
@@ -133,6 +151,23 @@ class DraftRead(BaseModel):
     compliance: ComplianceResult
     rewrite: RewriteRead
     took_ms: float
+
+
+class DraftCheckCreate(BaseModel):
+    """An agent's edited text of a draft, checked again before it is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+
+
+class DraftCheckRead(BaseModel):
+    draft_id: int
+    compliance: ComplianceResult
+    fact_check: FactCheckRead
+    missing_facts: list[str] = Field(description="Order facts the draft quoted that the edit removed")
+    unanswered_topics: list[str]
+    ready_to_send: bool
 
 
 class MacroUsage(BaseModel):

@@ -8,9 +8,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from core.text import sentence_spans
+
 if TYPE_CHECKING:
     from replies.intents import IntentClassifier
 
+# "Wo ist meine Alva Lampe gerade?": where a thing the customer owns is, unless it is a document or money.
+_WO_IST_MEIN = (
+    r"\bwo (?:ist|sind|steckt|stecken) (?:denn )?(?:mein|meine|meinen|unser|unsere)\b"
+    r"(?! (?:\w+ )?(?:rechnung|quittung|beleg|anleitung|gutschrift|erstattung|ruckerstattung|geld|seriennummer))"
+)
 # Patterns run on lower-cased, accent-stripped text ("rückerstattung" -> "ruckerstattung").
 # They name phrases, not single ambiguous words: "arrived" alone is not a tracking question,
 # "has not arrived" is.
@@ -45,6 +52,7 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bnumero de suivi\b",
         r"\bwo (?:ist|sind)\b.{0,25}\b(?:bestellung|paket|sendung|lieferung)",
         r"\bwo bleib",
+        _WO_IST_MEIN,
         r"\bschon (?:verschickt|versendet|unterwegs)\b",
         r"\bsendungs(?:verfolgung|nummer)\b",
         r"\bnoch (?:nicht|immer nicht|nichts)\b.{0,25}\b(?:angekommen|erhalten|geliefert|da|bekommen)",
@@ -302,6 +310,7 @@ _AMBIGUOUS = frozenset(
         r"\bto (?:my |a |another |the )?(?:[\w']+ ){0,2}address\b",
         r"\bfix (?:it|the address|my address)\b",
         r"\bfalta(?:n|ba|ban)?\b",
+        _WO_IST_MEIN,
     }
 )
 if not _AMBIGUOUS <= {p for patterns in _INTENT_PATTERNS.values() for p in patterns}:
@@ -312,10 +321,10 @@ _SURE = {
     for intent, patterns in _INTENT_PATTERNS.items()
 }
 
-# Sentence ends, plus connectors that usually start another request inside one sentence.
-_SPLIT = re.compile(
-    r"(?<=[.?!;])\s+|\n+|\s+(?:and also|also,|plus,|by the way,?|aussi,|et aussi|de plus,|ausserdem,?|außerdem,?|und auch|"
-    r"ademas,?|además,?|y tambien|y también|inoltre,?|e anche)\s+",
+# Inside one sentence (core.text's splitter), a semicolon or a connector usually starts another request.
+_REQUEST_BREAK = re.compile(
+    r"(?<=;)\s+|\s+(?:and also|also,|plus,|by the way,?|aussi,|et aussi|de plus,|ausserdem,?|außerdem,?|"
+    r"und auch|ademas,?|además,?|y tambien|y también|inoltre,?|e anche)\s+",
     re.IGNORECASE,
 )
 
@@ -330,6 +339,13 @@ class Question:
     is_question: bool = False
     # "pattern" (a phrase pattern) or "examples" (the semantic fallback's nearest labelled phrasings)
     detected_by: str = "pattern"
+    # How sure the reason tag is: an unambiguous phrase pattern 0.9, an ambiguous one 0.6, the examples'
+    # cosine score, 0.5 for an untagged question ("other").
+    confidence: float = 0.9
+    # Only the marketplace can act on it (account access, A-to-z claims): answered by its own help.
+    marketplace_only: bool = False
+    # For an untagged follow-up ("Is this normal?"), the sentence before it: what "this" is.
+    context: str = ""
 
 
 @lru_cache(maxsize=8192)
@@ -340,14 +356,15 @@ def fold(text: str) -> str:
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
-    """[start, end) of each non-empty piece of the message."""
-    spans: list[tuple[int, int]] = []
-    position = 0
-    for match in _SPLIT.finditer(text):
-        spans.append((position, match.start()))
-        position = match.end()
-    spans.append((position, len(text)))
-    return [(s + len(text[s:e]) - len(text[s:e].lstrip()), e) for s, e in spans if text[s:e].strip()]
+    """[start, end) of each request-sized piece: a sentence, cut again at semicolons and connectors."""
+    pieces: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text):
+        position = start
+        for match in _REQUEST_BREAK.finditer(text, start, end):
+            pieces.append((position, match.start()))
+            position = match.end()
+        pieces.append((position, end))
+    return [(s, e) for s, e in pieces if text[s:e].strip()]
 
 
 _PARCEL = re.compile(
@@ -390,6 +407,7 @@ def segment(text: str, classifier: IntentClassifier | None = None) -> list[Quest
     spans = sentences(text)
     tagged = [_pattern_intents(text[start:end]) for start, end in spans]
     detected_by = ["pattern"] * len(spans)
+    confidence = [0.9 if sure else 0.6 for _, sure in tagged]
     if classifier is not None:
         unsure = [i for i, (_, sure) in enumerate(tagged) if not sure]
         guesses = classifier.classify([text[spans[i][0] : spans[i][1]] for i in unsure])
@@ -397,11 +415,27 @@ def segment(text: str, classifier: IntentClassifier | None = None) -> list[Quest
             if guess.topic is not None:
                 tagged[i] = ([guess.topic], True)
                 detected_by[i] = "examples"
+                confidence[i] = round(guess.score, 4)
     by_topic: dict[str, Question] = {}
-    for (start, end), (topics, _), source in zip(spans, tagged, detected_by, strict=True):
+    previous_topics: list[str] = []
+    for (start, end), (topics, _), source, sure in zip(spans, tagged, detected_by, confidence, strict=True):
         piece = text[start:end]
-        if not topics and "?" in piece:
-            topics = ["other"]
+        marketplace_only = _MARKETPLACE_ONLY.search(fold(piece)) is not None
+        context = ""
+        if (
+            not topics
+            and "?" in piece
+            and previous_topics
+            and not marketplace_only
+            and len(piece.split()) <= 8
+        ):
+            # "It hums on the lowest speed. Is this normal or is it faulty?": a short untagged question
+            # right after a tagged sentence asks about that same thing.
+            topics = previous_topics[-1:]
+        if not topics and ("?" in piece or marketplace_only):
+            topics, sure = ["other"], 0.5
+            previous = [text[s:e] for s, e in spans if e <= start]
+            context = " ".join(p.strip() for p in previous[-2:])
         for topic in topics:
             question = by_topic.get(topic)
             if question is None:
@@ -411,11 +445,18 @@ def segment(text: str, classifier: IntentClassifier | None = None) -> list[Quest
                     spans=[(start, end)],
                     is_question="?" in piece,
                     detected_by=source,
+                    confidence=sure,
+                    marketplace_only=marketplace_only,
+                    context=context,
                 )
             else:
                 question.text = f"{question.text} {piece.strip()}"
                 question.spans.append((start, end))
                 question.is_question = question.is_question or "?" in piece
+                question.confidence = max(question.confidence, sure)
+                question.marketplace_only = question.marketplace_only or marketplace_only
+        if topics:
+            previous_topics = [t for t in topics if t != "other"]
     questions = list(by_topic.values())
     # An unclassified "?" sentence next to classified ones is usually a follow-up ("Can you help?").
     if len(questions) > 1:
@@ -423,8 +464,22 @@ def segment(text: str, classifier: IntentClassifier | None = None) -> list[Quest
     return questions
 
 
+# Account access and marketplace guarantee claims: the seller cannot act on them, the marketplace can.
+_MARKETPLACE_ONLY = re.compile(
+    r"\b(?:log ?in|sign ?in|log into|sign into|my password|account (?:is )?(?:locked|blocked|suspended|hacked)|"
+    r"access (?:to )?my account|a-?to-?z|a-z guarantee|guarantee claim|"
+    r"connexion a mon compte|me connecter|mot de passe|compte (?:est )?(?:bloque|suspendu|pirate)|garantie a a z|"
+    r"anmelden|einloggen|passwort|konto (?:ist )?(?:gesperrt|gehackt)|a-bis-z|"
+    r"iniciar sesion|contrasena|cuenta (?:esta )?(?:bloqueada|suspendida)|garantia de la a a la z|"
+    r"accedere al (?:mio )?account|password|account (?:e )?bloccato|garanzia dalla a alla z)\b"
+)
+
 _FILLER = re.compile(
-    r"^(?:can|could|would) you (?:please )?help(?: me)?\b|^any (?:news|update)|^what (?:can|should) i do|"
+    r"^(?:can|could|would) you (?:please )?(?:help(?: me)?|check|look into it|have a look)\b|"
+    r"^(?:konnen|konnten) sie (?:bitte )?(?:mal )?(?:nachsehen|nachschauen|nachschauen|das prufen)|"
+    r"^(?:pouvez|pourriez)-vous (?:verifier|regarder)|^(?:puede|podeis|pueden|podrian) (?:comprobarlo|revisarlo|mirarlo)|"
+    r"^(?:potete|puoi|potreste) (?:controllare|verificare)|"
+    r"^any (?:news|update)|^what (?:can|should) i do|"
     r"^(?:pouvez|pourriez)-vous m'aider|^que (?:dois|puis)-je faire|^konnen sie mir helfen|^was (?:kann|soll) ich tun|"
     r"^(?:me )?puede(?:n)? ayudar|^que (?:puedo|debo) hacer|^(?:mi )?pu(?:o|oi|ete) aiutar|^cosa (?:posso|devo) fare",
 )

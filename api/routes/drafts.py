@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AgentDep, RuntimeDep, SessionDep, TransactionRoute
-from replies.drafts import compose
-from replies.schemas import DraftCreate, DraftRead
+from replies.drafts import compose, recheck
+from replies.schemas import DraftCheckCreate, DraftCheckRead, DraftCreate, DraftRead
 
 router = APIRouter(prefix="/v1", tags=["drafts"], route_class=TransactionRoute)
 
@@ -23,3 +23,11 @@ def create_draft(
         engine=runtime.search,
         created_by_key=principal.key_id,
     )
+
+
+@router.post("/drafts/{draft_id}/check", response_model=DraftCheckRead)
+def check_edited_draft(
+    draft_id: int, body: DraftCheckCreate, principal: AgentDep, session: SessionDep
+) -> DraftCheckRead:
+    """Re-checks an agent's edit of a draft before sending: violations inline, facts kept and sourced."""
+    return recheck(session, tenant_id=principal.tenant_id, draft_id=draft_id, text=body.text)

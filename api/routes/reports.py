@@ -16,7 +16,8 @@ from insights.impact import ImpactReport
 from insights.rootcause import RootCauseNoteIn, RootCauseNoteRead, RootCauseReport
 from kb.service import COLLECTION
 from kb.suggest import abstain_threshold
-from replies.ticket_articles import TicketArticles, articles_for_ticket
+from replies.answers import TicketArticles
+from replies.drafts import articles_for_ticket
 
 router = APIRouter(prefix="/v1", tags=["insights"], route_class=TransactionRoute)
 ReasonPath = Literal[
@@ -157,9 +158,5 @@ def suggested_articles(
 ) -> TicketArticles:
     """Per question of the ticket, the articles that answer it with the answering sentence highlighted."""
     return articles_for_ticket(
-        session,
-        search,
-        tenant_id=principal.tenant_id,
-        ticket_id=ticket_id,
-        threshold=_threshold(session, search, settings, principal.tenant_id),
+        session, search, tenant_id=principal.tenant_id, ticket_id=ticket_id, settings=settings
     )

@@ -179,11 +179,43 @@
                                                           function () { text.select(); });
         });
         box.appendChild(copy);
+        // Every edit is checked again before it can be sent: violations, removed facts, unsourced facts.
+        var editCheck = el("div", "edit-check");
+        editCheck.setAttribute("aria-live", "polite");
+        box.appendChild(editCheck);
+        var pending = null;
+        text.addEventListener("input", function () {
+          if (pending) { clearTimeout(pending); }
+          pending = setTimeout(function () {
+            A.post("/v1/drafts/" + d.id + "/check", { text: text.value }).then(function (c) {
+              editCheck.textContent = "";
+              status.firstChild.className = "badge " + (c.ready_to_send ? "ok" : "warn");
+              status.firstChild.textContent = c.ready_to_send ? "ready to send" : "needs review";
+              var issues = el("ul");
+              c.compliance.violations.forEach(function (v) {
+                issues.appendChild(el("li", null, v.rule + ": “" + v.text + "” — " + v.explanation));
+              });
+              c.missing_facts.forEach(function (f) { issues.appendChild(el("li", null, "removed fact: " + f)); });
+              c.fact_check.unsupported.forEach(function (f) { issues.appendChild(el("li", null, "no source for: " + f)); });
+              if (issues.childNodes.length) {
+                editCheck.appendChild(el("h3", "section-title", "Your edit"));
+                editCheck.appendChild(issues);
+              }
+            }).catch(function (err) { editCheck.textContent = "Check unavailable: " + err.message; });
+          }, 400);
+        });
+        if (d.needs_you && d.needs_you.length) {
+          box.appendChild(el("h3", "section-title", "Needs you"));
+          var todo = el("ul");
+          d.needs_you.forEach(function (n) { todo.appendChild(el("li", null, (n.topic ? n.topic + ": " : "") + n.reason)); });
+          box.appendChild(todo);
+        }
         var cov = el("ul", "coverage");
         d.questions.forEach(function (q) {
           var li = el("li");
           li.appendChild(el("span", "badge " + (q.status === "answered" ? "ok" : "warn"), q.status.replace("_", " ")));
-          li.appendChild(document.createTextNode(" " + q.text + " — " + q.reason));
+          var why = q.status === "answered" ? q.source + " (confidence " + q.confidence.toFixed(2) + ")" : q.reason;
+          li.appendChild(document.createTextNode(" " + q.text + " — " + why));
           cov.appendChild(li);
         });
         box.appendChild(el("h3", "section-title", "Questions covered"));

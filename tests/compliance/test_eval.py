@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import ImportFileError, InvalidInputError
 from eval.compliance_eval import evaluate_compliance, load_compliance_cases
-from eval.metrics_classification import Confusion, precision_recall_f1
+from eval.metrics import Confusion, precision_recall_f1
 
 CASES = [
     # both systems flag the link

@@ -98,7 +98,8 @@ def test_prf_and_duplicate_pairs_are_order_free() -> None:
     assert result.precision == pytest.approx(2 / 3)
     assert result.recall == pytest.approx(0.5)
     assert result.f1 == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
-    assert m.prf(0, 0, 0).f1 == 1.0
+    assert m.prf(0, 0, 0).f1 is None  # undefined, not a flattering 1.0
+    assert m.prf(0, 2, 0).precision == 0.0 and m.prf(0, 2, 0).recall is None
 
 
 def test_pr_curve_thresholds() -> None:

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from history import service as history_service
 from replies.drafts import compose, redact
 from replies.factcheck import check_facts
 from replies.models import Draft
@@ -91,12 +92,24 @@ def test_missing_facts_make_the_question_need_an_agent(runtime: Runtime, shop: s
         text="Where is my parcel? Also how do I assemble the stool?",
     )
     topics = {q.topic: q for q in draft.questions}
-    assert topics["tracking"].status == "needs_agent" and "no shipment" in topics["tracking"].reason
+    # Not shipped yet is an answer from the order's own status, not a missing fact.
+    assert topics["tracking"].status == "answered"
+    assert "#1001 has not been shipped yet (current status: being processed)" in draft.reply
     assert topics["product_question"].status == "answered"
     assert topics["product_question"].article_id == "kb-assembly-alto-stool"
     assert "8 bolts" in draft.reply and "https://help.example.com/alto" in draft.reply
+    assert "{{" not in draft.reply
+
+
+def test_a_shipped_order_without_tracking_number_needs_an_agent(runtime: Runtime, shop: str) -> None:
+    _shipped_without_shipment(runtime, shop)
+    draft = _draft(
+        runtime, shop, channel="shopify", locale="en", order_id="#1001", text="Where is my parcel?"
+    )
+    (tracking,) = draft.questions
+    assert tracking.status == "needs_agent" and "no shipment is recorded" in tracking.reason
     assert not draft.ready_to_send
-    assert "{{" not in draft.reply and "carrier" not in draft.reply
+    assert [n.topic for n in draft.needs_you] == ["tracking"]
 
 
 def test_no_order_at_all_needs_an_agent(runtime: Runtime, shop: str) -> None:
@@ -153,7 +166,16 @@ def test_draft_under_300_ms(runtime: Runtime, shop: str, n: int) -> None:
     assert re.search(r"\d", text)
 
 
+def _shipped_without_shipment(runtime: Runtime, shop: str) -> None:
+    """#1001 marked shipped with no shipment recorded: its tracking question cannot be answered."""
+    with runtime.session() as session:
+        order = history_service.get_order(session, tenant_id=shop, order_id="#1001")
+        assert order is not None
+        order.status = "shipped"
+
+
 def test_unanswerable_question_is_acknowledged_with_the_holding_line(runtime: Runtime, shop: str) -> None:
+    _shipped_without_shipment(runtime, shop)
     draft = _draft(
         runtime,
         shop,
@@ -183,6 +205,7 @@ def test_unanswerable_question_is_acknowledged_with_the_holding_line(runtime: Ru
 def test_holding_line_in_the_customers_language(
     runtime: Runtime, shop: str, locale: str, text: str, line: str
 ) -> None:
+    _shipped_without_shipment(runtime, shop)
     draft = _draft(runtime, shop, channel="shopify", locale=locale, order_id="#1001", text=text)
     assert draft.questions[0].status == "needs_agent" and line in draft.reply
 

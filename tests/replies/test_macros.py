@@ -80,7 +80,12 @@ def test_unfilled_placeholder_raises_instead_of_rendering(runtime: Runtime) -> N
             key="tracking",
             channel="amazon",
             locale="en",
-            variables={"order_id": "113-1", "shipment_state": "in_transit", "carrier": None},
+            variables={
+                "order_id": "113-1",
+                "shipment_state": "in_transit",
+                "tracking_number": "1Z999AA10123456784",
+                "carrier": None,
+            },
         )
     assert caught.value.missing == "carrier"
 

@@ -1,0 +1,36 @@
+"""The one sentence splitter: the compliance checker, the question splitter and the article panel use it."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# A sentence runs to ".", "!" or "?" followed by white space, or to a line break. A full stop inside
+# "10.50", "shop.com" or "v1.2" is not followed by white space and ends nothing; an inner "¿" after a
+# comma ("Quiero devolverla, ¿cómo lo hago?") opens a clause, not a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each sentence of ``text``, surrounding white space left out, empty ones dropped."""
+    return list(_sentence_spans(text))
+
+
+@lru_cache(maxsize=4096)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    spans: list[tuple[int, int]] = []
+    for match in _SENTENCE.finditer(text):
+        raw = match.group(0)
+        stripped = raw.strip()
+        if stripped:
+            start = match.start() + raw.index(stripped)
+            spans.append((start, start + len(stripped)))
+    return tuple(spans)
+
+
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) of the sentence(s) that hold ``text[start:end]``."""
+    spans = _sentence_spans(text)
+    left = next((s for s, e in reversed(spans) if s <= start), 0)
+    right = next((e for s, e in spans if e >= end), len(text))
+    return left, max(right, end)

@@ -1,0 +1,233 @@
+"""The help articles that answer one question, with the passage and sentence that do: one computation for
+the draft's article paragraphs and the agent's "articles that answer each question" panel, so the two
+always agree.
+
+Each question is searched like a widget query (same ranking, channel and locale, abstain threshold,
+narrowed to the question's reason when it has one). In each suggested article the answering sentence is
+the one whose vector is closest to the question's. Where the search finds nothing on the question's
+reason, the seller's article tagged with that reason for the channel is taken, and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.text import sentence_spans
+from kb.models import Article
+from kb.service import COLLECTION
+from kb.suggest import suggest
+from replies.segmentation import Question, fold
+
+if TYPE_CHECKING:
+    from indexing.engine import SearchEngine
+
+ARTICLES_PER_QUESTION = 3
+MIN_SENTENCE_CHARS = 15
+# An article chosen by its reason tag (no search hit) is the seller's own answer for that reason; it is
+# trusted less than a search hit above the threshold, more than a guess.
+REASON_TAG_CONFIDENCE = 0.6
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+class AnsweringArticle(BaseModel):
+    id: str
+    title: str
+    url: str | None
+    locale: str
+    confidence: float = Field(description="The article's search confidence for the question (cosine)")
+    passage: str = Field(description="The paragraph of the article that answers the question")
+    passage_start: int = Field(description="Offset of the passage in the article body")
+    highlight: tuple[int, int] = Field(description="[start, end) of the answering sentence within passage")
+    sentence_score: float = Field(description="Cosine of the answering sentence to the question")
+    picked_by: Literal["search", "reason_tag"] = Field(
+        "search", description="Found by search above the threshold, or the article tagged with the reason"
+    )
+
+
+class QuestionArticles(BaseModel):
+    topic: str
+    text: str
+    spans: list[tuple[int, int]] = Field(
+        description="[start, end) of the question's sentences in ticket_text"
+    )
+    articles: list[AnsweringArticle] = Field(
+        description="Best first; empty when nothing scores above threshold"
+    )
+
+
+class TicketArticles(BaseModel):
+    ticket_id: str
+    channel: str
+    locale: str
+    ticket_text: str
+    threshold: float
+    questions: list[QuestionArticles]
+
+
+def _candidates(body: str) -> list[tuple[int, int, int, int]]:
+    """(paragraph start, paragraph end, sentence start, sentence end) of every prose sentence of a body."""
+    found: list[tuple[int, int, int, int]] = []
+    position = 0
+    for piece in _PARAGRAPH_BREAK.split(body):
+        start = body.index(piece, position)
+        end = start + len(piece)
+        position = end
+        if piece.lstrip().startswith("#"):
+            continue
+        for s, e in sentence_spans(piece):
+            if e - s >= MIN_SENTENCE_CHARS:
+                found.append((start, end, start + s, start + e))
+    return found
+
+
+def _best_passage(
+    engine: SearchEngine, article: Article, query_vector: np.ndarray, confidence: float
+) -> AnsweringArticle | None:
+    spans = _candidates(article.body)
+    if not spans:
+        return None
+    vectors = engine.encoder_for(COLLECTION).encode(
+        [article.body[s:e] for _, _, s, e in spans], kind="passage"
+    )
+    scores = vectors @ query_vector
+    best = int(np.argmax(scores))
+    p_start, p_end, s_start, s_end = spans[best]
+    return AnsweringArticle(
+        id=article.external_id,
+        title=article.title,
+        url=article.url,
+        locale=article.locale,
+        confidence=round(confidence, 4),
+        passage=article.body[p_start:p_end],
+        passage_start=p_start,
+        highlight=(s_start - p_start, s_end - p_start),
+        sentence_score=round(float(scores[best]), 4),
+        picked_by="search",
+    )
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z0-9]{3,}", fold(text)))
+
+
+def _by_reason_tag(
+    articles: list[Article], question: Question, channel: str, locale: str, items: str
+) -> Article | None:
+    """The article tagged with the question's reason for this channel, the customer's language first."""
+    wanted = _words(f"{question.text} {items}")
+    best: tuple[float, Article] | None = None
+    for article in articles:
+        if question.topic not in article.tags or (article.channels and channel not in article.channels):
+            continue
+        overlap = len(wanted & _words(f"{article.title} {article.tags}")) + 0.2 * len(
+            wanted & _words(article.body)
+        )
+        if question.topic == "product_question" and overlap < 1:
+            continue  # a care guide for the wrong product answers nothing
+        score = (
+            2.0 * (channel in article.channels)
+            + 1.5 * (article.locale == locale)
+            + 0.5 * (article.locale == "en")
+            + 0.3 * overlap
+        )
+        if best is None or score > best[0]:
+            best = (score, article)
+    return best[1] if best else None
+
+
+def _first_prose(article: Article) -> AnsweringArticle:
+    for start, end, s_start, s_end in _candidates(article.body):
+        if not article.body[s_start:s_end].lstrip().startswith(("-", "|", "*")):
+            return AnsweringArticle(
+                id=article.external_id,
+                title=article.title,
+                url=article.url,
+                locale=article.locale,
+                confidence=REASON_TAG_CONFIDENCE,
+                passage=article.body[start:end],
+                passage_start=start,
+                highlight=(s_start - start, s_end - start),
+                sentence_score=0.0,
+                picked_by="reason_tag",
+            )
+    return AnsweringArticle(
+        id=article.external_id,
+        title=article.title,
+        url=article.url,
+        locale=article.locale,
+        confidence=REASON_TAG_CONFIDENCE,
+        passage="",
+        passage_start=0,
+        highlight=(0, 0),
+        sentence_score=0.0,
+        picked_by="reason_tag",
+    )
+
+
+def articles_for_question(
+    session: Session,
+    engine: SearchEngine | None,
+    *,
+    tenant_id: str,
+    question: Question,
+    channel: str,
+    locale: str,
+    threshold: float,
+    items: str = "",
+    articles: list[Article] | None = None,
+) -> list[AnsweringArticle]:
+    """The articles that answer ``question``, best first (the draft cites the first)."""
+    found: list[AnsweringArticle] = []
+    tags = (question.topic,) if question.topic != "other" else None
+    if engine is not None:
+        asked = f"{question.context} {question.text}".strip()
+        query = f"{asked} {items}".strip()
+        result = suggest(
+            session,
+            engine,
+            tenant_id=tenant_id,
+            query=query,
+            channel=channel,
+            locale=locale,
+            top_k=ARTICLES_PER_QUESTION,
+            threshold=threshold,
+            tags=tags,
+        )
+        # A search hit on another reason does not answer this one (a tracking question is not
+        # answered by the returns article just because both mention the parcel).
+        on_topic = [s for s in result.suggestions if tags is None or question.topic in s.tags]
+        if on_topic:
+            ids = [s.id for s in on_topic]
+            by_id = {
+                a.external_id: a
+                for a in session.scalars(
+                    select(Article).where(Article.tenant_id == tenant_id, Article.external_id.in_(ids))
+                )
+            }
+            vector = engine.encode_query(asked, COLLECTION)
+            for suggestion in on_topic:
+                article = by_id.get(suggestion.id)
+                answer = _best_passage(engine, article, vector, suggestion.confidence) if article else None
+                if answer is not None:
+                    found.append(answer)
+            # Every one is above the threshold; the article whose best passage is closest to the question
+            # answers it, not merely the one that ranks first overall (the warranty article names the
+            # humming fan motor, the installation guide only mentions the motor).
+            # The customer's language first, as the widget orders them.
+            found.sort(key=lambda a: (a.locale == locale, a.sentence_score), reverse=True)
+    if not found and tags is not None:
+        pool = articles
+        if pool is None:
+            pool = list(session.scalars(select(Article).where(Article.tenant_id == tenant_id)))
+        tagged = _by_reason_tag(pool, question, channel, locale, items)
+        if tagged is not None:
+            found.append(_first_prose(tagged))
+    return found

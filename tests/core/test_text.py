@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from core.text import sentence_bounds, sentence_spans
+
+
+def _pieces(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def test_sentences_end_at_stops_followed_by_space_and_at_line_breaks() -> None:
+    assert _pieces("Hi there.  It costs 10.50 EUR at shop.com! Really?\nYes") == [
+        "Hi there.",
+        "It costs 10.50 EUR at shop.com!",
+        "Really?",
+        "Yes",
+    ]
+
+
+def test_an_inner_question_mark_opening_a_clause_does_not_split() -> None:
+    assert _pieces("Quiero devolverla, ¿cómo lo hago?") == ["Quiero devolverla, ¿cómo lo hago?"]
+
+
+def test_bounds_cover_the_sentences_around_a_span() -> None:
+    text = "First one. Second has 0176 1234 in it. Third."
+    start = text.index("0176")
+    assert text[slice(*sentence_bounds(text, start, start + 4))] == "Second has 0176 1234 in it."
