@@ -1,8 +1,9 @@
-"""The composition root: the `deflect` command tree and the HTTP app, wired with plain imports.
+"""The composition root: the one `deflect` command tree, assembled with plain imports.
 
-Everything a process runs is assembled here, so readers and type checkers see the whole graph:
-the CLI groups of each capability, and `create_app`, which builds the process `Runtime` (database,
-search engine with every domain's item source) and the FastAPI app over it.
+Readers and type checkers see the whole graph from here: the CLI groups of every capability, each
+building the process `Runtime` (runtime/: database, search engine wired to every domain's item
+source) and, for `deflect serve`, the FastAPI app over it (api.app.create_app, which includes every
+router by plain import).
 """
 
 from __future__ import annotations
@@ -10,15 +11,11 @@ from __future__ import annotations
 import logging
 import sys
 
-from fastapi import FastAPI
-
-from api.app import create_app as create_api_app
 from cli import compliance, core, eval_commands, history, macros, report
 from cli import eval as eval_cli
 from core.errors import DeflectError
 from core.redact import install_log_redaction
-from core.settings import Settings, get_settings
-from runtime import Runtime
+from core.settings import get_settings
 
 app = core.app
 # `deflect import orders|tickets` sit beside `deflect import articles`.
@@ -30,12 +27,6 @@ app.add_typer(macros.app, name="macros")
 app.add_typer(eval_cli.app, name="eval", help="Offline evaluation beside baselines measured in the same run.")
 # `deflect bench` is the issue's name for the slow benchmark suite; `deflect eval bench` is the same command.
 app.command("bench")(eval_commands.bench_command)
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The service as `deflect serve` runs it: one Runtime, the API and pages over it."""
-    settings = settings or get_settings()
-    return create_api_app(settings, runtime=Runtime(settings))
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -234,13 +234,26 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes; each loads the models and the indexes (see README: Several workers).",
+        ),
+    ] = 1,
 ) -> None:
     """Serves the HTTP API (and the help centre pages)."""
     import uvicorn
 
     settings = get_settings()
+    # One process: the app object. Several: uvicorn's supervisor imports the factory in each worker,
+    # which reads the same DEFLECT_* environment.
+    target: Any = create_app(settings) if workers == 1 else "api.app:create_app"
     uvicorn.run(
-        create_app(settings),
+        target,
+        factory=workers > 1,
+        workers=workers,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
