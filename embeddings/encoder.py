@@ -182,13 +182,20 @@ class HashingEncoder:
 
 
 class CachedEncoder:
-    """Memoises single query encodings: search-as-you-type repeats the same prefixes."""
+    """Memoises single query encodings (search-as-you-type repeats the same prefixes) and lets at
+    most `concurrency` encodes run at once.
 
-    def __init__(self, inner: Encoder, max_entries: int = 2048) -> None:
+    Each encode already uses `threads` cores inside torch/BLAS; letting every request thread start
+    one at the same time oversubscribes the cores (32 clients on 2 cores: throughput fell to a third
+    of one client's). Extra requests wait their turn instead, so throughput holds as clients grow.
+    """
+
+    def __init__(self, inner: Encoder, max_entries: int = 2048, *, concurrency: int = 1) -> None:
         self._inner = inner
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
+        self._gate = threading.BoundedSemaphore(max(1, concurrency))
         self.name = inner.name
         self.dim = inner.dim
 
@@ -198,14 +205,16 @@ class CachedEncoder:
 
     def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
         if len(texts) != 1:
-            return self._inner.encode(texts, kind=kind)
+            with self._gate:
+                return self._inner.encode(texts, kind=kind)
         key = (kind, texts[0])
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        vector = self._inner.encode(texts, kind=kind)
+        with self._gate:
+            vector = self._inner.encode(texts, kind=kind)
         with self._lock:
             self._cache[key] = vector
             if len(self._cache) > self._max:
@@ -247,5 +256,5 @@ def load_encoder(name: str, *, batch_size: int = 64, threads: int = 2) -> Encode
                 f"unknown encoder {name!r}: choose use-multilingual, minilm, e5-small, use+minilm, "
                 "use+minilm-multilingual or hashing"
             )
-        _loaded[key] = CachedEncoder(encoder)
+        _loaded[key] = CachedEncoder(encoder, concurrency=max(1, (os.cpu_count() or 1) // threads))
         return _loaded[key]
