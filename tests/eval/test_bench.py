@@ -47,6 +47,10 @@ def test_full_benchmark_meets_the_latency_targets() -> None:
         requests_per_level=200,
         app_factory=lambda settings, runtime: create_app(settings, runtime=runtime),
     )
-    http = results["sizes"]["100000"]["http"]["clients_1"]
-    assert http["p50_ms"] <= 30 and http["p99_ms"] <= 120
-    assert results["index_build"]["chunks_per_s"] >= 200
+    entry = results["sizes"]["100000"]
+    http, floor = entry["http"], entry["in_process"]["suggest"]
+    # Ratios from one run (absolute times drift with the machine's load; ratios do not).
+    assert http["clients_1"]["p50_ms"] <= 1.5 * floor["p50_ms"]
+    for clients in ("clients_8", "clients_32"):
+        assert http[clients]["requests_per_s"] >= 1.5 * http["clients_1"]["requests_per_s"]
+    assert results["index_build"]["chunks_per_s"] >= 300
