@@ -70,6 +70,7 @@ TOPIC_KEYS: frozenset[str] = frozenset(
         "missing_item",
         "product_question",
         "invoice",
+        "delivery_change",
     }
 )
 
