@@ -10,7 +10,10 @@ reason, the seller's article tagged with that reason for the channel is taken, a
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -87,15 +90,48 @@ def _candidates(body: str) -> list[tuple[int, int, int, int]]:
     return found
 
 
+# Sentence vectors per (encoder, article text): an article's sentences are encoded once per process, not
+# once per question that cites it.
+_SENTENCE_CACHE: OrderedDict[tuple[str, str, str], tuple[list[tuple[int, int, int, int]], np.ndarray]] = (
+    OrderedDict()
+)
+_SENTENCE_CACHE_SIZE = 1024
+_cache_lock = threading.Lock()
+
+
+def _sentence_vectors(
+    engine: SearchEngine, article: Article
+) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+    encoder = engine.encoder_for(COLLECTION)
+    key = (
+        f"{encoder.name}:{encoder.version}",
+        article.external_id,
+        hashlib.sha1(article.body.encode()).hexdigest(),
+    )
+    with _cache_lock:
+        found = _SENTENCE_CACHE.get(key)
+        if found is not None:
+            _SENTENCE_CACHE.move_to_end(key)
+            return found
+    spans = _candidates(article.body)
+    vectors = (
+        encoder.encode([article.body[s:e] for _, _, s, e in spans], kind="passage")
+        if spans
+        else np.zeros((0, 1), np.float32)
+    )
+    with _cache_lock:
+        _SENTENCE_CACHE[key] = (spans, vectors)
+        if len(_SENTENCE_CACHE) > _SENTENCE_CACHE_SIZE:
+            _SENTENCE_CACHE.popitem(last=False)
+    return spans, vectors
+
+
 def _best_passage(
     engine: SearchEngine, article: Article, query_vector: np.ndarray, confidence: float
 ) -> AnsweringArticle | None:
-    spans = _candidates(article.body)
+    spans, vectors = _sentence_vectors(engine, article)
     if not spans:
         return None
-    vectors = engine.encoder_for(COLLECTION).encode(
-        [article.body[s:e] for _, _, s, e in spans], kind="passage"
-    )
     scores = vectors @ query_vector
     best = int(np.argmax(scores))
     p_start, p_end, s_start, s_end = spans[best]

@@ -71,6 +71,7 @@ TOPIC_KEYS: frozenset[str] = frozenset(
         "missing_item",
         "product_question",
         "invoice",
+        "delivery_change",
     }
 )
 
