@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
-from core.schemas import UtcDateTime
+from core.schemas import Tag, UtcDateTime
 from insights import audit, gaps, impact, rootcause
 from insights.audit import KbAuditReport
 from insights.gaps import ContentGapReport
@@ -20,19 +20,6 @@ from replies.answers import TicketArticles
 from replies.drafts import articles_for_ticket
 
 router = APIRouter(prefix="/v1", tags=["insights"], route_class=TransactionRoute)
-ReasonPath = Literal[
-    "tracking",
-    "return_label",
-    "refund_status",
-    "product_question",
-    "damaged_in_transit",
-    "cancellation",
-    "wrong_item",
-    "missing_item",
-    "invoice",
-    "delivery_change",
-    "other",
-]
 
 
 def _threshold(session: SessionDep, search: SearchDep, settings: SettingsDep, tenant_id: str) -> float:
@@ -98,7 +85,7 @@ def root_causes(
 
 @router.put("/reports/root-causes/{reason}/{channel}", response_model=RootCauseNoteRead)
 def set_root_cause(
-    reason: ReasonPath, channel: str, body: RootCauseNoteIn, principal: AgentDep, session: SessionDep
+    reason: Tag, channel: str, body: RootCauseNoteIn, principal: AgentDep, session: SessionDep
 ) -> RootCauseNoteRead:
     """Sets the root cause and action owner of a reason on a channel ('all' for every channel); the previous
     note is kept in its history."""
@@ -114,7 +101,7 @@ def set_root_cause(
 
 @router.get("/reports/root-causes/{reason}/{channel}/history", response_model=list[RootCauseNoteRead])
 def root_cause_history(
-    reason: ReasonPath, channel: str, principal: AgentDep, session: SessionDep
+    reason: Tag, channel: str, principal: AgentDep, session: SessionDep
 ) -> list[RootCauseNoteRead]:
     """Every root cause set for a reason and channel, newest first, with who set it and when."""
     return rootcause.note_history(session, tenant_id=principal.tenant_id, reason=reason, channel=channel)
@@ -129,7 +116,7 @@ def impact_report(
     macro_key: str | None = Query(None, max_length=64),
     date: Annotated[UtcDateTime | None, Query(description="When it changed; default its last change")] = None,
     days: int = Query(28, ge=1, le=impact.MAX_DAYS),
-    reason: ReasonPath | None = None,
+    reason: Tag | None = None,
 ) -> ImpactReport:
     """Contacts, deflection rate and repeat-contact rate of the article's or macro's reason in equal windows
     before and after the change, with sample sizes."""
