@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -160,18 +162,8 @@ class FaissIndex:
         return np.asarray(self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), dtype=np.float32)
 
     def save(self, path: Path) -> None:
-        """Atomic: write a temp file, fsync it, then rename over the old snapshot."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            faiss.write_index(self._index, tmp)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp:
+            faiss.write_index(self._index, str(tmp))
 
     @classmethod
     def load(cls, path: Path, *, kind: IndexKind, nprobe: int = 16) -> FaissIndex:
@@ -240,18 +232,8 @@ class NumpyIndex:
         return self._matrix[[self._row_of[int(i)] for i in ids]]
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, ids=self._ids, matrix=self._matrix)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, ids=self._ids, matrix=self._matrix)
 
     @classmethod
     def load(cls, path: Path, *, kind: IndexKind) -> NumpyIndex:
@@ -279,15 +261,23 @@ def load_index(backend: IndexBackend, path: Path, *, kind: IndexKind) -> VectorI
     return FaissIndex.load(path, kind=kind)
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temp file beside `path` to write; on success it is fsynced and renamed over `path`, so a
+    reader (or a crash) sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-            handle.flush()
+        yield tmp
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload), encoding="utf-8")

@@ -7,6 +7,7 @@ vectors from the wrong space.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from embeddings.collection import Collection
 from embeddings.encoder import Encoder
 from embeddings.index import IndexBackend, VectorIndex, load_index, write_json_atomic
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class SnapshotMismatchError(Exception):
@@ -49,6 +58,9 @@ def save_snapshot(paths: SnapshotPaths, collection: Collection, *, last_seq: int
     then finds inconsistent with the index count and rebuilds."""
     with collection.lock:
         collection.index.save(paths.vectors)
+        # A flipped or overwritten block inside the vector file still loads (as NaN vectors that
+        # match nothing): only a checksum tells, so a damaged snapshot is rebuilt, not served.
+        checksum = file_sha256(paths.vectors)
         write_json_atomic(
             paths.meta,
             {
@@ -60,6 +72,7 @@ def save_snapshot(paths: SnapshotPaths, collection: Collection, *, last_seq: int
                 "kind": collection.index.kind,
                 "count": collection.index.count(),
                 "last_seq": last_seq,
+                "sha256": checksum,
                 "built_at": time.time(),
             },
         )
@@ -74,6 +87,8 @@ def load_snapshot(paths: SnapshotPaths, *, encoder: Encoder, backend: IndexBacke
         )
     if meta.get("backend", "faiss") != backend:
         raise SnapshotMismatchError(f"snapshot {paths.meta.parent} holds a {meta.get('backend')!r} index")
+    if meta.get("format") != SNAPSHOT_FORMAT or meta.get("sha256") != file_sha256(paths.vectors):
+        raise SnapshotMismatchError(f"snapshot {paths.meta.parent}: vector file fails its checksum")
     index = load_index(backend, paths.vectors, kind=meta.get("kind", "flat"))
     if index.count() != int(meta.get("count", index.count())):
         raise SnapshotMismatchError(f"snapshot {paths.meta.parent}: index count disagrees with its metadata")

@@ -113,6 +113,45 @@ def test_corrupt_snapshot_is_rebuilt_from_the_database(runtime: Runtime, tenant:
     )
 
 
+def _fresh_engine(runtime: Runtime) -> SearchEngine:
+    return SearchEngine(
+        encoder=runtime.search.encoder,
+        session_factory=runtime.session_factory,
+        snapshot_dir=runtime.settings.index_dir,
+        sources={"articles": runtime.search._sources["articles"]},
+    )
+
+
+def test_snapshot_damaged_in_place_is_detected_and_rebuilt(runtime: Runtime, tenant: TenantKeys) -> None:
+    load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)
+    runtime.search.save(tenant.tenant_id, "articles")
+    vectors = runtime.settings.index_dir / tenant.tenant_id / "articles" / "vectors.faiss"
+    raw = bytearray(vectors.read_bytes())
+    # Same length, still a loadable FAISS file: the damage is in the vector payload (NaN floats).
+    start = len(raw) // 2
+    raw[start : start + 4096] = b"\xff" * min(4096, len(raw) - start)
+    vectors.write_bytes(bytes(raw))
+    collection = _fresh_engine(runtime).collection(tenant.tenant_id, "articles")
+    matrix = collection.index.vectors(np.array(sorted(collection.items), dtype=np.int64))
+    assert np.isfinite(matrix).all() and collection.index.count() == len(collection.items) > 0
+    hits = collection.search("return", runtime.search.encode_query("return"), top_k=3)
+    assert hits
+
+
+def test_snapshot_ahead_of_the_database_is_rebuilt(runtime: Runtime, tenant: TenantKeys) -> None:
+    load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES[:3])
+    runtime.search.save(tenant.tenant_id, "articles")
+    meta_path = runtime.settings.index_dir / tenant.tenant_id / "articles" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["last_seq"] += 1000  # as after restoring an older database backup under a newer snapshot
+    meta_path.write_text(json.dumps(meta))
+    load_articles(runtime, tenant.tenant_id, SHOP_ARTICLES)  # written after the restore
+    fresh = _fresh_engine(runtime)
+    collection = fresh.collection(tenant.tenant_id, "articles")
+    assert {i.key for i in collection.items.values()} == {a["id"] for a in SHOP_ARTICLES}
+    assert fresh.is_caught_up()
+
+
 def test_hybrid_fusion_ranks_items_found_by_both_first() -> None:
     encoder = HashingEncoder()
     engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
