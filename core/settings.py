@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     ready_max_lag_seconds: float = Field(
         60,
         ge=0,
-        description="/readyz stays ready while the index catches up, unless it has not caught up for this long.",
+        description="/readyz stays ready while the index catches up, unless not caught up for this long.",
     )
     max_query_chars: int = Field(2000, ge=10, description="Longest accepted search query.")
     max_text_chars: int = Field(20000, ge=100, description="Longest accepted message/reply text field.")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from api.deps import MAX_ROW_ID, AgentDep, RowId, SearchDep, SessionDep, SettingsDep, TransactionRoute
-from core.schemas import Channel, Tag
+from api.deps import AgentDep, RowId, SearchDep, SessionDep, SettingsDep, TransactionRoute
+from core.schemas import MAX_ROW_ID, Channel, Tag
 from history import merge, service
 from history.duplicates import duplicates_of
 from history.schemas import (
