@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -70,6 +71,7 @@ def _warm_up(app: FastAPI, runtime: Runtime) -> None:
         from replies.intents import classifier_for
 
         classifier_for(search.encoder_for("articles"))
+        app.state.synced_at = time.monotonic()
         app.state.warm = True
     except Exception:
         log.exception("warm-up failed; /readyz stays false")
@@ -81,6 +83,7 @@ def _sync_loop(app: FastAPI, runtime: Runtime, stop: threading.Event) -> None:
             continue
         try:
             runtime.search.sync_all()
+            app.state.synced_at = time.monotonic()  # /readyz: the index caught up this recently
         except Exception:
             log.exception("index catch-up failed; retrying at the next interval")
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from core.clock import utcnow
@@ -77,10 +78,27 @@ def make_engine(settings: Settings) -> Engine:
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # No cap on SQLite connections: a request thread may hold two at once (its own session and an
+        # index catch-up), and a capped pool then lets threads that hold one wait for another until
+        # the pool times out, some of them inside a write transaction everyone else waits on.
+        # SQLite has no server-side connection limit; `db_pool_size` idle connections are kept.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=QueuePool,
+            pool_size=settings.db_pool_size,
+            max_overflow=-1,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -70,6 +70,21 @@ class Settings(BaseSettings):
         ge=1,
         description="On SIGTERM, how long in-flight requests may still run (a 1000-ticket batch: ~25 s).",
     )
+    db_pool_size: int = Field(20, ge=1, le=1000, description="Database connections kept open per process.")
+    db_max_overflow: int = Field(
+        60,
+        ge=0,
+        description="PostgreSQL: connections beyond the pool under load; keep pool + overflow at twice the "
+        "server's worker threads (40). SQLite is never capped.",
+    )
+    db_pool_timeout_seconds: float = Field(
+        30, gt=0, description="How long a request may wait for a free database connection."
+    )
+    ready_max_lag_seconds: float = Field(
+        60,
+        ge=0,
+        description="/readyz stays ready while the index catches up, unless not caught up for this long.",
+    )
     max_body_bytes: int = Field(5_000_000, ge=1000, description="Largest request body (413 above).")
     rate_limit_public_per_minute: int = Field(120, ge=1, description="Per public key and client IP.")
     rate_limit_per_minute: int = Field(600, ge=1, description="Per agent/admin key.")

@@ -267,10 +267,14 @@ def ingest_tickets(
     check_duplicates: bool = True,
     window_days: int = 14,
     threshold: float | None = None,
+    after_write: Callable[[], None] | None = None,
 ) -> list[IngestResult]:
     """Creates or updates tickets by external id, ties each to a customer and checks it for duplicates.
 
     Idempotent: a ticket whose content did not change is reported 'unchanged' and nothing is written.
+    `after_write` is called once every row is written and before the duplicate check, which only reads
+    but takes long (a 1000-ticket batch compares each ticket with the others): a route commits there, so
+    SQLite's one write lock is not held across it while every other writer waits for it.
     """
 
     # Two versions of one ticket in a batch have no defined order to apply them in.
@@ -306,6 +310,10 @@ def ingest_tickets(
     # same-customer candidates come straight from the database, so a re-contact seconds old is still seen.
     if threshold is None:
         threshold = duplicate_threshold(session, tenant_id=tenant_id, encoder=engine.encoder.name)
+    # Index searches, before the first write takes SQLite's write lock.
+    auto_tags = {
+        i: auto_tag(engine, tenant_id=tenant_id, vector=v) for i, v in vectors.items() if not tickets[i].tags
+    }
 
     rows: list[tuple[Ticket, str]] = []
     for index, ticket_in in enumerate(tickets):
@@ -356,10 +364,7 @@ def ingest_tickets(
         if ticket_in.tags:
             ticket.tags, ticket.tag_source = list(ticket_in.tags), "import"
         else:
-            ticket.tags, ticket.tag_source = (
-                [auto_tag(engine, tenant_id=tenant_id, vector=vectors[index])],
-                "auto",
-            )
+            ticket.tags, ticket.tag_source = [auto_tags[index]], "auto"
         # Added only now: an autoflush of a half-filled row would violate NOT NULL columns.
         session.add(ticket)
         rows.append((ticket, outcome))
@@ -371,6 +376,8 @@ def ingest_tickets(
         item_ids=[t.id for t, outcome in rows if outcome != "unchanged"],
         op="upsert",
     )
+    if after_write is not None:
+        after_write()
 
     results: list[IngestResult] = []
     pool: list[PoolEntry] = []

@@ -43,6 +43,8 @@ def ingest(
         tenant_id=principal.tenant_id,
         tickets=tickets,
         window_days=settings.duplicate_window_days,
+        # The writes commit before the long, read-only duplicate check (a retry is idempotent by id).
+        after_write=session.commit,
     )
     return IngestResponse(results=results)
 

@@ -115,7 +115,10 @@ def test_two_processes_writing_at_once_lose_nothing(
 
 
 def test_readyz_is_false_until_the_index_has_caught_up(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=3600)
+    # No lag allowed: any change not yet in the index makes the replica unready.
+    settings = Settings(
+        data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=3600, ready_max_lag_seconds=0
+    )
     runtime = Runtime(settings)
     runtime.migrate()
     make_tenant(runtime, "t")
