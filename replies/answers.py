@@ -36,6 +36,8 @@ MIN_SENTENCE_CHARS = 15
 # An article chosen by its reason tag (no search hit) is the seller's own answer for that reason; it is
 # trusted less than a search hit above the threshold, more than a guess.
 REASON_TAG_CONFIDENCE = 0.6
+# Reasons whose answer is an article's text; the others are answered from the order's facts by a macro.
+ARTICLE_TOPICS = frozenset({"product_question", "wrong_item", "other"})
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -223,7 +225,9 @@ def articles_for_question(
     """The articles that answer ``question``, best first (the draft cites the first)."""
     found: list[AnsweringArticle] = []
     tags = (question.topic,) if question.topic != "other" else None
-    if engine is not None:
+    # Reasons answered from the order's facts by a macro cite their reason's article; only questions an
+    # article answers are searched (each search encodes the question, the costly step of a draft).
+    if engine is not None and question.topic in ARTICLE_TOPICS:
         asked = f"{question.context} {question.text}".strip()
         query = f"{asked} {items}".strip()
         result = suggest(
@@ -248,7 +252,7 @@ def articles_for_question(
                     select(Article).where(Article.tenant_id == tenant_id, Article.external_id.in_(ids))
                 )
             }
-            vector = engine.encode_query(asked, COLLECTION)
+            vector = engine.encode_query(query, COLLECTION)  # the search's own vector, from the cache
             for suggestion in on_topic:
                 article = by_id.get(suggestion.id)
                 answer = _best_passage(engine, article, vector, suggestion.confidence) if article else None

@@ -25,6 +25,8 @@ TRACKING_PAGES: dict[str, str] = {
     "Evri": "https://www.evri.com/track/parcel/{n}",
     "BRT": "https://vas.brt.it/vas/sped_det_show.hsm?Nspediz={n}",
     "SEUR": "https://www.seur.com/livetracking/?segOnlineIdentificador={n}",
+    "Canada Post": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={n}",
+    "Hermes": "https://www.myhermes.de/empfangen/sendungsverfolgung/sendungsinformation#{n}",
 }
 
 

@@ -28,7 +28,13 @@ from history.service import get_order, orders_for_customer
 from kb.models import Article
 from kb.suggest import abstain_threshold
 from replies import macros, rewriter
-from replies.answers import AnsweringArticle, QuestionArticles, TicketArticles, articles_for_question
+from replies.answers import (
+    ARTICLE_TOPICS,
+    AnsweringArticle,
+    QuestionArticles,
+    TicketArticles,
+    articles_for_question,
+)
 from replies.factcheck import check_facts
 from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
 from replies.intents import classifier_for
@@ -52,8 +58,6 @@ if TYPE_CHECKING:
     from indexing.engine import SearchEngine
 
 SUPPORTED_LOCALES = ("en", "fr", "de", "es", "it")
-# Reasons answered by an article alone; the others need the order's facts in a macro.
-ARTICLE_TOPICS = frozenset({"product_question", "wrong_item", "other"})
 EXCERPT_CHARS = 300
 # A paragraph is written only when the question's reason is at least this sure; below it the question goes
 # to the agent ("needs you") with the reason. Pattern-tagged questions score 0.9 (0.6 through an ambiguous

@@ -41,7 +41,7 @@ def test_generic_parcel_numbers_are_parcel_numbers_of_no_named_carrier(number: s
 def test_carrier_names_are_canonical() -> None:
     assert canonical_carrier("DHL Paket") == "DHL"
     assert canonical_carrier("colissimo") == "La Poste"
-    assert canonical_carrier("Hermes") == "Evri"
+    assert canonical_carrier("Hermes") == "Hermes"  # Hermes Germany; the UK arm is Evri
     assert canonical_carrier("Mondial Relay") == "Mondial Relay"
 
 

@@ -260,3 +260,25 @@ def test_an_edited_draft_is_checked_again(client: TestClient, tenant: Any, runti
 
     assert client.post("/v1/drafts/999999/check", json={"text": "x"}, headers=headers).status_code == 404
     assert client.post(url, json={"text": "x"}, headers=tenant.headers("public")).status_code == 403
+
+
+def test_an_address_change_is_answered_from_the_orders_state(runtime: Runtime, parcels: str) -> None:
+    pending = _draft(
+        runtime,
+        parcels,
+        channel="shopify",
+        locale="en",
+        order_id="#1001",
+        text="Can you change the delivery address to my office?",
+    )
+    assert "We have noted your request to change the delivery address of order #1001" in pending.reply
+    shipped = _draft(
+        runtime,
+        parcels,
+        channel="amazon",
+        locale="de",
+        order_id="304-5550001-0000001",
+        text="Können Sie die Lieferadresse ändern?",
+    )
+    assert "bereits an DPD übergeben" in shipped.reply and "00617758131149" in shipped.reply
+    assert shipped.questions[0].status == "answered"
