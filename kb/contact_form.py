@@ -337,6 +337,18 @@ TOPIC_SUBJECTS = {
 }
 
 
+SUBJECT_EXCERPT_CHARS = 80
+
+
+def ticket_subject(topic: str, message: str, order_id: str | None) -> str:
+    """'Where is my order? · order #1044 · My parcel has not arrived…': a queue row that says what it is."""
+    first = re.split(r"(?<=[.!?])\s+|\n", message.strip(), maxsplit=1)[0].strip()
+    if len(first) > SUBJECT_EXCERPT_CHARS:
+        first = first[:SUBJECT_EXCERPT_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    parts = [TOPIC_SUBJECTS[topic], f"order {order_id}" if order_id else "", first]
+    return " · ".join(part for part in parts if part)
+
+
 class ContactSubmitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -348,7 +360,9 @@ class ContactSubmitRequest(BaseModel):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     name: str | None = Field(None, max_length=300)
     channel: Channel | None = Field(
-        None, description="Where the order was bought; the ticket itself is 'web'"
+        None,
+        description="Where the order was bought: the ticket's channel, so its reply follows that channel's "
+        "rules (the ticket id's 'web-' prefix keeps where it came in); none = the web shop",
     )
     order_id: str | None = Field(None, max_length=100)
     locale: Locale = "en"
@@ -380,10 +394,10 @@ def submit_contact(
     tag = TOPIC_TAGS[request.topic][0]
     ticket_in = TicketCreate(
         id=f"web-{request.submission_id}",
-        channel="web",
+        channel=request.channel or "web",
         customer=ContactIn(email=request.email, name=request.name),
         order_id=request.order_id,
-        subject=TOPIC_SUBJECTS[request.topic],
+        subject=ticket_subject(request.topic, request.message, request.order_id),
         body=request.message,
         locale=request.locale.split("-")[0],
         tags=[tag],

@@ -1,17 +1,29 @@
 /* Conditional contact form: answers for the chosen topic while the customer types, the live order status
-   once the order verifies, and "I still need help" creating one ticket through the tickets API. */
+   once the order verifies, and "I still need help" creating one ticket through the contact-form API. */
 (function () {
   "use strict";
   var D = window.Deflect;
   var form = document.getElementById("contact-form");
   if (!form || !D || !D.key) { return; }
+  var _ = D._, pgettext = D.pgettext;
   var field = function (id) { return document.getElementById(id); };
   var answers = field("answers"), empty = field("answers-empty"), orderBox = field("order-status");
   var status = field("form-status"), submit = field("submit-ticket");
-  var lang = document.documentElement.lang || "en";
-  var timer = null, inflight = null, lastShown = "", submitted = false;
+  var timer = null, inflight = null, lastShown = "", lastAsked = "", submitted = false;
   // One id per form visit: a second click re-sends the same ticket, which the API treats as unchanged.
   var submissionId = D.session.slice(2, 14) + "-" + Date.now().toString(36);
+  var STATUS = {
+    processing: pgettext("status", "processing"), shipped: pgettext("status", "shipped"),
+    delivered: pgettext("status", "delivered"), returned: pgettext("status", "returned"),
+    cancelled: pgettext("status", "cancelled"), in_transit: pgettext("status", "in transit"),
+    label_created: pgettext("status", "label created"), pre_transit: pgettext("status", "awaiting the carrier"),
+    out_for_delivery: pgettext("status", "out for delivery"),
+    available_for_pickup: pgettext("status", "ready for pickup"), exception: pgettext("status", "delivery problem"),
+    delayed: pgettext("status", "delayed"), pending: pgettext("status", "pending"),
+    requested: pgettext("status", "requested"), issued: pgettext("status", "issued"),
+    failed: pgettext("status", "failed")
+  };
+  function statusName(value) { return STATUS[value] || String(value).replace(/_/g, " "); }
 
   function values() {
     return {
@@ -28,6 +40,38 @@
     return box;
   }
 
+  // Each field says what is wrong with it; screen readers hear it with the field (aria-describedby).
+  function fieldError(id, message) {
+    var input = field(id), error = field(id + "-error");
+    error.textContent = message || "";
+    error.hidden = !message;
+    if (message) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
+    return message ? input : null;
+  }
+  function emailProblem(email) {
+    if (!email) { return _("Enter your e-mail address so we can reply."); }
+    return /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) ? "" : _("This e-mail address looks incomplete, e.g. name@example.com.");
+  }
+  function validate(v) {
+    var bad = [
+      fieldError("topic", v.topic ? "" : _("Choose a topic.")),
+      fieldError("message", v.message.length >= 10 ? "" : _("Write a few words about your issue (at least 10 characters).")),
+      fieldError("email", emailProblem(v.email))
+    ].filter(Boolean);
+    if (bad.length) { bad[0].focus(); }
+    return bad.length === 0;
+  }
+  ["topic", "message", "email"].forEach(function (id) {
+    // Once flagged, a field clears its message as soon as it is right.
+    field(id).addEventListener("input", function () {
+      if (field(id).getAttribute("aria-invalid") !== "true") { return; }
+      var v = values();
+      fieldError(id, id === "topic" ? (v.topic ? "" : _("Choose a topic."))
+        : id === "email" ? emailProblem(v.email)
+        : (v.message.length >= 10 ? "" : _("Write a few words about your issue (at least 10 characters).")));
+    });
+  });
+
   function highlighted(node, text, spans) {
     var chars = Array.from(text), pos = 0;
     (spans || []).forEach(function (s) {
@@ -43,14 +87,15 @@
     orderBox.textContent = "";
     orderBox.hidden = data.verification === "not_requested";
     if (data.verification === "not_verified") {
-      orderBox.appendChild(D.el("div", "notice warn", D.t("contact.not_verified")));
+      orderBox.appendChild(D.el("div", "notice warn",
+        _("We couldn't match that order number with this e-mail or postcode. Check both and try again.")));
       return;
     }
     if (data.verification === "unavailable" || !data.order) { orderBox.hidden = true; return; }
     var o = data.order, card = D.el("div", "order-card");
     card.setAttribute("data-order-id", o.order_id);
-    var h = D.el("h3", null, D.t("order.title", { id: o.order_id }) + " ");
-    h.appendChild(D.el("span", "status-pill", D.status(o.status)));
+    var h = D.el("h3", null, _("Order {id}", { id: o.order_id }) + " ");
+    h.appendChild(D.el("span", "status-pill", statusName(o.status)));
     card.appendChild(h);
     var dl = D.el("dl");
     function row(label, value) {
@@ -58,17 +103,21 @@
       dl.appendChild(D.el("dt", null, label));
       dl.appendChild(D.el("dd", null, value));
     }
-    row(D.t("order.items"), o.items.join(", "));
+    row(_("Items"), o.items.join(", "));
     o.shipments.forEach(function (s) {
-      row(D.t("order.carrier"), s.carrier);
-      row(D.t("order.tracking"), s.tracking_number);
-      row(D.t("order.parcel"), D.status(s.status) + (s.location ? " · " + s.location : ""));
-      row(D.t("order.expected"),
-          s.eta ? new Date(s.eta).toLocaleDateString(lang, { day: "numeric", month: "long" }) : "");
+      row(_("Carrier"), s.carrier);
+      row(_("Tracking"), s.tracking_number);
+      row(_("Parcel"), statusName(s.status) + (s.location ? " · " + s.location : ""));
+      // A delivered parcel has a delivery date, not an expected one.
+      if (s.status === "delivered") {
+        row(_("Delivered"), D.date(s.status_at || s.eta));
+      } else {
+        row(_("Expected"), D.date(s.eta));
+      }
     });
     o.refunds.forEach(function (r) {
-      row(D.t("order.refund"), r.refund_id + " · " + D.status(r.status) + " · " +
-          r.amount.toLocaleString(lang, { style: "currency", currency: o.currency }));
+      row(_("Refund"), r.refund_id + " · " + statusName(r.status) + " · " +
+          r.amount.toLocaleString(D.lang, { style: "currency", currency: o.currency }));
     });
     card.appendChild(dl);
     orderBox.appendChild(card);
@@ -77,7 +126,7 @@
   function render(v, data) {
     answers.textContent = "";
     empty.hidden = data.suggestions.length > 0;
-    if (!data.suggestions.length) { empty.textContent = D.t("contact.no_match"); }
+    if (!data.suggestions.length) { empty.textContent = _("No article matches yet: keep typing, or send us your message."); }
     data.suggestions.forEach(function (s) {
       var li = D.el("li");
       li.setAttribute("data-article-id", s.id);
@@ -91,12 +140,12 @@
       h.appendChild(a);
       var p = D.el("p");
       highlighted(p, s.snippet, s.highlights);
-      var solved = D.el("button", "solved", D.t("contact.solved"));
+      var solved = D.el("button", "solved", _("This solved it"));
       solved.type = "button";
       solved.addEventListener("click", function () {
         D.track("helpful", { source: "contact_form", topic: topicTag(v.topic), channel: v.channel, article_id: s.id,
                              customer_email: v.email });
-        notice("ok", D.t("contact.glad"));
+        notice("ok", _("Great, glad that helped! You don't need to send the form."));
       });
       li.appendChild(h);
       li.appendChild(p);
@@ -109,7 +158,7 @@
       lastShown = shown;
       D.track("impression", { source: "contact_form", topic: topicTag(v.topic), channel: v.channel,
                               query: v.message.slice(0, 2000), article_id: data.suggestions[0].id,
-                              customer_email: v.email, locale: lang });
+                              customer_email: v.email, locale: D.lang });
     }
   }
 
@@ -121,10 +170,7 @@
   function refresh() {
     var v = values();
     if (!v.topic) { return; }
-    if (inflight) { inflight.abort(); }
-    var controller = new AbortController();
-    inflight = controller;
-    var body = { topic: v.topic, message: v.message, channel: v.channel, locale: lang };
+    var body = { topic: v.topic, message: v.message, channel: v.channel, locale: D.lang };
     // Failed order checks are limited per order and visitor: only send a secret once it is complete,
     // so half-typed e-mails and postcodes do not use up the customer's attempts.
     var email = /^[^@\s]+@[^@\s]+\.[^@\s]{2,}$/.test(v.email) ? v.email : "";
@@ -134,18 +180,23 @@
       if (email) { body.email = email; }
       if (postcode) { body.postcode = postcode; }
     }
+    var asked = JSON.stringify(body);
+    if (asked === lastAsked) { return; }  // the same question was just answered
+    if (inflight) { inflight.abort(); }
+    var controller = new AbortController();
+    inflight = controller;
     fetch("/v1/contact-form/suggest", {
       method: "POST", signal: controller.signal,
-      headers: { "Content-Type": "application/json", "X-API-Key": D.key }, body: JSON.stringify(body)
+      headers: { "Content-Type": "application/json", "X-API-Key": D.key }, body: asked
     }).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();
     }).then(function (data) {
-      if (controller === inflight) { inflight = null; render(v, data); }
+      if (controller === inflight) { inflight = null; lastAsked = asked; render(v, data); }
     }).catch(function (e) {
       if (e.name === "AbortError") { return; }
       empty.hidden = false;
-      empty.textContent = D.t("contact.unavailable");
+      empty.textContent = _("Suggestions are unavailable right now; you can still send your message.");
     });
   }
 
@@ -154,33 +205,50 @@
   field("channel").addEventListener("change", refresh);
   ["message", "order_id", "email", "postcode"].forEach(function (id) { field(id).addEventListener("input", schedule); });
 
+  // The API's own field checks, should the browser's pass something it refuses.
+  var SERVER_FIELDS = { topic: "topic", message: "message", email: "email" };
+  function serverErrors(data) {
+    var details = (data && data.error && data.error.details) || [];
+    var bad = details.map(function (d) {
+      var name = SERVER_FIELDS[(d.loc || [])[d.loc.length - 1]];
+      if (!name) { return null; }
+      return fieldError(name, name === "email" ? _("This e-mail address looks incomplete, e.g. name@example.com.")
+        : name === "topic" ? _("Choose a topic.") : _("Write a few words about your issue (at least 10 characters)."));
+    }).filter(Boolean);
+    if (bad.length) { bad[0].focus(); }
+    return bad.length > 0;
+  }
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     if (submitted) { return; }
     var v = values();
-    if (!v.topic || v.message.length < 10 || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v.email)) {
-      notice("bad", D.t("contact.invalid"));
-      return;
-    }
+    status.textContent = "";
+    if (!validate(v)) { return; }
     submitted = true;
     submit.disabled = true;
     var tag = topicTag(v.topic);
     D.track("contact_anyway", { source: "contact_form", topic: tag, channel: v.channel, customer_email: v.email });
     var body = { submission_id: submissionId, session_id: D.session, topic: v.topic, message: v.message,
-                 email: v.email, channel: v.channel, locale: lang };
+                 email: v.email, channel: v.channel, locale: D.lang };
     if (v.order_id) { body.order_id = v.order_id; }
     D.api("/v1/contact-form/submit", body).then(function (r) {
-      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+      return r.json().then(function (data) { return { ok: r.ok, status: r.status, data: data }; });
     }).then(function (res) {
-      if (!res.ok) { throw new Error((res.data.error && res.data.error.message) || "request failed"); }
-      var box = notice("ok", D.t("contact.received", { ref: res.data.ticket_id }) + " ");
-      box.appendChild(document.createTextNode(D.t(res.data.linked_to_earlier_contact
-        ? "contact.linked" : "contact.reply_time")));
+      if (!res.ok) {
+        if (res.status === 422 && serverErrors(res.data)) { submitted = false; submit.disabled = false; return; }
+        throw new Error((res.data.error && res.data.error.message) || "request failed");
+      }
+      var box = notice("ok", _("Thanks, we have your message (reference {ref}).", { ref: res.data.ticket_id }) + " ");
+      box.appendChild(document.createTextNode(res.data.linked_to_earlier_contact
+        ? _("We linked it to your earlier conversation, so you'll get one complete answer.")
+        : _("We usually reply within one working day.")));
       form.setAttribute("data-submitted", res.data.ticket_id);
     }).catch(function (err) {
       submitted = false;
       submit.disabled = false;
-      notice("bad", D.t("contact.send_failed", { error: err.message }));
+      notice("bad", _("We couldn't send your message just now ({error}). Please try again in a minute.",
+                      { error: err.message }));
     });
   });
 })();

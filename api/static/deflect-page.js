@@ -1,4 +1,5 @@
-/* Shared by the help-centre pages: the page's public key, the visit's session id, and event posting. */
+/* Shared by the help-centre pages: the page's public key, the visit's session id, event posting, and the
+   page's translations (the Babel catalog of api/locales, embedded by the server as JSON). */
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="deflect-key"]');
@@ -14,19 +15,33 @@
   }
   var key = meta ? meta.getAttribute("content") : null;
   var session = sessionId();
-  // The page's strings in its language, from api/page_text.py (embedded by the server as JSON).
-  var stringsNode = document.getElementById("deflect-strings");
-  var strings = stringsNode ? JSON.parse(stringsNode.textContent) : {};
+  var lang = document.documentElement.lang || "en";
+  var node = document.getElementById("deflect-i18n");
+  var messages = node ? JSON.parse(node.textContent) : {};
+  var plural = new Intl.PluralRules(lang);
+  function fill(text, params) {
+    return text.replace(/\{(\w+)\}/g, function (m, name) { return params && name in params ? String(params[name]) : m; });
+  }
   window.Deflect = {
     key: key,
     session: session,
-    t: function (name, params) {
-      var out = strings[name] || name;
-      Object.keys(params || {}).forEach(function (p) { out = out.split("{" + p + "}").join(String(params[p])); });
-      return out;
+    lang: lang,
+    // Named as gettext's functions so that pybabel extracts the scripts' messages into the catalog.
+    _: function (msg, params) { return fill(typeof messages[msg] === "string" ? messages[msg] : msg, params); },
+    pgettext: function (ctx, msg, params) {
+      var text = messages[ctx + "\u0004" + msg];
+      return fill(typeof text === "string" ? text : msg, params);
     },
-    status: function (value) {
-      return strings["status." + value] || String(value).replace(/_/g, " ");
+    // For EN/FR/DE/ES/IT, CLDR's "one" is gettext's first plural form and everything else the second.
+    ngettext: function (one, other, n, params) {
+      var forms = messages[one], second = plural.select(n) !== "one";
+      var text = Array.isArray(forms) ? forms[second ? 1 : 0] : (second ? other : one);
+      return fill(text, Object.assign({ n: n }, params || {}));
+    },
+    date: function (iso, withYear) {
+      var options = { day: "numeric", month: "long" };
+      if (withYear) { options.year = "numeric"; }
+      return iso ? new Date(iso).toLocaleDateString(lang, options) : "";
     },
     api: function (path, body) {
       return fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": key },

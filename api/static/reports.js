@@ -1,131 +1,164 @@
-/* Reports page: deflection KPIs and charts (hand-drawn SVG, no library), plus history reports when present. */
+/* Reports page: deflection (final and provisional), contact reasons with root causes, macros, content gaps
+   and the KB audit. Charts are HTML bars (readable at any width, text that zooms, a name for each bar). */
 (function () {
   "use strict";
   var A = window.Agent;
-  var SVG = "http://www.w3.org/2000/svg";
-  var COLORS = { deflected: "#0f6e6e", contacted: "#e0703a", pending: "#c5ced8" };
+  var el = A.el;
+  var PARTS = [["deflected", "deflected"], ["contacted", "contacted anyway"], ["pending", "still open"]];
 
-  function svg(tag, attrs, text) {
-    var node = document.createElementNS(SVG, tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text !== undefined) { node.textContent = String(text); }
-    return node;
+  function pct(x) { return x === null || x === undefined ? "–" : Math.round(x * 1000) / 10 + " %"; }
+  function words(value) { return String(value).replace(/_/g, " "); }
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+  function topicName(key) { return key === "(none)" ? "no topic (search only)" : words(key); }
+  function channelName(key) { return key === "(none)" ? "channel not given" : A.channel(key); }
+  function seconds(s) { return s === null || s === undefined ? "–" : s < 90 ? Math.round(s) + " s" : Math.round(s / 60) + " min"; }
+
+  function section(app, id, title, intro) {
+    var s = el("section", "card report");
+    s.id = id;
+    s.setAttribute("aria-labelledby", id + "-title");
+    var h = el("h2", null, title);
+    h.id = id + "-title";
+    s.appendChild(h);
+    if (intro) { s.appendChild(el("p", "muted", intro)); }
+    app.appendChild(s);
+    return s;
   }
-  function pct(x) { return x === null || x === undefined ? "–" : Math.round(x * 1000) / 10 + "%"; }
+  function loading(box, text) { var p = el("p", "muted loading", text); box.appendChild(p); return p; }
+  function failed(box, what, err) { box.appendChild(el("p", "notice bad", what + " could not load: " + err.message)); }
 
-  // Horizontal stacked bars: one row per key, deflected / contacted / pending sessions.
-  function stackedBars(rows, labelOf) {
-    var width = 560, row = 30, left = 150, height = Math.max(1, rows.length) * row + 30;
-    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img" });
+  function kpi(value, label, id) {
+    var k = el("div", "card kpi");
+    if (id) { k.id = id; }
+    k.appendChild(el("div", "value", value));
+    k.appendChild(el("div", "label", label));
+    return k;
+  }
+
+  // One row per key: a stacked bar of deflected / contacted / open sessions, with the numbers in words.
+  function stackedRows(rows, nameOf) {
+    var list = el("ul", "bars");
     var max = Math.max.apply(null, rows.map(function (r) { return r.sessions; }).concat([1]));
-    var scale = (width - left - 70) / max;
-    rows.forEach(function (r, i) {
-      var y = 8 + i * row;
-      chart.appendChild(svg("text", { x: left - 8, y: y + 15, "text-anchor": "end" }, labelOf(r.key)));
-      var x = left;
-      ["deflected", "contacted", "pending"].forEach(function (part) {
-        var w = r[part] * scale;
-        if (w > 0) {
-          var rect = svg("rect", { x: x, y: y + 2, width: w, height: row - 12, rx: 3, fill: COLORS[part] });
-          rect.appendChild(svg("title", {}, part + ": " + r[part]));
-          chart.appendChild(rect);
-        }
-        x += w;
+    rows.forEach(function (r) {
+      var li = el("li");
+      li.appendChild(el("span", "bar-label", nameOf(r.key)));
+      var bar = el("span", "bar");
+      var said = PARTS.map(function (p) { return r[p[0]] + " " + p[1]; }).join(", ");
+      bar.setAttribute("role", "img");
+      bar.setAttribute("aria-label", nameOf(r.key) + ": " + plural(r.sessions, "session", "sessions") + ", " + said);
+      PARTS.forEach(function (p) {
+        if (!r[p[0]]) { return; }
+        var seg = el("span", "seg " + p[0]);
+        seg.style.width = (100 * r[p[0]] / max) + "%";
+        bar.appendChild(seg);
       });
-      chart.appendChild(svg("text", { x: x + 6, y: y + 15 }, pct(r.deflection_rate) + " · " + r.sessions));
+      li.appendChild(bar);
+      li.appendChild(el("span", "bar-value", plural(r.sessions, "session", "sessions") + " · " +
+        (r.deflection_rate === null ? "no closed window yet" : pct(r.deflection_rate) + " deflected")));
+      list.appendChild(li);
     });
-    if (!rows.length) { chart.appendChild(svg("text", { x: 10, y: 20 }, "No sessions in this period yet")); }
-    return chart;
+    if (!rows.length) { list.appendChild(el("li", "muted", "No sessions in this period yet.")); }
+    return list;
   }
 
   function legend() {
-    var p = A.el("p", "muted");
-    ["deflected", "contacted", "pending"].forEach(function (part) {
-      var dot = A.el("span", null, "■ ");
-      dot.style.color = COLORS[part];
-      p.appendChild(dot);
-      p.appendChild(document.createTextNode(part + "   "));
+    var p = el("p", "legend muted");
+    PARTS.forEach(function (part) {
+      var item = el("span", "key");
+      item.appendChild(el("span", "swatch " + part[0]));
+      item.appendChild(document.createTextNode(part[1]));
+      p.appendChild(item);
     });
     return p;
   }
 
-  // Columns over time: sessions per day/week, stacked like the bars.
   function columns(rows) {
-    var width = 560, height = 220, bottom = 30, top = 10, left = 30;
-    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img" });
+    var wrap = el("div", "columns");
     var max = Math.max.apply(null, rows.map(function (r) { return r.sessions; }).concat([1]));
-    var slot = (width - left) / Math.max(rows.length, 1), scale = (height - bottom - top) / max;
-    chart.appendChild(svg("line", { x1: left, x2: width, y1: height - bottom, y2: height - bottom, stroke: "#c5ced8" }));
-    chart.appendChild(svg("text", { x: 0, y: top + 10 }, max));
+    var every = Math.max(1, Math.ceil(rows.length / 8));
     rows.forEach(function (r, i) {
-      var x = left + i * slot + slot * 0.15, w = slot * 0.7, y = height - bottom;
-      ["deflected", "contacted", "pending"].forEach(function (part) {
-        var h = r[part] * scale;
-        if (h > 0) {
-          y -= h;
-          var rect = svg("rect", { x: x, y: y, width: w, height: h, fill: COLORS[part] });
-          rect.appendChild(svg("title", {}, r.key + " " + part + ": " + r[part]));
-          chart.appendChild(rect);
-        }
+      var col = el("div", "col");
+      var stack = el("div", "stack");
+      stack.setAttribute("role", "img");
+      stack.setAttribute("aria-label", r.key + ": " + plural(r.sessions, "session", "sessions") + ", " +
+        PARTS.map(function (p) { return r[p[0]] + " " + p[1]; }).join(", "));
+      PARTS.forEach(function (p) {
+        if (!r[p[0]]) { return; }
+        var seg = el("span", "seg " + p[0]);
+        seg.style.height = (100 * r[p[0]] / max) + "%";
+        stack.appendChild(seg);
       });
-      if (rows.length <= 14 || i % Math.ceil(rows.length / 10) === 0) {
-        chart.appendChild(svg("text", { x: x + w / 2, y: height - 10, "text-anchor": "middle" }, r.key.slice(5)));
-      }
+      col.appendChild(stack);
+      col.appendChild(el("span", "tick", i % every === 0 ? r.key.slice(5) : ""));
+      wrap.appendChild(col);
     });
-    if (!rows.length) { chart.appendChild(svg("text", { x: 40, y: 60 }, "No sessions in this period yet")); }
-    return chart;
+    if (!rows.length) { wrap.appendChild(el("p", "muted", "No sessions in this period yet.")); }
+    return wrap;
   }
 
-  function simpleBars(rows) {
-    var width = 560, row = 28, left = 170, height = Math.max(1, rows.length) * row + 16;
-    var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img" });
+  function simpleRows(rows) {
+    var list = el("ul", "bars simple");
     var max = Math.max.apply(null, rows.map(function (r) { return r.value; }).concat([1e-9]));
-    rows.forEach(function (r, i) {
-      var y = 6 + i * row, w = (width - left - 80) * r.value / max;
-      chart.appendChild(svg("text", { x: left - 8, y: y + 14, "text-anchor": "end" }, r.label));
-      chart.appendChild(svg("rect", { x: left, y: y + 2, width: Math.max(w, 1), height: row - 10, rx: 3, fill: "#13807a" }));
-      chart.appendChild(svg("text", { x: left + w + 6, y: y + 14 }, r.text));
+    rows.forEach(function (r) {
+      var li = el("li");
+      li.appendChild(el("span", "bar-label", r.label));
+      var bar = el("span", "bar");
+      bar.setAttribute("role", "img");
+      bar.setAttribute("aria-label", r.label + ": " + r.text);
+      var seg = el("span", "seg single");
+      seg.style.width = Math.max(1, 100 * r.value / max) + "%";
+      bar.appendChild(seg);
+      li.appendChild(bar);
+      li.appendChild(el("span", "bar-value", r.text));
+      list.appendChild(li);
     });
-    return chart;
+    return list;
   }
 
-  function card(title, body, extra) {
-    var c = A.el("section", "card chart");
-    c.appendChild(A.el("h2", null, title));
-    c.appendChild(body);
-    if (extra) { c.appendChild(extra); }
-    return c;
+  // A table that becomes one card per row on a phone (each cell names its column).
+  function table(caption, headers, rows) {
+    var t = el("table", "data stack-on-phone");
+    t.appendChild(el("caption", "sr-only", caption));
+    var head = el("tr");
+    headers.forEach(function (h) { var th = el("th", null, h); th.scope = "col"; head.appendChild(th); });
+    var thead = el("thead");
+    thead.appendChild(head);
+    t.appendChild(thead);
+    var body = el("tbody");
+    rows.forEach(function (cells) {
+      var tr = el("tr");
+      cells.forEach(function (c, i) {
+        var td = el(i === 0 ? "th" : "td");
+        if (i === 0) { td.scope = "row"; }
+        td.setAttribute("data-label", headers[i]);
+        if (c instanceof Node) { td.appendChild(c); } else { td.textContent = c; }
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    t.appendChild(body);
+    return t;
   }
 
-  function kpi(value, label) {
-    var k = A.el("div", "card kpi");
-    k.appendChild(A.el("div", "value", value));
-    k.appendChild(A.el("div", "label", label));
-    return k;
-  }
-
-  function label(key) { return key.replace(/_/g, " "); }
-
-  function render(report, bucket) {
-    var app = document.getElementById("app");
-    app.textContent = "";
-    var bar = A.el("div", "toolbar");
-    bar.appendChild(A.el("h1", null, "Deflection"));
-    var select = A.el("select");
-    select.setAttribute("aria-label", "Group over time by");
-    [["day", "Per day"], ["week", "Per week"]].forEach(function (o) {
-      var opt = A.el("option", null, o[1]);
+  function deflection(box, bucket) {
+    box.textContent = "";
+    var bar = el("div", "toolbar");
+    var label = el("label", null, "Group over time by");
+    label.htmlFor = "bucket";
+    var choose = el("select");
+    choose.id = "bucket";
+    [["day", "day"], ["week", "week"]].forEach(function (o) {
+      var opt = el("option", null, o[1]);
       opt.value = o[0];
       opt.selected = o[0] === bucket;
-      select.appendChild(opt);
+      choose.appendChild(opt);
     });
-    select.style.width = "auto";
-    select.addEventListener("change", function () { load(select.value); });
-    var csv = A.el("button", "button secondary", "Export CSV");
+    choose.addEventListener("change", function () { deflection(box, choose.value); });
+    var csv = el("button", "button secondary", "Export CSV");
     csv.type = "button";
     csv.addEventListener("click", function () {
       A.get("/v1/reports/deflection?format=csv&bucket=" + bucket).then(function (text) {
-        var link = A.el("a");
+        var link = el("a");
         link.href = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
         link.download = "deflection.csv";
         document.body.appendChild(link);
@@ -133,61 +166,205 @@
         link.remove();
       });
     });
-    bar.appendChild(select);
+    bar.appendChild(label);
+    bar.appendChild(choose);
     bar.appendChild(csv);
-    app.appendChild(bar);
-
-    var t = report.total;
-    var kpis = A.el("div", "kpis");
-    kpis.appendChild(kpi(pct(t.deflection_rate), "Deflection rate (closed " + report.window_hours + " h windows)"));
-    kpis.appendChild(kpi(t.sessions, "Sessions that saw suggestions"));
-    kpis.appendChild(kpi(t.deflected + " / " + t.contacted, "Deflected / contacted anyway"));
-    kpis.appendChild(kpi(t.pending, "Pending (window still open)"));
-    kpis.appendChild(kpi(t.clicks, "Article clicks"));
-    kpis.appendChild(kpi(t.helpful + " / " + t.not_helpful, "Helpful / not helpful votes"));
-    kpis.appendChild(kpi(t.contact_anyway + " / " + t.submitted, "Contact anyway / tickets"));
-    kpis.setAttribute("data-sessions", t.sessions);
-    app.appendChild(kpis);
-
-    var charts = A.el("div", "charts");
-    charts.appendChild(card("Per topic", stackedBars(report.by_topic, label), legend()));
-    charts.appendChild(card("Per channel", stackedBars(report.by_channel, label), legend()));
-    charts.appendChild(card("Sessions over time (" + report.bucket + ")", columns(report.over_time), legend()));
-    app.appendChild(charts);
-    history(charts);
-    app.appendChild(A.el("p", "definition", report.definition));
+    box.appendChild(bar);
+    var wait = loading(box, "Loading the deflection report…");
+    A.get("/v1/reports/deflection?bucket=" + bucket).then(function (report) {
+      wait.remove();
+      var t = report.total, h = report.window_hours;
+      // Contacts count at once, deflections only once their window closes: early on the final rate reads
+      // low, so the provisional one (open sessions without a contact so far) stands beside it.
+      var provisional = t.sessions ? (t.deflected + t.pending) / t.sessions : null;
+      var kpis = el("div", "kpis");
+      kpis.setAttribute("data-sessions", t.sessions);
+      kpis.appendChild(kpi(pct(provisional), "Provisional deflection rate: " + (t.deflected + t.pending) + " of " +
+        plural(t.sessions, "session", "sessions") + " have not contacted us so far", "kpi-provisional"));
+      kpis.appendChild(kpi(pct(t.deflection_rate), t.closed
+        ? "Final deflection rate: " + t.deflected + " of " + plural(t.closed, "session", "sessions") + " past the " + h + " h window"
+        : "Final deflection rate: no session has passed the " + h + " h window yet", "kpi-final"));
+      kpis.appendChild(kpi(t.pending, "Sessions still open (under " + h + " h, no contact yet)"));
+      kpis.appendChild(kpi(t.contacted, "Sessions that contacted us anyway"));
+      kpis.appendChild(kpi(t.clicks, "Article clicks"));
+      kpis.appendChild(kpi(t.helpful + " / " + t.not_helpful, "Helpful / not helpful votes"));
+      box.appendChild(kpis);
+      var charts = el("div", "charts");
+      [["Sessions per topic", stackedRows(report.by_topic, topicName)],
+       ["Sessions per channel", stackedRows(report.by_channel, channelName)],
+       ["Sessions per " + report.bucket, columns(report.over_time)]].forEach(function (pair) {
+        var c = el("div", "chart");
+        c.appendChild(el("h3", null, pair[0]));
+        c.appendChild(pair[1]);
+        c.appendChild(legend());
+        charts.appendChild(c);
+      });
+      box.appendChild(charts);
+      box.appendChild(el("p", "definition", report.definition));
+    }).catch(function (err) { wait.remove(); failed(box, "The deflection report", err); });
   }
 
-  // Contact-reason charts exist only where ticket history is loaded; otherwise they stay out of the page.
-  function history(charts) {
-    A.get("/v1/reports/top-reasons").then(function (data) {
+  function reasons(box) {
+    var wait = loading(box, "Loading contact reasons…");
+    Promise.all([A.get("/v1/reports/top-reasons"), A.get("/v1/reports/repeat-contacts")]).then(function (both) {
+      wait.remove();
+      var data = both[0], repeat = both[1];
       var period = data.periods["90d"] || data.periods[Object.keys(data.periods)[0]] || {};
       var totals = {};
       Object.keys(period).forEach(function (channel) {
         period[channel].forEach(function (r) { totals[r.reason] = (totals[r.reason] || 0) + r.count; });
       });
-      var rows = Object.keys(totals).sort(function (a, b) { return totals[b] - totals[a]; }).slice(0, 5)
-        .map(function (k) { return { label: label(k), value: totals[k], text: String(totals[k]) }; });
-      if (rows.length) { charts.appendChild(card("Top 5 contact reasons (90 days)", simpleBars(rows))); }
-    }).catch(function () { /* no history in this build */ });
-    A.get("/v1/reports/repeat-contacts").then(function (data) {
-      var rows = data.by_reason.filter(function (r) { return r.tickets > 0; }).slice(0, 8)
-        .map(function (r) { return { label: label(r.key), value: r.rate, text: pct(r.rate) + " of " + r.tickets }; });
-      if (rows.length) {
-        charts.appendChild(card("Repeat-contact rate within " + data.within_days + " days (overall " +
-                                pct(data.overall.rate) + ")", simpleBars(rows)));
-      }
-    }).catch(function () { /* idem */ });
-  }
-
-  function load(bucket) {
-    A.get("/v1/reports/deflection?bucket=" + bucket).then(function (report) { render(report, bucket); })
-      .catch(function (err) {
-        var app = document.getElementById("app");
-        app.textContent = "";
-        app.appendChild(A.el("div", "notice bad", "Could not load the report: " + err.message));
+      var rows = Object.keys(totals).sort(function (a, b) { return totals[b] - totals[a]; }).slice(0, 8)
+        .map(function (k) { return { label: k === "(none)" ? "no reason tag" : words(k), value: totals[k], text: plural(totals[k], "ticket", "tickets") }; });
+      var grid = el("div", "charts");
+      var top = el("div", "chart");
+      top.appendChild(el("h3", null, "Top contact reasons (90 days)"));
+      top.appendChild(rows.length ? simpleRows(rows) : el("p", "muted", "No tickets in the last 90 days."));
+      grid.appendChild(top);
+      var rep = el("div", "chart");
+      rep.appendChild(el("h3", null, "Customers who wrote again within " + repeat.within_days + " days: " +
+        pct(repeat.overall.rate) + " of " + plural(repeat.overall.tickets, "ticket", "tickets")));
+      var repRows = repeat.by_reason.filter(function (r) { return r.tickets > 0; }).slice(0, 8).map(function (r) {
+        return { label: r.key === "(none)" ? "no reason tag" : words(r.key), value: r.rate,
+                 text: pct(r.rate) + " of " + plural(r.tickets, "ticket", "tickets") };
       });
+      rep.appendChild(repRows.length ? simpleRows(repRows) : el("p", "muted", "No tickets yet."));
+      grid.appendChild(rep);
+      box.appendChild(grid);
+    }).catch(function (err) { wait.remove(); failed(box, "Contact reasons", err); });
   }
 
-  A.onReady(function () { load("day"); });
+  function rootCauses(box) {
+    var bar = el("div", "toolbar");
+    var label = el("label", null, "Period");
+    label.htmlFor = "rc-period";
+    var choose = el("select");
+    choose.id = "rc-period";
+    ["30d", "60d", "90d"].forEach(function (p) { var o = el("option", null, p.replace("d", " days")); o.value = p; choose.appendChild(o); });
+    var chooseChannel = el("select");
+    chooseChannel.id = "rc-channel";
+    chooseChannel.setAttribute("aria-label", "Channel");
+    bar.appendChild(label);
+    bar.appendChild(choose);
+    bar.appendChild(chooseChannel);
+    box.appendChild(bar);
+    var holder = el("div");
+    box.appendChild(holder);
+    var wait = loading(box, "Loading the root-cause table…");
+    A.get("/v1/reports/root-causes").then(function (report) {
+      wait.remove();
+      var channels = {};
+      Object.keys(report.periods).forEach(function (p) { report.periods[p].forEach(function (r) { channels[r.channel] = true; }); });
+      Object.keys(channels).sort(function (a, b) { return a === "all" ? -1 : b === "all" ? 1 : a < b ? -1 : 1; }).forEach(function (c) {
+        var o = el("option", null, c === "all" ? "all channels" : A.channel(c));
+        o.value = c;
+        chooseChannel.appendChild(o);
+      });
+      function draw() {
+        holder.textContent = "";
+        var rows = (report.periods[choose.value] || []).filter(function (r) { return r.channel === chooseChannel.value; });
+        if (!rows.length) { holder.appendChild(el("p", "muted", "No tickets in this period.")); return; }
+        holder.appendChild(table("Contact reasons with their repeat, first-contact-resolution and handling figures",
+          ["Reason", "Tickets", "Share", "Repeat rate", "Solved on first contact", "Avg handling", "Root cause · owner"],
+          rows.map(function (r) {
+            return [r.reason === "(none)" ? "no reason tag" : words(r.reason), String(r.volume), pct(r.share),
+                    pct(r.repeat_rate), pct(r.fcr_rate), seconds(r.avg_handling_seconds),
+                    r.note ? r.note.root_cause + (r.note.action_owner ? " · " + r.note.action_owner : "") : "not set"];
+          })));
+      }
+      choose.addEventListener("change", draw);
+      chooseChannel.addEventListener("change", draw);
+      draw();
+      var defs = el("details", "definitions");
+      defs.appendChild(el("summary", null, "How these are counted"));
+      var dl = el("dl");
+      Object.keys(report.definitions).forEach(function (k) {
+        dl.appendChild(el("dt", null, words(k)));
+        dl.appendChild(el("dd", null, report.definitions[k]));
+      });
+      defs.appendChild(dl);
+      box.appendChild(defs);
+    }).catch(function (err) { wait.remove(); failed(box, "The root-cause table", err); });
+  }
+
+  function macros(box) {
+    var wait = loading(box, "Loading macro usage…");
+    A.get("/v1/reports/macros").then(function (report) {
+      wait.remove();
+      box.appendChild(el("p", "muted", plural(report.drafts, "draft", "drafts") + " written; a contact counts as " +
+        "resolved on first contact when the customer did not write again within " + report.window_days + " days."));
+      if (!report.macros.length) { box.appendChild(el("p", "muted", "No macro used yet.")); return; }
+      box.appendChild(table("Macro usage and resolution", ["Macro", "Uses", "Contacts with a known customer", "Resolved on first contact"],
+        report.macros.map(function (m) {
+          return [words(m.key), String(m.uses), String(m.contacts_with_customer),
+                  m.fcr_rate === null ? "–" : pct(m.fcr_rate) + " (" + m.first_contact_resolved + ")"];
+        })));
+    }).catch(function (err) { wait.remove(); failed(box, "Macro usage", err); });
+  }
+
+  function contentGaps(box) {
+    var wait = loading(box, "Grouping the last 30 days of unanswered questions (this can take a few seconds)…");
+    A.get("/v1/reports/content-gaps").then(function (report) {
+      wait.remove();
+      box.appendChild(el("p", "muted", report.definition));
+      if (!report.clusters.length) { box.appendChild(el("p", "muted", "No content gap: recent questions have articles.")); return; }
+      var list = el("ol", "gaps");
+      report.clusters.forEach(function (c) {
+        var li = el("li", "dup");
+        li.appendChild(el("strong", null, words(c.suggested_reason) + " · " + plural(c.contacts, "contact", "contacts") +
+                                          " a good article would likely prevent"));
+        li.appendChild(el("p", "meta muted", plural(c.tickets, "ticket", "tickets") + ", " + plural(c.queries, "search", "searches") +
+          (c.nearest_article ? " · nearest article: " + c.nearest_article.title : " · no article comes close")));
+        var ex = el("ul");
+        c.examples.slice(0, 3).forEach(function (e) { ex.appendChild(el("li", null, "“" + e.text.slice(0, 160) + "”")); });
+        li.appendChild(ex);
+        list.appendChild(li);
+      });
+      box.appendChild(list);
+    }).catch(function (err) { wait.remove(); failed(box, "Content gaps", err); });
+  }
+
+  function audit(box) {
+    var wait = loading(box, "Checking articles against the marketplaces' rules…");
+    A.get("/v1/reports/kb-audit").then(function (report) {
+      wait.remove();
+      box.appendChild(el("p", null, plural(report.articles_checked, "article", "articles") + " sold through marketplaces, " +
+        plural(report.checks, "check", "checks") + ": " + report.failing + " with warnings, " + report.blocking + " blocking."));
+      var failing = report.results.filter(function (r) { return !r.passed; }).slice(0, 10);
+      if (!failing.length) { return; }
+      box.appendChild(table("Articles that break a marketplace rule", ["Article", "Channel", "Problem"],
+        failing.map(function (r) {
+          var link = el("a", null, r.title);
+          link.href = "/help/articles/" + encodeURIComponent(r.article_id);
+          return [link, A.channel(r.channel), (r.blocking ? "blocking: " : "") +
+                  r.violations.map(function (v) { return v.explanation; }).join("; ")];
+        })));
+    }).catch(function (err) { wait.remove(); failed(box, "The KB audit", err); });
+  }
+
+  function render() {
+    var app = document.getElementById("app");
+    app.textContent = "";
+    var head = el("div", "toolbar page-head");
+    head.appendChild(el("h1", null, "Reports"));
+    var jump = el("nav", "jump");
+    jump.setAttribute("aria-label", "Sections");
+    [["deflection", "Deflection"], ["reasons", "Contact reasons"], ["root-causes", "Root causes"],
+     ["macros", "Macros"], ["gaps", "Content gaps"], ["audit", "KB audit"]].forEach(function (s) {
+      var a = el("a", null, s[1]);
+      a.href = "#" + s[0];
+      jump.appendChild(a);
+    });
+    head.appendChild(jump);
+    app.appendChild(head);
+    deflection(section(app, "deflection", "Deflection", null).appendChild(el("div")), "day");
+    reasons(section(app, "reasons", "Contact reasons", null));
+    rootCauses(section(app, "root-causes", "Root causes per reason",
+      "Volume, repeat contacts, first-contact resolution and handling time per reason and channel."));
+    macros(section(app, "macros", "Macro usage", null));
+    contentGaps(section(app, "gaps", "Content gaps", "Questions customers asked that no article answers well."));
+    audit(section(app, "audit", "KB audit", "Help articles checked against each marketplace's messaging rules."));
+  }
+
+  A.onReady(render);
 })();
