@@ -2,8 +2,8 @@
 
 Rate limits are token buckets held in this process: each replica enforces its own share, so
 N replicas behind a load balancer let through up to N times the configured rate. That is the
-documented trade-off of the embedded default; a deployment that needs one global limit puts
-the limiter in the proxy (or a shared store such as Redis) instead.
+documented trade-off of the embedded default; with DEFLECT_REDIS_URL set, the counters live in
+Redis (the `limits` library) and every replica draws on one budget.
 
 Buckets:
 - per client IP over every request (`rate_limit_ip_per_minute`), keyed or not, so guessing
@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import InvalidInputError, NotFoundError
 from core.models import ApiKey, Tenant
+from core.ratelimit import Rate, RateLimits
 from core.redact import install_log_redaction
 from core.settings import Settings
 from runtime import Runtime
@@ -125,6 +126,18 @@ class RateLimiter:
             return wait
 
 
+class SharedRateLimiter:
+    """RateLimiter's buckets counted in a store every replica shares (DEFLECT_REDIS_URL), so N replicas
+    allow the configured rate once, not N times: a burst cap plus the per-minute rate (core/ratelimit.py)."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self.limits = RateLimits(storage_uri)
+
+    def take(self, name: str, *, per_minute: int, burst: int, now: float | None = None) -> float:
+        burst_seconds = max(1, math.ceil(burst * 60 / per_minute))
+        return self.limits.hit(name, Rate(burst, burst_seconds, exact=True), Rate(per_minute, 60))
+
+
 def burst_for(per_minute: int, *, seconds: float) -> int:
     """Bucket size: `seconds` worth of the rate, never below a handful of requests."""
     return max(5, math.ceil(per_minute * seconds / 60.0))
@@ -172,7 +185,9 @@ class Guard:
     def __init__(self, *, settings: Settings, runtime: Runtime) -> None:
         self.settings = settings
         self.runtime = runtime
-        self.limiter = RateLimiter()
+        self.limiter: RateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(settings.redis_url) if settings.redis_url else RateLimiter()
+        )
         self._keys: OrderedDict[str, tuple[float, KeyInfo]] = OrderedDict()
         self._all_origins: tuple[float, frozenset[str]] = (0.0, frozenset())
         self._cache_lock = threading.Lock()

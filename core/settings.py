@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         None,
         description="redis://host:6379/0: rate limits shared by every replica (default: per process).",
     )
+    job_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="deflect worker: a claimed job is another worker's to resume after this long unrenewed.",
+    )
     job_batch_pause_seconds: float = Field(
         0.0,
         ge=0,
