@@ -14,7 +14,10 @@ Searches filter by tenant, model, channel, locale, time and metadata in SQL. A f
 rows is searched exactly (a sequential distance over those rows); otherwise HNSW runs with pgvector 0.8's
 iterative index scan, which keeps scanning the graph until the filter has yielded top-k rows, so a
 filter never empties the top-k. Keyword search is PostgreSQL full-text search with each item's language
-configuration (english, french, german, spanish, italian; "simple" otherwise).
+configuration (english, french, german, spanish, italian; "simple" otherwise), not bm25s: a bm25s index
+per replica would hold every text in every replica's memory and need the change log to stay current,
+the two things this backend removes. In hybrid mode the keyword side scores the dense candidates and
+the rows holding every query word, not every row holding any word (see PgCollection.search).
 """
 
 from __future__ import annotations
@@ -289,7 +292,11 @@ class PgCollection:
             if mode in ("hybrid", "dense") and query_vector is not None:
                 dense = self._dense(session, where, np.asarray(query_vector, dtype=np.float32), pool, rows)
             if mode in ("hybrid", "bm25") and query.strip():
-                sparse = self._keyword(session, where, query, pool, rows)
+                # Hybrid: keyword scores for the dense candidates plus the rows holding every query word.
+                # Ranking every row that holds any word (bm25 mode) costs time in proportion to the
+                # matches, which common words make most of the tenant (measured: eval/bench_scale.py).
+                near = [item_id for item_id, _ in dense] if mode == "hybrid" else None
+                sparse = self._keyword(session, where, query, pool, rows, near)
         return fuse(
             dense,
             sparse,
@@ -308,28 +315,31 @@ class PgCollection:
         params = {**where.params, "q": vector, "k": pool}
         exact_max = self.engine.exact_max
         # Few rows pass the filter: scan them exactly (an HNSW walk would visit far more to find them).
+        # The settings for the HNSW walk ride along in the same round trip.
         matching = int(
             session.execute(
-                text(f"SELECT count(*) FROM (SELECT 1 FROM {self.table} WHERE {where.sql} LIMIT :cap) AS m"),
-                {**where.params, "cap": exact_max + 1},
-            ).scalar()
+                text(
+                    "SELECT set_config('hnsw.ef_search', :ef, true), "
+                    "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                    "set_config('hnsw.max_scan_tuples', :scan, true), "
+                    f"(SELECT count(*) FROM (SELECT 1 FROM {self.table} WHERE {where.sql} LIMIT :cap) AS m)"
+                ),
+                {
+                    **where.params,
+                    "cap": exact_max + 1,
+                    "ef": str(max(self.engine.ef_search, pool)),
+                    "scan": str(MAX_SCAN_TUPLES),
+                },
+            ).one()[3]
             or 0
         )
         if matching == 0:
             return []
         found = None
         if matching > exact_max:
-            session.execute(
-                text(
-                    "SELECT set_config('hnsw.ef_search', :ef, true), "
-                    "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                    "set_config('hnsw.max_scan_tuples', :scan, true)"
-                ),
-                {"ef": str(max(self.engine.ef_search, pool)), "scan": str(MAX_SCAN_TUPLES)},
-            )
-            # Over-fetch to ef_search rows and keep the best `pool`: the walk then covers the filtered
-            # rows' neighbourhood more widely, which is what recall under a filter needs (measured in
-            # eval/bench_scale.py: a few % of extra time for most of the lost recall).
+            # Over-fetch to ef_search rows and keep the best `pool`: with relaxed ordering the walk's
+            # first rows are not exactly the nearest, and a wider walk under a filter finds the ones
+            # it would otherwise miss (recall under filters: eval/bench_scale.py).
             found = session.execute(
                 text(
                     f"SELECT {_ITEM_COLUMNS}, 1 - ({distance}) AS score FROM {self.table} "
@@ -355,20 +365,33 @@ class PgCollection:
         return [(int(row.item_id), score) for score, row in ranked]
 
     def _keyword(
-        self, session: Session, where: _Where, query: str, pool: int, rows: dict[int, IndexedItem]
+        self,
+        session: Session,
+        where: _Where,
+        query: str,
+        pool: int,
+        rows: dict[int, IndexedItem],
+        near: list[int] | None,
     ) -> list[tuple[int, float]]:
-        # plainto_tsquery joins words with AND; turning & into | gives BM25's any-word semantics.
-        tsquery = " || ".join(
+        # The query stemmed by each language; plainto_tsquery joins words with AND, and turning & into |
+        # gives BM25's any-word semantics.
+        any_word = " || ".join(
             f"replace(plainto_tsquery('{config}', :query)::text, '&', '|')::tsquery"
             for config in QUERY_CONFIGS
         )
+        every_word = " || ".join(f"plainto_tsquery('{config}', :query)" for config in QUERY_CONFIGS)
+        params: dict[str, Any] = {**where.params, "query": query, "k": pool}
+        matches = "tsv @@ q.any_word"
+        if near is not None:
+            matches = "((item_id = ANY(:near) AND tsv @@ q.any_word) OR tsv @@ q.every_word)"
+            params["near"] = near
         found = session.execute(
             text(
-                f"WITH q AS MATERIALIZED (SELECT {tsquery} AS q) "
-                f"SELECT {_ITEM_COLUMNS}, ts_rank_cd(tsv, q.q) AS score FROM {self.table}, q "
-                f"WHERE {where.sql} AND tsv @@ q.q ORDER BY score DESC, item_id LIMIT :k"
+                f"WITH q AS MATERIALIZED (SELECT {any_word} AS any_word, {every_word} AS every_word) "
+                f"SELECT {_ITEM_COLUMNS}, ts_rank(tsv, q.any_word) AS score FROM {self.table}, q "
+                f"WHERE {where.sql} AND {matches} ORDER BY score DESC, item_id LIMIT :k"
             ),
-            {**where.params, "query": query, "k": pool},
+            params,
         ).all()
         for row in found:
             rows.setdefault(int(row.item_id), _item(row, self.encoder.name))
