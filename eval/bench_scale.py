@@ -472,7 +472,8 @@ def markdown(result: dict[str, Any]) -> str:
     server = result.get("pgvector_duplicate_server_ms")
     if server:
         lines.append(
-            f"| duplicate query, database time alone | p50 {server['p50_ms']} ms, p99 {server['p99_ms']} ms | - |"
+            f"| duplicate query, database time alone | p50 {server['p50_ms']} ms, "
+            f"p99 {server['p99_ms']} ms | - |"
         )
     lines.append(
         f"\nMachine: {result.get('cpus')} CPUs, load average {result.get('load_average_at_start')} at start, "
