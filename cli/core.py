@@ -230,6 +230,57 @@ def migrate() -> None:
     console.print("schema is at the newest revision")
 
 
+@app.command("worker")
+def worker(
+    once: Annotated[bool, typer.Option(help="Run the jobs waiting now, then exit.")] = False,
+) -> None:
+    """Runs background jobs (index maintenance) once across replicas; start one or more per deployment."""
+    import signal
+    import threading
+
+    from runtime.jobs import Worker
+
+    runtime = _runtime()
+    runtime.migrate()
+    job_worker = Worker(runtime)
+    if once:
+        job_worker.schedule()
+        ran = 0
+        while job_worker.run_once():
+            ran += 1
+        console.print(f"{ran} jobs run")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print(f"worker {job_worker.name} started")
+    try:
+        job_worker.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@index_app.command("enqueue")
+def index_enqueue(
+    tenant: Annotated[str, typer.Option()] = "demo",
+    collection: Annotated[str, typer.Option(help="articles or tickets")] = "articles",
+    force: Annotated[bool, typer.Option(help="Rewrite every row, not only missing ones.")] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Items per checkpointed batch.")] = 500,
+) -> None:
+    """Queues index maintenance for `deflect worker` (resumable; runs once across workers)."""
+    from runtime.jobs import enqueue
+
+    runtime = _runtime()
+    runtime.migrate()
+    with runtime.session() as session:
+        enqueue(
+            session,
+            kind="index.reconcile",
+            tenant_id=tenant,
+            args={"collection": collection, "force": force, "batch": batch},
+        )
+    console.print(f"queued index.reconcile for {tenant}/{collection}")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option()] = None,

@@ -214,7 +214,7 @@ def register(app: typer.Typer) -> None:
             with Bars() as bars:
                 corpus = build_corpus(engine, articles=article_rows, tickets=ticket_rows, progress=bars)
         else:
-            live = engine.collection(tenant, "articles")
+            live = engine.memory_collection(tenant, "articles")
             if not len(live):
                 fail(f"tenant {tenant!r} has no indexed articles; import some or pass --articles")
             corpus = Corpus(collection=live, head=None, has_articles=True)

@@ -61,3 +61,29 @@ class Calibration(TenantMixin, Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(TenantMixin, Base):
+    """Background work, run once across replicas by `deflect worker` processes (runtime/worker.py).
+
+    A worker claims a job by a conditional update and holds it by renewing `lease_until`; a worker
+    that dies stops renewing, and the next worker resumes the job from its last `progress`.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # One row per scheduled run (e.g. "index.reconcile:acme:tickets:2026-12-03T14"): enqueuing the same
+    # run from several processes inserts it once.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

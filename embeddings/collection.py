@@ -7,9 +7,9 @@ layout (see embeddings.snapshot for those files, indexing/ for keeping a collect
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -251,38 +251,98 @@ class Collection:
     def _fuse(
         self, dense: list[tuple[int, float]], sparse: list[tuple[int, float]], mode: SearchMode, top_k: int
     ) -> list[Hit]:
-        dense_rank = {item_id: rank for rank, (item_id, _) in enumerate(dense)}
-        sparse_rank = {item_id: rank for rank, (item_id, _) in enumerate(sparse)}
-        dense_score = dict(dense)
-        sparse_score = dict(sparse)
-        fused: dict[int, float] = {}
-        w = self.bm25_weight if mode == "hybrid" else (1.0 if mode == "bm25" else 0.0)
-        for item_id, rank in dense_rank.items():
-            fused[item_id] = fused.get(item_id, 0.0) + (1 - w) / (self.rrf_k + rank + 1)
-        for item_id, rank in sparse_rank.items():
-            fused[item_id] = fused.get(item_id, 0.0) + w / (self.rrf_k + rank + 1)
-        order = sorted(fused, key=lambda i: (-fused[i], -dense_score.get(i, -2.0)))[:top_k]
-        hits = []
-        for item_id in order:
-            item = self.items.get(item_id)
-            if item is None:
-                continue
-            score = (
-                dense_score.get(item_id, 0.0)
-                if mode == "dense"
-                else (sparse_score.get(item_id, 0.0) if mode == "bm25" else fused[item_id])
+        return fuse(
+            dense, sparse, self.items, mode=mode, top_k=top_k, rrf_k=self.rrf_k, bm25_weight=self.bm25_weight
+        )
+
+    def count_matching(self, flt: SearchFilter) -> int:
+        """How many items pass the filter."""
+        with self.lock:
+            if flt.is_empty:
+                return len(self.items)
+            return int(self._columns.mask(flt, self.items).sum())
+
+    def matching(self, flt: SearchFilter) -> list[IndexedItem]:
+        """The items that pass the filter, in id order."""
+        with self.lock:
+            ids = self._columns.ids[: self._columns.size][self._columns.mask(flt, self.items)]
+            return [self.items[int(i)] for i in sorted(ids)]
+
+    def vectors(self, item_ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these items, in order."""
+        with self.lock:
+            return self.index.vectors(np.asarray(item_ids, dtype=np.int64))
+
+
+class SearchCollection(Protocol):
+    """What callers may use of a collection, whichever engine holds it: this process's memory
+    (`Collection`) or a database table searched in SQL (indexing.pgsearch)."""
+
+    encoder: Encoder
+
+    def __len__(self) -> int: ...
+
+    def search(
+        self,
+        query: str,
+        query_vector: np.ndarray | None,
+        *,
+        top_k: int,
+        mode: SearchMode = "hybrid",
+        flt: SearchFilter = SearchFilter(),
+        candidates: int = 50,
+    ) -> list[Hit]: ...
+
+    def count_matching(self, flt: SearchFilter) -> int: ...
+
+    def matching(self, flt: SearchFilter) -> list[IndexedItem]: ...
+
+    def vectors(self, item_ids: Sequence[int]) -> np.ndarray: ...
+
+
+def fuse(
+    dense: Sequence[tuple[int, float]],
+    sparse: Sequence[tuple[int, float]],
+    items: Mapping[int, IndexedItem],
+    *,
+    mode: SearchMode,
+    top_k: int,
+    rrf_k: int,
+    bm25_weight: float,
+) -> list[Hit]:
+    """Weighted reciprocal-rank fusion of a dense and a keyword ranking (either may be empty)."""
+    dense_rank = {item_id: rank for rank, (item_id, _) in enumerate(dense)}
+    sparse_rank = {item_id: rank for rank, (item_id, _) in enumerate(sparse)}
+    dense_score = dict(dense)
+    sparse_score = dict(sparse)
+    fused: dict[int, float] = {}
+    w = bm25_weight if mode == "hybrid" else (1.0 if mode == "bm25" else 0.0)
+    for item_id, rank in dense_rank.items():
+        fused[item_id] = fused.get(item_id, 0.0) + (1 - w) / (rrf_k + rank + 1)
+    for item_id, rank in sparse_rank.items():
+        fused[item_id] = fused.get(item_id, 0.0) + w / (rrf_k + rank + 1)
+    order = sorted(fused, key=lambda i: (-fused[i], -dense_score.get(i, -2.0)))[:top_k]
+    hits = []
+    for item_id in order:
+        item = items.get(item_id)
+        if item is None:
+            continue
+        score = (
+            dense_score.get(item_id, 0.0)
+            if mode == "dense"
+            else (sparse_score.get(item_id, 0.0) if mode == "bm25" else fused[item_id])
+        )
+        hits.append(
+            Hit(
+                item=item,
+                score=score,
+                dense_score=dense_score.get(item_id),
+                bm25_score=sparse_score.get(item_id),
+                dense_rank=dense_rank.get(item_id),
+                bm25_rank=sparse_rank.get(item_id),
             )
-            hits.append(
-                Hit(
-                    item=item,
-                    score=score,
-                    dense_score=dense_score.get(item_id),
-                    bm25_score=sparse_score.get(item_id),
-                    dense_rank=dense_rank.get(item_id),
-                    bm25_rank=sparse_rank.get(item_id),
-                )
-            )
-        return hits
+        )
+    return hits
 
 
 def build_collection(

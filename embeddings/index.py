@@ -65,7 +65,9 @@ def _selector(allowed_ids: np.ndarray) -> Any:
         bits = np.zeros(top, dtype=bool)
         bits[allowed_ids] = True
         packed = np.packbits(bits, bitorder="little")
-        selector: Any = faiss.IDSelectorBitmap(top, faiss.swig_ptr(packed))
+        # The size FAISS wants is the bitmap's length in bytes: given the id count, it read past the
+        # buffer for ids above the largest allowed one and let filtered-out items through.
+        selector: Any = faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed))
         selector.referenced_bitmap = packed  # FAISS keeps a raw pointer: keep the buffer alive
         return selector
     return faiss.IDSelectorBatch(allowed_ids)

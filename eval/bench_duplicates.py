@@ -130,7 +130,7 @@ def bench_size(encoder: str, n: int, queries: int, seed: int) -> dict[str, Any]:
             _fill(runtime, n, engine.encoder.dim, engine.encoder.name, seed)
             fill_s = time.perf_counter() - started
             started = time.perf_counter()
-            collection = engine.rebuild(TENANT, "tickets")
+            collection = engine.rebuild_memory(TENANT, "tickets")
             build_s = time.perf_counter() - started
             new = _new_tickets(queries, seed, f"n{n}")
 

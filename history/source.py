@@ -64,3 +64,8 @@ class TicketSource:
                 .where(Ticket.id == ticket_id, Ticket.tenant_id == tenant_id)
                 .values(embedding=vector, embedding_model=encoder)
             )
+
+    def ids(self, session: Session, *, tenant_id: str) -> list[int]:
+        return list(
+            session.scalars(select(Ticket.id).where(Ticket.tenant_id == tenant_id).order_by(Ticket.id))
+        )

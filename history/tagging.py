@@ -13,7 +13,7 @@ from embeddings.collection import SearchFilter
 from history.labels import DENSE_NEIGHBOURS, LabelHead, rank_labels
 
 if TYPE_CHECKING:
-    from embeddings.collection import Collection, IndexedItem
+    from embeddings.collection import SearchCollection
     from indexing.engine import SearchEngine
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ TAG_DESCRIPTIONS: dict[str, str] = {
     "other": "Something else, a general question.",
 }
 MIN_NEIGHBOUR_SIMILARITY = 0.35
+# The human-tagged tickets: those whose tags came with the import, not from auto_tag.
+HUMAN_TAGGED = SearchFilter(extra_equals=(("tag_source", "import"),))
 
 _lock = threading.Lock()
 _description_vectors: dict[str, np.ndarray] = {}
@@ -58,41 +60,37 @@ class _HeadRegistry:
     MIN_EXAMPLES = 30
 
     def __init__(self) -> None:
-        self._heads: dict[tuple[str, str], tuple[int, LabelHead]] = {}
+        self._heads: dict[tuple[str, str], tuple[int, LabelHead | None]] = {}
         self._training: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def get(self, engine: SearchEngine, tenant_id: str) -> LabelHead | None:
         key = (tenant_id, engine.encoder.name)
         collection = engine.collection(tenant_id, "tickets")
-        labelled = [
-            i for i in list(collection.items.values()) if i.labels and i.extra.get("tag_source") == "import"
-        ]
+        # A count, not the items: in a database-backed collection that is one indexed query.
+        labelled = collection.count_matching(HUMAN_TAGGED)
         with self._lock:
             trained = self._heads.get(key)
-            stale = trained is None or abs(len(labelled) - trained[0]) > trained[0] / 10
-            start = (
-                stale
-                and key not in self._training
-                and len(labelled) >= self.MIN_EXAMPLES
-                and len({i.labels[0] for i in labelled}) >= 2
-            )
+            stale = trained is None or abs(labelled - trained[0]) > trained[0] / 10
+            start = stale and key not in self._training and labelled >= self.MIN_EXAMPLES
             if start:
                 self._training.add(key)
         if start:
             threading.Thread(
                 target=self._train,
-                args=(key, collection, labelled),
+                args=(key, collection),
                 daemon=True,
                 name=f"label-head-{tenant_id}",
             ).start()
         return trained[1] if trained else None
 
-    def _train(self, key: tuple[str, str], collection: Collection, labelled: list[IndexedItem]) -> None:
+    def _train(self, key: tuple[str, str], collection: SearchCollection) -> None:
         try:
-            with collection.lock:
-                vectors = collection.index.vectors(np.asarray([i.item_id for i in labelled], dtype=np.int64))
-            head = LabelHead(vectors, [i.labels[0] for i in labelled])
+            labelled = [i for i in collection.matching(HUMAN_TAGGED) if i.labels]
+            head = None  # one tag alone teaches nothing; remembered so it is not retried on every call
+            if len({i.labels[0] for i in labelled}) >= 2:
+                vectors = collection.vectors([i.item_id for i in labelled])
+                head = LabelHead(vectors, [i.labels[0] for i in labelled])
             with self._lock:
                 self._heads[key] = (len(labelled), head)
         except Exception:  # a failed training leaves tagging on the neighbour vote
@@ -118,7 +116,7 @@ def auto_tag(engine: SearchEngine, *, tenant_id: str, vector: np.ndarray) -> str
             vector,
             top_k=DENSE_NEIGHBOURS,
             mode="dense",
-            flt=SearchFilter(extra_equals=(("tag_source", "import"),)),
+            flt=HUMAN_TAGGED,
         )
         if h.dense_score is not None and h.dense_score >= MIN_NEIGHBOUR_SIMILARITY
     ]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import SQLITE_BUSY_TIMEOUT_MS
 from core.errors import IndexMismatchError
 from core.models import ChangeLog
-from embeddings.collection import Collection, IndexedItem, build_collection
+from embeddings.collection import Collection, IndexedItem, SearchCollection, build_collection
 from embeddings.encoder import Encoder
 from embeddings.index import IndexBackend, IndexKind
 from embeddings.snapshot import SnapshotMismatchError, SnapshotPaths, load_snapshot, save_snapshot
@@ -42,6 +42,8 @@ class ItemSource(Protocol):
     def store_vectors(
         self, session: Session, *, tenant_id: str, vectors: dict[int, bytes], encoder: str
     ) -> None: ...
+
+    def ids(self, session: Session, *, tenant_id: str) -> list[int]: ...
 
 
 class SearchEngine:
@@ -97,7 +99,11 @@ class SearchEngine:
         return vector
 
     # -- loading ----------------------------------------------------------------
-    def collection(self, tenant_id: str, name: str) -> Collection:
+    def collection(self, tenant_id: str, name: str) -> SearchCollection:
+        """The tenant's collection, loaded (snapshot, then change log) on first use."""
+        return self.memory_collection(tenant_id, name)
+
+    def memory_collection(self, tenant_id: str, name: str) -> Collection:
         key = (tenant_id, name)
         with self._lock:
             found = self._collections.get(key)
@@ -138,7 +144,7 @@ class SearchEngine:
             log.warning("%s; rebuilding from the database", exc)
         except Exception:  # a torn or corrupt snapshot must never stop the service
             log.exception("snapshot of %s/%s unreadable; rebuilding from the database", tenant_id, name)
-        return self.rebuild(tenant_id, name)
+        return self.rebuild_memory(tenant_id, name)
 
     def _load_snapshot(self, collection: Collection, tenant_id: str, name: str) -> bool:
         paths = self._snapshot_paths(tenant_id, name)
@@ -284,8 +290,16 @@ class SearchEngine:
             backend=self.backend,
         )
 
-    def rebuild(self, tenant_id: str, name: str, progress: Callable[[int], None] | None = None) -> Collection:
+    def rebuild(
+        self, tenant_id: str, name: str, progress: Callable[[int], None] | None = None
+    ) -> SearchCollection:
         """Re-reads every item from the database; encodes only those without a matching stored vector."""
+        return self.rebuild_memory(tenant_id, name, progress)
+
+    def rebuild_memory(
+        self, tenant_id: str, name: str, progress: Callable[[int], None] | None = None
+    ) -> Collection:
+        """`rebuild` into this process's memory (and snapshot), whatever the engine's own store."""
         assert self.session_factory is not None
         with self.session_factory() as session, session.begin():
             last_seq = self._max_seq(session, tenant_id, name)
@@ -307,7 +321,7 @@ class SearchEngine:
         # Not `collection or ...`: an empty Collection is falsy (__len__), and re-entering collection()
         # while _open holds this collection's load lock would wait on itself forever.
         if collection is None:
-            collection = self.collection(tenant_id, name)
+            collection = self.memory_collection(tenant_id, name)
         with self.session_factory() as session, session.begin():
             rows = session.execute(
                 select(ChangeLog.seq, ChangeLog.item_id, ChangeLog.op)
@@ -343,10 +357,10 @@ class SearchEngine:
         changed = 0
         for tenant_id, name in self.loaded():
             applied = self.catch_up(tenant_id, name)
-            collection = self.collection(tenant_id, name)
+            collection = self.memory_collection(tenant_id, name)
             if collection.index.kind != self._choose_kind(len(collection)) == "ivf":
                 # Grown past the exact-search size: retrain as IVF once, off the request path.
-                self.rebuild(tenant_id, name)
+                self.rebuild_memory(tenant_id, name)
                 continue
             # Not only when this pass applied rows: a search may have caught the collection up on demand.
             behind = collection.last_seq != self._saved_seq.get((tenant_id, name))
@@ -361,7 +375,7 @@ class SearchEngine:
             return True
         with self.session_factory() as session:
             for tenant_id, name in self.loaded():
-                if self._max_seq(session, tenant_id, name) > self.collection(tenant_id, name).last_seq:
+                if self._max_seq(session, tenant_id, name) > self.memory_collection(tenant_id, name).last_seq:
                     return False
         return True
 
@@ -371,7 +385,7 @@ class SearchEngine:
         paths = self._snapshot_paths(tenant_id, name)
         if paths is None:
             return
-        collection = self.collection(tenant_id, name)
+        collection = self.memory_collection(tenant_id, name)
         with collection.lock:
             saved_seq = collection.last_seq
             save_snapshot(paths, collection, last_seq=saved_seq)

@@ -59,3 +59,10 @@ class ArticleChunkSource:
                 .where(ArticleChunk.id == chunk_id, ArticleChunk.tenant_id == tenant_id)
                 .values(embedding=vector, embedding_model=encoder)
             )
+
+    def ids(self, session: Session, *, tenant_id: str) -> list[int]:
+        return list(
+            session.scalars(
+                select(ArticleChunk.id).where(ArticleChunk.tenant_id == tenant_id).order_by(ArticleChunk.id)
+            )
+        )

@@ -26,6 +26,7 @@ from core.settings import ROOT, Settings
 from embeddings.encoder import load_encoder
 from history.source import TicketSource
 from indexing.engine import ItemSource, SearchEngine
+from indexing.pgsearch import PgSearchEngine, install_write_through
 from kb.source import ArticleChunkSource
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,20 @@ class Runtime:
         self.settings = settings
         self.db_engine = make_engine(settings)
         self.session_factory = make_session_factory(self.db_engine)
+        if self.vectors_in_database:
+            # Every transaction writes its search rows before it commits; the engine (and its encoder)
+            # is only built when a transaction has something to write.
+            install_write_through(self.session_factory, self._pg_search)
+
+    @property
+    def vectors_in_database(self) -> bool:
+        """pgvector: the search index is the database, so replicas hold no index and replay nothing."""
+        return self.settings.resolved_vector_backend == "pgvector"
+
+    def _pg_search(self) -> PgSearchEngine:
+        search = self.search
+        assert isinstance(search, PgSearchEngine)
+        return search
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -50,7 +65,7 @@ class Runtime:
     @cached_property
     def limits(self) -> RateLimits:
         """Request limits and failed-check counters, shared by the HTTP layer and the services."""
-        return RateLimits(self.settings.rate_limit_storage_uri)
+        return RateLimits(self.settings.redis_url or "memory://")
 
     @cached_property
     def search(self) -> SearchEngine:
@@ -66,6 +81,17 @@ class Runtime:
                 batch_size=self.settings.encoder_batch_size,
                 threads=self.settings.encoder_threads,
             )
+        if self.vectors_in_database:
+            return PgSearchEngine(
+                encoder=encoder,
+                collection_encoders=collection_encoders,
+                session_factory=self.session_factory,
+                rrf_k=self.settings.rrf_k,
+                bm25_weight=self.settings.bm25_weight,
+                sources=item_sources(),
+                ef_search=self.settings.pgvector_ef_search,
+                exact_max=self.settings.pgvector_exact_max,
+            )
         engine = SearchEngine(
             encoder=encoder,
             collection_encoders=collection_encoders,
@@ -75,7 +101,7 @@ class Runtime:
             flat_max=self.settings.index_flat_max,
             rrf_k=self.settings.rrf_k,
             bm25_weight=self.settings.bm25_weight,
-            backend=self.settings.vector_backend,
+            backend="numpy" if self.settings.resolved_vector_backend == "numpy" else "faiss",
             sources=item_sources(),
         )
         return engine
@@ -91,6 +117,9 @@ class Runtime:
         with self.db_engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        if self.vectors_in_database:
+            # Each model's HNSW index depends on its dimension, known only once the encoder is configured.
+            self._pg_search().ensure_models()
 
     def close(self) -> None:
         self.db_engine.dispose()

