@@ -14,9 +14,13 @@ from channels.schemas import MailboxCreate
 from core import keys
 from core.settings import Settings
 from runtime import Runtime
-from tests.channels.servers import Dovecot, SmtpRelay, dovecot, smtp_relay  # noqa: F401
+from tests.channels import servers
+from tests.channels.servers import Dovecot, SmtpRelay
 
 TENANT = "acme"
+# The real servers, as fixtures of every test in this folder.
+dovecot = servers.dovecot
+smtp_relay = servers.smtp_relay
 
 
 @pytest.fixture

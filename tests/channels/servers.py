@@ -131,7 +131,8 @@ service auth {{
 def dovecot() -> Iterator[Dovecot]:
     if not DOVECOT.exists():
         pytest.skip(
-            "Dovecot not found: apt-get install dovecot-imapd (scripts/test.sh does), or set DEFLECT_TEST_DOVECOT"
+            "Dovecot not found: apt-get install dovecot-imapd (scripts/test.sh does) "
+            "or set DEFLECT_TEST_DOVECOT"
         )
     root = Path(tempfile.mkdtemp(prefix="deflect-imap-"))
     os.chmod(root, 0o755)
