@@ -129,7 +129,7 @@ def _message_id(value: str | None, raw: bytes) -> str:
     found = _MSGID.findall(value or "")
     if not found:
         return synthetic_message_id(raw)
-    message_id = found[0]
+    message_id = str(found[0])
     if len(message_id) > MAX_MESSAGE_ID:
         message_id = f"<{hashlib.sha256(message_id.encode()).hexdigest()}@long-message-id.deflect>"
     return message_id
@@ -185,7 +185,7 @@ def _attachments(message: EmailMessage, body: Message | None) -> tuple[list[Atta
             continue
         if part.get_content_type() == "message/rfc822":
             inner = part.get_payload()
-            if isinstance(inner, list) and inner and forwarded is None:
+            if isinstance(inner, list) and inner and isinstance(inner[0], EmailMessage) and forwarded is None:
                 forwarded = inner[0]
             continue
         disposition = part.get_content_disposition()
@@ -203,7 +203,7 @@ def _attachments(message: EmailMessage, body: Message | None) -> tuple[list[Atta
                     sha256=hashlib.sha256(data).hexdigest(),
                 )
             )
-    return found, forwarded  # type: ignore[return-value]
+    return found, forwarded
 
 
 def _fatal_defects(message: Message) -> list[str]:
@@ -271,7 +271,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     """Parses one message; MalformedMail says why it cannot become a ticket."""
     headers = header_block(raw)
     try:
-        message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+        message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
         message_id = _message_id(str(message.get("Message-ID") or ""), raw)
     except (ValueError, LookupError, TypeError, AttributeError, email_errors.MessageError) as exc:
         raise MalformedMail(f"unparseable headers: {type(exc).__name__}: {exc}", headers=headers) from exc

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         25, ge=1, le=500, description="Messages fetched, ingested and committed together."
     )
     mail_max_bytes: int = Field(
-        40_000_000, ge=100_000, description="Larger messages are quarantined unread (they stay on the server)."
+        40_000_000, ge=100_000, description="Larger messages are quarantined unread (left on the server)."
     )
     outbox_max_attempts: int = Field(
         8, ge=1, le=50, description="Send attempts before an outgoing mail is marked failed."
