@@ -214,3 +214,28 @@ def test_a_ticket_that_came_by_no_mail_cannot_be_answered_by_mail(runtime: Runti
             assert "did not arrive by mail" in exc.message
         else:
             raise AssertionError("queued a mail for a web ticket")
+
+
+def test_erasing_the_customer_strips_their_mail_but_a_reread_still_skips_it(
+    runtime: Runtime, dovecot: Dovecot, box: Box
+) -> None:
+    from sqlalchemy import update
+
+    from channels.models import InboundMail, Mailbox
+    from history.lookup import get_ticket
+    from privacy.service import erase_customer
+
+    ticket_id, relay, _ = _amazon_ticket(runtime, dovecot, box)
+    outbox_id = _approve(runtime, box, _draft(runtime, box.tenant_id, ticket_id, "On its way."))
+    with runtime.session() as session:
+        customer_id = get_ticket(session, tenant_id=box.tenant_id, ticket_id=ticket_id).customer_id
+        assert customer_id is not None
+        erase_customer(session, tenant_id=box.tenant_id, customer_id=customer_id, actor="dpo")
+    with runtime.session() as session:
+        record = session.scalar(select(InboundMail))
+        assert record is not None and (record.reply_to, record.subject, record.order_ids) == ("", "", [])
+        session.execute(update(Mailbox).values(last_uid=0))
+    row = _outbox(runtime, outbox_id)
+    assert (row.status, row.to_address, row.body) == ("cancelled", "", "")
+    assert _poll(runtime, box).seen_before == 1
+    assert _deliver(runtime).sent == 0
