@@ -16,6 +16,7 @@ from api.errors import install_error_handlers
 from api.metrics import Metrics, install_metrics
 from api.routes import (
     articles,
+    channels,
     compliance,
     contact_form,
     deflection,
@@ -52,6 +53,7 @@ ROUTERS = (
     deflection.router,
     reports.router,
     shipments.router,
+    channels.router,
     privacy.router,
     pages.router,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from cli import compliance, core, eval_commands, history, macros, report
+from cli import channels, compliance, core, eval_commands, history, macros, report
 from cli import eval as eval_cli
 from core.errors import DeflectError
 from core.redact import install_log_redaction
@@ -24,6 +24,7 @@ app.add_typer(history.app, name="history")
 app.add_typer(report.app, name="report")
 app.add_typer(compliance.app, name="compliance")
 app.add_typer(macros.app, name="macros")
+app.add_typer(channels.app, name="channels")
 app.add_typer(eval_cli.app, name="eval", help="Offline evaluation beside baselines measured in the same run.")
 # `deflect bench` is the name for the slow benchmark suite; `deflect eval bench` is the same command.
 app.command("bench")(eval_commands.bench_command)
@@ -32,7 +33,15 @@ app.command("bench")(eval_commands.bench_command)
 def main() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
-    for chatty in ("alembic", "sentence_transformers", "bm25s", "faiss", "httpx", "transformers"):
+    for chatty in (
+        "alembic",
+        "sentence_transformers",
+        "bm25s",
+        "faiss",
+        "httpx",
+        "transformers",
+        "imapclient",
+    ):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         app()

@@ -7,7 +7,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EncoderName = Literal[
@@ -147,6 +147,39 @@ class Settings(BaseSettings):
     )
     rewriter_timeout_seconds: float = Field(
         10.0, gt=0, description="Give up on the rewriter after this long."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key that encrypts stored mailbox passwords and Shopify secrets "
+        "(`deflect channels new-key` prints one); without it, secrets must be given as environment "
+        "variable names.",
+    )
+    mail_poll_seconds: float = Field(
+        60.0, gt=0, description="How often a mailbox without IMAP IDLE is polled for new mail."
+    )
+    mail_idle_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=1740,
+        description="Longest IMAP IDLE wait before a fresh poll (servers drop IDLE after 29 minutes).",
+    )
+    mail_batch_size: int = Field(
+        25, ge=1, le=500, description="Messages fetched, ingested and committed together."
+    )
+    mail_max_bytes: int = Field(
+        40_000_000, ge=100_000, description="Larger messages are quarantined unread (left on the server)."
+    )
+    outbox_max_attempts: int = Field(
+        8, ge=1, le=50, description="Send attempts before an outgoing mail is marked failed."
+    )
+    outbox_backoff_seconds: float = Field(
+        30.0, gt=0, description="First retry delay of a failed send; doubles on each attempt (max 1 hour)."
+    )
+    outbox_reconcile_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="A send interrupted longer ago than this is checked against the mailbox copy, then "
+        "marked sent or retried with the same Message-ID.",
     )
 
     @field_validator("trusted_proxies", mode="before")

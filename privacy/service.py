@@ -3,7 +3,8 @@
 Erasure deletes what only describes the person (the customer row, identities, their messages and the
 drafts answering them) and strips the personal fields from what the seller must keep for its books
 (orders keep items, amounts, status and carrier; lose contact, customer link, tracking number and
-parcel location). What remains is anonymous: counts per channel and reason are kept in the audit row,
+parcel location; mail records and the outbox keep only Message-IDs and states, so mail read again is
+still recognised). What remains is anonymous: counts per channel and reason are kept in the audit row,
 so reports of the past can be explained without the person. Deleted tickets leave the "tickets"
 search collection through the change log, like any other delete.
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from channels.models import InboundMail, OutboxMessage, ShopifyOrderState
 from core.changes import record_changes
 from history.identity import TICKETS
 from history.models import Identity, MergeGroup, Order, PrivacyAudit, Ticket
@@ -23,6 +25,8 @@ from history.service import get_customer, orders_for_customer
 from replies.models import Draft
 
 EXPORT_FORMAT = 1
+# Who a Shopify order was for, in the kept webhook state (channels.shopify); items and amounts stay.
+SHOPIFY_PERSONAL_FIELDS = frozenset({"email", "phone", "customer", "shipping_address"})
 
 
 def _iso(value: Any) -> Any:
@@ -207,6 +211,31 @@ def erase_customer(session: Session, *, tenant_id: str, customer_id: int, actor:
                     "tickets": {k: v for k, v in states.items() if k not in erased},
                 }
                 group.notes = [n for n in group.notes if n.get("ticket_id") not in erased]
+    if erased:
+        # The Message-IDs stay, so the same mail read again (or our copy of a reply) is still skipped.
+        session.execute(
+            update(InboundMail)
+            .where(InboundMail.tenant_id == tenant_id, InboundMail.ticket_id.in_(erased))
+            .values(reply_to="", subject="", order_id=None, order_ids=[], references=[], attachments=[])
+        )
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.ticket_id.in_(erased))
+            .values(to_address="", subject="", body="", in_reply_to=None, references=[], compliance={})
+        )
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.tenant_id == tenant_id,
+                OutboxMessage.ticket_id.in_(erased),
+                OutboxMessage.status.in_(["pending", "blocked"]),
+            )
+            .values(status="cancelled", last_error="customer erased")
+        )
+    names = {order.order_id for order in orders}
+    for state in session.scalars(select(ShopifyOrderState).where(ShopifyOrderState.tenant_id == tenant_id)):
+        if state.order and state.order.get("name") in names:
+            state.order = {k: v for k, v in state.order.items() if k not in SHOPIFY_PERSONAL_FIELDS}
     record_changes(
         session, tenant_id=tenant_id, collection=TICKETS, item_ids=[t.id for t in tickets], op="delete"
     )

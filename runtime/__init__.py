@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 # Every domain's models, imported for their side effect of registering tables on Base.metadata
 # (create_all, Alembic autogenerate).
+import channels.models  # noqa: F401
 import core.models  # noqa: F401
 import history.models  # noqa: F401
 import kb.events  # noqa: F401

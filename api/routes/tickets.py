@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from api.deps import AgentDep, RowId, SearchDep, SessionDep, SettingsDep, TransactionRoute
+from channels import outbound
 from core.schemas import MAX_ROW_ID, Channel, Tag
 from history import service
 from history.duplicates import duplicates_of
@@ -75,8 +76,9 @@ def list_tickets(
 
 @router.post("/merge", response_model=MergeRead, status_code=201)
 def merge_tickets(body: MergeRequest, principal: AgentDep, session: SessionDep) -> MergeRead:
-    """Merges tickets into one group (Amazon: the oldest open thread is primary) and drafts courtesy notes."""
-    group = merge.merge_tickets(
+    """Merges tickets into one group (Amazon: the oldest open thread is primary); courtesy notes are sent
+    by mail to the other threads that came by mail."""
+    group = outbound.merge_and_notify(
         session,
         tenant_id=principal.tenant_id,
         ticket_ids=body.ticket_ids,
@@ -96,7 +98,7 @@ def undo_merge(
     group_id: RowId, principal: AgentDep, session: SessionDep, body: UndoRequest | None = None
 ) -> MergeRead:
     """Restores every member ticket exactly as it was before the merge."""
-    group = merge.undo_merge(
+    group = outbound.undo_merge_and_cancel(
         session,
         tenant_id=principal.tenant_id,
         group_id=group_id,

@@ -386,6 +386,25 @@
           d.needs_you.forEach(function (n) { todo.appendChild(el("li", null, (n.topic ? n.topic + ": " : "") + n.reason)); });
           box.appendChild(todo);
         }
+        // Sending approves this exact text: the server checks it against the channel's rules again and
+        // refuses a blocking violation; the outbox status below follows it until it has left.
+        var send = el("button", "button", "Approve and send");
+        send.type = "button";
+        var sendStatus = el("div", "muted");
+        sendStatus.setAttribute("role", "status");
+        sendStatus.setAttribute("aria-live", "polite");
+        send.addEventListener("click", function () {
+          send.disabled = true;
+          A.post("/v1/drafts/" + d.id + "/send", { text: text.value }).then(function (o) {
+            text.readOnly = true;
+            follow(o.id, sendStatus, 0);
+          }).catch(function (err) {
+            send.disabled = false;
+            sendStatus.textContent = "Not sent: " + err.message;
+          });
+        });
+        box.appendChild(send);
+        box.appendChild(sendStatus);
         var cov = el("ul", "coverage");
         d.questions.forEach(function (q) {
           var li = el("li");
@@ -423,6 +442,18 @@
         box.appendChild(el("div", "notice bad", "Draft unavailable: " + err.message));
       });
     });
+  }
+
+  function follow(outboxId, status, polls) {
+    A.get("/v1/outbox/" + outboxId).then(function (o) {
+      var words = { pending: "queued for sending", sending: "sending", sent: "sent to " + o.to_address,
+                    blocked: "not sent: " + (o.last_error || "blocked by the compliance check"),
+                    failed: "not sent: " + (o.last_error || "the mail server refused it"), cancelled: "cancelled" };
+      status.textContent = "Reply " + (words[o.status] || o.status) + ".";
+      if ((o.status === "pending" || o.status === "sending") && polls < 60) {
+        setTimeout(function () { follow(outboxId, status, polls + 1); }, 2000);
+      }
+    }).catch(function (err) { status.textContent = "Outbox unavailable: " + err.message; });
   }
 
   A.onReady(function () { layout(); loadQueue(true); });

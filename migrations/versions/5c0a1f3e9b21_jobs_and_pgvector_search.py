@@ -1,7 +1,7 @@
 """jobs table; on PostgreSQL, the pgvector extension and the search tables
 
 Revision ID: 5c0a1f3e9b21
-Revises: ac7ff35d2de8
+Revises: a199b53091b2
 Create Date: 2026-12-03 15:00:00
 
 The search tables exist only on PostgreSQL with pgvector (SQLite keeps FAISS files). Each collection
@@ -21,7 +21,7 @@ from alembic import op
 import core.db
 
 revision: str = "5c0a1f3e9b21"
-down_revision: str | None = "ac7ff35d2de8"
+down_revision: str | None = "a199b53091b2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

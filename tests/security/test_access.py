@@ -17,8 +17,8 @@ from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 
 UNAUTHENTICATED = {"/healthz", "/readyz", "/metrics"}
-# Authenticated by an HMAC signature of the body instead of a key (carrier webhooks).
-SIGNED = {"/v1/shipments/events"}
+# Authenticated by an HMAC signature of the body instead of a key (carrier and Shopify webhooks).
+SIGNED = {"/v1/shipments/events", "/v1/channels/shopify/webhooks"}
 
 
 @pytest.fixture

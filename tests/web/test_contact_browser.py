@@ -157,6 +157,11 @@ def test_agent_console_shows_history_duplicates_and_a_draft(page: Any, live_serv
     assert draft.count() == 1 and len(draft.input_value()) > 20
     draft.fill(draft.input_value() + "\nEdited by the agent.")
     assert page.locator("#detail .coverage li").count() >= 1
+    # The demo's tickets came by import, not by mail: sending is refused with the reason, nothing queued.
+    page.get_by_role("button", name="Approve and send").click()
+    refused = page.locator("#detail [role=status]", has_text="Not sent")
+    refused.wait_for()
+    assert "did not arrive by mail" in refused.inner_text()
     page.wait_for_timeout(500)
     shot(page, "console")
     assert page.errors == []
