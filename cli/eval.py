@@ -64,9 +64,23 @@ def duplicates(
         str | None, typer.Option(help="Store the calibrated threshold for this tenant")
     ] = None,
     without_tags: Annotated[bool, typer.Option(help="Drop human tags: every ticket is auto-tagged")] = False,
+    loso: Annotated[
+        bool,
+        typer.Option(
+            "--loso",
+            help="Leave-one-shop-out over the shops in --shops: choose weights and threshold on all but "
+            "one, score that one (ignores --tickets/--pairs/--orders)",
+        ),
+    ] = False,
+    shops: Annotated[Path, typer.Option(help="Folder of development shops for --loso")] = (
+        duplicates_eval.DEVSHOPS
+    ),
 ) -> None:
     """Duplicate detection P/R/F1 and threshold, beside the exact e-mail/order baseline, in one run."""
 
+    if loso:
+        _duplicates_loso(shops, encoder, json_out)
+        return
     try:
         result = duplicates_eval.run(
             tickets_path=tickets,
@@ -93,6 +107,12 @@ def duplicates(
     ):
         m = result[name]
         typer.echo(f"{name:<32} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}")
+    for language, row in result["per_language_at_default_threshold"].items():
+        typer.echo(
+            f"  {language:<14} {row['pairs']:>3} pairs {row['positives']:>3} dup  "
+            f"P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  "
+            f"(baseline F1 {row['baseline']['f1']:.3f})"
+        )
     if store_tenant:
         from runtime import Runtime
 
@@ -102,6 +122,75 @@ def duplicates(
             runtime, tenant_id=store_tenant, result=result, source=f"{tickets} + {pairs}"
         )
         typer.echo(f"stored threshold {result['threshold']} for tenant {store_tenant} ({result['encoder']})")
+
+
+def _prf(m: dict[str, float]) -> str:
+    return f"{m['precision']:.3f} {m['recall']:.3f} {m['f1']:.3f}"
+
+
+def _duplicates_loso(shops: Path, encoder: str, json_out: Path | None) -> None:
+    if not shops.is_dir():
+        typer.echo(f"error: {shops} is not a folder", err=True)
+        raise typer.Exit(2)
+    folders = duplicates_eval.dev_shops(shops)
+    if len(folders) < 2:
+        typer.echo(f"error: {shops} holds fewer than two shops with tickets and duplicate pairs", err=True)
+        raise typer.Exit(2)
+    try:
+        result = duplicates_eval.run_loso(
+            shops=folders,
+            encoder=encoder,
+            window_days=get_settings().duplicate_window_days,
+            log=lambda step: typer.echo(f"{step}...", err=True),
+        )
+    except DeflectError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    typer.echo(f"leave-one-shop-out over {', '.join(result['shops'])}; encoder {encoder}")
+    typer.echo("tags: human = as written; auto = human tags dropped, every ticket auto-tagged")
+    typer.echo("loso = weights and threshold chosen on the other shops (the honest number)")
+    typer.echo("shipped = history/duplicates.py defaults (chosen on all shops, this one included)")
+    typer.echo(
+        "oracle = shipped weights, threshold tuned on the scored shop itself (a ceiling, not a result)"
+    )
+    header = (
+        f"{'shop':<14} {'tags':<6} {'pairs':>5} {'dup':>4} | {'loso P R F1':<17} {'(t)':>6} | "
+        f"{'shipped P R F1':<17} | {'oracle F1':>9} {'(t)':>6} | exact-match P R F1"
+    )
+    typer.echo(header)
+    for fold in result["folds"]:
+        for mode, row in fold["modes"].items():
+            typer.echo(
+                f"{fold['held_out']:<14} {mode:<6} {row['pairs']:>5} {row['positives']:>4} | "
+                f"{_prf(row['loso']):<17} {row['loso']['threshold']:>6.3f} | {_prf(row['shipped']):<17} | "
+                f"{row['oracle_threshold_on_this_shop']['f1']:>9.3f} "
+                f"{row['oracle_threshold_on_this_shop']['threshold']:>6.3f} | "
+                f"{_prf(row['baseline_exact_email_or_order'])}"
+            )
+    typer.echo("per language (held-out shops pooled)")
+    typer.echo(
+        f"{'language':<14} {'tags':<6} {'pairs':>5} {'dup':>4} | {'loso P R F1':<17} | "
+        f"{'shipped P R F1':<17} | exact-match P R F1"
+    )
+    for mode, table in result["per_language"].items():
+        for language, row in table.items():
+            typer.echo(
+                f"{language:<14} {mode:<6} {row['pairs']:>5} {row['positives']:>4} | "
+                f"{_prf(row['loso']):<17} | {_prf(row['shipped']):<17} | "
+                f"{_prf(row['baseline_exact_email_or_order'])}"
+            )
+    typer.echo("chosen per fold:")
+    for fold in result["folds"]:
+        typer.echo(f"  without {fold['held_out']}: {fold['chosen']}")
+    chosen = result["chosen_on_all_shops"]
+    typer.echo(f"chosen on all shops: {chosen['weights']} threshold {chosen['threshold']}")
+    typer.echo(
+        "shipped defaults "
+        + ("match" if result["shipped_matches_choice"] else "DIFFER FROM")
+        + " this choice"
+    )
 
 
 @app.command("compliance")

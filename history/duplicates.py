@@ -3,7 +3,15 @@
 A duplicate is the same person with the same problem. Similar wording alone is not enough (many
 customers write "where is my order?"), and the same person or order alone is not enough either (a
 customer may have a new problem). The score therefore multiplies message similarity by the strength
-of the "same person" evidence, and lowers it when the two messages carry different reason tags.
+of the "same person" evidence, and lowers it when the two messages are about different reasons or
+far apart in time.
+
+Language-aware: the similarity is taken on the multilingual half of a concatenated encoder (USE in
+use+minilm), because the English-only MiniLM half scores a French re-contact of an English ticket as
+unrelated. Human reason tags are trusted; a machine-guessed tag is not, so an auto-tagged pair is
+compared by its reason profile (soft similarity to every reason description) instead of the argmax.
+Every weight here was chosen by leave-one-shop-out over the development shops
+(`deflect eval duplicates --loso`), never on the demo shop.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -20,29 +28,60 @@ from sqlalchemy.orm import Session
 
 from core.calibration import calibrated_threshold
 from embeddings.collection import SearchFilter
+from embeddings.encoder import UniversalSentenceEncoder
 from history.identity import LINK_LABEL, LINK_STRENGTH, normalise_text
 from history.lookup import get_ticket, ticket_order_ids
 from history.models import Ticket
 from history.schemas import DuplicateCandidate
+from history.tagging import reason_description_vectors
 
 if TYPE_CHECKING:
     from indexing.engine import SearchEngine
 
 COLLECTION = "duplicates"
-# Used until `deflect eval duplicates --store-tenant T` calibrates one; 0.32 is what that chose for
-# use+minilm on the demo pairs (cross-validated thresholds 0.32-0.34).
-DEFAULT_THRESHOLD = 0.32
-SHARED_ORDER_EVIDENCE = 0.95
-SAME_NAME_EVIDENCE = 0.3
-# Without any "same person" evidence a message keeps this share of its similarity.
-BASE_WEIGHT = 0.2
-TOPIC_MISMATCH = 0.55
-# Both messages name an order and none is shared: a second problem, not a re-contact.
-DIFFERENT_ORDERS = 0.5
-TOPIC_UNKNOWN = 0.85
-TIME_DECAY = 0.25
+SimilarityKind = Literal["full", "multilingual", "language_aware"]
+
+
+@dataclass(frozen=True)
+class DuplicateWeights:
+    """The tunables of `score_pair`. Defaults: see DEFAULT_WEIGHTS."""
+
+    # full: cosine of the whole vector; multilingual: of the encoder's multilingual half only;
+    # language_aware: the multilingual half when the two locales differ, else the whole vector.
+    similarity: SimilarityKind = "multilingual"
+    # Without any "same person" evidence a message keeps this share of its similarity.
+    base_weight: float = 0.2
+    shared_order_evidence: float = 0.95
+    same_name_evidence: float = 0.3
+    # Both tickets carry human tags and share none.
+    topic_mismatch: float = 0.4
+    # Neither side has tags at all.
+    topic_unknown: float = 0.85
+    # A side is auto-tagged: the score keeps 1 - profile_weight * (1 - reason-profile cosine).
+    profile_weight: float = 0.5
+    # Softmax temperature (cosine units) of the reason profile.
+    profile_temperature: float = 0.02
+    # Both messages name an order and none is shared: a second problem, not a re-contact.
+    different_orders: float = 0.5
+    # Share of the score lost at the edge of the window (linear in the gap).
+    time_decay: float = 0.75
+
+
+# Chosen by `deflect eval duplicates --loso` on all four development shops (devshops/), with and
+# without human tags (mean F1 over shops x tag modes). Held out in turn, each shop was scored with a
+# choice made on the other three: multilingual similarity won 3 of 4 folds (language_aware the 4th),
+# profile_weight 0.5 all 4; thresholds 0.257-0.330.
+DEFAULT_WEIGHTS = DuplicateWeights()
+# Used until `deflect eval duplicates --store-tenant T` calibrates one for the tenant.
+DEFAULT_THRESHOLD = 0.257
 INDEX_CANDIDATES = 20
 CUSTOMER_CANDIDATES = 50
+
+# Concatenated encoders put their multilingual part first (embeddings/encoder.py load_encoder); its width.
+_MULTILINGUAL_WIDTH: dict[str, int] = {
+    "use+minilm": UniversalSentenceEncoder.dim,
+    "use+minilm-multilingual": UniversalSentenceEncoder.dim,
+}
 
 
 @dataclass
@@ -56,6 +95,8 @@ class PoolEntry:
 @dataclass(frozen=True)
 class PairFeatures:
     similarity: float
+    multilingual_similarity: float
+    languages: tuple[str, str]
     shared_orders: tuple[str, ...]
     distinct_orders: tuple[tuple[str, ...], tuple[str, ...]]
     same_customer: bool
@@ -64,6 +105,19 @@ class PairFeatures:
     gap_days: float
     tags_a: tuple[str, ...]
     tags_b: tuple[str, ...]
+    # Both sides' tags were set by a person (import or agent), not guessed by auto-tagging.
+    human_tags: bool
+    # Cosine of each message to each reason description (TAGS order), on the multilingual part.
+    reasons_a: tuple[float, ...]
+    reasons_b: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ticket that may duplicate the one being checked, with everything its score is made of."""
+
+    ticket: Ticket
+    features: PairFeatures
 
 
 def duplicate_threshold(session: Session, *, tenant_id: str, encoder: str) -> float:
@@ -73,6 +127,19 @@ def duplicate_threshold(session: Session, *, tenant_id: str, encoder: str) -> fl
     )
 
 
+def multilingual_part(encoder_name: str, vectors: np.ndarray) -> np.ndarray:
+    """The rows' multilingual part, re-normalised; the whole rows for encoders that are not concatenated."""
+    width = _MULTILINGUAL_WIDTH.get(encoder_name)
+    matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    if width is None or matrix.shape[1] <= width:
+        return matrix
+    part = matrix[:, :width]
+    norms = np.linalg.norm(part, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    normalised: np.ndarray = part / norms
+    return normalised
+
+
 def _weakest_link(a: Ticket, b: Ticket) -> str:
     """Two contacts are as surely one person as the weaker of the two ties to their customer."""
     kinds = [a.link_kind or "new", b.link_kind or "new"]
@@ -80,8 +147,16 @@ def _weakest_link(a: Ticket, b: Ticket) -> str:
 
 
 def pair_features(
-    a: Ticket, b: Ticket, va: np.ndarray, vb: np.ndarray, orders_a: list[str] | None = None
+    a: Ticket,
+    b: Ticket,
+    va: np.ndarray,
+    vb: np.ndarray,
+    *,
+    encoder_name: str,
+    reason_vectors: np.ndarray,
+    orders_a: list[str] | None = None,
 ) -> PairFeatures:
+    """What the score of (a, b) is made of (`reason_vectors`: history.tagging.reason_description_vectors)."""
 
     orders_b = set(ticket_order_ids(b))
     own_orders = orders_a if orders_a is not None else ticket_order_ids(a)
@@ -91,8 +166,12 @@ def pair_features(
     )
     same_customer = a.customer_id is not None and a.customer_id == b.customer_id
     name_a, name_b = normalise_text(a.contact.get("name") or ""), normalise_text(b.contact.get("name") or "")
+    parts = multilingual_part(encoder_name, np.vstack([va, vb]))
+    reasons = parts @ multilingual_part(encoder_name, reason_vectors).T
     return PairFeatures(
         similarity=float(np.dot(va, vb)),
+        multilingual_similarity=float(np.dot(parts[0], parts[1])),
+        languages=(a.locale, b.locale),
         shared_orders=shared,
         distinct_orders=distinct,
         same_customer=same_customer,
@@ -101,6 +180,9 @@ def pair_features(
         gap_days=abs((a.created_at - b.created_at).total_seconds()) / 86400,
         tags_a=tuple(a.tags),
         tags_b=tuple(b.tags),
+        human_tags=a.tag_source != "auto" and b.tag_source != "auto",
+        reasons_a=tuple(float(x) for x in reasons[0]),
+        reasons_b=tuple(float(x) for x in reasons[1]),
     )
 
 
@@ -113,42 +195,80 @@ def _gap_words(days: float) -> str:
     return f"{round(days)} days apart"
 
 
-def score_pair(features: PairFeatures, *, window_days: int) -> tuple[float, list[str]]:
+def pair_similarity(features: PairFeatures, kind: SimilarityKind) -> tuple[float, str]:
+    """The similarity the score uses, and its label for the reasons."""
+    if kind == "multilingual" or (
+        kind == "language_aware" and features.languages[0] != features.languages[1]
+    ):
+        return features.multilingual_similarity, "multilingual cosine"
+    return features.similarity, "cosine"
+
+
+def reason_profile_similarity(features: PairFeatures, temperature: float) -> float:
+    """Cosine of the two messages' soft reason distributions (softmax over reason-description cosines)."""
+    a, b = np.asarray(features.reasons_a), np.asarray(features.reasons_b)
+    pa, pb = np.exp((a - a.max()) / temperature), np.exp((b - b.max()) / temperature)
+    return float(pa @ pb / (np.linalg.norm(pa) * np.linalg.norm(pb)))
+
+
+def _topic(features: PairFeatures, weights: DuplicateWeights) -> tuple[float, str]:
+    if not features.tags_a or not features.tags_b:
+        return weights.topic_unknown, "reason unknown"
+    common = sorted(set(features.tags_a) & set(features.tags_b))
+    if features.human_tags:
+        if common:
+            return 1.0, f"same reason: {', '.join(common)}"
+        return weights.topic_mismatch, (
+            f"different reasons: {', '.join(features.tags_a)} vs {', '.join(features.tags_b)}"
+        )
+    # A guessed tag is right about half the time (zero-shot, no tagged history): its argmax would
+    # wrongly split true re-contacts, so the soft profiles are compared instead.
+    agreement = reason_profile_similarity(features, weights.profile_temperature)
+    tags = (
+        f"auto-tagged {', '.join(common)}"
+        if common
+        else f"auto-tagged {', '.join(features.tags_a)} vs {', '.join(features.tags_b)}"
+    )
+    return 1.0 - weights.profile_weight * (1.0 - agreement), f"reason profiles agree {agreement:.2f} ({tags})"
+
+
+def score_pair(
+    features: PairFeatures, *, window_days: int, weights: DuplicateWeights = DEFAULT_WEIGHTS
+) -> tuple[float, list[str]]:
     """Score in [0, 1] and the human-readable reasons behind it."""
-    reasons = [f"similar wording (cosine {features.similarity:.2f})"]
+    similarity, label = pair_similarity(features, weights.similarity)
+    reasons = [f"similar wording ({label} {similarity:.2f})"]
     evidence = 0.0
     if features.same_customer and features.link_kind is not None:
         evidence = LINK_STRENGTH.get(features.link_kind, 0.5)
         reasons.append(f"same customer ({LINK_LABEL.get(features.link_kind, features.link_kind)})")
     if features.shared_orders:
-        evidence = max(evidence, SHARED_ORDER_EVIDENCE)
+        evidence = max(evidence, weights.shared_order_evidence)
         reasons.append(f"both mention order {', '.join(features.shared_orders)}")
     if evidence == 0.0:
         if features.name_similarity >= 0.9:
-            evidence = SAME_NAME_EVIDENCE
+            evidence = weights.same_name_evidence
             reasons.append("same customer name, but no shared identity or order")
         else:
             reasons.append("different customers and no shared order")
-    topic = TOPIC_UNKNOWN
-    if features.tags_a and features.tags_b:
-        common = sorted(set(features.tags_a) & set(features.tags_b))
-        if common:
-            topic = 1.0
-            reasons.append(f"same reason: {', '.join(common)}")
-        else:
-            topic = TOPIC_MISMATCH
-            reasons.append(f"different reasons: {', '.join(features.tags_a)} vs {', '.join(features.tags_b)}")
+    topic, topic_reason = _topic(features, weights)
+    reasons.append(topic_reason)
     order_factor = 1.0
     if features.distinct_orders[0]:
-        order_factor = DIFFERENT_ORDERS
+        order_factor = weights.different_orders
         reasons.append(
             f"about different orders: {', '.join(features.distinct_orders[0])} vs "
             f"{', '.join(features.distinct_orders[1])}"
         )
-    time_factor = 1.0 - TIME_DECAY * min(features.gap_days / window_days, 1.0)
+    time_factor = 1.0 - weights.time_decay * min(features.gap_days / window_days, 1.0)
     reasons.append(_gap_words(features.gap_days))
-    similarity = max(features.similarity, 0.0)
-    score = similarity * (BASE_WEIGHT + (1 - BASE_WEIGHT) * evidence) * topic * time_factor * order_factor
+    score = (
+        max(similarity, 0.0)
+        * (weights.base_weight + (1 - weights.base_weight) * evidence)
+        * topic
+        * time_factor
+        * order_factor
+    )
     return round(score, 4), reasons
 
 
@@ -158,7 +278,7 @@ def _vector(ticket: Ticket, encoder_name: str) -> np.ndarray | None:
     return np.frombuffer(ticket.embedding, dtype=np.float32)
 
 
-def find_duplicates(
+def duplicate_candidates(
     session: Session,
     engine: SearchEngine,
     *,
@@ -166,13 +286,10 @@ def find_duplicates(
     ticket: Ticket,
     vector: np.ndarray | None = None,
     window_days: int = 14,
-    threshold: float,
     pool: list[PoolEntry] | None = None,
-    min_score: float | None = None,
-    top_k: int = 10,
-) -> list[DuplicateCandidate]:
-    """Scored candidates within the window, best first; only those at or above `min_score` (default:
-    threshold)."""
+) -> list[Candidate]:
+    """Every ticket within the window that the index or the same customer surfaces, with its pair
+    features, unscored (the evaluation scores one candidate set under many weightings)."""
 
     if vector is None:
         vector = _vector(ticket, engine.encoder.name)
@@ -232,15 +349,51 @@ def find_duplicates(
         ):
             vectors[other.id] = encoded
 
-    floor = threshold if min_score is None else min_score
     own_orders = ticket_order_ids(ticket)
+    reason_vectors = reason_description_vectors(engine.encoder)
+    return [
+        Candidate(
+            ticket=others[other_id],
+            features=pair_features(
+                ticket,
+                others[other_id],
+                vector,
+                other_vector,
+                encoder_name=engine.encoder.name,
+                reason_vectors=reason_vectors,
+                orders_a=own_orders,
+            ),
+        )
+        for other_id, other_vector in vectors.items()
+    ]
+
+
+def find_duplicates(
+    session: Session,
+    engine: SearchEngine,
+    *,
+    tenant_id: str,
+    ticket: Ticket,
+    vector: np.ndarray | None = None,
+    window_days: int = 14,
+    threshold: float,
+    pool: list[PoolEntry] | None = None,
+    min_score: float | None = None,
+    top_k: int = 10,
+    weights: DuplicateWeights = DEFAULT_WEIGHTS,
+) -> list[DuplicateCandidate]:
+    """Scored candidates within the window, best first; only those at or above `min_score` (default:
+    threshold)."""
+
+    floor = threshold if min_score is None else min_score
     scored: list[DuplicateCandidate] = []
-    for other_id, other_vector in vectors.items():
-        other = others[other_id]
-        features = pair_features(ticket, other, vector, other_vector, orders_a=own_orders)
-        score, reasons = score_pair(features, window_days=window_days)
+    for candidate in duplicate_candidates(
+        session, engine, tenant_id=tenant_id, ticket=ticket, vector=vector, window_days=window_days, pool=pool
+    ):
+        score, reasons = score_pair(candidate.features, window_days=window_days, weights=weights)
         if score < floor:
             continue
+        other = candidate.ticket
         scored.append(
             DuplicateCandidate(
                 ticket_id=other.external_id,
@@ -250,7 +403,7 @@ def find_duplicates(
                 subject=other.subject,
                 score=score,
                 is_duplicate=score >= threshold,
-                similarity=round(float(np.dot(vector, other_vector)), 4),
+                similarity=round(pair_similarity(candidate.features, weights.similarity)[0], 4),
                 reasons=reasons,
             )
         )

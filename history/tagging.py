@@ -14,6 +14,7 @@ from history.labels import DENSE_NEIGHBOURS, LabelHead, rank_labels
 
 if TYPE_CHECKING:
     from embeddings.collection import SearchCollection
+    from embeddings.encoder import Encoder
     from indexing.engine import SearchEngine
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,13 @@ _lock = threading.Lock()
 _description_vectors: dict[str, np.ndarray] = {}
 
 
-def _descriptions(engine: SearchEngine) -> np.ndarray:
+def reason_description_vectors(encoder: Encoder) -> np.ndarray:
+    """One row per reason tag (in `TAGS` order): the encoder's vector of its customer-style description."""
     with _lock:
-        found = _description_vectors.get(engine.encoder.name)
+        found = _description_vectors.get(encoder.name)
         if found is None:
-            found = engine.encoder.encode([TAG_DESCRIPTIONS[t] for t in TAGS], kind="passage")
-            _description_vectors[engine.encoder.name] = found
+            found = encoder.encode([TAG_DESCRIPTIONS[t] for t in TAGS], kind="passage")
+            _description_vectors[encoder.name] = found
         return found
 
 
@@ -129,5 +131,5 @@ def auto_tag(engine: SearchEngine, *, tenant_id: str, vector: np.ndarray) -> str
         ranking = rank_labels(hits, None, probabilities)
         if ranking.labels:
             return ranking.labels[0]
-    similarities = _descriptions(engine) @ vector.astype(np.float32)
+    similarities = reason_description_vectors(engine.encoder) @ vector.astype(np.float32)
     return TAGS[int(np.argmax(similarities))]

@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ EventKind = Literal["impression", "click", "helpful", "not_helpful", "contact_an
 Source = Literal["widget", "help_centre", "contact_form"]
 Bucket = Literal["day", "week"]
 MAX_EVENTS_PER_REQUEST = 100
+MAX_SHOWN_ARTICLES = 20
 MAX_REPORT_DAYS = 366
 DEFINITION = (
     "Deflection rate = sessions that saw suggestions and did not lead to a ticket within {hours} h of "
@@ -50,8 +51,27 @@ class DeflectionEventCreate(BaseModel):
     locale: Locale | None = None
     query: str | None = Field(None, max_length=2000)
     article_id: str | None = Field(None, max_length=200)
+    article_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None,
+        max_length=MAX_SHOWN_ARTICLES,
+        description="impression only: every article shown, best first (article_id defaults to the first)",
+    )
     customer_email: str | None = Field(None, max_length=320)
     ticket_id: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _shown_articles(self) -> Self:
+        if self.article_ids is None:
+            return self
+        if self.kind != "impression":
+            raise ValueError("article_ids belongs to impression events only")
+        if len(set(self.article_ids)) != len(self.article_ids):
+            raise ValueError("article_ids repeats an article")
+        if self.article_id is None and self.article_ids:
+            self.article_id = self.article_ids[0]
+        elif self.article_id is not None and self.article_id not in self.article_ids:
+            raise ValueError("article_id must be one of article_ids")
+        return self
 
     @field_validator("customer_email")
     @classmethod
@@ -112,7 +132,7 @@ class _SessionFacts:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def _history_contacts(
+def history_contacts(
     session: Session, *, tenant_id: str, emails: set[str], since: datetime, until: datetime
 ) -> dict[str, list[datetime]]:
     """Ticket times on every channel of the customers these e-mails resolve to (when history exists)."""
@@ -208,7 +228,7 @@ def _collect(
         ):
             if email is not None:
                 by_email[email].append(at)
-        for email, times in _history_contacts(
+        for email, times in history_contacts(
             session, tenant_id=tenant_id, emails=emails, since=since, until=until + window
         ).items():
             by_email[email].extend(times)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -39,6 +39,9 @@ class DeflectionEvent(TenantMixin, Base):
     locale: Mapped[str | None] = mapped_column(String(20))
     query: Mapped[str | None] = mapped_column(Text)
     article_id: Mapped[str | None] = mapped_column(String(200))
+    # Every article an impression showed, best first: the click prior needs each one's position,
+    # not only the top one's (kb/feedback.py). Null on other kinds and on older impressions.
+    article_ids: Mapped[list[str] | None] = mapped_column(JSON)
     # Set by the contact form once the customer typed it: lets the report count this person's
     # contacts on other channels against the session, not only the form's own submission.
     customer_email: Mapped[str | None] = mapped_column(String(320))

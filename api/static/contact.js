@@ -158,6 +158,7 @@
       lastShown = shown;
       D.track("impression", { source: "contact_form", topic: topicTag(v.topic), channel: v.channel,
                               query: v.message.slice(0, 2000), article_id: data.suggestions[0].id,
+                              article_ids: data.suggestions.map(function (s) { return s.id; }),
                               customer_email: v.email, locale: D.lang });
     }
   }

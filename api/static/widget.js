@@ -225,7 +225,8 @@
       list.hidden = false;
       input.setAttribute("aria-expanded", "true");
       status.textContent = ngettext("{n} suggested article", "{n} suggested articles", results.length);
-      track("impression", { query: query, article_id: results[0].id, topic: (results[0].tags || [])[0] });
+      track("impression", { query: query, article_id: results[0].id, topic: (results[0].tags || [])[0],
+                            article_ids: results.map(function (item) { return item.id; }) });
     }
     function choose(index) {
       var item = results[index];
