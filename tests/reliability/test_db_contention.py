@@ -8,12 +8,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.runtime import Runtime
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
 from api.app import create_app
 from core.settings import Settings
+from runtime import Runtime
 from tests.conftest import make_tenant
 
 THREADS = 60  # more than the server's 40 worker threads
