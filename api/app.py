@@ -70,9 +70,11 @@ def _warm_up(app: FastAPI, runtime: Runtime) -> None:
         for tenant_id in tenants:
             search.collection(tenant_id, "articles")
         # The drafts' intent fallback embeds its examples once per encoder: do it before the first draft.
+        from replies import sandbox
         from replies.intents import classifier_for
 
         classifier_for(search.encoder_for("articles"))
+        sandbox.warm()  # the macro render workers
         app.state.synced_at = time.monotonic()
         app.state.warm = True
     except Exception:

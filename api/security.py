@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -222,6 +223,38 @@ def lookup_principal(session: Session, key_hash: str) -> tuple[Principal, dateti
     return principal, row.last_used_at
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def has_lone_surrogate(body: bytes) -> bool:
+    """Whether a JSON body decodes to a string holding an unpaired surrogate ("\\ud800").
+
+    Python's JSON parser accepts one and the string then fails to encode on its way to the database,
+    in whichever service first writes it. Checked once here for every JSON body; the common case (no
+    surrogate escape at all) costs one byte scan.
+    """
+    if not _SURROGATE_ESCAPE.search(body):
+        return False
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return False  # not JSON: the route's own parsing reports it
+    stack = [parsed]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def _json_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> list[Message]:
@@ -383,10 +416,22 @@ class SecurityMiddleware:
                     (b"vary", b"Origin"),
                 ]
 
-        if "content-length" not in headers and scope["method"] in ("POST", "PUT", "PATCH"):
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            # Read here, once, within the limit (chunked bodies have no Content-Length to check).
             buffered = await self._read_limited(receive)
             if buffered is None:
                 await self._send_all(send, self._too_large())
+                return
+            if has_lone_surrogate(b"".join(m.get("body", b"") for m in buffered)):
+                await self._send_all(
+                    send,
+                    _json_response(
+                        422,
+                        "invalid_request",
+                        "body: text holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not "
+                        "a character; send UTF-8 text",
+                    ),
+                )
                 return
             receive = self._replay(buffered, receive)
 

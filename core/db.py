@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +17,8 @@ from sqlalchemy.types import TypeDecorator
 
 from core.clock import utcnow
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -71,6 +75,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted content is overwritten with zeros, not left in free pages for anyone reading the file
+    # (set here rather than trusting the build's default, which differs between platforms).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -114,3 +121,42 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
             yield session
     finally:
         session.close()
+
+
+# -- erasure ------------------------------------------------------------------------------
+
+_TRUNCATE_WAL = "deflect_truncate_wal"
+
+
+def truncate_wal_after_commit(session: Session) -> None:
+    """Asks for the SQLite write-ahead log to be emptied once this session's transaction commits.
+
+    The WAL keeps old page images (a customer's name as first written) until it is reset, and a plain
+    checkpoint reuses the file without shortening it. Erasure calls this so nothing of the erased rows
+    survives in any file of the data directory. A no-op on PostgreSQL.
+    """
+    session.info[_TRUNCATE_WAL] = True
+
+
+def truncate_wal(engine: Engine, *, attempts: int = 10) -> bool:
+    """Checkpoints every WAL frame into the database file and truncates the WAL to zero bytes.
+
+    Returns False (and logs) when readers kept it busy through every attempt; the next erasure or
+    the next TRUNCATE checkpoint finishes the job.
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    for attempt in range(attempts):
+        with engine.connect() as connection:
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+        if not busy:
+            return True
+        time.sleep(0.05 * (attempt + 1))
+    log.warning("WAL still in use by readers after %d attempts; it will be truncated later", attempts)
+    return False
+
+
+@event.listens_for(Session, "after_commit")
+def _truncate_wal_if_asked(session: Session) -> None:
+    if session.info.pop(_TRUNCATE_WAL, False):
+        truncate_wal(session.get_bind().engine)  # its own connection: this session's is done

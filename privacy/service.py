@@ -1,12 +1,16 @@
 """GDPR: export everything held about one customer; erase their personal data from the database and indexes.
 
-Erasure deletes what only describes the person (the customer row, identities, their messages and the
-drafts answering them) and strips the personal fields from what the seller must keep for its books
-(orders keep items, amounts, status and carrier; lose contact, customer link, tracking number and
-parcel location; mail records and the outbox keep only Message-IDs and states, so mail read again is
-still recognised). What remains is anonymous: counts per channel and reason are kept in the audit row,
-so reports of the past can be explained without the person. Deleted tickets leave the "tickets"
-search collection through the change log, like any other delete.
+Erasure deletes what only describes the person (the customer row, identities, their messages, the
+drafts answering them, and the carrier events of their parcels) and strips the personal fields from
+what the seller must keep for its books (orders keep items, amounts, status and carrier; lose contact,
+customer link, tracking number and parcel location; mail records and the outbox keep only
+Message-IDs and states, so mail read again is still recognised) and from the help-centre events of their visits
+(kept for the deflection report; lose the e-mail and the search text). What remains is anonymous:
+counts per channel and reason are kept in the audit row, so reports of the past can be explained
+without the person. Deleted tickets leave the "tickets" search collection through the change log.
+
+On SQLite, deleted content is zeroed in the file (`secure_delete`, core/db.py) and the write-ahead log,
+which still holds the rows as first written, is truncated once the erasure commits.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from channels.models import InboundMail, OutboxMessage, ShopifyOrderState
 from core.changes import record_changes
-from history.identity import TICKETS
-from history.models import Identity, MergeGroup, Order, PrivacyAudit, Ticket
+from core.db import truncate_wal_after_commit
+from history.identity import TICKETS, normalise_email
+from history.models import Identity, MergeGroup, Order, PrivacyAudit, ShipmentEvent, Ticket
 from history.service import get_customer, orders_for_customer
+from kb.events import DeflectionEvent
 from replies.models import Draft
 
 EXPORT_FORMAT = 1
@@ -61,6 +67,39 @@ def _drafts(session: Session, *, tenant_id: str, customer_id: int, ticket_ids: l
     return [found[k] for k in sorted(found)]
 
 
+def _emails(identities: list[Identity], orders: list[Order], tickets: list[Ticket]) -> set[str]:
+    """Every e-mail address the customer is known by: linked identities, orders and tickets."""
+    found = {i.value for i in identities if i.kind == "email"}
+    for contact in [*(o.contact for o in orders), *(t.contact for t in tickets)]:
+        email = normalise_email(str((contact or {}).get("email") or ""))
+        if email:
+            found.add(email)
+    return found
+
+
+def _deflection_events(
+    session: Session, *, tenant_id: str, emails: set[str], ticket_ids: list[str]
+) -> list[DeflectionEvent]:
+    """Every help-centre event of a visit in which the customer gave their e-mail or filed a ticket."""
+    if not emails and not ticket_ids:
+        return []
+    conditions = []
+    if emails:
+        conditions.append(DeflectionEvent.customer_email.in_(sorted(emails)))
+    if ticket_ids:
+        conditions.append(DeflectionEvent.ticket_id.in_(ticket_ids))
+    sessions = select(DeflectionEvent.session_id).where(
+        DeflectionEvent.tenant_id == tenant_id, or_(*conditions)
+    )
+    return list(
+        session.scalars(
+            select(DeflectionEvent)
+            .where(DeflectionEvent.tenant_id == tenant_id, DeflectionEvent.session_id.in_(sessions))
+            .order_by(DeflectionEvent.id)
+        )
+    )
+
+
 def export_customer(session: Session, *, tenant_id: str, customer_id: int, actor: str) -> dict[str, Any]:
     """Everything held about one customer, as plain JSON; the export itself is audited."""
     customer = get_customer(session, tenant_id=tenant_id, customer_id=customer_id)
@@ -75,6 +114,12 @@ def export_customer(session: Session, *, tenant_id: str, customer_id: int, actor
     tickets = _tickets(session, tenant_id=tenant_id, customer_id=customer_id)
     drafts = _drafts(
         session, tenant_id=tenant_id, customer_id=customer_id, ticket_ids=[t.external_id for t in tickets]
+    )
+    events = _deflection_events(
+        session,
+        tenant_id=tenant_id,
+        emails=_emails(identities, orders, tickets),
+        ticket_ids=[t.external_id for t in tickets],
     )
     data: dict[str, Any] = {
         "format": EXPORT_FORMAT,
@@ -155,6 +200,22 @@ def export_customer(session: Session, *, tenant_id: str, customer_id: int, actor
             }
             for d in drafts
         ],
+        "deflection_events": [
+            {
+                "session_id": e.session_id,
+                "kind": e.kind,
+                "source": e.source,
+                "topic": e.topic,
+                "channel": e.channel,
+                "locale": e.locale,
+                "query": e.query,
+                "article_id": e.article_id,
+                "customer_email": e.customer_email,
+                "ticket_id": e.ticket_id,
+                "created_at": _iso(e.created_at),
+            }
+            for e in events
+        ],
     }
     session.add(
         PrivacyAudit(
@@ -183,16 +244,34 @@ def erase_customer(session: Session, *, tenant_id: str, customer_id: int, actor:
     orders = list(
         session.scalars(select(Order).where(Order.tenant_id == tenant_id, Order.customer_id == customer_id))
     )
+    events = _deflection_events(
+        session, tenant_id=tenant_id, emails=_emails(identities, orders, tickets), ticket_ids=ticket_ids
+    )
+    tracking_numbers = sorted({s.tracking_number for o in orders for s in o.shipments if s.tracking_number})
     counts: dict[str, Any] = {
         "tickets": len(tickets),
         "drafts": len(drafts),
         "identities": len(identities),
         "orders_anonymised": len(orders),
+        "deflection_events_anonymised": len(events),
         # Anonymous aggregates: what the erased contacts were about, for reports that counted them.
         "tickets_by_channel": dict(Counter(t.channel for t in tickets)),
         "tickets_by_tag": dict(Counter(tag for t in tickets for tag in t.tags)),
     }
 
+    for event in events:
+        event.query = None
+        event.customer_email = None
+    # The carrier's events of these parcels: tracking numbers and locations, nothing the books need.
+    counts["shipment_events"] = 0
+    for start in range(0, len(tracking_numbers), 500):
+        result = session.execute(
+            delete(ShipmentEvent).where(
+                ShipmentEvent.tenant_id == tenant_id,
+                ShipmentEvent.tracking_number.in_(tracking_numbers[start : start + 500]),
+            )
+        )
+        counts["shipment_events"] += int(getattr(result, "rowcount", 0) or 0)
     for order in orders:
         order.contact = {}
         order.customer_id = None
@@ -249,4 +328,5 @@ def erase_customer(session: Session, *, tenant_id: str, customer_id: int, actor:
         PrivacyAudit(tenant_id=tenant_id, customer_id=customer_id, action="erase", actor=actor, counts=counts)
     )
     session.flush()
+    truncate_wal_after_commit(session)
     return counts

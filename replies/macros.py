@@ -1,4 +1,4 @@
-"""Locked macros: one sandboxed Jinja2 environment, immutable versions, admin-only changes."""
+"""Locked macros: one bounded Jinja2 sandbox (replies/sandbox.py), immutable versions, admin-only changes."""
 
 from __future__ import annotations
 
@@ -6,25 +6,24 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError, meta
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateSyntaxError, meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError, NotFoundError
 from core.schemas import CHANNELS
+from replies import sandbox
 from replies.models import Macro, MacroVersion
 from replies.schemas import MacroDetail, MacroRead, MacroVersionRead
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 SEED_AUTHOR = "seed"
 MAX_BODY_CHARS = 5000
-MAX_OUTPUT_CHARS = 10_000
+MAX_OUTPUT_CHARS = sandbox.MAX_OUTPUT_CHARS
 
 # The only names a macro may use; all come from the unified history or a cited article.
 ALLOWED_VARIABLES: frozenset[str] = frozenset(
@@ -75,11 +74,7 @@ TOPIC_KEYS: frozenset[str] = frozenset(
     }
 )
 
-# The immutable sandbox also forbids mutating lists/dicts passed in; attribute access to
-# dunders, format-string tricks and huge ranges raise SecurityError instead of running.
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 _LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|\[\s*[A-Z][A-Z _]{2,40}\s*\]")
-_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 
 Scalar = str | int | float | bool | Decimal | date | datetime
 
@@ -104,11 +99,6 @@ class RenderedMacro:
     macro_version_id: int
 
 
-@lru_cache(maxsize=2048)
-def _compiled(body: str) -> Template:
-    return _ENV.from_string(body)
-
-
 def _scalar_variables(variables: dict[str, object]) -> dict[str, Scalar]:
     """Only plain values enter the sandbox (no ORM objects with methods to reach through); None = absent."""
     clean: dict[str, Scalar] = {}
@@ -122,33 +112,22 @@ def _scalar_variables(variables: dict[str, object]) -> dict[str, Scalar]:
 
 
 def render_body(body: str, variables: dict[str, object]) -> str:
-    """Renders one template body in the sandbox; raises MacroRenderError rather than return a partial text."""
+    """Renders one template body in the bounded sandbox (replies/sandbox.py: a worker process with time,
+    memory, number and output limits); raises MacroRenderError rather than return a partial text."""
     try:
-        text = _compiled(body).render(**_scalar_variables(variables))
-    except UndefinedError as exc:
-        found = _UNDEFINED_NAME.search(str(exc))
-        missing = found.group(1) if found else None
-        raise MacroRenderError(
-            f"macro needs {missing or 'a value'} which is not available", missing=missing
-        ) from exc
-    except SecurityError as exc:
-        raise MacroRenderError(f"macro tried something the sandbox forbids: {exc}") from exc
-    except (
-        TemplateError,
-        ArithmeticError,
-        LookupError,
-        TypeError,
-        ValueError,
-        AttributeError,
-        RecursionError,
-    ) as exc:
-        # An admin-written template is untrusted code: any failure (huge range, bad filter) means no reply.
-        raise MacroRenderError(f"macro failed to render: {type(exc).__name__}: {exc}") from exc
+        status, text, missing = sandbox.render(body, dict(_scalar_variables(variables)))
+    except (sandbox.RenderTimeout, sandbox.RenderCrashed) as exc:
+        raise MacroRenderError(str(exc)) from exc
+    if status == "undefined":
+        raise MacroRenderError(f"macro needs {missing or 'a value'} which is not available", missing=missing)
+    if status == "forbidden":
+        raise MacroRenderError(f"macro tried something the sandbox forbids: {text}")
+    if status != "ok":
+        # An admin-written template is untrusted code: any failure (too long, bad filter) means no reply.
+        raise MacroRenderError(f"macro failed to render: {text}")
     leftover = _LEFTOVER.search(text)
     if leftover:
         raise MacroRenderError(f"rendered macro still contains a placeholder: {leftover.group(0)!r}")
-    if len(text) > MAX_OUTPUT_CHARS:
-        raise MacroRenderError(f"rendered macro is {len(text)} characters; the limit is {MAX_OUTPUT_CHARS}")
     return text.strip()
 
 
@@ -187,7 +166,7 @@ def validate_body(body: str) -> None:
     if len(body) > MAX_BODY_CHARS:
         raise InvalidInputError(f"macro body is {len(body)} characters; the limit is {MAX_BODY_CHARS}")
     try:
-        parsed = _ENV.parse(body)
+        parsed = sandbox.environment().parse(body)
     except TemplateSyntaxError as exc:
         raise InvalidInputError(f"macro body line {exc.lineno}: {exc.message}") from exc
     unknown = sorted(meta.find_undeclared_variables(parsed) - ALLOWED_VARIABLES)

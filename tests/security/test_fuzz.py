@@ -155,6 +155,11 @@ EXTREME_VALUES: list[Any] = [
     "٣",
     "9" * 40,
     "-9" * 20,
+    # Template text, for macro bodies: work and numbers without bound.
+    "{{ 9 ** 9 ** 9 }}",
+    "{{ 'x' * 1000000000 }}",
+    "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+    "{% endfor %}{% endfor %}{% endfor %}",
 ]
 EXTREME_EXAMPLES = 12
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from core.settings import Settings
+from history import shipments
 from history.models import Customer, Identity, Order, PrivacyAudit, Shipment, Ticket
 from replies.models import Draft
 from runtime import Runtime
@@ -165,3 +168,84 @@ def test_stored_drafts_hold_no_card_numbers_or_passwords(
             assert CARD not in field and CARD.replace(" ", "") not in field and "hunter22" not in field
             assert api_key not in field
         assert "5001" in stored.message  # order ids are kept: the agent needs them
+
+
+SEARCH_PHRASE = "whereabouts of my lilac teapot"  # what she typed into the help-centre search
+PARCEL_LOCATION = "Villeurbanne sorting hub"
+
+
+def _files_holding(data_dir: Path, phrases: list[bytes]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_file():
+            raw = path.read_bytes()
+            hits = [p.decode() for p in phrases if p in raw]
+            if hits:
+                found[str(path.relative_to(data_dir))] = hits
+    return found
+
+
+def test_erasure_leaves_no_byte_of_the_customer_in_the_data_directory(
+    client: TestClient, tenant: TenantKeys, runtime: Runtime, settings: Settings
+) -> None:
+    customer_id = _seed(client, tenant)
+    session_id = "visit-jeanne-0001"
+    events = {
+        "events": [
+            {"session_id": session_id, "kind": "impression", "query": SEARCH_PHRASE},
+            {"session_id": session_id, "kind": "contact_anyway", "customer_email": EMAIL},
+        ]
+    }
+    assert (
+        client.post("/v1/deflection/events", json=events, headers=tenant.headers("public")).status_code == 202
+    )
+    secret = client.post("/v1/shipments/webhook-secret", headers=tenant.headers("admin")).json()["secret"]
+    body = json.dumps(
+        {
+            "tracking_number": "6A123456789",
+            "status": "delivered",
+            "location": PARCEL_LOCATION,
+            "occurred_at": "2026-01-02T10:00:00Z",
+        }
+    ).encode()
+    signed = client.post(
+        "/v1/shipments/events",
+        content=body,
+        headers={"X-Deflect-Tenant": tenant.tenant_id, "X-Deflect-Signature": shipments.sign(secret, body)},
+    )
+    assert signed.status_code == 200, signed.text
+    runtime.search.sync_all()
+    phrases = [
+        p.encode()
+        for p in (
+            NAME,
+            EMAIL,
+            PHONE,
+            "+33612345678",
+            ADDRESS,
+            "rue des Lilas",
+            SECRET_WORD,
+            SEARCH_PHRASE,
+            PARCEL_LOCATION,
+            "6A123456789",
+        )
+    ]
+    # The phrases are really there before (the check can see them), in the database file or its WAL.
+    assert {hit for hits in _files_holding(settings.data_dir, phrases).values() for hit in hits} == {
+        p.decode() for p in phrases
+    }
+
+    export = client.get(f"/v1/customers/{customer_id}/export", headers=tenant.headers("agent")).json()
+    exported = {e["query"] for e in export["deflection_events"]}
+    assert SEARCH_PHRASE in exported and len(export["deflection_events"]) == 2
+
+    erased = client.delete(f"/v1/customers/{customer_id}", headers=tenant.headers("admin"))
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["erased"]["deflection_events_anonymised"] == 2
+    assert erased.json()["erased"]["shipment_events"] == 1
+    runtime.search.sync_all()  # the index snapshots are rewritten without her tickets
+
+    assert _files_holding(settings.data_dir, phrases) == {}
+    # The deflection report still counts her visit, anonymously.
+    report = client.get("/v1/reports/deflection", headers=tenant.headers("agent"))
+    assert report.status_code == 200 and report.json()["total"]["sessions"] >= 1
