@@ -237,6 +237,10 @@ _NOT_PHONE_NUMERICS = [
     )
 ]
 _PHONE_CONTEXT_EXACT = re.compile(lx.PHONE_CONTEXT_EXACT, _I)
+# A stretch of digits with the separators phone numbers are written with ("+44 (0) 20 7946-0958").
+_PHONE_WINDOW = re.compile(r"(?:\+|\(\s?\+?)?\d[\d \u00a0().\-/]{4,}\d")
+# "00" + country code + 15 digits at most (ITU-T E.164), plus a "(0)" written inside.
+_MAX_PHONE_DIGITS = 18
 _LONG_DIGIT_RUN = re.compile(r"(?<![+\d])\b(?!00)\d{12,15}\b")
 
 
@@ -264,22 +268,29 @@ def _phone_mask(text: str) -> str:
 @lru_cache(maxsize=4096)
 def _phone_spans(text: str) -> tuple[tuple[int, int], ...]:
     masked = _phone_mask(text)
-    found: list[tuple[int, int]] = []
-    for region in PHONE_REGIONS:
-        for match in phonenumbers.PhoneNumberMatcher(masked, region, leniency=phonenumbers.Leniency.VALID):
-            start, end = match.start, match.end
-            before = text[max(0, start - 40) : start]
-            international = match.raw_string.lstrip("( ").startswith(("+", "00"))
-            # "order 0113 496 0321" names an id; "call 0113 496 0321" a phone; "+44 ..." is always a phone.
-            if not international and pii.after_id_word(before) and not _PHONE_CONTEXT_EXACT.search(before):
-                continue
-            found.append((start, end))
+    found: list[tuple[int, int, str]] = []
+    # The matcher runs on each stretch of digits and separators that could be one number, not on the whole
+    # text: a stretch with more digits than any phone number (a table, "1 1 1 ...") is no phone and is
+    # skipped, which keeps a 20,000-character check fast.
+    for window in _PHONE_WINDOW.finditer(masked):
+        if sum(ch.isdigit() for ch in window.group(0)) > _MAX_PHONE_DIGITS:
+            continue
+        offset = max(0, window.start() - 1)
+        piece = masked[offset : window.end() + 1]
+        for region in PHONE_REGIONS:
+            for match in phonenumbers.PhoneNumberMatcher(piece, region, leniency=phonenumbers.Leniency.VALID):
+                found.append((offset + match.start, offset + match.end, match.raw_string))
     merged: list[tuple[int, int]] = []
-    for start, end in sorted(found, key=lambda span: (span[0], -span[1])):
+    for start, end, raw in sorted(found, key=lambda span: (span[0], -span[1])):
         if merged and start < merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
+            continue
+        before = text[max(0, start - 40) : start]
+        international = raw.lstrip("( ").startswith(("+", "00"))
+        # "order 0113 496 0321" names an id; "call 0113 496 0321" a phone; "+44 ..." is always a phone.
+        if not international and pii.after_id_word(before) and not _PHONE_CONTEXT_EXACT.search(before):
+            continue
+        merged.append((start, end))
     return tuple(merged)
 
 

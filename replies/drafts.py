@@ -519,6 +519,21 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
             ctx,
             _Answer(question, "needs_agent", exc.message, order, article=article, confidence=confidence),
         )
+    if (
+        "article_excerpt" in variables
+        and compliance.check(rendered.text, channel=ctx.channel, locale=ctx.locale).blocking
+    ):
+        # The seller's article may say what this channel forbids ("order from our online shop" on eBay):
+        # the reply then names the article without quoting it.
+        variables.pop("article_excerpt")
+        rendered = macros.render_macro(
+            session,
+            tenant_id=ctx.tenant_id,
+            key=key,
+            channel=ctx.channel,
+            locale=ctx.locale,
+            variables=variables,
+        )
     if question.topic == "other" and article is not None and not question.marketplace_only:
         tags = [
             t for t in next((a.tags for a in ctx.articles if a.external_id == article.id), []) if t in TAGS

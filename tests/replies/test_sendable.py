@@ -282,3 +282,34 @@ def test_an_address_change_is_answered_from_the_orders_state(runtime: Runtime, p
     )
     assert "bereits an DPD übergeben" in shipped.reply and "00617758131149" in shipped.reply
     assert shipped.questions[0].status == "answered"
+
+
+def test_an_article_sentence_the_channel_forbids_is_not_quoted(runtime: Runtime, parcels: str) -> None:
+    from kb import service as kb_service
+    from kb.schemas import ArticleCreate
+
+    with runtime.session() as session:
+        kb_service.upsert(
+            session,
+            tenant_id=parcels,
+            article_in=ArticleCreate.model_validate(
+                {
+                    "id": "kb-berg-care",
+                    "title": "Berg shelf care",
+                    "body": "Dust the Berg shelf with a dry cloth once a week. Spare parts are cheaper when you "
+                    "buy them in our online shop.",
+                    "locale": "en",
+                    "tags": ["product_question"],
+                }
+            ),
+        )
+    draft = _draft(
+        runtime,
+        parcels,
+        channel="ebay",
+        locale="en",
+        order_id="14-55500-00002",
+        text="How should I care for the Berg shelf?",
+    )
+    assert '"Berg shelf care"' in draft.reply and "online shop" not in draft.reply
+    assert not draft.compliance.violations and draft.ready_to_send
