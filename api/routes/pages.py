@@ -28,6 +28,7 @@ from core.schemas import CHANNELS, TAGS
 from core.settings import Settings
 from history.schemas import TicketStatus
 from kb import service as kb_service
+from kb.events import DEMO_SESSION_PREFIX
 from kb.suggest import abstain_threshold, suggest
 
 router = APIRouter(include_in_schema=False, route_class=TransactionRoute)
@@ -136,7 +137,7 @@ def _shopper_page(
     return HTMLResponse(html, headers={"Vary": "Accept-Language"})
 
 
-def _agent_page(page: str, title: str) -> HTMLResponse:
+def _agent_page(page: str, title: str, note: str = "") -> HTMLResponse:
     nav = [("/console", "Agent console"), ("/reports", "Reports"), ("/help", "Help centre")]
     html = _templates.get_template("agent.html").render(
         title=title,
@@ -154,6 +155,7 @@ def _agent_page(page: str, title: str) -> HTMLResponse:
         page=page,
         lang="en",
         vocab={"statuses": get_args(TicketStatus), "channels": CHANNELS, "tags": TAGS},
+        note=note,
     )
     return HTMLResponse(html)
 
@@ -317,5 +319,10 @@ def console_page() -> HTMLResponse:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page() -> HTMLResponse:
-    return _agent_page("reports", "Reports")
+def reports_page(settings: SettingsDep) -> HTMLResponse:
+    demo = (settings.data_dir / "demo_keys.json").exists()
+    note = (
+        f"Demo shop: the deflection history of tenant {settings.demo_tenant} before today is generated demo "
+        f"data (sessions named {DEMO_SESSION_PREFIX}…); your own searches and contacts add real events."
+    )
+    return _agent_page("reports", "Reports", note if demo else "")
