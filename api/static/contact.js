@@ -110,7 +110,7 @@
       row(_("Parcel"), statusName(s.status) + (s.location ? " · " + s.location : ""));
       // A delivered parcel has a delivery date, not an expected one.
       if (s.status === "delivered") {
-        row(_("Delivered"), D.date(s.status_at || s.eta));
+        row(_("Delivered"), D.date(s.status_at));
       } else {
         row(_("Expected"), D.date(s.eta));
       }

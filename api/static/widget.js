@@ -114,7 +114,7 @@
     ".dfw-vote{display:flex;gap:.5em;align-items:center;flex-wrap:wrap;margin-top:.8em;font-size:.9em}" +
     ".dfw button{font:inherit;padding:.35em .9em;border-radius:999px;border:1px solid #7b8794;background:#fff;color:#1d2630;cursor:pointer}" +
     ".dfw button:hover,.dfw button:focus{border-color:var(--dfw-accent);color:var(--dfw-accent)}" +
-    ".dfw-fab{position:fixed;right:16px;bottom:16px;z-index:2147483000;font:inherit;font-weight:700;border:0;border-radius:999px;" +
+    ".dfw .dfw-fab{position:fixed;right:16px;bottom:16px;z-index:2147483000;font:inherit;font-weight:700;border:0;border-radius:999px;" +
     "padding:.8em 1.3em;background:#0f6e6e;color:#fff;box-shadow:0 6px 20px rgba(16,24,40,.25);cursor:pointer}" +
     ".dfw-dialog{position:fixed;right:16px;bottom:76px;z-index:2147483000;width:min(420px,calc(100vw - 32px));" +
     "max-height:calc(100vh - 100px);overflow:auto;background:#fff;border:1px solid #d5dde5;border-radius:14px;padding:1em;" +
@@ -222,8 +222,8 @@
         li.addEventListener("click", function () { choose(i); });
         list.appendChild(li);
       });
-      list.hidden = false;
-      input.setAttribute("aria-expanded", "true");
+      // A late answer does not pop open over whatever the shopper moved on to.
+      if (document.activeElement === input) { list.hidden = false; input.setAttribute("aria-expanded", "true"); }
       status.textContent = ngettext("{n} suggested article", "{n} suggested articles", results.length);
       track("impression", { query: query, article_id: results[0].id, topic: (results[0].tags || [])[0] });
     }
@@ -390,15 +390,19 @@
       if (bad) { f.setAttribute("aria-invalid", "true"); } else { f.removeAttribute("aria-invalid"); }
       return bad ? f : null;
     }
+    function validate() {
+      return [check(topic, !topic.value, _("Choose a topic.")),
+              check(text, text.value.trim().length < 10, _("Write a few words about your issue (at least 10 characters).")),
+              check(email, !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.value.trim()),
+                    email.value.trim() ? _("This e-mail address looks incomplete, e.g. name@example.com.")
+                                       : _("Enter your e-mail address so we can reply."))].filter(Boolean);
+    }
+    // Once flagged, messages follow the fields as they are corrected.
+    form.addEventListener("input", function () { if (form.querySelector("[aria-invalid]")) { validate(); } });
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       if (send.disabled) { return; }
-      var bad = [check(topic, !topic.value, _("Choose a topic.")),
-                 check(text, text.value.trim().length < 10, _("Write a few words about your issue (at least 10 characters).")),
-                 check(email, !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.value.trim()),
-                       email.value.trim() ? _("This e-mail address looks incomplete, e.g. name@example.com.")
-                                          : _("Enter your e-mail address so we can reply."))]
-        .filter(Boolean);
+      var bad = validate();
       if (bad.length) { bad[0].focus(); return; }
       send.disabled = true;
       post("/v1/contact-form/submit", { submission_id: submissionId, session_id: session, topic: topic.value,
@@ -462,8 +466,8 @@
     }
     fab.addEventListener("click", function () { toggle(dialog.hidden); });
     shut.addEventListener("click", function () { toggle(false); });
-    dialog.addEventListener("keydown", function (e) {
-      if (e.key === "Escape" && e.target !== input) { toggle(false); }
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && !dialog.hidden && e.target !== input) { toggle(false); }
     });
   }
   // The help centre's own pages embed the catalog after this script: read it once the page is parsed.
