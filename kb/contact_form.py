@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
-from core.schemas import Channel, Locale
+from core.schemas import Channel, Locale, Tag
 from history.schemas import ContactIn, TicketCreate
 from indexing.engine import SearchEngine
 from kb import service as kb_service
@@ -22,7 +22,7 @@ from kb.suggest import suggest
 
 ContactTopic = Literal["tracking", "return", "refund", "damaged", "cancellation", "product_question", "other"]
 # The form's customer-facing topics mapped to the reason tags of DATA_FORMATS.md.
-TOPIC_TAGS: dict[str, tuple[str, ...]] = {
+TOPIC_TAGS: dict[str, tuple[Tag, ...]] = {
     "tracking": ("tracking", "delivery_change"),
     "return": ("return_label", "wrong_item"),
     "refund": ("refund_status",),
