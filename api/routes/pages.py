@@ -197,15 +197,32 @@ def help_centre(
     )
 
 
-def _marked_parts(snippet: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
-    """The snippet cut into (text, highlighted) runs for the template."""
+# Snippets are cut from markdown: shown as text, the way the widget shows them (links keep their words).
+_MARKDOWN_SYNTAX = (
+    (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"(^|\s)(?:[-+*]|\d+[.)])\s+"), r"\1"),
+    (re.compile(r"\|?\s*:?-{3,}:?\s*"), " "),
+    (re.compile(r"\s*\|\s*"), " · "),
+    (re.compile(r"[*_`#>]+"), ""),
+    (re.compile(r"\s+"), " "),
+    (re.compile(r"\s[-+*]\s*…$"), "…"),
+    (re.compile(r"^(?:\s*·)+\s*|(?:\s*·)+\s*$"), ""),
+)
+
+
+def _marked_parts(snippet: str, query: str) -> list[tuple[str, bool]]:
+    """The snippet as plain text cut into (text, highlighted) runs: whole words that a query word starts."""
+    for pattern, replacement in _MARKDOWN_SYNTAX:
+        snippet = pattern.sub(replacement, snippet)
+    snippet = snippet.strip()
+    words = [w for w in re.split(r"\W+", query.lower()) if len(w) > 2]
     parts: list[tuple[str, bool]] = []
     position = 0
-    for start, end in sorted(spans):
-        if start < position:
-            continue
-        parts += [(snippet[position:start], False), (snippet[start:end], True)]
-        position = end
+    for match in re.finditer(r"[^\W_]+", snippet):
+        token = match.group().lower()
+        if any(token == w or (len(w) > 3 and token.startswith(w)) for w in words):
+            parts += [(snippet[position : match.start()], False), (match.group(), True)]
+            position = match.end()
     return [part for part in parts + [(snippet[position:], False)] if part[0]]
 
 
@@ -239,7 +256,7 @@ def search_page(
             threshold=threshold,
         )
         results = [
-            {"id": s.id, "title": s.title, "parts": _marked_parts(s.snippet, s.highlights)}
+            {"id": s.id, "title": s.title, "parts": _marked_parts(s.snippet, query)}
             for s in ([] if found.abstained else found.suggestions)
         ]
     return _shopper_page(

@@ -72,17 +72,6 @@
     });
   });
 
-  function highlighted(node, text, spans) {
-    var chars = Array.from(text), pos = 0;
-    (spans || []).forEach(function (s) {
-      if (s[0] < pos) { return; }
-      node.appendChild(document.createTextNode(chars.slice(pos, s[0]).join("")));
-      node.appendChild(D.el("mark", null, chars.slice(s[0], s[1]).join("")));
-      pos = s[1];
-    });
-    node.appendChild(document.createTextNode(chars.slice(pos).join("")));
-  }
-
   function renderOrder(data) {
     orderBox.textContent = "";
     orderBox.hidden = data.verification === "not_requested";
@@ -139,7 +128,7 @@
       });
       h.appendChild(a);
       var p = D.el("p");
-      highlighted(p, s.snippet, s.highlights);
+      D.highlight(p, D.plain(s.snippet), v.message);
       var solved = D.el("button", "solved", _("This solved it"));
       solved.type = "button";
       solved.addEventListener("click", function () {

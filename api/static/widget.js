@@ -174,7 +174,8 @@
     function plain(text) {
       return text.replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\\([\\`*_{}[\]()#+\-.!|])/g, "$1")
         .replace(/(^|\s)(?:[-+*]|\d+[.)])\s+/g, "$1").replace(/\|?\s*:?-{3,}:?\s*/g, " ").replace(/\s*\|\s*/g, " · ")
-        .replace(/[*_`#>]+/g, "").replace(/\s+/g, " ").replace(/\s[-+*]\s*…$/, "…").trim();
+        .replace(/[*_`#>]+/g, "").replace(/\s+/g, " ").replace(/\s[-+*]\s*…$/, "…")
+        .replace(/^(\s*·)+\s*|(\s*·)+\s*$/g, "").trim();
     }
     function hrefFor(item) { return link(urls.article, { id: item.id, lang: lang }); }
     function close() {

@@ -28,6 +28,8 @@ def test_contact_form_answers_first_then_creates_exactly_one_ticket(
 
     page.select_option("#topic", "refund")
     page.wait_for_function("document.querySelector('#answers li').dataset.articleId.includes('refund')")
+    snippets = " ".join(page.locator("#answers li p").all_text_contents())
+    assert "](" not in snippets and not snippets.startswith("- ") and "**" not in snippets
     page.select_option("#topic", "tracking")
     page.fill("#message", MESSAGE)
     page.fill("#order_id", "#1044")
