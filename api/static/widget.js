@@ -122,7 +122,7 @@
     ".dfw-head{display:flex;justify-content:space-between;align-items:center;margin-bottom:.6em}.dfw-head h2{margin:0;font-size:1.1em}" +
     ".dfw-form label{display:block;font-weight:600;margin:.7em 0 .3em}.dfw-form select,.dfw-form textarea,.dfw-form input" +
     "{width:100%;font:inherit;padding:.5em .7em;border:1px solid #7b8794;border-radius:8px;background:#fff;color:#1d2630}" +
-    ".dfw-error{color:#b42318;font-size:.9em;margin:.3em 0 0}.dfw-form .dfw-send{margin-top:.8em;background:#0f6e6e;color:#fff;border:0}";
+    ".dfw-error{color:#b42318;font-size:.9em;margin:.3em 0 0}.dfw-form .dfw-label{margin-top:.8em}.dfw-form .dfw-send{margin-top:.8em;background:#0f6e6e;color:#fff;border:0}";
 
   function build(host) {
     var root = el("div", "dfw");
@@ -352,9 +352,11 @@
     var email = field("input", "email", _("E-mail"));
     email.type = "email";
     email.autocomplete = "email";
-    var answers = el("ul", "dfw-list");
-    answers.hidden = true;
-    answers.setAttribute("aria-label", _("Answers for you"));
+    var answersHead = el("p", "dfw-label", _("Answers for you")), answers = el("ul", "dfw-list");
+    answersHead.id = uid + "-answers";
+    answersHead.hidden = answers.hidden = true;
+    answers.setAttribute("aria-labelledby", answersHead.id);
+    form.appendChild(answersHead);
     form.appendChild(answers);
     var status = el("div", "dfw-status");
     status.setAttribute("role", "status");
@@ -370,7 +372,7 @@
       post("/v1/contact-form/suggest", { topic: topic.value, message: text.value.trim(), channel: channel, locale: lang },
            pending.signal).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
         answers.textContent = "";
-        answers.hidden = !(data && data.suggestions.length);
+        answers.hidden = answersHead.hidden = !(data && data.suggestions.length);
         (data ? data.suggestions : []).forEach(function (s) {
           var li = el("li", "dfw-option"), a = el("a", "dfw-title", s.title);
           a.href = link(urls.article, { id: s.id, lang: lang });
