@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.app import create_app
-from cli.demo import load_demo_history, load_demo_macros
+from cli.demo import load_demo_deflection, load_demo_history, load_demo_macros
 from core import keys as key_service
 from core.errors import DeflectError
 from core.settings import ROOT, get_settings
@@ -343,6 +343,7 @@ def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:
     os.chmod(keys_file, 0o600)
     load_demo_history(runtime, tenant)
     load_demo_macros(runtime, tenant)
+    load_demo_deflection(runtime, tenant)
     return stored
 
 

@@ -19,6 +19,8 @@ EVENT_KINDS: tuple[str, ...] = (
     "submitted",
 )
 SOURCES: tuple[str, ...] = ("widget", "help_centre", "contact_form")
+# Sessions that `deflect demo` generates carry this id prefix: demo data, never measurements.
+DEMO_SESSION_PREFIX = "demo-seed-"
 
 
 class DeflectionEvent(TenantMixin, Base):

@@ -9,6 +9,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium chromium-driver)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # The mailbox tests start their own throwaway Dovecot on 127.0.0.1 (tests/channels/servers.py).
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -17,6 +18,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 bash scripts/install.sh test
+# axe-core for the browser tests' accessibility checks (package.json pins it; nothing else comes from npm).
+if command -v npm >/dev/null 2>&1; then
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+else
+  echo "note: npm not installed; the accessibility checks will skip" >&2
+fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # Quality gates first: lint, format, one-way layers (import-linter contracts in pyproject.toml), types.
 .venv/bin/ruff check .

@@ -28,6 +28,7 @@ from core.schemas import CHANNELS, TAGS
 from core.settings import Settings
 from history.schemas import TicketStatus
 from kb import service as kb_service
+from kb.events import DEMO_SESSION_PREFIX
 from kb.suggest import abstain_threshold, suggest
 
 router = APIRouter(include_in_schema=False, route_class=TransactionRoute)
@@ -136,7 +137,7 @@ def _shopper_page(
     return HTMLResponse(html, headers={"Vary": "Accept-Language"})
 
 
-def _agent_page(page: str, title: str) -> HTMLResponse:
+def _agent_page(page: str, title: str, note: str = "") -> HTMLResponse:
     nav = [("/console", "Agent console"), ("/reports", "Reports"), ("/help", "Help centre")]
     html = _templates.get_template("agent.html").render(
         title=title,
@@ -154,6 +155,7 @@ def _agent_page(page: str, title: str) -> HTMLResponse:
         page=page,
         lang="en",
         vocab={"statuses": get_args(TicketStatus), "channels": CHANNELS, "tags": TAGS},
+        note=note,
     )
     return HTMLResponse(html)
 
@@ -195,15 +197,32 @@ def help_centre(
     )
 
 
-def _marked_parts(snippet: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
-    """The snippet cut into (text, highlighted) runs for the template."""
+# Snippets are cut from markdown: shown as text, the way the widget shows them (links keep their words).
+_MARKDOWN_SYNTAX = (
+    (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"(^|\s)(?:[-+*]|\d+[.)])\s+"), r"\1"),
+    (re.compile(r"\|?\s*:?-{3,}:?\s*"), " "),
+    (re.compile(r"\s*\|\s*"), " · "),
+    (re.compile(r"[*_`#>]+"), ""),
+    (re.compile(r"\s+"), " "),
+    (re.compile(r"\s[-+*]\s*…$"), "…"),
+    (re.compile(r"^(?:\s*·)+\s*|(?:\s*·)+\s*$"), ""),
+)
+
+
+def _marked_parts(snippet: str, query: str) -> list[tuple[str, bool]]:
+    """The snippet as plain text cut into (text, highlighted) runs: whole words that a query word starts."""
+    for pattern, replacement in _MARKDOWN_SYNTAX:
+        snippet = pattern.sub(replacement, snippet)
+    snippet = snippet.strip()
+    words = [w for w in re.split(r"\W+", query.lower()) if len(w) > 2]
     parts: list[tuple[str, bool]] = []
     position = 0
-    for start, end in sorted(spans):
-        if start < position:
-            continue
-        parts += [(snippet[position:start], False), (snippet[start:end], True)]
-        position = end
+    for match in re.finditer(r"[^\W_]+", snippet):
+        token = match.group().lower()
+        if any(token == w or (len(w) > 3 and token.startswith(w)) for w in words):
+            parts += [(snippet[position : match.start()], False), (match.group(), True)]
+            position = match.end()
     return [part for part in parts + [(snippet[position:], False)] if part[0]]
 
 
@@ -237,7 +256,7 @@ def search_page(
             threshold=threshold,
         )
         results = [
-            {"id": s.id, "title": s.title, "parts": _marked_parts(s.snippet, s.highlights)}
+            {"id": s.id, "title": s.title, "parts": _marked_parts(s.snippet, query)}
             for s in ([] if found.abstained else found.suggestions)
         ]
     return _shopper_page(
@@ -317,5 +336,10 @@ def console_page() -> HTMLResponse:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page() -> HTMLResponse:
-    return _agent_page("reports", "Reports")
+def reports_page(settings: SettingsDep) -> HTMLResponse:
+    demo = (settings.data_dir / "demo_keys.json").exists()
+    note = (
+        f"Demo shop: the deflection history of tenant {settings.demo_tenant} before today is generated demo "
+        f"data (sessions named {DEMO_SESSION_PREFIX}…); your own searches and contacts add real events."
+    )
+    return _agent_page("reports", "Reports", note if demo else "")

@@ -72,17 +72,6 @@
     });
   });
 
-  function highlighted(node, text, spans) {
-    var chars = Array.from(text), pos = 0;
-    (spans || []).forEach(function (s) {
-      if (s[0] < pos) { return; }
-      node.appendChild(document.createTextNode(chars.slice(pos, s[0]).join("")));
-      node.appendChild(D.el("mark", null, chars.slice(s[0], s[1]).join("")));
-      pos = s[1];
-    });
-    node.appendChild(document.createTextNode(chars.slice(pos).join("")));
-  }
-
   function renderOrder(data) {
     orderBox.textContent = "";
     orderBox.hidden = data.verification === "not_requested";
@@ -110,7 +99,7 @@
       row(_("Parcel"), statusName(s.status) + (s.location ? " · " + s.location : ""));
       // A delivered parcel has a delivery date, not an expected one.
       if (s.status === "delivered") {
-        row(_("Delivered"), D.date(s.status_at || s.eta));
+        row(_("Delivered"), D.date(s.status_at));
       } else {
         row(_("Expected"), D.date(s.eta));
       }
@@ -139,7 +128,7 @@
       });
       h.appendChild(a);
       var p = D.el("p");
-      highlighted(p, s.snippet, s.highlights);
+      D.highlight(p, D.plain(s.snippet), v.message);
       var solved = D.el("button", "solved", _("This solved it"));
       solved.type = "button";
       solved.addEventListener("click", function () {

@@ -43,6 +43,27 @@
       if (withYear) { options.year = "numeric"; }
       return iso ? new Date(iso).toLocaleDateString(lang, options) : "";
     },
+    // Snippets are cut from markdown: their text without its syntax (as the widget shows them).
+    plain: function (text) {
+      return text.replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\\([\\`*_{}[\]()#+\-.!|])/g, "$1")
+        .replace(/(^|\s)(?:[-+*]|\d+[.)])\s+/g, "$1").replace(/\|?\s*:?-{3,}:?\s*/g, " ").replace(/\s*\|\s*/g, " · ")
+        .replace(/[*_`#>]+/g, "").replace(/\s+/g, " ").replace(/\s[-+*]\s*…$/, "…")
+        .replace(/^(\s*·)+\s*|(\s*·)+\s*$/g, "").trim();
+    },
+    // Marks the words of `text` that a word of `query` starts (whole words, never the middle of one).
+    highlight: function (container, text, query) {
+      var words = query.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(function (w) { return w.length > 2; });
+      var pos = 0;
+      text.replace(/[\p{L}\p{N}]+/gu, function (word, at) {
+        var lower = word.toLowerCase();
+        if (!words.some(function (w) { return lower === w || (w.length > 3 && lower.indexOf(w) === 0); })) { return word; }
+        container.appendChild(document.createTextNode(text.slice(pos, at)));
+        container.appendChild(window.Deflect.el("mark", null, word));
+        pos = at + word.length;
+        return word;
+      });
+      container.appendChild(document.createTextNode(text.slice(pos)));
+    },
     api: function (path, body) {
       return fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": key },
                            body: JSON.stringify(body) });

@@ -114,7 +114,7 @@
     ".dfw-vote{display:flex;gap:.5em;align-items:center;flex-wrap:wrap;margin-top:.8em;font-size:.9em}" +
     ".dfw button{font:inherit;padding:.35em .9em;border-radius:999px;border:1px solid #7b8794;background:#fff;color:#1d2630;cursor:pointer}" +
     ".dfw button:hover,.dfw button:focus{border-color:var(--dfw-accent);color:var(--dfw-accent)}" +
-    ".dfw-fab{position:fixed;right:16px;bottom:16px;z-index:2147483000;font:inherit;font-weight:700;border:0;border-radius:999px;" +
+    ".dfw .dfw-fab{position:fixed;right:16px;bottom:16px;z-index:2147483000;font:inherit;font-weight:700;border:0;border-radius:999px;" +
     "padding:.8em 1.3em;background:#0f6e6e;color:#fff;box-shadow:0 6px 20px rgba(16,24,40,.25);cursor:pointer}" +
     ".dfw-dialog{position:fixed;right:16px;bottom:76px;z-index:2147483000;width:min(420px,calc(100vw - 32px));" +
     "max-height:calc(100vh - 100px);overflow:auto;background:#fff;border:1px solid #d5dde5;border-radius:14px;padding:1em;" +
@@ -122,7 +122,7 @@
     ".dfw-head{display:flex;justify-content:space-between;align-items:center;margin-bottom:.6em}.dfw-head h2{margin:0;font-size:1.1em}" +
     ".dfw-form label{display:block;font-weight:600;margin:.7em 0 .3em}.dfw-form select,.dfw-form textarea,.dfw-form input" +
     "{width:100%;font:inherit;padding:.5em .7em;border:1px solid #7b8794;border-radius:8px;background:#fff;color:#1d2630}" +
-    ".dfw-error{color:#b42318;font-size:.9em;margin:.3em 0 0}.dfw-form .dfw-send{margin-top:.8em;background:#0f6e6e;color:#fff;border:0}";
+    ".dfw-error{color:#b42318;font-size:.9em;margin:.3em 0 0}.dfw-form .dfw-label{margin-top:.8em}.dfw-form .dfw-send{margin-top:.8em;background:#0f6e6e;color:#fff;border:0}";
 
   function build(host) {
     var root = el("div", "dfw");
@@ -174,7 +174,8 @@
     function plain(text) {
       return text.replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\\([\\`*_{}[\]()#+\-.!|])/g, "$1")
         .replace(/(^|\s)(?:[-+*]|\d+[.)])\s+/g, "$1").replace(/\|?\s*:?-{3,}:?\s*/g, " ").replace(/\s*\|\s*/g, " · ")
-        .replace(/[*_`#>]+/g, "").replace(/\s+/g, " ").replace(/\s[-+*]\s*…$/, "…").trim();
+        .replace(/[*_`#>]+/g, "").replace(/\s+/g, " ").replace(/\s[-+*]\s*…$/, "…")
+        .replace(/^(\s*·)+\s*|(\s*·)+\s*$/g, "").trim();
     }
     function hrefFor(item) { return link(urls.article, { id: item.id, lang: lang }); }
     function close() {
@@ -222,8 +223,8 @@
         li.addEventListener("click", function () { choose(i); });
         list.appendChild(li);
       });
-      list.hidden = false;
-      input.setAttribute("aria-expanded", "true");
+      // A late answer does not pop open over whatever the shopper moved on to.
+      if (document.activeElement === input) { list.hidden = false; input.setAttribute("aria-expanded", "true"); }
       status.textContent = ngettext("{n} suggested article", "{n} suggested articles", results.length);
       track("impression", { query: query, article_id: results[0].id, topic: (results[0].tags || [])[0],
                             article_ids: results.map(function (item) { return item.id; }) });
@@ -352,9 +353,11 @@
     var email = field("input", "email", _("E-mail"));
     email.type = "email";
     email.autocomplete = "email";
-    var answers = el("ul", "dfw-list");
-    answers.hidden = true;
-    answers.setAttribute("aria-label", _("Answers for you"));
+    var answersHead = el("p", "dfw-label", _("Answers for you")), answers = el("ul", "dfw-list");
+    answersHead.id = uid + "-answers";
+    answersHead.hidden = answers.hidden = true;
+    answers.setAttribute("aria-labelledby", answersHead.id);
+    form.appendChild(answersHead);
     form.appendChild(answers);
     var status = el("div", "dfw-status");
     status.setAttribute("role", "status");
@@ -370,7 +373,7 @@
       post("/v1/contact-form/suggest", { topic: topic.value, message: text.value.trim(), channel: channel, locale: lang },
            pending.signal).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
         answers.textContent = "";
-        answers.hidden = !(data && data.suggestions.length);
+        answers.hidden = answersHead.hidden = !(data && data.suggestions.length);
         (data ? data.suggestions : []).forEach(function (s) {
           var li = el("li", "dfw-option"), a = el("a", "dfw-title", s.title);
           a.href = link(urls.article, { id: s.id, lang: lang });
@@ -391,15 +394,19 @@
       if (bad) { f.setAttribute("aria-invalid", "true"); } else { f.removeAttribute("aria-invalid"); }
       return bad ? f : null;
     }
+    function validate() {
+      return [check(topic, !topic.value, _("Choose a topic.")),
+              check(text, text.value.trim().length < 10, _("Write a few words about your issue (at least 10 characters).")),
+              check(email, !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.value.trim()),
+                    email.value.trim() ? _("This e-mail address looks incomplete, e.g. name@example.com.")
+                                       : _("Enter your e-mail address so we can reply."))].filter(Boolean);
+    }
+    // Once flagged, messages follow the fields as they are corrected.
+    form.addEventListener("input", function () { if (form.querySelector("[aria-invalid]")) { validate(); } });
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       if (send.disabled) { return; }
-      var bad = [check(topic, !topic.value, _("Choose a topic.")),
-                 check(text, text.value.trim().length < 10, _("Write a few words about your issue (at least 10 characters).")),
-                 check(email, !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.value.trim()),
-                       email.value.trim() ? _("This e-mail address looks incomplete, e.g. name@example.com.")
-                                          : _("Enter your e-mail address so we can reply."))]
-        .filter(Boolean);
+      var bad = validate();
       if (bad.length) { bad[0].focus(); return; }
       send.disabled = true;
       post("/v1/contact-form/submit", { submission_id: submissionId, session_id: session, topic: topic.value,
@@ -463,8 +470,8 @@
     }
     fab.addEventListener("click", function () { toggle(dialog.hidden); });
     shut.addEventListener("click", function () { toggle(false); });
-    dialog.addEventListener("keydown", function (e) {
-      if (e.key === "Escape" && e.target !== input) { toggle(false); }
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && !dialog.hidden && e.target !== input) { toggle(false); }
     });
   }
   // The help centre's own pages embed the catalog after this script: read it once the page is parsed.

@@ -17,6 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 CHROMIUM = Path("/usr/bin/chromium")
+# axe-core from npm (package.json; scripts/test.sh runs `npm ci`), injected into the pages under test.
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -110,14 +114,56 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.base_url)
+def new_page(browser: Any, base_url: str, viewport: dict[str, int] = DESKTOP) -> Any:
+    """A page in its own context that records uncaught script errors and console warnings."""
+    context = browser.new_context(viewport=viewport, base_url=base_url)
     pg = context.new_page()
     pg.errors = []
+    pg.warnings = []
     pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    pg.on("console", lambda msg: pg.warnings.append(msg.text) if msg.type == "warning" else None)
+    return pg
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    pg = new_page(browser, live_server.base_url)
     yield pg
-    context.close()
+    pg.context.close()
+
+
+def sign_in(page: Any, server: LiveServer) -> None:
+    page.fill("#agent-key", server.keys["agent"])
+    page.click("#keybox button[type=submit]")
+
+
+def axe_problems(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (empty = none)."""
+    if not AXE.exists():
+        pytest.skip("axe-core not installed: run `npm ci` (scripts/test.sh does)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def layout_problems(page: Any, primary: str) -> list[str]:
+    """No sideways scrolling, and the page's primary action lies inside the viewport's width."""
+    problems = []
+    width = page.viewport_size["width"]
+    scroll = page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+    if scroll > width:
+        problems.append(f"the page scrolls sideways: {scroll} px wide in a {width} px viewport")
+    box = page.locator(primary).first.bounding_box()
+    if box is None:
+        problems.append(f"{primary} is not visible")
+    elif box["x"] < 0 or box["x"] + box["width"] > width:
+        problems.append(f"{primary} spans {box['x']:.0f}-{box['x'] + box['width']:.0f} px of {width} px")
+    return problems
 
 
 def shot(page: Any, name: str) -> Path:

@@ -7,16 +7,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.web.conftest import LiveServer, api_get, shot
+from tests.web.conftest import LiveServer, api_get, shot, sign_in
 
 pytestmark = pytest.mark.browser
 
 MESSAGE = "My parcel still has not arrived and the tracking has not moved for days, where is it?"
-
-
-def _sign_in(page: Any, server: LiveServer) -> None:
-    page.fill("#agent-key", server.keys["agent"])
-    page.click("#keybox button[type=submit]")
 
 
 def test_contact_form_answers_first_then_creates_exactly_one_ticket(
@@ -33,6 +28,8 @@ def test_contact_form_answers_first_then_creates_exactly_one_ticket(
 
     page.select_option("#topic", "refund")
     page.wait_for_function("document.querySelector('#answers li').dataset.articleId.includes('refund')")
+    snippets = " ".join(page.locator("#answers li p").all_text_contents())
+    assert "](" not in snippets and not snippets.startswith("- ") and "**" not in snippets
     page.select_option("#topic", "tracking")
     page.fill("#message", MESSAGE)
     page.fill("#order_id", "#1044")
@@ -67,6 +64,7 @@ def test_contact_form_answers_first_then_creates_exactly_one_ticket(
     assert count == 1
     ticket = api_get(live_server, f"/v1/tickets/{ticket_id}")
     assert ticket["channel"] == "web" and ticket["tags"] == ["tracking"] and ticket["order_id"] == "#1044"
+    assert ticket["subject"].startswith("Where is my order? · order #1044 · My parcel still has not arrived")
     shot(page, "contact-submitted")
 
     report = api_get(live_server, "/v1/reports/deflection")
@@ -99,8 +97,11 @@ def test_contact_form_in_french_from_labels_to_order_status(page: Any, live_serv
     assert options[:2] == ["Choisissez un sujet…", "Où est ma commande ?"]
     channels = page.locator("#channel option").all_text_contents()
     assert channels == ["Notre boutique en ligne", "Amazon", "eBay", "Walmart"]
-    page.click("#submit-ticket")  # nothing filled in: the script's message is French too
-    assert "Choisissez un sujet" in page.locator("#form-status").text_content()
+    page.click("#submit-ticket")  # nothing filled in: each field says what it needs, in French
+    assert page.locator("#topic-error").text_content() == "Choisissez un sujet."
+    assert page.locator("#email-error").text_content().startswith("Indiquez votre adresse e-mail")
+    assert page.evaluate("document.activeElement.id") == "topic"
+    assert page.locator("#topic").get_attribute("aria-invalid") == "true"
 
     page.select_option("#topic", "tracking")
     page.fill("#order_id", "#1044")
@@ -133,11 +134,15 @@ def test_widget_events_land_in_the_report_page(page: Any, live_server: LiveServe
     assert "shopify" in channels
 
     page.goto("/reports")
-    _sign_in(page, live_server)
+    sign_in(page, live_server)
     page.wait_for_selector(".kpis")
     assert int(page.locator(".kpis").get_attribute("data-sessions")) == after["sessions"]
-    assert page.locator(".chart svg rect").count() > 0
-    page.wait_for_timeout(600)  # history charts load after the deflection ones
+    assert page.locator(".chart .bars .seg").count() > 0
+    provisional = page.locator("#kpi-provisional").text_content()
+    assert "Provisional deflection rate" in provisional and f"of {after['sessions']} sessions" in provisional
+    assert "Final deflection rate" in page.locator("#kpi-final").text_content()
+    page.wait_for_selector("#root-causes table")
+    assert "(none)" not in page.locator("#app").text_content()
     shot(page, "reports")
     csv_text = api_get(live_server, "/v1/reports/deflection?format=csv")
     assert csv_text.splitlines()[0].startswith("dimension,key,sessions")
@@ -146,7 +151,7 @@ def test_widget_events_land_in_the_report_page(page: Any, live_server: LiveServe
 
 def test_agent_console_shows_history_duplicates_and_a_draft(page: Any, live_server: LiveServer) -> None:
     page.goto("/console")
-    _sign_in(page, live_server)
+    sign_in(page, live_server)
     page.wait_for_selector("#tickets li[data-ticket-id]")
     assert page.locator("#tickets li[data-ticket-id]").count() > 10
     page.locator("#tickets li[data-ticket-id]").first.click()
@@ -165,3 +170,70 @@ def test_agent_console_shows_history_duplicates_and_a_draft(page: Any, live_serv
     page.wait_for_timeout(500)
     shot(page, "console")
     assert page.errors == []
+
+
+def test_each_bad_field_gets_its_own_message(page: Any, live_server: LiveServer) -> None:
+    page.goto("/contact")
+    page.select_option("#topic", "refund")
+    for email, problem in (
+        ("", "Enter your e-mail address"),
+        ("emily.carter@", "looks incomplete"),
+        ("emily@@example.com", "looks incomplete"),
+    ):
+        page.fill("#message", "hi")
+        page.fill("#email", email)
+        page.click("#submit-ticket")
+        assert page.evaluate("document.activeElement.id") == "message"
+        assert "at least 10 characters" in page.locator("#message-error").text_content()
+        assert problem in page.locator("#email-error").text_content(), email
+        assert page.locator("#email").get_attribute("aria-invalid") == "true"
+        assert page.locator("#topic-error").is_hidden()
+    # Fixing a field clears its message at once.
+    page.fill("#email", "emily.carter@example.com")
+    assert (
+        page.locator("#email-error").is_hidden()
+        and page.locator("#email").get_attribute("aria-invalid") is None
+    )
+    assert page.locator("#contact-form[data-submitted]").count() == 0
+    assert page.errors == []
+
+
+def test_purchase_channel_lands_on_the_ticket(page: Any, live_server: LiveServer) -> None:
+    page.goto("/contact")
+    page.select_option("#topic", "return")
+    page.select_option("#channel", "ebay")
+    page.fill("#message", "The lamp shade I bought is the wrong colour. How do I send it back?")
+    page.fill("#email", "colour.mixup@example.com")
+    page.click("#submit-ticket")
+    page.wait_for_selector("#contact-form[data-submitted]")
+    ticket = api_get(
+        live_server, f"/v1/tickets/{page.locator('#contact-form').get_attribute('data-submitted')}"
+    )
+    assert ticket["channel"] == "ebay" and ticket["tags"] == ["return_label"]
+    assert ticket["subject"] == "Returning an item · The lamp shade I bought is the wrong colour."
+
+
+def test_a_delivered_parcel_shows_no_expected_date(page: Any, live_server: LiveServer) -> None:
+    page.goto("/contact")
+    page.select_option("#topic", "tracking")
+    page.fill("#order_id", "171-4829301-5567214")
+    page.fill("#email", "k7d2m9xq4p1v8zt@marketplace.amazon.fr")
+    card = page.locator(".order-card")
+    card.wait_for()
+    terms = page.locator(".order-card dt").all_text_contents()
+    assert "delivered" in card.text_content() and "Expected" not in terms
+    assert page.errors == []
+
+
+def test_a_wrong_agent_key_says_so(page: Any, live_server: LiveServer) -> None:
+    page.goto("/console")
+    page.fill("#agent-key", "dfk_age_not-a-real-key")
+    page.click("#keybox button[type=submit]")
+    error = page.locator("#key-error")
+    error.wait_for()
+    assert "not accepted" in error.text_content()
+    assert page.locator("#agent-key").get_attribute("aria-invalid") == "true"
+    page.fill("#agent-key", live_server.keys["public"])
+    page.click("#keybox button[type=submit]")
+    page.wait_for_function("document.querySelector('#key-error').textContent.includes('public')")
+    assert page.locator("#app").is_hidden()

@@ -205,3 +205,14 @@ def test_brand_names_are_spelled_as_the_brands_do() -> None:
         "web": "Web",
         "email": "Email",
     }
+
+
+def test_result_snippets_are_text_with_whole_words_marked() -> None:
+    from api.routes.pages import _marked_parts
+
+    parts = _marked_parts(
+        "- the **parcel** left; - see [tracking](https://x.example) | a |\n|---|", "my parcel track"
+    )
+    assert "".join(text for text, _ in parts) == "the parcel left; see tracking · a"
+    assert [text for text, marked in parts if marked] == ["parcel", "tracking"]
+    assert [t for t, m in _marked_parts("carrier arrived", "arr") if m] == []  # never inside a word

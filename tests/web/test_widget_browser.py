@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 import pytest
 
-from tests.web.conftest import ARTIFACTS, XSS_TITLE, LiveServer, shot
+from tests.web.conftest import XSS_TITLE, LiveServer, shot
 
 pytestmark = pytest.mark.browser
 
@@ -26,12 +26,11 @@ def test_typing_a_query_shows_the_right_article(page: Any, live_server: LiveServ
     page.wait_for_selector(OPTIONS)
     titles = page.locator(f"{OPTIONS} .dfw-title").all_text_contents()
     assert "Where is my order? Tracking your parcel" in titles[:2]
-    assert page.locator(f"{OPTIONS} mark").count() > 0  # matched words highlighted
-    latency = int(page.locator(".dfw").get_attribute("data-last-latency-ms"))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "suggest-latency.json").write_text(json.dumps({"browser_ms": latency}))
+    marks = page.locator(f"{OPTIONS} mark").all_text_contents()
+    assert marks and {m.lower() for m in marks} <= {"where", "parcel", "parcels"}  # whole words only
+    snippets = " ".join(page.locator(f"{OPTIONS} .dfw-snippet").all_text_contents())
+    assert not re.search(r"\]\(|\*\*|(^|\s)#|\|", snippets), snippets  # no markdown syntax shown
     shot(page, "help-search")
-    assert latency < 5000
     assert page.errors == []
 
 
@@ -84,13 +83,18 @@ def test_french_ui_with_data_locale_fr(page: Any, live_server: LiveServer) -> No
     shot(page, "help-french")
 
 
-def test_out_of_scope_query_shows_no_suggestion(page: Any, live_server: LiveServer) -> None:
+def test_out_of_scope_query_shows_no_suggestion_but_a_way_to_contact(
+    page: Any, live_server: LiveServer
+) -> None:
     page.goto("/help")
     _search(page, "what is the capital of mongolia")
     page.wait_for_function("document.querySelector('.dfw-status').textContent.includes('No article')")
     assert page.locator(OPTIONS).count() == 0
     assert page.locator(".dfw-list").is_hidden()
     assert page.get_by_role("combobox").get_attribute("aria-expanded") == "false"
+    contact = page.locator(".dfw-status a")
+    assert contact.text_content() == "Contact us"
+    assert contact.get_attribute("href") == live_server.base_url + "/contact?lang=en"
     shot(page, "help-out-of-scope")
 
 
@@ -122,8 +126,24 @@ def test_api_down_degrades_gracefully(page: Any, live_server: LiveServer) -> Non
     assert page.errors == []
 
 
+def test_enter_without_a_choice_opens_the_results_page_in_the_pages_language(
+    page: Any, live_server: LiveServer
+) -> None:
+    page.goto("/help?lang=de")
+    _search(page, "Rücksendung")
+    page.get_by_role("combobox").press("Enter")
+    page.wait_for_url("**/help/search?q=R%C3%BCcksendung&lang=de")
+    assert page.locator("h1").text_content() == "Suchergebnisse"
+    assert page.get_by_role("searchbox").input_value() == "Rücksendung"
+    assert page.locator(".result, [role=status]").count() >= 1
+    assert page.errors == []
+
+
 def test_widget_script_stays_small() -> None:
+    import gzip
+
     from tests.web.conftest import ROOT
 
-    size = (ROOT / "api" / "static" / "widget.js").stat().st_size
-    assert size < 20_000, f"widget.js is {size} bytes"
+    # What shoppers download is the compressed file; the catalog travels separately, per language.
+    size = len(gzip.compress((ROOT / "api" / "static" / "widget.js").read_bytes()))
+    assert size < 10_000, f"widget.js is {size} bytes gzipped"
