@@ -38,7 +38,9 @@ from history.tagging import reason_description_vectors
 if TYPE_CHECKING:
     from indexing.engine import SearchEngine
 
-COLLECTION = "duplicates"
+# Calibrations are keyed by this: v1 thresholds were fitted to the score before language-aware
+# similarity and reason profiles, a different scale, so they must not apply to this one.
+COLLECTION = "duplicates-v2"
 SimilarityKind = Literal["full", "multilingual", "language_aware"]
 
 

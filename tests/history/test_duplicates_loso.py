@@ -201,3 +201,30 @@ def test_loso_with_the_real_model_meets_the_target_and_matches_the_shipped_defau
         assert human["loso"]["f1"] >= 0.9, (fold["held_out"], human["loso"])
         assert human["loso"]["f1"] > human["baseline_exact_email_or_order"]["f1"] + 0.1
         assert fold["modes"]["auto"]["loso"]["f1"] >= 0.8, (fold["held_out"], fold["modes"]["auto"])
+
+
+def test_a_tenant_calibration_applies_but_one_fitted_to_the_old_score_does_not(runtime: Runtime) -> None:
+    from core.models import Calibration
+    from eval.duplicates import store_threshold
+    from history.duplicates import duplicate_threshold
+
+    with runtime.session() as session:
+        session.add(
+            Calibration(
+                tenant_id="acme", collection="duplicates", encoder="hashing", threshold=0.9, objective="v1"
+            )
+        )
+    with runtime.session() as session:
+        assert duplicate_threshold(session, tenant_id="acme", encoder="hashing") == DEFAULT_THRESHOLD
+    prf_row = {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    result = {
+        "encoder": "hashing",
+        "threshold": 0.41,
+        "method": prf_row,
+        "method_cross_validated": prf_row,
+        "baseline_exact_email_or_order": prf_row,
+    }
+    store_threshold(runtime, tenant_id="acme", result=result, source="test")
+    with runtime.session() as session:
+        assert duplicate_threshold(session, tenant_id="acme", encoder="hashing") == 0.41
+        assert duplicate_threshold(session, tenant_id="acme", encoder="use+minilm") == DEFAULT_THRESHOLD
