@@ -26,7 +26,7 @@ from core.db import SQLITE_BUSY_TIMEOUT_MS
 from core.errors import IndexMismatchError
 from core.models import ChangeLog
 from embeddings.encoder import Encoder
-from embeddings.index import FaissIndex, IndexKind, write_json_atomic
+from embeddings.index import FaissIndex, IndexKind, SnapshotCorruptError, write_json_atomic
 from embeddings.keyword import KeywordIndex
 
 log = logging.getLogger(__name__)
@@ -392,7 +392,7 @@ class SearchEngine:
                 if self._consistent(collection, tenant_id, name):
                     return collection
                 log.warning("index %s/%s disagrees with the database; rebuilding", tenant_id, name)
-        except IndexMismatchError as exc:
+        except (IndexMismatchError, SnapshotCorruptError) as exc:
             log.warning("%s; rebuilding from the database", exc)
         except Exception:  # a torn or corrupt snapshot must never stop the service
             log.exception("snapshot of %s/%s unreadable; rebuilding from the database", tenant_id, name)
@@ -409,9 +409,16 @@ class SearchEngine:
                 f"index {tenant_id}/{name} was built with {meta.get('encoder')!r}, "
                 f"the service is configured with {encoder.name!r}"
             )
-        index = FaissIndex.load(paths[0], kind=meta.get("kind", "flat"))
+        index = FaissIndex.load(paths[0], kind=meta.get("kind", "flat"), sha256=meta.get("sha256"))
         assert self.session_factory is not None
         with self.session_factory() as session:
+            # A snapshot from the future (the database was restored from an older backup) would skip
+            # every change numbered up to its own: those items would never be indexed.
+            if int(meta["last_seq"]) > self._max_seq(session, tenant_id, name):
+                raise IndexMismatchError(
+                    f"index {tenant_id}/{name} holds change {meta['last_seq']}, the database only "
+                    f"{self._max_seq(session, tenant_id, name)} (restored from a backup?)"
+                )
             items = self._sources[name].load(session, tenant_id=tenant_id, item_ids=None, with_vectors=False)
         known = {i.item_id for i in items}
         with collection.lock:
@@ -604,7 +611,7 @@ class SearchEngine:
         collection = self.collection(tenant_id, name)
         with collection.lock:
             saved_seq = collection.last_seq
-            collection.index.save(paths[0])
+            sha256 = collection.index.save(paths[0])
             write_json_atomic(
                 paths[1],
                 {
@@ -615,6 +622,7 @@ class SearchEngine:
                     "kind": collection.index.kind,
                     "count": collection.index.count(),
                     "last_seq": saved_seq,
+                    "sha256": sha256,
                     "built_at": time.time(),
                 },
             )

@@ -149,24 +149,51 @@ class FaissIndex:
         """The stored vectors of these ids, in order."""
         return np.asarray(self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), dtype=np.float32)
 
-    def save(self, path: Path) -> None:
-        """Atomic: write a temp file, fsync it, then rename over the old snapshot."""
+    def save(self, path: Path) -> str:
+        """Atomic: write a temp file, fsync it, then rename over the old snapshot. Returns the file's
+        SHA-256, for the metadata that `load` checks it against."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         os.close(fd)
         try:
             faiss.write_index(self._index, tmp)
+            digest = file_sha256(Path(tmp))
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        return digest
 
     @classmethod
-    def load(cls, path: Path, *, kind: IndexKind, nprobe: int = 16) -> FaissIndex:
+    def load(cls, path: Path, *, kind: IndexKind, sha256: str | None, nprobe: int = 16) -> FaissIndex:
+        """Reads a snapshot after checking its SHA-256; SnapshotCorruptError when it has none or another.
+
+        FAISS reads a damaged file without complaint (overwritten vectors load as NaN and those items
+        are never found again), so the checksum is the only line of defence.
+        """
+        if not sha256:
+            raise SnapshotCorruptError(f"snapshot {path} records no checksum")
+        actual = file_sha256(path)
+        if actual != sha256:
+            raise SnapshotCorruptError(
+                f"snapshot {path} is damaged: SHA-256 {actual[:12]}… != {sha256[:12]}…"
+            )
         raw = faiss.read_index(str(path))
         return cls(raw.d, kind, nprobe=nprobe, _index=raw)
+
+
+class SnapshotCorruptError(ValueError):
+    """A snapshot file that does not match its recorded checksum: rebuild from the source of truth."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
