@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.ratelimit import Rate, RateLimits
 from core.schemas import Channel, Locale
 from embeddings.engine import SearchEngine
-from history.identity import normalise_text, postcode_of
+from history.identity import normalise_email, normalise_text, postcode_of
 from kb import service as kb_service
 from kb.models import Article
 from kb.schemas import SuggestionRead
@@ -373,8 +373,13 @@ def submit_contact(
     session: Session, engine: SearchEngine, *, tenant_id: str, request: ContactSubmitRequest, window_days: int
 ) -> ContactSubmitResult:
     """'I still need help': one web ticket through the tickets service (duplicate check included),
-    and the session's `submitted` event in the same transaction, so the report never misses a contact."""
-    from core.errors import NotFoundError
+    and the session's `submitted` event in the same transaction, so the report never misses a contact.
+
+    The same `submission_id` again (a double click, a retry, a second thought) may add to the ticket,
+    never replace it: a new message is appended, everything else stays as first sent. A resubmission
+    under another e-mail address is refused, so a public key cannot re-point someone's ticket.
+    """
+    from core.errors import ConflictError, NotFoundError
     from kb.deflection import DeflectionEventCreate, record_events
 
     history = _history_service()
@@ -383,16 +388,39 @@ def submit_contact(
     from history.schemas import ContactIn, TicketCreate
 
     tag = TOPIC_TAGS[request.topic][0]
-    ticket_in = TicketCreate(
-        id=f"web-{request.submission_id}",
-        channel="web",
-        customer=ContactIn(email=request.email, name=request.name),
-        order_id=request.order_id,
-        subject=TOPIC_SUBJECTS[request.topic],
-        body=request.message,
-        locale=request.locale.split("-")[0],
-        tags=[tag],
-    )
+    ticket_id = f"web-{request.submission_id}"
+    try:
+        existing = history.get_ticket(session, tenant_id=tenant_id, ticket_id=ticket_id)
+    except NotFoundError:
+        existing = None
+    if existing is None:
+        ticket_in = TicketCreate(
+            id=ticket_id,
+            channel="web",
+            customer=ContactIn(email=request.email, name=request.name),
+            order_id=request.order_id,
+            subject=TOPIC_SUBJECTS[request.topic],
+            body=request.message,
+            locale=request.locale.split("-")[0],
+            tags=[tag],
+        )
+    else:
+        first_email = normalise_email(str((existing.contact or {}).get("email") or ""))
+        if existing.channel != "web" or first_email != normalise_email(request.email):
+            raise ConflictError(
+                "this submission was sent from another e-mail address; start a new form for this one"
+            )
+        added = request.message not in existing.body
+        ticket_in = TicketCreate(
+            id=ticket_id,
+            channel="web",
+            customer=ContactIn.model_validate(existing.contact or {}),
+            order_id=existing.order_id or request.order_id,
+            subject=existing.subject,
+            body=f"{existing.body}\n\n{request.message}" if added else existing.body,
+            locale=existing.locale,
+            tags=list(existing.tags),
+        )
     result = history.ingest_tickets(
         session, engine, tenant_id=tenant_id, tickets=[ticket_in], window_days=window_days
     )[0]
