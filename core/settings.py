@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; "
         "empty (default): the TCP peer is the client.",
     )
+    metrics_token: str | None = Field(
+        None, description="When set, /metrics answers only 'Authorization: Bearer <token>'."
+    )
     rate_limit_storage_uri: str = Field(
         "memory://",
         description="Where rate-limit counters live: memory:// (per replica) or redis://host:6379 (shared).",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
-from collections import Counter
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx

@@ -32,7 +32,8 @@ def test_contact_form_answers_first_then_creates_exactly_one_ticket(
     assert "kb-tracking" in shown and all("refund" not in a for a in shown)
 
     page.select_option("#topic", "refund")
-    page.wait_for_function("document.querySelector('#answers li').dataset.articleId.includes('refund')")
+    # Locator waits, not wait_for_function: the pages' Content-Security-Policy forbids string eval.
+    page.wait_for_selector("#answers li:first-child[data-article-id*='refund']")
     page.select_option("#topic", "tracking")
     page.fill("#message", MESSAGE)
     page.fill("#order_id", "#1044")
