@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,6 +40,13 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def _where(loc: Sequence[Any], *, skip_body: bool) -> str:
+    """The field path of an error: no "body" prefix, no tagged-union member names ("ticket:single")."""
+    return ".".join(
+        str(p) for p in loc if not (skip_body and p == "body") and not (isinstance(p, str) and ":" in p)
+    )
+
+
 def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     # Echoing the offending input back could reflect megabytes or binary junk.
     return [
@@ -60,7 +68,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _clean(list(exc.errors()))
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+        where = _where(first["loc"], skip_body=True) or "body"
         return JSONResponse(
             error_body("invalid_request", f"{where}: {first['msg']}", errors), status_code=422
         )
@@ -71,7 +79,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # caller's data: that is a 422 like any request validation, not a server error.
         errors = _clean(list(exc.errors()))
         first = errors[0] if errors else {"loc": [], "msg": "invalid input"}
-        where = ".".join(str(p) for p in first["loc"]) or exc.title
+        where = _where(first["loc"], skip_body=False) or exc.title
         return JSONResponse(error_body("invalid_input", f"{where}: {first['msg']}", errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

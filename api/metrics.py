@@ -22,12 +22,16 @@ class Metrics:
         self.requests = Counter(
             "deflect_requests", "HTTP requests", ["route", "status"], registry=self.registry
         )
+        # No tenant label: /metrics would otherwise list every tenant id to whoever can reach it.
         self.index_items = Gauge(
-            "deflect_index_items", "Items in a loaded index", ["tenant", "collection"], registry=self.registry
+            "deflect_index_items",
+            "Items in the loaded indexes, all tenants",
+            ["collection"],
+            registry=self.registry,
         )
         self.model = Info("deflect_encoder", "Embedding model in use", registry=self.registry)
         self.abstentions = Counter(
-            "deflect_suggest_abstained", "Suggest calls that abstained", ["tenant"], registry=self.registry
+            "deflect_suggest_abstained", "Suggest calls that abstained", registry=self.registry
         )
 
 

@@ -47,10 +47,15 @@ from core.errors import InvalidInputError, NotFoundError
 from core.models import ApiKey, Tenant
 from core.ratelimit import Rate, per_minute_with_burst
 from core.redact import install_log_redaction
+from core.schemas import text_problem
 from core.settings import Settings
 from runtime import Runtime
 
-UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Load-balancer probes must not share the address budget of the traffic they front (a balancer often
+# forwards clients from its own address): /healthz (no database) is not limited, /readyz (one
+# indexed read) has its own budget per address, far above any probe's pace and far below a flood.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+PROBE_RATE = Rate(600, 60)
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 ALLOWED_HEADERS = frozenset({"content-type", "x-api-key", "authorization", "accept", "accept-language"})
 CACHE_SECONDS = 10.0
@@ -223,36 +228,48 @@ def lookup_principal(session: Session, key_hash: str) -> tuple[Principal, dateti
     return principal, row.last_used_at
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# Escapes that may decode to unstorable text: a NUL or a UTF-16 surrogate.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-def has_lone_surrogate(body: bytes) -> bool:
-    """Whether a JSON body decodes to a string holding an unpaired surrogate ("\\ud800").
+def body_text_problem(body: bytes) -> str | None:
+    """Why a JSON body's text cannot be stored (core.schemas.text_problem), or None.
 
-    Python's JSON parser accepts one and the string then fails to encode on its way to the database,
-    in whichever service first writes it. Checked once here for every JSON body; the common case (no
-    surrogate escape at all) costs one byte scan.
+    Python's JSON parser accepts "\\u0000" and a lone "\\ud800"; the string then fails in whichever
+    service first writes it (a 500), or PostgreSQL refuses it. Checked once here for every body; the
+    common case (no such escape at all) costs one byte scan.
     """
-    if not _SURROGATE_ESCAPE.search(body):
-        return False
+    if not _SUSPECT_ESCAPE.search(body):
+        return None
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError):
-        return False  # not JSON: the route's own parsing reports it
-    stack = [parsed]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
+        return None  # not JSON: the route's own parsing reports it
+    return text_problem(parsed)
+
+
+# Every response: no MIME sniffing, never framed (the console must not be clickjacked), no full URL in
+# Referer. HTML pages also get a policy allowing only this origin's scripts, styles and requests; the
+# interactive API docs load their assets from a CDN and keep the framing rules only.
+BASE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+]
+PAGE_POLICY = (
+    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    b"font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+def _page_headers(path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    names = {name.lower() for name, _ in headers}
+    out = [(name, value) for name, value in BASE_HEADERS if name not in names]
+    html = any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+    if html and b"content-security-policy" not in names and not path.startswith(DOCS_PATHS):
+        out.append((b"content-security-policy", PAGE_POLICY))
+    return out
 
 
 def _json_response(
@@ -260,7 +277,7 @@ def _json_response(
 ) -> list[Message]:
     body = json.dumps(error_body(code, message)).encode()
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()] + BASE_HEADERS
     return [
         {"type": "http.response.start", "status": status, "headers": raw_headers},
         {"type": "http.response.body", "body": body},
@@ -356,12 +373,22 @@ class SecurityMiddleware:
             except InvalidInputError:
                 origin = origin_header.lower()
         path: str = scope["path"]
+        if "\x00" in path or b"%00" in scope.get("query_string", b"").lower():
+            await self._send_all(
+                send, _json_response(422, "invalid_request", "a NUL character in the URL is not allowed")
+            )
+            return
 
         if scope["method"] == "OPTIONS" and origin and "access-control-request-method" in headers:
             await self._send_all(send, await self._preflight(origin, headers, scope, ip))
             return
 
         limited = path not in UNLIMITED_PATHS
+        if path == "/readyz":
+            wait = self.limits.hit(f"probe:{ip}", PROBE_RATE)
+            if wait:
+                await self._send_all(send, self._too_many(wait, "this address"))
+                return
         if limited:
             wait = self.limits.hit(f"ip:{ip}", *self.guard.ip_rates)
             if wait:
@@ -422,29 +449,22 @@ class SecurityMiddleware:
             if buffered is None:
                 await self._send_all(send, self._too_large())
                 return
-            if has_lone_surrogate(b"".join(m.get("body", b"") for m in buffered)):
-                await self._send_all(
-                    send,
-                    _json_response(
-                        422,
-                        "invalid_request",
-                        "body: text holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not "
-                        "a character; send UTF-8 text",
-                    ),
-                )
+            problem = body_text_problem(b"".join(m.get("body", b"") for m in buffered))
+            if problem:
+                await self._send_all(send, _json_response(422, "invalid_request", f"body: {problem}"))
                 return
             receive = self._replay(buffered, receive)
 
-        if not cors_headers:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_cors(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": list(message.get("headers", [])) + cors_headers}
+                headers_out = list(message.get("headers", []))
+                message = {
+                    **message,
+                    "headers": headers_out + cors_headers + _page_headers(path, headers_out),
+                }
             await send(message)
 
-        await self.app(scope, receive, send_with_cors)
+        await self.app(scope, receive, send_with_headers)
 
     def _too_large(self) -> list[Message]:
         return _json_response(

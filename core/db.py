@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -81,10 +84,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _make_private(data_dir: Path, database: str | None) -> None:
+    """Owner-only access to the data directory and the SQLite file (customers' messages and contacts).
+
+    The file is created here, 0600, before SQLite would create it under the process umask (typically
+    world-readable); SQLite gives its -wal and -shm files the database file's mode. Existing ones are
+    narrowed too.
+    """
+    os.chmod(data_dir, stat.S_IMODE(data_dir.stat().st_mode) & 0o700)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if candidate.exists():
+            os.chmod(candidate, stat.S_IMODE(candidate.stat().st_mode) & 0o600)
+
+
 def make_engine(settings: Settings) -> Engine:
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _make_private(settings.data_dir, make_url(url).database)
         # No cap on SQLite connections: a request thread may hold two at once (its own session and an
         # index catch-up), and a capped pool then lets threads that hold one wait for another until
         # the pool times out, some of them inside a write transaction everyone else waits on.

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from core.errors import ImportFileError, LineError
+from core.schemas import text_problem
 
 T = TypeVar("T")
 
@@ -52,6 +53,10 @@ def read_jsonl_numbered(
             continue
         if not isinstance(raw, dict):
             errors.append(LineError(str(path), number, "expected a JSON object"))
+            continue
+        problem = text_problem(raw)
+        if problem:
+            errors.append(LineError(str(path), number, problem))
             continue
         try:
             row = parse(raw, number)

@@ -104,3 +104,27 @@ UtcDateTime = Annotated[datetime, BeforeValidator(_midnight_if_date), AfterValid
 # Prices, amounts and durations: JSON parsers accept Infinity and NaN, which no sum survives.
 Amount = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0, le=10 * 365 * 86400, allow_inf_nan=False)]
+
+
+def text_problem(value: object) -> str | None:
+    """What makes a parsed JSON value unstorable as text, or None: a NUL character (PostgreSQL refuses
+    it, and no field of ours means one) or a lone UTF-16 surrogate (it cannot be encoded as UTF-8).
+
+    Checked where input enters: every HTTP body (api/security.py) and every JSONL line (core/jsonl.py).
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "text holds a NUL character (\\u0000)"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "text holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not a character"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; "
         "empty (default): the TCP peer is the client.",
     )
+    metrics_token: str | None = Field(
+        None, description="When set, /metrics answers only 'Authorization: Bearer <token>'."
+    )
     order_check_failures_per_order: int = Field(
         10, ge=1, description="Failed order checks (contact form) per order per hour before it locks."
     )

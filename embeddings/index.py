@@ -169,6 +169,8 @@ class FaissIndex:
 
     @classmethod
     def load(cls, path: Path, *, kind: IndexKind, nprobe: int = 16) -> FaissIndex:
+        """Reads an index file; embeddings.snapshot checks its SHA-256 first (FAISS itself reads a
+        damaged file without complaint: overwritten vectors load as NaN)."""
         raw = faiss.read_index(str(path))
         return cls(raw.d, kind, nprobe=nprobe, _index=raw)
 

@@ -12,10 +12,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
-from core.errors import NotFoundError
+from core.errors import ConflictError, NotFoundError
 from core.ratelimit import Rate, RateLimits
 from core.schemas import Channel, Locale, Tag
-from history.identity import normalise_text, postcode_of
+from history.identity import normalise_email, normalise_text, postcode_of
 from history.schemas import ContactIn, TicketCreate
 from indexing.engine import SearchEngine
 from kb import service as kb_service
@@ -385,23 +385,51 @@ def submit_contact(
     session: Session, engine: SearchEngine, *, tenant_id: str, request: ContactSubmitRequest, window_days: int
 ) -> ContactSubmitResult:
     """'I still need help': one web ticket through the tickets service (duplicate check included),
-    and the session's `submitted` event in the same transaction, so the report never misses a contact."""
+    and the session's `submitted` event in the same transaction, so the report never misses a contact.
+
+    The same `submission_id` again (a double click, a retry, a second thought) may add to the ticket,
+    never replace it: a new message is appended, everything else stays as first sent. A resubmission
+    under another e-mail address is refused, so a public key cannot re-point someone's ticket.
+    """
 
     history = _history_service()
     if history is None:
         raise NotFoundError("ticket intake is not installed in this build")
 
     tag = TOPIC_TAGS[request.topic][0]
-    ticket_in = TicketCreate(
-        id=f"web-{request.submission_id}",
-        channel=request.channel or "web",
-        customer=ContactIn(email=request.email, name=request.name),
-        order_id=request.order_id,
-        subject=ticket_subject(request.topic, request.message, request.order_id),
-        body=request.message,
-        locale=request.locale.split("-")[0],
-        tags=[tag],
-    )
+    ticket_id = f"web-{request.submission_id}"
+    try:
+        existing = history.get_ticket(session, tenant_id=tenant_id, ticket_id=ticket_id)
+    except NotFoundError:
+        existing = None
+    if existing is None:
+        ticket_in = TicketCreate(
+            id=ticket_id,
+            channel=request.channel or "web",
+            customer=ContactIn(email=request.email, name=request.name),
+            order_id=request.order_id,
+            subject=ticket_subject(request.topic, request.message, request.order_id),
+            body=request.message,
+            locale=request.locale.split("-")[0],
+            tags=[tag],
+        )
+    else:
+        first_email = normalise_email(str((existing.contact or {}).get("email") or ""))
+        if first_email != normalise_email(request.email):
+            raise ConflictError(
+                "this submission was sent from another e-mail address; start a new form for this one"
+            )
+        added = request.message not in existing.body
+        ticket_in = TicketCreate(
+            id=ticket_id,
+            channel=existing.channel,
+            customer=ContactIn.model_validate(existing.contact or {}),
+            order_id=existing.order_id or request.order_id,
+            subject=existing.subject,
+            body=f"{existing.body}\n\n{request.message}" if added else existing.body,
+            locale=existing.locale,
+            tags=list(existing.tags),
+        )
     result = history.ingest_tickets(
         session, engine, tenant_id=tenant_id, tickets=[ticket_in], window_days=window_days
     )[0]

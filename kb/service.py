@@ -252,7 +252,24 @@ def parse_markdown_folder(folder: Path) -> list[ArticleCreate]:
 def import_articles(
     session: Session, *, tenant_id: str, articles: Iterable[ArticleCreate], file: str
 ) -> ImportReport:
-    """Upserts a parsed file; idempotent: re-importing the same content changes nothing."""
+    """Upserts a parsed file; idempotent: re-importing the same content changes nothing.
+
+    An id twice in one import is refused (nothing written): which copy should win is not the importer's
+    guess to make, and keeping one silently loses the other.
+    """
+    articles = list(articles)
+    first_seen: dict[str, int] = {}
+    repeated: list[LineError] = []
+    for number, article_in in enumerate(articles, start=1):
+        if article_in.id in first_seen:
+            repeated.append(
+                LineError(
+                    file, number, f"duplicate id {article_in.id!r} (first at {first_seen[article_in.id]})"
+                )
+            )
+        first_seen.setdefault(article_in.id, number)
+    if repeated:
+        raise ImportFileError(repeated)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for article_in in articles:
         _, outcome = upsert(session, tenant_id=tenant_id, article_in=article_in)

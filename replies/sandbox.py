@@ -17,11 +17,13 @@ This module imports nothing of the service but Jinja, so a worker starts in a fr
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 import re
 import resource
 import threading
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +31,8 @@ from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pebble import ProcessExpired, ProcessPool
+
+log = logging.getLogger(__name__)
 
 MAX_RENDER_SECONDS = 1.0
 MAX_OUTPUT_CHARS = 10_000
@@ -132,8 +136,20 @@ def render_in_worker(body: str, variables: dict[str, Any]) -> Outcome:
 
 
 def _limit_worker() -> None:
+    """Caps the worker's address space at what it uses now plus WORKER_MEMORY_BYTES.
+
+    Relative, because a worker starts by importing the server's main module (multiprocessing's
+    forkserver re-imports it), whose size depends on how the server was started.
+    """
+    try:
+        with open("/proc/self/statm") as handle:
+            in_use = int(handle.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        return  # not Linux: no cap rather than a wrong one
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = WORKER_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(WORKER_MEMORY_BYTES, hard)
+    limit = in_use + WORKER_MEMORY_BYTES
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
@@ -171,18 +187,37 @@ def _stop_workers() -> None:
 
 
 def warm() -> None:
-    """Starts the workers (a fraction of a second) off the request path."""
-    render("", {}, timeout=30)
+    """Starts the workers off the request path; a failure here is logged, and the first render retries."""
+    try:
+        render("", {}, timeout=60)
+    except (RenderTimeout, RenderCrashed) as exc:
+        log.warning("macro render workers did not start: %s", exc)
+
+
+def _discard(pool: ProcessPool) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.stop()  # type: ignore[no-untyped-call]
 
 
 def render(body: str, variables: dict[str, Any], *, timeout: float = MAX_RENDER_SECONDS) -> Outcome:
     """Renders in a worker; RenderTimeout when over `timeout` seconds of running, RenderCrashed when the
-    worker died (out of memory beyond the cap, a crash)."""
-    future = _workers().schedule(render_in_worker, args=(body, variables), timeout=timeout)
-    try:
-        outcome: Outcome = future.result()
-    except FutureTimeoutError as exc:
-        raise RenderTimeout(f"macro took longer than {timeout:g} s to render") from exc
-    except ProcessExpired as exc:
-        raise RenderCrashed(f"macro rendering stopped its worker ({exc})") from exc
-    return outcome
+    worker died (out of memory beyond the cap, a crash) or no worker could start."""
+    for attempt in (1, 2):
+        pool = _workers()
+        try:
+            future = pool.schedule(render_in_worker, args=(body, variables), timeout=timeout)
+            outcome: Outcome = future.result()
+            return outcome
+        except FutureTimeoutError as exc:
+            raise RenderTimeout(f"macro took longer than {timeout:g} s to render") from exc
+        except ProcessExpired as exc:
+            raise RenderCrashed(f"macro rendering stopped its worker ({exc})") from exc
+        except (BrokenProcessPool, RuntimeError) as exc:
+            # Workers that cannot start (or a pool stopped under us): a fresh pool once, then give up.
+            _discard(pool)
+            if attempt == 2:
+                raise RenderCrashed(f"macro render workers unavailable ({type(exc).__name__})") from exc
+    raise AssertionError("unreachable")

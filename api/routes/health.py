@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hmac
 import time
 
 from fastapi import APIRouter, Request, Response
@@ -7,6 +8,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import RuntimeDep
+from core.errors import UnauthorizedError
 
 router = APIRouter(tags=["health"])
 
@@ -41,11 +43,22 @@ def readyz(runtime: RuntimeDep, request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 def metrics(runtime: RuntimeDep, request: Request) -> Response:
-    """Prometheus exposition: request latency histograms, index sizes, model name."""
+    """Prometheus exposition: request latency histograms, index sizes per collection, model name.
+
+    With DEFLECT_METRICS_TOKEN set, only `Authorization: Bearer <token>` may read it.
+    """
+    token = runtime.settings.metrics_token
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise UnauthorizedError("metrics need 'Authorization: Bearer <DEFLECT_METRICS_TOKEN>'")
     registry = request.app.state.metrics
     if getattr(request.app.state, "warm", False):
         registry.model.info({"name": runtime.search.encoder.name, "version": runtime.search.encoder.version})
+        sizes: dict[str, int] = {}
         for key, size in runtime.search.stats().items():
-            tenant, collection = key.split("/", 1)
-            registry.index_items.labels(tenant, collection).set(size)
+            collection = key.split("/", 1)[1]
+            sizes[collection] = sizes.get(collection, 0) + size
+        for collection, size in sizes.items():
+            registry.index_items.labels(collection).set(size)
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

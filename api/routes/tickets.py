@@ -13,7 +13,7 @@ from history.schemas import (
     MergeRead,
     MergeRequest,
     TicketBatch,
-    TicketCreate,
+    TicketBody,
     TicketPage,
     TicketRead,
     TicketStatus,
@@ -30,7 +30,7 @@ def _actor(principal: AgentDep) -> str:
 
 @router.post("", response_model=IngestResponse, status_code=201)
 def ingest(
-    body: TicketBatch | TicketCreate,
+    body: TicketBody,
     principal: AgentDep,
     session: SessionDep,
     search: SearchDep,

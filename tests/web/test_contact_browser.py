@@ -27,7 +27,8 @@ def test_contact_form_answers_first_then_creates_exactly_one_ticket(
     assert "kb-tracking" in shown and all("refund" not in a for a in shown)
 
     page.select_option("#topic", "refund")
-    page.wait_for_function("document.querySelector('#answers li').dataset.articleId.includes('refund')")
+    # Locator waits, not wait_for_function: the pages' Content-Security-Policy forbids string eval.
+    page.wait_for_selector("#answers li:first-child[data-article-id*='refund']")
     snippets = " ".join(page.locator("#answers li p").all_text_contents())
     assert "](" not in snippets and not snippets.startswith("- ") and "**" not in snippets
     page.select_option("#topic", "tracking")

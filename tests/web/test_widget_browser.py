@@ -88,7 +88,7 @@ def test_out_of_scope_query_shows_no_suggestion_but_a_way_to_contact(
 ) -> None:
     page.goto("/help")
     _search(page, "what is the capital of mongolia")
-    page.wait_for_function("document.querySelector('.dfw-status').textContent.includes('No article')")
+    page.locator(".dfw-status", has_text="No article").wait_for()  # no string eval under the page's CSP
     assert page.locator(OPTIONS).count() == 0
     assert page.locator(".dfw-list").is_hidden()
     assert page.get_by_role("combobox").get_attribute("aria-expanded") == "false"
@@ -121,7 +121,7 @@ def test_api_down_degrades_gracefully(page: Any, live_server: LiveServer) -> Non
     page.route("**/v1/suggest", lambda route: route.abort())
     page.goto("/help")
     _search(page, "where is my parcel")
-    page.wait_for_function("document.querySelector('.dfw-status').textContent.includes('unavailable')")
+    page.locator(".dfw-status", has_text="unavailable").wait_for()
     assert page.locator(OPTIONS).count() == 0
     assert page.errors == []
 
