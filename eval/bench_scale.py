@@ -335,6 +335,10 @@ def run_scale_bench(
 
     pg_tickets = PgCollection(engine, TENANT, "tickets")
     pg_articles = PgCollection(engine, TENANT, "articles")
+    # The walk's width (ef_search, also how many rows the query fetches) against speed and recall.
+    engine.ef_search = 40
+    measure("pgvector_ef40", pg_tickets, pg_articles)
+    engine.ef_search = 100
     measure("pgvector", pg_tickets, pg_articles)
     # The database's own time for the duplicate query (EXPLAIN ANALYZE), apart from round trips and
     # the client: on a loaded machine the two differ most.
@@ -469,6 +473,13 @@ def markdown(result: dict[str, Any]) -> str:
     lines.append(
         f"| online upserts (index in place) | {result['pg_online_upsert_rows_per_s']:,} rows/s | - |"
     )
+    for measure in ("duplicate_check", "suggest_dense"):
+        found = result.get(f"pgvector_ef40_{measure}")
+        if found:
+            lines.append(
+                f"| {measure.replace('_', ' ')} at ef_search 40 | p50 {found['p50_ms']} ms, "
+                f"p99 {found['p99_ms']} ms, recall@10 {found['recall_at_10']} | - |"
+            )
     server = result.get("pgvector_duplicate_server_ms")
     if server:
         lines.append(

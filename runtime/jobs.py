@@ -125,6 +125,7 @@ class Worker:
         self.handlers = dict(handlers)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease = timedelta(seconds=runtime.settings.job_lease_seconds)
+        self._scheduled_slot: str | None = None
 
     # -- claiming ---------------------------------------------------------------
     def claim(self) -> JobContext | None:
@@ -236,6 +237,8 @@ class Worker:
 
         now = now or utcnow()
         slot = now.strftime("%Y-%m-%dT%H")
+        if slot == self._scheduled_slot:
+            return 0  # this worker already enqueued (or found) this hour's runs
         added = 0
         with self.runtime.session() as session:
             tenants = list(session.scalars(select(Tenant.id)))
@@ -248,6 +251,7 @@ class Worker:
                         args={"collection": collection},
                         dedupe_key=f"index.reconcile:{tenant_id}:{collection}:{slot}",
                     )
+        self._scheduled_slot = slot
         return added
 
     def run_forever(self, stop: threading.Event, *, idle_seconds: float = 2.0) -> None:
