@@ -118,6 +118,8 @@ class _Context:
     contact_at: datetime
     threshold: float
     form_topic: str | None = None
+    # Sentences no question covers that may still ask something (see segmentation.segment).
+    unclear: list[str] = field(default_factory=list)
     articles: list[Article] = field(default_factory=list)
     orders: dict[str, Order | None] = field(default_factory=dict)
 
@@ -183,7 +185,7 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
     The draft and the agent's per-question article panel both read this, so they cannot disagree.
     """
     classifier = classifier_for(engine.encoder_for("articles")) if engine is not None else None
-    questions = segment(ctx.message, classifier)
+    questions = segment(ctx.message, classifier, unclear=ctx.unclear)
     if not questions and ctx.form_topic:
         # Nothing asked in words: the topic the customer picked in the contact form is the question.
         questions = [
@@ -273,6 +275,13 @@ def compose(
             fact_check = check_facts(reply, sources)
 
     needs_you = _needs_you(answers, keep, reply, result, fact_check.unsupported)
+    needs_you += [
+        NeedsYou(
+            topic=None, text=sentence, reason="not understood: check whether this sentence asks something"
+        )
+        for sentence in ctx.unclear
+        if not any(sentence in a.question.text for a in answers)
+    ]
     coverage = [_coverage(a) for a in answers]
     macro_rows = [
         {

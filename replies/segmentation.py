@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 # "Wo ist meine Alva Lampe gerade?": where a thing the customer owns is, unless it is a document or money.
 _WO_IST_MEIN = (
     r"\bwo (?:ist|sind|steckt|stecken) (?:denn )?(?:mein|meine|meinen|unser|unsere)\b"
-    r"(?! (?:\w+ )?(?:rechnung|quittung|beleg|anleitung|gutschrift|erstattung|ruckerstattung|geld|seriennummer))"
+    r"(?! (?:\w+ )?(?:rechnung|quittung|beleg|anleitung|gutschrift|erstattung|ruckerstattung|geld|"
+    r"seriennummer))"
 )
 # Patterns run on lower-cased, accent-stripped text ("rückerstattung" -> "ruckerstattung").
 # They name phrases, not single ambiguous words: "arrived" alone is not a tracking question,
@@ -384,6 +385,11 @@ _SURE = {
     for intent, patterns in _INTENT_PATTERNS.items()
 }
 
+# The examples classifier's label for what is not a request (replies/intents.py NONE).
+NONE_LABEL = "none"
+# Shorter pieces ("Thanks!", "Hi Anna,") are not requests a reply could miss.
+_UNCLEAR_MIN_WORDS = 4
+
 # Inside one sentence (core.text's splitter), a semicolon or a connector usually starts another request.
 _REQUEST_BREAK = re.compile(
     r"(?<=;)\s+|\s+(?:and also|also,|plus,|by the way,?|aussi,|et aussi|de plus,|ausserdem,?|außerdem,?|"
@@ -461,11 +467,15 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
     return found, any(_SURE[intent].search(folded) for intent in found)
 
 
-def segment(text: str, classifier: IntentClassifier | None = None) -> list[Question]:
+def segment(
+    text: str, classifier: IntentClassifier | None = None, *, unclear: list[str] | None = None
+) -> list[Question]:
     """Questions in order of first appearance; several sentences on one topic make one question.
 
     With a classifier, sentences the patterns miss or tag only through an ambiguous word are
-    tagged by their nearest labelled examples instead, when those are sure enough.
+    tagged by their nearest labelled examples instead, when those are sure enough. Sentences that
+    neither tags nor the classifier's "none" (greetings, thanks, background) account for are
+    appended to ``unclear``: a reply cannot claim to answer everything while one of them is left.
     """
     spans = sentences(text)
     tagged = [_pattern_intents(text[start:end]) for start, end in spans]
@@ -479,6 +489,11 @@ def segment(text: str, classifier: IntentClassifier | None = None) -> list[Quest
                 tagged[i] = ([guess.topic], True)
                 detected_by[i] = "examples"
                 confidence[i] = round(guess.score, 4)
+            elif unclear is not None and not tagged[i][0] and guess.best != NONE_LABEL:
+                piece = text[spans[i][0] : spans[i][1]].strip()
+                if len(piece.split()) >= _UNCLEAR_MIN_WORDS and "?" not in piece:
+                    # Closest to a reason but not sure enough: a request the reply may be missing.
+                    unclear.append(piece)
     by_topic: dict[str, Question] = {}
     previous_topics: list[str] = []
     for (start, end), (topics, _), source, sure in zip(spans, tagged, detected_by, confidence, strict=True):
@@ -529,9 +544,11 @@ def segment(text: str, classifier: IntentClassifier | None = None) -> list[Quest
 
 # Account access and marketplace guarantee claims: the seller cannot act on them, the marketplace can.
 _MARKETPLACE_ONLY = re.compile(
-    r"\b(?:log ?in|sign ?in|log into|sign into|my password|account (?:is )?(?:locked|blocked|suspended|hacked)|"
+    r"\b(?:log ?in|sign ?in|log into|sign into|my password|"
+    r"account (?:is )?(?:locked|blocked|suspended|hacked)|"
     r"access (?:to )?my account|a-?to-?z|a-z guarantee|guarantee claim|"
-    r"connexion a mon compte|me connecter|mot de passe|compte (?:est )?(?:bloque|suspendu|pirate)|garantie a a z|"
+    r"connexion a mon compte|me connecter|mot de passe|compte (?:est )?(?:bloque|suspendu|pirate)|"
+    r"garantie a a z|"
     r"anmelden|einloggen|passwort|konto (?:ist )?(?:gesperrt|gehackt)|a-bis-z|"
     r"iniciar sesion|contrasena|cuenta (?:esta )?(?:bloqueada|suspendida)|garantia de la a a la z|"
     r"accedere al (?:mio )?account|password|account (?:e )?bloccato|garanzia dalla a alla z)\b"
@@ -539,8 +556,9 @@ _MARKETPLACE_ONLY = re.compile(
 
 _FILLER = re.compile(
     r"^(?:can|could|would) you (?:please )?(?:help(?: me)?|check|look into it|have a look)\b|"
-    r"^(?:konnen|konnten) sie (?:bitte )?(?:mal )?(?:nachsehen|nachschauen|nachschauen|das prufen)|"
-    r"^(?:pouvez|pourriez)-vous (?:verifier|regarder)|^(?:puede|podeis|pueden|podrian) (?:comprobarlo|revisarlo|mirarlo)|"
+    r"^(?:konnen|konnten) sie (?:bitte )?(?:mal )?(?:nachsehen|nachschauen|das prufen)|"
+    r"^(?:pouvez|pourriez)-vous (?:verifier|regarder)|"
+    r"^(?:puede|podeis|pueden|podrian) (?:comprobarlo|revisarlo|mirarlo)|"
     r"^(?:potete|puoi|potreste) (?:controllare|verificare)|"
     r"^any (?:news|update)|^what (?:can|should) i do|"
     r"^(?:pouvez|pourriez)-vous m'aider|^que (?:dois|puis)-je faire|^konnen sie mir helfen|^was (?:kann|soll) ich tun|"
