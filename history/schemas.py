@@ -107,6 +107,7 @@ class TicketCreate(BaseModel):
     tags: list[Tag] = Field(default_factory=list, max_length=11)
     status: TicketStatus = "open"
     resolution: str | None = Field(None, max_length=MAX_TEXT_CHARS)
+    resolved_by_article: str | None = Field(None, max_length=200)
     handling_seconds: float | None = Field(None, ge=0)
 
     _dates = field_validator("created_at", mode="before")(lambda v: _to_datetime(v))

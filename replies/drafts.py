@@ -380,11 +380,9 @@ def _pick_article(
     """A help article for the question: by reason tag and channel, or by search for open questions."""
     items = " ".join(i.title for i in order.items) if order else ""
     if engine is not None and question.topic in ("product_question", "other"):
-        from kb.suggest import abstain_threshold, suggest
+        from kb.suggest import suggest, tenant_cutoff
 
-        threshold = abstain_threshold(
-            session, engine, tenant_id=ctx.tenant_id, default=settings.default_abstain_threshold
-        )
+        threshold = tenant_cutoff(session, engine, tenant_id=ctx.tenant_id)
         tags = (question.topic,) if question.topic != "other" else None
         result = suggest(
             session,

@@ -59,7 +59,7 @@ class TicketArticles(BaseModel):
     channel: str
     locale: str
     ticket_text: str
-    threshold: float
+    threshold: float | None
     questions: list[QuestionArticles]
 
 
@@ -105,7 +105,7 @@ def _answer(
 
 
 def articles_for_ticket(
-    session: Session, engine: SearchEngine, *, tenant_id: str, ticket_id: str, threshold: float
+    session: Session, engine: SearchEngine, *, tenant_id: str, ticket_id: str, threshold: float | None
 ) -> TicketArticles:
     """The answering articles of every question of the ticket."""
     ticket = get_ticket(session, tenant_id=tenant_id, ticket_id=ticket_id)

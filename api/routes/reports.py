@@ -16,7 +16,7 @@ from insights.gaps import ContentGapReport
 from insights.impact import ImpactReport
 from insights.rootcause import RootCauseNoteIn, RootCauseNoteRead, RootCauseReport
 from kb.service import COLLECTION
-from kb.suggest import abstain_threshold
+from kb.suggest import abstain_threshold, tenant_cutoff
 from replies.ticket_articles import TicketArticles, articles_for_ticket
 
 router = APIRouter(prefix="/v1", tags=["insights"], route_class=TransactionRoute)
@@ -162,5 +162,5 @@ def suggested_articles(
         search,
         tenant_id=principal.tenant_id,
         ticket_id=ticket_id,
-        threshold=_threshold(session, search, settings, principal.tenant_id),
+        threshold=tenant_cutoff(session, search, tenant_id=principal.tenant_id),
     )
