@@ -42,7 +42,9 @@ _SNOWBALL = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "
 # dominated by "ist" and "mein".
 _STOPWORD_SET = frozenset().union(*_STOPWORDS_BY_LANGUAGE.values())
 _STOPWORDS = sorted(_STOPWORD_SET)
-STOPWORDS = _STOPWORD_SET
+# Never highlighted in a snippet: every language's stop words plus English question words ("can",
+# "how", "when"), which the ranking keeps but a reader does not need marked.
+STOPWORDS = _STOPWORD_SET | frozenset(bm25_stopwords.STOPWORDS_EN_PLUS)
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _WORD = re.compile(r"(?u)\w+")
 

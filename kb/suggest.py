@@ -225,7 +225,8 @@ class ArticleSearch:
     """One query through the article ranking, before the database is read (shared with eval)."""
 
     language: str
-    cutoff: float
+    cutoff: float  # applied: the tenant's own, else the language's shipped one
+    language_cutoff: float  # the language's shipped cut-off
     ranked: list[RankedArticle]  # every candidate article, best first
     visible: list[RankedArticle]  # what is shown: past the cut-off, within the margin, language-ordered
     pool: Pool
@@ -305,6 +306,7 @@ def search_articles(
     return ArticleSearch(
         language=language,
         cutoff=cutoff,
+        language_cutoff=policy.threshold,
         ranked=ranked,
         visible=visible,
         pool=pool,
