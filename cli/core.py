@@ -21,7 +21,7 @@ from history import shipments
 from kb import service
 from kb import service as kb_service
 from kb.schemas import SuggestRequest
-from kb.suggest import abstain_threshold, suggest
+from kb.suggest import suggest, tenant_cutoff
 from runtime import Runtime
 
 app = typer.Typer(help="Deflect: answer customers with fewer, better contacts.", no_args_is_help=True)
@@ -128,9 +128,7 @@ def suggest_cmd(
     runtime = _runtime()
     runtime.migrate()
     with runtime.session() as session:
-        threshold = abstain_threshold(
-            session, runtime.search, tenant_id=tenant, default=runtime.settings.default_abstain_threshold
-        )
+        threshold = tenant_cutoff(session, runtime.search, tenant_id=tenant)
         result = suggest(
             session,
             runtime.search,
@@ -142,7 +140,9 @@ def suggest_cmd(
             threshold=threshold,
         )
     if result.abstained:
-        console.print(f"[yellow]abstained[/]: nothing scores above the threshold {threshold:.3f}")
+        console.print(
+            f"[yellow]abstained[/]: nothing passes the {result.language} cut-off {result.threshold:.3f}"
+        )
         return
     table = Table("id", "title", "confidence", "snippet")
     for s in result.suggestions:

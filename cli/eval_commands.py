@@ -119,6 +119,7 @@ def print_systems(payload: dict[str, Any], title: str) -> None:
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench_command)
     app.command("replay")(replay_command)
+    app.command("loso")(loso_command)
 
     @app.command("retrieval")
     def retrieval(
@@ -411,3 +412,58 @@ def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, An
                 )
         finally:
             runtime.close()
+
+
+def loso_command(
+    configs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config", help="A development shop's eval config (repeat; default: the four devshops)"
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for loso.json and loso.md")] = Path("eval/results"),
+    cache: Annotated[
+        Path | None, typer.Option(help="Keep encoded texts here between runs (e.g. var/loso-cache)")
+    ] = None,
+    passes: Annotated[int, typer.Option(min=1, max=5, help="Coordinate-search passes per fold")] = 2,
+) -> None:
+    """Leave-one-shop-out: tunes every setting on all shops but one and scores that one, for each shop;
+    prints per-shop and per-language tables for hybrid, dense and BM25."""
+    from core.settings import ROOT
+    from eval.loso import run_loso, write_results
+
+    paths = configs or [
+        ROOT / "eval" / "configs" / f"{name}.yaml"
+        for name in ("bytenest", "kinderhaus", "tierra-verde", "velo-atelier")
+    ]
+    try:
+        result = run_loso(
+            paths, cache_dir=cache, passes=passes, log=lambda s: err_console.print(f"[dim]{s}…[/]")
+        )
+    except DeflectError as exc:
+        fail_on(exc)
+    json_path, md_path = write_results(result, out)
+    systems = result.systems
+    for title, rows in (
+        ("per shop (held out)", [(shop, "all") for shop in systems["hybrid"]]),
+        ("per language (all shops, held out)", [("all", lang) for lang in systems["hybrid"]["all"]]),
+    ):
+        table = Table(title=f"leave-one-shop-out: {title}")
+        for column in ("slice", "system", "n", "r@1", "r@3", "MRR", "OOS abst.", "kept"):
+            table.add_column(column, justify="right" if column not in ("slice", "system") else "left")
+        for shop, lang in rows:
+            for system, per_shop in systems.items():
+                cell = per_shop[shop].get(lang)
+                if cell is None:
+                    continue
+                table.add_row(
+                    shop if lang == "all" else lang,
+                    system,
+                    str(cell["queries"]),
+                    *[
+                        f"{cell[k]:.3f}" if isinstance(cell.get(k), float) else "-"
+                        for k in ("recall@1", "recall@3", "mrr@10", "oos_abstained", "in_scope_kept")
+                    ],
+                )
+        console.print(table)
+    console.print(f"wrote {json_path} and {md_path}")

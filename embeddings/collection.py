@@ -15,7 +15,7 @@ import numpy as np
 
 from embeddings.encoder import Encoder
 from embeddings.index import IndexBackend, IndexKind, VectorIndex, make_index
-from embeddings.keyword import KeywordIndex
+from embeddings.keyword import Analysis, KeywordIndex
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
 
@@ -48,6 +48,17 @@ class SearchFilter:
     @property
     def is_empty(self) -> bool:
         return self == SearchFilter()
+
+
+@dataclass
+class Pool:
+    """A query's candidates: the dense and keyword top items, with their stored vectors and the BM25
+    score of each (0 where the keywords do not match), for a ranking that needs more than one score."""
+
+    items: list[IndexedItem]
+    vectors: np.ndarray  # (items, dim), as stored in the index
+    keyword: np.ndarray  # (items,)
+    coverage: np.ndarray  # (items,): share of the query's terms each item contains
 
 
 @dataclass
@@ -157,9 +168,16 @@ class Collection:
     """One tenant's searchable items of one kind, with its dense and keyword indexes."""
 
     def __init__(
-        self, *, encoder: Encoder, rrf_k: int, bm25_weight: float, backend: IndexBackend = "faiss"
+        self,
+        *,
+        encoder: Encoder,
+        rrf_k: int,
+        bm25_weight: float,
+        backend: IndexBackend = "faiss",
+        analysis: Analysis = "plain",
     ) -> None:
         self.encoder = encoder
+        self.analysis: Analysis = analysis
         self.backend: IndexBackend = backend
         self.rrf_k = rrf_k
         self.bm25_weight = bm25_weight
@@ -210,8 +228,65 @@ class Collection:
         if self._keyword is None:
             self._keyword_rows = np.flatnonzero(self._columns.alive[: self._columns.size])
             ids = self._columns.ids[self._keyword_rows]
-            self._keyword = KeywordIndex([self.items[int(i)].text for i in ids])
+            self._keyword = KeywordIndex(
+                [self.items[int(i)].text for i in ids],
+                [self.items[int(i)].locale for i in ids],
+                analysis=self.analysis,
+            )
         return self._keyword
+
+    def keyword_index(self) -> KeywordIndex:
+        with self.lock:
+            return self._ensure_keyword()
+
+    def pool(
+        self,
+        query_vector: np.ndarray,
+        keyword_terms: list[str],
+        *,
+        flt: SearchFilter = SearchFilter(),
+        size: int = 60,
+    ) -> Pool:
+        """The union of the `size` nearest items and the `size` best keyword matches, filtered inside."""
+        with self.lock:
+            none = np.zeros(0, dtype=np.float32)
+            empty = Pool([], np.zeros((0, self.encoder.dim), dtype=np.float32), none, none)
+            if not self.items:
+                return empty
+            mask = None if flt.is_empty else self._columns.mask(flt, self.items)
+            allowed_ids = None
+            if mask is not None:
+                allowed_ids = self._columns.ids[: self._columns.size][mask]
+                if len(allowed_ids) == 0:
+                    return empty
+                if len(allowed_ids) == len(self.items):
+                    allowed_ids = None
+            _, ids = self.index.search(query_vector.reshape(1, -1), size, allowed_ids)
+            chosen = [int(i) for i in ids[0] if i >= 0]
+            keyword = self._ensure_keyword()
+            scores = keyword.scores(keyword_terms)
+            coverage = keyword.coverage(keyword_terms)
+            by_id: dict[int, float] = {}
+            covered: dict[int, float] = {}
+            if keyword_terms and len(scores):
+                if mask is not None:
+                    scores = np.where(mask[self._keyword_rows], scores, 0.0)
+                row_ids = self._columns.ids[self._keyword_rows]
+                k = min(size, len(scores))
+                top = np.argpartition(-scores, k - 1)[:k]
+                by_id = {int(row_ids[r]): float(scores[r]) for r in np.flatnonzero(scores > 0)}
+                covered = {int(row_ids[r]): float(coverage[r]) for r in np.flatnonzero(coverage > 0)}
+                chosen += [int(row_ids[r]) for r in top if scores[r] > 0]
+            chosen = [i for i in dict.fromkeys(chosen) if i in self.items]
+            if not chosen:
+                return empty
+            vectors = self.index.vectors(np.asarray(chosen, dtype=np.int64))
+            return Pool(
+                items=[self.items[i] for i in chosen],
+                vectors=np.asarray(vectors, dtype=np.float32),
+                keyword=np.asarray([by_id.get(i, 0.0) for i in chosen], dtype=np.float32),
+                coverage=np.asarray([covered.get(i, 0.0) for i in chosen], dtype=np.float32),
+            )
 
     def search(
         self,
@@ -222,6 +297,7 @@ class Collection:
         mode: SearchMode = "hybrid",
         flt: SearchFilter = SearchFilter(),
         candidates: int = 50,
+        languages: tuple[str, ...] = ("en",),
     ) -> list[Hit]:
         with self.lock:
             if not self.items:
@@ -243,7 +319,7 @@ class Collection:
             if mode in ("hybrid", "bm25"):
                 keyword = self._ensure_keyword()
                 keyword_mask = mask[self._keyword_rows] if mask is not None else None
-                positions, scores_kw = keyword.search(query, pool, keyword_mask)
+                positions, scores_kw = keyword.search(query, pool, keyword_mask, languages=languages)
                 row_ids = self._columns.ids[self._keyword_rows[positions]]
                 sparse = [(int(i), float(s)) for i, s in zip(row_ids, scores_kw, strict=True)]
         return self._fuse(dense, sparse, mode, top_k)
@@ -354,9 +430,12 @@ def build_collection(
     rrf_k: int,
     bm25_weight: float,
     backend: IndexBackend = "faiss",
+    analysis: Analysis = "plain",
 ) -> Collection:
     """A collection over these items with an exact (flat) or IVF layout."""
-    collection = Collection(encoder=encoder, rrf_k=rrf_k, bm25_weight=bm25_weight, backend=backend)
+    collection = Collection(
+        encoder=encoder, rrf_k=rrf_k, bm25_weight=bm25_weight, backend=backend, analysis=analysis
+    )
     if kind == "ivf" and len(items):
         collection.index = make_index(backend, encoder.dim, "ivf", train_vectors=vectors)
     collection.apply(items, vectors, [])

@@ -155,6 +155,59 @@ class ConcatEncoder:
         return _normalise(np.hstack(blocks))
 
 
+class RoutedEncoder:
+    """Several encoders side by side in one index, weighted per query language at query time.
+
+    A passage is stored as its parts' unit vectors each scaled by 1/sqrt(n), so it stays a unit
+    vector. A query for weights w is its parts' unit vectors scaled by sqrt(n) * w_p: the inner
+    product is then sum_p w_p * cos_p, the weighted mean of the parts' cosines, and one FAISS index
+    serves every language with the mix measured best for it (eval/results/loso.md).
+    """
+
+    def __init__(self, parts: Sequence[Encoder], *, name: str, default_weights: Sequence[float]) -> None:
+        self.parts = list(parts)
+        self.name = name
+        self.dim = sum(p.dim for p in self.parts)
+        self.default_weights = tuple(float(w) for w in default_weights)
+        if len(self.default_weights) != len(self.parts):
+            raise ValueError("one default weight per part")
+        self.part_names = tuple(p.name for p in self.parts)
+        bounds = np.cumsum([0] + [p.dim for p in self.parts])
+        self.slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    @property
+    def version(self) -> str:
+        return ",".join(p.version for p in self.parts)
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
+        if kind == "query":
+            return self.encode_query(texts, self.default_weights)
+        scale = 1.0 / np.sqrt(len(self.parts))
+        return np.ascontiguousarray(np.hstack([p.encode(texts, kind="passage") * scale for p in self.parts]))
+
+    def part_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each part's unit query vectors (cached per part for repeated queries)."""
+        return [p.encode(texts, kind="query") for p in self.parts]
+
+    def encode_query(self, texts: Sequence[str], weights: Sequence[float]) -> np.ndarray:
+        return self.combine(self.part_vectors(texts), weights)
+
+    def combine(self, part_vectors: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+        n = np.sqrt(len(self.parts))
+        return np.ascontiguousarray(
+            np.hstack([v * (n * float(w)) for v, w in zip(part_vectors, weights, strict=True)]).astype(
+                np.float32
+            )
+        )
+
+    def part_cosines(self, stored: np.ndarray, part_vectors: Sequence[np.ndarray]) -> np.ndarray:
+        """(parts, rows): each part's cosine between stored passages and one query's part vectors."""
+        n = np.sqrt(len(self.parts))
+        return np.stack(
+            [stored[:, s] @ (v.reshape(-1) * n) for s, v in zip(self.slices, part_vectors, strict=True)]
+        ).astype(np.float32)
+
+
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -249,12 +302,30 @@ def load_encoder(name: str, *, batch_size: int = 64, threads: int = 2) -> Encode
                 load_encoder("minilm", batch_size=batch_size, threads=threads),
             ]
             encoder = ConcatEncoder(parts, weights, name=name)
+        elif name == "routed":
+            # The KB default: USE, MiniLM and multilingual-e5 in one index, mixed per query language.
+            parts = [
+                load_encoder(part, batch_size=batch_size, threads=threads)
+                for part in ("use-multilingual", "minilm", "e5-small")
+            ]
+            # Not wrapped in CachedEncoder: its parts already cache query vectors, and the caller needs
+            # encode_query/part_cosines.
+            routed = RoutedEncoder(parts, name=name, default_weights=(0.5, 0.0, 0.5))
+            _loaded[key] = routed
+            return routed
+        elif name == "hashing-routed":
+            # Two hashing "models" of different sizes: the routed plumbing without a model (unit tests).
+            routed = RoutedEncoder(
+                [HashingEncoder(128), HashingEncoder(256)], name=name, default_weights=(0.5, 0.5)
+            )
+            _loaded[key] = routed
+            return routed
         elif name == "hashing":
             encoder = HashingEncoder()
         else:
             raise ValueError(
-                f"unknown encoder {name!r}: choose use-multilingual, minilm, e5-small, use+minilm, "
-                "use+minilm-multilingual or hashing"
+                f"unknown encoder {name!r}: choose routed, use-multilingual, minilm, e5-small, use+minilm, "
+                "use+minilm-multilingual, hashing or hashing-routed"
             )
         _loaded[key] = CachedEncoder(encoder, concurrency=max(1, (os.cpu_count() or 1) // threads))
         return _loaded[key]

@@ -1,10 +1,23 @@
-"""BM25 keyword index (bm25s) with typo correction against the corpus vocabulary."""
+"""BM25 keyword index (bm25s) with per-language analysis and typo correction against the corpus.
+
+Two analyses:
+- "plain": lower-cased words minus one stop-word list for all five languages (the original one,
+  still used by the tickets collection);
+- "stemmed": each text through its own language's stop words and Snowball stemmer (PyStemmer),
+  accents folded after stemming, so "arrivée"/"arrivé"/"arrivee" and "parcels"/"parcel" meet.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
 
 import bm25s
 import numpy as np
@@ -15,34 +28,101 @@ from rapidfuzz.distance import OSA
 # bm25s forces its logger to DEBUG on import, which would log every index build.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+Analysis = Literal["plain", "stemmed"]
+
+_STOPWORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {
+    "en": frozenset(bm25_stopwords.STOPWORDS_EN),
+    "fr": frozenset(bm25_stopwords.STOPWORDS_FRENCH),
+    "de": frozenset(bm25_stopwords.STOPWORDS_GERMAN),
+    "es": frozenset(bm25_stopwords.STOPWORDS_SPANISH),
+    "it": frozenset(bm25_stopwords.STOPWORDS_ITALIAN),
+}
+_SNOWBALL = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian"}
 # One stop-word list for the five languages we serve, so a German query is not
 # dominated by "ist" and "mein".
-_STOPWORDS = sorted(
-    set(bm25_stopwords.STOPWORDS_EN)
-    | set(bm25_stopwords.STOPWORDS_FRENCH)
-    | set(bm25_stopwords.STOPWORDS_GERMAN)
-    | set(bm25_stopwords.STOPWORDS_SPANISH)
-    | set(bm25_stopwords.STOPWORDS_ITALIAN)
-)
+_STOPWORD_SET = frozenset().union(*_STOPWORDS_BY_LANGUAGE.values())
+_STOPWORDS = sorted(_STOPWORD_SET)
+# Never highlighted in a snippet: every language's stop words plus English question words ("can",
+# "how", "when"), which the ranking keeps but a reader does not need marked.
+STOPWORDS = _STOPWORD_SET | frozenset(bm25_stopwords.STOPWORDS_EN_PLUS)
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_WORD = re.compile(r"(?u)\w+")
 
 
 def tokenize(text: str) -> list[str]:
+    """The plain analysis: lower-cased words of two or more characters, minus every stop word."""
     stop = _STOPWORD_SET
     return [t for t in _TOKEN.findall(text.lower()) if t not in stop]
 
 
-_STOPWORD_SET = frozenset(_STOPWORDS)
+def fold(word: str) -> str:
+    """Accents off ("arrivée" -> "arrivee"): customers often type without them."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_stemmer_lock = threading.Lock()
+_stemmers: dict[str, object] = {}
+
+
+def _stem_words(words: list[str], language: str) -> list[str]:
+    import Stemmer  # PyStemmer: C Snowball stemmers, ~1 µs a word
+
+    name = _SNOWBALL.get(language)
+    if name is None:
+        return words
+    with _stemmer_lock:
+        stemmer = _stemmers.get(name)
+        if stemmer is None:
+            stemmer = _stemmers[name] = Stemmer.Stemmer(name)
+    stemmed: list[str] = stemmer.stemWords(words)  # type: ignore[attr-defined]
+    return stemmed
+
+
+def stopwords(language: str) -> frozenset[str]:
+    return _STOPWORDS_BY_LANGUAGE.get(language, _STOPWORDS_BY_LANGUAGE["en"])
+
+
+def analyze(text: str, language: str) -> list[str]:
+    """The stemmed analysis of one text in one language."""
+    stop = stopwords(language)
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stop and fold(w) not in stop]
+    return [fold(s) for s in _stem_words(words, language)]
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    tokens: list[str]  # analysed terms to score with
+    corrections: dict[str, str]  # typed word -> the corpus word it was taken for
 
 
 class KeywordIndex:
     """Rebuilt whole on change: bm25s indexes tens of thousands of short texts per second."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        languages: Sequence[str] | None = None,
+        *,
+        analysis: Analysis = "plain",
+    ) -> None:
         self._size = len(texts)
-        tokenised = [tokenize(t) or ["\u2205"] for t in texts]
+        self.analysis: Analysis = analysis
+        languages = list(languages) if languages is not None else ["en"] * len(texts)
+        if analysis == "stemmed":
+            tokenised = [analyze(t, lang) or ["\u2205"] for t, lang in zip(texts, languages, strict=True)]
+        else:
+            tokenised = [tokenize(t) or ["\u2205"] for t in texts]
         self._vocabulary = sorted({tok for doc in tokenised for tok in doc})
         self._vocab_set = frozenset(self._vocabulary)
+        # Each analysed term's most frequent surface word, so a corrected query can be re-encoded.
+        surface: dict[str, Counter[str]] = {}
+        if analysis == "stemmed":
+            for text, lang in zip(texts, languages, strict=True):
+                words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords(lang)]
+                for word, stem in zip(words, _stem_words(words, lang), strict=True):
+                    surface.setdefault(fold(stem), Counter())[word] += 1
+        self._surface = {stem: counts.most_common(1)[0][0] for stem, counts in surface.items()}
         self._retriever = bm25s.BM25()
         if self._size:
             self._retriever.index(tokenised, show_progress=False)
@@ -50,31 +130,115 @@ class KeywordIndex:
     def __len__(self) -> int:
         return self._size
 
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        return self._vocab_set
+
+    def _closest(self, token: str) -> str | None:
+        if token in self._vocab_set or len(token) < 4 or not self._vocabulary:
+            return None
+        max_edits = 1 if len(token) < 7 else 2
+        match = process.extractOne(token, self._vocabulary, scorer=OSA.distance, score_cutoff=max_edits)
+        return match[0] if match else None
+
     def correct(self, tokens: list[str]) -> list[str]:
         """Maps unknown tokens to the closest vocabulary word (one or two edits or swaps), so typos still
         match."""
-        fixed: list[str] = []
-        for token in tokens:
-            if token in self._vocab_set or len(token) < 4 or not self._vocabulary:
-                fixed.append(token)
-                continue
-            max_edits = 1 if len(token) < 7 else 2
-            match = process.extractOne(token, self._vocabulary, scorer=OSA.distance, score_cutoff=max_edits)
-            fixed.append(match[0] if match else token)
-        return fixed
+        return [self._closest(t) or t for t in tokens]
 
-    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def query_terms(
+        self, query: str, languages: Iterable[str], *, known: frozenset[str] = frozenset()
+    ) -> QueryTerms:
+        """The query's terms under each language's analysis, typos mapped onto the corpus vocabulary.
+
+        `known` words (a dictionary of the query's language) are never "corrected": "chaise" is a
+        real word even when the catalogue only sells chains.
+        """
+        if self.analysis == "plain":
+            return QueryTerms(self.correct(tokenize(query)), {})
+        terms: list[str] = []
+        corrections: dict[str, str] = {}
+        words = [w for w in _TOKEN.findall(query.lower())]
+        for language in dict.fromkeys(languages):
+            stop = stopwords(language)
+            for word, stem in zip(words, _stem_words(words, language), strict=True):
+                if word in stop or fold(word) in stop:
+                    continue
+                term = fold(stem)
+                if term not in self._vocab_set and word not in known and not word.isdigit():
+                    # A typo of a stop word ("wher") is a stop word, not a rare product term.
+                    if len(word) >= 4 and any(
+                        OSA.distance(word, s, score_cutoff=1) <= 1
+                        for s in stop
+                        if abs(len(s) - len(word)) <= 1
+                    ):
+                        corrections.setdefault(word, _nearest_stopword(word, stop))
+                        continue
+                    fixed = self._closest(term)
+                    if fixed is not None:
+                        corrections.setdefault(word, self._surface.get(fixed, fixed))
+                        term = fixed
+                terms.append(term)
+        return QueryTerms(list(dict.fromkeys(terms)), corrections)
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every document for these analysed terms."""
+        if not self._size or not tokens:
+            return np.zeros(self._size, dtype=np.float32)
+        # Scored directly: bm25s.retrieve wraps even one query in a thread pool and a progress bar,
+        # which cost ~10 ms per query at 100k documents, most of the search.
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+
+    def coverage(self, tokens: list[str]) -> np.ndarray:
+        """Per document, the share of the query's terms it contains (0..1): unlike BM25 normalised to the
+        best match, it says how much of the question a text speaks about, so it can inform abstention."""
+        if not self._size or not tokens:
+            return np.zeros(self._size, dtype=np.float32)
+        present = np.zeros(self._size, dtype=np.float32)
+        for token in tokens:
+            if token in self._vocab_set:
+                present += np.asarray(self._retriever.get_scores([token]), dtype=np.float32) > 0
+        return present / len(tokens)
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        mask: np.ndarray | None = None,
+        *,
+        languages: Sequence[str] = ("en",),
+        known: frozenset[str] = frozenset(),
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (positions, scores) of the top-k documents with a positive score; mask filters inside."""
-        tokens = self.correct(tokenize(query))
+        tokens = self.query_terms(query, languages, known=known).tokens
         if not self._size or not tokens:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         k = min(k, self._size)
-        # Scored directly: bm25s.retrieve wraps even one query in a thread pool and a progress bar,
-        # which cost ~10 ms per query at 100k documents, most of the search.
-        scores = np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+        scores = self.scores(tokens)
         if mask is not None:
             scores = np.where(mask, scores, 0.0).astype(np.float32)
         top = np.argpartition(-scores, k - 1)[:k] if k < self._size else np.arange(self._size)
         top = top[np.argsort(-scores[top], kind="stable")]
         keep = scores[top] > 0
         return top[keep].astype(np.int64), scores[top][keep]
+
+
+@lru_cache(maxsize=1024)
+def _nearest_stopword(word: str, stop: frozenset[str]) -> str:
+    best = min(stop, key=lambda s: (OSA.distance(word, s), -len(s)))
+    return best
+
+
+def correct_text(text: str, corrections: dict[str, str]) -> str:
+    """The query with each corrected word replaced (case kept for the first letter)."""
+    if not corrections:
+        return text
+
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(0)
+        fixed = corrections.get(word.lower())
+        if fixed is None:
+            return word
+        return fixed.capitalize() if word[:1].isupper() else fixed
+
+    return _WORD.sub(swap, text)

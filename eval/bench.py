@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core import keys
-from core.settings import Settings
-from embeddings.collection import IndexedItem, SearchFilter
+from core.settings import Settings, get_settings
+from embeddings.collection import IndexedItem
 from embeddings.index import FaissIndex
 from eval.engines import make_engine
 from kb import service as kb_service
 from kb.schemas import ArticleCreate
-from kb.suggest import rank_articles
+from kb.suggest import params_from_settings, search_articles
 from runtime import Runtime
 
 if TYPE_CHECKING:
@@ -207,12 +207,10 @@ def bench_in_process(engine: Any, collection: Any, queries: Sequence[str], bare:
     """What /v1/suggest does before its ≤5-row article fetch: encode, hybrid search with the channel
     filter inside, group chunks to articles."""
 
+    params = params_from_settings(get_settings())
+
     def one(q: str, channel: str | None) -> None:
-        vector = engine.encode_query(q)
-        hits = collection.search(
-            q, vector, top_k=60, mode="hybrid", flt=SearchFilter(channel=channel), candidates=60
-        )
-        rank_articles(hits, channel=channel, locale="en")
+        search_articles(collection, query=q, channel=channel, locale="en", params=params, top_k=5)
 
     suggest_ms = []
     for i, q in enumerate(queries):

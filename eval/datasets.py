@@ -51,6 +51,7 @@ class Ticket:
     locale: str
     tags: tuple[str, ...]
     created_at: str | None = None
+    resolved_by_article: str | None = None  # the article the agent's answer rested on
 
 
 def _str_list(raw: Any, field: str) -> tuple[str, ...]:
@@ -110,6 +111,7 @@ def _parse_ticket(raw: dict[str, Any]) -> Ticket:
         locale=(_opt_str(raw, "locale", "en") or "en").lower(),
         tags=_str_list(raw.get("tags"), "tags"),
         created_at=_opt_str(raw, "created_at"),
+        resolved_by_article=_opt_str(raw, "resolved_by_article") or None,
     )
 
 

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from embeddings.collection import Collection, Hit, IndexedItem, SearchFilter
+from core.settings import get_settings
+from embeddings.collection import Collection, Hit, IndexedItem
 from embeddings.encoder import Encoder
 from eval import metrics as m
 from eval.datasets import Query, Ticket
@@ -27,7 +28,7 @@ from history.labels import KEYWORD_NEIGHBOURS, LabelHead, rank_labels
 from indexing.engine import SearchEngine
 from kb.chunking import chunk_article
 from kb.schemas import ArticleCreate
-from kb.suggest import rank_articles
+from kb.suggest import params_from_settings, search_articles
 
 Mode = Literal["hybrid", "dense", "bm25"]
 SYSTEMS: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -147,25 +148,26 @@ def encode(
 
 
 def _article_outcome(collection: Collection, query: Query, vector: np.ndarray, mode: Mode) -> QueryOutcome:
-    hits = collection.search(
-        query.text,
-        vector if mode != "bm25" else None,
-        top_k=60,
-        mode=mode,
-        flt=SearchFilter(channel=query.channel),
-        candidates=60,
-    )
-    ranked = rank_articles(
-        [h for h in hits if h.item.extra.get("kind", "article") == "article"],
+    """The service's own article search (kb.suggest.search_articles) without the cut-off: the ranking
+    within the margin, and the confidence the cut-off is compared with."""
+    params = params_from_settings(get_settings())
+    found = search_articles(
+        collection,
+        query=query.text,
         channel=query.channel,
         locale=query.locale,
+        params=params,
+        threshold=-1e9,
+        top_k=10,
+        mode=mode,
+        extra_equals=(("kind", "article"),),
     )
     if mode == "bm25":
-        confidence = max((r[3].bm25_score or 0.0 for r in ranked[:CALIBRATION_K]), default=0.0)
+        confidence = float(found.pool.keyword.max()) if len(found.pool.keyword) else 0.0
     else:
-        # The same confidence kb.suggest abstains on: best cosine among the top 3 articles.
-        confidence = max((r[2] for r in ranked[:CALIBRATION_K]), default=0.0)
-    return QueryOutcome(query=query, ranked=[key for key, *_ in ranked], confidence=float(confidence))
+        # What kb.suggest abstains on: no candidate's confidence reaches the cut-off.
+        confidence = max((r.confidence for r in found.ranked), default=0.0)
+    return QueryOutcome(query=query, ranked=[r.key for r in found.visible], confidence=float(confidence))
 
 
 def _label_outcome(

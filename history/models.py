@@ -204,6 +204,8 @@ class Ticket(TenantMixin, Base):
     tag_source: Mapped[str] = mapped_column(String(10), default="import")  # import | auto
     status: Mapped[str] = mapped_column(String(20), default="open")
     resolution: Mapped[str | None] = mapped_column(Text)
+    # The KB article the resolution rested on: past tickets vote for it when a new message is close.
+    resolved_by_article: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     handling_seconds: Mapped[float | None] = mapped_column(Float)
     merge_group_id: Mapped[int | None] = mapped_column(ForeignKey("merge_groups.id", ondelete="SET NULL"))

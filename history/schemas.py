@@ -111,6 +111,7 @@ class TicketCreate(BaseModel):
     tags: list[Tag] = Field(default_factory=list, max_length=11)
     status: TicketStatus = "open"
     resolution: str | None = Field(None, max_length=MAX_TEXT_CHARS)
+    resolved_by_article: str | None = Field(None, max_length=200)
     handling_seconds: Seconds | None = None
 
     @field_validator("body")

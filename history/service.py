@@ -355,6 +355,7 @@ def ingest_tickets(
         ticket.locale = ticket_in.locale
         ticket.status = ticket_in.status if ticket.merge_group_id is None else ticket.status
         ticket.resolution = ticket_in.resolution
+        ticket.resolved_by_article = ticket_in.resolved_by_article
         ticket.created_at = ticket_in.created_at or ticket.created_at or utcnow()
         ticket.handling_seconds = ticket_in.handling_seconds
         ticket.contact = ticket_in.customer.model_dump(exclude_none=True)

@@ -27,6 +27,7 @@ class TicketSource:
             Ticket.created_at,
             Ticket.customer_id,
             Ticket.order_id,
+            Ticket.resolved_by_article,
         ]
         if with_vectors:
             columns += [Ticket.embedding, Ticket.embedding_model]
@@ -50,6 +51,7 @@ class TicketSource:
                         "customer_id": row.customer_id,
                         "order_id": row.order_id,
                         "tag_source": row.tag_source,
+                        "resolved_by_article": row.resolved_by_article,
                     },
                 )
             )

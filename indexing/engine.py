@@ -27,6 +27,7 @@ from core.models import ChangeLog
 from embeddings.collection import Collection, IndexedItem, SearchCollection, build_collection
 from embeddings.encoder import Encoder
 from embeddings.index import IndexBackend, IndexKind
+from embeddings.keyword import Analysis
 from embeddings.snapshot import SnapshotMismatchError, SnapshotPaths, load_snapshot, save_snapshot
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,18 @@ class SearchEngine:
     def encoder_for(self, collection: str | None) -> Encoder:
         return self.collection_encoders.get(collection or "", self.encoder)
 
+    def analysis_for(self, collection: str | None) -> Analysis:
+        """Articles are analysed per language (stemmed); tickets keep the plain analysis their duplicate
+        and label scores were tuned with."""
+        return "stemmed" if collection == "articles" else "plain"
+
     def new_collection(self, name: str | None = None) -> Collection:
         return Collection(
             encoder=self.encoder_for(name),
             rrf_k=self.rrf_k,
             bm25_weight=self.bm25_weight,
             backend=self.backend,
+            analysis=self.analysis_for(name),
         )
 
     def encode_query(self, text: str, collection: str | None = None) -> np.ndarray:
@@ -288,6 +295,7 @@ class SearchEngine:
             rrf_k=self.rrf_k,
             bm25_weight=self.bm25_weight,
             backend=self.backend,
+            analysis=self.analysis_for(name),
         )
 
     def rebuild(

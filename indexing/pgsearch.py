@@ -228,6 +228,19 @@ class PgCollection:
     def __len__(self) -> int:
         return self.count_matching(SearchFilter())
 
+    def fingerprint(self) -> tuple[int, int, int]:
+        """Changes whenever a row of this tenant's collection is added, deleted or rewritten (the row
+        count, the largest id and the newest row version): what a replica's copy of it is checked by."""
+        with self._session() as session:
+            row = session.execute(
+                text(
+                    f"SELECT count(*), coalesce(max(item_id), 0), coalesce(max(xmin::text::bigint), 0) "
+                    f"FROM {self.table} WHERE tenant_id = :t"
+                ),
+                {"t": self.tenant_id},
+            ).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
     def count_matching(self, flt: SearchFilter) -> int:
         where = _Where(self.tenant_id, self.encoder.name, flt)
         with self._session() as session:

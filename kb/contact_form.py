@@ -275,7 +275,7 @@ def contact_suggest(
     *,
     tenant_id: str,
     request: ContactSuggestRequest,
-    threshold: float,
+    threshold: float | None,
     attempts: OrderCheckLimits | None = None,
 ) -> ContactSuggestResult:
     """Articles to show before the form can be sent, and the order status for a verified customer."""

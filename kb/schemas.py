@@ -80,6 +80,7 @@ class SuggestResult(BaseModel):
     query: str
     abstained: bool
     threshold: float
+    language: str | None = Field(None, description="The query's language (detected, else the locale's)")
     suggestions: list[SuggestionRead]
     took_ms: float
 

@@ -1,30 +1,75 @@
-"""Article suggestions: hybrid chunk search grouped to articles, channel/locale aware, abstaining."""
+"""Article suggestions: language-aware, channel-aware, past tickets voting, abstaining per result.
+
+A query's language is detected (the page's locale when the detector is unsure); the article index
+holds several encoders side by side and the query mixes them with that language's weights; the
+keyword side reads the query with that language's stemmer; past tickets the seller resolved with an
+article vote for it. `kb.ranking` turns these scores into what is shown, the same function the
+leave-one-shop-out evaluation tunes (eval/loso.py, figures in eval/results/).
+"""
 
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
+import numpy as np
+from markdown_it import MarkdownIt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.calibration import calibrated_threshold
-from embeddings.collection import Hit, SearchFilter, SearchMode
-from embeddings.keyword import tokenize
+from core.settings import Settings, get_settings
+from embeddings.collection import Collection, Pool, SearchFilter, SearchMode, build_collection
+from embeddings.encoder import RoutedEncoder
+from embeddings.keyword import STOPWORDS, KeywordIndex, analyze, correct_text
+from embeddings.language import detect_language
+from embeddings.spelling import known_words
 from indexing.engine import SearchEngine
+from indexing.pgsearch import PgCollection
 from kb.models import Article
+from kb.ranking import (
+    Candidates,
+    LanguagePolicy,
+    RankedArticle,
+    RankingParams,
+    rank,
+    shown,
+    ticket_votes,
+    translation_group,
+)
 from kb.schemas import SuggestionRead, SuggestResult
 from kb.service import COLLECTION
 
-# An article's score is its best chunk's cosine plus a small keyword term and additive nudges,
-# measured on the demo set against reciprocal-rank fusion (which treats rank 1 and rank 2 as
-# almost equal): recall@1 rose from 0.73-0.88 to 0.85-0.93 per language, recall@3 stayed >= 0.92.
-# The nudges order two articles on one topic (the Amazon returns article before the generic
-# one, the customer's language before English) without lifting an off-topic article.
-KEYWORD_WEIGHT = 0.05
-CHANNEL_BONUS = 0.02
-LOCALE_BONUS = 0.02
 SNIPPET_CHARS = 220
+POOL = 60
+TICKET_NEIGHBOURS_POOL = 50
+_WORD = re.compile(r"(?u)\w+")
+
+
+def params_from_settings(settings: Settings) -> RankingParams:
+    """The shipped ranking (core/settings.py defaults, chosen leave-one-shop-out)."""
+    return RankingParams(
+        policies={
+            language: LanguagePolicy(
+                dense_weights=tuple(p.dense_weights), keyword_weight=p.keyword_weight, threshold=p.threshold
+            )
+            for language, p in settings.article_language_policies.items()
+        },
+        channel_bonus=settings.suggest_channel_bonus,
+        locale_bonus=settings.suggest_locale_bonus,
+        vote_weight=settings.ticket_vote_weight,
+        vote_neighbours=settings.ticket_vote_neighbours,
+        vote_kind=settings.ticket_vote_kind,
+        margin=settings.suggest_margin,
+        third_language=settings.suggest_third_language,
+        confidence=settings.suggest_confidence,
+        coverage_weight=settings.suggest_coverage_weight,
+        coverage_confidence=settings.suggest_coverage_confidence,
+    )
 
 
 def abstain_threshold(session: Session, engine: SearchEngine, *, tenant_id: str, default: float) -> float:
@@ -38,57 +83,290 @@ def abstain_threshold(session: Session, engine: SearchEngine, *, tenant_id: str,
     )
 
 
-def _snippet(text: str, query: str) -> tuple[str, list[tuple[int, int]]]:
-    """A window of the chunk around the first matched query word, with match offsets."""
+def tenant_cutoff(session: Session, engine: SearchEngine, *, tenant_id: str) -> float | None:
+    """A cut-off the tenant calibrated on its own labelled queries, or None: the shipped per-language ones."""
+    value = calibrated_threshold(
+        session,
+        tenant_id=tenant_id,
+        collection=COLLECTION,
+        encoder=engine.encoder_for(COLLECTION).name,
+        default=float("nan"),
+    )
+    return None if np.isnan(value) else value
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable("table")
+
+
+@lru_cache(maxsize=4096)
+def plain_text(markdown: str) -> str:
+    """Markdown as the words a reader sees: no #, **, `, table pipes or link targets."""
+    pieces: list[str] = []
+    for token in _markdown().parse(markdown):
+        if token.type == "inline" and token.children is not None:
+            words = [
+                " " if c.type in ("softbreak", "hardbreak") else c.content
+                for c in token.children
+                if c.type in ("text", "code_inline", "softbreak", "hardbreak")
+            ]
+            pieces.append("".join(words) if words else token.content)
+        elif token.type in ("code_block", "fence"):
+            pieces.append(token.content)
+    return re.sub(r"\s+", " ", " ".join(pieces)).strip()
+
+
+def snippet(
+    text: str, query_terms: set[str], *, language: str, chars: int = SNIPPET_CHARS
+) -> tuple[str, list[tuple[int, int]]]:
+    """A window of the chunk around the first matched query word, with whole-word match offsets.
+
+    A word is matched when its analysis (stemmed in the article's language) is one of the query's
+    terms: "deliveries" matches "delivery", "delivery" never matches "very".
+    """
     body = text.split("\n", 1)[1] if "\n" in text else text
-    body = re.sub(r"[#*_`>]+", "", body)
-    body = re.sub(r"\s+", " ", body).strip()
-    words = sorted({w for w in tokenize(query) if len(w) > 2}, key=len, reverse=True)
+    # A chunk's heading line repeats the section title: keep it, it reads as a sentence.
+    body = plain_text(body)
+
+    def matches(candidate: str) -> list[tuple[int, int]]:
+        spans = []
+        for m in _WORD.finditer(candidate):
+            if m.group(0).lower() in STOPWORDS:  # "can", "how", "wo": never a highlight in any language
+                continue
+            terms = analyze(m.group(0), language)
+            if terms and terms[0] in query_terms:
+                spans.append((m.start(), m.end()))
+        return spans
+
+    first = matches(body)
     start = 0
-    if words:
-        first = min((m.start() for w in words for m in [re.search(re.escape(w), body, re.I)] if m), default=0)
-        start = max(0, first - 60)
+    if first:
+        start = max(0, first[0][0] - 60)
         if start:
             space = body.find(" ", start)
-            start = space + 1 if 0 <= space < first else start
-    snippet = body[start : start + SNIPPET_CHARS]
-    if start + SNIPPET_CHARS < len(body):
-        cut = snippet.rfind(" ")
-        snippet = (snippet[:cut] if cut > 80 else snippet) + "…"
+            start = space + 1 if 0 <= space < first[0][0] else start
+    cut = body[start : start + chars]
+    if start + chars < len(body):
+        last = cut.rfind(" ")
+        cut = (cut[:last] if last > 80 else cut) + "…"
     if start:
-        snippet = "…" + snippet
-    spans: list[tuple[int, int]] = []
-    if words:
-        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.I)
-        spans = [(m.start(), m.end()) for m in pattern.finditer(snippet)]
-    return snippet, spans
+        cut = "…" + cut
+    return cut, matches(cut)
 
 
-def rank_articles(
-    hits: list[Hit], *, channel: str | None, locale: str | None
-) -> list[tuple[str, float, float, Hit]]:
-    """Groups chunk hits by article: (article id, ranking score, confidence, best chunk hit).
+def _candidates(
+    pool: Pool,
+    *,
+    encoder: RoutedEncoder | None,
+    part_vectors: list[np.ndarray] | None,
+    query_vector: np.ndarray,
+    channel: str | None,
+) -> tuple[Candidates, list[int]]:
+    """The pool's chunks grouped to articles, with each encoder part's cosine (exact, from the stored
+    vectors) or the one cosine of a single-encoder index."""
+    keys: list[str] = []
+    index: dict[str, int] = {}
+    owner: list[int] = []
+    locales: list[str] = []
+    channel_match: list[bool] = []
+    for item in pool.items:
+        if item.key not in index:
+            index[item.key] = len(keys)
+            keys.append(item.key)
+            locales.append(item.locale)
+            channel_match.append(bool(channel and item.channels and channel in item.channels))
+        owner.append(index[item.key])
+    if encoder is not None and part_vectors is not None:
+        cosines = encoder.part_cosines(pool.vectors, part_vectors)
+    else:
+        cosines = (pool.vectors @ query_vector.reshape(-1)).reshape(1, -1).astype(np.float32)
+    return (
+        Candidates(
+            keys=keys,
+            locales=locales,
+            channel_match=np.asarray(channel_match, dtype=bool),
+            chunk_article=np.asarray(owner, dtype=np.int64),
+            part_cosines=cosines,
+            keyword=pool.keyword,
+            coverage=pool.coverage,
+            groups=[translation_group(k, loc) for k, loc in zip(keys, locales, strict=True)],
+        ),
+        owner,
+    )
 
-    Confidence is the best chunk's cosine: the number the abstain threshold is calibrated on.
+
+class _ReplicaCopies:
+    """This replica's in-memory copies of tenants' help-centre collections kept in PostgreSQL.
+
+    The article ranking scores every candidate with its stored vectors and BM25 over the tenant's
+    whole help centre (per-language stemming, typo correction, query-term coverage), which needs the
+    collection in memory. With the FAISS/NumPy backends the engine's collection is that; with
+    pgvector, the KB (hundreds to a few thousand chunks, unlike the tickets) is copied from its table
+    and copied again when the table's fingerprint changes, so every replica still serves each
+    committed article change at once (one small query per search checks the fingerprint).
     """
-    top_keyword = max((h.bm25_score or 0.0 for h in hits), default=0.0) or 1.0
-    best: dict[str, tuple[float, float, Hit]] = {}
-    language = locale.split("-")[0] if locale else None
-    for hit in hits:
-        item = hit.item
-        confidence = hit.dense_score if hit.dense_score is not None else 0.0
-        score = confidence + KEYWORD_WEIGHT * (hit.bm25_score or 0.0) / top_keyword
-        if channel and item.channels and channel in item.channels:
-            score += CHANNEL_BONUS
-        if language and item.locale == language:
-            score += LOCALE_BONUS
-        current = best.get(item.key)
-        if current is None or score > current[0]:
-            best[item.key] = (score, max(confidence, current[1]) if current else confidence, hit)
-        elif confidence > current[1]:
-            best[item.key] = (current[0], confidence, current[2])
-    ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], -kv[1][1]))
-    return [(key, score, confidence, hit) for key, (score, confidence, hit) in ranked]
+
+    def __init__(self) -> None:
+        self._copies: dict[tuple[int, str], tuple[tuple[int, int, int], Collection]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, engine: SearchEngine, tenant_id: str, source: PgCollection) -> Collection:
+        key = (id(engine), tenant_id)
+        fingerprint = source.fingerprint()
+        with self._lock:
+            cached = self._copies.get(key)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        items = source.matching(SearchFilter())
+        vectors = source.vectors([item.item_id for item in items])
+        copy = build_collection(
+            encoder=source.encoder,
+            items=items,
+            vectors=vectors,
+            kind="flat",
+            rrf_k=engine.rrf_k,
+            bm25_weight=engine.bm25_weight,
+        )
+        with self._lock:
+            self._copies[key] = (fingerprint, copy)
+        return copy
+
+
+_replica_copies = _ReplicaCopies()
+
+
+def article_collection(engine: SearchEngine, tenant_id: str) -> Collection:
+    """The tenant's help-centre collection in this process's memory (see _ReplicaCopies)."""
+    found = engine.collection(tenant_id, COLLECTION)
+    if isinstance(found, Collection):
+        return found
+    if isinstance(found, PgCollection):
+        return _replica_copies.get(engine, tenant_id, found)
+    raise TypeError(f"no in-memory view of a {type(found).__name__}")
+
+
+def _votes(
+    engine: SearchEngine, tenant_id: str, query: str, keys: list[str], params: RankingParams
+) -> np.ndarray:
+    """Past tickets near the message vote for the articles that resolved them."""
+    if params.vote_weight <= 0:
+        return np.zeros(len(keys), dtype=np.float32)
+    tickets = engine.collection(tenant_id, "tickets")
+    if not len(tickets):
+        return np.zeros(len(keys), dtype=np.float32)
+    vector = engine.encode_query(query, "tickets")
+    hits = tickets.search(
+        query, vector, top_k=TICKET_NEIGHBOURS_POOL, mode="dense", candidates=TICKET_NEIGHBOURS_POOL
+    )
+    resolved = [(h.dense_score or 0.0, h.item.extra.get("resolved_by_article")) for h in hits]
+    resolved = [(s, a) for s, a in resolved if a]
+    if not resolved:
+        return np.zeros(len(keys), dtype=np.float32)
+    return ticket_votes(
+        np.asarray([s for s, _ in resolved], dtype=np.float32),
+        [a for _, a in resolved],
+        keys,
+        neighbours=params.vote_neighbours,
+        kind=params.vote_kind,
+    )
+
+
+@dataclass
+class ArticleSearch:
+    """One query through the article ranking, before the database is read (shared with eval)."""
+
+    language: str
+    cutoff: float  # applied: the tenant's own, else the language's shipped one
+    language_cutoff: float  # the language's shipped cut-off
+    ranked: list[RankedArticle]  # every candidate article, best first
+    visible: list[RankedArticle]  # what is shown: past the cut-off, within the margin, language-ordered
+    pool: Pool
+    owner: list[int]
+    candidates: Candidates
+    terms: list[str]
+    dense_query: str
+
+
+def _for_mode(params: RankingParams, mode: SearchMode, parts: int) -> RankingParams:
+    if mode == "bm25":
+        only = LanguagePolicy(dense_weights=(0.0,) * parts, keyword_weight=1.0, threshold=-1.0)
+        return replace(params, policies={"*": only}, vote_weight=0.0)
+    if mode == "dense":
+        policies = {k: replace(p, keyword_weight=0.0) for k, p in params.policies.items()}
+        return replace(params, policies=policies, vote_weight=0.0, channel_bonus=0.0, locale_bonus=0.0)
+    return params
+
+
+def search_articles(
+    collection: Collection,
+    *,
+    query: str,
+    channel: str | None,
+    locale: str | None,
+    params: RankingParams,
+    threshold: float | None = None,
+    top_k: int = 5,
+    mode: SearchMode = "hybrid",
+    tags: tuple[str, ...] | None = None,
+    votes: Callable[[list[str]], np.ndarray] | None = None,
+    extra_equals: tuple[tuple[str, object], ...] = (),
+) -> ArticleSearch:
+    """Detects the language, mixes the encoders for it, pools dense and keyword candidates, ranks."""
+    language = detect_language(query, locale=locale).language
+    keyword_index: KeywordIndex = collection.keyword_index()
+    words = [w.lower() for w in _WORD.findall(query)]
+    terms = keyword_index.query_terms(query, [language, "en"], known=known_words(words, [language, "en"]))
+    dense_query = correct_text(query, terms.corrections)
+    encoder = collection.encoder if isinstance(collection.encoder, RoutedEncoder) else None
+    parts = len(encoder.parts) if encoder is not None else 1
+    if any(len(p.dense_weights) != parts for p in params.policies.values()):
+        # An index with other encoder parts than the shipped mix (a test encoder, an older setting):
+        # its own default mix, the same keyword shares and cut-offs.
+        fallback = encoder.default_weights if encoder is not None else (1.0,)
+        policies = {k: replace(p, dense_weights=tuple(fallback)) for k, p in params.policies.items()}
+        params = replace(params, policies=policies)
+    params = _for_mode(params, mode, parts)
+    policy = params.policy(language)
+    part_vectors = None
+    if encoder is not None:
+        part_vectors = encoder.part_vectors([dense_query])
+        query_vector = encoder.combine(
+            part_vectors, policy.dense_weights if mode != "bm25" else encoder.default_weights
+        )[0]
+    else:
+        query_vector = collection.encoder.encode([dense_query], kind="query")[0]
+    pool = collection.pool(
+        query_vector,
+        terms.tokens if mode != "dense" else [],
+        flt=SearchFilter(channel=channel, extra_equals=extra_equals),
+        size=POOL,
+    )
+    candidates, owner = _candidates(
+        pool, encoder=encoder, part_vectors=part_vectors, query_vector=query_vector, channel=channel
+    )
+    if votes is not None and params.vote_weight > 0 and candidates.keys:
+        candidates.votes = votes(candidates.keys)
+    ranked = rank(candidates, language=language, params=params)
+    if tags:
+        # A topic chosen in the contact form narrows the list, but never empties it on its own.
+        labels = {item.key: set(item.labels) for item in pool.items}
+        on_topic = [r for r in ranked if labels.get(r.key, set()) & set(tags)]
+        ranked = on_topic + [r for r in ranked if r not in on_topic]
+    cutoff = threshold if threshold is not None else policy.threshold
+    visible = shown(ranked, language=language, params=params, threshold=cutoff, top_k=top_k)
+    return ArticleSearch(
+        language=language,
+        cutoff=cutoff,
+        language_cutoff=policy.threshold,
+        ranked=ranked,
+        visible=visible,
+        pool=pool,
+        owner=owner,
+        candidates=candidates,
+        terms=terms.tokens,
+        dense_query=dense_query,
+    )
 
 
 def suggest(
@@ -100,49 +378,56 @@ def suggest(
     channel: str | None = None,
     locale: str | None = None,
     top_k: int = 5,
-    threshold: float,
+    threshold: float | None = None,
     mode: SearchMode = "hybrid",
     tags: tuple[str, ...] | None = None,
+    params: RankingParams | None = None,
 ) -> SuggestResult:
-    """Ranked articles for a customer's words; abstains (empty list) when the best is not good enough."""
+    """Ranked articles for a customer's words; abstains (empty list) when none passes the cut-off.
+
+    `threshold` None applies the shipped cut-off of the query's language; a number (a tenant's own
+    calibration) applies to every language.
+    """
     started = time.perf_counter()
-    collection = engine.collection(tenant_id, COLLECTION)
-    vector = engine.encode_query(query, COLLECTION) if mode != "bm25" else None
-    hits = collection.search(
-        query, vector, top_k=60, mode=mode, flt=SearchFilter(channel=channel), candidates=60
+    params = params or params_from_settings(get_settings())
+    collection = article_collection(engine, tenant_id)
+    found = search_articles(
+        collection,
+        query=query,
+        channel=channel,
+        locale=locale,
+        params=params,
+        threshold=threshold,
+        top_k=top_k,
+        mode=mode,
+        tags=tags,
+        votes=lambda keys: _votes(engine, tenant_id, query, keys, params),
     )
-    ranked = rank_articles(hits, channel=channel, locale=locale)
-    if tags:
-        # A topic chosen in the contact form narrows the list, but never empties it on its own.
-        on_topic = [r for r in ranked if set(r[3].item.labels) & set(tags)]
-        ranked = on_topic + [r for r in ranked if r not in on_topic]
-    best_confidence = (
-        max((r[2] for r in ranked[:3]), default=0.0) if mode != "bm25" else (1.0 if ranked else 0.0)
-    )
-    abstained = not ranked or best_confidence < threshold
     suggestions: list[SuggestionRead] = []
-    if not abstained:
-        keys = [key for key, *_ in ranked[:top_k]]
+    if found.visible:
+        keys = [r.key for r in found.visible]
         articles = {
             a.external_id: a
             for a in session.scalars(
                 select(Article).where(Article.tenant_id == tenant_id, Article.external_id.in_(keys))
             )
         }
-        for key, score, confidence, hit in ranked[:top_k]:
-            article = articles.get(key)
+        for r in found.visible:
+            article = articles.get(r.key)
             if article is None:  # deleted since the index was last synced
                 continue
-            snippet, spans = _snippet(hit.item.text, query)
+            chunk = _chunk_text(found, r)
+            wanted = set(found.terms) | set(analyze(found.dense_query, article.locale))
+            text, spans = snippet(chunk, wanted, language=article.locale)
             suggestions.append(
                 SuggestionRead(
-                    id=key,
+                    id=r.key,
                     title=article.title,
                     url=article.url,
-                    snippet=snippet,
+                    snippet=text,
                     highlights=spans,
-                    score=round(score, 6),
-                    confidence=round(confidence, 4),
+                    score=round(r.score, 6),
+                    confidence=round(r.confidence, 4),
                     locale=article.locale,
                     channels=list(article.channels),
                     tags=list(article.tags),
@@ -150,8 +435,23 @@ def suggest(
             )
     return SuggestResult(
         query=query,
-        abstained=abstained or not suggestions,
-        threshold=threshold,
+        abstained=not suggestions,
+        threshold=found.cutoff,
+        language=found.language,
         suggestions=suggestions,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
+
+
+def _chunk_text(found: ArticleSearch, ranked: RankedArticle) -> str:
+    """The shown article's own best chunk (a translation group may show another version than the one
+    that scored: then its first pooled chunk)."""
+    items = found.pool.items
+    chunk = items[ranked.chunk] if 0 <= ranked.chunk < len(items) else None
+    if chunk is not None and chunk.key == ranked.key:
+        return chunk.text
+    position = found.candidates.keys.index(ranked.key)
+    for row, article in enumerate(found.owner):
+        if article == position:
+            return items[row].text
+    return ""

@@ -4,8 +4,8 @@ Erasure deletes what only describes the person (the customer row, identities, th
 drafts answering them, and the carrier events of their parcels) and strips the personal fields from
 what the seller must keep for its books (orders keep items, amounts, status and carrier; lose contact,
 customer link, tracking number and parcel location; mail records and the outbox keep only
-Message-IDs and states, so mail read again is still recognised) and from the help-centre events of their visits
-(kept for the deflection report; lose the e-mail and the search text). What remains is anonymous:
+Message-IDs and states, so mail read again is still recognised) and from the help-centre events of
+their visits (kept for the deflection report; lose the e-mail and the search text). What remains is anonymous:
 counts per channel and reason are kept in the audit row, so reports of the past can be explained
 without the person. Deleted tickets leave the "tickets" search collection through the change log.
 

@@ -593,7 +593,8 @@ def _pending(session: Session, ctx: _Context, answer: _Answer) -> _Answer:
 
 
 def _resolve_order(session: Session, ctx: _Context, question: Question) -> Order | None:
-    """Explicit id in the question, else the nearest one mentioned before it, else the linked/most recent order."""
+    """Explicit id in the question, else the nearest one mentioned before it, else the linked/most recent
+    order."""
     start = question.spans[0][0]
     in_question = [oid for s, e in question.spans for oid in find_order_ids(ctx.message[s:e])]
     before = find_order_ids(ctx.message[:start])

@@ -53,7 +53,8 @@ _MONTH = re.compile(
     + "|".join(re.escape(m) for m in sorted(_MONTH_NAMES, key=len, reverse=True))
     + r")\b"
 )
-# A token with at least one digit: amounts (19.99, 19,99), ids (113-4455667-1234567, #1001, R-88), dates, times.
+# A token with at least one digit: amounts (19.99, 19,99), ids (113-4455667-1234567, #1001, R-88), dates,
+# times.
 _NUMERIC = re.compile(r"[#A-Za-z0-9][#A-Za-z0-9\-./:,]*")
 _EDGE = ".,:;/-"
 

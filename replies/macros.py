@@ -172,7 +172,8 @@ def validate_body(body: str) -> None:
     unknown = sorted(meta.find_undeclared_variables(parsed) - ALLOWED_VARIABLES)
     if unknown:
         raise InvalidInputError(
-            f"macro uses unknown variables {', '.join(unknown)}; allowed: {', '.join(sorted(ALLOWED_VARIABLES))}",
+            f"macro uses unknown variables {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(ALLOWED_VARIABLES))}",
             details={"unknown": unknown},
         )
     render_body(body, dict(_SAMPLE))
@@ -255,7 +256,8 @@ def save_version(
     created_by: str,
     note: str = "",
 ) -> MacroVersion:
-    """A new version of a macro (or its first); earlier versions stay untouched for the drafts that used them."""
+    """A new version of a macro (or its first); earlier versions stay untouched for the drafts that used
+    them."""
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", key):
         raise InvalidInputError("macro key must be lower-case letters, digits and underscores")
     if channel != "*" and channel not in CHANNELS:

@@ -1,4 +1,5 @@
-"""Optional polish through any OpenAI-compatible chat endpoint; kept only if every fact survives and it complies."""
+"""Optional polish through any OpenAI-compatible chat endpoint; kept only if every fact survives and it
+complies."""
 
 from __future__ import annotations
 

@@ -247,7 +247,8 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bassembl",
         r"\binstructions?\b",
         r"\bmanual\b",
-        r"\bhow (?:do|can|should) (?:i|we|you)\b.{0,20}\b(?:install|assemble|put together|set up|use|clean|wash|charge|care|descale|season)",
+        r"\bhow (?:do|can|should) (?:i|we|you)\b.{0,20}\b"
+        r"(?:install|assemble|put together|set up|use|clean|wash|charge|care|descale|season)",
         r"\binstall",
         r"\bset ?up\b",
         r"\bcare for\b",
@@ -282,7 +283,8 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\baufbau",
         r"\bmontier",
         r"\banleitung",
-        r"\bwie (?:kann|muss|soll) ich\b.{0,30}\b(?:aufbauen|montieren|reinigen|waschen|benutzen|installieren)",
+        r"\bwie (?:kann|muss|soll) ich\b.{0,30}\b"
+        r"(?:aufbauen|montieren|reinigen|waschen|benutzen|installieren)",
         r"\bwie (?:pflege|reinige|wasche|benutze|montiere|baue|stelle)\b",
         r"\bmontaje\b",
         r"\bmontar\b",
@@ -561,8 +563,10 @@ _FILLER = re.compile(
     r"^(?:puede|podeis|pueden|podrian) (?:comprobarlo|revisarlo|mirarlo)|"
     r"^(?:potete|puoi|potreste) (?:controllare|verificare)|"
     r"^any (?:news|update)|^what (?:can|should) i do|"
-    r"^(?:pouvez|pourriez)-vous m'aider|^que (?:dois|puis)-je faire|^konnen sie mir helfen|^was (?:kann|soll) ich tun|"
-    r"^(?:me )?puede(?:n)? ayudar|^que (?:puedo|debo) hacer|^(?:mi )?pu(?:o|oi|ete) aiutar|^cosa (?:posso|devo) fare",
+    r"^(?:pouvez|pourriez)-vous m'aider|^que (?:dois|puis)-je faire|"
+    r"^konnen sie mir helfen|^was (?:kann|soll) ich tun|"
+    r"^(?:me )?puede(?:n)? ayudar|^que (?:puedo|debo) hacer|"
+    r"^(?:mi )?pu(?:o|oi|ete) aiutar|^cosa (?:posso|devo) fare",
 )
 
 

@@ -8,7 +8,10 @@ from core.settings import Settings
 def settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = "(none)" if field.default is None else field.default
+        if field.default_factory is not None:
+            default = "(per language, see core/settings.py)"
+        else:
+            default = "(none)" if field.default is None else field.default
         meaning = (field.description or "").replace("|", "\\|")
         rows.append(f"| `DEFLECT_{name.upper()}` | `{default}` | {meaning} |")
     return "\n".join(rows)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import PublicDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
+from api.deps import PublicDep, SearchDep, SessionDep, TransactionRoute
 from kb.schemas import SuggestRequest, SuggestResult
-from kb.suggest import abstain_threshold, suggest
+from kb.suggest import suggest, tenant_cutoff
 
 router = APIRouter(prefix="/v1", tags=["suggest"], route_class=TransactionRoute)
 
@@ -15,13 +15,9 @@ def suggest_articles(
     principal: PublicDep,
     session: SessionDep,
     search: SearchDep,
-    settings: SettingsDep,
     request: Request,
 ) -> SuggestResult:
     """Help-centre search: ranked articles, or `abstained: true` and none when nothing fits."""
-    threshold = abstain_threshold(
-        session, search, tenant_id=principal.tenant_id, default=settings.default_abstain_threshold
-    )
     result = suggest(
         session,
         search,
@@ -30,7 +26,7 @@ def suggest_articles(
         channel=body.channel,
         locale=body.locale,
         top_k=body.top_k,
-        threshold=threshold,
+        threshold=tenant_cutoff(session, search, tenant_id=principal.tenant_id),
     )
     if result.abstained:
         request.app.state.metrics.abstentions.inc()

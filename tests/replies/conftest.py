@@ -85,7 +85,10 @@ ARTICLES: list[dict[str, Any]] = [
     {
         "id": "kb-assembly-alto-stool",
         "title": "Assembling the Alto bar stool",
-        "body": "Attach the four legs to the seat with the 8 bolts, then tighten each bolt a quarter turn after a week.",
+        "body": (
+            "Attach the four legs to the seat with the 8 bolts, "
+            "then tighten each bolt a quarter turn after a week."
+        ),
         "locale": "en",
         "tags": ["product_question"],
         "url": "https://help.example.com/alto",

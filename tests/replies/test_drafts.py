@@ -157,7 +157,8 @@ def test_redact_masks_iban_and_email() -> None:
 @pytest.mark.parametrize("n", [1])
 def test_draft_under_300_ms(runtime: Runtime, shop: str, n: int) -> None:
     text = (
-        "Where is my lamp from order 113-4455667-1234567? Can I return it? Is the refund for 113-9999999-7654321 "
+        "Where is my lamp from order 113-4455667-1234567? Can I return it? Is the refund for "
+        "113-9999999-7654321 "
         "through? I need an invoice too. Also the lamp arrived damaged and a part is missing."
     )
     _draft(runtime, shop, channel="amazon", locale="en", text=text)  # first call compiles templates

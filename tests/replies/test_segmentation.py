@@ -9,7 +9,8 @@ from replies.segmentation import segment
     ("text", "topics"),
     [
         (
-            "Hi, where is my parcel? Also, can I get an invoice? The lamp arrived broken and a screw is missing.",
+            "Hi, where is my parcel? Also, can I get an invoice? The lamp arrived broken and a screw is "
+            "missing.",
             ["tracking", "invoice", "damaged_in_transit", "missing_item"],
         ),
         (
@@ -17,7 +18,8 @@ from replies.segmentation import segment
             ["tracking", "cancellation"],
         ),
         (
-            "Hallo, wo bleibt meine Bestellung? Außerdem brauche ich eine Rechnung. Wie kann ich den Hocker montieren?",
+            "Hallo, wo bleibt meine Bestellung? Außerdem brauche ich eine Rechnung. Wie kann ich den Hocker "
+            "montieren?",
             ["tracking", "invoice", "product_question"],
         ),
         (

@@ -296,8 +296,8 @@ def test_an_article_sentence_the_channel_forbids_is_not_quoted(runtime: Runtime,
                 {
                     "id": "kb-berg-care",
                     "title": "Berg shelf care",
-                    "body": "Dust the Berg shelf with a dry cloth once a week. Spare parts are cheaper when you "
-                    "buy them in our online shop.",
+                    "body": "Dust the Berg shelf with a dry cloth once a week. "
+                    "Spare parts are cheaper when you buy them in our online shop.",
                     "locale": "en",
                     "tags": ["product_question"],
                 }

@@ -77,7 +77,10 @@ def test_a_stored_stalling_macro_fails_its_render_and_the_next_render_works(runt
 
 
 def test_ordinary_arithmetic_and_facts_still_render() -> None:
-    body = "{{ customer_name }}: {{ (refund_amount * 2) | round(2) }} {{ 2 ** 10 }} {{ 'ab' * 3 }} {{ range(3) | list }}"
+    body = (
+        "{{ customer_name }}: {{ (refund_amount * 2) | round(2) }} {{ 2 ** 10 }} {{ 'ab' * 3 }} "
+        "{{ range(3) | list }}"
+    )
     assert (
         macros.render_body(body, {"customer_name": "Ana", "refund_amount": 12.5})
         == "Ana: 25.0 1024 ababab [0, 1, 2]"

@@ -1,0 +1,46 @@
+"""Language detection, per-language keyword analysis and typo correction (the real lingua, Snowball and
+pyspellchecker data that ship in their wheels; no embedding model)."""
+
+from __future__ import annotations
+
+from embeddings.keyword import KeywordIndex, analyze, correct_text
+from embeddings.language import detect_language
+from embeddings.spelling import known_words
+
+
+def test_the_language_of_a_short_query_is_detected() -> None:
+    assert detect_language("la chaise est arrivée cassée").language == "fr"
+    assert detect_language("wo ist mein paket").language == "de"
+    assert detect_language("donde esta mi paquete").language == "es"
+    assert detect_language("dov'è il mio ordine").language == "it"
+
+
+def test_an_ambiguous_query_falls_back_to_the_pages_locale() -> None:
+    detected = detect_language("bitcoin", locale="de-DE")
+    assert (detected.language, detected.source) == ("de", "locale")
+    assert detect_language("", locale=None).language == "en"
+
+
+def test_stemming_meets_inflections_and_missing_accents() -> None:
+    assert analyze("arrivée cassée", "fr") == analyze("arrive casse", "fr")
+    assert analyze("parcels", "en") == analyze("parcel", "en")
+    assert analyze("Rücksendungen", "de") == analyze("Rucksendung", "de")
+    assert analyze("où est mon colis", "fr") == analyze("colis", "fr")
+
+
+def test_typos_are_mapped_onto_the_knowledge_base_vocabulary() -> None:
+    index = KeywordIndex(
+        ["Where is my parcel? Track your order", "Damaged item: what to do"], ["en", "en"], analysis="stemmed"
+    )
+    query = "wher is my parcle"
+    terms = index.query_terms(query, ["en"], known=known_words(query.split(), ["en"]))
+    assert terms.corrections == {"wher": "where", "parcle": "parcel"}
+    assert correct_text(query, terms.corrections) == "where is my parcel"
+    assert index.scores(terms.tokens)[0] > 0 and index.scores(terms.tokens)[1] == 0
+
+
+def test_a_real_word_is_never_corrected_into_a_catalogue_word() -> None:
+    index = KeywordIndex(["Snow chains and bike chain care"], ["en"], analysis="stemmed")
+    query = "la chaise est arrivée cassée"
+    terms = index.query_terms(query, ["fr", "en"], known=known_words(query.split(), ["fr", "en"]))
+    assert "chaise" not in terms.corrections
