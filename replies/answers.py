@@ -225,9 +225,7 @@ def articles_for_question(
     """The articles that answer ``question``, best first (the draft cites the first)."""
     found: list[AnsweringArticle] = []
     tags = (question.topic,) if question.topic != "other" else None
-    # Reasons answered from the order's facts by a macro cite their reason's article; only questions an
-    # article answers are searched (each search encodes the question, the costly step of a draft).
-    if engine is not None and question.topic in ARTICLE_TOPICS:
+    if engine is not None:
         asked = f"{question.context} {question.text}".strip()
         query = f"{asked} {items}".strip()
         result = suggest(

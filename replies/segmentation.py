@@ -377,6 +377,9 @@ _AMBIGUOUS = frozenset(
         r"\bfix (?:it|the address|my address)\b",
         r"\bfalta(?:n|ba|ban)?\b",
         _WO_IST_MEIN,
+        # "when do I get my money" after "I sent it back": the examples decide refund vs return.
+        r"\b(?:the|my) money\b",
+        r"\bmon argent\b",
     }
 )
 if not _AMBIGUOUS <= {p for patterns in _INTENT_PATTERNS.values() for p in patterns}:
