@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import AgentDep, RuntimeDep, SessionDep, TransactionRoute
+from api.deps import AgentDep, RowId, RuntimeDep, SessionDep, TransactionRoute
 from replies.drafts import compose, recheck
 from replies.schemas import DraftCheckCreate, DraftCheckRead, DraftCreate, DraftRead
 
@@ -27,7 +27,7 @@ def create_draft(
 
 @router.post("/drafts/{draft_id}/check", response_model=DraftCheckRead)
 def check_edited_draft(
-    draft_id: int, body: DraftCheckCreate, principal: AgentDep, session: SessionDep
+    draft_id: RowId, body: DraftCheckCreate, principal: AgentDep, session: SessionDep
 ) -> DraftCheckRead:
     """Re-checks an agent's edit of a draft before sending: violations inline, facts kept and sourced."""
     return recheck(session, tenant_id=principal.tenant_id, draft_id=draft_id, text=body.text)

@@ -56,7 +56,7 @@ def test_readyz_has_its_own_probe_budget(tmp_path: Path) -> None:
 def test_pages_cannot_be_framed_and_run_only_their_own_scripts(
     client: TestClient, runtime: Runtime, path: str
 ) -> None:
-    from api.cli import load_demo
+    from cli.core import load_demo
 
     load_demo(runtime, runtime.settings.demo_tenant)
     response = client.get(path)

@@ -58,14 +58,16 @@ def test_older_tickets_page_in_filters_apply_and_any_ticket_opens_by_id(
     assert first_page == min(50, len(everything))
     if len(everything) > first_page:
         page.get_by_role("button", name="Load older tickets").click()
-        page.wait_for_function(f"document.querySelectorAll('{OPTION}').length > {first_page}")
+        # Selector waits, not wait_for_function: the pages' Content-Security-Policy forbids string eval.
+        page.wait_for_selector(f":nth-match({OPTION}, {first_page + 1})")
         ids = page.locator(OPTION).evaluate_all("els => els.map(e => e.dataset.ticketId)")
         assert ids == [t["id"] for t in everything[: len(ids)]]  # newest first, no gap, no repeat
     page.select_option("#filter-channel", "amazon")
-    page.wait_for_function(
-        "(els => els.length > 0 && els.every(m => m.textContent.startsWith('Amazon')))"
-        "([...document.querySelectorAll('#tickets [role=option] .meta')])"
-    )
+    for _ in range(300):
+        metas = page.locator("#tickets [role=option] .meta").all_text_contents()
+        if metas and all(m.startswith("Amazon") for m in metas):
+            break
+        page.wait_for_timeout(100)
     amazon = [t["id"] for t in everything if t["channel"] == "amazon"]
     shown = page.locator(OPTION).evaluate_all("els => els.map(e => e.dataset.ticketId)")
     assert shown == amazon[: len(shown)] and shown
@@ -97,9 +99,7 @@ def test_merge_refreshes_the_queue_and_undo_restores_it(page: Any, live_server: 
     if other.count():
         target = other.text_content()
         other.click()
-        page.wait_for_function(
-            f"(document.querySelector('#detail .meta') || {{}}).textContent?.includes('{target}')"
-        )
+        page.wait_for_selector(f"#detail .meta:has-text('{target}')")
         page.fill("#open-id", "t-1001")
         page.get_by_role("button", name="Open", exact=True).click()
     merge = page.get_by_role("button", name="Merge with this ticket").first

@@ -236,5 +236,5 @@ def test_a_wrong_agent_key_says_so(page: Any, live_server: LiveServer) -> None:
     assert page.locator("#agent-key").get_attribute("aria-invalid") == "true"
     page.fill("#agent-key", live_server.keys["public"])
     page.click("#keybox button[type=submit]")
-    page.wait_for_function("document.querySelector('#key-error').textContent.includes('public')")
+    page.wait_for_selector("#key-error:has-text('public')")
     assert page.locator("#app").is_hidden()
