@@ -100,7 +100,10 @@ def test_chit_chat_is_not_tagged(classifier: IntentClassifier, chit_chat: str) -
 def test_fallback_finds_what_the_patterns_miss_and_overrules_an_ambiguous_word(
     classifier: IntentClassifier,
 ) -> None:
-    text = "Could you tell me how my parcel is getting on? Oh and I'd like a proper invoice with my company name."
+    text = (
+        "Could you tell me how my parcel is getting on? "
+        "Oh and I'd like a proper invoice with my company name."
+    )
     assert [q.topic for q in segment(text)] == ["other", "invoice"]
     with_fallback = segment(text, classifier)
     assert [(q.topic, q.detected_by) for q in with_fallback] == [
