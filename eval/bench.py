@@ -277,7 +277,7 @@ def bench_http(
         unlimited = 10_000_000
         settings = Settings(
             data_dir=Path(folder),
-            encoder=engine.encoder.name,  # type: ignore[arg-type]
+            encoder=engine.encoder.name,
             log_level="WARNING",
             default_abstain_threshold=-1.0,
             rate_limit_public_per_minute=unlimited,
