@@ -246,6 +246,7 @@ class Collection:
         *,
         flt: SearchFilter = SearchFilter(),
         size: int = 60,
+        words: list[list[str]] | None = None,
     ) -> Pool:
         """The union of the `size` nearest items and the `size` best keyword matches, filtered inside."""
         with self.lock:
@@ -265,7 +266,7 @@ class Collection:
             chosen = [int(i) for i in ids[0] if i >= 0]
             keyword = self._ensure_keyword()
             scores = keyword.scores(keyword_terms)
-            coverage = keyword.coverage(keyword_terms)
+            coverage = keyword.coverage(words if words is not None else [[t] for t in keyword_terms])
             by_id: dict[int, float] = {}
             covered: dict[int, float] = {}
             if keyword_terms and len(scores):

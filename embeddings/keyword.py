@@ -15,7 +15,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -94,6 +94,7 @@ def analyze(text: str, language: str) -> list[str]:
 class QueryTerms:
     tokens: list[str]  # analysed terms to score with
     corrections: dict[str, str]  # typed word -> the corpus word it was taken for
+    words: list[list[str]] = field(default_factory=list)  # per content word: its terms in each language
 
 
 class KeywordIndex:
@@ -155,14 +156,20 @@ class KeywordIndex:
         real word even when the catalogue only sells chains.
         """
         if self.analysis == "plain":
-            return QueryTerms(self.correct(tokenize(query)), {})
+            tokens = self.correct(tokenize(query))
+            return QueryTerms(tokens, {}, [[t] for t in tokens])
         terms: list[str] = []
         corrections: dict[str, str] = {}
         words = [w for w in _TOKEN.findall(query.lower())]
-        for language in dict.fromkeys(languages):
+        languages = list(dict.fromkeys(languages))
+        # A stop word of any of the query's languages is no term in the others ("la", "est" of a French
+        # query are not English content words).
+        stop_any = frozenset().union(*(stopwords(language) for language in languages))
+        per_word: dict[int, list[str]] = {}
+        for language in languages:
             stop = stopwords(language)
-            for word, stem in zip(words, _stem_words(words, language), strict=True):
-                if word in stop or fold(word) in stop:
+            for position, (word, stem) in enumerate(zip(words, _stem_words(words, language), strict=True)):
+                if word in stop_any or fold(word) in stop_any:
                     continue
                 term = fold(stem)
                 if term not in self._vocab_set and word not in known and not word.isdigit():
@@ -179,7 +186,9 @@ class KeywordIndex:
                         corrections.setdefault(word, self._surface.get(fixed, fixed))
                         term = fixed
                 terms.append(term)
-        return QueryTerms(list(dict.fromkeys(terms)), corrections)
+                per_word.setdefault(position, []).append(term)
+        grouped = [list(dict.fromkeys(per_word[p])) for p in sorted(per_word)]
+        return QueryTerms(list(dict.fromkeys(terms)), corrections, grouped)
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every document for these analysed terms."""
@@ -189,16 +198,20 @@ class KeywordIndex:
         # which cost ~10 ms per query at 100k documents, most of the search.
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
 
-    def coverage(self, tokens: list[str]) -> np.ndarray:
-        """Per document, the share of the query's terms it contains (0..1): unlike BM25 normalised to the
-        best match, it says how much of the question a text speaks about, so it can inform abstention."""
-        if not self._size or not tokens:
+    def coverage(self, words: list[list[str]]) -> np.ndarray:
+        """Per document, the share of the query's content words it contains (0..1), a word counting when
+        any of its analyses does: unlike BM25 normalised to the best match, it says how much of the
+        question a text speaks about, so it can inform abstention."""
+        if not self._size or not words:
             return np.zeros(self._size, dtype=np.float32)
         present = np.zeros(self._size, dtype=np.float32)
-        for token in tokens:
-            if token in self._vocab_set:
-                present += np.asarray(self._retriever.get_scores([token]), dtype=np.float32) > 0
-        return present / len(tokens)
+        for variants in words:
+            found = np.zeros(self._size, dtype=bool)
+            for token in variants:
+                if token in self._vocab_set:
+                    found |= np.asarray(self._retriever.get_scores([token]), dtype=np.float32) > 0
+            present += found
+        return present / len(words)
 
     def search(
         self,

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import yaml
@@ -37,6 +37,7 @@ from eval.datasets import Query, Ticket, read_articles, read_queries, read_ticke
 from kb.chunking import chunk_article
 from kb.ranking import (
     Candidates,
+    ConfidenceKind,
     LanguagePolicy,
     RankedArticle,
     RankingParams,
@@ -219,8 +220,8 @@ def build_features(shop: Shop, cache: VectorCache, parts: Sequence[str] = PARTS)
             "stemmed": keyword["stemmed"].scores(stemmed_terms)[chunk_rows],
         }
         coverage = {
-            "plain": keyword["plain"].coverage(plain_terms)[chunk_rows],
-            "stemmed": keyword["stemmed"].coverage(stemmed_terms)[chunk_rows],
+            "plain": keyword["plain"].coverage([[t] for t in plain_terms])[chunk_rows],
+            "stemmed": keyword["stemmed"].coverage(corrections_by_query[i].words)[chunk_rows],
         }
         candidates: dict[tuple[Analysis, bool], Candidates] = {}
         for fixed in (False, True):
@@ -550,7 +551,7 @@ def with_thresholds(shops: Sequence[ShopFeatures], setting: Setting) -> Setting:
     """Each language's cut-off on the given shops (all languages pooled for those sharing a mix), and
     the confidence (dense alone, or with the ticket votes) that abstains on more out-of-scope queries."""
     best: tuple[float, Setting] | None = None
-    kinds: tuple[Literal["dense", "dense+votes"], ...] = ("dense", "dense+votes")
+    kinds: tuple[ConfidenceKind, ...] = ("dense", "dense+votes")
     for kind, share in itertools.product(kinds, (0.0, 0.05, 0.1, 0.2, 0.3)):
         params = replace(setting.params, confidence=kind, coverage_confidence=share)
         trial = _thresholds(shops, replace(setting, params=params))

@@ -51,9 +51,10 @@ def clinc_cutoffs(
         for intent in sorted(by_intent)
         for text in rng.sample(by_intent[intent], min(examples_per_intent, len(by_intent[intent])))
     ]
-    passages = {p: cache.encode(p, examples, "passage") for p in PARTS}
-    asked = {p: cache.encode(p, [q.text for q in queries], "query") for p in PARTS}
-    cosines = {p: asked[p] @ passages[p].T for p in PARTS}
+    used = [p for i, p in enumerate(PARTS) if any(mix[i] for mix in mixes)]
+    passages = {p: cache.encode(p, examples, "passage") for p in used}
+    asked = {p: cache.encode(p, [q.text for q in queries], "query") for p in used}
+    cosines = {p: asked[p] @ passages[p].T for p in used}
     out_of_scope = [q.out_of_scope for q in queries]
     result: dict[str, Any] = {
         "examples": len(examples),

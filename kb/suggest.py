@@ -340,6 +340,7 @@ def search_articles(
         query_vector,
         terms.tokens if mode != "dense" else [],
         flt=SearchFilter(channel=channel, extra_equals=extra_equals),
+        words=terms.words,
         size=POOL,
     )
     candidates, owner = _candidates(
