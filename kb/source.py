@@ -20,6 +20,8 @@ class ArticleChunkSource:
             ArticleChunk.text,
             ArticleChunk.heading,
             Article.external_id,
+            Article.title,
+            Article.url,
             Article.channels,
             Article.locale,
             Article.tags,
@@ -45,7 +47,9 @@ class ArticleChunkSource:
                     channels=tuple(row.channels or ()),
                     locale=row.locale,
                     labels=tuple(row.tags or ()),
-                    extra={"heading": row.heading},
+                    # Title and URL ride along so a suggestion is answered from memory, with no
+                    # database round trip; any article change re-announces all its chunks.
+                    extra={"heading": row.heading, "title": row.title, "url": row.url},
                 )
             )
         return items

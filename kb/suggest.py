@@ -18,19 +18,17 @@ from functools import lru_cache
 
 import numpy as np
 from markdown_it import MarkdownIt
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.calibration import calibrated_threshold
 from core.settings import Settings, get_settings
-from embeddings.collection import Collection, Pool, SearchFilter, SearchMode, build_collection
+from embeddings.collection import Collection, IndexedItem, Pool, SearchFilter, SearchMode, build_collection
 from embeddings.encoder import RoutedEncoder
 from embeddings.keyword import STOPWORDS, KeywordIndex, analyze, correct_text
 from embeddings.language import detect_language
 from embeddings.spelling import known_words
 from indexing.engine import SearchEngine
 from indexing.pgsearch import PgCollection
-from kb.models import Article
 from kb.ranking import (
     Candidates,
     LanguagePolicy,
@@ -405,35 +403,27 @@ def suggest(
         votes=lambda keys: _votes(engine, tenant_id, query, keys, params),
     )
     suggestions: list[SuggestionRead] = []
-    if found.visible:
-        keys = [r.key for r in found.visible]
-        articles = {
-            a.external_id: a
-            for a in session.scalars(
-                select(Article).where(Article.tenant_id == tenant_id, Article.external_id.in_(keys))
+    for r in found.visible:
+        chunk = _shown_chunk(found, r)
+        if chunk is None:
+            continue
+        wanted = set(found.terms) | set(analyze(found.dense_query, chunk.locale))
+        text, spans = snippet(chunk.text, wanted, language=chunk.locale)
+        url = chunk.extra.get("url")
+        suggestions.append(
+            SuggestionRead(
+                id=r.key,
+                title=str(chunk.extra.get("title", "")),
+                url=str(url) if url else None,
+                snippet=text,
+                highlights=spans,
+                score=round(r.score, 6),
+                confidence=round(r.confidence, 4),
+                locale=chunk.locale,
+                channels=list(chunk.channels),
+                tags=list(chunk.labels),
             )
-        }
-        for r in found.visible:
-            article = articles.get(r.key)
-            if article is None:  # deleted since the index was last synced
-                continue
-            chunk = _chunk_text(found, r)
-            wanted = set(found.terms) | set(analyze(found.dense_query, article.locale))
-            text, spans = snippet(chunk, wanted, language=article.locale)
-            suggestions.append(
-                SuggestionRead(
-                    id=r.key,
-                    title=article.title,
-                    url=article.url,
-                    snippet=text,
-                    highlights=spans,
-                    score=round(r.score, 6),
-                    confidence=round(r.confidence, 4),
-                    locale=article.locale,
-                    channels=list(article.channels),
-                    tags=list(article.tags),
-                )
-            )
+        )
     return SuggestResult(
         query=query,
         abstained=not suggestions,
@@ -444,15 +434,16 @@ def suggest(
     )
 
 
-def _chunk_text(found: ArticleSearch, ranked: RankedArticle) -> str:
+def _shown_chunk(found: ArticleSearch, ranked: RankedArticle) -> IndexedItem | None:
     """The shown article's own best chunk (a translation group may show another version than the one
-    that scored: then its first pooled chunk)."""
+    that scored: then its first pooled chunk). Its metadata (title, URL, locale, channels, tags) comes
+    from the index, so the steady state reads no database."""
     items = found.pool.items
     chunk = items[ranked.chunk] if 0 <= ranked.chunk < len(items) else None
     if chunk is not None and chunk.key == ranked.key:
-        return chunk.text
+        return chunk
     position = found.candidates.keys.index(ranked.key)
     for row, article in enumerate(found.owner):
         if article == position:
-            return items[row].text
-    return ""
+            return items[row]
+    return None
