@@ -234,7 +234,8 @@ def migrate() -> None:
 def worker(
     once: Annotated[bool, typer.Option(help="Run the jobs waiting now, then exit.")] = False,
 ) -> None:
-    """Runs background jobs (index maintenance) once across replicas; start one or more per deployment."""
+    """Runs background jobs (index maintenance, mailbox polls, outbox passes) once across replicas;
+    start one or more per deployment."""
     import signal
     import threading
 

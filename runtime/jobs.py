@@ -27,6 +27,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from channels import inbound, outbound, transport
+from channels.models import Mailbox
 from core.clock import utcnow
 from core.models import Job
 from indexing.pgsearch import PgSearchEngine, reconcile
@@ -112,7 +114,35 @@ def reconcile_index(ctx: JobContext) -> None:
     ctx.checkpoint(written=int(ctx.progress.get("written", 0)) + written)
 
 
-HANDLERS: dict[str, Handler] = {"index.reconcile": reconcile_index}
+def poll_mailbox(ctx: JobContext) -> None:
+    """One pass over a mailbox's new mail. Ingest is idempotent by Message-ID and the mailbox keeps its
+    last UID, so a pass that a killed worker left half done is simply run again."""
+    runtime = ctx.worker.runtime
+    try:
+        report = inbound.poll_mailbox(
+            runtime.session_factory, runtime.search, runtime.settings, mailbox_id=int(ctx.args["mailbox_id"])
+        )
+    except transport.MailboxError as exc:
+        # Already recorded on the mailbox (its last_error, shown to the seller); the next minute's job
+        # tries again, so retrying this one with backoff would only pile up attempts.
+        ctx.checkpoint(error=str(exc))
+        return
+    ctx.checkpoint(fetched=report.fetched, created=report.created, quarantined=report.quarantined)
+
+
+def send_outbox(ctx: JobContext) -> None:
+    """Sends the approved mail that is due; each message is claimed by a conditional update and its
+    Message-ID recorded before sending, so workers racing over one outbox never send a mail twice."""
+    runtime = ctx.worker.runtime
+    report = outbound.deliver_due(runtime.session_factory, runtime.settings)
+    ctx.checkpoint(sent=report.sent, failed=report.failed, blocked=report.blocked)
+
+
+HANDLERS: dict[str, Handler] = {
+    "index.reconcile": reconcile_index,
+    "mail.poll": poll_mailbox,
+    "mail.send": send_outbox,
+}
 
 
 class Worker:
@@ -126,6 +156,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease = timedelta(seconds=runtime.settings.job_lease_seconds)
         self._scheduled_slot: str | None = None
+        self._scheduled_minute: str | None = None
 
     # -- claiming ---------------------------------------------------------------
     def claim(self) -> JobContext | None:
@@ -231,15 +262,16 @@ class Worker:
                 job.status, job.run_after = "queued", utcnow() + timedelta(seconds=30 * 2**job.attempts)
 
     def schedule(self, now: datetime | None = None) -> int:
-        """Enqueues this hour's index maintenance for every tenant and collection; each worker calls
-        it, and the dedupe key makes every run insert once. Returns how many it inserted."""
+        """Enqueues this hour's index maintenance for every tenant and collection, and this minute's
+        mail passes; each worker calls it, and the dedupe key makes every run insert once. Returns how
+        many it inserted."""
         from core.models import Tenant
 
         now = now or utcnow()
+        added = self._schedule_mail(now)
         slot = now.strftime("%Y-%m-%dT%H")
         if slot == self._scheduled_slot:
-            return 0  # this worker already enqueued (or found) this hour's runs
-        added = 0
+            return added  # this worker already enqueued (or found) this hour's runs
         with self.runtime.session() as session:
             tenants = list(session.scalars(select(Tenant.id)))
             for tenant_id in tenants:
@@ -252,6 +284,41 @@ class Worker:
                         dedupe_key=f"index.reconcile:{tenant_id}:{collection}:{slot}",
                     )
         self._scheduled_slot = slot
+        return added
+
+    def _schedule_mail(self, now: datetime) -> int:
+        """One poll per enabled mailbox and one outbox pass per minute, across all workers. A mailbox
+        whose previous poll is still queued or running gets no second one (two passes at once would
+        only race over the same UIDs)."""
+        if "mail.poll" not in self.handlers or "mail.send" not in self.handlers:
+            return 0
+        minute = now.strftime("%Y-%m-%dT%H:%M")
+        if minute == self._scheduled_minute:
+            return 0
+        added = 0
+        with self.runtime.session() as session:
+            busy = set(
+                session.scalars(
+                    select(Job.dedupe_key).where(
+                        Job.kind == "mail.poll", Job.status.in_(("queued", "running"))
+                    )
+                )
+            )
+            busy_ids = {key.split(":")[1] for key in busy if key}
+            for mailbox_id, tenant_id in session.execute(
+                select(Mailbox.id, Mailbox.tenant_id).where(Mailbox.enabled.is_(True))
+            ):
+                if str(mailbox_id) in busy_ids:
+                    continue
+                added += enqueue(
+                    session,
+                    kind="mail.poll",
+                    tenant_id=tenant_id,
+                    args={"mailbox_id": mailbox_id},
+                    dedupe_key=f"mail.poll:{mailbox_id}:{minute}",
+                )
+            added += enqueue(session, kind="mail.send", dedupe_key=f"mail.send:{minute}")
+        self._scheduled_minute = minute
         return added
 
     def run_forever(self, stop: threading.Event, *, idle_seconds: float = 2.0) -> None:
