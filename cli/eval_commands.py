@@ -297,9 +297,12 @@ def bench_command(
     http: Annotated[
         bool, typer.Option("--http/--no-http", help="Also measure over HTTP on 127.0.0.1")
     ] = True,
+    profile: Annotated[
+        bool, typer.Option("--profile/--no-profile", help="Where the time goes, 1 and 32 clients (yappi)")
+    ] = True,
 ) -> None:
     """Slow: encoder texts/s, index build chunks/s, suggest latency in-process and over HTTP, IVF recall loss,
-    RSS per chunk, each beside a bare bm25s query from the same run."""
+    RSS per chunk, each beside a bare bm25s query from the same run; a per-component time profile."""
 
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
@@ -313,6 +316,7 @@ def bench_command(
         requests_per_level=requests,
         app_factory=(lambda settings, runtime: create_app(settings, runtime=runtime)) if http else None,
         log=lambda step: err_console.print(f"[dim]{step}…[/]"),
+        profile=profile,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=2), encoding="utf-8")

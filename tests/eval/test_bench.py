@@ -38,6 +38,24 @@ def test_small_bench_end_to_end_with_http() -> None:
     assert entry["ratios_to_bare_bm25s_p50"]["suggest_in_process_p50"] > 0
     assert results["index_build"]["chunks_per_s"] > 0
     assert "| 1,000 | HTTP suggest, 4 clients |" in bench.markdown(results)
+    # The profile splits the time of the same searches into components, in shares that add up.
+    one, many = entry["profile"]
+    assert (one["clients"], many["clients"]) == (1, 32)
+    for run in (one, many):
+        assert abs(sum(run["cpu_pct"].values()) - 100) < 1 and abs(sum(run["wall_pct"].values()) - 100) < 1
+        assert run["cpu_pct"].get("ranking and fusion", 0) > 0
+    assert "Where the time goes, 1,000 chunks, 32 client(s)" in bench.markdown(results)
+
+
+def test_profile_components_follow_module_paths() -> None:
+    from eval.profile import component_of
+
+    assert component_of("/x/site-packages/torch/nn/modules/linear.py", "forward") == "query encoding"
+    assert component_of("/x/site-packages/faiss/swigfaiss.py", "search") == "vector search"
+    assert component_of("/x/site-packages/bm25s/__init__.py", "retrieve") == "keyword side"
+    assert component_of("/usr/lib/python3.11/threading.py", "wait") == "lock waits"
+    assert component_of("/work/kb/ranking.py", "rank") == "ranking and fusion"
+    assert component_of("/usr/lib/python3.11/json/decoder.py", "decode") == "other"
 
 
 @pytest.mark.slow
