@@ -20,6 +20,7 @@ COPY compliance compliance
 COPY history history
 COPY kb kb
 COPY replies replies
+COPY channels channels
 COPY insights insights
 COPY privacy privacy
 COPY runtime runtime
