@@ -240,3 +240,47 @@ def test_enough_new_events_enqueue_one_retraining_that_the_worker_runs(
         assert job.status == "done" and job.progress["version"] == 1
         # Nothing new since that model: not due again.
         assert retrain_due(session, tenant_id=tenant.tenant_id, min_new=20) == (False, 1)
+
+
+def test_feedback_sessions_become_examples_with_answers_and_misses(
+    runtime: Runtime, tenant: TenantKeys
+) -> None:
+    from kb.events import DeflectionEvent
+    from kb.tuning import tenant_examples
+
+    at = datetime(2026, 11, 20, 10, tzinfo=UTC)
+
+    def event(session_id: str, kind: str, minute: int, **fields: object) -> DeflectionEvent:
+        return DeflectionEvent(
+            tenant_id=tenant.tenant_id,
+            session_id=session_id,
+            kind=kind,
+            source="widget",
+            created_at=at + timedelta(minutes=minute),
+            **fields,
+        )
+
+    shown = {"query": "where is my parcel", "article_ids": ["kb-tracking", "kb-refunds"]}
+    with runtime.session() as session:
+        session.add_all(
+            [
+                event("clicked", "impression", 0, **shown),
+                event("clicked", "click", 1, article_id="kb-tracking"),
+                event("voted-no", "impression", 2, **shown),
+                event("voted-no", "not_helpful", 3, article_id="kb-refunds"),
+                event("wrote-in", "impression", 4, **shown),
+                event("wrote-in", "contact_anyway", 5),
+                event("only-looked", "impression", 6, **shown),
+                event("demo-seed-1", "impression", 7, **shown),
+                event("demo-seed-1", "click", 8, article_id="kb-refunds"),
+            ]
+        )
+    with runtime.session() as session:
+        examples = tenant_examples(session, tenant_id=tenant.tenant_id)
+    found = {(e.positives, e.negatives) for e in examples}
+    assert found == {
+        (frozenset({"kb-tracking"}), frozenset()),
+        (frozenset(), frozenset({"kb-refunds"})),
+        (frozenset(), frozenset({"kb-tracking", "kb-refunds"})),
+    }
+    assert all(e.kind == "feedback" and e.query == "where is my parcel" for e in examples)
