@@ -21,7 +21,7 @@ from history import shipments
 from kb import service
 from kb import service as kb_service
 from kb.schemas import SuggestRequest
-from kb.suggest import suggest, tenant_cutoff
+from kb.suggest import article_cutoff, suggest, tune_ranker
 from runtime import Runtime
 
 app = typer.Typer(help="Deflect: answer customers with fewer, better contacts.", no_args_is_help=True)
@@ -128,7 +128,7 @@ def suggest_cmd(
     runtime = _runtime()
     runtime.migrate()
     with runtime.session() as session:
-        threshold = tenant_cutoff(session, runtime.search, tenant_id=tenant)
+        threshold = article_cutoff(session, runtime.search, tenant_id=tenant)
         result = suggest(
             session,
             runtime.search,
@@ -148,6 +148,47 @@ def suggest_cmd(
     for s in result.suggestions:
         table.add_row(s.id, s.title, f"{s.confidence:.3f}", s.snippet[:90])
     console.print(table)
+
+
+@app.command("tune")
+def tune_cmd(
+    tenant: Annotated[str, typer.Option(help="The tenant whose ranker to train")],
+    holdout: Annotated[
+        float, typer.Option(min=0.05, max=0.5, help="Newest share of examples held back for the replay")
+    ] = 0.2,
+) -> None:
+    """Trains the tenant's article ranker on its resolved tickets and widget feedback, replays the most
+    recent examples (never trained on) before and after, and stores it: suggestions use it at once."""
+    runtime = _runtime()
+    runtime.migrate()
+    try:
+        with runtime.session() as session:
+            report = tune_ranker(session, runtime.search, tenant_id=tenant, holdout=holdout)
+    except DeflectError as exc:
+        fail(exc.message)
+    trained, held = report.trained_on, report.held_back
+    console.print(
+        f"tenant {tenant}: ranker v{report.version} stored (was serving: {report.previous_source}); "
+        f"trained on {trained['tickets']} tickets + {trained['feedback_sessions']} feedback sessions "
+        f"({trained['rows']} rows)"
+    )
+    table = Table(
+        title=f"replay: {held['tickets']} tickets + {held['feedback_sessions']} sessions since "
+        f"{report.held_since:%Y-%m-%d %H:%M} (held back, never trained on)"
+    )
+    for column in ("ranking", "examples", "r@1", "r@3", "MRR@10"):
+        table.add_column(column, justify="left" if column == "ranking" else "right")
+    for name, replay in report.replay.items():
+        table.add_row(
+            name,
+            str(replay.examples),
+            f"{replay.recall_at_1:.3f}",
+            f"{replay.recall_at_3:.3f}",
+            f"{replay.mrr_at_10:.3f}",
+        )
+    console.print(table)
+    for note in report.notes:
+        console.print(f"[dim]{note}[/]")
 
 
 # -- keys ---------------------------------------------------------------------------

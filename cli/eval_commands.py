@@ -430,11 +430,18 @@ def loso_command(
         Path | None, typer.Option(help="Keep encoded texts here between runs (e.g. var/loso-cache)")
     ] = None,
     passes: Annotated[int, typer.Option(min=1, max=5, help="Coordinate-search passes per fold")] = 2,
+    model_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the learned ranker fitted on all shops here (shipped: kb/ranker_global.json)"
+        ),
+    ] = None,
 ) -> None:
     """Leave-one-shop-out: tunes every setting on all shops but one and scores that one, for each shop;
-    prints per-shop and per-language tables for hybrid, dense and BM25."""
+    prints per-shop and per-language tables for hybrid, the learned ranker, dense and BM25."""
     from core.settings import ROOT
-    from eval.loso import run_loso, write_results
+    from eval.loso import Setting, run_loso, write_results
+    from kb.suggest import params_from_settings
 
     paths = configs or [
         ROOT / "eval" / "configs" / f"{name}.yaml"
@@ -442,11 +449,16 @@ def loso_command(
     ]
     try:
         result = run_loso(
-            paths, cache_dir=cache, passes=passes, log=lambda s: err_console.print(f"[dim]{s}…[/]")
+            paths,
+            cache_dir=cache,
+            passes=passes,
+            log=lambda s: err_console.print(f"[dim]{s}…[/]"),
+            # The shipped model reads the scores of the ranking the service runs (core/settings.py).
+            served_setting=lambda: Setting(params=params_from_settings(get_settings())),
         )
     except DeflectError as exc:
         fail_on(exc)
-    json_path, md_path = write_results(result, out)
+    json_path, md_path = write_results(result, out, model_out=model_out)
     systems = result.systems
     for title, rows in (
         ("per shop (held out)", [(shop, "all") for shop in systems["hybrid"]]),

@@ -25,7 +25,7 @@ from core.errors import DeflectError
 from insights import audit, gaps, rootcause
 from insights import contacts as reports
 from insights import impact as impact_service
-from kb.suggest import abstain_threshold
+from kb.suggest import article_cutoff
 
 app = typer.Typer(
     help="Insight reports: repeat contacts, top reasons, root causes, impact, content gaps, KB audit.",
@@ -133,9 +133,7 @@ def content_gaps(
     search.catch_up(tenant, "articles")
     try:
         with runtime.session() as session:
-            threshold = abstain_threshold(
-                session, search, tenant_id=tenant, default=runtime.settings.default_abstain_threshold
-            )
+            threshold = article_cutoff(session, search, tenant_id=tenant)
             report = gaps.content_gaps(
                 session,
                 search,

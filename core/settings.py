@@ -148,6 +148,16 @@ class Settings(BaseSettings):
     ticket_vote_weight: float = Field(
         0.1, ge=0, le=1, description="Weight of past tickets' votes for the articles that resolved them."
     )
+    suggest_learned_ranker: bool = Field(
+        True,
+        description="Order suggestions with the tenant's learned ranker (kb/tuning.py), else the shipped one",
+    )
+    ranker_retrain_events: int = Field(
+        200,
+        ge=1,
+        description="New resolved tickets and feedback events since a tenant's last ranker before a worker "
+        "retrains it.",
+    )
     ticket_vote_neighbours: int = Field(5, ge=1, le=50, description="Nearest resolved tickets that vote.")
     ticket_vote_kind: Literal["share", "max"] = Field(
         "share", description="share: votes split by similarity; max: an article's most similar ticket."

@@ -1,6 +1,6 @@
 """Abstain-threshold calibration: choose it on labelled queries, store it for the tenant and encoder.
 
-`kb.suggest.abstain_threshold` reads the newest `Calibration` row for (tenant, collection,
+`kb.suggest.article_cutoff` reads the newest `Calibration` row for (tenant, collection,
 encoder), so the API starts using a new threshold on its next request.
 """
 

@@ -35,6 +35,7 @@ from embeddings.spelling import known_words
 from eval import metrics as m
 from eval.datasets import Query, Ticket, read_articles, read_queries, read_tickets
 from kb.chunking import chunk_article
+from kb.learned import ArticleRows, LearnedRanker, article_rows, feature_names, fit, rerank
 from kb.ranking import (
     Candidates,
     ConfidenceKind,
@@ -469,6 +470,99 @@ def choose_threshold(outcomes: Sequence[Outcome], *, min_kept: float = MIN_KEPT)
     return float(point.threshold)
 
 
+# -- the learned ranker ------------------------------------------------------------------------
+
+# Candidates per query the model is trained on and re-ranks: the hand ranking's best 20 hold the
+# answer for nearly every in-scope query (its recall@20), and fewer rows keep negatives relevant.
+LEARNED_DEPTH = 20
+LearnedKind = str  # "logistic" (shipped) or "gbm" (measured beside it)
+
+
+def _votes_for(shop: ShopFeatures, qf: QueryFeatures, setting: Setting, candidates: Candidates) -> Candidates:
+    params = setting.params
+    if setting.votes and params.vote_weight > 0 and len(qf.ticket_similarity):
+        return replace(
+            candidates,
+            votes=ticket_votes(
+                qf.ticket_similarity,
+                shop.ticket_article,
+                candidates.keys,
+                neighbours=params.vote_neighbours,
+                kind=params.vote_kind,
+            ),
+        )
+    return candidates
+
+
+@dataclass
+class LearnedRows:
+    """Every query of a shop as model rows: features and labels per candidate article."""
+
+    shop: ShopFeatures
+    rows: list[ArticleRows]
+    labels: list[np.ndarray]
+
+
+def learned_rows(shop: ShopFeatures, setting: Setting) -> LearnedRows:
+    rows: list[ArticleRows] = []
+    labels: list[np.ndarray] = []
+    for qf in shop.queries:
+        candidates = _votes_for(shop, qf, setting, qf.candidates[(setting.analysis, setting.fix_typos)])
+        found = article_rows(candidates, language=qf.language, params=setting.params, limit=LEARNED_DEPTH)
+        rows.append(found)
+        wanted = gold(qf.query)
+        labels.append(np.array([r.key in wanted for r in found.hand], dtype=np.int64))
+    return LearnedRows(shop=shop, rows=rows, labels=labels)
+
+
+def _stack(data: Sequence[LearnedRows]) -> tuple[np.ndarray, np.ndarray]:
+    xs = [r.features for d in data for r in d.rows if len(r.hand)]
+    ys = [y for d in data for y, r in zip(d.labels, d.rows, strict=True) if len(r.hand)]
+    return np.vstack(xs).astype(np.float64), np.concatenate(ys)
+
+
+Scorer = Callable[[np.ndarray], np.ndarray]
+
+
+def train_learned(data: Sequence[LearnedRows], kind: LearnedKind, parts: Sequence[str]) -> tuple[Scorer, Any]:
+    """A model fitted on every (query, candidate article) row of the given shops."""
+    x, y = _stack(data)
+    if kind == "gbm":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        gbm = HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=0
+        )
+        gbm.fit(x, y)
+        return (lambda f: np.asarray(gbm.predict_proba(f)[:, 1], dtype=np.float64)), gbm
+    model = fit(x, y, features=feature_names(parts), info={"shops": [d.shop.shop.name for d in data]})
+    return model.probabilities, model
+
+
+class _ScorerModel:
+    """Lets `rerank` score with any fitted classifier (the GBM is measured beside the logistic model)."""
+
+    def __init__(self, score: Scorer) -> None:
+        self._score = score
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return self._score(x)
+
+
+def learned_outcomes(data: LearnedRows, score: Scorer, setting: Setting) -> list[Outcome]:
+    """The model orders; each shown article passes the setting's per-language cut-off on the hand-tuned
+    confidence, as the service does."""
+    outcomes = []
+    model = _ScorerModel(score)
+    # The probability is on its own scale: no hand-tuned margin.
+    params = replace(setting.params, margin=1.0)
+    for qf, found in zip(data.shop.queries, data.rows, strict=True):
+        groups = {r.key: translation_group(r.key, r.locale) for r in found.hand}
+        ranked = rerank(found, model, language=qf.language, groups=groups)
+        outcomes.append(_outcome(qf, ranked, params))
+    return outcomes
+
+
 # -- tuning ----------------------------------------------------------------------------------
 
 
@@ -627,6 +721,7 @@ class LosoResult:
     shipped: Setting
     detection: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    global_model: LearnedRanker | None = None  # the learned ranker on all shops, the served features
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -678,7 +773,10 @@ def run_loso(
     passes: int = 2,
     log: Log = lambda _: None,
     workers: int = 5,
+    served_setting: Callable[[], Setting] | None = None,
 ) -> LosoResult:
+    """Every fold, every system; `served_setting` gives the hand-tuned setting the service runs, whose
+    scores the shipped learned model reads (default: this run's shipped setting)."""
     started = time.perf_counter()
     cache = VectorCache(cache_dir)
     shops = []
@@ -692,7 +790,7 @@ def run_loso(
         raise InvalidInputError("leave-one-shop-out needs at least two distinct shops")
     folds: list[Fold] = []
     systems: dict[str, dict[str, list[Outcome]]] = {
-        k: {} for k in ("hybrid", "dense", "bm25", "hybrid (previous default)")
+        k: {} for k in ("hybrid", "learned", "learned (gbm)", "dense", "bm25", "hybrid (previous default)")
     }
     # Each fold (and the all-shops tuning for the shipped defaults) is independent: run them side by
     # side in forked workers that share the computed features.
@@ -716,6 +814,13 @@ def run_loso(
         folds.append(Fold(held_out=held_out.shop.name, setting=setting, train_objective=train_score))
         name = held_out.shop.name
         systems["hybrid"][name] = run_setting(held_out, setting)
+        # The learned ranker reads the fold's hand-tuned scores as features and is fitted on the same
+        # three shops: the held-out shop is new to both.
+        train_rows = [learned_rows(s, setting) for s in train]
+        held_rows = learned_rows(held_out, setting)
+        for system, kind in (("learned", "logistic"), ("learned (gbm)", "gbm")):
+            score, _ = train_learned(train_rows, kind, PARTS)
+            systems[system][name] = learned_outcomes(held_rows, score, setting)
         systems["dense"][name] = run_setting(held_out, fixed_thresholds(train, dense_baseline()))
         bm25 = replace(dense_baseline(), analysis="plain")
         bm25_train = [o for s in train for o in run_setting(s, bm25, bm25_only=True)]
@@ -733,14 +838,25 @@ def run_loso(
     for system, per_shop in systems.items():
         table[system] = {shop: slices(outcomes) for shop, outcomes in per_shop.items()}
         table[system]["all"] = slices([o for outcomes in per_shop.values() for o in outcomes])
+    served = served_setting() if served_setting is not None else shipped
+    _, model = train_learned([learned_rows(s, served) for s in shops], "logistic", PARTS)
     timings["total_seconds"] = round(time.perf_counter() - started, 1)
     return LosoResult(
-        folds=folds, systems=table, shipped=shipped, detection=detection_accuracy(shops), timings=timings
+        folds=folds,
+        systems=table,
+        shipped=shipped,
+        detection=detection_accuracy(shops),
+        timings=timings,
+        global_model=model,
     )
 
 
-def write_results(result: LosoResult, out: Path) -> tuple[Path, Path]:
+def write_results(result: LosoResult, out: Path, *, model_out: Path | None = None) -> tuple[Path, Path]:
+    """loso.json and loso.md in `out`; the learned model on all shops to `model_out` when given."""
     out.mkdir(parents=True, exist_ok=True)
+    if model_out is not None and result.global_model is not None:
+        text, _ = result.global_model.dumps()
+        model_out.write_text(text + "\n", encoding="utf-8")
     payload = result.to_json()
     json_path = out / "loso.json"
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=_plain), encoding="utf-8")
@@ -790,15 +906,16 @@ def markdown(payload: dict[str, Any]) -> str:
                 values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
                 lines.append(f"| {label} | {system} | {cell['queries']} | {values} |")
         lines.append("")
-    lines += ["## per shop and language (hybrid)", ""]
-    lines += ["| shop | language | queries | " + " | ".join(h for _, h in COLUMNS) + " |"]
-    lines += ["|" + "---|" * (3 + len(COLUMNS))]
+    lines += ["## per shop and language (hybrid, learned)", ""]
+    lines += ["| shop | language | system | queries | " + " | ".join(h for _, h in COLUMNS) + " |"]
+    lines += ["|" + "---|" * (4 + len(COLUMNS))]
     for shop in shops:
         for lang in LANGUAGES:
-            cell = systems["hybrid"][shop].get(lang)
-            if cell:
-                values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
-                lines.append(f"| {shop} | {lang} | {cell['queries']} | {values} |")
+            for system in ("hybrid", "learned"):
+                cell = systems.get(system, {}).get(shop, {}).get(lang)
+                if cell:
+                    values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
+                    lines.append(f"| {shop} | {lang} | {system} | {cell['queries']} | {values} |")
     lines += ["", "## chosen per fold", "", "```json", json.dumps(payload["folds"], indent=1), "```", ""]
     lines += [
         "## shipped (tuned on all shops)",

@@ -28,7 +28,8 @@ from history.labels import KEYWORD_NEIGHBOURS, LabelHead, rank_labels
 from indexing.engine import SearchEngine
 from kb.chunking import chunk_article
 from kb.schemas import ArticleCreate
-from kb.suggest import params_from_settings, search_articles
+from kb.suggest import Learned, params_from_settings, search_articles
+from kb.tuning import encoder_parts, global_model
 
 Mode = Literal["hybrid", "dense", "bm25"]
 SYSTEMS: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -44,6 +45,7 @@ class SystemSpec:
     name: str
     mode: Mode
     label_head: bool = True
+    learned: bool = False  # articles ordered by the shipped learned ranker (kb/ranker_global.json)
 
 
 DEFAULT_SYSTEMS = (
@@ -147,10 +149,13 @@ def encode(
     return out
 
 
-def _article_outcome(collection: Collection, query: Query, vector: np.ndarray, mode: Mode) -> QueryOutcome:
+def _article_outcome(
+    collection: Collection, query: Query, vector: np.ndarray, mode: Mode, learned: bool = False
+) -> QueryOutcome:
     """The service's own article search (kb.suggest.search_articles) without the cut-off: the ranking
     within the margin, and the confidence the cut-off is compared with."""
     params = params_from_settings(get_settings())
+    model = global_model(encoder_parts(collection)) if learned else None
     found = search_articles(
         collection,
         query=query.text,
@@ -161,6 +166,7 @@ def _article_outcome(collection: Collection, query: Query, vector: np.ndarray, m
         top_k=10,
         mode=mode,
         extra_equals=(("kind", "article"),),
+        learned=Learned(model=model) if model is not None else None,
     )
     if mode == "bm25":
         confidence = float(found.pool.keyword.max()) if len(found.pool.keyword) else 0.0
@@ -200,7 +206,7 @@ def run_system(
     outcomes = []
     for i, query in enumerate(queries):
         if query.relevant or (corpus.has_articles and not query.label):
-            outcomes.append(_article_outcome(corpus.collection, query, vectors[i], spec.mode))
+            outcomes.append(_article_outcome(corpus.collection, query, vectors[i], spec.mode, spec.learned))
         else:
             outcomes.append(
                 _label_outcome(corpus, query, vectors[i], spec, head_rows[i] if head_rows else None)

@@ -44,6 +44,7 @@ from eval.retrieval import (
     evaluate,
     hit_at,
 )
+from kb.tuning import encoder_parts, global_model
 
 Progress = Callable[[str, int, int], None]
 KNOWN_SECTIONS = ("name", "retrieval", "duplicates", "compliance", "drafts")
@@ -144,6 +145,9 @@ def run_retrieval(
                 SystemSpec("dense", "dense", label_head=False),
                 SystemSpec("bm25", "bm25", label_head=False),
             ]
+            if corpus.has_articles and global_model(encoder_parts(corpus.collection)) is not None:
+                # The shipped learned ranker, where the index has the encoder parts it was trained on.
+                specs.insert(1, SystemSpec("learned", "hybrid", label_head=False, learned=True))
             label_queries = any(q.label and not q.relevant for q in queries)
             if spec.get("ablations", True) and corpus.head is not None and label_queries:
                 specs += [

@@ -1,8 +1,9 @@
 """Content gaps: what customers ask that the help centre does not answer, grouped into topics to write.
 
 Candidates, from the last `days` days:
-- tickets whose best help article scores below the abstain threshold (the widget would show nothing:
-  `no_suggestion`) or less than LOW_SCORE_MARGIN above it (`low_score`);
+- tickets the widget's own search abstains on (`kb.suggest.suggest` with the widget's cut-off, so the
+  widget, drafts and this report abstain identically: `no_suggestion`), or whose best shown article's
+  confidence is less than LOW_SCORE_MARGIN above that cut-off (`low_score`);
 - widget / contact-form sessions (their last typed query) with the same low scores, or where the customer
   voted an article not helpful (`not_helpful`) or asked to contact anyway (`contact_anyway`). A session that
   ended in a submitted ticket is represented by that ticket, not counted twice.
@@ -34,6 +35,7 @@ from history.tagging import auto_tag
 from kb.events import DeflectionEvent
 from kb.models import Article
 from kb.service import COLLECTION
+from kb.suggest import suggest
 
 if TYPE_CHECKING:
     from indexing.engine import SearchEngine
@@ -89,8 +91,12 @@ class ContentGapReport(BaseModel):
     definition: str
     since: datetime
     until: datetime
-    threshold: float
-    low_score: float
+    threshold: float | None = Field(
+        description="The tenant's calibrated cut-off; null: the shipped per language"
+    )
+    low_score: float = Field(
+        description="The margin over the cut-off under which a shown article is a low score"
+    )
     distance_threshold: float
     candidates: int
     unclustered: int = Field(description="Candidates in clusters smaller than min_size (not listed)")
@@ -208,7 +214,7 @@ def content_gaps(
     engine: SearchEngine,
     *,
     tenant_id: str,
-    threshold: float,
+    threshold: float | None,
     days: int = 30,
     until: datetime | None = None,
     distance: float = DEFAULT_DISTANCE,
@@ -223,7 +229,6 @@ def content_gaps(
     until = until or utcnow()
     since = until - timedelta(days=days)
     middle = since + (until - since) / 2
-    low = threshold + LOW_SCORE_MARGIN
 
     tickets = list(
         session.scalars(
@@ -256,10 +261,18 @@ def content_gaps(
     if items:
         _score(engine, tenant_id, items)
     for item in items:
-        best = max(item.nearest.values(), default=0.0)
-        if best < threshold:
+        found = suggest(
+            session,
+            engine,
+            tenant_id=tenant_id,
+            query=item.text,
+            channel=item.channel,
+            threshold=threshold,
+            top_k=1,
+        )
+        if found.abstained:
             item.why.insert(0, "no_suggestion")
-        elif best < low:
+        elif found.suggestions[0].confidence < found.threshold + LOW_SCORE_MARGIN:
             item.why.insert(0, "low_score")
     candidates = sorted((i for i in items if i.why), key=lambda i: (i.created_at, i.kind, i.ref))
     vectors = _vectors(engine, candidates, stored)
@@ -289,7 +302,7 @@ def content_gaps(
         since=since,
         until=until,
         threshold=threshold,
-        low_score=round(low, 4),
+        low_score=LOW_SCORE_MARGIN,
         distance_threshold=distance,
         candidates=len(candidates),
         unclustered=unclustered,

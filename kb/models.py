@@ -62,3 +62,25 @@ class PublishOverride(TenantMixin, Base):
     violations: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     actor: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RankerModel(TenantMixin, Base):
+    """A tenant's learned article ranker (kb/learned.py), newest version serves.
+
+    In the database rather than a file under the data dir: API replicas are stateless and share one
+    PostgreSQL, so a model `deflect tune` or a worker trained is served by every replica at once.
+    The model is JSON (no pickle from a table) with its SHA-256, checked on every load.
+    """
+
+    __tablename__ = "ranker_models"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    model_json: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Resolved tickets plus feedback events the tenant had when it was trained: the retraining trigger
+    # counts what arrived since.
+    events_seen: Mapped[int] = mapped_column(Integer, default=0)
+    replay: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

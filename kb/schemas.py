@@ -82,6 +82,9 @@ class SuggestResult(BaseModel):
     threshold: float
     language: str | None = Field(None, description="The query's language (detected, else the locale's)")
     suggestions: list[SuggestionRead]
+    ranker: str = Field(
+        "hand", description="What ordered the list: tenant:v<N> (its learned model), global, or hand"
+    )
     took_ms: float
 
 

@@ -29,6 +29,7 @@ from embeddings.language import detect_language
 from embeddings.spelling import known_words
 from indexing.engine import SearchEngine
 from indexing.pgsearch import PgCollection
+from kb.learned import NO_PRIORS, ArticlePriors, ArticleRows, LearnedRanker, Scores, article_rows, rerank
 from kb.ranking import (
     Candidates,
     LanguagePolicy,
@@ -41,6 +42,16 @@ from kb.ranking import (
 )
 from kb.schemas import SuggestionRead, SuggestResult
 from kb.service import COLLECTION
+from kb.tuning import (
+    HOLDOUT,
+    Example,
+    SearchOutcome,
+    ServingRanker,
+    TuneReport,
+    encoder_parts,
+    serving_ranker,
+    tune_tenant,
+)
 
 SNIPPET_CHARS = 220
 POOL = 60
@@ -70,19 +81,9 @@ def params_from_settings(settings: Settings) -> RankingParams:
     )
 
 
-def abstain_threshold(session: Session, engine: SearchEngine, *, tenant_id: str, default: float) -> float:
-    """The tenant's calibrated article threshold for the engine's article encoder, else `default`."""
-    return calibrated_threshold(
-        session,
-        tenant_id=tenant_id,
-        collection=COLLECTION,
-        encoder=engine.encoder_for(COLLECTION).name,
-        default=default,
-    )
-
-
-def tenant_cutoff(session: Session, engine: SearchEngine, *, tenant_id: str) -> float | None:
-    """A cut-off the tenant calibrated on its own labelled queries, or None: the shipped per-language ones."""
+def article_cutoff(session: Session, engine: SearchEngine, *, tenant_id: str) -> float | None:
+    """The one cut-off every caller passes to `suggest` (widget, contact form, drafts, reports, CLI):
+    the tenant's own calibration on its labelled queries, or None for the shipped per-language ones."""
     value = calibrated_threshold(
         session,
         tenant_id=tenant_id,
@@ -245,9 +246,17 @@ def article_collection(engine: SearchEngine, tenant_id: str) -> Collection:
 
 
 def _votes(
-    engine: SearchEngine, tenant_id: str, query: str, keys: list[str], params: RankingParams
+    engine: SearchEngine,
+    tenant_id: str,
+    query: str,
+    keys: list[str],
+    params: RankingParams,
+    *,
+    exclude: str | None = None,
+    before: float | None = None,
 ) -> np.ndarray:
-    """Past tickets near the message vote for the articles that resolved them."""
+    """Past tickets near the message vote for the articles that resolved them (a past ticket replayed
+    as a query: never itself, only tickets older than it)."""
     if params.vote_weight <= 0:
         return np.zeros(len(keys), dtype=np.float32)
     tickets = engine.collection(tenant_id, "tickets")
@@ -257,6 +266,11 @@ def _votes(
     hits = tickets.search(
         query, vector, top_k=TICKET_NEIGHBOURS_POOL, mode="dense", candidates=TICKET_NEIGHBOURS_POOL
     )
+    hits = [
+        h
+        for h in hits
+        if (exclude is None or h.item.key != exclude) and (before is None or h.item.timestamp < before)
+    ]
     resolved = [(h.dense_score or 0.0, h.item.extra.get("resolved_by_article")) for h in hits]
     resolved = [(s, a) for s, a in resolved if a]
     if not resolved:
@@ -284,6 +298,19 @@ class ArticleSearch:
     candidates: Candidates
     terms: list[str]
     dense_query: str
+    rows: ArticleRows | None = None  # the learned ranker's features, when asked for
+
+
+# Candidates the learned ranker re-orders: the hand ranking's best 20 (the depth it was trained at).
+LEARNED_DEPTH = 20
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What `search_articles` needs to rank with a learned model, or only to compute its features."""
+
+    model: Scores | None
+    priors: ArticlePriors = NO_PRIORS
 
 
 def _for_mode(params: RankingParams, mode: SearchMode, parts: int) -> RankingParams:
@@ -309,8 +336,13 @@ def search_articles(
     tags: tuple[str, ...] | None = None,
     votes: Callable[[list[str]], np.ndarray] | None = None,
     extra_equals: tuple[tuple[str, object], ...] = (),
+    learned: Learned | None = None,
 ) -> ArticleSearch:
-    """Detects the language, mixes the encoders for it, pools dense and keyword candidates, ranks."""
+    """Detects the language, mixes the encoders for it, pools dense and keyword candidates, ranks.
+
+    With `learned`, the candidates' features are computed and, when it holds a model and the mode is
+    hybrid, the model orders the best LEARNED_DEPTH articles (each still passing the cut-off on its
+    hand-tuned confidence)."""
     language = detect_language(query, locale=locale).language
     keyword_index: KeywordIndex = collection.keyword_index()
     words = [w.lower() for w in _WORD.findall(query)]
@@ -347,6 +379,20 @@ def search_articles(
     if votes is not None and params.vote_weight > 0 and candidates.keys:
         candidates.votes = votes(candidates.keys)
     ranked = rank(candidates, language=language, params=params)
+    rows = None
+    if learned is not None:
+        rows = article_rows(
+            candidates, language=language, params=params, priors=learned.priors, limit=LEARNED_DEPTH
+        )
+        if learned.model is not None and mode == "hybrid" and rows.hand:
+            groups = (
+                dict(zip(candidates.keys, candidates.groups, strict=True))
+                if params.collapse_translations and candidates.groups is not None
+                else None
+            )
+            ranked = rerank(rows, learned.model, language=language, groups=groups)
+            # Probabilities are on their own scale: the hand-tuned score margin does not apply.
+            params = replace(params, margin=1.0)
     if tags:
         # A topic chosen in the contact form narrows the list, but never empties it on its own.
         labels = {item.key: set(item.labels) for item in pool.items}
@@ -365,6 +411,7 @@ def search_articles(
         candidates=candidates,
         terms=terms.tokens,
         dense_query=dense_query,
+        rows=rows,
     )
 
 
@@ -381,15 +428,21 @@ def suggest(
     mode: SearchMode = "hybrid",
     tags: tuple[str, ...] | None = None,
     params: RankingParams | None = None,
+    learned: bool = True,
 ) -> SuggestResult:
     """Ranked articles for a customer's words; abstains (empty list) when none passes the cut-off.
 
     `threshold` None applies the shipped cut-off of the query's language; a number (a tenant's own
-    calibration) applies to every language.
+    calibration, `article_cutoff`) applies to every language. `learned` ranks with the tenant's
+    learned model, else the shipped one, else the hand-tuned ranking (kb/tuning.py).
     """
     started = time.perf_counter()
-    params = params or params_from_settings(get_settings())
+    settings = get_settings()
+    params = params or params_from_settings(settings)
     collection = article_collection(engine, tenant_id)
+    serving = ServingRanker(model=None, source="hand")
+    if learned and settings.suggest_learned_ranker and mode == "hybrid":
+        serving = serving_ranker(session, tenant_id=tenant_id, parts=encoder_parts(collection))
     found = search_articles(
         collection,
         query=query,
@@ -401,6 +454,7 @@ def suggest(
         mode=mode,
         tags=tags,
         votes=lambda keys: _votes(engine, tenant_id, query, keys, params),
+        learned=Learned(model=serving.model, priors=serving.priors) if serving.model is not None else None,
     )
     suggestions: list[SuggestionRead] = []
     for r in found.visible:
@@ -430,7 +484,56 @@ def suggest(
         threshold=found.cutoff,
         language=found.language,
         suggestions=suggestions,
+        ranker=serving.source if serving.version is None else f"{serving.source}:v{serving.version}",
         took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+
+
+def tune_ranker(
+    session: Session, engine: SearchEngine, *, tenant_id: str, holdout: float = HOLDOUT
+) -> TuneReport:
+    """`deflect tune` and the `retrain_ranker` job: trains, replays and stores the tenant's ranker.
+
+    Each example runs through the search the widget runs (same pool, votes, features); a past ticket
+    replayed as a query gets votes only from tickets older than itself."""
+    engine.catch_up(tenant_id, COLLECTION)
+    engine.catch_up(tenant_id, "tickets")
+    params = params_from_settings(get_settings())
+    collection = article_collection(engine, tenant_id)
+
+    def search(example: Example, model: LearnedRanker | None, priors: ArticlePriors) -> SearchOutcome:
+        found = search_articles(
+            collection,
+            query=example.query,
+            channel=example.channel,
+            locale=example.locale,
+            params=params,
+            top_k=10,
+            votes=lambda keys: _votes(
+                engine,
+                tenant_id,
+                example.query,
+                keys,
+                params,
+                exclude=example.ticket_key,
+                before=example.at.timestamp(),
+            ),
+            learned=Learned(model=model, priors=priors),
+        )
+        rows = found.rows
+        keys = [r.key for r in rows.hand] if rows is not None else []
+        groups = dict(
+            zip(found.candidates.keys, found.candidates.groups or found.candidates.keys, strict=True)
+        )
+        return SearchOutcome(
+            ranked=[r.key for r in found.ranked],
+            groups=groups,
+            keys=keys,
+            features=rows.features if rows is not None else np.zeros((0, 0), dtype=np.float32),
+        )
+
+    return tune_tenant(
+        session, tenant_id=tenant_id, parts=encoder_parts(collection), search=search, holdout=holdout
     )
 
 

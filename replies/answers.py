@@ -72,7 +72,9 @@ class TicketArticles(BaseModel):
     channel: str
     locale: str
     ticket_text: str
-    threshold: float
+    threshold: float | None = Field(
+        description="The tenant's calibrated cut-off; null: the shipped per language"
+    )
     questions: list[QuestionArticles]
 
 
@@ -218,7 +220,7 @@ def articles_for_question(
     question: Question,
     channel: str,
     locale: str,
-    threshold: float,
+    threshold: float | None,
     items: str = "",
     articles: list[Article] | None = None,
 ) -> list[AnsweringArticle]:

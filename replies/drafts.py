@@ -26,7 +26,7 @@ from history.lookup import get_ticket
 from history.models import Order, Ticket
 from history.service import get_order, orders_for_customer
 from kb.models import Article
-from kb.suggest import abstain_threshold
+from kb.suggest import article_cutoff
 from replies import macros, rewriter
 from replies.answers import (
     ARTICLE_TOPICS,
@@ -116,7 +116,7 @@ class _Context:
     customer_id: int | None
     default_order_id: str | None
     contact_at: datetime
-    threshold: float
+    threshold: float | None  # kb.suggest.article_cutoff: None = the shipped per-language cut-offs
     form_topic: str | None = None
     # Sentences no question covers that may still ask something (see segmentation.segment).
     unclear: list[str] = field(default_factory=list)
@@ -154,11 +154,9 @@ def _context(
     ).split("-")[0]
     if locale not in SUPPORTED_LOCALES:
         locale = "en"
-    threshold = settings.default_abstain_threshold
-    if engine is not None:
-        threshold = abstain_threshold(
-            session, engine, tenant_id=tenant_id, default=settings.default_abstain_threshold
-        )
+    # The widget's cut-off (per language unless the tenant calibrated its own): a question the widget
+    # would abstain on gets no cited article in the draft either.
+    threshold = article_cutoff(session, engine, tenant_id=tenant_id) if engine is not None else None
     ctx = _Context(
         tenant_id=tenant_id,
         channel=channel,

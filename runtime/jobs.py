@@ -30,8 +30,11 @@ from sqlalchemy.orm import Session
 from channels import inbound, outbound, transport
 from channels.models import Mailbox
 from core.clock import utcnow
+from core.errors import InvalidInputError
 from core.models import Job
 from indexing.pgsearch import PgSearchEngine, reconcile
+from kb.suggest import tune_ranker
+from kb.tuning import retrain_due
 from runtime import Runtime, item_sources
 
 log = logging.getLogger(__name__)
@@ -138,8 +141,22 @@ def send_outbox(ctx: JobContext) -> None:
     ctx.checkpoint(sent=report.sent, failed=report.failed, blocked=report.blocked)
 
 
+def retrain_ranker(ctx: JobContext) -> None:
+    """The tenant's article ranker retrained on its data (enqueued by `schedule` once enough new
+    resolved tickets and feedback events arrived); too little data is a finished job, not a failure."""
+    runtime = ctx.worker.runtime
+    try:
+        with runtime.session() as session:
+            report = tune_ranker(session, runtime.search, tenant_id=ctx.tenant_id)
+    except InvalidInputError as exc:
+        ctx.checkpoint(skipped=exc.message)
+        return
+    ctx.checkpoint(version=report.version, replay={k: v.as_dict() for k, v in report.replay.items()})
+
+
 HANDLERS: dict[str, Handler] = {
     "index.reconcile": reconcile_index,
+    "retrain_ranker": retrain_ranker,
     "mail.poll": poll_mailbox,
     "mail.send": send_outbox,
 }
@@ -262,9 +279,9 @@ class Worker:
                 job.status, job.run_after = "queued", utcnow() + timedelta(seconds=30 * 2**job.attempts)
 
     def schedule(self, now: datetime | None = None) -> int:
-        """Enqueues this hour's index maintenance for every tenant and collection, and this minute's
-        mail passes; each worker calls it, and the dedupe key makes every run insert once. Returns how
-        many it inserted."""
+        """Enqueues this hour's index maintenance for every tenant and collection, a ranker retraining
+        for each tenant with enough new data, and this minute's mail passes; each worker calls it, and
+        the dedupe keys make every run insert once. Returns how many it inserted."""
         from core.models import Tenant
 
         now = now or utcnow()
@@ -282,6 +299,17 @@ class Worker:
                         tenant_id=tenant_id,
                         args={"collection": collection},
                         dedupe_key=f"index.reconcile:{tenant_id}:{collection}:{slot}",
+                    )
+                due, version = retrain_due(
+                    session, tenant_id=tenant_id, min_new=self.runtime.settings.ranker_retrain_events
+                )
+                if due:
+                    # One retraining per model version: the next is due once enough arrive after it.
+                    added += enqueue(
+                        session,
+                        kind="retrain_ranker",
+                        tenant_id=tenant_id,
+                        dedupe_key=f"retrain_ranker:{tenant_id}:v{version}",
                     )
         self._scheduled_slot = slot
         return added

@@ -11,7 +11,7 @@ from kb.contact_form import (
     contact_suggest,
     submit_contact,
 )
-from kb.suggest import tenant_cutoff
+from kb.suggest import article_cutoff
 
 router = APIRouter(prefix="/v1/contact-form", tags=["contact form"], route_class=TransactionRoute)
 
@@ -26,7 +26,7 @@ def contact_form_suggest(
     attempts: OrderCheckDep,
 ) -> ContactSuggestResult:
     """Before submit: articles for the topic and message; the live order status when the customer verifies."""
-    threshold = tenant_cutoff(session, search, tenant_id=principal.tenant_id)
+    threshold = article_cutoff(session, search, tenant_id=principal.tenant_id)
     return contact_suggest(
         session, search, tenant_id=principal.tenant_id, request=body, threshold=threshold, attempts=attempts
     )

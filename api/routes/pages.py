@@ -29,7 +29,7 @@ from core.settings import Settings
 from history.schemas import TicketStatus
 from kb import service as kb_service
 from kb.events import DEMO_SESSION_PREFIX
-from kb.suggest import abstain_threshold, suggest
+from kb.suggest import article_cutoff, suggest
 
 router = APIRouter(include_in_schema=False, route_class=TransactionRoute)
 
@@ -242,9 +242,7 @@ def search_page(
     query = re.sub(r"\s+", " ", q).strip()
     results: list[dict[str, Any]] = []
     if query:
-        threshold = abstain_threshold(
-            session, search, tenant_id=settings.demo_tenant, default=settings.default_abstain_threshold
-        )
+        threshold = article_cutoff(session, search, tenant_id=settings.demo_tenant)
         found = suggest(
             session,
             search,

@@ -15,15 +15,15 @@ from insights.gaps import ContentGapReport
 from insights.impact import ImpactReport
 from insights.rootcause import RootCauseNoteIn, RootCauseNoteRead, RootCauseReport
 from kb.service import COLLECTION
-from kb.suggest import abstain_threshold
+from kb.suggest import article_cutoff
 from replies.answers import TicketArticles
 from replies.drafts import articles_for_ticket
 
 router = APIRouter(prefix="/v1", tags=["insights"], route_class=TransactionRoute)
 
 
-def _threshold(session: SessionDep, search: SearchDep, settings: SettingsDep, tenant_id: str) -> float:
-    return abstain_threshold(session, search, tenant_id=tenant_id, default=settings.default_abstain_threshold)
+def _threshold(session: SessionDep, search: SearchDep, settings: SettingsDep, tenant_id: str) -> float | None:
+    return article_cutoff(session, search, tenant_id=tenant_id)
 
 
 @router.get("/reports/content-gaps", response_model=ContentGapReport)

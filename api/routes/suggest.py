@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 
 from api.deps import PublicDep, SearchDep, SessionDep, TransactionRoute
 from kb.schemas import SuggestRequest, SuggestResult
-from kb.suggest import suggest, tenant_cutoff
+from kb.suggest import article_cutoff, suggest
 
 router = APIRouter(prefix="/v1", tags=["suggest"], route_class=TransactionRoute)
 
@@ -26,7 +26,7 @@ def suggest_articles(
         channel=body.channel,
         locale=body.locale,
         top_k=body.top_k,
-        threshold=tenant_cutoff(session, search, tenant_id=principal.tenant_id),
+        threshold=article_cutoff(session, search, tenant_id=principal.tenant_id),
     )
     if result.abstained:
         request.app.state.metrics.abstentions.inc()

@@ -112,7 +112,8 @@ def test_clusters_membership_trend_and_order(client: TestClient, runtime: Runtim
     assert (engrave["contacts"], engrave["earlier"], engrave["recent"], engrave["trend"]) == (2, 1, 1, 0.0)
     assert engrave["why"]["contact_anyway"] == 1 and engrave["suggested_reason"] == "product_question"
     assert gift["nearest_article"]["id"] in ("kb-tracking", "kb-refunds")
-    assert gift["nearest_article"]["score"] < report["low_score"]
+    # Every gift ticket is a gap by the widget's own search (same cut-off as the widget and drafts).
+    assert gift["why"].get("no_suggestion", 0) + gift["why"].get("low_score", 0) >= 3, gift["why"]
     assert len(gift["examples"]) == 3 and all(e["text"] for e in gift["examples"])
     again = client.get("/v1/reports/content-gaps", params=params, headers=tenant.headers("agent")).json()
     assert again["clusters"] == report["clusters"]  # deterministic

@@ -22,8 +22,8 @@ def ids(result: SuggestResult) -> list[str]:
 
 
 # Known misses with the leave-one-shop-out defaults (eval/results/README.md): on the devshops French
-# queries mostly need English articles, so French gets no keyword share and a cut-off (0.52) that this
-# query's best article (0.52, just under) misses; and "colis" pulls tracking 0.007 above damaged.
+# queries mostly need English articles, so French gets a cut-off (0.52) that this query's best article
+# (0.52, just under) misses; the learned ranker orders, but abstention stays the hand-tuned cut-off.
 # strict: the day a better default fixes them, these tests say so.
 @pytest.mark.xfail(strict=True, reason="FR cut-off chosen leave-one-shop-out abstains here (0.520 < 0.522)")
 def test_a_broken_chair_finds_the_damaged_item_article(demo_runtime: Runtime) -> None:
@@ -34,10 +34,17 @@ def test_a_broken_chair_finds_the_damaged_item_article(demo_runtime: Runtime) ->
 
 def test_typos_still_find_tracking(demo_runtime: Runtime) -> None:
     result = ask(demo_runtime, "wher is my parcle", locale="en")
+    assert "kb-tracking" in ids(result)[:3], ids(result)
+
+
+# The learned ranker (kb/ranker_global.json) puts partial-delivery first and tracking second here; the
+# hand-tuned ranking had tracking first. English r@1 on the devshops: 0.857 learned, 0.872 hybrid.
+@pytest.mark.xfail(strict=True, reason="learned ranker: kb-partial-delivery 1st, kb-tracking 2nd")
+def test_typos_rank_tracking_first(demo_runtime: Runtime) -> None:
+    result = ask(demo_runtime, "wher is my parcle", locale="en")
     assert ids(result)[:1] == ["kb-tracking"], ids(result)
 
 
-@pytest.mark.xfail(strict=True, reason="FR gets no keyword share by LOSO; dense ranks tracking 0.007 higher")
 def test_a_damaged_parcel_ranks_damaged_above_tracking(demo_runtime: Runtime) -> None:
     shown = ids(ask(demo_runtime, "mon colis est arrivé endommagé", locale="fr"))
     assert "kb-damaged-in-transit-fr" in shown, shown
