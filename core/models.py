@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -87,3 +87,19 @@ class Job(TenantMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportSnapshot(TenantMixin, Base):
+    """A report a worker computed ahead of time (content gaps: seconds per tenant), served while fresh.
+
+    One row per tenant and report: the newest replaces the last. It holds customers' words (gap
+    examples), so erasing a customer deletes the tenant's snapshots; the next run recomputes them.
+    """
+
+    __tablename__ = "report_snapshots"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

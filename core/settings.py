@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         True,
         description="Order suggestions with the tenant's learned ranker (kb/tuning.py), else the shipped one",
     )
+    report_snapshot_max_age_seconds: float = Field(
+        5400.0,
+        ge=0,
+        description="Reports page: content gaps with the default window come from the snapshot a worker "
+        "computed (hourly) while it is younger than this; 0 always computes live.",
+    )
     ranker_retrain_events: int = Field(
         200,
         ge=1,

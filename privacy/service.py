@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from channels.models import InboundMail, OutboxMessage, ShopifyOrderState
 from core.changes import record_changes
 from core.db import truncate_wal_after_commit
+from core.models import ReportSnapshot
 from history.identity import TICKETS, normalise_email
 from history.models import Identity, MergeGroup, Order, PrivacyAudit, ShipmentEvent, Ticket
 from history.service import get_customer, orders_for_customer
@@ -315,6 +316,14 @@ def erase_customer(session: Session, *, tenant_id: str, customer_id: int, actor:
     for state in session.scalars(select(ShopifyOrderState).where(ShopifyOrderState.tenant_id == tenant_id)):
         if state.order and state.order.get("name") in names:
             state.order = {k: v for k, v in state.order.items() if k not in SHOPIFY_PERSONAL_FIELDS}
+    # Precomputed reports quote customers' words (content-gap examples): the next worker run recomputes.
+    counts["report_snapshots"] = int(
+        getattr(
+            session.execute(delete(ReportSnapshot).where(ReportSnapshot.tenant_id == tenant_id)),
+            "rowcount",
+            0,
+        )
+    )
     record_changes(
         session, tenant_id=tenant_id, collection=TICKETS, item_ids=[t.id for t in tickets], op="delete"
     )

@@ -33,7 +33,9 @@ from core.clock import utcnow
 from core.errors import InvalidInputError
 from core.models import Job
 from indexing.pgsearch import PgSearchEngine, reconcile
-from kb.suggest import tune_ranker
+from insights import snapshots
+from kb.service import COLLECTION as KB_COLLECTION
+from kb.suggest import article_cutoff, tune_ranker
 from kb.tuning import retrain_due
 from runtime import Runtime, item_sources
 
@@ -154,8 +156,23 @@ def retrain_ranker(ctx: JobContext) -> None:
     ctx.checkpoint(version=report.version, replay={k: v.as_dict() for k, v in report.replay.items()})
 
 
+def precompute_reports(ctx: JobContext) -> None:
+    """The tenant's content-gap report, computed ahead of the reports page (insights/snapshots.py)."""
+    runtime = ctx.worker.runtime
+    runtime.search.catch_up(ctx.tenant_id, KB_COLLECTION)
+    with runtime.session() as session:
+        report = snapshots.precompute_content_gaps(
+            session,
+            runtime.search,
+            tenant_id=ctx.tenant_id,
+            threshold=article_cutoff(session, runtime.search, tenant_id=ctx.tenant_id),
+        )
+    ctx.checkpoint(candidates=report.candidates, clusters=len(report.clusters))
+
+
 HANDLERS: dict[str, Handler] = {
     "index.reconcile": reconcile_index,
+    "reports.precompute": precompute_reports,
     "retrain_ranker": retrain_ranker,
     "mail.poll": poll_mailbox,
     "mail.send": send_outbox,
@@ -279,9 +296,9 @@ class Worker:
                 job.status, job.run_after = "queued", utcnow() + timedelta(seconds=30 * 2**job.attempts)
 
     def schedule(self, now: datetime | None = None) -> int:
-        """Enqueues this hour's index maintenance for every tenant and collection, a ranker retraining
-        for each tenant with enough new data, and this minute's mail passes; each worker calls it, and
-        the dedupe keys make every run insert once. Returns how many it inserted."""
+        """Enqueues this hour's index maintenance for every tenant and collection, its report snapshots, a
+        ranker retraining for each tenant with enough new data, and this minute's mail passes; each
+        worker calls it, and the dedupe keys make every run insert once. Returns how many it inserted."""
         from core.models import Tenant
 
         now = now or utcnow()
@@ -300,6 +317,12 @@ class Worker:
                         args={"collection": collection},
                         dedupe_key=f"index.reconcile:{tenant_id}:{collection}:{slot}",
                     )
+                added += enqueue(
+                    session,
+                    kind="reports.precompute",
+                    tenant_id=tenant_id,
+                    dedupe_key=f"reports.precompute:{tenant_id}:{slot}",
+                )
                 due, version = retrain_due(
                     session, tenant_id=tenant_id, min_new=self.runtime.settings.ranker_retrain_events
                 )

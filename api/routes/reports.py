@@ -3,13 +3,14 @@ and, for agents, the articles that answer each question of a ticket."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from api.deps import AgentDep, SearchDep, SessionDep, SettingsDep, TransactionRoute
 from core.schemas import Tag, UtcDateTime
-from insights import audit, gaps, impact, rootcause
+from insights import audit, gaps, impact, rootcause, snapshots
 from insights.audit import KbAuditReport
 from insights.gaps import ContentGapReport
 from insights.impact import ImpactReport
@@ -32,25 +33,29 @@ def content_gaps(
     session: SessionDep,
     search: SearchDep,
     settings: SettingsDep,
+    response: Response,
     days: int = Query(30, ge=1, le=gaps.MAX_DAYS),
     until: UtcDateTime | None = None,
     distance: float = Query(gaps.DEFAULT_DISTANCE, gt=0, lt=2, description="Cosine distance threshold"),
     min_size: int = Query(2, ge=1, le=100),
     limit: int = Query(20, ge=1, le=200),
+    live: bool = Query(False, description="Compute now, even when a worker's fresh snapshot exists"),
 ) -> ContentGapReport:
-    """Clusters of recent questions the help centre does not answer, most preventable contacts first."""
+    """Clusters of recent questions the help centre does not answer, most preventable contacts first.
+    The default view comes from the worker's hourly snapshot while fresh (header X-Report-Computed-At)."""
     search.catch_up(principal.tenant_id, COLLECTION)
-    return gaps.content_gaps(
+    report, computed_at = snapshots.content_gaps_view(
         session,
         search,
         tenant_id=principal.tenant_id,
         threshold=_threshold(session, search, settings, principal.tenant_id),
-        days=days,
-        until=until,
-        distance=distance,
-        min_size=min_size,
-        limit=limit,
+        view=snapshots.GapView(days=days, until=until, distance=distance, min_size=min_size, limit=limit),
+        max_age=timedelta(seconds=settings.report_snapshot_max_age_seconds),
+        live=live,
     )
+    if computed_at is not None:
+        response.headers["X-Report-Computed-At"] = computed_at.isoformat()
+    return report
 
 
 @router.get(

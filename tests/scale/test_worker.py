@@ -129,6 +129,7 @@ def test_each_job_runs_exactly_once_across_workers(pgvector_url: str, tmp_path: 
     # Every worker schedules the hour's maintenance; each scheduled run exists once.
     make_tenant(runtimes[0], "acme")
     added = [w.schedule() for w in workers]
-    assert sorted(added) == [0, 0, 2]  # articles and tickets, enqueued by whichever worker came first
+    # Index maintenance of articles and tickets plus the report snapshot, by whichever worker came first.
+    assert sorted(added) == [0, 0, 3]
     for runtime in runtimes:
         runtime.close()
