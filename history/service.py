@@ -183,6 +183,14 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         ) from exc
 
 
+MAX_SEARCH_WORDS = 8
+
+
+def _like_literal(text: str) -> str:
+    """`text` inside a LIKE pattern with escape '\\': its '%' and '_' match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def list_tickets(
     session: Session,
     *,
@@ -193,10 +201,15 @@ def list_tickets(
     channel: str | None = None,
     tag: str | None = None,
     customer_id: int | None = None,
+    text: str | None = None,
 ) -> TicketPage:
-    """Tickets newest first, optionally of one status, channel, tag or customer, one keyset page at a time."""
+    """Tickets newest first, optionally of one status, channel, tag or customer, or holding every word of
+    `text` (in the subject, body, ticket id or order id, case-insensitively), one keyset page at a time."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+    words = (text or "").split()
+    if len(words) > MAX_SEARCH_WORDS:
+        raise InvalidInputError(f"search at most {MAX_SEARCH_WORDS} words at a time")
     query = select(Ticket).where(Ticket.tenant_id == tenant_id).options(selectinload(Ticket.thread))
     if status:
         query = query.where(Ticket.status == status)
@@ -207,8 +220,20 @@ def list_tickets(
     if tag:
         # Tags are a JSON list; its text holds each tag in quotes on SQLite and PostgreSQL alike.
         # '_' is a LIKE wildcard and tags contain it, hence the escape.
-        pattern = '%"' + tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+        pattern = '%"' + _like_literal(tag) + '"%'
         query = query.where(cast(Ticket.tags, Text).like(pattern, escape="\\"))
+    for word in words:
+        # A substring match, not the semantic search: an agent looking for "1Z999" or a customer's
+        # phrase wants exactly that text. '%' and '_' in the word are literal.
+        pattern = "%" + _like_literal(word) + "%"
+        query = query.where(
+            or_(
+                Ticket.subject.ilike(pattern, escape="\\"),
+                Ticket.body.ilike(pattern, escape="\\"),
+                Ticket.external_id.ilike(pattern, escape="\\"),
+                Ticket.order_id.ilike(pattern, escape="\\"),
+            )
+        )
     if cursor:
         # Keyset, not offset: tickets arriving while an agent pages do not shift or repeat rows.
         at, pk = _decode_cursor(cursor)

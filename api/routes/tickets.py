@@ -60,8 +60,11 @@ def list_tickets(
     channel: Channel | None = None,
     tag: Tag | None = None,
     customer: int | None = Query(None, ge=1, le=MAX_ROW_ID, description="customer id"),
+    q: str | None = Query(
+        None, min_length=1, max_length=200, description="Words the subject, body, ticket or order id holds"
+    ),
 ) -> TicketPage:
-    """Tickets newest first, filtered by status, channel, tag or customer; page on with next_cursor."""
+    """Tickets newest first, filtered by status, channel, tag, customer or words; page on with next_cursor."""
     return service.list_tickets(
         session,
         tenant_id=principal.tenant_id,
@@ -71,6 +74,7 @@ def list_tickets(
         channel=channel,
         tag=tag,
         customer_id=customer,
+        text=q,
     )
 
 

@@ -54,17 +54,39 @@
     });
     left.appendChild(find);
 
+    var search = el("div", "filter search-filter");
+    var searchLabel = el("label", null, "Words");
+    searchLabel.htmlFor = "filter-q";
+    var searchInput = el("input");
+    searchInput.id = "filter-q";
+    searchInput.type = "search";
+    searchInput.placeholder = "Text, ticket or order id";
+    searchInput.autocomplete = "off";
+    search.appendChild(searchLabel);
+    search.appendChild(searchInput);
+
     var filters = el("div", "filters");
+    filters.appendChild(search);
     filters.appendChild(select("filter-status", "Status", vocab.statuses));
     filters.appendChild(select("filter-channel", "Channel", vocab.channels));
     filters.appendChild(select("filter-tag", "Reason", vocab.tags));
-    filters.addEventListener("change", function () {
-      state.filters = {
+    function applyFilters() {
+      var next = {
+        q: searchInput.value.trim(),
         status: document.getElementById("filter-status").value,
         channel: document.getElementById("filter-channel").value,
         tag: document.getElementById("filter-tag").value
       };
+      if (JSON.stringify(next) === JSON.stringify(state.filters)) { return; }
+      state.filters = next;
       loadQueue(true);
+    }
+    filters.addEventListener("change", applyFilters);
+    // Typing searches after a pause, like the widget: not one request per keystroke.
+    var typing = null;
+    searchInput.addEventListener("input", function () {
+      clearTimeout(typing);
+      typing = setTimeout(applyFilters, 300);
     });
     left.appendChild(filters);
 
@@ -141,6 +163,8 @@
   function loadQueue(reset) {
     var list = document.getElementById("tickets"), more = document.getElementById("queue-more");
     if (reset) { state.cursor = null; state.active = -1; list.textContent = ""; list.removeAttribute("aria-activedescendant"); }
+    // A newer search replaces an older one still on its way: only the latest answer is shown.
+    var seq = state.seq = (state.seq || 0) + 1;
     var query = ["limit=" + PAGE];
     Object.keys(state.filters).forEach(function (k) {
       if (state.filters[k]) { query.push(k + "=" + encodeURIComponent(state.filters[k])); }
@@ -148,6 +172,7 @@
     if (state.cursor) { query.push("cursor=" + encodeURIComponent(state.cursor)); }
     more.disabled = true;
     A.get("/v1/tickets?" + query.join("&")).then(function (page) {
+      if (seq !== state.seq) { return; }
       page.items.forEach(function (t) { list.appendChild(ticketOption(t)); });
       state.cursor = page.next_cursor;
       more.hidden = !page.next_cursor;
@@ -157,6 +182,7 @@
         ? shown + (page.next_cursor ? "+ tickets (newest first)" : " tickets (newest first)")
         : "No tickets match these filters.";
     }).catch(function (err) {
+      if (seq !== state.seq) { return; }
       more.disabled = false;
       document.getElementById("queue-count").textContent = "Could not load tickets: " + err.message;
     });

@@ -69,6 +69,29 @@ def test_newest_first_with_filters(client: TestClient, runtime: Runtime, tenant:
     assert _ids(client, tenant, customer=customer, channel="email", status="open") == ["t-5"]
 
 
+def test_words_find_tickets_by_text_ticket_id_and_order_id(
+    client: TestClient, runtime: Runtime, tenant: TenantKeys
+) -> None:
+    _seed(runtime)
+    ingest(
+        runtime,
+        "acme",
+        ticket("t-6", "50%_off code did not work", created_at="2026-11-05T08:00:00Z", customer=ANNA),
+        check=False,
+    )
+    assert _ids(client, tenant, q="parcel") == ["t-4", "t-1"]  # any case, any position
+    assert _ids(client, tenant, q="PARCEL damaged") == ["t-4"]  # every word must be there
+    assert _ids(client, tenant, q="t-3") == ["t-3"]
+    assert _ids(client, tenant, q="parcel", channel="amazon") == ["t-4"]  # with the filters
+    # '%' and '_' are literal characters, not LIKE wildcards.
+    assert _ids(client, tenant, q="50%_off") == ["t-6"]
+    assert _ids(client, tenant, q="%") == ["t-6"] and _ids(client, tenant, q="_") == ["t-6"]
+    assert _ids(client, tenant, q="nothing-like-this") == []
+    too_many = client.get("/v1/tickets", params={"q": "a " * 9}, headers=tenant.headers("agent"))
+    assert too_many.status_code == 422 and "at most 8 words" in too_many.json()["error"]["message"]
+    assert client.get("/v1/tickets", params={"q": ""}, headers=tenant.headers("agent")).status_code == 422
+
+
 def test_keyset_pages_cover_every_ticket_once(
     client: TestClient, runtime: Runtime, tenant: TenantKeys
 ) -> None:

@@ -249,6 +249,7 @@ def test_ticket_list_filters_and_pages(pg_runtime: Runtime, pg_settings: Setting
         assert ids() == ["t-3", "t-2", "t-1"]
         assert ids(tag="tracking") == ["t-2", "t-1"] and ids(tag="return_label") == ["t-2"]
         assert ids(status="solved") == ["t-3"] and ids(channel="amazon") == ["t-2"]
+        assert ids(q="LABEL") == ["t-2"] and ids(q="t-1") == ["t-1"] and ids(q="100%") == []
         first = client.get("/v1/tickets", params={"limit": 2}, headers=agent).json()
         second = client.get(
             "/v1/tickets", params={"limit": 2, "cursor": first["next_cursor"]}, headers=agent

@@ -114,3 +114,24 @@ def test_merge_refreshes_the_queue_and_undo_restores_it(page: Any, live_server: 
     ticket = api_get(live_server, "/v1/tickets/t-1001")
     assert ticket["merge_group_id"] is None and ticket["status"] != "merged"
     assert page.errors == []
+
+
+def test_words_in_the_search_field_narrow_the_queue(page: Any, live_server: LiveServer) -> None:
+    oldest = api_get(live_server, "/v1/tickets?limit=100")["items"][-1]
+    word = max(oldest["body"].split(), key=len).strip(".,!?¿¡:;\"'()")
+    expected = [t["id"] for t in api_get(live_server, f"/v1/tickets?limit=100&q={quote(word)}")["items"]]
+    assert oldest["id"] in expected
+    _console(page, live_server)
+    page.fill("#filter-q", word)
+    for _ in range(300):
+        shown = page.locator(OPTION).evaluate_all("els => els.map(e => e.dataset.ticketId)")
+        if shown == expected[:50]:
+            break
+        page.wait_for_timeout(100)
+    assert shown == expected[:50]
+    page.fill("#filter-q", "no ticket holds this phrase zqxv")
+    page.wait_for_selector("#queue-count:has-text('No tickets match')")
+    assert page.locator(OPTION).count() == 0
+    assert not page.get_by_role("button", name="Load older tickets").is_visible()
+    shot(page, "console-search")
+    assert page.errors == []
