@@ -24,7 +24,7 @@ import replies.models  # noqa: F401
 from core.db import make_engine, make_session_factory, session_scope
 from core.ratelimit import RateLimits
 from core.settings import ROOT, Settings
-from embeddings.encoder import load_encoder
+from embeddings.encoder import EncoderLoader, load_encoder
 from history.source import TicketSource
 from indexing.engine import ItemSource, SearchEngine
 from indexing.pgsearch import PgSearchEngine, install_write_through
@@ -39,8 +39,11 @@ def item_sources() -> dict[str, ItemSource]:
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    """`encoders` builds the encoders the settings name; tests inject a model-free one here."""
+
+    def __init__(self, settings: Settings, *, encoders: EncoderLoader = load_encoder) -> None:
         self.settings = settings
+        self.encoders = encoders
         self.db_engine = make_engine(settings)
         self.session_factory = make_session_factory(self.db_engine)
         if self.vectors_in_database:
@@ -70,14 +73,14 @@ class Runtime:
 
     @cached_property
     def search(self) -> SearchEngine:
-        encoder = load_encoder(
+        encoder = self.encoders(
             self.settings.encoder,
             batch_size=self.settings.encoder_batch_size,
             threads=self.settings.encoder_threads,
         )
         collection_encoders = {}
         if self.settings.resolved_article_encoder != self.settings.encoder:
-            collection_encoders["articles"] = load_encoder(
+            collection_encoders["articles"] = self.encoders(
                 self.settings.resolved_article_encoder,
                 batch_size=self.settings.encoder_batch_size,
                 threads=self.settings.encoder_threads,
