@@ -7,6 +7,7 @@ functions' `encoders=` parameter are where the tests plug it in.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -36,14 +37,24 @@ class HashingEncoder:
     def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            for token in _TOKEN.findall(text.lower()):
-                padded = f"#{token}#"
-                for i in range(max(1, len(padded) - 2)):
-                    digest = hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest()
-                    out[row, int.from_bytes(digest, "little") % self.dim] += 1.0
+            buckets = [b for token in _TOKEN.findall(text.lower()) for b in _token_buckets(token, self.dim)]
+            if buckets:
+                out[row] = np.bincount(buckets, minlength=self.dim)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return np.ascontiguousarray(out / norms)
+
+
+# Per token, not per trigram: support texts repeat a small vocabulary, and hashing every trigram of
+# every word again made this encoder a large cost of the import and crash tests (1,500 texts of 60
+# words: 2.15 s -> 0.26 s with a cold cache, bit-identical vectors).
+@functools.lru_cache(maxsize=1 << 16)
+def _token_buckets(token: str, dim: int) -> tuple[int, ...]:
+    padded = f"#{token}#"
+    return tuple(
+        int.from_bytes(hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest(), "little") % dim
+        for i in range(max(1, len(padded) - 2))
+    )
 
 
 # One per process, like a loaded model: per-encoder caches (intent examples, calibration) key on it.
