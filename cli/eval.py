@@ -26,9 +26,7 @@ def drafts(
     orders: Annotated[Path, typer.Option(help="orders.jsonl")] = DEMO_DIR / "orders.jsonl",
     articles: Annotated[Path, typer.Option(help="articles.jsonl")] = DEMO_DIR / "articles.jsonl",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
-    encoder: Annotated[
-        str, typer.Option(help="Encoder for article search (hashing = no model)")
-    ] = "use+minilm",
+    encoder: Annotated[str, typer.Option(help="Encoder for article search (a bundled model)")] = "use+minilm",
 ) -> None:
     """Drafts a reply for every request: topic coverage, must-mention recall, invented facts, compliance,
     latency."""
@@ -66,7 +64,7 @@ def duplicates(
         DEMO_DIR / "orders.jsonl"
     ),
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
-    encoder: Annotated[str, typer.Option(help="Encoder (hashing = no model)")] = "use+minilm",
+    encoder: Annotated[str, typer.Option(help="Encoder (a bundled model)")] = "use+minilm",
     store_tenant: Annotated[
         str | None, typer.Option(help="Store the calibrated threshold for this tenant")
     ] = None,
