@@ -13,6 +13,7 @@ import sys
 
 from cli import channels, compliance, core, eval_commands, history, macros, report
 from cli import eval as eval_cli
+from cli.context import Wiring, wired
 from core.errors import DeflectError
 from core.redact import install_log_redaction
 from core.settings import get_settings
@@ -30,7 +31,8 @@ app.add_typer(eval_cli.app, name="eval", help="Offline evaluation beside baselin
 app.command("bench")(eval_commands.bench_command)
 
 
-def main() -> None:
+def main(wiring: Wiring | None = None) -> None:
+    """Runs the command line; `wiring` replaces the production encoders (tests/support/serve.py)."""
     logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
     for chatty in (
@@ -44,7 +46,8 @@ def main() -> None:
     ):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
-        app()
+        with wired(wiring or Wiring()):
+            app()
     except DeflectError as exc:
         core.err_console.print(f"[bold red]error:[/] {exc.message}")
         sys.exit(2)

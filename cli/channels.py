@@ -18,9 +18,9 @@ from rich.table import Table
 from channels import inbound, outbound, secrets, shopify
 from channels import service as channel_service
 from channels.schemas import MailboxCreate, Security, ShopifyStoreCreate
+from cli.context import make_runtime
 from core import keys as key_service
 from core.errors import DeflectError
-from core.settings import get_settings
 from runtime import Runtime
 
 app = typer.Typer(
@@ -39,7 +39,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _runtime() -> Runtime:
-    runtime = Runtime(get_settings())
+    runtime = make_runtime()
     runtime.migrate()
     return runtime
 

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.app import create_app
+from cli.context import make_runtime, wiring
 from cli.demo import load_demo_deflection, load_demo_history, load_demo_macros
 from core import keys as key_service
 from core.errors import DeflectError
@@ -40,7 +41,7 @@ DEMO_DIR = ROOT / "demo"
 
 
 def _runtime() -> Runtime:
-    return Runtime(get_settings())
+    return make_runtime()
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -340,9 +341,13 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    if workers > 1 and wiring().injected:
+        fail("--workers > 1 builds each worker from the environment alone; injected encoders need one worker")
     # One process: the app object. Several: uvicorn's supervisor imports the factory in each worker,
     # which reads the same DEFLECT_* environment.
-    target: Any = create_app(settings) if workers == 1 else "api.app:create_app"
+    target: Any = (
+        create_app(settings, runtime=make_runtime(settings)) if workers == 1 else "api.app:create_app"
+    )
     uvicorn.run(
         target,
         factory=workers > 1,
@@ -395,7 +400,7 @@ def demo(
 ) -> None:
     """Creates ./var, loads the demo shop, builds the index, serves the API and prints the URLs."""
     settings = get_settings()
-    runtime = Runtime(settings)
+    runtime = make_runtime(settings)
     with progress_bar() as bar:
         task = bar.add_task("loading demo data", total=None)
         demo_keys = load_demo(runtime, settings.demo_tenant)

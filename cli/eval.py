@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cli.context import make_runtime, wiring
 from cli.eval_commands import register
 from core.errors import DeflectError
 from core.settings import ROOT, get_settings
@@ -25,9 +26,7 @@ def drafts(
     orders: Annotated[Path, typer.Option(help="orders.jsonl")] = DEMO_DIR / "orders.jsonl",
     articles: Annotated[Path, typer.Option(help="articles.jsonl")] = DEMO_DIR / "articles.jsonl",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
-    encoder: Annotated[
-        str, typer.Option(help="Encoder for article search (hashing = no model)")
-    ] = "use+minilm",
+    encoder: Annotated[str, typer.Option(help="Encoder for article search (a bundled model)")] = "use+minilm",
 ) -> None:
     """Drafts a reply for every request: topic coverage, must-mention recall, invented facts, compliance,
     latency."""
@@ -37,7 +36,13 @@ def drafts(
             typer.echo(f"error: {path} does not exist", err=True)
             raise typer.Exit(2)
     try:
-        result = drafts_eval.run(requests=requests, orders=orders, articles=articles, encoder=encoder)  # type: ignore[arg-type]
+        result = drafts_eval.run(
+            requests=requests,
+            orders=orders,
+            articles=articles,
+            encoder=encoder,  # type: ignore[arg-type]
+            encoders=wiring().encoders,
+        )
     except DeflectError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
@@ -59,7 +64,7 @@ def duplicates(
         DEMO_DIR / "orders.jsonl"
     ),
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
-    encoder: Annotated[str, typer.Option(help="Encoder (hashing = no model)")] = "use+minilm",
+    encoder: Annotated[str, typer.Option(help="Encoder (a bundled model)")] = "use+minilm",
     store_tenant: Annotated[
         str | None, typer.Option(help="Store the calibrated threshold for this tenant")
     ] = None,
@@ -87,6 +92,7 @@ def duplicates(
             pairs_path=pairs,
             orders_path=orders,
             encoder=encoder,
+            encoders=wiring().encoders,
             window_days=get_settings().duplicate_window_days,
             without_tags=without_tags,
         )
@@ -114,9 +120,7 @@ def duplicates(
             f"(baseline F1 {row['baseline']['f1']:.3f})"
         )
     if store_tenant:
-        from runtime import Runtime
-
-        runtime = Runtime(get_settings())
+        runtime = make_runtime()
         runtime.migrate()
         duplicates_eval.store_threshold(
             runtime, tenant_id=store_tenant, result=result, source=f"{tickets} + {pairs}"
@@ -140,6 +144,7 @@ def _duplicates_loso(shops: Path, encoder: str, json_out: Path | None) -> None:
         result = duplicates_eval.run_loso(
             shops=folders,
             encoder=encoder,
+            encoders=wiring().encoders,
             window_days=get_settings().duplicate_window_days,
             log=lambda step: typer.echo(f"{step}...", err=True),
         )

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.app import create_app
+from cli.context import make_runtime, wiring
 from core import keys
 from core.calibration import calibrated_threshold
 from core.errors import DeflectError, ImportFileError
@@ -27,7 +28,6 @@ from eval.replay import replay
 from eval.retrieval import Corpus, build_corpus, evaluate
 from eval.run import load_config, run
 from kb import service as kb_service
-from runtime import Runtime
 
 if TYPE_CHECKING:
     pass
@@ -78,7 +78,7 @@ class Bars:
 def stored_threshold(tenant: str, encoder: str, collection: str) -> float:
     """The tenant's calibrated threshold for this encoder (what the API uses), else the default."""
 
-    runtime = Runtime(get_settings())
+    runtime = make_runtime()
     try:
         runtime.migrate()
         with runtime.session() as session:
@@ -151,7 +151,9 @@ def register(app: typer.Typer) -> None:
             fail_on(exc)
         if calibrate_on is not None and calibrate_on.resolve() == queries.resolve():
             fail("--calibrate-on must not be the file being scored")
-        engine = make_engine(encoder, articles=bool(article_rows) and not ticket_rows)
+        engine = make_engine(
+            encoder, articles=bool(article_rows) and not ticket_rows, encoders=wiring().encoders
+        )
         threshold = (
             None
             if calib_rows
@@ -207,7 +209,7 @@ def register(app: typer.Typer) -> None:
             ticket_rows = read_tickets(tickets) if tickets else []
         except DeflectError as exc:
             fail_on(exc)
-        runtime = Runtime(get_settings())
+        runtime = make_runtime()
         runtime.migrate()
         engine = runtime.search
         collection_name = "tickets" if ticket_rows and not article_rows else "articles"
@@ -261,7 +263,11 @@ def register(app: typer.Typer) -> None:
             parsed = load_config(config)
             with Bars() as bars:
                 results = run(
-                    parsed, out, progress=bars, log=lambda step: err_console.print(f"[dim]{step}…[/]")
+                    parsed,
+                    out,
+                    progress=bars,
+                    log=lambda step: err_console.print(f"[dim]{step}…[/]"),
+                    encoders=wiring().encoders,
                 )
         except DeflectError as exc:
             fail_on(exc)
@@ -312,6 +318,7 @@ def bench_command(
         fail("--sizes must be between 100 and 1,000,000 chunks")
     results = run_bench(
         encoder_name=encoder,
+        encoders=wiring().encoders,
         sizes=size_list,
         requests_per_level=requests,
         app_factory=(lambda settings, runtime: create_app(settings, runtime=runtime)) if http else None,
@@ -398,7 +405,7 @@ def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, An
                 "rate_limit_ip_per_minute": unlimited,
             }
         )
-        runtime = Runtime(settings)
+        runtime = make_runtime(settings)
         try:
             runtime.migrate()
             with runtime.session() as session:

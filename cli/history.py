@@ -13,9 +13,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from cli.context import make_runtime
 from core import keys as key_service
 from core.errors import DeflectError
-from core.settings import get_settings
 from history import service
 from history.duplicates import duplicates_of
 from history.identity import link_identity, unlink_identity
@@ -41,7 +41,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _runtime() -> Runtime:
-    runtime = Runtime(get_settings())
+    runtime = make_runtime()
     runtime.migrate()
     return runtime
 

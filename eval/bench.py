@@ -32,6 +32,7 @@ import numpy as np
 from core import keys
 from core.settings import Settings, get_settings
 from embeddings.collection import IndexedItem
+from embeddings.encoder import EncoderLoader, load_encoder
 from embeddings.index import FaissIndex
 from eval.engines import make_engine
 from eval.profile import profile_search
@@ -284,7 +285,6 @@ def bench_http(
         unlimited = 10_000_000
         settings = Settings(
             data_dir=Path(folder),
-            encoder=engine.encoder.name,
             log_level="WARNING",
             default_abstain_threshold=-1.0,
             rate_limit_public_per_minute=unlimited,
@@ -293,7 +293,8 @@ def bench_http(
         )
         with closing(Runtime(settings)) as runtime:
             runtime.migrate()
-            runtime.__dict__["search"] = engine  # share the loaded encoder and the scale collection
+            # Shares the loaded encoder and the scale collection, so the settings' encoder is never loaded.
+            runtime.__dict__["search"] = engine
             with runtime.session() as session:
                 keys.get_or_create_tenant(session, tenant_id="bench")
                 _, raw_key = keys.create_key(session, tenant_id="bench", role="agent")
@@ -376,6 +377,7 @@ def serve_in_thread(app: Any) -> Iterator[str]:
 def run_bench(
     *,
     encoder_name: str | None = None,
+    encoders: EncoderLoader = load_encoder,
     sizes: Sequence[int] = (10_000, 100_000),
     requests_per_level: int = 200,
     concurrency: Sequence[int] = (1, 8, 32),
@@ -385,7 +387,7 @@ def run_bench(
 ) -> dict[str, Any]:
     """Every benchmark; the HTTP ones run only when an `app_factory` builds the service's app."""
 
-    engine = make_engine(encoder_name)
+    engine = make_engine(encoder_name, encoders=encoders)
     results: dict[str, Any] = {
         "encoder": engine.encoder.name,
         "sizes": {},

@@ -15,6 +15,7 @@ from core import keys
 from core.errors import ImportFileError, LineError
 from core.schemas import Channel
 from core.settings import EncoderName, Settings
+from embeddings.encoder import EncoderLoader, load_encoder
 from history import service as history_service
 from kb import service as kb_service
 from replies.drafts import compose
@@ -153,11 +154,18 @@ def _figures(results: list[dict[str, Any]], latencies: list[float]) -> dict[str,
     }
 
 
-def run(*, requests: Path, orders: Path, articles: Path, encoder: EncoderName) -> dict[str, Any]:
+def run(
+    *,
+    requests: Path,
+    orders: Path,
+    articles: Path,
+    encoder: EncoderName,
+    encoders: EncoderLoader = load_encoder,
+) -> dict[str, Any]:
     """Loads the files into a throw-away database and drafts a reply for every request."""
     cases = read_requests(requests)
     with tempfile.TemporaryDirectory(prefix="deflect-eval-drafts-") as data_dir:
-        runtime = Runtime(Settings(data_dir=Path(data_dir), encoder=encoder))
+        runtime = Runtime(Settings(data_dir=Path(data_dir), encoder=encoder), encoders=encoders)
         try:
             runtime.migrate()
             with runtime.session() as session:

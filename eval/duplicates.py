@@ -31,6 +31,7 @@ from core import calibration
 from core import keys as key_service
 from core.jsonl import read_jsonl_numbered
 from core.settings import ROOT, Settings
+from embeddings.encoder import EncoderLoader, load_encoder
 from eval import metrics
 from history import service
 from history.duplicates import (
@@ -142,6 +143,7 @@ def collect(
     pairs_path: Path,
     orders_path: Path | None,
     encoder: str,
+    encoders: EncoderLoader = load_encoder,
     window_days: int = 14,
     without_tags: bool = False,
 ) -> tuple[list[PairExample], float]:
@@ -158,7 +160,7 @@ def collect(
     pairs = read_pairs(pairs_path, set(by_id))
     orders = service.parse_orders(orders_path) if orders_path else []
     with tempfile.TemporaryDirectory(prefix="deflect-dup-eval-") as folder:
-        runtime = Runtime(Settings(data_dir=Path(folder), encoder=encoder))  # type: ignore[arg-type]
+        runtime = Runtime(Settings(data_dir=Path(folder), encoder=encoder), encoders=encoders)  # type: ignore[arg-type]
         try:
             runtime.migrate()
             started = time.perf_counter()
@@ -231,6 +233,7 @@ def run(
     pairs_path: Path,
     orders_path: Path | None,
     encoder: str,
+    encoders: EncoderLoader = load_encoder,
     window_days: int = 14,
     seed: int = 13,
     without_tags: bool = False,
@@ -242,6 +245,7 @@ def run(
         pairs_path=pairs_path,
         orders_path=orders_path,
         encoder=encoder,
+        encoders=encoders,
         window_days=window_days,
         without_tags=without_tags,
     )
@@ -426,6 +430,7 @@ def run_loso(
     *,
     shops: Sequence[Path],
     encoder: str,
+    encoders: EncoderLoader = load_encoder,
     window_days: int = 14,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
@@ -446,6 +451,7 @@ def run_loso(
                 pairs_path=shop / "duplicate_pairs.jsonl",
                 orders_path=orders if orders.exists() else None,
                 encoder=encoder,
+                encoders=encoders,
                 window_days=window_days,
                 without_tags=mode == "auto",
             )

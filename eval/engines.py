@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from core.settings import get_settings
-from embeddings.encoder import load_encoder
+from embeddings.encoder import EncoderLoader, load_encoder
 from indexing.engine import SearchEngine
 
 
-def make_engine(encoder_name: str | None, *, articles: bool = False) -> SearchEngine:
+def make_engine(
+    encoder_name: str | None, *, articles: bool = False, encoders: EncoderLoader = load_encoder
+) -> SearchEngine:
     """An engine without database or snapshots: evaluation indexes in memory only.
 
     Without an explicit encoder, article collections get the API's article encoder
@@ -17,7 +19,7 @@ def make_engine(encoder_name: str | None, *, articles: bool = False) -> SearchEn
     default = (
         getattr(settings, "resolved_article_encoder", settings.encoder) if articles else settings.encoder
     )
-    encoder = load_encoder(
+    encoder = encoders(
         encoder_name or default, batch_size=settings.encoder_batch_size, threads=settings.encoder_threads
     )
     return SearchEngine(

@@ -6,13 +6,12 @@ import html
 import io
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib import rc_context
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#7f7f7f")
 FIGSIZE = (6.4, 3.4)
@@ -32,6 +31,12 @@ def _fmt(value: object) -> str:
 
 def _figure(title: str, draw: Callable[[Axes], None]) -> str:
     """One chart as inline SVG (matplotlib's SVG backend, text kept as text), in a captioned figure."""
+    # Imported here: every `deflect` process loads this module with the eval commands, and matplotlib
+    # costs ~1 s of CPU at start-up that only a report being drawn needs.
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=FIGSIZE)
     axes = figure.add_subplot()
     draw(axes)

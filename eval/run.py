@@ -31,6 +31,7 @@ import yaml
 
 from core.errors import InvalidInputError
 from core.settings import ROOT, get_settings
+from embeddings.encoder import EncoderLoader, load_encoder
 from eval import report
 from eval.datasets import read_articles, read_queries, read_tickets
 from eval.engines import make_engine
@@ -120,7 +121,7 @@ def load_config(path: Path) -> Config:
 
 
 def run_retrieval(
-    spec: dict[str, Any], progress: Progress | None = None
+    spec: dict[str, Any], progress: Progress | None = None, encoders: EncoderLoader = load_encoder
 ) -> tuple[dict[str, Any], list[RetrievalRun]]:
     """Ours, dense, BM25 (+ ablations) with the first encoder; hybrid and dense for each other encoder."""
 
@@ -128,14 +129,15 @@ def run_retrieval(
     articles = read_articles(resolve(spec["articles"])) if spec.get("articles") else []  # type: ignore[arg-type]
     tickets = read_tickets(resolve(spec["tickets"])) if spec.get("tickets") else []  # type: ignore[arg-type]
     calibrate_on = read_queries(resolve(spec["calibrate_on"])) if spec.get("calibrate_on") else None  # type: ignore[arg-type]
-    encoders: list[str | None] = list(spec.get("encoders") or [None])  # None: the service's configured one
+    # None: the service's configured one.
+    encoder_names: list[str | None] = list(spec.get("encoders") or [None])
     min_in_scope = float(spec.get("min_in_scope", 0.95))
     runs: list[RetrievalRun] = []
     systems: dict[str, Any] = {}
     calibration: dict[str, Any] = {}
     timings: dict[str, float] = {}
-    for index, encoder_name in enumerate(encoders):
-        engine = make_engine(encoder_name, articles=bool(articles) and not tickets)
+    for index, encoder_name in enumerate(encoder_names):
+        engine = make_engine(encoder_name, articles=bool(articles) and not tickets, encoders=encoders)
         started = time.perf_counter()
         corpus = build_corpus(engine, articles=articles, tickets=tickets, progress=progress)
         timings[f"index_seconds@{corpus.collection.encoder.name}"] = round(time.perf_counter() - started, 2)
@@ -342,7 +344,9 @@ def _optional(module_name: str) -> Any | None:
         return None
 
 
-def run_duplicates(spec: dict[str, Any], encoder: str) -> dict[str, Any] | None:
+def run_duplicates(
+    spec: dict[str, Any], encoder: str, encoders: EncoderLoader = load_encoder
+) -> dict[str, Any] | None:
     module = _optional("eval.duplicates")
     if module is None:
         return None
@@ -352,6 +356,7 @@ def run_duplicates(spec: dict[str, Any], encoder: str) -> dict[str, Any] | None:
         pairs_path=resolve(spec["pairs"]),
         orders_path=resolve(spec.get("orders")),
         encoder=spec.get("encoder", encoder),
+        encoders=encoders,
         window_days=get_settings().duplicate_window_days,
         without_tags=bool(spec.get("without_tags", False)),
     )
@@ -431,7 +436,9 @@ def compliance_section(result: dict[str, Any]) -> str:
     return out
 
 
-def run_drafts(spec: dict[str, Any], encoder: str) -> dict[str, Any] | None:
+def run_drafts(
+    spec: dict[str, Any], encoder: str, encoders: EncoderLoader = load_encoder
+) -> dict[str, Any] | None:
     module = _optional("eval.drafts")
     if module is None:
         return None
@@ -440,6 +447,7 @@ def run_drafts(spec: dict[str, Any], encoder: str) -> dict[str, Any] | None:
         orders=resolve(spec["orders"]),
         articles=resolve(spec["articles"]),
         encoder=spec.get("encoder", encoder),
+        encoders=encoders,
     )
     return result
 
@@ -457,6 +465,7 @@ def run(
     out_dir: Path,
     progress: Progress | None = None,
     log: Callable[[str], None] = lambda _: None,
+    encoders: EncoderLoader = load_encoder,
 ) -> dict[str, Any]:
     """Runs every section, writes results.json and report.html into out_dir, returns the results."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -466,13 +475,13 @@ def run(
     primary_encoder = ((config.retrieval or {}).get("encoders") or [get_settings().encoder])[0]
     if config.retrieval:
         log("retrieval")
-        payload, runs = run_retrieval(config.retrieval, progress)
+        payload, runs = run_retrieval(config.retrieval, progress, encoders)
         results["sections"]["retrieval"] = payload
         sections += retrieval_sections(payload, runs[0])
     for name, runner, render in (
-        ("duplicates", lambda s: run_duplicates(s, primary_encoder), duplicates_section),
+        ("duplicates", lambda s: run_duplicates(s, primary_encoder, encoders), duplicates_section),
         ("compliance", run_compliance, compliance_section),
-        ("drafts", lambda s: run_drafts(s, primary_encoder), drafts_section),
+        ("drafts", lambda s: run_drafts(s, primary_encoder, encoders), drafts_section),
     ):
         spec = getattr(config, name)
         if not spec:

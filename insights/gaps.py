@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sklearn.cluster import AgglomerativeClustering
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -202,6 +201,10 @@ def _cluster_labels(vectors: np.ndarray, distance: float) -> np.ndarray:
     meaningful = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
     if len(meaningful) < 2:
         return labels
+    # Imported here: scikit-learn adds ~2 s of CPU to every process start (each `deflect` command and
+    # server imports this module through the reports router) and only this report needs it.
+    from sklearn.cluster import AgglomerativeClustering
+
     model = AgglomerativeClustering(
         n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
     )

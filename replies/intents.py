@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 EXAMPLES_PATH = Path(__file__).parent / "data" / "intent_examples.yaml"
 NONE = "none"
-# Character-trigram hashing has no notion of meaning: its nearest example is a spelling accident.
-NON_SEMANTIC_ENCODERS = frozenset({"hashing"})
 # Chosen on demo/draft_requests.jsonl only (never the held-out sets), with the KB's use+minilm-multilingual:
 # scoring the 85 pattern-tagged sentences as if the patterns had missed them, floor 0.4 and margin 0.03
 # give 54 right, 3 wrong and 1 of 17 chit-chat lines tagged; 0.5 halves the wrong ones but also the right.
@@ -127,6 +125,6 @@ class IntentClassifier:
 @lru_cache(maxsize=8)
 def classifier_for(encoder: Encoder) -> IntentClassifier | None:
     """The fallback for this encoder, or None where the encoder carries no meaning."""
-    if encoder.name in NON_SEMANTIC_ENCODERS:
+    if not encoder.semantic:
         return None
     return IntentClassifier(encoder)

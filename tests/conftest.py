@@ -15,11 +15,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from api.app import create_app  # noqa: E402
+from cli.context import wired  # noqa: E402
 from core import keys  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from runtime import Runtime  # noqa: E402
 from tests.pg import pg_settings, pg_url, pgvector_url, postgres_server  # noqa: E402,F401  (PostgreSQL fixtures)
 from tests.redis_server import redis_server, redis_url  # noqa: E402,F401  (Redis fixtures)
+from tests.support.encoders import HASHING, hashing_encoders  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo"
@@ -29,16 +31,21 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """A private data dir per test; the hashing encoder keeps plumbing tests fast and model-free."""
-    return Settings(
-        data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=0.2, default_abstain_threshold=0.1
-    )
+    return Settings(data_dir=tmp_path / "var", index_sync_seconds=0.2, default_abstain_threshold=0.1)
+
+
+@pytest.fixture
+def hashing_cli() -> Iterator[None]:
+    """In-process `deflect` commands (CliRunner) build their encoders with the hashing loader."""
+    with wired(HASHING):
+        yield
 
 
 @pytest.fixture(scope="session")
 def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite file migrated to head, copied by every test instead of running each migration again."""
     folder = tmp_path_factory.mktemp("migrated")
-    template = Runtime(Settings(data_dir=folder, encoder="hashing"))
+    template = Runtime(Settings(data_dir=folder), encoders=hashing_encoders)
     template.migrate()
     template.close()
     return folder / "deflect.db"
@@ -49,7 +56,7 @@ def runtime(settings: Settings, migrated_sqlite: Path) -> Iterator[Runtime]:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(migrated_sqlite, settings.data_dir / migrated_sqlite.name)
-    rt = Runtime(settings)
+    rt = Runtime(settings, encoders=hashing_encoders)
     rt.migrate()  # already at head for a copied template: Alembic only reads the version
     yield rt
     rt.close()

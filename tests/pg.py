@@ -210,7 +210,6 @@ def pg_settings(pg_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "var",
         database_url=pg_url,
         vector_backend=None if has_pgvector(pg_url) else "faiss",
-        encoder="hashing",
         index_sync_seconds=0.2,
         default_abstain_threshold=0.1,
     )

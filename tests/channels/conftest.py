@@ -27,7 +27,6 @@ smtp_relay = servers.smtp_relay
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "var",
-        encoder="hashing",
         index_sync_seconds=0.2,
         default_abstain_threshold=0.1,
         secret_key=SecretStr(secrets.new_key()),

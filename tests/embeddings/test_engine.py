@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from embeddings.collection import IndexedItem, SearchFilter
-from embeddings.encoder import ConcatEncoder, HashingEncoder
+from embeddings.encoder import ConcatEncoder
 from embeddings.index import FaissIndex
 from indexing.engine import SearchEngine
 from runtime import Runtime
 from tests.conftest import TenantKeys
 from tests.factories import SHOP_ARTICLES, load_articles
+from tests.support.encoders import HashingEncoder
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:

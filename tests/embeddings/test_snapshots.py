@@ -15,6 +15,7 @@ from core.settings import Settings
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 from tests.factories import article, load_articles
+from tests.support.encoders import hashing_encoders
 
 ARTICLES = [
     article(id=f"kb-{i}", title=f"Topic {i} {word}", body=f"All about {word} number {i}.", tags=["other"])
@@ -74,8 +75,8 @@ def test_a_snapshot_without_a_checksum_is_not_trusted(runtime: Runtime, tenant: 
 def test_a_snapshot_ahead_of_the_database_is_rebuilt_and_new_items_get_indexed(tmp_path: Path) -> None:
     """As after restoring an older database backup beside a newer index: the snapshot's change number
     is ahead, so trusting it would skip every change up to it and never index the new items."""
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=0.2)
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", index_sync_seconds=0.2)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     keys = make_tenant(runtime, "t")
     load_articles(runtime, "t", ARTICLES[:10])

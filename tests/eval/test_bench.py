@@ -7,6 +7,7 @@ import pytest
 
 from api.app import create_app
 from eval import bench
+from tests.support.encoders import hashing_encoders
 
 
 def test_percentiles_nearest_rank() -> None:
@@ -27,6 +28,7 @@ def test_scale_vectors_are_unit_and_near_their_base() -> None:
 def test_small_bench_end_to_end_with_http() -> None:
     results = bench.run_bench(
         encoder_name="hashing",
+        encoders=hashing_encoders,
         sizes=(1000,),
         requests_per_level=20,
         concurrency=(1, 4),

@@ -9,12 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from core.calibration import calibrated_threshold
-from embeddings.encoder import HashingEncoder
 from eval.datasets import Query, Ticket
 from eval.retrieval import build_corpus, evaluate
 from indexing.engine import SearchEngine
 from kb.schemas import ArticleCreate
 from runtime import Runtime
+from tests.support.encoders import HashingEncoder
+
+# In-process commands build their encoders with the hashing loader (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("hashing_cli")
 
 TOPICS = {
     "card_arrival": [
@@ -132,7 +135,6 @@ def test_cli_retrieval_and_calibrate_store_the_threshold(
     from bootstrap import app
 
     monkeypatch.setenv("DEFLECT_DATA_DIR", str(runtime.settings.data_dir))
-    monkeypatch.setenv("DEFLECT_ENCODER", "hashing")
     from core.settings import get_settings
 
     get_settings.cache_clear()
@@ -169,8 +171,6 @@ def test_cli_retrieval_and_calibrate_store_the_threshold(
             str(calib),
             "--json",
             str(out),
-            "--encoder",
-            "hashing",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -196,17 +196,19 @@ def test_cli_retrieval_and_calibrate_store_the_threshold(
     bad = _write(tmp_path / "bad.jsonl", [{"id": "x", "text": "ok"}])
     bad.write_text(bad.read_text() + "{oops\n", encoding="utf-8")
     broken = runner.invoke(
-        app, ["eval", "retrieval", "--tickets", str(tickets), "--queries", str(bad), "--json", str(out)]
+        app,
+        ["eval", "retrieval", "--tickets", str(tickets), "--queries", str(bad), "--json", str(out)],
     )
     assert broken.exit_code == 2 and "bad.jsonl:2" in broken.output.replace("\n", "")
 
     stored = runner.invoke(
-        app, ["eval", "calibrate", "--queries", str(calib), "--tickets", str(tickets), "--tenant", "acme"]
+        app,
+        ["eval", "calibrate", "--queries", str(calib), "--tickets", str(tickets), "--tenant", "acme"],
     )
     assert stored.exit_code == 0, stored.output
     with runtime.session() as session:
         threshold = calibrated_threshold(
             session, tenant_id="acme", collection="tickets", encoder="hashing", default=-5.0
         )
-    assert threshold != -5.0
+    assert threshold != -5.0, stored.output
     get_settings.cache_clear()

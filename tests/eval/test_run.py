@@ -10,6 +10,7 @@ import pytest
 
 from core.errors import InvalidInputError
 from eval.run import load_config, run
+from tests.support.encoders import hashing_encoders
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,7 +51,12 @@ def _config(tmp_path: Path, **extra: object) -> Path:
     )
     config = {
         "name": "tiny",
-        "retrieval": {"tickets": tickets, "queries": queries, "calibrate_on": calib, "encoders": ["hashing"]},
+        "retrieval": {
+            "tickets": tickets,
+            "queries": queries,
+            "calibrate_on": calib,
+            "encoders": ["use+minilm"],
+        },
         **extra,
     }
     path = tmp_path / "eval.yaml"
@@ -62,7 +68,7 @@ def test_run_writes_results_and_self_contained_report(tmp_path: Path) -> None:
     config = load_config(
         _config(tmp_path, compliance={"cases": str(ROOT / "demo" / "compliance_cases.jsonl")})
     )
-    results = run(config, tmp_path / "out")
+    results = run(config, tmp_path / "out", encoders=hashing_encoders)
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     retrieval = saved["sections"]["retrieval"]
     assert {"hybrid", "dense", "bm25", "hybrid-no-head", "dense+head"} <= set(retrieval["systems"])

@@ -11,12 +11,15 @@ from cli.history import import_app
 from core.settings import get_settings
 from eval.duplicates import best_threshold, prf, run
 from tests.conftest import DEMO
+from tests.support.encoders import hashing_encoders
+
+# In-process commands build their encoders with the hashing loader (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("hashing_cli")
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("DEFLECT_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("DEFLECT_ENCODER", "hashing")
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
@@ -55,7 +58,8 @@ def test_duplicate_eval_beats_exact_match_baseline_on_demo(tmp_path: Path) -> No
         tickets_path=DEMO / "tickets.jsonl",
         pairs_path=DEMO / "duplicate_pairs.jsonl",
         orders_path=DEMO / "orders.jsonl",
-        encoder="hashing",
+        encoder="use+minilm",
+        encoders=hashing_encoders,
     )
     assert result["pairs"] >= 100
     assert result["method_cross_validated"]["f1"] > result["baseline_exact_email_or_order"]["f1"] + 0.1

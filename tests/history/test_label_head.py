@@ -5,9 +5,9 @@ import time
 import numpy as np
 
 from embeddings.collection import IndexedItem
-from embeddings.encoder import HashingEncoder
 from history.tagging import auto_tag, label_heads
 from indexing.engine import SearchEngine
+from tests.support.encoders import HashingEncoder
 
 PHRASES = {
     "tracking": ["where is my parcel {n}", "parcel {n} not arrived tracking", "tracking number {n} stuck"],

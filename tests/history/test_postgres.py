@@ -22,6 +22,7 @@ from replies import merge
 from runtime import Runtime
 from tests.conftest import DEMO, make_tenant
 from tests.history.helpers import add_orders, ingest, order, ticket
+from tests.support.encoders import hashing_encoders
 
 pytestmark = pytest.mark.postgres
 
@@ -31,7 +32,7 @@ WHERE_AGAIN = "My parcel has still not arrived, the tracking has not moved for d
 
 @pytest.fixture
 def pg_runtime(pg_settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime(pg_settings)
+    runtime = Runtime(pg_settings, encoders=hashing_encoders)
     runtime.migrate()
     yield runtime
     runtime.close()

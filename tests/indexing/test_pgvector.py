@@ -15,13 +15,13 @@ from core.errors import IndexMismatchError
 from core.models import ChangeLog
 from core.settings import Settings
 from embeddings.collection import IndexedItem, SearchFilter, build_collection
-from embeddings.encoder import HashingEncoder
 from history.duplicates import duplicates_of
 from indexing.pgsearch import PgCollection, PgSearchEngine, write_rows
 from kb import service as kb_service
 from kb.schemas import ArticleCreate, ArticleUpdate
 from runtime import Runtime
 from tests.history.helpers import ingest, ticket
+from tests.support.encoders import HashingEncoder, hashing_encoders
 
 pytestmark = pytest.mark.postgres
 
@@ -30,7 +30,6 @@ def _settings(url: str, data_dir: Path, **overrides: object) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=url,
-        encoder="hashing",
         default_abstain_threshold=0.1,
         **overrides,  # type: ignore[arg-type]
     )
@@ -39,9 +38,9 @@ def _settings(url: str, data_dir: Path, **overrides: object) -> Settings:
 @pytest.fixture
 def replicas(pgvector_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Runtime]]:
     """Two processes' worth of runtime on one database, each with its own (unused) data dir."""
-    first = Runtime(_settings(pgvector_url, tmp_path / "one"))
+    first = Runtime(_settings(pgvector_url, tmp_path / "one"), encoders=hashing_encoders)
     first.migrate()
-    second = Runtime(_settings(pgvector_url, tmp_path / "two"))
+    second = Runtime(_settings(pgvector_url, tmp_path / "two"), encoders=hashing_encoders)
     yield first, second
     first.close()
     second.close()
@@ -167,7 +166,9 @@ def test_filters_in_sql_never_empty_the_top_k_and_match_exact_search(
     candidates would find ~2. Through the HNSW query (iterative scan, over-fetch, fallback; the planner
     may still prefer a scan at this size) or the exact one, the top-k must stay full and match an exact
     search over the filtered items."""
-    runtime = Runtime(_settings(pgvector_url, tmp_path, pgvector_exact_max=exact_max))
+    runtime = Runtime(
+        _settings(pgvector_url, tmp_path, pgvector_exact_max=exact_max), encoders=hashing_encoders
+    )
     runtime.migrate()
     engine = runtime.search
     assert isinstance(engine, PgSearchEngine)
@@ -246,7 +247,7 @@ def test_model_and_dimension_are_recorded_and_checked(replicas: tuple[Runtime, R
         assert models == {("articles", "hashing", 256), ("tickets", "hashing", 256)}
         assert {"ix_search_articles_hnsw_hashing", "ix_search_tickets_hnsw_hashing"} <= indexes
         session.execute(text("UPDATE search_models SET dim = 384 WHERE collection = 'tickets'"))
-    restarted = Runtime(first.settings)
+    restarted = Runtime(first.settings, encoders=hashing_encoders)
     with pytest.raises(IndexMismatchError, match="dimension 384"):
         restarted.search.collection("shop", "tickets")
     restarted.close()

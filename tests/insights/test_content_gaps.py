@@ -28,7 +28,7 @@ ENGRAVE = ["Can you engrave initials on the skillet handle?", "Do you engrave in
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # Character trigrams give unrelated short texts cosines of 0.2-0.35: abstain below 0.3 (low score < 0.4).
-    return Settings(data_dir=tmp_path / "var", encoder="hashing", default_abstain_threshold=0.3)
+    return Settings(data_dir=tmp_path / "var", default_abstain_threshold=0.3)
 
 
 def _event(

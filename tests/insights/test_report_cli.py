@@ -20,6 +20,10 @@ from runtime import Runtime
 from tests.factories import article, load_articles
 from tests.insights.helpers import load, ticket
 from tests.insights.test_root_causes import UNTIL, _shop
+from tests.support.encoders import hashing_encoders
+
+# In-process commands build their encoders with the hashing loader (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("hashing_cli")
 
 TENANT = "cli-insights"
 runner = CliRunner()
@@ -29,9 +33,8 @@ runner = CliRunner()
 def cli_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     """The database the CLI opens (from DEFLECT_* variables), for the test to fill first."""
     monkeypatch.setenv("DEFLECT_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("DEFLECT_ENCODER", "hashing")
     get_settings.cache_clear()
-    runtime = Runtime(get_settings())
+    runtime = Runtime(get_settings(), encoders=hashing_encoders)
     runtime.migrate()
     yield runtime
     runtime.close()

@@ -1,4 +1,8 @@
-"""Real subprocesses of the `deflect` command for crash, concurrency and load tests."""
+"""Real subprocesses of the `deflect` command for crash, concurrency and load tests.
+
+They run tests/support/serve.py: the same command tree as the console script, with the hashing encoder
+injected.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVE = "tests.support.serve"
 
 
 def free_port() -> int:
@@ -26,7 +31,6 @@ def deflect_env(data_dir: Path, database_url: str | None = None, **extra: str) -
     env.update(
         {
             "DEFLECT_DATA_DIR": str(data_dir),
-            "DEFLECT_ENCODER": "hashing",
             "DEFLECT_INDEX_SYNC_SECONDS": "0.2",
             "DEFLECT_LOG_LEVEL": "WARNING",
             "HF_HUB_OFFLINE": "1",
@@ -42,9 +46,9 @@ def deflect_env(data_dir: Path, database_url: str | None = None, **extra: str) -
 
 
 def deflect(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen[str]:
-    """Starts `deflect <args>` as its own process (same code as the installed console script)."""
+    """Starts `deflect <args>` as its own process (the console script's code, hashing encoder)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bootstrap", *args],
+        [sys.executable, "-m", SERVE, *args],
         cwd=ROOT,
         env=env,
         text=True,
@@ -61,7 +65,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bootstrap", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", SERVE, "serve", "--port", str(self.port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -22,6 +22,7 @@ from kb.schemas import ArticleCreate
 from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import deflect, deflect_env
+from tests.support.encoders import hashing_encoders
 
 WRITER_SCRIPT = """
 import sys
@@ -29,7 +30,8 @@ from runtime import Runtime
 from core.settings import Settings
 from kb import service
 from kb.schemas import ArticleCreate
-runtime = Runtime(Settings())
+from tests.support.encoders import hashing_encoders
+runtime = Runtime(Settings(), encoders=hashing_encoders)
 for i in range(int(sys.argv[2])):
     with runtime.session() as session:
         service.upsert(session, tenant_id="t", article_in=ArticleCreate(
@@ -116,16 +118,16 @@ def test_two_processes_writing_at_once_lose_nothing(
 
 def test_readyz_is_false_until_the_index_has_caught_up(tmp_path: Path) -> None:
     # No lag allowed: any change not yet in the index makes the replica unready.
-    settings = Settings(
-        data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=3600, ready_max_lag_seconds=0
-    )
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", index_sync_seconds=3600, ready_max_lag_seconds=0)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     make_tenant(runtime, "t")
     write_articles(runtime, "before", 3)
     with TestClient(create_app(settings, runtime=runtime, warm_sync=True)) as client:
         assert client.get("/readyz").status_code == 200
-        other_replica = Runtime(settings)  # a second process writing to the same database
+        other_replica = Runtime(
+            settings, encoders=hashing_encoders
+        )  # a second process writing to the same database
         write_articles(other_replica, "after", 2)
         other_replica.close()
         behind = client.get("/readyz")
@@ -137,12 +139,12 @@ def test_readyz_is_false_until_the_index_has_caught_up(tmp_path: Path) -> None:
 
 
 def test_a_replica_catches_up_within_the_sync_interval(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=0.2)
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", index_sync_seconds=0.2)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     keys = make_tenant(runtime, "t")
     with TestClient(create_app(settings, runtime=runtime, warm_sync=True)) as client:
-        writer = Runtime(settings)
+        writer = Runtime(settings, encoders=hashing_encoders)
         write_articles(writer, "fresh", 1)
         writer.close()
         deadline = time.monotonic() + 5
@@ -161,8 +163,8 @@ def test_a_replica_catches_up_within_the_sync_interval(tmp_path: Path) -> None:
 
 def test_cli_import_and_server_share_the_database(tmp_path: Path) -> None:
     """`deflect import` in another process while this one serves: the import becomes searchable here."""
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing", index_sync_seconds=0.2)
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", index_sync_seconds=0.2)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     keys = make_tenant(runtime, "t")
     source = tmp_path / "a.jsonl"

@@ -19,6 +19,7 @@ from kb.models import Article, ArticleChunk
 from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import Server, deflect, deflect_env
+from tests.support.encoders import hashing_encoders
 
 TENANT = "crash"
 
@@ -39,7 +40,7 @@ def write_articles_file(path: Path, n: int, seed: int) -> None:
 
 def _check_consistent(settings: Settings, expected_articles: int) -> dict[str, int]:
     """DB holds exactly the expected rows once each; a freshly started index matches the DB exactly."""
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     try:
         with runtime.session() as session:
             articles = session.scalar(
@@ -69,7 +70,7 @@ def _check_consistent(settings: Settings, expected_articles: int) -> dict[str, i
 
 @pytest.fixture
 def crash_settings(tmp_path: Path) -> Iterator[Settings]:
-    yield Settings(data_dir=tmp_path / "var", encoder="hashing")
+    yield Settings(data_dir=tmp_path / "var")
 
 
 @pytest.mark.parametrize("kill_when", ["during_import", "during_indexing"])
@@ -111,7 +112,7 @@ def test_import_killed_mid_write_loses_and_duplicates_nothing(
 def test_server_killed_under_writes_keeps_every_acknowledged_write(
     tmp_path: Path, crash_settings: Settings
 ) -> None:
-    runtime = Runtime(crash_settings)
+    runtime = Runtime(crash_settings, encoders=hashing_encoders)
     runtime.migrate()
     keys = make_tenant(runtime, TENANT)
     runtime.close()
@@ -164,7 +165,7 @@ def test_torn_snapshot_is_rebuilt_from_the_database(tmp_path: Path, crash_settin
     assert snapshot.exists()
     snapshot.write_bytes(snapshot.read_bytes()[: snapshot.stat().st_size // 2])  # as if cut by a crash
     _check_consistent(crash_settings, expected_articles=50)
-    runtime = Runtime(crash_settings)
+    runtime = Runtime(crash_settings, encoders=hashing_encoders)
     with runtime.session() as session:
         # The change log is append-only: a crash never leaves a hole the index would skip.
         seqs = list(session.scalars(select(ChangeLog.seq).order_by(ChangeLog.seq)))
@@ -183,7 +184,7 @@ def test_cli_import_of_a_malformed_file_writes_nothing(tmp_path: Path, crash_set
     output = proc.communicate(timeout=120)[0]
     assert proc.returncode != 0
     assert f"{bad}:2" in output.replace("\n", "") and f"{bad}:3" in output.replace("\n", "")
-    runtime = Runtime(crash_settings)
+    runtime = Runtime(crash_settings, encoders=hashing_encoders)
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 0
     runtime.close()

@@ -15,16 +15,15 @@ from api.app import create_app
 from core.settings import Settings
 from runtime import Runtime
 from tests.conftest import make_tenant
+from tests.support.encoders import hashing_encoders
 
 THREADS = 60  # more than the server's 40 worker threads
 
 
 def test_threads_holding_a_connection_while_opening_another_never_exhaust_the_pool(tmp_path: Path) -> None:
     # A request's own session plus an index catch-up inside it: two connections per worker thread.
-    settings = Settings(
-        data_dir=tmp_path / "var", encoder="hashing", db_pool_size=5, db_pool_timeout_seconds=2
-    )
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", db_pool_size=5, db_pool_timeout_seconds=2)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     barrier = threading.Barrier(THREADS, timeout=30)
     errors: list[str] = []
@@ -51,8 +50,8 @@ def test_threads_holding_a_connection_while_opening_another_never_exhaust_the_po
 def test_a_batch_commits_its_tickets_before_its_duplicate_check(tmp_path: Path) -> None:
     """The batch's write transaction ends with its last write: the duplicate check (each ticket against
     the others, seconds for a large batch) runs after the COMMIT, so other writers are not kept waiting."""
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing")
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var")
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     tenant = make_tenant(runtime, "acme")
     words = ["parcel", "refund", "return", "invoice", "damaged", "cancel", "address", "late", "box", "size"]

@@ -17,6 +17,7 @@ from history.models import Ticket
 from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import Server, deflect_env
+from tests.support.encoders import hashing_encoders
 
 TENANT = "graceful"
 BATCH = 300
@@ -33,7 +34,7 @@ def _ticket(i: int) -> dict[str, object]:
 
 
 def _tickets_in_db_and_last_seq(settings: Settings) -> tuple[set[str], int]:
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     try:
         with runtime.session() as session:
             stored = set(session.scalars(select(Ticket.external_id).where(Ticket.tenant_id == TENANT)))
@@ -51,8 +52,8 @@ def _tickets_in_db_and_last_seq(settings: Settings) -> tuple[set[str], int]:
 
 
 def test_sigterm_lets_an_in_flight_ingest_finish_and_saves_the_index(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing")
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var")
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     keys = make_tenant(runtime, TENANT)
     runtime.close()

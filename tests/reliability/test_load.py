@@ -19,6 +19,7 @@ from kb.schemas import ArticleCreate
 from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import Server, deflect_env
+from tests.support.encoders import hashing_encoders
 
 QUERIES = [
     "where is my parcel",
@@ -152,10 +153,9 @@ def run_load(
     skip: frozenset[str] = frozenset(),
     agents: bool = False,
     batch_size: int = 300,
-    encoder: str = "hashing",
 ) -> dict[str, object]:
-    settings = Settings(data_dir=tmp_path / "var", encoder=encoder)  # type: ignore[arg-type]
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var")
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     tenant = make_tenant(runtime, "load")
     with runtime.session() as session:
@@ -175,7 +175,6 @@ def run_load(
             DEFLECT_RATE_LIMIT_PUBLIC_PER_MINUTE="10000000",
             DEFLECT_RATE_LIMIT_PER_MINUTE="10000000",
             DEFLECT_RATE_LIMIT_IP_PER_MINUTE="10000000",
-            DEFLECT_ENCODER=encoder,
         )
     )
     keys = {"public": tenant.public, "agent": tenant.agent, "admin": tenant.admin}

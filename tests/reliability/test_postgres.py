@@ -21,13 +21,14 @@ from tests.conftest import make_tenant
 from tests.reliability.procs import deflect, deflect_env
 from tests.reliability.test_concurrency import WRITER_SCRIPT, assert_all_written, write_articles
 from tests.reliability.test_crash_recovery import write_articles_file
+from tests.support.encoders import hashing_encoders
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def pg_runtime(pg_settings: Settings) -> Runtime:
-    runtime = Runtime(pg_settings)
+    runtime = Runtime(pg_settings, encoders=hashing_encoders)
     runtime.migrate()
     return runtime
 
@@ -121,11 +122,11 @@ def test_import_killed_on_postgres_is_all_or_nothing(
 
 
 def test_two_replicas_on_one_database_see_each_others_writes(pg_settings: Settings, tmp_path: Path) -> None:
-    first_rt = Runtime(pg_settings)
+    first_rt = Runtime(pg_settings, encoders=hashing_encoders)
     first_rt.migrate()
     keys = make_tenant(first_rt, "shared")
     second_settings = pg_settings.model_copy(update={"data_dir": tmp_path / "replica2"})
-    second_rt = Runtime(second_settings)
+    second_rt = Runtime(second_settings, encoders=hashing_encoders)
     with (
         TestClient(create_app(pg_settings, runtime=first_rt, warm_sync=True)) as first,
         TestClient(create_app(second_settings, runtime=second_rt, warm_sync=True)) as second,

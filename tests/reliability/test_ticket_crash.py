@@ -14,6 +14,7 @@ from history.models import Ticket
 from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import Server, deflect_env
+from tests.support.encoders import hashing_encoders
 
 TENANT = "crash-tickets"
 WRITERS = 4
@@ -31,7 +32,7 @@ def _ticket(i: int) -> dict[str, object]:
 
 
 def _db_and_index(settings: Settings) -> tuple[list[str], set[int], set[int]]:
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     try:
         with runtime.session() as session:
             rows = list(
@@ -45,8 +46,8 @@ def _db_and_index(settings: Settings) -> tuple[list[str], set[int], set[int]]:
 
 
 def test_server_killed_while_ingesting_tickets_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing")
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var")
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     keys = make_tenant(runtime, TENANT)
     runtime.close()
@@ -119,19 +120,19 @@ def test_server_killed_while_ingesting_tickets_loses_and_doubles_nothing(tmp_pat
     external_ids, row_ids, indexed = _db_and_index(settings)
     assert sorted(external_ids) == sorted(f"k-{i}" for i in retried)
     assert indexed == row_ids
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == len(retried)
     runtime.close()
 
 
 def test_a_restart_over_an_empty_collections_snapshot_does_not_hang(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing")
-    first = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var")
+    first = Runtime(settings, encoders=hashing_encoders)
     first.migrate()
     first.search.collection(TENANT, "articles")  # a tenant without articles: an empty snapshot is saved
     first.close()
-    restarted = Runtime(settings)
+    restarted = Runtime(settings, encoders=hashing_encoders)
     loader = threading.Thread(target=restarted.search.collection, args=(TENANT, "articles"), daemon=True)
     loader.start()
     loader.join(timeout=20)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from embeddings.encoder import Encoder, HashingEncoder
+from embeddings.encoder import Encoder
 from history import service as history_service
 from history.schemas import OrderCreate
 from replies import intents
@@ -20,6 +20,7 @@ from replies.segmentation import segment
 from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.replies.conftest import ORDERS
+from tests.support.encoders import HashingEncoder
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLY_TAGS = {

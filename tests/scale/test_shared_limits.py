@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from core.settings import Settings
 from runtime import Runtime
+from tests.support.encoders import hashing_encoders
 
 pytestmark = pytest.mark.redis
 
@@ -39,11 +40,10 @@ def _replicas(tmp_path: Path, redis_url: str | None) -> tuple[Settings, Runtime,
         settings = Settings(
             data_dir=tmp_path / name,
             database_url=database,
-            encoder="hashing",
             rate_limit_ip_per_minute=PER_MINUTE,
             redis_url=redis_url,
         )
-        made += [settings, Runtime(settings)]
+        made += [settings, Runtime(settings, encoders=hashing_encoders)]
     return made[0], made[1], made[2], made[3]  # type: ignore[return-value]
 
 

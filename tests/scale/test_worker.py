@@ -18,6 +18,7 @@ from runtime.jobs import JobContext, Worker, enqueue
 from tests.conftest import make_tenant
 from tests.history.helpers import ingest, ticket
 from tests.reliability.procs import deflect, deflect_env
+from tests.support.encoders import hashing_encoders
 
 pytestmark = pytest.mark.postgres
 
@@ -26,11 +27,10 @@ def _runtime(url: str, data_dir: Path, **overrides: object) -> Runtime:
     settings = Settings(
         data_dir=data_dir,
         database_url=url,
-        encoder="hashing",
         job_lease_seconds=2.0,
         **overrides,  # type: ignore[arg-type]
     )
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     return runtime
 

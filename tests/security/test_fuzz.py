@@ -25,6 +25,7 @@ from api.app import create_app
 from core.settings import Settings
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
+from tests.support.encoders import hashing_encoders
 
 MAX_EXAMPLES = 15
 # Ticket ingest has the richest body (batches, dates, contacts): 25 examples once missed a 500 there.
@@ -37,13 +38,12 @@ RESULTS: Counter[str] = Counter()
 def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, TenantKeys]]:
     cfg = Settings(
         data_dir=tmp_path_factory.mktemp("fuzz") / "var",
-        encoder="hashing",
         index_sync_seconds=0.5,
         rate_limit_public_per_minute=10_000_000,
         rate_limit_per_minute=10_000_000,
         rate_limit_ip_per_minute=10_000_000,
     )
-    runtime = Runtime(cfg)
+    runtime = Runtime(cfg, encoders=hashing_encoders)
     runtime.migrate()
     keys = make_tenant(runtime, "fuzz")
     app = create_app(cfg, runtime=runtime, warm_sync=True)

@@ -14,6 +14,7 @@ from core.settings import Settings
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
 from tests.factories import write_jsonl
+from tests.support.encoders import hashing_encoders
 
 
 def test_probes_and_metrics_name_no_tenant(client: TestClient, tenant: TenantKeys, runtime: Runtime) -> None:
@@ -28,8 +29,8 @@ def test_probes_and_metrics_name_no_tenant(client: TestClient, tenant: TenantKey
 
 
 def test_metrics_can_require_a_token(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing", metrics_token="s3cret-scrape-token")
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", metrics_token="s3cret-scrape-token")
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     with TestClient(create_app(settings, runtime=runtime, warm_sync=True)) as client:
         assert client.get("/metrics").status_code == 401
@@ -40,8 +41,8 @@ def test_metrics_can_require_a_token(tmp_path: Path) -> None:
 
 
 def test_readyz_has_its_own_probe_budget(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing", rate_limit_ip_per_minute=5)
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", rate_limit_ip_per_minute=5)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     with TestClient(create_app(settings, runtime=runtime, warm_sync=True)) as client:
         for _ in range(8):
@@ -94,7 +95,7 @@ def test_an_existing_world_readable_database_is_narrowed(tmp_path: Path) -> None
     data_dir = tmp_path / "var"
     data_dir.mkdir(mode=0o755)
     (data_dir / "deflect.db").touch(mode=0o644)
-    runtime = Runtime(Settings(data_dir=data_dir, encoder="hashing"))
+    runtime = Runtime(Settings(data_dir=data_dir), encoders=hashing_encoders)
     runtime.migrate()
     assert stat.S_IMODE((data_dir / "deflect.db").stat().st_mode) == 0o600
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

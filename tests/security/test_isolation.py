@@ -16,6 +16,7 @@ from kb import service as kb_service
 from kb.schemas import ArticleCreate
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
+from tests.support.encoders import hashing_encoders
 
 TOPICS = [
     ("track", "Where is my parcel", "Track your parcel with the tracking number from the shipping e-mail."),
@@ -69,14 +70,13 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("iso") / "var",
-        encoder="hashing",
         index_sync_seconds=0.2,
         default_abstain_threshold=-1.0,
         rate_limit_public_per_minute=1_000_000,
         rate_limit_per_minute=1_000_000,
         rate_limit_ip_per_minute=1_000_000,
     )
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     tenants = {name: make_tenant(runtime, name) for name in MARKERS}
     with runtime.session() as session:

@@ -15,6 +15,7 @@ from api.app import create_app
 from core.settings import Settings
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
+from tests.support.encoders import hashing_encoders
 
 MARKERS = {"alpha": "alphashop", "beta": "betastore"}
 MESSAGES = [
@@ -63,13 +64,12 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     cfg = Settings(
         data_dir=tmp_path_factory.mktemp("iso-history") / "var",
-        encoder="hashing",
         index_sync_seconds=0.2,
         rate_limit_public_per_minute=1_000_000,
         rate_limit_per_minute=1_000_000,
         rate_limit_ip_per_minute=1_000_000,
     )
-    runtime = Runtime(cfg)
+    runtime = Runtime(cfg, encoders=hashing_encoders)
     runtime.migrate()
     tenants = {name: make_tenant(runtime, name) for name in MARKERS}
     app = create_app(cfg, runtime=runtime, warm_sync=True)

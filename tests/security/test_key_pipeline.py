@@ -14,6 +14,7 @@ from api.security import AmbiguousKeyError, client_ip, parse_networks, raw_key_f
 from core.settings import Settings
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
+from tests.support.encoders import hashing_encoders
 
 QUERY_TRICKS = [
     "?key={k}",
@@ -35,8 +36,8 @@ def test_a_key_in_the_query_string_never_authenticates(
 
 
 def test_query_tricks_do_not_skip_the_limit_once_it_is_reached(tmp_path: Any) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing", rate_limit_public_per_minute=6)
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", rate_limit_public_per_minute=6)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     tenant = make_tenant(runtime, "acme")
     body = {"query": "where is my parcel"}
@@ -121,8 +122,8 @@ def test_forwarded_for_is_believed_only_from_configured_proxies() -> None:
 
 
 def test_rotating_forwarded_for_does_not_escape_the_address_limit(tmp_path: Any) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing", rate_limit_ip_per_minute=5)
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "var", rate_limit_ip_per_minute=5)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     app = create_app(settings, runtime=runtime, warm_sync=True)
     with TestClient(app, client=("127.0.0.1", 5000)) as client:
@@ -135,11 +136,10 @@ def test_rotating_forwarded_for_does_not_escape_the_address_limit(tmp_path: Any)
 
     proxied = Settings(
         data_dir=tmp_path / "var2",
-        encoder="hashing",
         rate_limit_ip_per_minute=5,
         trusted_proxies=["127.0.0.1"],
     )
-    runtime2 = Runtime(proxied)
+    runtime2 = Runtime(proxied, encoders=hashing_encoders)
     runtime2.migrate()
     with TestClient(
         create_app(proxied, runtime=runtime2, warm_sync=True), client=("127.0.0.1", 5000)

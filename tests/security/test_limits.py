@@ -16,6 +16,7 @@ from core.redact import install_log_redaction, redact, redact_with_report
 from core.settings import Settings
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
+from tests.support.encoders import hashing_encoders
 
 
 def test_rates_allow_a_burst_then_the_minute_rate() -> None:
@@ -60,8 +61,8 @@ def test_public_key_is_limited_per_visitor_to_typing_speed(
 
 
 def test_per_ip_limit_covers_unauthenticated_guessing(tmp_path: pytest.TempPathFactory) -> None:
-    settings = Settings(data_dir=tmp_path / "v", encoder="hashing", rate_limit_ip_per_minute=6)  # type: ignore[operator]
-    runtime = Runtime(settings)
+    settings = Settings(data_dir=tmp_path / "v", rate_limit_ip_per_minute=6)  # type: ignore[operator]
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     with TestClient(create_app(settings, runtime=runtime, warm_sync=True)) as client:
         codes = [

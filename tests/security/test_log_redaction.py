@@ -17,6 +17,7 @@ from core.redact import install_log_redaction, redact_log_text
 from core.settings import Settings
 from runtime import Runtime
 from tests.reliability.procs import deflect, deflect_env, free_port
+from tests.support.encoders import hashing_encoders
 
 KEY = "dfk_adm_AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbb"
 SECRET_PATHS = [
@@ -97,8 +98,8 @@ def test_other_records_keep_working(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_a_real_server_logs_every_access_line_without_a_traceback(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", encoder="hashing")
-    Runtime(settings).migrate()
+    settings = Settings(data_dir=tmp_path / "var")
+    Runtime(settings, encoders=hashing_encoders).migrate()
     port = free_port()
     # uvicorn prints access lines on stdout, its other records on stderr: `deflect` merges both here.
     process = deflect(

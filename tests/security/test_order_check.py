@@ -15,6 +15,7 @@ from history import service as history_service
 from history.schemas import OrderCreate
 from runtime import Runtime
 from tests.conftest import TenantKeys, make_tenant
+from tests.support.encoders import hashing_encoders
 
 ORDERS = [
     {
@@ -53,12 +54,11 @@ ORDERS = [
 def world(tmp_path: Any) -> Iterator[tuple[Any, TenantKeys, Runtime]]:
     settings = Settings(
         data_dir=tmp_path / "var",
-        encoder="hashing",
         order_check_failures_per_order=4,
         order_check_failures_per_visitor=8,
         rate_limit_public_per_minute=100_000,
     )
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, encoders=hashing_encoders)
     runtime.migrate()
     tenant = make_tenant(runtime, "acme")
     with runtime.session() as session:
