@@ -28,7 +28,7 @@ GIFT = [
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", encoder="hashing", default_abstain_threshold=0.3)
+    return Settings(data_dir=tmp_path / "var", default_abstain_threshold=0.3)
 
 
 def _days_ago(days: int) -> str:
