@@ -84,7 +84,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     thread = threading.Thread(target=server.run, daemon=True, name="live-server")
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    # Generous: warm-up loads the real models and indexes the demo; on a loaded CI box that took > 180 s.
+    deadline = time.monotonic() + 480
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
@@ -94,7 +95,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             pass
         time.sleep(0.3)
     else:
-        raise RuntimeError("the server did not become ready in 180 s")
+        raise RuntimeError("the server did not become ready in 480 s")
     runtime.search.catch_up(settings.demo_tenant, "articles")
     yield LiveServer(base_url=base, keys=keys, settings=settings, runtime=runtime)
     server.should_exit = True
