@@ -46,6 +46,15 @@ def _gift_tickets(runtime: Runtime, tenant_id: str, bodies: list[str], first: in
     )
 
 
+def _shop_with_a_snapshot(runtime: Runtime, tenant_id: str) -> None:
+    load_articles(runtime, tenant_id, [article()])
+    _gift_tickets(runtime, tenant_id, GIFT[:3], first=1)
+    worker = Worker(runtime, name="w1")
+    worker.schedule()
+    while worker.run_once():
+        pass
+
+
 def _gaps(client: TestClient, tenant: Any, **params: Any) -> tuple[dict[str, Any], str | None]:
     response = client.get("/v1/reports/content-gaps", params=params, headers=tenant.headers("agent"))
     assert response.status_code == 200, response.text
@@ -55,12 +64,7 @@ def _gaps(client: TestClient, tenant: Any, **params: Any) -> tuple[dict[str, Any
 def test_the_worker_precomputes_the_default_view_and_the_page_serves_it_while_fresh(
     client: TestClient, runtime: Runtime, tenant: Any
 ) -> None:
-    load_articles(runtime, tenant.tenant_id, [article()])
-    _gift_tickets(runtime, tenant.tenant_id, GIFT[:3], first=1)
-    worker = Worker(runtime, name="w1")
-    worker.schedule()
-    while worker.run_once():
-        pass
+    _shop_with_a_snapshot(runtime, tenant.tenant_id)
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(ReportSnapshot)) == 1
 
@@ -87,12 +91,7 @@ def test_the_worker_precomputes_the_default_view_and_the_page_serves_it_while_fr
 def test_erasing_a_customer_drops_the_snapshots_that_quote_customers(
     client: TestClient, runtime: Runtime, tenant: Any
 ) -> None:
-    load_articles(runtime, tenant.tenant_id, [article()])
-    _gift_tickets(runtime, tenant.tenant_id, GIFT[:3], first=1)
-    worker = Worker(runtime, name="w1")
-    worker.schedule()
-    while worker.run_once():
-        pass
+    _shop_with_a_snapshot(runtime, tenant.tenant_id)
     served, _ = _gaps(client, tenant)
     assert any("gift" in example["text"] for c in served["clusters"] for example in c["examples"])
     found = client.get("/v1/tickets/g1", headers=tenant.headers("agent"))
