@@ -225,10 +225,19 @@ def shown(
     close = [r for r in passing if r.score >= best - params.margin]
     if params.language_order == "score":
         return close[:top_k]
-    tiers = [language_tier(r.locale, language) for r in close]
-    if params.third_language == "hide" and any(t < 2 for t in tiers):
-        close = [r for r, t in zip(close, tiers, strict=True) if t < 2]
+    # A third language goes after the customer's language and English only where those fit: an
+    # article under the language's cut-off is no answer, and putting it first because of its language
+    # buried the only answer of shops whose help centre is written in Italian or Spanish (an English
+    # query ranked four unrelated English articles ahead of it). With no cut-off applied (the ranking
+    # metrics), "fits" is the language's shipped cut-off.
+    fits = threshold if threshold is not None else params.policy(language).threshold
+
+    def preferred(r: RankedArticle) -> bool:
+        return language_tier(r.locale, language) < 2 and r.confidence >= fits
+
+    if params.third_language == "hide" and any(preferred(r) for r in close):
+        close = [r for r in close if language_tier(r.locale, language) < 2]
     if params.language_order == "strict":
         # Stable: within a tier the score order stays.
-        return sorted(close[:top_k], key=lambda r: language_tier(r.locale, language))
-    return sorted(close, key=lambda r: language_tier(r.locale, language) == 2)[:top_k]
+        return sorted(close[:top_k], key=lambda r: language_tier(r.locale, language) if preferred(r) else 3)
+    return sorted(close, key=lambda r: not preferred(r))[:top_k]

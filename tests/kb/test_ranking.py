@@ -91,6 +91,23 @@ def test_a_third_language_is_shown_when_nothing_else_fits() -> None:
     assert [r.key for r in visible] == ["kb-a-es"]
 
 
+def test_an_english_article_under_the_cut_off_does_not_bury_the_only_answer() -> None:
+    """A help centre written in Italian: for an English query the Italian answer fits, the English
+    articles do not. Ranked without a cut-off (the evaluation's metrics) as the widget would show it."""
+    candidates = _candidates([("kb-traccia", "it", 0.8), ("kb-uk-delivery", "en", 0.25), ("kb-x", "en", 0.2)])
+    params = _params()
+    ranked = rank(candidates, language="en", params=params)
+    visible = shown(ranked, language="en", params=params, threshold=None, top_k=5)
+    assert [r.key for r in visible] == ["kb-traccia", "kb-uk-delivery", "kb-x"]
+    served = shown(ranked, language="en", params=params, threshold=0.3, top_k=5)
+    assert [r.key for r in served] == ["kb-traccia"]
+    # An English article that fits still comes first (the customer can read it).
+    fitting = _candidates([("kb-traccia", "it", 0.8), ("kb-uk-delivery", "en", 0.5)])
+    ranked = rank(fitting, language="en", params=params)
+    visible = shown(ranked, language="en", params=params, threshold=None, top_k=5)
+    assert [r.key for r in visible] == ["kb-uk-delivery", "kb-traccia"]
+
+
 def test_every_shown_suggestion_passes_the_cut_off_and_sits_within_the_margin() -> None:
     candidates = _candidates([("a", "en", 0.9), ("b", "en", 0.85), ("c", "en", 0.7), ("d", "en", 0.2)])
     params = _params(margin=0.1)
