@@ -111,7 +111,11 @@ def print_systems(payload: dict[str, Any], title: str) -> None:
         table.add_column(header, justify="right", no_wrap=True)
     for name, metrics in payload.items():
         table.add_row(
-            name, *[f"{metrics[c]:.3f}" if isinstance(metrics.get(c), float) else "-" for c in columns]
+            name,
+            *[
+                f"{metrics[c]:.3f}" if isinstance(metrics.get(c), float) else str(metrics.get(c) or "-")
+                for c in columns
+            ],
         )
     console.print(table)
 

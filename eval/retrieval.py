@@ -67,6 +67,8 @@ class QueryOutcome:
     query: Query
     ranked: list[str]  # article ids, or distinct labels for label queries
     confidence: float
+    # The shipped cut-off of the query's language (articles): abstention as the widget abstains.
+    cutoff: float | None = None
 
 
 @dataclass
@@ -173,7 +175,12 @@ def _article_outcome(
     else:
         # What kb.suggest abstains on: no candidate's confidence reaches the cut-off.
         confidence = max((r.confidence for r in found.ranked), default=0.0)
-    return QueryOutcome(query=query, ranked=[r.key for r in found.visible], confidence=float(confidence))
+    return QueryOutcome(
+        query=query,
+        ranked=[r.key for r in found.visible],
+        confidence=float(confidence),
+        cutoff=found.language_cutoff if mode != "bm25" else None,
+    )
 
 
 def _label_outcome(
@@ -273,18 +280,27 @@ def score(
                 [o.ranked[0] if o.ranked else None for o in labelled], [o.query.label or "" for o in labelled]
             )
     out["threshold"] = threshold
-    if threshold is not None:
-        abstained = [o.confidence < threshold for o in outcomes]
+    per_language = threshold is None and bool(outcomes) and all(o.cutoff is not None for o in outcomes)
+    if per_language:
+        out["threshold"] = "per-language"
+    if threshold is not None or per_language:
+
+        def kept(o: QueryOutcome) -> bool:
+            bar = threshold if threshold is not None else o.cutoff
+            assert bar is not None
+            return o.confidence >= bar
+
+        abstained = [not kept(o) for o in outcomes]
         stats = m.abstention(abstained, [o.query.out_of_scope for o in outcomes])
         out["abstention_precision"] = stats.precision if oos else None
         out["abstention_recall"] = stats.recall if oos else None
         out["in_scope_kept"] = stats.in_scope_kept if in_scope else None
         if in_scope:
             out[f"in_scope_recall@{CALIBRATION_K}_after_abstention"] = m.mean(
-                [1.0 if hit_at(o, CALIBRATION_K) and o.confidence >= threshold else 0.0 for o in in_scope]
+                [1.0 if hit_at(o, CALIBRATION_K) and kept(o) else 0.0 for o in in_scope]
             )
         if oos:
-            per_query["abstention_recall"] = [1.0 if o.confidence < threshold else 0.0 for o in oos]
+            per_query["abstention_recall"] = [0.0 if kept(o) else 1.0 for o in oos]
     else:
         out["abstention_precision"] = out["abstention_recall"] = out["in_scope_kept"] = None
     if with_ci:

@@ -162,7 +162,9 @@ def run_retrieval(
                 SystemSpec(f"hybrid@{name}", "hybrid"),
                 SystemSpec(f"dense@{name}", "dense", label_head=False),
             ]
-        threshold = None if calibrate_on else _default_threshold()
+        # Articles abstain on the shipped per-language cut-offs (None), as the widget does; tickets on
+        # the default threshold.
+        threshold = None if calibrate_on or corpus.has_articles else _default_threshold()
         run = evaluate(
             engine,
             queries=queries,

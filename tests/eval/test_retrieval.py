@@ -212,3 +212,19 @@ def test_cli_retrieval_and_calibrate_store_the_threshold(
         )
     assert threshold != -5.0, stored.output
     get_settings.cache_clear()
+
+
+def test_without_a_stored_threshold_each_query_abstains_on_its_languages_cut_off() -> None:
+    from eval.retrieval import QueryOutcome, score
+
+    outcomes = [
+        # French cut-off 0.5: 0.45 abstains; English cut-off 0.3: 0.45 is kept.
+        QueryOutcome(Query("q1", "colis", "fr", relevant=("a",)), ["a"], confidence=0.45, cutoff=0.5),
+        QueryOutcome(Query("q2", "parcel", "en", relevant=("a",)), ["a"], confidence=0.45, cutoff=0.3),
+        QueryOutcome(Query("q3", "bitcoin", "en"), ["a"], confidence=0.2, cutoff=0.3),
+    ]
+    metrics = score(outcomes, None, with_ci=False)
+    assert metrics["threshold"] == "per-language"
+    assert metrics["in_scope_kept"] == 0.5 and metrics["abstention_recall"] == 1.0
+    # A stored threshold (a tenant's calibration) still applies to every language.
+    assert score(outcomes, 0.4, with_ci=False)["in_scope_kept"] == 1.0
