@@ -171,7 +171,16 @@ def test_phone_fix_uses_the_reply_language_and_eats_the_preposition() -> None:
     ["1 " * 10_000, "1" * 20_000, "a dot " * 3_333, "5 stars please " * 1_333, "€1 " * 6_666],
 )
 def test_maximum_size_pathological_text_is_checked_in_linear_time(text: str) -> None:
-    # These inputs took 10-80 s each when a pattern backtracked quadratically.
-    started = time.perf_counter()
-    check(text[:MAX_TEXT_CHARS], channel="amazon")
-    assert time.perf_counter() - started < 10
+    # These inputs took 10-80 s each (thousands of times an ordinary text's check) when a pattern
+    # backtracked quadratically. Measured against ordinary prose of the same length in the same run,
+    # so a busy machine slows both sides alike.
+    text = text[:MAX_TEXT_CHARS]
+    prose = ("Your parcel left our warehouse today and should arrive on Friday. " * 400)[: len(text)]
+
+    def seconds(value: str) -> float:
+        started = time.perf_counter()
+        check(value, channel="amazon")
+        return time.perf_counter() - started
+
+    ordinary = min(seconds(prose) for _ in range(3))
+    assert seconds(text) < 50 * ordinary + 0.5

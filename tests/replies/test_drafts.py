@@ -154,6 +154,7 @@ def test_redact_masks_iban_and_email() -> None:
     assert "3704" not in text and "jane@example.com" not in text
 
 
+@pytest.mark.slow  # a timing benchmark: never in the default suite, where a busy machine would fail it
 @pytest.mark.parametrize("n", [1])
 def test_draft_under_300_ms(runtime: Runtime, shop: str, n: int) -> None:
     text = (

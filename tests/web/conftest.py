@@ -118,6 +118,9 @@ def browser() -> Iterator[Any]:
 def new_page(browser: Any, base_url: str, viewport: dict[str, int] = DESKTOP) -> Any:
     """A page in its own context that records uncaught script errors and console warnings."""
     context = browser.new_context(viewport=viewport, base_url=base_url)
+    # Waits are for events, not deadlines: on a loaded 2-core CI box a first search (model warm-up)
+    # took over Playwright's 30 s default. A real hang still fails, after 90 s.
+    context.set_default_timeout(90_000)
     pg = context.new_page()
     pg.errors = []
     pg.warnings = []
