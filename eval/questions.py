@@ -177,7 +177,12 @@ def choose(scores: dict[Setting, dict[str, float]], shops: Sequence[str]) -> Set
 
 
 def run_loso(
-    shops: Sequence[Shop], encoder: Encoder, *, log: Callable[[str], None] = lambda _: None
+    shops: Sequence[Shop],
+    encoder: Encoder,
+    *,
+    cs: Sequence[float] = CS,
+    floors: Sequence[float] = FLOORS,
+    log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Per held-out shop: the head's setting chosen on the other shops, its figures beside the baseline's."""
     memo = MemoEncoder(encoder)
@@ -186,14 +191,14 @@ def run_loso(
     found: dict[Setting, dict[str, list[frozenset[str]]]] = {}
     for shop in shops:
         log(f"grid on {shop.name}")
-        for with_tickets, c in itertools.product((False, True), CS):
+        for with_tickets, c in itertools.product((False, True), cs):
             head = HeadClassifier(
                 memo,
                 c=c,
                 extra=shop.tickets if with_tickets else (),
                 extra_key=f"eval:{shop.name}",
             )
-            for floor, mode in itertools.product(FLOORS, MODES):
+            for floor, mode in itertools.product(floors, MODES):
                 setting = Setting(with_tickets, c, floor, mode)
                 found.setdefault(setting, {})[shop.name] = detected(
                     shop, _FixedFloor(head, floor), classify_all=mode == "all"
@@ -226,11 +231,7 @@ def run_loso(
         )
     on_all = choose(objective, [s.name for s in shops])
     shipped = next(
-        (
-            s
-            for s in objective
-            if s.c == HEAD_C and s.floor == HEAD_FLOOR and s.tickets and s.mode == "fallback"
-        ),
+        (s for s in objective if s.c == HEAD_C and s.floor == HEAD_FLOOR and s.tickets and s.mode == "all"),
         None,
     )
     return {

@@ -187,7 +187,11 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
     The draft and the agent's per-question article panel both read this, so they cannot disagree.
     """
     classifier = _classifier(session, ctx, engine)
-    questions = segment(ctx.message, classifier, unclear=ctx.unclear)
+    # The head is asked about every sentence (its extra tags on pattern-tagged ones won leave-one-shop-out);
+    # the nearest-example baseline only about what the patterns are unsure of, as it was measured.
+    questions = segment(
+        ctx.message, classifier, unclear=ctx.unclear, classify_all=ctx.question_classifier == "head"
+    )
     if not questions and ctx.form_topic:
         # Nothing asked in words: the topic the customer picked in the contact form is the question.
         questions = [
@@ -479,7 +483,8 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
                 _Answer(
                     question,
                     "needs_agent",
-                    "no macro or help article covers this question",
+                    "no macro or help article covers this question"
+                    + (f"; closest reason {question.closest}" if question.closest else ""),
                     order,
                     confidence=0.0,
                 ),
