@@ -207,3 +207,35 @@ def test_head_in_the_splitter_tags_requests_and_drops_chit_chat(head: HeadClassi
     text = "Hello. The frame arrived cracked. Thanks!"
     assert [q.topic for q in segment(text, head)] == ["damaged_in_transit"]
     assert segment("Hello. Thanks a lot, have a nice day!", head) == []
+
+
+def test_a_question_under_the_floor_is_left_to_the_agent_with_its_closest_reason(encoder: Encoder) -> None:
+    strict = HeadClassifier(encoder, floor=0.999)
+    text = "Any chance you could look up how my parcel is getting on?"
+    (question,) = segment(text, strict, classify_all=True)
+    # Nothing is sure enough to write a tracking paragraph: an open question, with what it was closest to.
+    assert question.topic == "other"
+    assert question.closest.startswith("tracking at ") and question.closest.endswith("floor 1.00")
+    (sure,) = segment(text, HeadClassifier(encoder), classify_all=True)
+    assert (sure.topic, sure.detected_by, sure.floor) == (
+        "tracking",
+        "examples",
+        HeadClassifier(encoder).floor,
+    )
+
+
+def test_a_statement_is_not_answered(real_runtime: Runtime) -> None:
+    tenant_id = make_tenant(real_runtime, "statements").tenant_id
+    with real_runtime.session() as session:
+        draft = compose(
+            session,
+            tenant_id=tenant_id,
+            settings=real_runtime.settings,
+            engine=real_runtime.search,
+            request=DraftCreate(
+                channel="email",
+                locale="en",
+                text="Hello. I bought the lamp for my new flat last month. Thanks!",
+            ),
+        )
+    assert draft.questions == [] and not draft.ready_to_send
