@@ -114,6 +114,9 @@ def _drafts_shops(shops: Path, encoder: str, json_out: Path | None) -> None:
             folders,
             encoder=encoder,  # type: ignore[arg-type]
             log=lambda name: typer.echo(f"{name}...", err=True),
+            on_shop=lambda name, shop: typer.echo(
+                f"{name}: " + _row("", shop["summary"], shop["baselines"].get(drafts_eval.BASELINE, {}))
+            ),
         )
     except DeflectError as exc:
         typer.echo(f"error: {exc.message}", err=True)

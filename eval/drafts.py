@@ -287,7 +287,11 @@ def shop_files(folder: Path) -> dict[str, Path]:
 
 
 def run_shops(
-    folders: Sequence[Path], *, encoder: EncoderName, log: Callable[[str], None] = lambda _: None
+    folders: Sequence[Path],
+    *,
+    encoder: EncoderName,
+    log: Callable[[str], None] = lambda _: None,
+    on_shop: Callable[[str, dict[str, Any]], None] = lambda _name, _result: None,
 ) -> dict[str, Any]:
     """Every shop in turn, then every language over the shops pooled; the baseline beside each row."""
     shops: dict[str, Any] = {}
@@ -301,6 +305,7 @@ def run_shops(
             "baselines": result["baselines"],
             "speed": result["speed"],
         }
+        on_shop(folder.name, result)  # a shop takes minutes: its figures are shown as soon as they exist
         pooled.setdefault(result["classifier"], []).extend(result["results"])
         for kind, rows in result["baseline_results"].items():
             pooled.setdefault(kind, []).extend(rows)
