@@ -299,7 +299,13 @@ def run_shops(
     for folder in folders:
         log(folder.name)
         files = shop_files(folder)
-        result = run(encoder=encoder, **files)
+        result = run(
+            encoder=encoder,
+            requests=files["requests"],
+            orders=files["orders"],
+            articles=files["articles"],
+            tickets=files["tickets"],
+        )
         shops[folder.name] = {
             "summary": result["summary"],
             "baselines": result["baselines"],
