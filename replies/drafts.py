@@ -37,7 +37,13 @@ from replies.answers import (
 )
 from replies.factcheck import check_facts
 from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
-from replies.intents import MAX_TENANT_EXAMPLES, HeadClassifier, classifier_for, head_for
+from replies.intents import (
+    MAX_TENANT_EXAMPLES,
+    NON_SEMANTIC_ENCODERS,
+    HeadClassifier,
+    classifier_for,
+    head_for,
+)
 from replies.message import customer_message, is_form_subject, latest_reply
 from replies.models import Draft
 from replies.schemas import (
@@ -228,7 +234,7 @@ def _classifier(session: Session, ctx: _Context, engine: SearchEngine | None) ->
     if engine is None:
         return None
     encoder = engine.encoder_for("articles")
-    if ctx.question_classifier == "examples":
+    if ctx.question_classifier == "examples" or encoder.name in NON_SEMANTIC_ENCODERS:
         return classifier_for(encoder)
     # Only human tags teach: auto-tagged tickets would teach the head its own mistakes.
     human = (Ticket.tenant_id == ctx.tenant_id, Ticket.tag_source == "import")
