@@ -14,6 +14,7 @@ from core.errors import DeflectError
 from core.settings import ROOT, get_settings
 from eval import drafts as drafts_eval
 from eval import duplicates as duplicates_eval
+from eval import questions as questions_eval
 from eval.compliance_eval import evaluate_compliance, load_compliance_cases
 
 app = typer.Typer()
@@ -25,12 +26,22 @@ def drafts(
     requests: Annotated[Path, typer.Option(help="draft_requests.jsonl")] = DEMO_DIR / "draft_requests.jsonl",
     orders: Annotated[Path, typer.Option(help="orders.jsonl")] = DEMO_DIR / "orders.jsonl",
     articles: Annotated[Path, typer.Option(help="articles.jsonl")] = DEMO_DIR / "articles.jsonl",
+    tickets: Annotated[
+        Path | None, typer.Option(help="tickets.jsonl: the tenant's tagged past tickets (teach the head)")
+    ] = None,
+    shops: Annotated[
+        Path | None,
+        typer.Option(help="A folder of development shops: every shop, then every language pooled"),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
     encoder: Annotated[str, typer.Option(help="Encoder for article search (a bundled model)")] = "use+minilm",
 ) -> None:
-    """Drafts a reply for every request: topic coverage, must-mention recall, invented facts, compliance,
-    latency."""
+    """Drafts a reply for every request: fully answered, topic coverage, must-mention recall, invented facts,
+    compliance, latency; the nearest-example classifier beside the head from the same run."""
 
+    if shops is not None:
+        _drafts_shops(shops, encoder, json_out)
+        return
     for path in (requests, orders, articles):
         if not path.exists():
             typer.echo(f"error: {path} does not exist", err=True)
@@ -40,6 +51,7 @@ def drafts(
             requests=requests,
             orders=orders,
             articles=articles,
+            tickets=tickets,
             encoder=encoder,  # type: ignore[arg-type]
             encoders=wiring().encoders,
         )
@@ -48,8 +60,135 @@ def drafts(
         raise typer.Exit(2) from exc
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    baseline = result["baselines"].get(drafts_eval.BASELINE, {})
+    typer.echo(f"{'':<26} {result['classifier']:<10} {drafts_eval.BASELINE} (baseline)")
     for name, value in result["summary"].items():
-        typer.echo(f"{name:<26} {value}")
+        if name != "by_locale":
+            typer.echo(f"{name:<26} {value!s:<10} {baseline.get(name)}")
+    _locale_rows(result["summary"]["by_locale"], baseline.get("by_locale", {}))
+    _speed(result["speed"])
+
+
+_DRAFT_COLUMNS = (
+    ("fully_answered_rate", "full"),
+    ("topic_coverage", "cover"),
+    ("must_mention_recall", "must"),
+    ("invented_facts", "inv"),
+    ("compliance_pass_rate", "compl"),
+)
+
+
+def _row(label: str, head: dict[str, object], base: dict[str, object]) -> str:
+    cells = "  ".join(f"{head.get(k)!s:>6}/{base.get(k)!s:<6}" for k, _ in _DRAFT_COLUMNS)
+    return f"{label:<14} {head.get('requests')!s:>4}  {cells}"
+
+
+def _header(first: str) -> None:
+    typer.echo(
+        f"{first:<14} {'n':>4}  " + "  ".join(f"{short + ' head/base':<13}" for _, short in _DRAFT_COLUMNS)
+    )
+
+
+def _locale_rows(head: dict[str, dict[str, object]], base: dict[str, dict[str, object]]) -> None:
+    _header("language")
+    for locale, row in head.items():
+        typer.echo(_row(locale, row, base.get(locale, {})))
+
+
+def _speed(speed: dict[str, object]) -> None:
+    typer.echo(
+        f"speed: draft p50 {speed['draft_ms_p50']} ms, bare article search p50 {speed['search_ms_p50']} ms, "
+        f"ratio {speed['draft_over_search']}"
+    )
+
+
+def _drafts_shops(shops: Path, encoder: str, json_out: Path | None) -> None:
+    folders = (
+        sorted(p for p in shops.iterdir() if (p / "draft_requests.jsonl").exists()) if shops.is_dir() else []
+    )
+    if not folders:
+        typer.echo(f"error: {shops} holds no shop with draft_requests.jsonl", err=True)
+        raise typer.Exit(2)
+    try:
+        result = drafts_eval.run_shops(
+            folders,
+            encoder=encoder,  # type: ignore[arg-type]
+            encoders=wiring().encoders,
+            log=lambda name: typer.echo(f"{name}...", err=True),
+            on_shop=lambda name, shop: typer.echo(
+                f"{name}: " + _row("", shop["summary"], shop["baselines"].get(drafts_eval.BASELINE, {}))
+            ),
+        )
+    except DeflectError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    baseline = drafts_eval.BASELINE
+    shipped = next(k for k in result["overall"] if k != baseline)
+    typer.echo(f"head = {shipped} classifier (the service's), base = {baseline} (nearest examples), one run")
+    _header("shop")
+    for name, row in result["shops"].items():
+        typer.echo(_row(name, row["summary"], row["baselines"].get(baseline, {})))
+    typer.echo(_row("all", result["overall"][shipped], result["overall"][baseline]))
+    _locale_rows(result["by_locale"][shipped], result["by_locale"][baseline])
+    for name, row in result["shops"].items():
+        typer.echo(f"{name}: ", nl=False)
+        _speed(row["speed"])
+
+
+@app.command("questions")
+def questions(
+    shops: Annotated[Path, typer.Option(help="Folder of development shops")] = questions_eval.DEVSHOPS,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
+) -> None:
+    """Leave-one-shop-out: the drafts' question classifier (head) chosen on the other shops, scored on each
+    held-out shop and language beside the nearest-example baseline."""
+    from embeddings.encoder import load_encoder
+
+    found = questions_eval.dev_shops(shops) if shops.is_dir() else []
+    if len(found) < 2:
+        typer.echo(f"error: {shops} holds fewer than two shops with draft requests", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    encoder = load_encoder(
+        settings.resolved_article_encoder,
+        batch_size=settings.encoder_batch_size,
+        threads=settings.encoder_threads,
+    )
+    result = questions_eval.run_loso(found, encoder, log=lambda step: typer.echo(f"{step}...", err=True))
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    typer.echo("held-out shop: head (setting chosen on the other shops) / baseline (nearest examples)")
+    typer.echo(
+        f"{'shop':<14} {'n':>4}  {'fully detected':<15} {'topic recall':<15} {'extra/request':<15} chosen"
+    )
+    for fold in result["folds"]:
+        typer.echo(_detect_row(fold["held_out"], fold["head"], fold["baseline"]) + f"  {fold['chosen']}")
+    pooled = result["pooled"]
+    typer.echo(_detect_row("all", pooled["head"], pooled["baseline"]))
+    for locale, row in result["pooled_by_locale"]["head"].items():
+        typer.echo(_detect_row(locale, row, result["pooled_by_locale"]["baseline"][locale]))
+    typer.echo("ablation (each row chosen leave-one-shop-out within its mode and example source):")
+    for label, row in result["ablation"].items():
+        typer.echo(
+            f"  {label:<30} fully detected {row['fully_detected']}  topic recall {row['topic_recall']}  "
+            f"extra/request {row['extra_per_request']}"
+        )
+    typer.echo(f"chosen on all shops: {result['chosen_on_all_shops']}")
+    typer.echo(
+        f"shipped: {result['shipped']} ("
+        + ("matches" if result["shipped_matches_choice"] else "DIFFERS FROM")
+        + " the choice on all shops)"
+    )
+
+
+def _detect_row(label: str, head: dict[str, object], base: dict[str, object]) -> str:
+    cells = "  ".join(
+        f"{head.get(k)!s:>6}/{base.get(k)!s:<8}"
+        for k in ("fully_detected", "topic_recall", "extra_per_request")
+    )
+    return f"{label:<14} {head.get('requests')!s:>4}  {cells}"
 
 
 # retrieval, calibrate, run, bench and replay live in cli/eval_commands.py so this file stays small.

@@ -222,6 +222,12 @@ class Settings(BaseSettings):
     )
     demo_tenant: str = Field("demo", description="Tenant id that `deflect demo` loads.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    question_classifier: Literal["head", "examples"] = Field(
+        "head",
+        description="How the drafts tag sentences the phrase patterns miss: head = few-shot logistic head "
+        "on the generic examples and the tenant's tagged past tickets; examples = nearest generic examples "
+        "(the former default). Chosen leave-one-shop-out: eval/results/questions-loso.md.",
+    )
     rewriter_url: str | None = Field(
         None, description="OpenAI-compatible base URL for the optional rewriter."
     )

@@ -6,10 +6,12 @@ import json
 import re
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
 from core import keys
 from core.errors import ImportFileError, LineError
@@ -18,9 +20,15 @@ from core.settings import EncoderName, Settings
 from embeddings.encoder import EncoderLoader, load_encoder
 from history import service as history_service
 from kb import service as kb_service
+from kb.models import Article
+from kb.suggest import suggest
+from replies.answers import prepare_articles
 from replies.drafts import compose
 from replies.schemas import DraftCreate
 from runtime import Runtime
+
+if TYPE_CHECKING:
+    from indexing.engine import SearchEngine
 
 TENANT = "eval"
 
@@ -154,61 +162,165 @@ def _figures(results: list[dict[str, Any]], latencies: list[float]) -> dict[str,
     }
 
 
+CLASSIFIERS = ("head", "examples")
+BASELINE = "examples"
+
+
 def run(
     *,
     requests: Path,
     orders: Path,
     articles: Path,
     encoder: EncoderName,
+    tickets: Path | None = None,
+    classifiers: Sequence[str] = CLASSIFIERS,
     encoders: EncoderLoader = load_encoder,
 ) -> dict[str, Any]:
-    """Loads the files into a throw-away database and drafts a reply for every request."""
+    """Loads the files into a throw-away database and drafts a reply for every request, once per question
+    classifier (the first is the service's, the others baselines beside it from the same load).
+
+    Each request is also searched as a bare widget query (the article search alone), so the draft's
+    latency is read against the search's from the same run and machine.
+    """
     cases = read_requests(requests)
     with tempfile.TemporaryDirectory(prefix="deflect-eval-drafts-") as data_dir:
         runtime = Runtime(Settings(data_dir=Path(data_dir), encoder=encoder), encoders=encoders)
         try:
             runtime.migrate()
+            engine = runtime.search
             with runtime.session() as session:
                 keys.get_or_create_tenant(session, tenant_id=TENANT)
                 kb_service.import_path(session, tenant_id=TENANT, path=articles)
                 history_service.import_orders(
                     session, tenant_id=TENANT, orders=history_service.parse_orders(orders), file=str(orders)
                 )
-            engine = runtime.search
+                if tickets is not None and tickets.exists():
+                    # The tenant's tagged past tickets: the head learns the shop's wording from them.
+                    history_service.import_tickets(
+                        session,
+                        engine,
+                        tenant_id=TENANT,
+                        tickets=history_service.parse_tickets(tickets),
+                        file=str(tickets),
+                    )
             engine.catch_up(TENANT, "articles")
             engine.encode_query("warm-up")
-            if cases:
-                # Like a server after start-up: the model and templates are loaded before the clock starts.
-                with runtime.session() as session:
-                    compose(
-                        session,
-                        tenant_id=TENANT,
-                        request=DraftCreate(text=cases[0].text, channel=cases[0].channel, rewrite=False),
-                        settings=runtime.settings,
-                        engine=engine,
-                    )
-            results: list[dict[str, Any]] = []
-            latencies: list[float] = []
-            for case in cases:
-                request = DraftCreate(
-                    text=case.text,
-                    channel=case.channel,
-                    locale=case.locale,
-                    order_id=case.order_id,
-                    rewrite=False,
+            with runtime.session() as session:
+                # A server has met its articles before it is timed: their sentence vectors are cached then.
+                prepare_articles(
+                    engine, list(session.scalars(select(Article).where(Article.tenant_id == TENANT)))
                 )
-                with runtime.session() as session:
-                    started = time.perf_counter()
-                    draft = compose(
-                        session, tenant_id=TENANT, request=request, settings=runtime.settings, engine=engine
-                    )
-                    latencies.append((time.perf_counter() - started) * 1000)
-                results.append(score_case(case, draft.model_dump(mode="json")))
+            per_classifier: dict[str, dict[str, Any]] = {}
+            for kind in classifiers:
+                settings = runtime.settings.model_copy(update={"question_classifier": kind})
+                results, latencies = _draft_all(runtime, engine, cases, settings)
+                per_classifier[kind] = {"summary": summarise(results, latencies), "results": results}
+            search_ms = _search_all(runtime, engine, cases)
         finally:
             runtime.close()
+    shipped = classifiers[0]
+    draft_p50 = per_classifier[shipped]["summary"]["latency_ms_p50"]
+    search_p50 = round(percentile(search_ms, 50), 2)
     return {
-        "summary": summarise(results, latencies),
+        "summary": per_classifier[shipped]["summary"],
+        "classifier": shipped,
+        "baselines": {k: v["summary"] for k, v in per_classifier.items() if k != shipped},
+        "speed": {
+            "draft_ms_p50": draft_p50,
+            "search_ms_p50": search_p50,
+            "draft_over_search": round(draft_p50 / search_p50, 2) if search_p50 else None,
+        },
         "encoder": encoder,
         "requests_file": str(requests),
-        "results": results,
+        "results": per_classifier[shipped]["results"],
+        "baseline_results": {k: v["results"] for k, v in per_classifier.items() if k != shipped},
     }
+
+
+def _draft_all(
+    runtime: Runtime, engine: SearchEngine, cases: list[DraftRequestCase], settings: Settings
+) -> tuple[list[dict[str, Any]], list[float]]:
+    if cases:
+        # Like a server after start-up: the model, the classifier and templates are loaded before the clock
+        # starts.
+        with runtime.session() as session:
+            compose(
+                session,
+                tenant_id=TENANT,
+                request=DraftCreate(text=cases[0].text, channel=cases[0].channel, rewrite=False),
+                settings=settings,
+                engine=engine,
+            )
+    results: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    for case in cases:
+        request = DraftCreate(
+            text=case.text, channel=case.channel, locale=case.locale, order_id=case.order_id, rewrite=False
+        )
+        with runtime.session() as session:
+            started = time.perf_counter()
+            draft = compose(session, tenant_id=TENANT, request=request, settings=settings, engine=engine)
+            latencies.append((time.perf_counter() - started) * 1000)
+        results.append(score_case(case, draft.model_dump(mode="json")))
+    return results, latencies
+
+
+def _search_all(runtime: Runtime, engine: SearchEngine, cases: list[DraftRequestCase]) -> list[float]:
+    """Milliseconds of a bare article search per request text (a query vector not cached yet)."""
+    took: list[float] = []
+    for case in cases:
+        with runtime.session() as session:
+            # A variant of the text the drafts never encoded: the search pays for its own query vector.
+            query = f"{case.text} "
+            started = time.perf_counter()
+            suggest(session, engine, tenant_id=TENANT, query=query, channel=case.channel, locale=case.locale)
+            took.append((time.perf_counter() - started) * 1000)
+    return took
+
+
+def shop_files(folder: Path) -> dict[str, Path]:
+    """The draft evaluation files of one development shop (tickets when it has them)."""
+    return {
+        "requests": folder / "draft_requests.jsonl",
+        "orders": folder / "orders.jsonl",
+        "articles": folder / "articles.jsonl",
+        "tickets": folder / "tickets.jsonl",
+    }
+
+
+def run_shops(
+    folders: Sequence[Path],
+    *,
+    encoder: EncoderName,
+    log: Callable[[str], None] = lambda _: None,
+    on_shop: Callable[[str, dict[str, Any]], None] = lambda _name, _result: None,
+    encoders: EncoderLoader = load_encoder,
+) -> dict[str, Any]:
+    """Every shop in turn, then every language over the shops pooled; the baseline beside each row."""
+    shops: dict[str, Any] = {}
+    pooled: dict[str, list[dict[str, Any]]] = {}
+    for folder in folders:
+        log(folder.name)
+        files = shop_files(folder)
+        result = run(
+            encoder=encoder,
+            requests=files["requests"],
+            orders=files["orders"],
+            articles=files["articles"],
+            tickets=files["tickets"],
+            encoders=encoders,
+        )
+        shops[folder.name] = {
+            "summary": result["summary"],
+            "baselines": result["baselines"],
+            "speed": result["speed"],
+        }
+        on_shop(folder.name, result)  # a shop takes minutes: its figures are shown as soon as they exist
+        pooled.setdefault(result["classifier"], []).extend(result["results"])
+        for kind, rows in result["baseline_results"].items():
+            pooled.setdefault(kind, []).extend(rows)
+    by_locale = {
+        kind: summarise(rows, [r["took_ms"] for r in rows])["by_locale"] for kind, rows in pooled.items()
+    }
+    overall = {kind: _figures(rows, [r["took_ms"] for r in rows]) for kind, rows in pooled.items()}
+    return {"shops": shops, "by_locale": by_locale, "overall": overall, "encoder": encoder}

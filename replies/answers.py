@@ -130,6 +130,12 @@ def _sentence_vectors(
     return spans, vectors
 
 
+def prepare_articles(engine: SearchEngine, articles: list[Article]) -> None:
+    """Encodes the articles' sentences ahead of the first draft that cites them (the cache above)."""
+    for article in articles:
+        _sentence_vectors(engine, article)
+
+
 def _best_passage(
     engine: SearchEngine, article: Article, query_vector: np.ndarray, confidence: float
 ) -> AnsweringArticle | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compliance import service as compliance
@@ -37,7 +37,12 @@ from replies.answers import (
 )
 from replies.factcheck import check_facts
 from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
-from replies.intents import classifier_for
+from replies.intents import (
+    MAX_TENANT_EXAMPLES,
+    HeadClassifier,
+    classifier_for,
+    head_for,
+)
 from replies.message import customer_message, is_form_subject, latest_reply
 from replies.models import Draft
 from replies.schemas import (
@@ -52,7 +57,7 @@ from replies.schemas import (
     QuestionCoverage,
     RewriteRead,
 )
-from replies.segmentation import Question, segment
+from replies.segmentation import Classifier, Question, segment
 
 if TYPE_CHECKING:
     from indexing.engine import SearchEngine
@@ -117,6 +122,7 @@ class _Context:
     default_order_id: str | None
     contact_at: datetime
     threshold: float | None  # kb.suggest.article_cutoff: None = the shipped per-language cut-offs
+    question_classifier: str = "head"
     form_topic: str | None = None
     # Sentences no question covers that may still ask something (see segmentation.segment).
     unclear: list[str] = field(default_factory=list)
@@ -166,6 +172,7 @@ def _context(
         default_order_id=request.order_id or (ticket.order_id if ticket else None),
         contact_at=ticket.created_at if ticket else utcnow(),
         threshold=threshold,
+        question_classifier=settings.question_classifier,
         form_topic=ticket.tags[0]
         if ticket is not None and is_form_subject(ticket.subject) and ticket.tags
         else None,
@@ -182,8 +189,12 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
 
     The draft and the agent's per-question article panel both read this, so they cannot disagree.
     """
-    classifier = classifier_for(engine.encoder_for("articles")) if engine is not None else None
-    questions = segment(ctx.message, classifier, unclear=ctx.unclear)
+    classifier = _classifier(session, ctx, engine)
+    # The head is asked about every sentence (its extra tags on pattern-tagged ones won leave-one-shop-out);
+    # the nearest-example baseline only about what the patterns are unsure of, as it was measured.
+    questions = segment(
+        ctx.message, classifier, unclear=ctx.unclear, classify_all=ctx.question_classifier == "head"
+    )
     if not questions and ctx.form_topic:
         # Nothing asked in words: the topic the customer picked in the contact form is the question.
         questions = [
@@ -208,6 +219,37 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
         )
         planned.append(_Planned(question, order, found))
     return planned
+
+
+# Heads trained on a tenant's tickets, by (encoder, tenant, tagged-ticket count, newest ticket): a new or
+# re-imported ticket retrains the head on the next draft; until then the draft reads no ticket rows.
+_tenant_heads: dict[tuple[str, str, int, int], HeadClassifier | None] = {}
+
+
+def _classifier(session: Session, ctx: _Context, engine: SearchEngine | None) -> Classifier | None:
+    """The sentence classifier the settings name; the head learns the tenant's own tagged tickets."""
+    if engine is None:
+        return None
+    encoder = engine.encoder_for("articles")
+    if ctx.question_classifier == "examples" or not encoder.semantic:
+        return classifier_for(encoder)
+    # Only human tags teach: auto-tagged tickets would teach the head its own mistakes.
+    human = (Ticket.tenant_id == ctx.tenant_id, Ticket.tag_source == "import")
+    count, newest = session.execute(select(func.count(), func.max(Ticket.id)).where(*human)).one()
+    key = (f"{encoder.name}:{encoder.version}", ctx.tenant_id, int(count or 0), int(newest or 0))
+    if key not in _tenant_heads:
+        rows = session.execute(
+            select(Ticket.tags, Ticket.subject, Ticket.body)
+            .where(*human)
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(MAX_TENANT_EXAMPLES)
+        ).all()
+        extra = [(list(tags), customer_message(subject, body)) for tags, subject, body in rows if tags]
+        head = head_for(encoder, extra=extra, extra_key=":".join(map(str, key)))
+        if len(_tenant_heads) > 256:
+            _tenant_heads.pop(next(iter(_tenant_heads)))
+        _tenant_heads[key] = head
+    return _tenant_heads[key]
 
 
 def compose(
@@ -444,7 +486,8 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
                 _Answer(
                     question,
                     "needs_agent",
-                    "no macro or help article covers this question",
+                    "no macro or help article covers this question"
+                    + (f"; closest reason {question.closest}" if question.closest else ""),
                     order,
                     confidence=0.0,
                 ),
@@ -470,19 +513,24 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
                 ),
             )
         key = question.topic
-    if confidence < CONFIDENCE_FLOOR:
+    # A tag the sentence classifier gave is measured against that classifier's own calibrated floor;
+    # phrase patterns, untagged questions and reason-tag articles against CONFIDENCE_FLOOR.
+    floor = CONFIDENCE_FLOOR if question.floor is None else question.floor
+    tag_sure = question.confidence >= floor
+    if not tag_sure or confidence < min(floor, CONFIDENCE_FLOOR):
         what = (
             f"article {article.id} ({article.picked_by})"
-            if article and key != question.topic
+            if article and key != question.topic and tag_sure
             else "the reason"
         )
+        floor = floor if not tag_sure else min(floor, CONFIDENCE_FLOOR)
         return _pending(
             session,
             ctx,
             _Answer(
                 question,
                 "needs_agent",
-                f"not sure enough: confidence {confidence:.2f} in {what} under the floor {CONFIDENCE_FLOOR}",
+                f"not sure enough: confidence {confidence:.2f} in {what} under the floor {floor:.2f}",
                 order,
                 article=article,
                 confidence=confidence,

@@ -21,6 +21,8 @@ import numpy as np
 import yaml
 
 if TYPE_CHECKING:
+    from sklearn.multiclass import OneVsRestClassifier
+
     from embeddings.encoder import Encoder
 
 EXAMPLES_PATH = Path(__file__).parent / "data" / "intent_examples.yaml"
@@ -41,6 +43,9 @@ class IntentGuess:
     score: float
     best: str
     runner_up_score: float
+    # Every tag over the floor, surest first (the head is multi-label: "arrived broken and one part missing").
+    topics: tuple[str, ...] = ()
+    scores: tuple[float, ...] = ()  # of ``topics``
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,14 @@ class IntentClassifier:
             label, score, runner_up = examples.labels[best], float(per_label[best]), float(per_label[second])
             sure = label != NONE and score >= self.floor and score - runner_up >= self.margin
             guesses.append(
-                IntentGuess(topic=label if sure else None, score=score, best=label, runner_up_score=runner_up)
+                IntentGuess(
+                    topic=label if sure else None,
+                    score=score,
+                    best=label,
+                    runner_up_score=runner_up,
+                    topics=(label,) if sure else (),
+                    scores=(score,) if sure else (),
+                )
             )
         return guesses
 
@@ -128,3 +140,126 @@ def classifier_for(encoder: Encoder) -> IntentClassifier | None:
     if not encoder.semantic:
         return None
     return IntentClassifier(encoder)
+
+
+# The head's defaults, chosen leave-one-shop-out over the four devshops (`deflect eval questions`,
+# eval/results/questions-loso.md): the choice on all four shops; three of the four folds chose a floor of
+# 0.7 too, and every fold chose asking the head about every sentence with the tenant's tickets.
+HEAD_FLOOR = 0.7
+HEAD_C = 16.0
+# A tenant's tagged past tickets teach the head its customers' wording; the newest are enough, and a
+# bound keeps the first draft after a large import from encoding every ticket the shop ever had.
+MAX_TENANT_EXAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class _Head:
+    labels: tuple[str, ...]
+    model: OneVsRestClassifier
+
+
+_head_cache: dict[tuple[str, str, float, float, str], _Head] = {}
+
+
+def _fit_head(
+    encoder: Encoder, path: Path, c: float, extra: Sequence[tuple[Sequence[str], str]], extra_key: str
+) -> _Head:
+    key = (f"{encoder.name}:{encoder.version}", str(path), path.stat().st_mtime, c, extra_key)
+    with _cache_lock:
+        found = _head_cache.get(key)
+    if found is not None:
+        return found
+    examples = _examples(encoder, path)
+    labels = examples.labels
+    position = {label: i for i, label in enumerate(labels)}
+    rows = [(frozenset(tags) & set(labels), text) for tags, text in extra]
+    rows = [(tags, text) for tags, text in rows if tags]
+    targets = np.zeros((len(examples.label_index) + len(rows), len(labels)), dtype=np.int64)
+    targets[np.arange(len(examples.label_index)), examples.label_index] = 1
+    for offset, (tags, _) in enumerate(rows, start=len(examples.label_index)):
+        for tag in tags:
+            targets[offset, position[tag]] = 1
+    vectors = examples.vectors
+    if rows:
+        extra_vectors = np.asarray(encoder.encode([text for _, text in rows], kind="query"), np.float32)
+        vectors = np.vstack([vectors, extra_vectors])
+    # scikit-learn on first use: the CLI and the unit tests that never draft start without it.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    # Balanced classes: each tag has a tenth of the rows, and an unweighted fit would put every
+    # probability near 0.1, leaving no room for a floor between "surely not" and "surely".
+    model = OneVsRestClassifier(LogisticRegression(C=c, class_weight="balanced", max_iter=2000))
+    model.fit(vectors, targets)
+    head = _Head(labels, model)
+    with _cache_lock:
+        _head_cache[key] = head
+        if len(_head_cache) > 64:
+            _head_cache.pop(next(iter(_head_cache)))
+    return head
+
+
+class HeadClassifier:
+    """Few-shot multi-label head: one-vs-rest logistic regression on the frozen encoder's vectors.
+
+    Trained on the generic examples (replies/data/intent_examples.yaml, "none" included as a class of its
+    own) plus, when given, the tenant's own tagged past tickets. A sentence gets every tag whose
+    probability passes the floor and beats "none"; nothing over the floor is the "none" outcome.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        *,
+        floor: float = HEAD_FLOOR,
+        c: float = HEAD_C,
+        extra: Sequence[tuple[Sequence[str], str]] = (),
+        extra_key: str = "",
+        path: Path = EXAMPLES_PATH,
+    ) -> None:
+        """``extra``: (tags, text) rows of the tenant; ``extra_key`` names that set for the cache."""
+        self.encoder = encoder
+        self.floor = floor
+        self._head = _fit_head(encoder, path, c, extra, extra_key if extra else "")
+
+    def probabilities(self, sentences: Sequence[str]) -> np.ndarray:
+        """(sentences, labels) probabilities, in the order of ``labels``."""
+        if not sentences:
+            return np.zeros((0, len(self._head.labels)), np.float32)
+        vectors = np.asarray(self.encoder.encode(list(sentences), kind="query"), np.float32)
+        return np.asarray(self._head.model.predict_proba(vectors), np.float32)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._head.labels
+
+    def classify(self, sentences: Sequence[str]) -> list[IntentGuess]:
+        return [self.decide(row) for row in self.probabilities(sentences)]
+
+    def decide(self, row: np.ndarray, floor: float | None = None) -> IntentGuess:
+        """The guess for one row of probabilities (``floor`` overrides the classifier's, for calibration)."""
+        floor = self.floor if floor is None else floor
+        labels = self._head.labels
+        none = float(row[labels.index(NONE)]) if NONE in labels else 0.0
+        order = np.argsort(-row)
+        best, second = int(order[0]), int(order[1])
+        topics = tuple(
+            labels[i] for i in order if labels[i] != NONE and row[i] >= floor and float(row[i]) > none
+        )
+        return IntentGuess(
+            topic=topics[0] if topics else None,
+            score=float(row[best]) if not topics else float(row[labels.index(topics[0])]),
+            best=labels[best],
+            runner_up_score=float(row[second]),
+            topics=topics,
+            scores=tuple(float(row[labels.index(t)]) for t in topics),
+        )
+
+
+def head_for(
+    encoder: Encoder, *, extra: Sequence[tuple[Sequence[str], str]] = (), extra_key: str = ""
+) -> HeadClassifier | None:
+    """The head for this encoder (and tenant examples), or None where the encoder carries no meaning."""
+    if not encoder.semantic:
+        return None
+    return HeadClassifier(encoder, extra=extra, extra_key=extra_key)

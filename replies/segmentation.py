@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from core.text import sentence_spans
 
 if TYPE_CHECKING:
-    from replies.intents import IntentClassifier
+    from replies.intents import IntentGuess
+
+
+class Classifier(Protocol):
+    """What the splitter asks of a sentence classifier (replies/intents.py)."""
+
+    floor: float
+
+    def classify(self, sentences: Sequence[str]) -> list[IntentGuess]: ...
+
 
 # "Wo ist meine Alva Lampe gerade?": where a thing the customer owns is, unless it is a document or money.
 _WO_IST_MEIN = (
@@ -416,6 +426,10 @@ class Question:
     # How sure the reason tag is: an unambiguous phrase pattern 0.9, an ambiguous one 0.6, the examples'
     # cosine score, 0.5 for an untagged question ("other").
     confidence: float = 0.9
+    # The floor the classifier that tagged it calibrated its scores against (None: CONFIDENCE_FLOOR).
+    floor: float | None = None
+    # For an untagged question: the reason the classifier found closest, under its floor, and its score.
+    closest: str = ""
     # Only the marketplace can act on it (account access, A-to-z claims): answered by its own help.
     marketplace_only: bool = False
     # For an untagged follow-up ("Is this normal?"), the sentence before it: what "this" is.
@@ -473,7 +487,11 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
 
 
 def segment(
-    text: str, classifier: IntentClassifier | None = None, *, unclear: list[str] | None = None
+    text: str,
+    classifier: Classifier | None = None,
+    *,
+    unclear: list[str] | None = None,
+    classify_all: bool = False,
 ) -> list[Question]:
     """Questions in order of first appearance; several sentences on one topic make one question.
 
@@ -481,27 +499,45 @@ def segment(
     tagged by their nearest labelled examples instead, when those are sure enough. Sentences that
     neither tags nor the classifier's "none" (greetings, thanks, background) account for are
     appended to ``unclear``: a reply cannot claim to answer everything while one of them is left.
+    With ``classify_all``, sentences the patterns are sure of also get the classifier's other tags
+    (a multi-label head sees the second request in "it arrived broken and the manual is missing").
     """
     spans = sentences(text)
     tagged = [_pattern_intents(text[start:end]) for start, end in spans]
     detected_by = ["pattern"] * len(spans)
     confidence = [0.9 if sure else 0.6 for _, sure in tagged]
+    closest = [""] * len(spans)
+    # Tags the classifier adds to a sentence the patterns are sure of, with its scores.
+    added: list[dict[str, float]] = [{} for _ in spans]
     if classifier is not None:
-        unsure = [i for i, (_, sure) in enumerate(tagged) if not sure]
-        guesses = classifier.classify([text[spans[i][0] : spans[i][1]] for i in unsure])
-        for i, guess in zip(unsure, guesses, strict=True):
+        asked = [i for i, (_, sure) in enumerate(tagged) if classify_all or not sure]
+        guesses = classifier.classify([text[spans[i][0] : spans[i][1]] for i in asked])
+        for i, guess in zip(asked, guesses, strict=True):
+            if tagged[i][1]:
+                added[i] = {
+                    t: s for t, s in zip(guess.topics, guess.scores, strict=False) if t not in tagged[i][0]
+                }
+                tagged[i] = (tagged[i][0] + list(added[i]), True)
+                continue
             if guess.topic is not None:
-                tagged[i] = ([guess.topic], True)
+                tagged[i] = (list(guess.topics or (guess.topic,)), True)
                 detected_by[i] = "examples"
                 confidence[i] = round(guess.score, 4)
-            elif unclear is not None and not tagged[i][0] and guess.best != NONE_LABEL:
+                continue
+            if guess.best != NONE_LABEL:
+                closest[i] = (
+                    f"{guess.best} at {guess.score:.2f}, under the classifier's floor {classifier.floor:.2f}"
+                )
+            if unclear is not None and not tagged[i][0] and guess.best != NONE_LABEL:
                 piece = text[spans[i][0] : spans[i][1]].strip()
                 if len(piece.split()) >= _UNCLEAR_MIN_WORDS and "?" not in piece:
                     # Closest to a reason but not sure enough: a request the reply may be missing.
                     unclear.append(piece)
     by_topic: dict[str, Question] = {}
     previous_topics: list[str] = []
-    for (start, end), (topics, _), source, sure in zip(spans, tagged, detected_by, confidence, strict=True):
+    for index, ((start, end), (topics, _), source, sure) in enumerate(
+        zip(spans, tagged, detected_by, confidence, strict=True)
+    ):
         piece = text[start:end]
         marketplace_only = _MARKETPLACE_ONLY.search(fold(piece)) is not None
         context = ""
@@ -521,22 +557,27 @@ def segment(
             context = " ".join(p.strip() for p in previous[-2:])
         for topic in topics:
             question = by_topic.get(topic)
+            source_of, sure_of = (
+                ("examples", round(added[index][topic], 4)) if topic in added[index] else (source, sure)
+            )
             if question is None:
                 by_topic[topic] = Question(
                     topic=topic,
                     text=piece.strip(),
                     spans=[(start, end)],
                     is_question="?" in piece,
-                    detected_by=source,
-                    confidence=sure,
+                    detected_by=source_of,
+                    confidence=sure_of,
+                    floor=classifier.floor if classifier is not None and source_of == "examples" else None,
                     marketplace_only=marketplace_only,
                     context=context,
+                    closest=closest[index] if topic == "other" else "",
                 )
             else:
                 question.text = f"{question.text} {piece.strip()}"
                 question.spans.append((start, end))
                 question.is_question = question.is_question or "?" in piece
-                question.confidence = max(question.confidence, sure)
+                question.confidence = max(question.confidence, sure_of)
                 question.marketplace_only = question.marketplace_only or marketplace_only
         if topics:
             previous_topics = [t for t in topics if t != "other"]

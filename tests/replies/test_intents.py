@@ -14,7 +14,7 @@ from history import service as history_service
 from history.schemas import OrderCreate
 from replies import intents
 from replies.drafts import compose
-from replies.intents import IntentClassifier, classifier_for, load_examples
+from replies.intents import HeadClassifier, IntentClassifier, classifier_for, head_for, load_examples
 from replies.schemas import DraftCreate
 from replies.segmentation import segment
 from runtime import Runtime
@@ -148,3 +148,94 @@ def test_composer_uses_the_fallback_with_the_service_encoder(real_runtime: Runti
         )
     assert [(q.topic, q.status) for q in draft.questions] == [("tracking", "answered")]
     assert "00340434190012877645" in draft.reply and draft.fact_check.passed
+
+
+@pytest.fixture(scope="module")
+def head(encoder: Encoder) -> HeadClassifier:
+    found = head_for(encoder)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("sentence", "topic"),
+    [
+        ("Any news about my parcel?", "tracking"),
+        ("Das Paket ist noch nicht bei mir.", "tracking"),
+        ("¿Me podéis devolver el dinero ya?", "refund_status"),
+        ("Je voudrais une facture à mon nom.", "invoice"),
+        ("Could you stop my order, I don't need it anymore.", "cancellation"),
+    ],
+)
+def test_head_tags_unseen_phrasings(head: HeadClassifier, sentence: str, topic: str) -> None:
+    guess = head.classify([sentence])[0]
+    assert guess.topic == topic and guess.score >= head.floor
+
+
+@pytest.mark.parametrize(
+    "chit_chat",
+    ["Thanks!", "Hello", "Merci beaucoup !", "Vielen Dank und schönes Wochenende.", "Grazie mille", "Hola"],
+)
+def test_head_leaves_chit_chat_untagged(head: HeadClassifier, chit_chat: str) -> None:
+    guess = head.classify([chit_chat])[0]
+    assert guess.topic is None and guess.topics == () and guess.best == "none"
+
+
+def test_head_floor_is_the_none_outcome(head: HeadClassifier) -> None:
+    row = head.probabilities(["Where is my parcel?"])[0]
+    assert head.decide(row, floor=0.0).topic == "tracking"
+    # Over the best probability nothing is sure enough: the sentence is left to the agent, not guessed.
+    assert head.decide(row, floor=float(row.max()) + 1e-3).topics == ()
+
+
+def test_tenant_tickets_teach_the_head_the_shops_wording(encoder: Encoder) -> None:
+    # A shop whose customers say "ghosted" for a parcel with no scan: generic examples never say that.
+    wording = "The courier ghosted my order, no scan since"
+    tickets = [
+        (["tracking"], f"{wording} {day}. Order 4411-{n}.")
+        for n, day in enumerate(["Monday", "Tuesday", "the weekend", "Friday", "last week", "Sunday"])
+    ]
+    generic = HeadClassifier(encoder)
+    taught = HeadClassifier(encoder, extra=tickets, extra_key="test:ghosted")
+    sentence = "The courier ghosted my order again, no scan since Thursday."
+    before = generic.probabilities([sentence])[0][generic.labels.index("tracking")]
+    after = taught.probabilities([sentence])[0][taught.labels.index("tracking")]
+    assert after > before and taught.classify([sentence])[0].topic == "tracking"
+
+
+def test_head_in_the_splitter_tags_requests_and_drops_chit_chat(head: HeadClassifier) -> None:
+    text = "Hello. The frame arrived cracked. Thanks!"
+    assert [q.topic for q in segment(text, head)] == ["damaged_in_transit"]
+    assert segment("Hello. Thanks a lot, have a nice day!", head) == []
+
+
+def test_a_question_under_the_floor_is_left_to_the_agent_with_its_closest_reason(encoder: Encoder) -> None:
+    strict = HeadClassifier(encoder, floor=0.999)
+    text = "Any chance you could look up how my parcel is getting on?"
+    (question,) = segment(text, strict, classify_all=True)
+    # Nothing is sure enough to write a tracking paragraph: an open question, with what it was closest to.
+    assert question.topic == "other"
+    assert question.closest.startswith("tracking at ") and question.closest.endswith("floor 1.00")
+    (sure,) = segment(text, HeadClassifier(encoder), classify_all=True)
+    assert (sure.topic, sure.detected_by, sure.floor) == (
+        "tracking",
+        "examples",
+        HeadClassifier(encoder).floor,
+    )
+
+
+def test_a_statement_is_not_answered(real_runtime: Runtime) -> None:
+    tenant_id = make_tenant(real_runtime, "statements").tenant_id
+    with real_runtime.session() as session:
+        draft = compose(
+            session,
+            tenant_id=tenant_id,
+            settings=real_runtime.settings,
+            engine=real_runtime.search,
+            request=DraftCreate(
+                channel="email",
+                locale="en",
+                text="Hello. I bought the lamp for my new flat last month. Thanks!",
+            ),
+        )
+    assert draft.questions == [] and not draft.ready_to_send
