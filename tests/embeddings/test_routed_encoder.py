@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from embeddings.encoder import HashingEncoder, RoutedEncoder, TextKind
+from embeddings.encoder import RoutedEncoder, TextKind
+from tests.support.encoders import HashingEncoder
 
 
 class CountingEncoder(HashingEncoder):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from embeddings.encoder import HashingEncoder
 from eval.questions import Request, Setting, choose, dev_shops, figures, run_loso
+from tests.support.encoders import HashingEncoder
 
 
 def test_figures_count_full_detection_and_extras() -> None:
