@@ -213,6 +213,7 @@ def shown(
     params: RankingParams,
     threshold: float | None,
     top_k: int,
+    fits: float | None = None,
 ) -> list[RankedArticle]:
     """What the customer sees: past the cut-off, within the margin of the best, language-ordered.
 
@@ -229,8 +230,9 @@ def shown(
     # article under the language's cut-off is no answer, and putting it first because of its language
     # buried the only answer of shops whose help centre is written in Italian or Spanish (an English
     # query ranked four unrelated English articles ahead of it). With no cut-off applied (the ranking
-    # metrics), "fits" is the language's shipped cut-off.
-    fits = threshold if threshold is not None else params.policy(language).threshold
+    # metrics), "fits" is `fits`, else the language's shipped cut-off.
+    if fits is None:
+        fits = threshold if threshold is not None else params.policy(language).threshold
 
     def preferred(r: RankedArticle) -> bool:
         return language_tier(r.locale, language) < 2 and r.confidence >= fits

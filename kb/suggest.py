@@ -337,6 +337,7 @@ def search_articles(
     votes: Callable[[list[str]], np.ndarray] | None = None,
     extra_equals: tuple[tuple[str, object], ...] = (),
     learned: Learned | None = None,
+    cut: bool = True,
 ) -> ArticleSearch:
     """Detects the language, mixes the encoders for it, pools dense and keyword candidates, ranks.
 
@@ -399,7 +400,10 @@ def search_articles(
         on_topic = [r for r in ranked if labels.get(r.key, set()) & set(tags)]
         ranked = on_topic + [r for r in ranked if r not in on_topic]
     cutoff = threshold if threshold is not None else policy.threshold
-    visible = shown(ranked, language=language, params=params, threshold=cutoff, top_k=top_k)
+    # cut=False (the evaluation's ranking metrics): nothing is dropped, but the order is the widget's.
+    visible = shown(
+        ranked, language=language, params=params, threshold=cutoff if cut else None, top_k=top_k, fits=cutoff
+    )
     return ArticleSearch(
         language=language,
         cutoff=cutoff,
