@@ -30,6 +30,7 @@ from channels.service import list_mailboxes, password_of
 from core.clock import utcnow
 from core.db import session_scope
 from core.errors import DeflectError
+from core.jsonl import validation_reason
 from core.schemas import MARKETPLACES
 from core.settings import Settings
 from history.schemas import ContactIn, TicketCreate
@@ -162,10 +163,6 @@ def _ticket(mail: ParsedMail, ticket_id: str, thread_id: str) -> TicketCreate:
     )
 
 
-def _reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-
-
 def ingest_batch(
     session: Session,
     engine: SearchEngine,
@@ -249,7 +246,7 @@ def ingest_batch(
                 mailbox=mailbox,
                 uidvalidity=uidvalidity,
                 fetched=fetched,
-                reason=f"not a valid ticket: {_reason(exc)}",
+                reason=f"not a valid ticket: {validation_reason(exc)}",
                 message_id=mail.message_id,
             )
             counts.quarantined += 1

@@ -21,6 +21,7 @@ from channels.schemas import MailboxCreate, Security, ShopifyStoreCreate
 from cli.context import make_runtime
 from core import keys as key_service
 from core.errors import DeflectError
+from core.jsonl import validation_reason
 from runtime import Runtime
 
 app = typer.Typer(
@@ -117,7 +118,7 @@ def add_mailbox(
             smtp_username=smtp_username,
         )
     except ValidationError as exc:
-        _fail("; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()))
+        _fail(validation_reason(exc))
     runtime = _runtime()
     try:
         with runtime.session() as session:
@@ -329,7 +330,7 @@ def add_shopify(
             secret_env=secret_env,
         )
     except ValidationError as exc:
-        _fail("; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()))
+        _fail(validation_reason(exc))
     runtime = _runtime()
     try:
         with runtime.session() as session:

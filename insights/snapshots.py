@@ -42,10 +42,14 @@ class GapView:
         return self == GapView()
 
 
-def save(session: Session, *, tenant_id: str, name: str, report: ContentGapReport) -> None:
-    row = session.scalar(
+def _row(session: Session, tenant_id: str, name: str) -> ReportSnapshot | None:
+    return session.scalar(
         select(ReportSnapshot).where(ReportSnapshot.tenant_id == tenant_id, ReportSnapshot.name == name)
     )
+
+
+def save(session: Session, *, tenant_id: str, name: str, report: ContentGapReport) -> None:
+    row = _row(session, tenant_id, name)
     if row is None:
         row = ReportSnapshot(tenant_id=tenant_id, name=name)
         session.add(row)
@@ -56,9 +60,7 @@ def save(session: Session, *, tenant_id: str, name: str, report: ContentGapRepor
 def fresh(
     session: Session, *, tenant_id: str, name: str, max_age: timedelta
 ) -> tuple[ContentGapReport, datetime] | None:
-    row = session.scalar(
-        select(ReportSnapshot).where(ReportSnapshot.tenant_id == tenant_id, ReportSnapshot.name == name)
-    )
+    row = _row(session, tenant_id, name)
     if row is None or utcnow() - row.computed_at > max_age:
         return None
     return ContentGapReport.model_validate(row.body), row.computed_at
