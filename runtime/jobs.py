@@ -348,18 +348,16 @@ class Worker:
             return 0
         added = 0
         with self.runtime.session() as session:
-            busy = set(
-                session.scalars(
-                    select(Job.dedupe_key).where(
-                        Job.kind == "mail.poll", Job.status.in_(("queued", "running"))
-                    )
+            busy_ids = {
+                args.get("mailbox_id")
+                for args in session.scalars(
+                    select(Job.args).where(Job.kind == "mail.poll", Job.status.in_(("queued", "running")))
                 )
-            )
-            busy_ids = {key.split(":")[1] for key in busy if key}
+            }
             for mailbox_id, tenant_id in session.execute(
                 select(Mailbox.id, Mailbox.tenant_id).where(Mailbox.enabled.is_(True))
             ):
-                if str(mailbox_id) in busy_ids:
+                if mailbox_id in busy_ids:
                     continue
                 added += enqueue(
                     session,
