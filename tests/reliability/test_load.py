@@ -8,6 +8,7 @@ import random
 import statistics
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -207,7 +208,10 @@ def run_load(
                 )
                 latencies["_rss"] = [rss_start, server.rss_kib()]
 
-        asyncio.run(main())
+        # A thread of its own: a session-wide Playwright in this worker keeps an event loop running on the
+        # test thread, where asyncio.run() refuses to start.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, main()).result()
     finally:
         server.stop()
     rss_start, rss_end = latencies.pop("_rss")

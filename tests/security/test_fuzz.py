@@ -58,7 +58,9 @@ def _check(case: Any, keys: TenantKeys, failures: list[str]) -> None:
     where = f"{case.method} {case.formatted_path}"
     RESULTS["cases"] += 1
     try:
-        response = case.call(headers=headers)
+        # Not schemathesis' 10 s default: a live report on a loaded 2-core box once took longer, and a
+        # slow answer is not a server error (a hang still fails, after 5 minutes).
+        response = case.call(headers=headers, timeout=300)
     except Exception as exc:  # the in-process transport re-raises what the server would turn into a 500
         RESULTS["5xx"] += 1
         failures.append(f"{where}: 500 from {type(exc).__name__}: {str(exc)[:200]} (body {case.body!r:.200})")

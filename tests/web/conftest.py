@@ -119,8 +119,9 @@ def new_page(browser: Any, base_url: str, viewport: dict[str, int] = DESKTOP) ->
     """A page in its own context that records uncaught script errors and console warnings."""
     context = browser.new_context(viewport=viewport, base_url=base_url)
     # Waits are for events, not deadlines: on a loaded 2-core CI box a first search (model warm-up)
-    # took over Playwright's 30 s default. A real hang still fails, after 90 s.
-    context.set_default_timeout(90_000)
+    # took over Playwright's 30 s default, and a draft at load 17 over 60 s. A real hang still fails,
+    # after 180 s.
+    context.set_default_timeout(180_000)
     pg = context.new_page()
     pg.errors = []
     pg.warnings = []

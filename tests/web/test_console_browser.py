@@ -103,7 +103,7 @@ def test_merge_refreshes_the_queue_and_undo_restores_it(page: Any, live_server: 
         page.fill("#open-id", "t-1001")
         page.get_by_role("button", name="Open", exact=True).click()
     merge = page.get_by_role("button", name="Merge with this ticket").first
-    merge.wait_for(timeout=60_000)
+    merge.wait_for(timeout=180_000)
     with page.expect_response(lambda r: "/v1/tickets?limit=" in r.url):
         merge.click()
         page.wait_for_selector("text=Merged (group")

@@ -158,7 +158,7 @@ def test_agent_console_shows_history_duplicates_and_a_draft(page: Any, live_serv
     page.locator("#tickets li[data-ticket-id]").first.click()
     page.locator("#detail .timeline li").first.wait_for()
     page.get_by_role("button", name="Draft reply").click()
-    page.wait_for_selector("#detail .draft-text, #detail .notice.bad", timeout=60_000)
+    page.wait_for_selector("#detail .draft-text, #detail .notice.bad", timeout=180_000)
     draft = page.locator("#detail .draft-text")
     assert draft.count() == 1 and len(draft.input_value()) > 20
     draft.fill(draft.input_value() + "\nEdited by the agent.")

@@ -92,7 +92,7 @@ def test_console_with_a_ticket_and_a_draft(sized: Any, live_server: LiveServer) 
     sized.locator("#tickets [role=option]").first.click()
     sized.locator("#detail .timeline li").first.wait_for()
     sized.get_by_role("button", name="Draft reply").click()
-    sized.wait_for_selector("#detail .draft-text", timeout=120_000)
+    sized.wait_for_selector("#detail .draft-text", timeout=180_000)
     _check(sized, "#detail .draft-text", "console-draft")
     # The draft fills its column and is tall enough for the whole reply (nothing cut off).
     draft = sized.locator("#detail .draft-text")

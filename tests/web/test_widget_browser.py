@@ -24,7 +24,7 @@ def test_typing_a_query_shows_the_right_article(page: Any, live_server: LiveServ
     page.goto("/help")
     _search(page, "where is my parcel")
     # The first search of a fresh server also loads the language detector: allow for a busy machine.
-    page.wait_for_selector(OPTIONS, timeout=120_000)
+    page.wait_for_selector(OPTIONS, timeout=180_000)
     titles = page.locator(f"{OPTIONS} .dfw-title").all_text_contents()
     assert "Where is my order? Tracking your parcel" in titles[:2]
     marks = page.locator(f"{OPTIONS} mark").all_text_contents()
