@@ -447,6 +447,12 @@ def loso_command(
             help="Write the learned ranker fitted on all shops here (shipped: kb/ranker_global.json)"
         ),
     ] = None,
+    abstain_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the abstention model fitted on all shops here (shipped: kb/abstain_global.json)"
+        ),
+    ] = None,
 ) -> None:
     """Leave-one-shop-out: tunes every setting on all shops but one and scores that one, for each shop;
     prints per-shop and per-language tables for hybrid, the learned ranker, dense and BM25."""
@@ -469,7 +475,7 @@ def loso_command(
         )
     except DeflectError as exc:
         fail_on(exc)
-    json_path, md_path = write_results(result, out, model_out=model_out)
+    json_path, md_path = write_results(result, out, model_out=model_out, abstain_out=abstain_out)
     systems = result.systems
     for title, rows in (
         ("per shop (held out)", [(shop, "all") for shop in systems["hybrid"]]),
