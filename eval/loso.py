@@ -29,12 +29,12 @@ import yaml
 from core.errors import InvalidInputError
 from core.settings import ROOT
 from embeddings.encoder import Encoder, load_encoder
-from embeddings.keyword import Analysis, KeywordIndex, analyze, correct_text
+from embeddings.keyword import Analysis, KeywordIndex, correct_text
 from embeddings.language import LANGUAGES, detect_language
 from embeddings.spelling import known_words
 from eval import metrics as m
 from eval.datasets import Query, Ticket, read_articles, read_queries, read_tickets
-from kb.abstain import AbstainModel, fit_gate, gate_features
+from kb.abstain import AbstainModel, fit_gate, gate_features, ticket_terms
 from kb.chunking import chunk_article
 from kb.learned import ArticleRows, LearnedRanker, article_rows, feature_names, fit, rerank
 from kb.ranking import (
@@ -163,7 +163,7 @@ class ShopFeatures:
     keys: list[str]
     locales: list[str]
     kb_vocabulary: frozenset[str] = frozenset()
-    tenant_vocabulary: frozenset[str] = frozenset()  # the help centre's and the past tickets' terms
+    ticket_vocabulary: frozenset[str] = frozenset()  # the past tickets' stemmed terms
 
 
 def _chunks(articles: Sequence[ArticleCreate]) -> tuple[list[str], np.ndarray, list[str], list[str]]:
@@ -259,16 +259,14 @@ def build_features(shop: Shop, cache: VectorCache, parts: Sequence[str] = PARTS)
                 words=corrections_by_query[i].words,
             )
         )
-    kb_vocabulary = keyword["stemmed"].vocabulary
-    ticket_terms = {term for t in shop.tickets for term in analyze(t.text, t.locale)}
     return ShopFeatures(
         shop=shop,
         queries=features,
         ticket_article=[t.resolved_by_article for t in shop.tickets],
         keys=keys,
         locales=locales,
-        kb_vocabulary=kb_vocabulary,
-        tenant_vocabulary=kb_vocabulary | ticket_terms,
+        kb_vocabulary=keyword["stemmed"].vocabulary,
+        ticket_vocabulary=ticket_terms(shop.tickets),
     )
 
 
@@ -599,7 +597,7 @@ def gate_rows(shop: ShopFeatures, setting: Setting) -> np.ndarray:
                 query=qf.query.text,
                 words=qf.words,
                 kb_vocabulary=shop.kb_vocabulary,
-                tenant_vocabulary=shop.tenant_vocabulary,
+                ticket_vocabulary=shop.ticket_vocabulary,
             )
         )
     return np.vstack(rows)
@@ -1041,4 +1039,43 @@ def model_markdown(table: dict[str, Any]) -> str:
             for lang in languages
         ]
         lines.append(f"| {key} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def score_held_out(
+    config_path: Path,
+    *,
+    served: Setting,
+    ranker: LearnedRanker | None,
+    gate: AbstainModel | None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """A shop no setting was chosen on, scored once with what ships: the served setting, the shipped
+    learned ranker and abstention model (per language), as `run_loso` scores a held-out fold."""
+    features = build_features(load_shop(config_path), VectorCache(cache_dir))
+    systems: dict[str, list[Outcome]] = {"hybrid": run_setting(features, served)}
+    rows = learned_rows(features, served) if ranker is not None else None
+    if rows is not None and ranker is not None:
+        systems["learned"] = learned_outcomes(rows, ranker.probabilities, served)
+    if gate is not None:
+        systems["hybrid (abstention model)"], shifts = gated(features, served, gate)
+        if rows is not None and ranker is not None:
+            systems["learned (abstention model)"] = learned_outcomes(
+                rows, ranker.probabilities, served, shifts
+            )
+    return {
+        "method": f"held-out shop {features.shop.name}: the shipped setting and models, nothing tuned on it",
+        "systems": {name: {features.shop.name: slices(o)} for name, o in systems.items()},
+    }
+
+
+def held_out_markdown(payload: dict[str, Any]) -> str:
+    lines = ["# Held-out shop: article suggestions", "", payload["method"], ""]
+    header = "| language | system | queries | " + " | ".join(h for _, h in COLUMNS) + " |"
+    lines += [header, "|" + "---|" * (3 + len(COLUMNS))]
+    for system, per_shop in payload["systems"].items():
+        for cells in per_shop.values():
+            for lang, cell in cells.items():
+                values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
+                lines.append(f"| {lang} | {system} | {cell['queries']} | {values} |")
     return "\n".join(lines) + "\n"

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from core.errors import DeflectError
+from embeddings.keyword import analyze
 from embeddings.language import LANGUAGES
 from kb.ranking import Candidates, RankedArticle
 
@@ -54,6 +55,14 @@ GATE_FEATURES = (
 MAX_LOWER = 0.15
 
 
+class HasText(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def locale(self) -> str: ...
+
+
 class AbstainModelError(DeflectError):
     """The shipped abstention model is corrupt or built for other encoder parts."""
 
@@ -70,13 +79,12 @@ def gate_features(
     query: str,
     words: Sequence[Sequence[str]],
     kb_vocabulary: frozenset[str],
-    tenant_vocabulary: frozenset[str],
+    ticket_vocabulary: frozenset[str],
 ) -> np.ndarray:
     """One query's evidence, in GATE_FEATURES order.
 
     `words`: per content word of the query, its analysed terms (kb KeywordIndex.query_terms); a word is
-    unknown when none of them is in the vocabulary. `tenant_vocabulary` is the help centre's and the
-    tenant's past tickets' terms together.
+    unknown to the tenant when none of them is in the help centre's vocabulary or its past tickets'.
     """
     confidence = max((r.confidence for r in ranked), default=-1.0)
     groups = candidates.groups or candidates.keys
@@ -91,7 +99,7 @@ def gate_features(
         tops = [chunk_group[int(np.argmax(row))] for row in candidates.part_cosines]
         parts_agree = float(sum(top == tops[0] for top in tops[1:]))
     unknown_kb = sum(1 for w in words if not any(t in kb_vocabulary for t in w))
-    unknown_tenant = sum(1 for w in words if not any(t in tenant_vocabulary for t in w))
+    unknown_tenant = sum(1 for w in words if not any(t in kb_vocabulary or t in ticket_vocabulary for t in w))
     n_words = max(len(words), 1)
     return np.array(
         [
@@ -242,3 +250,8 @@ def loads(text: str, *, parts: Sequence[str]) -> AbstainModel:
             details={"model": list(model.parts), "served": list(parts)},
         )
     return model
+
+
+def ticket_terms(tickets: Iterable[HasText]) -> frozenset[str]:
+    """The stemmed terms of past tickets, each in its own language: the tenant's customers' words."""
+    return frozenset(term for t in tickets for term in analyze(t.text, t.locale))
