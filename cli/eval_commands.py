@@ -447,12 +447,29 @@ def loso_command(
             help="Write the learned ranker fitted on all shops here (shipped: kb/ranker_global.json)"
         ),
     ] = None,
+    abstain_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the abstention model fitted on all shops here (shipped: kb/abstain_global.json)"
+        ),
+    ] = None,
+    held_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead: score this shop's eval config once with the shipped setting and models "
+            "(writes held-out.json and held-out.md to --out)"
+        ),
+    ] = None,
 ) -> None:
     """Leave-one-shop-out: tunes every setting on all shops but one and scores that one, for each shop;
     prints per-shop and per-language tables for hybrid, the learned ranker, dense and BM25."""
     from core.settings import ROOT
     from eval.loso import Setting, run_loso, write_results
     from kb.suggest import params_from_settings
+
+    if held_out is not None:
+        _held_out(held_out, out, cache)
+        return
 
     paths = configs or [
         ROOT / "eval" / "configs" / f"{name}.yaml"
@@ -469,7 +486,7 @@ def loso_command(
         )
     except DeflectError as exc:
         fail_on(exc)
-    json_path, md_path = write_results(result, out, model_out=model_out)
+    json_path, md_path = write_results(result, out, model_out=model_out, abstain_out=abstain_out)
     systems = result.systems
     for title, rows in (
         ("per shop (held out)", [(shop, "all") for shop in systems["hybrid"]]),
@@ -494,3 +511,26 @@ def loso_command(
                 )
         console.print(table)
     console.print(f"wrote {json_path} and {md_path}")
+
+
+def _held_out(config: Path, out: Path, cache: Path | None) -> None:
+    import json
+
+    from eval.loso import PARTS, Setting, held_out_markdown, score_held_out
+    from kb.suggest import abstain_model, params_from_settings
+    from kb.tuning import global_model
+
+    try:
+        payload = score_held_out(
+            config,
+            served=Setting(params=params_from_settings(get_settings())),
+            ranker=global_model(PARTS),
+            gate=abstain_model(PARTS) if get_settings().suggest_abstention_model else None,
+            cache_dir=cache,
+        )
+    except DeflectError as exc:
+        fail_on(exc)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "held-out.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "held-out.md").write_text(held_out_markdown(payload), encoding="utf-8")
+    console.print(held_out_markdown(payload))

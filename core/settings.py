@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     ticket_vote_weight: float = Field(
         0.1, ge=0, le=1, description="Weight of past tickets' votes for the articles that resolved them."
     )
+    suggest_abstention_model: bool = Field(
+        True,
+        description="Move each query's abstain cut-off by the shipped abstention model (kb/abstain.py): "
+        "words the help centre and past tickets never use, keyword/dense agreement, length, language",
+    )
     suggest_learned_ranker: bool = Field(
         True,
         description="Order suggestions with the tenant's learned ranker (kb/tuning.py), else the shipped one",

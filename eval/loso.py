@@ -34,6 +34,7 @@ from embeddings.language import LANGUAGES, detect_language
 from embeddings.spelling import known_words
 from eval import metrics as m
 from eval.datasets import Query, Ticket, read_articles, read_queries, read_tickets
+from kb.abstain import AbstainModel, fit_gate, gate_features, ticket_terms
 from kb.chunking import chunk_article
 from kb.learned import ArticleRows, LearnedRanker, article_rows, feature_names, fit, rerank
 from kb.ranking import (
@@ -151,6 +152,7 @@ class QueryFeatures:
     candidates: dict[tuple[Analysis, bool], Candidates]  # (keyword analysis, typo-corrected dense)
     ticket_similarity: np.ndarray  # (tickets,)
     corrected: str
+    words: list[list[str]] = field(default_factory=list)  # per content word, its stemmed terms
 
 
 @dataclass
@@ -160,6 +162,8 @@ class ShopFeatures:
     ticket_article: list[str | None]
     keys: list[str]
     locales: list[str]
+    kb_vocabulary: frozenset[str] = frozenset()
+    ticket_vocabulary: frozenset[str] = frozenset()  # the past tickets' stemmed terms
 
 
 def _chunks(articles: Sequence[ArticleCreate]) -> tuple[list[str], np.ndarray, list[str], list[str]]:
@@ -252,6 +256,7 @@ def build_features(shop: Shop, cache: VectorCache, parts: Sequence[str] = PARTS)
                 candidates=candidates,
                 ticket_similarity=similarity.astype(np.float32),
                 corrected=corrected[i],
+                words=corrections_by_query[i].words,
             )
         )
     return ShopFeatures(
@@ -260,6 +265,8 @@ def build_features(shop: Shop, cache: VectorCache, parts: Sequence[str] = PARTS)
         ticket_article=[t.resolved_by_article for t in shop.tickets],
         keys=keys,
         locales=locales,
+        kb_vocabulary=keyword["stemmed"].vocabulary,
+        ticket_vocabulary=ticket_terms(shop.tickets),
     )
 
 
@@ -412,8 +419,11 @@ def run_setting(
     return outcomes
 
 
-def _outcome(qf: QueryFeatures, ranked: list[RankedArticle], params: RankingParams) -> Outcome:
-    threshold = params.policy(qf.language).threshold
+def _outcome(
+    qf: QueryFeatures, ranked: list[RankedArticle], params: RankingParams, shift: float = 0.0
+) -> Outcome:
+    """`shift` moves the language's cut-off for this query (the abstention model, kb/abstain.py)."""
+    threshold = params.policy(qf.language).threshold + shift
     visible = shown(ranked, language=qf.language, params=params, threshold=None, top_k=TOP_K)
     answered = shown(ranked, language=qf.language, params=params, threshold=threshold, top_k=TOP_K)
     return Outcome(
@@ -549,18 +559,66 @@ class _ScorerModel:
         return self._score(x)
 
 
-def learned_outcomes(data: LearnedRows, score: Scorer, setting: Setting) -> list[Outcome]:
+def learned_outcomes(
+    data: LearnedRows, score: Scorer, setting: Setting, shifts: Sequence[float] | None = None
+) -> list[Outcome]:
     """The model orders; each shown article passes the setting's per-language cut-off on the hand-tuned
-    confidence, as the service does."""
+    confidence (moved per query by `shifts`, the abstention model's), as the service does."""
     outcomes = []
     model = _ScorerModel(score)
     # The probability is on its own scale: no hand-tuned margin.
     params = replace(setting.params, margin=1.0)
-    for qf, found in zip(data.shop.queries, data.rows, strict=True):
+    shifts = shifts if shifts is not None else [0.0] * len(data.rows)
+    for qf, found, shift in zip(data.shop.queries, data.rows, shifts, strict=True):
         groups = {r.key: translation_group(r.key, r.locale) for r in found.hand}
         ranked = rerank(found, model, language=qf.language, groups=groups)
-        outcomes.append(_outcome(qf, ranked, params))
+        outcomes.append(_outcome(qf, ranked, params, shift))
     return outcomes
+
+
+# -- abstention model -------------------------------------------------------------------------
+
+
+def gate_rows(shop: ShopFeatures, setting: Setting) -> np.ndarray:
+    """Each query's abstention evidence (kb/abstain.py) under the setting's hand-tuned ranking."""
+    rows = []
+    params = setting.params
+    for qf in shop.queries:
+        candidates = _votes_for(shop, qf, setting, qf.candidates[(setting.analysis, setting.fix_typos)])
+        ranked = rank(candidates, language=qf.language, params=params)
+        policy = params.policy(qf.language)
+        rows.append(
+            gate_features(
+                candidates,
+                ranked,
+                language=qf.language,
+                cutoff=policy.threshold,
+                dense_weights=policy.dense_weights,
+                query=qf.query.text,
+                words=qf.words,
+                kb_vocabulary=shop.kb_vocabulary,
+                ticket_vocabulary=shop.ticket_vocabulary,
+            )
+        )
+    return np.vstack(rows)
+
+
+def train_gate(shops: Sequence[ShopFeatures], setting: Setting) -> AbstainModel:
+    """The abstention model on the given shops' labelled queries, its cut keeping MIN_KEPT of them."""
+    x = np.vstack([gate_rows(s, setting) for s in shops])
+    in_scope = np.array([not q.query.out_of_scope for s in shops for q in s.queries], dtype=bool)
+    return fit_gate(x, in_scope, parts=PARTS, min_kept=MIN_KEPT, info={"shops": [s.shop.name for s in shops]})
+
+
+def gated(shop: ShopFeatures, setting: Setting, model: AbstainModel) -> tuple[list[Outcome], list[float]]:
+    """The hybrid outcomes with each query's cut-off moved by the model, and the moves."""
+    shifts = [model.cutoff_shift(x) for x in gate_rows(shop, setting)]
+    outcomes = []
+    for qf, shift in zip(shop.queries, shifts, strict=True):
+        candidates = _votes_for(shop, qf, setting, qf.candidates[(setting.analysis, setting.fix_typos)])
+        ranked = rank(candidates, language=qf.language, params=setting.params)
+        outcomes.append(_outcome(qf, ranked, setting.params, shift))
+    return outcomes, shifts
 
 
 # -- tuning ----------------------------------------------------------------------------------
@@ -722,6 +780,7 @@ class LosoResult:
     detection: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     global_model: LearnedRanker | None = None  # the learned ranker on all shops, the served features
+    abstain_model: AbstainModel | None = None  # the abstention model on all shops, the served setting
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -790,7 +849,17 @@ def run_loso(
         raise InvalidInputError("leave-one-shop-out needs at least two distinct shops")
     folds: list[Fold] = []
     systems: dict[str, dict[str, list[Outcome]]] = {
-        k: {} for k in ("hybrid", "learned", "learned (gbm)", "dense", "bm25", "hybrid (previous default)")
+        k: {}
+        for k in (
+            "hybrid",
+            "learned",
+            "hybrid (abstention model)",
+            "learned (abstention model)",
+            "learned (gbm)",
+            "dense",
+            "bm25",
+            "hybrid (previous default)",
+        )
     }
     # Each fold (and the all-shops tuning for the shipped defaults) is independent: run them side by
     # side in forked workers that share the computed features.
@@ -821,6 +890,13 @@ def run_loso(
         for system, kind in (("learned", "logistic"), ("learned (gbm)", "gbm")):
             score, _ = train_learned(train_rows, kind, PARTS)
             systems[system][name] = learned_outcomes(held_rows, score, setting)
+            if kind == "logistic":
+                # The abstention model, fitted on the same three shops' labelled queries.
+                gate = train_gate(train, setting)
+                systems["hybrid (abstention model)"][name], shifts = gated(held_out, setting, gate)
+                systems["learned (abstention model)"][name] = learned_outcomes(
+                    held_rows, score, setting, shifts
+                )
         systems["dense"][name] = run_setting(held_out, fixed_thresholds(train, dense_baseline()))
         bm25 = replace(dense_baseline(), analysis="plain")
         bm25_train = [o for s in train for o in run_setting(s, bm25, bm25_only=True)]
@@ -840,6 +916,7 @@ def run_loso(
         table[system]["all"] = slices([o for outcomes in per_shop.values() for o in outcomes])
     served = served_setting() if served_setting is not None else shipped
     _, model = train_learned([learned_rows(s, served) for s in shops], "logistic", PARTS)
+    abstain_model = train_gate(shops, served)
     timings["total_seconds"] = round(time.perf_counter() - started, 1)
     return LosoResult(
         folds=folds,
@@ -848,15 +925,21 @@ def run_loso(
         detection=detection_accuracy(shops),
         timings=timings,
         global_model=model,
+        abstain_model=abstain_model,
     )
 
 
-def write_results(result: LosoResult, out: Path, *, model_out: Path | None = None) -> tuple[Path, Path]:
-    """loso.json and loso.md in `out`; the learned model on all shops to `model_out` when given."""
+def write_results(
+    result: LosoResult, out: Path, *, model_out: Path | None = None, abstain_out: Path | None = None
+) -> tuple[Path, Path]:
+    """loso.json and loso.md in `out`; the learned model on all shops to `model_out` and the abstention
+    model to `abstain_out` when given."""
     out.mkdir(parents=True, exist_ok=True)
     if model_out is not None and result.global_model is not None:
         text, _ = result.global_model.dumps()
         model_out.write_text(text + "\n", encoding="utf-8")
+    if abstain_out is not None and result.abstain_model is not None:
+        abstain_out.write_text(result.abstain_model.dumps() + "\n", encoding="utf-8")
     payload = result.to_json()
     json_path = out / "loso.json"
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=_plain), encoding="utf-8")
@@ -906,12 +989,12 @@ def markdown(payload: dict[str, Any]) -> str:
                 values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
                 lines.append(f"| {label} | {system} | {cell['queries']} | {values} |")
         lines.append("")
-    lines += ["## per shop and language (hybrid, learned)", ""]
+    lines += ["## per shop and language (hybrid, learned, learned with the abstention model)", ""]
     lines += ["| shop | language | system | queries | " + " | ".join(h for _, h in COLUMNS) + " |"]
     lines += ["|" + "---|" * (4 + len(COLUMNS))]
     for shop in shops:
         for lang in LANGUAGES:
-            for system in ("hybrid", "learned"):
+            for system in ("hybrid", "learned", "learned (abstention model)"):
                 cell = systems.get(system, {}).get(shop, {}).get(lang)
                 if cell:
                     values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
@@ -956,4 +1039,43 @@ def model_markdown(table: dict[str, Any]) -> str:
             for lang in languages
         ]
         lines.append(f"| {key} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def score_held_out(
+    config_path: Path,
+    *,
+    served: Setting,
+    ranker: LearnedRanker | None,
+    gate: AbstainModel | None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """A shop no setting was chosen on, scored once with what ships: the served setting, the shipped
+    learned ranker and abstention model (per language), as `run_loso` scores a held-out fold."""
+    features = build_features(load_shop(config_path), VectorCache(cache_dir))
+    systems: dict[str, list[Outcome]] = {"hybrid": run_setting(features, served)}
+    rows = learned_rows(features, served) if ranker is not None else None
+    if rows is not None and ranker is not None:
+        systems["learned"] = learned_outcomes(rows, ranker.probabilities, served)
+    if gate is not None:
+        systems["hybrid (abstention model)"], shifts = gated(features, served, gate)
+        if rows is not None and ranker is not None:
+            systems["learned (abstention model)"] = learned_outcomes(
+                rows, ranker.probabilities, served, shifts
+            )
+    return {
+        "method": f"held-out shop {features.shop.name}: the shipped setting and models, nothing tuned on it",
+        "systems": {name: {features.shop.name: slices(o)} for name, o in systems.items()},
+    }
+
+
+def held_out_markdown(payload: dict[str, Any]) -> str:
+    lines = ["# Held-out shop: article suggestions", "", payload["method"], ""]
+    header = "| language | system | queries | " + " | ".join(h for _, h in COLUMNS) + " |"
+    lines += [header, "|" + "---|" * (3 + len(COLUMNS))]
+    for system, per_shop in payload["systems"].items():
+        for cells in per_shop.values():
+            for lang, cell in cells.items():
+                values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
+                lines.append(f"| {lang} | {system} | {cell['queries']} | {values} |")
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ from history.labels import KEYWORD_NEIGHBOURS, LabelHead, rank_labels
 from indexing.engine import SearchEngine
 from kb.chunking import chunk_article
 from kb.schemas import ArticleCreate
-from kb.suggest import Learned, params_from_settings, search_articles
+from kb.suggest import Abstain, Learned, abstain_model, params_from_settings, search_articles
 from kb.tuning import encoder_parts, global_model
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -67,7 +67,7 @@ class QueryOutcome:
     query: Query
     ranked: list[str]  # article ids, or distinct labels for label queries
     confidence: float
-    # The shipped cut-off of the query's language (articles): abstention as the widget abstains.
+    # The cut-off of the query's language, moved by the abstention model: abstention as the widget abstains.
     cutoff: float | None = None
 
 
@@ -155,9 +155,13 @@ def _article_outcome(
     collection: Collection, query: Query, vector: np.ndarray, mode: Mode, learned: bool = False
 ) -> QueryOutcome:
     """The service's own article search (kb.suggest.search_articles) without the cut-off: the ranking
-    within the margin, and the confidence the cut-off is compared with."""
-    params = params_from_settings(get_settings())
+    within the margin, and the confidence the cut-off is compared with (the language's, moved by the
+    abstention model as the service moves it; no past tickets are indexed here, so only the help
+    centre's words count as known)."""
+    settings = get_settings()
+    params = params_from_settings(settings)
     model = global_model(encoder_parts(collection)) if learned else None
+    gate = abstain_model(encoder_parts(collection)) if settings.suggest_abstention_model else None
     found = search_articles(
         collection,
         query=query.text,
@@ -169,6 +173,7 @@ def _article_outcome(
         mode=mode,
         extra_equals=(("kind", "article"),),
         learned=Learned(model=model) if model is not None else None,
+        abstain=Abstain(model=gate) if gate is not None else None,
     )
     if mode == "bm25":
         confidence = float(found.pool.keyword.max()) if len(found.pool.keyword) else 0.0
@@ -179,7 +184,7 @@ def _article_outcome(
         query=query,
         ranked=[r.key for r in found.visible],
         confidence=float(confidence),
-        cutoff=found.language_cutoff if mode != "bm25" else None,
+        cutoff=found.cutoff if mode != "bm25" else None,
     )
 
 

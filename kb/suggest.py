@@ -9,15 +9,19 @@ leave-one-shop-out evaluation tunes (eval/loso.py, figures in eval/results/).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+from cachetools import TTLCache
 from markdown_it import MarkdownIt
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.calibration import calibrated_threshold
@@ -27,8 +31,11 @@ from embeddings.encoder import RoutedEncoder
 from embeddings.keyword import STOPWORDS, KeywordIndex, analyze, correct_text
 from embeddings.language import detect_language
 from embeddings.spelling import known_words
+from history.models import Ticket
 from indexing.engine import SearchEngine
 from indexing.pgsearch import PgCollection
+from kb.abstain import AbstainModel, AbstainModelError, gate_features, ticket_terms
+from kb.abstain import loads as load_abstain
 from kb.learned import NO_PRIORS, ArticlePriors, ArticleRows, LearnedRanker, Scores, article_rows, rerank
 from kb.ranking import (
     Candidates,
@@ -53,6 +60,9 @@ from kb.tuning import (
     tune_tenant,
 )
 
+log = logging.getLogger(__name__)
+
+ABSTAIN_MODEL_PATH = Path(__file__).with_name("abstain_global.json")
 SNIPPET_CHARS = 220
 POOL = 60
 TICKET_NEIGHBOURS_POOL = 50
@@ -92,6 +102,69 @@ def article_cutoff(session: Session, engine: SearchEngine, *, tenant_id: str) ->
         default=float("nan"),
     )
     return None if np.isnan(value) else value
+
+
+@lru_cache(maxsize=8)
+def abstain_model(parts: tuple[str, ...]) -> AbstainModel | None:
+    """The shipped abstention model (kb/abstain.py) when it was fitted for these encoder parts; an index
+    with other parts (a test encoder) abstains on the per-language cut-offs alone."""
+    if not ABSTAIN_MODEL_PATH.exists():
+        return None
+    try:
+        return load_abstain(ABSTAIN_MODEL_PATH.read_text(encoding="utf-8"), parts=parts)
+    except AbstainModelError as exc:
+        # Other parts (a test encoder) are expected; anything else is a broken shipped file.
+        if not (isinstance(exc.details, dict) and "served" in exc.details):
+            log.warning("%s: abstaining on the per-language cut-offs alone", exc.message)
+        return None
+
+
+class _TicketTerms:
+    """Per tenant, the stemmed terms of its past tickets, which the abstention model reads (a query word
+    that neither the help centre nor any ticket contains). Grown as tickets arrive; rebuilt when tickets
+    were removed (an erasure must not leave its words behind). The fingerprint is read at most every
+    CHECK_SECONDS per tenant, so a search usually reads no database for it."""
+
+    CHECK_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._terms: dict[tuple[str, str], tuple[int, int, frozenset[str]]] = {}
+        self._fresh: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=4096, ttl=self.CHECK_SECONDS)
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, tenant_id: str) -> frozenset[str]:
+        key = (str(session.get_bind().engine.url), tenant_id)
+        with self._lock:
+            cached = self._terms.get(key)
+            if cached is not None and key in self._fresh:
+                return cached[2]
+        count, newest = session.execute(
+            select(func.count(Ticket.id), func.max(Ticket.id)).where(Ticket.tenant_id == tenant_id)
+        ).one()
+        count, newest = int(count or 0), int(newest or 0)
+        if cached is not None and (cached[0], cached[1]) == (count, newest):
+            terms = cached[2]
+        else:
+            added = (
+                list(
+                    session.scalars(
+                        select(Ticket).where(Ticket.tenant_id == tenant_id, Ticket.id > cached[1])
+                    )
+                )
+                if cached is not None
+                else []
+            )
+            if cached is not None and len(added) == count - cached[0]:
+                terms = cached[2] | ticket_terms(added)  # only new tickets: none was removed
+            else:
+                terms = ticket_terms(session.scalars(select(Ticket).where(Ticket.tenant_id == tenant_id)))
+        with self._lock:
+            self._terms[key] = (count, newest, terms)
+            self._fresh[key] = True
+        return terms
+
+
+_ticket_terms = _TicketTerms()
 
 
 @lru_cache(maxsize=1)
@@ -289,7 +362,7 @@ class ArticleSearch:
     """One query through the article ranking, before the database is read (shared with eval)."""
 
     language: str
-    cutoff: float  # applied: the tenant's own, else the language's shipped one
+    cutoff: float  # applied: the tenant's own, else the language's shipped one moved by the abstention model
     language_cutoff: float  # the language's shipped cut-off
     ranked: list[RankedArticle]  # every candidate article, best first
     visible: list[RankedArticle]  # what is shown: past the cut-off, within the margin, language-ordered
@@ -299,6 +372,15 @@ class ArticleSearch:
     terms: list[str]
     dense_query: str
     rows: ArticleRows | None = None  # the learned ranker's features, when asked for
+    cutoff_shift: float = 0.0  # how far the abstention model moved the language's cut-off
+
+
+@dataclass(frozen=True)
+class Abstain:
+    """What `search_articles` needs to move the language's cut-off by the abstention model."""
+
+    model: AbstainModel
+    ticket_vocabulary: frozenset[str] = frozenset()  # the tenant's past tickets' terms
 
 
 # Candidates the learned ranker re-orders: the hand ranking's best 20 (the depth it was trained at).
@@ -338,12 +420,14 @@ def search_articles(
     extra_equals: tuple[tuple[str, object], ...] = (),
     learned: Learned | None = None,
     cut: bool = True,
+    abstain: Abstain | None = None,
 ) -> ArticleSearch:
     """Detects the language, mixes the encoders for it, pools dense and keyword candidates, ranks.
 
     With `learned`, the candidates' features are computed and, when it holds a model and the mode is
     hybrid, the model orders the best LEARNED_DEPTH articles (each still passing the cut-off on its
-    hand-tuned confidence)."""
+    hand-tuned confidence). With `abstain` and no `threshold` of the tenant's own, the language's
+    cut-off moves by the abstention model's reading of the query (kb/abstain.py)."""
     language = detect_language(query, locale=locale).language
     keyword_index: KeywordIndex = collection.keyword_index()
     words = [w.lower() for w in _WORD.findall(query)]
@@ -380,6 +464,20 @@ def search_articles(
     if votes is not None and params.vote_weight > 0 and candidates.keys:
         candidates.votes = votes(candidates.keys)
     ranked = rank(candidates, language=language, params=params)
+    shift = 0.0
+    if abstain is not None and threshold is None and mode == "hybrid" and ranked:
+        evidence = gate_features(
+            candidates,
+            ranked,
+            language=language,
+            cutoff=policy.threshold,
+            dense_weights=policy.dense_weights,
+            query=query,
+            words=terms.words,
+            kb_vocabulary=keyword_index.vocabulary,
+            ticket_vocabulary=abstain.ticket_vocabulary,
+        )
+        shift = abstain.model.cutoff_shift(evidence)
     rows = None
     if learned is not None:
         rows = article_rows(
@@ -399,7 +497,7 @@ def search_articles(
         labels = {item.key: set(item.labels) for item in pool.items}
         on_topic = [r for r in ranked if labels.get(r.key, set()) & set(tags)]
         ranked = on_topic + [r for r in ranked if r not in on_topic]
-    cutoff = threshold if threshold is not None else policy.threshold
+    cutoff = threshold if threshold is not None else policy.threshold + shift
     # cut=False (the evaluation's ranking metrics): nothing is dropped, but the order is the widget's.
     visible = shown(
         ranked, language=language, params=params, threshold=cutoff if cut else None, top_k=top_k, fits=cutoff
@@ -416,6 +514,7 @@ def search_articles(
         terms=terms.tokens,
         dense_query=dense_query,
         rows=rows,
+        cutoff_shift=shift,
     )
 
 
@@ -436,8 +535,9 @@ def suggest(
 ) -> SuggestResult:
     """Ranked articles for a customer's words; abstains (empty list) when none passes the cut-off.
 
-    `threshold` None applies the shipped cut-off of the query's language; a number (a tenant's own
-    calibration, `article_cutoff`) applies to every language. `learned` ranks with the tenant's
+    `threshold` None applies the shipped cut-off of the query's language, moved by the shipped
+    abstention model (kb/abstain.py); a number (a tenant's own calibration, `article_cutoff`) applies to
+    every language as it is. `learned` ranks with the tenant's
     learned model, else the shipped one, else the hand-tuned ranking (kb/tuning.py).
     """
     started = time.perf_counter()
@@ -447,6 +547,11 @@ def suggest(
     serving = ServingRanker(model=None, source="hand")
     if learned and settings.suggest_learned_ranker and mode == "hybrid":
         serving = serving_ranker(session, tenant_id=tenant_id, parts=encoder_parts(collection))
+    gate = None
+    if settings.suggest_abstention_model and threshold is None and mode == "hybrid":
+        model = abstain_model(encoder_parts(collection))
+        if model is not None:
+            gate = Abstain(model=model, ticket_vocabulary=_ticket_terms.get(session, tenant_id))
     found = search_articles(
         collection,
         query=query,
@@ -459,6 +564,7 @@ def suggest(
         tags=tags,
         votes=lambda keys: _votes(engine, tenant_id, query, keys, params),
         learned=Learned(model=serving.model, priors=serving.priors) if serving.model is not None else None,
+        abstain=gate,
     )
     suggestions: list[SuggestionRead] = []
     for r in found.visible:

@@ -74,3 +74,43 @@ def test_amazon_buyer_gets_the_amazon_returns_article_first(demo_runtime: Runtim
     assert not any(
         "shopify" in s.channels and "amazon" not in s.channels and s.channels for s in result.suggestions
     )
+
+
+def test_the_abstention_model_abstains_on_more_out_of_scope_demo_queries_and_keeps_nine_in_ten(
+    demo_runtime: Runtime,
+) -> None:
+    from eval.datasets import read_tickets
+    from kb.abstain import ticket_terms
+    from kb.suggest import Abstain, abstain_model, article_collection
+    from kb.tuning import encoder_parts
+
+    collection = article_collection(demo_runtime.search, "demo")
+    model = abstain_model(encoder_parts(collection))
+    assert model is not None, "the shipped abstention model must fit the served encoder parts"
+    gate = Abstain(model=model, ticket_vocabulary=ticket_terms(read_tickets(DEMO / "tickets.jsonl")))
+    params = params_from_settings(demo_runtime.settings)
+    queries = [json.loads(line) for line in (DEMO / "queries.jsonl").read_text().splitlines() if line.strip()]
+    answered: dict[str, list[tuple[bool, bool]]] = {"in": [], "out": []}
+    for query in queries:
+        shown = [
+            bool(
+                search_articles(
+                    collection,
+                    query=query["text"],
+                    channel=query.get("channel"),
+                    locale=query.get("locale"),
+                    params=params,
+                    top_k=3,
+                    abstain=abstain,
+                ).visible
+            )
+            for abstain in (None, gate)
+        ]
+        answered["in" if query["relevant"] else "out"].append((shown[0], shown[1]))
+    kept = float(np.mean([with_model for _, with_model in answered["in"]]))
+    abstained = {
+        "cut-offs": float(np.mean([not plain for plain, _ in answered["out"]])),
+        "model": float(np.mean([not with_model for _, with_model in answered["out"]])),
+    }
+    assert abstained["model"] >= abstained["cut-offs"], abstained
+    assert kept >= 0.9, (kept, abstained)
