@@ -20,10 +20,10 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from bs4 import BeautifulSoup
-from mailparser_reply import EmailReplyParser
 
 from compliance.service import detect_locale
 from core.schemas import MAX_TEXT_CHARS
+from core.text import newest_reply
 from history.identity import canonical_order_id, find_order_ids
 
 # Reply headers ("On ... wrote:", "Am ... schrieb ...:") of these languages end the customer's new text.
@@ -57,7 +57,6 @@ _FORWARD_MARKER = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _FORWARD_FROM = re.compile(r"^(?:from|von|de|da)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
-_REPLY_PARSER = EmailReplyParser(languages=REPLY_LANGUAGES)
 
 
 class MalformedMail(Exception):
@@ -224,9 +223,7 @@ def _clean(text: str) -> str:
 def latest_reply(text: str) -> str:
     """The customer's new words: quoted history and signature removed; the whole text when that leaves
     nothing."""
-    parsed = _REPLY_PARSER.read(text)
-    first = parsed.replies[0].body if parsed.replies else ""
-    return _clean(first) or _clean(text)
+    return _clean(newest_reply(text, REPLY_LANGUAGES)) or _clean(text)
 
 
 def _split_forward(text: str) -> tuple[str, str, str] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal, get_args
 
@@ -24,6 +26,17 @@ Tag = Literal[
     "other",
 ]
 TAGS: tuple[str, ...] = get_args(Tag)
+
+
+def tag_key(tag: str) -> str:
+    """A seller's tag in its comparable form: sellers write "Wrong Item", "wrong-item" and "wrong_item"."""
+    return "_".join(re.findall(r"[^\W_]+", tag.casefold()))
+
+
+def reason_tags(tags: Iterable[str]) -> frozenset[str]:
+    """The contact reasons (TAGS) among a seller's free-form tags, however they are spelled."""
+    return frozenset(key for key in map(tag_key, tags) if key in TAGS)
+
 
 # Size limits of the API contract (fixed, not per deployment: clients and the OpenAPI schema rely on them).
 MAX_QUERY_CHARS = 2000

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+
+from mailparser_reply import EmailMessage
 
 # A sentence runs to ".", "!" or "?" followed by white space, or to a line break. A full stop inside
 # "10.50", "shop.com" or "v1.2" is not followed by white space and ends nothing; an inner "¿" after a
@@ -34,3 +37,15 @@ def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     left = next((s for s, e in reversed(spans) if s <= start), 0)
     right = next((e for s, e in spans if e >= end), len(text))
     return left, max(right, end)
+
+
+def newest_reply(body: str, languages: Sequence[str]) -> str:
+    """The newest reply in a mail body per mail-parser-reply ('' when it finds none): quoted earlier
+    messages, signatures and disclaimers in these languages removed.
+
+    Its default signature rule cuts everything from the first line that starts with "- ", so a
+    customer's hyphen list ("- the lamp / - the shade") lost every question after it; only a "--"
+    signature delimiter ends the text here.
+    """
+    mail = EmailMessage(text=body, languages=list(languages), keep_hyphen_lists=True).read()
+    return mail.replies[0].body.strip() if mail.replies else ""

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ConflictError, NotFoundError
 from core.ratelimit import Rate, RateLimits
-from core.schemas import Channel, Locale, Tag
+from core.schemas import Channel, Locale, Tag, reason_tags
 from history.identity import normalise_email, normalise_text, postcode_of
 from history.schemas import ContactIn, TicketCreate
 from indexing.engine import SearchEngine
@@ -116,11 +116,11 @@ def _topic_articles(
     """Articles tagged with the topic: channel-specific first, the customer's language before English."""
     language = (locale or "en").split("-")[0]
     articles, _ = kb_service.list_(session, tenant_id=tenant_id, channel=channel, limit=10_000)
-    tagged = [a for a in articles if set(a.tags) & set(tags) and a.locale in (language, "en")]
+    tagged = [a for a in articles if reason_tags(a.tags) & set(tags) and a.locale in (language, "en")]
     primary = tags[0]
     tagged.sort(
         key=lambda a: (
-            primary not in a.tags,
+            primary not in reason_tags(a.tags),
             a.locale != language,
             not (channel and channel in a.channels),
             a.external_id,

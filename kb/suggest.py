@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.calibration import calibrated_threshold
+from core.schemas import reason_tags
 from core.settings import Settings, get_settings
 from embeddings.collection import Collection, IndexedItem, Pool, SearchFilter, SearchMode, build_collection
 from embeddings.encoder import RoutedEncoder
@@ -494,7 +495,7 @@ def search_articles(
             params = replace(params, margin=1.0)
     if tags:
         # A topic chosen in the contact form narrows the list, but never empties it on its own.
-        labels = {item.key: set(item.labels) for item in pool.items}
+        labels = {item.key: reason_tags(item.labels) for item in pool.items}
         on_topic = [r for r in ranked if labels.get(r.key, set()) & set(tags)]
         ranked = on_topic + [r for r in ranked if r not in on_topic]
     cutoff = threshold if threshold is not None else policy.threshold + shift

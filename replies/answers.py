@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.schemas import reason_tags
 from core.text import sentence_spans
 from kb.models import Article
 from kb.service import COLLECTION
@@ -38,6 +39,9 @@ MIN_SENTENCE_CHARS = 15
 REASON_TAG_CONFIDENCE = 0.6
 # Reasons whose answer is an article's text; the others are answered from the order's facts by a macro.
 ARTICLE_TOPICS = frozenset({"product_question", "wrong_item", "other"})
+# A product question or a wrong item is usually answered by a product guide or size chart, which carries
+# no contact reason among its tags; any other reason needs the article tagged with it.
+_UNTAGGED_ANSWERS = frozenset({"product_question", "wrong_item"})
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -171,7 +175,8 @@ def _by_reason_tag(
     wanted = _words(f"{question.text} {items}")
     best: tuple[float, Article] | None = None
     for article in articles:
-        if question.topic not in article.tags or (article.channels and channel not in article.channels):
+        elsewhere = bool(article.channels) and channel not in article.channels
+        if elsewhere or question.topic not in reason_tags(article.tags):
             continue
         overlap = len(wanted & _words(f"{article.title} {article.tags}")) + 0.2 * len(
             wanted & _words(article.body)
@@ -187,6 +192,12 @@ def _by_reason_tag(
         if best is None or score > best[0]:
             best = (score, article)
     return best[1] if best else None
+
+
+def answers_topic(topic: str, tags: list[str]) -> bool:
+    """Whether an article with these tags, found above the threshold, answers a question on ``topic``."""
+    reasons = reason_tags(tags)
+    return topic in reasons or (topic in _UNTAGGED_ANSWERS and not reasons)
 
 
 def _first_prose(article: Article) -> AnsweringArticle:
@@ -249,7 +260,7 @@ def articles_for_question(
         )
         # A search hit on another reason does not answer this one (a tracking question is not
         # answered by the returns article just because both mention the parcel).
-        on_topic = [s for s in result.suggestions if tags is None or question.topic in s.tags]
+        on_topic = [s for s in result.suggestions if tags is None or answers_topic(question.topic, s.tags)]
         if on_topic:
             ids = [s.id for s in on_topic]
             by_id = {

@@ -18,7 +18,7 @@ from compliance.schemas import ComplianceResult
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.redact import redact as redact_secrets
-from core.schemas import MARKETPLACES, TAGS
+from core.schemas import MARKETPLACES, TAGS, tag_key
 from core.settings import Settings
 from core.text import sentence_spans
 from history.identity import find_order_ids
@@ -590,9 +590,8 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
             variables=variables,
         )
     if question.topic == "other" and article is not None and not question.marketplace_only:
-        tags = [
-            t for t in next((a.tags for a in ctx.articles if a.external_id == article.id), []) if t in TAGS
-        ]
+        own_tags = next((a.tags for a in ctx.articles if a.external_id == article.id), [])
+        tags = [t for t in map(tag_key, own_tags) if t in TAGS]
         if tags and "other" not in tags:
             # An open question answered by, say, the warranty article was a product question all along.
             question.topic = tags[0]

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 
-from mailparser_reply import EmailReplyParser
-
+from core.text import newest_reply
 from kb.contact_form import TOPIC_SUBJECTS
 
 # The contact form writes its topic as the subject ("Damaged or missing item"): the customer chose a
 # category, they did not ask it as a question.
 FORM_SUBJECTS = frozenset(subject.casefold() for subject in TOPIC_SUBJECTS.values())
-_LANGUAGES = ["en", "de", "fr", "es", "it"]
-_parser_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _parser() -> EmailReplyParser:
-    return EmailReplyParser(languages=_LANGUAGES)
+_LANGUAGES = ("en", "de", "fr", "es", "it")
 
 
 @lru_cache(maxsize=2048)
@@ -30,10 +22,7 @@ def latest_reply(body: str) -> str:
     """
     if not body.strip():
         return body
-    with _parser_lock:  # the parser keeps per-call state on the instance
-        mail = _parser().read(body)
-    newest = mail.replies[0].body.strip() if mail.replies else ""
-    return newest or body.strip()
+    return newest_reply(body, _LANGUAGES) or body.strip()
 
 
 def is_form_subject(subject: str | None) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from core.schemas import reason_tags, tag_key
 from core.text import sentence_bounds, sentence_spans
 
 
@@ -24,3 +25,12 @@ def test_bounds_cover_the_sentences_around_a_span() -> None:
     text = "First one. Second has 0176 1234 in it. Third."
     start = text.index("0176")
     assert text[slice(*sentence_bounds(text, start, start + 4))] == "Second has 0176 1234 in it."
+
+
+def test_a_sellers_tag_matches_its_reason_however_it_is_spelled() -> None:
+    assert {tag_key(t) for t in ("Wrong Item", "wrong-item", "wrong_item", " WRONG  item ")} == {"wrong_item"}
+    assert reason_tags(["Returns", "Return-Label", "Damaged in transit", "car seats"]) == {
+        "return_label",
+        "damaged_in_transit",
+    }
+    assert reason_tags(["damaged", "refunds"]) == frozenset()

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from history import service as history_service
 from history.schemas import OrderCreate
+from replies.answers import answers_topic
 from replies.drafts import compose
 from replies.message import customer_message
 from replies.schemas import DraftCreate, DraftRead
@@ -221,6 +222,17 @@ def test_form_subjects_quotes_and_signatures_are_not_questions() -> None:
     assert customer_message("Handtücher noch nicht da", "Können Sie nachsehen?").startswith("Handtücher")
 
 
+def test_a_hyphen_list_is_the_customers_text_not_a_signature() -> None:
+    body = (
+        "Zwei Fragen:\n- Wo ist meine Bestellung?\n- Kann ich die Rechnung bekommen?\n\n"
+        "--\nJonas Weber\nTel. 0171 2345678"
+    )
+    text = customer_message(None, body)
+    assert "Wo ist meine Bestellung?" in text and "Kann ich die Rechnung bekommen?" in text
+    assert "Jonas Weber" not in text
+    assert {q.topic for q in segment(text)} >= {"tracking", "invoice"}
+
+
 def test_an_edited_draft_is_checked_again(client: TestClient, tenant: Any, runtime: Runtime) -> None:
     with runtime.session() as session:
         for order in PARCEL_ORDERS:
@@ -313,3 +325,11 @@ def test_an_article_sentence_the_channel_forbids_is_not_quoted(runtime: Runtime,
     )
     assert '"Berg shelf care"' in draft.reply and "online shop" not in draft.reply
     assert not draft.compliance.violations and draft.ready_to_send
+
+
+def test_a_product_question_is_answered_by_an_untagged_guide_not_by_another_reasons_article() -> None:
+    assert answers_topic("product_question", ["car seats", "Safety"])
+    assert answers_topic("wrong_item", ["sizing"])
+    assert answers_topic("tracking", ["Shipping", "Tracking"])
+    assert not answers_topic("tracking", ["sizing"])
+    assert not answers_topic("product_question", ["returns", "return-label"])
