@@ -269,18 +269,23 @@ class Collection:
             coverage = keyword.coverage(words if words is not None else [[t] for t in keyword_terms])
             by_id: dict[int, float] = {}
             covered: dict[int, float] = {}
-            if keyword_terms and len(scores):
+            keyword_side = bool(keyword_terms) and len(scores) > 0
+            row_ids = self._columns.ids[self._keyword_rows]
+            if keyword_side:
                 if mask is not None:
                     scores = np.where(mask[self._keyword_rows], scores, 0.0)
-                row_ids = self._columns.ids[self._keyword_rows]
                 k = min(size, len(scores))
                 top = np.argpartition(-scores, k - 1)[:k]
-                by_id = {int(row_ids[r]): float(scores[r]) for r in np.flatnonzero(scores > 0)}
-                covered = {int(row_ids[r]): float(coverage[r]) for r in np.flatnonzero(coverage > 0)}
                 chosen += [int(row_ids[r]) for r in top if scores[r] > 0]
             chosen = [i for i in dict.fromkeys(chosen) if i in self.items]
             if not chosen:
                 return empty
+            if keyword_side:
+                # Only the pooled rows' scores: a dict over every matching row cost 100 ms a query at
+                # 100 k chunks, where common words match most of the corpus.
+                rows = np.flatnonzero(np.isin(row_ids, np.asarray(chosen, dtype=row_ids.dtype)))
+                by_id = {int(row_ids[r]): float(scores[r]) for r in rows if scores[r] > 0}
+                covered = {int(row_ids[r]): float(coverage[r]) for r in rows if coverage[r] > 0}
             vectors = self.index.vectors(np.asarray(chosen, dtype=np.int64))
             return Pool(
                 items=[self.items[i] for i in chosen],
