@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -207,6 +208,22 @@ def _timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], list[Any]]:
     return times, results
 
 
+def _pin_to(count: int) -> list[int]:
+    """Pins this process and the PostgreSQL server's processes (new backends inherit the
+    postmaster's affinity) to the first ``count`` CPUs this process may use."""
+    cpus = sorted(os.sched_getaffinity(0))[: max(1, count)]
+    os.sched_setaffinity(0, cpus)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text(encoding="ascii").strip() == "postgres":
+                os.sched_setaffinity(int(entry.name), cpus)
+        except (OSError, ProcessLookupError):  # gone meanwhile, or not ours
+            continue
+    return cpus
+
+
 def _summary(times: list[float]) -> dict[str, float]:
     return {"p50_ms": round(_percentile(times, 50), 2), "p99_ms": round(_percentile(times, 99), 2)}
 
@@ -219,9 +236,17 @@ def run_scale_bench(
     queries: int = 200,
     seed: int = 0,
     faiss: bool = True,
+    maintenance_work_mem: str = "1GB",
+    query_cpus: int | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Loads, indexes and queries both backends; the database must be empty (it is migrated here)."""
+    """Loads, indexes and queries both backends; the database must be empty (it is migrated here).
+
+    ``query_cpus`` pins this process and every PostgreSQL process to that many CPUs once the indexes
+    are built, so a big machine can build fast and still be measured at query time as a small one.
+    """
+    if not re.fullmatch(r"\d+(kB|MB|GB)", maintenance_work_mem):
+        raise ValueError(f"maintenance_work_mem must look like 1GB or 512MB, not {maintenance_work_mem!r}")
     folder = Path(tempfile.mkdtemp(prefix="deflect-bench-scale-"))
     settings = Settings(data_dir=folder, database_url=database_url, vector_backend="faiss")
     runtime = Runtime(settings)  # its search engine (and so its encoder) is never built here
@@ -247,7 +272,7 @@ def run_scale_bench(
         copy_rate = _copy(engine, TABLES[name], encoder.name, items, vectors)
         started = time.perf_counter()
         with engine.session_factory() as session, session.begin():
-            session.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+            session.execute(text(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'"))
             session.execute(
                 text(f"SET LOCAL max_parallel_maintenance_workers = {max(1, (os.cpu_count() or 2) - 1)}")
             )
@@ -261,6 +286,10 @@ def run_scale_bench(
         result[f"pg_{name}_hnsw_build_rows_per_s"] = round(n / build)
         result[f"pg_{name}_table_mb"] = round(int(size or 0) / 2**20)
         engine._checked.add(name)
+        log(f"{name}: COPY {copy_rate:.0f} rows/s, HNSW build {build:.1f} s")
+    if query_cpus is not None:
+        result["query_cpus"] = _pin_to(query_cpus)
+        log(f"queries pinned to CPUs {result['query_cpus']}")
 
     # Online writes with the index in place: what the write-through does per committed ticket.
     extra_items, extra_vectors = synthetic(
@@ -326,6 +355,10 @@ def run_scale_bench(
 
     dup_set = duplicate_queries()
     sug_set = suggest_queries()
+    # Exact answers once per query (a filtered scan of up to 1 M rows each), shared by every measure.
+    log("exact search for the recall reference")
+    dup_exact = [_exact(tickets_vectors, allowed, query, 10, ticket_ids) for query, _, allowed in dup_set]
+    sug_exact = [_exact(chunk_vectors, allowed, query, 10, chunk_ids) for query, _, _, allowed in sug_set]
 
     def measure(label: str, tickets_collection: Any, articles_collection: Any) -> None:
         log(f"querying {label}")
@@ -336,31 +369,32 @@ def run_scale_bench(
             )
         recalls: list[float] = []
         times: list[float] = []
-        for query, flt, allowed in dup_set:
+        for (query, flt, _), exact in zip(dup_set, dup_exact, strict=True):
             started = time.perf_counter()
             hits = tickets_collection.search(
                 "", query, top_k=DUPLICATE_TOP, mode="dense", flt=flt, candidates=DUPLICATE_TOP
             )
             times.append((time.perf_counter() - started) * 1000)
-            exact = _exact(tickets_vectors, allowed, query, 10, ticket_ids)
             recalls.append(len({h.item.item_id for h in hits[:10]} & exact) / max(1, len(exact)))
         result[f"{label}_duplicate_check"] = {
             **_summary(times),
             "recall_at_10": round(statistics.mean(recalls), 4),
         }
+        # Each figure as soon as it exists: a run stopped at its time limit still reports what it measured.
+        log(f"{label} duplicate check {result[f'{label}_duplicate_check']}")
         for mode in ("hybrid", "dense"):
             times, recalls = [], []
-            for query, words, flt, allowed in sug_set:
+            for (query, words, flt, _), exact in zip(sug_set, sug_exact, strict=True):
                 started = time.perf_counter()
                 hits = articles_collection.search(words, query, top_k=60, mode=mode, flt=flt, candidates=60)
                 times.append((time.perf_counter() - started) * 1000)
                 if mode == "dense":
-                    exact = _exact(chunk_vectors, allowed, query, 10, chunk_ids)
                     recalls.append(len({h.item.item_id for h in hits[:10]} & exact) / max(1, len(exact)))
             summary: dict[str, float] = _summary(times)
             if recalls:
                 summary["recall_at_10"] = round(statistics.mean(recalls), 4)
             result[f"{label}_suggest_{mode}"] = summary
+            log(f"{label} suggest {mode} {summary}")
         result[f"{label}_query_rss_growth_mb"] = round(_rss_mb() - rss, 1)
 
     pg_tickets = PgCollection(engine, TENANT, "tickets")
@@ -451,7 +485,10 @@ def throwaway_postgres() -> Iterator[str]:
         str(root / "log"),
         "-w",
         "-o",
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c fsync=off",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c fsync=off "
+        # Parallel HNSW builds keep the graph in dynamic shared memory; containers and VMs often give
+        # /dev/shm 64 MB, so it lives in files under the data directory instead.
+        "-c dynamic_shared_memory_type=mmap",
         "start",
     )
     try:
@@ -518,7 +555,8 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines.append(
         f"\nMachine: {result.get('cpus')} CPUs, load average {result.get('load_average_at_start')} at start, "
-        f"{result.get('load_average_at_end')} after the pgvector queries."
+        f"{result.get('load_average_at_end')} after the pgvector queries"
+        + (f"; queries pinned to CPUs {result['query_cpus']}." if "query_cpus" in result else ".")
     )
     return "\n".join(lines) + "\n"
 
@@ -530,11 +568,25 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--database-url", default=None, help="an empty PostgreSQL database with pgvector")
     parser.add_argument("--no-faiss", action="store_true")
+    parser.add_argument(
+        "--maintenance-work-mem",
+        default="1GB",
+        help="for the HNSW builds; below the index's size the build spills to disk and slows down",
+    )
+    parser.add_argument(
+        "--query-cpus", type=int, default=None, help="pin the query phase to this many CPUs (e.g. 2)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     with throwaway_postgres() if args.database_url is None else _given(args.database_url) as url:
         result = run_scale_bench(
-            url, tickets=args.tickets, chunks=args.chunks, queries=args.queries, faiss=not args.no_faiss
+            url,
+            tickets=args.tickets,
+            chunks=args.chunks,
+            queries=args.queries,
+            faiss=not args.no_faiss,
+            maintenance_work_mem=args.maintenance_work_mem,
+            query_cpus=args.query_cpus,
         )
     print(json.dumps(result, indent=2))
     print(markdown(result))

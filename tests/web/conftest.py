@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import shutil
 import socket
 import threading
 import time
@@ -55,40 +57,81 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    import uvicorn
-
-    from api.app import create_app
-    from cli.core import load_demo
+def _settings(data_dir: Path, port: int) -> Any:
     from core.settings import Settings
-    from kb import service as kb_service
-    from kb.schemas import ArticleCreate
-    from runtime import Runtime
 
-    port = _free_port()
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("web") / "var",
+    return Settings(
+        data_dir=data_dir,
         encoder="use+minilm",
         host="127.0.0.1",
         port=port,
         index_sync_seconds=0.5,
         rate_limit_public_per_minute=5000,
     )
+
+
+def _demo_template(shared_root: Path) -> Path:
+    """The demo shop's data folder (database, stored vectors, index snapshots), imported and indexed
+    with the real model once per test run: the first xdist worker to need it builds it, under a lock,
+    and every live server starts from a copy. Each worker building its own cost 80-100 s of 2 cores."""
+    from cli.core import load_demo
+    from kb import service as kb_service
+    from kb.schemas import ArticleCreate
+    from runtime import Runtime
+
+    template = shared_root / "web-demo-template"
+    with open(shared_root / "web-demo-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (template / "ready").exists():
+            shutil.rmtree(template, ignore_errors=True)  # a half-built one from a crashed worker
+            settings = _settings(template / "var", _free_port())
+            runtime = Runtime(settings)
+            load_demo(runtime, settings.demo_tenant)
+            with runtime.session() as session:
+                kb_service.upsert(
+                    session, tenant_id=settings.demo_tenant, article_in=ArticleCreate(**XSS_ARTICLE)
+                )
+            search = runtime.search
+            for name in ("articles", "tickets"):
+                search.collection(settings.demo_tenant, name)
+                search.catch_up(settings.demo_tenant, name)
+            search.flush_vectors()
+            for tenant_id, name in search.loaded():
+                search.save(tenant_id, name)
+            runtime.close()
+            (template / "ready").touch()
+    return template / "var"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[LiveServer]:
+    import uvicorn
+
+    from api.app import create_app
+    from api.security import set_allowed_origins
+    from runtime import Runtime
+
+    # xdist gives each worker a folder under one shared base; without xdist the base is ours alone.
+    base = tmp_path_factory.getbasetemp()
+    template = _demo_template(base if worker_id == "master" else base.parent)
+    port = _free_port()
+    data_dir = tmp_path_factory.mktemp("web") / "var"
+    shutil.copytree(template, data_dir)
+    settings = _settings(data_dir, port)
     runtime = Runtime(settings)
-    keys = load_demo(runtime, settings.demo_tenant)
-    with runtime.session() as session:
-        kb_service.upsert(session, tenant_id=settings.demo_tenant, article_in=ArticleCreate(**XSS_ARTICLE))
+    keys: dict[str, str] = json.loads((data_dir / "demo_keys.json").read_text())
+    with runtime.session() as session:  # the demo's own origin, as `deflect demo` sets it, on this port
+        set_allowed_origins(session, tenant_id=settings.demo_tenant, origins=[f"http://127.0.0.1:{port}"])
     app = create_app(settings, runtime=runtime, warm_sync=True)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True, name="live-server")
     thread.start()
-    base = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
     # Generous: warm-up loads the real models and indexes the demo; on a loaded CI box that took > 180 s.
     deadline = time.monotonic() + 480
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
+            with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
                 if response.status == 200:
                     break
         except OSError:
@@ -97,7 +140,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     else:
         raise RuntimeError("the server did not become ready in 480 s")
     runtime.search.catch_up(settings.demo_tenant, "articles")
-    yield LiveServer(base_url=base, keys=keys, settings=settings, runtime=runtime)
+    yield LiveServer(base_url=url, keys=keys, settings=settings, runtime=runtime)
     server.should_exit = True
     thread.join(timeout=15)
     runtime.close()
