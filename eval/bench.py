@@ -13,15 +13,17 @@ speed are measured with real encodings.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from functools import partial
 from pathlib import Path
@@ -278,7 +280,6 @@ def bench_http(
 ) -> dict[str, Any]:
     """A real uvicorn server on 127.0.0.1 with the scale collection; latency and throughput per client
     count."""
-    import httpx
 
     with tempfile.TemporaryDirectory(prefix="deflect-bench-") as folder:
         # The benchmark measures the service, not its rate limiter.
@@ -316,39 +317,34 @@ def bench_http(
             engine._collections[("bench", "articles")] = collection  # the articles' chunks stay unindexed
             collection.last_seq = 1 << 40  # nothing in the change log is newer: no catch-up replaces it
             with serve_in_thread(app_factory(settings, runtime)) as base_url:
-                url = f"{base_url}/v1/suggest"
-                headers = {"X-API-Key": raw_key}
+                query_file = Path(folder) / "queries.json"
+                query_file.write_text(json.dumps(list(queries)), encoding="utf-8")
                 out: dict[str, Any] = {}
-                counter = iter(range(10**9))
-                lock = threading.Lock()
-
-                def call(client: httpx.Client) -> float:
-                    with lock:
-                        i = next(counter)
-                    body = {
-                        "query": f"{queries[i % len(queries)]} {i}",
-                        "channel": ("amazon", "shopify", None)[i % 3],
-                    }
-                    started = time.perf_counter()
-                    response = client.post(url, json=body, headers=headers)
-                    elapsed = (time.perf_counter() - started) * 1000
-                    if response.status_code != 200:
-                        raise RuntimeError(f"suggest answered {response.status_code}: {response.text[:200]}")
-                    return elapsed
-
-                with httpx.Client(timeout=30.0, limits=httpx.Limits(max_connections=64)) as client:
-                    for _ in range(10):
-                        call(client)
-                    for clients in concurrency:
-                        started = time.perf_counter()
-                        with ThreadPoolExecutor(max_workers=clients) as pool:
-                            samples = list(pool.map(lambda _: call(client), range(requests_per_level)))
-                        wall = time.perf_counter() - started
+                offset = 0
+                for clients in (1, *concurrency):  # the first pass of one client only warms up
+                    requests = 10 if offset == 0 else requests_per_level
+                    level = _load_level(base_url, raw_key, query_file, clients, requests, offset)
+                    if offset:
                         out[f"clients_{clients}"] = {
-                            **percentiles(samples),
-                            "requests_per_s": round(requests_per_level / wall, 1),
+                            **percentiles(level["samples_ms"]),
+                            "requests_per_s": round(requests / level["wall_s"], 1),
                         }
+                    offset += requests
                 return out
+
+
+def _load_level(
+    base_url: str, key: str, query_file: Path, clients: int, requests: int, offset: int
+) -> dict[str, Any]:
+    """One concurrency level from a separate client process (eval/load_client.py)."""
+    command = [sys.executable, "-m", "eval.load_client", "--url", f"{base_url}/v1/suggest", "--key", key]
+    command += ["--queries", str(query_file), "--clients", str(clients), "--requests", str(requests)]
+    command += ["--offset", str(offset)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"load client failed: {done.stderr[-2000:]}")
+    level: dict[str, Any] = json.loads(done.stdout)
+    return level
 
 
 @contextmanager
