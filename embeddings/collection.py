@@ -270,7 +270,7 @@ class Collection:
             by_id: dict[int, float] = {}
             covered: dict[int, float] = {}
             keyword_side = bool(keyword_terms) and len(scores) > 0
-            row_ids = self._columns.ids[self._keyword_rows]
+            row_ids = self._columns.ids[self._keyword_rows] if keyword_side else self._columns.ids[:0]
             if keyword_side:
                 if mask is not None:
                     scores = np.where(mask[self._keyword_rows], scores, 0.0)

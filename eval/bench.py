@@ -319,17 +319,16 @@ def bench_http(
             with serve_in_thread(app_factory(settings, runtime)) as base_url:
                 query_file = Path(folder) / "queries.json"
                 query_file.write_text(json.dumps(list(queries)), encoding="utf-8")
+                warm_up = 10
+                _load_level(base_url, raw_key, query_file, clients=1, requests=warm_up, offset=0)
                 out: dict[str, Any] = {}
-                offset = 0
-                for clients in (1, *concurrency):  # the first pass of one client only warms up
-                    requests = 10 if offset == 0 else requests_per_level
-                    level = _load_level(base_url, raw_key, query_file, clients, requests, offset)
-                    if offset:
-                        out[f"clients_{clients}"] = {
-                            **percentiles(level["samples_ms"]),
-                            "requests_per_s": round(requests / level["wall_s"], 1),
-                        }
-                    offset += requests
+                for n, clients in enumerate(concurrency):
+                    offset = warm_up + n * requests_per_level  # every level asks new query texts
+                    level = _load_level(base_url, raw_key, query_file, clients, requests_per_level, offset)
+                    out[f"clients_{clients}"] = {
+                        **percentiles(level["samples_ms"]),
+                        "requests_per_s": round(requests_per_level / level["wall_s"], 1),
+                    }
                 return out
 
 

@@ -574,7 +574,11 @@ def main() -> None:
         help="for the HNSW builds; below the index's size the build spills to disk and slows down",
     )
     parser.add_argument(
-        "--query-cpus", type=int, default=None, help="pin the query phase to this many CPUs (e.g. 2)"
+        "--query-cpus",
+        type=int,
+        default=None,
+        help="pin the query phase to this many CPUs (e.g. 2); pins every local postgres process too, "
+        "so use it with the throwaway server, not a shared one",
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

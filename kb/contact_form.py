@@ -116,11 +116,12 @@ def _topic_articles(
     """Articles tagged with the topic: channel-specific first, the customer's language before English."""
     language = (locale or "en").split("-")[0]
     articles, _ = kb_service.list_(session, tenant_id=tenant_id, channel=channel, limit=10_000)
-    tagged = [a for a in articles if reason_tags(a.tags) & set(tags) and a.locale in (language, "en")]
+    reasons = {a.external_id: reason_tags(a.tags) for a in articles}
+    tagged = [a for a in articles if reasons[a.external_id] & set(tags) and a.locale in (language, "en")]
     primary = tags[0]
     tagged.sort(
         key=lambda a: (
-            primary not in reason_tags(a.tags),
+            primary not in reasons[a.external_id],
             a.locale != language,
             not (channel and channel in a.channels),
             a.external_id,
