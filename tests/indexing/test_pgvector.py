@@ -208,6 +208,39 @@ def test_filters_in_sql_never_empty_the_top_k_and_match_exact_search(
     runtime.close()
 
 
+def test_a_remembered_filter_size_never_changes_what_a_search_returns(
+    pgvector_url: str, tmp_path: Path
+) -> None:
+    """A replica remembers how many rows a filter lets through, to choose the HNSW walk or the exact
+    scan. Another replica then deletes most rows and adds new ones: the next search, with the stale
+    size, must still return exactly the rows that are there now."""
+    reader_runtime = Runtime(
+        _settings(pgvector_url, tmp_path / "r", pgvector_exact_max=5), encoders=hashing_encoders
+    )
+    reader_runtime.migrate()
+    writer_runtime = Runtime(_settings(pgvector_url, tmp_path / "w"), encoders=hashing_encoders)
+    engine = reader_runtime.search
+    assert isinstance(engine, PgSearchEngine)
+    encoder = engine.encoder_for("tickets")
+    rng = np.random.default_rng(11)
+    items, vectors = _items(60, rng, encoder.dim)
+    with writer_runtime.session() as session:
+        engine._ensure("tickets")
+        write_rows(session, "search_tickets", "acme", encoder.name, items, vectors)
+    collection = engine.collection("acme", "tickets")
+    flt = SearchFilter(channel="email")
+    query = vectors[0]
+    assert len(collection.search("", query, top_k=10, mode="dense", flt=flt, candidates=10)) == 10
+    with writer_runtime.session() as session:
+        session.execute(text("DELETE FROM search_tickets WHERE item_id > 2"))
+        write_rows(session, "search_tickets", "acme", encoder.name, [items[10]], vectors[10:11])
+    left = {i.item_id for i in items[:2] + [items[10]] if _passes(i, flt)}
+    got = collection.search("", query, top_k=10, mode="dense", flt=flt, candidates=10)
+    assert {h.item.item_id for h in got} == left
+    reader_runtime.close()
+    writer_runtime.close()
+
+
 def _passes(item: IndexedItem, flt: SearchFilter) -> bool:
     return (
         (flt.channel is None or not item.channels or flt.channel in item.channels)
