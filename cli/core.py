@@ -324,6 +324,24 @@ def index_enqueue(
     console.print(f"queued index.reconcile for {tenant}/{collection}")
 
 
+# Math libraries that size their thread pools from the environment when first loaded.
+THREAD_POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def share_cores(workers: int) -> None:
+    """Gives each of `workers` processes its share of the cores, unless the operator set thread counts.
+
+    Every worker's encoder, BLAS and OpenMP would otherwise each start a thread per core: N workers
+    on N cores then run N x N busy threads that wait on each other (eval/bench.py measures both).
+    The workers inherit this environment.
+    """
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    os.environ.setdefault("DEFLECT_ENCODER_THREADS", share)
+    for name in THREAD_POOL_VARIABLES:
+        os.environ.setdefault(name, share)
+    get_settings.cache_clear()
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
@@ -340,9 +358,11 @@ def serve(
     """Serves the HTTP API (and the help centre pages)."""
     import uvicorn
 
-    settings = get_settings()
     if workers > 1 and wiring().injected:
         fail("--workers > 1 builds each worker from the environment alone; injected encoders need one worker")
+    if workers > 1:
+        share_cores(workers)
+    settings = get_settings()
     # One process: the app object. Several: uvicorn's supervisor imports the factory in each worker,
     # which reads the same DEFLECT_* environment.
     target: Any = (

@@ -6,6 +6,7 @@ Heavy modules (encoders, sklearn) are imported inside the commands so `deflect -
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -310,6 +311,14 @@ def bench_command(
     profile: Annotated[
         bool, typer.Option("--profile/--no-profile", help="Where the time goes, 1 and 32 clients (yappi)")
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Also measure `deflect serve --workers N` over HTTP (default: one per core; 0 or 1: skip)",
+        ),
+    ] = None,
 ) -> None:
     """Slow: encoder texts/s, index build chunks/s, suggest latency in-process and over HTTP, IVF recall loss,
     RSS per chunk, each beside a bare bm25s query from the same run; a per-component time profile."""
@@ -320,8 +329,14 @@ def bench_command(
         fail("--sizes must be comma-separated integers")
     if not size_list or min(size_list) < 100 or max(size_list) > 1_000_000:
         fail("--sizes must be between 100 and 1,000,000 chunks")
+    if workers is None:
+        # Worker processes build their encoders from the environment: injected ones cannot follow.
+        workers = 0 if wiring().injected else os.cpu_count() or 1
+    elif workers > 1 and wiring().injected:
+        fail("--workers > 1 starts `deflect serve` processes, which cannot use injected encoders")
     results = run_bench(
         encoder_name=encoder,
+        workers=workers if http else 0,
         encoders=wiring().encoders,
         sizes=size_list,
         requests_per_level=requests,

@@ -332,6 +332,141 @@ def bench_http(
                 return out
 
 
+def bench_http_workers(
+    engine: Any,
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    keys_count: int,
+    queries: Sequence[str],
+    concurrency: Sequence[int],
+    requests_per_level: int,
+    workers: int,
+) -> dict[str, Any]:
+    """`deflect serve --workers N` on 127.0.0.1, as an operator runs it: the scale KB is written to a
+    SQLite database (articles and chunks with their vectors) and snapshotted once, and every worker
+    loads it from there at start. The load generator is a separate process, as above."""
+    from sqlalchemy import insert
+
+    from kb.models import Article, ArticleChunk
+
+    encoder_name = engine.encoder.name
+    unlimited = "10000000"
+    with tempfile.TemporaryDirectory(prefix="deflect-bench-workers-") as folder:
+        environment = {
+            "DEFLECT_DATA_DIR": folder,
+            "DEFLECT_ENCODER": encoder_name,
+            "DEFLECT_ARTICLE_ENCODER": encoder_name,
+            "DEFLECT_LOG_LEVEL": "WARNING",
+            "DEFLECT_DEFAULT_ABSTAIN_THRESHOLD": "-1.0",
+            "DEFLECT_RATE_LIMIT_PUBLIC_PER_MINUTE": unlimited,
+            "DEFLECT_RATE_LIMIT_PER_MINUTE": unlimited,
+            "DEFLECT_RATE_LIMIT_IP_PER_MINUTE": unlimited,
+        }
+        settings = Settings(
+            data_dir=Path(folder),
+            encoder=encoder_name,
+            article_encoder=encoder_name,
+            log_level="WARNING",
+        )
+        with closing(Runtime(settings)) as runtime:
+            runtime.migrate()
+            with runtime.session() as session:
+                keys.get_or_create_tenant(session, tenant_id="bench")
+                _, raw_key = keys.create_key(session, tenant_id="bench", role="agent")
+                session.execute(
+                    insert(Article),
+                    [
+                        {
+                            "id": k + 1,
+                            "tenant_id": "bench",
+                            "external_id": f"kb-{k}",
+                            "title": f"Help topic {k}",
+                            "body": f"How we handle case {k}.",
+                            "locale": "en",
+                            "channels": [["amazon"], ["shopify"], []][k % 3],
+                            "tags": [],
+                            "content_hash": f"{k:064d}",
+                        }
+                        for k in range(keys_count)
+                    ],
+                )
+                session.execute(
+                    insert(ArticleChunk),
+                    [
+                        {
+                            "tenant_id": "bench",
+                            "article_id": i % keys_count + 1,
+                            "position": i // keys_count,
+                            "heading": "",
+                            "text": text,
+                            "content_hash": f"{i:064d}",
+                            "embedding": vectors[i].astype(np.float32).tobytes(),
+                            "embedding_model": encoder_name,
+                        }
+                        for i, text in enumerate(texts)
+                    ],
+                )
+            # Builds from the stored vectors (nothing is encoded) and writes the snapshot the workers load.
+            runtime.search.rebuild("bench", "articles")
+        port = _free_port()
+        # Only the benchmark's settings: none of this shell's DEFLECT_* (a database URL, thread counts).
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("DEFLECT_")}
+        server_log = Path(folder) / "serve.log"
+        server = subprocess.Popen(
+            [sys.executable, "-c", "from bootstrap import main; main()", "serve", "--workers", str(workers)]
+            + ["--host", "127.0.0.1", "--port", str(port)],
+            env={**inherited, **environment},
+            stdout=subprocess.DEVNULL,
+            stderr=server_log.open("w", encoding="utf-8"),
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_every_worker_is_ready(server, base_url, workers, server_log)
+            query_file = Path(folder) / "queries.json"
+            query_file.write_text(json.dumps(list(queries)), encoding="utf-8")
+            warm_up = 10 * workers
+            _load_level(base_url, raw_key, query_file, clients=workers, requests=warm_up, offset=0)
+            out: dict[str, Any] = {"workers": workers}
+            for n, clients in enumerate(concurrency):
+                offset = warm_up + n * requests_per_level
+                level = _load_level(base_url, raw_key, query_file, clients, requests_per_level, offset)
+                out[f"clients_{clients}"] = {
+                    **percentiles(level["samples_ms"]),
+                    "requests_per_s": round(requests_per_level / level["wall_s"], 1),
+                }
+            return out
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_until_every_worker_is_ready(
+    server: subprocess.Popen[bytes], base_url: str, workers: int, server_log: Path
+) -> None:
+    """/readyz answers from whichever worker accepts the connection: ready only after many fresh
+    connections in a row say so (each worker loads the models and the snapshot on its own)."""
+    import httpx
+
+    deadline = time.monotonic() + 600
+    in_a_row = 0
+    while in_a_row < 10 * workers:
+        if server.poll() is not None:
+            raise RuntimeError(f"deflect serve exited: {server_log.read_text(encoding='utf-8')[-2000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("deflect serve --workers was not ready within 600 s")
+        try:
+            ready = httpx.get(f"{base_url}/readyz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            ready = False
+        in_a_row = in_a_row + 1 if ready else 0
+        if not ready:
+            time.sleep(0.5)
+
+
 def _load_level(
     base_url: str, key: str, query_file: Path, clients: int, requests: int, offset: int
 ) -> dict[str, Any]:
@@ -379,8 +514,10 @@ def run_bench(
     app_factory: AppFactory | None = None,
     log: Callable[[str], None] = lambda _: None,
     profile: bool = True,
+    workers: int = 0,
 ) -> dict[str, Any]:
-    """Every benchmark; the HTTP ones run only when an `app_factory` builds the service's app."""
+    """Every benchmark; the HTTP ones run only when an `app_factory` builds the service's app, and
+    `deflect serve --workers N` beside the one-process server when `workers` > 1."""
 
     engine = make_engine(encoder_name, encoders=encoders)
     results: dict[str, Any] = {
@@ -417,9 +554,29 @@ def run_bench(
             entry["profile"] = [profile_search(search, queries[:64], clients=n) for n in (1, 32)]
         entry["ivf"] = bench_ivf(vectors, query_vectors)
         if app_factory is not None:
+            # Texts no earlier measure (or size) has encoded: the query cache must not answer them.
+            http_queries = synthetic_texts(1000, seed=4242 + size)
             entry["http"] = bench_http(
-                engine, collection, max(1, size // 20), queries, concurrency, requests_per_level, app_factory
+                engine,
+                collection,
+                max(1, size // 20),
+                http_queries,
+                concurrency,
+                requests_per_level,
+                app_factory,
             )
+            if workers > 1:
+                log(f"{size} chunks: deflect serve --workers {workers}")
+                entry["http_workers"] = bench_http_workers(
+                    engine,
+                    texts,
+                    vectors,
+                    max(1, size // 20),
+                    queries,
+                    concurrency,
+                    requests_per_level,
+                    workers,
+                )
         bare_p50 = entry["in_process"]["bare_bm25s"]["p50_ms"] or 1e-9
         entry["ratios_to_bare_bm25s_p50"] = {
             "suggest_in_process_p50": round(entry["in_process"]["suggest"]["p50_ms"] / bare_p50, 2),
@@ -427,6 +584,15 @@ def run_bench(
             **(
                 {f"http_{k}_p50": round(v["p50_ms"] / bare_p50, 2) for k, v in entry["http"].items()}
                 if app_factory is not None
+                else {}
+            ),
+            **(
+                {
+                    f"http_workers_{k}_p50": round(v["p50_ms"] / bare_p50, 2)
+                    for k, v in entry["http_workers"].items()
+                    if k.startswith("clients_")
+                }
+                if "http_workers" in entry
                 else {}
             ),
         }
@@ -465,18 +631,25 @@ def markdown(results: dict[str, Any]) -> str:
     for size, entry in results["sizes"].items():
         bare = entry["in_process"]["bare_bm25s"]
         floor = entry["in_process"]["suggest"]
-        rows = [
-            ("bare bm25s query", bare, None),
-            ("floor: encode + ANN + BM25, direct", floor, None),
-            ("FAISS flat top-10", entry["ivf"]["flat"], None),
-            ("FAISS IVF top-10", entry["ivf"]["ivf"], None),
+        rows: list[tuple[str, dict[str, Any], float | None, float | None]] = [
+            ("bare bm25s query", bare, None, None),
+            ("floor: encode + ANN + BM25, direct", floor, None, None),
+            ("FAISS flat top-10", entry["ivf"]["flat"], None, None),
+            ("FAISS IVF top-10", entry["ivf"]["ivf"], None, None),
         ]
-        http = entry.get("http", {})
-        rows += [
-            (f"HTTP suggest, {k.split('_')[1]} clients", v, v.get("requests_per_s")) for k, v in http.items()
-        ]
-        single_rps = http.get("clients_1", {}).get("requests_per_s")
-        for name, stats, rps in rows:
+        # Each server's throughput is compared with its own 1-client rate.
+        served: list[tuple[str, dict[str, Any]]] = [("HTTP suggest, 1 process", entry.get("http", {}))]
+        pool = entry.get("http_workers", {})
+        if pool:
+            served.append((f"HTTP suggest, {pool['workers']} workers", pool))
+        for label, http in served:
+            single_rps = http.get("clients_1", {}).get("requests_per_s")
+            rows += [
+                (f"{label}, {k.split('_')[1]} clients", v, v.get("requests_per_s"), single_rps)
+                for k, v in http.items()
+                if k.startswith("clients_")
+            ]
+        for name, stats, rps, single_rps in rows:
             to_bare = stats["p50_ms"] / bare["p50_ms"] if bare["p50_ms"] else float("nan")
             to_floor = f"{stats['p50_ms'] / floor['p50_ms']:.2f}" if floor["p50_ms"] else "–"
             to_single = f"{rps / single_rps:.2f}" if rps and single_rps else "–"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,27 @@ def test_the_environment_is_checked_the_same_way(tmp_path: Path, monkeypatch: py
         Settings(data_dir=tmp_path)
     monkeypatch.setenv("DEFLECT_ENCODER", "minilm")
     assert Settings(data_dir=tmp_path, article_encoder="auto").resolved_article_encoder == "minilm"
+
+
+def test_serve_workers_share_the_cores_unless_the_operator_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`deflect serve --workers N` gives each worker cores // N threads for the encoder, BLAS and OpenMP;
+    a thread count the operator exported is kept."""
+    from cli.core import THREAD_POOL_VARIABLES, share_cores
+    from core.settings import get_settings
+
+    for name in ("DEFLECT_ENCODER_THREADS", *THREAD_POOL_VARIABLES):
+        monkeypatch.setenv(name, "0")  # recorded first, so the test's own values are undone after it
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    share_cores(4)
+    assert os.environ["DEFLECT_ENCODER_THREADS"] == "2"
+    assert os.environ["OMP_NUM_THREADS"] == "2"
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
+    assert get_settings().encoder_threads == 2
+    share_cores(16)  # more workers than cores: one thread each, never zero
+    assert os.environ["DEFLECT_ENCODER_THREADS"] == "2"  # already set above: kept
+    monkeypatch.delenv("DEFLECT_ENCODER_THREADS")
+    share_cores(16)
+    assert os.environ["DEFLECT_ENCODER_THREADS"] == "1"
+    get_settings.cache_clear()

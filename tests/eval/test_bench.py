@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -39,7 +41,8 @@ def test_small_bench_end_to_end_with_http() -> None:
     assert 0.0 <= entry["ivf"]["ivf_recall@10"] <= 1.0
     assert entry["ratios_to_bare_bm25s_p50"]["suggest_in_process_p50"] > 0
     assert results["index_build"]["chunks_per_s"] > 0
-    assert "| 1,000 | HTTP suggest, 4 clients |" in bench.markdown(results)
+    assert "| 1,000 | HTTP suggest, 1 process, 4 clients |" in bench.markdown(results)
+    assert "http_workers" not in entry  # worker processes cannot load injected encoders
     # The profile splits the time of the same searches into components, in shares that add up.
     one, many = entry["profile"]
     assert (one["clients"], many["clients"]) == (1, 32)
@@ -62,13 +65,16 @@ def test_profile_components_follow_module_paths() -> None:
 
 @pytest.mark.slow
 def test_full_benchmark_meets_the_latency_targets() -> None:
+    workers = max(2, os.cpu_count() or 2)
     results = bench.run_bench(
         sizes=(100_000,),
         requests_per_level=200,
         app_factory=lambda settings, runtime: create_app(settings, runtime=runtime),
+        workers=workers,
     )
     entry = results["sizes"]["100000"]
-    http, floor = entry["http"], entry["in_process"]["suggest"]
+    http, floor = entry["http_workers"], entry["in_process"]["suggest"]
+    assert http["workers"] == workers
     # Ratios from one run (absolute times drift with the machine's load; ratios do not).
     assert http["clients_1"]["p50_ms"] <= 1.5 * floor["p50_ms"]
     for clients in ("clients_8", "clients_32"):
