@@ -48,6 +48,11 @@ def _get_detector() -> LanguageDetector:
         return _detector
 
 
+def warm() -> None:
+    """Builds the detector now (1.5 s): a server's warm-up, so no customer's first query waits for it."""
+    _get_detector()
+
+
 def base_language(locale: str | None) -> str | None:
     """'fr-CA' -> 'fr'; None or an unsupported language -> None."""
     if not locale:

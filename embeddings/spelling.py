@@ -27,6 +27,12 @@ def _dictionary(language: str) -> Any | None:
         return found
 
 
+def warm() -> None:
+    """Loads every language's word list now (0.3-0.4 s each), off the request path."""
+    for language in SUPPORTED:
+        _dictionary(language)
+
+
 def known_words(words: list[str], languages: list[str]) -> frozenset[str]:
     """The words that are real words in any of these languages."""
     known: set[str] = set()
