@@ -77,16 +77,28 @@ def _warm_up(app: FastAPI, runtime: Runtime) -> None:
                 collection.search("warm up", search.encode_query("warm up", name), top_k=1)
         language.warm()
         spelling.warm()
-        # The drafts' intent fallback embeds its examples once per encoder: do it before the first draft.
         from replies import sandbox
+        from replies.drafts import question_classifier
         from replies.intents import classifier_for
 
-        classifier_for(search.encoder_for("articles"))
+        classifier_for(search.encoder_for("articles"))  # embeds the generic question examples once
         sandbox.warm()  # the macro render workers
         app.state.synced_at = time.monotonic()
         app.state.warm = True
     except Exception:
         log.exception("warm-up failed; /readyz stays false")
+        return
+    # Each tenant's question head is fitted on its tagged tickets (10 s for the demo shop): after
+    # /readyz turns ready, so many tenants never hold back serving, and before an agent's first draft
+    # where it can be (a draft that comes first fits its tenant's head itself).
+    try:
+        with runtime.session() as session:
+            for tenant_id in tenants:
+                question_classifier(
+                    session, tenant_id=tenant_id, kind=runtime.settings.question_classifier, engine=search
+                )
+    except Exception:
+        log.exception("fitting the drafts' question classifiers failed; each draft fits its own")
 
 
 def _sync_loop(app: FastAPI, runtime: Runtime, stop: threading.Event) -> None:

@@ -227,16 +227,26 @@ _tenant_heads: dict[tuple[str, str, int, int], HeadClassifier | None] = {}
 
 
 def _classifier(session: Session, ctx: _Context, engine: SearchEngine | None) -> Classifier | None:
-    """The sentence classifier the settings name; the head learns the tenant's own tagged tickets."""
     if engine is None:
         return None
+    return question_classifier(session, tenant_id=ctx.tenant_id, kind=ctx.question_classifier, engine=engine)
+
+
+def question_classifier(
+    session: Session, *, tenant_id: str, kind: str, engine: SearchEngine
+) -> Classifier | None:
+    """The sentence classifier the settings name; the head learns the tenant's own tagged tickets.
+
+    Fitting a tenant's head encodes its tickets (10 s for the demo shop): a server's warm-up calls this
+    for every tenant, so an agent's first draft after a restart does not wait for it.
+    """
     encoder = engine.encoder_for("articles")
-    if ctx.question_classifier == "examples" or not encoder.semantic:
+    if kind == "examples" or not encoder.semantic:
         return classifier_for(encoder)
     # Only human tags teach: auto-tagged tickets would teach the head its own mistakes.
-    human = (Ticket.tenant_id == ctx.tenant_id, Ticket.tag_source == "import")
+    human = (Ticket.tenant_id == tenant_id, Ticket.tag_source == "import")
     count, newest = session.execute(select(func.count(), func.max(Ticket.id)).where(*human)).one()
-    key = (f"{encoder.name}:{encoder.version}", ctx.tenant_id, int(count or 0), int(newest or 0))
+    key = (f"{encoder.name}:{encoder.version}", tenant_id, int(count or 0), int(newest or 0))
     if key not in _tenant_heads:
         rows = session.execute(
             select(Ticket.tags, Ticket.subject, Ticket.body)

@@ -158,6 +158,21 @@ def _items(n: int, rng: np.random.Generator, dim: int) -> tuple[list[IndexedItem
     return items, vectors
 
 
+def _written_tickets(
+    reader: Runtime, writer: Runtime, n: int, rng: np.random.Generator
+) -> tuple[PgSearchEngine, list[IndexedItem], np.ndarray]:
+    """n tickets of tenant acme written through `writer`, searched through `reader`'s engine."""
+    engine = reader.search
+    assert isinstance(engine, PgSearchEngine)
+    encoder = engine.encoder_for("tickets")
+    items, vectors = _items(n, rng, encoder.dim)
+    with writer.session() as session:
+        engine._ensure("tickets")
+        write_rows(session, "search_tickets", "acme", encoder.name, items, vectors)
+        session.execute(text("ANALYZE search_tickets"))
+    return engine, items, vectors
+
+
 @pytest.mark.parametrize("exact_max", [0, 100_000], ids=["hnsw-iterative", "exact"])
 def test_filters_in_sql_never_empty_the_top_k_and_match_exact_search(
     pgvector_url: str, tmp_path: Path, exact_max: int
@@ -170,15 +185,9 @@ def test_filters_in_sql_never_empty_the_top_k_and_match_exact_search(
         _settings(pgvector_url, tmp_path, pgvector_exact_max=exact_max), encoders=hashing_encoders
     )
     runtime.migrate()
-    engine = runtime.search
-    assert isinstance(engine, PgSearchEngine)
-    encoder = engine.encoder_for("tickets")
     rng = np.random.default_rng(7)
-    items, vectors = _items(1500, rng, encoder.dim)
-    with runtime.session() as session:
-        engine._ensure("tickets")
-        write_rows(session, "search_tickets", "acme", encoder.name, items, vectors)
-        session.execute(text("ANALYZE search_tickets"))
+    engine, items, vectors = _written_tickets(runtime, runtime, 1500, rng)
+    encoder = engine.encoder_for("tickets")
     collection = engine.collection("acme", "tickets")
     memory = build_collection(
         encoder=encoder, items=items, vectors=vectors, kind="flat", rrf_k=60, bm25_weight=0.3
@@ -219,14 +228,8 @@ def test_a_remembered_filter_size_never_changes_what_a_search_returns(
     )
     reader_runtime.migrate()
     writer_runtime = Runtime(_settings(pgvector_url, tmp_path / "w"), encoders=hashing_encoders)
-    engine = reader_runtime.search
-    assert isinstance(engine, PgSearchEngine)
+    engine, items, vectors = _written_tickets(reader_runtime, writer_runtime, 60, np.random.default_rng(11))
     encoder = engine.encoder_for("tickets")
-    rng = np.random.default_rng(11)
-    items, vectors = _items(60, rng, encoder.dim)
-    with writer_runtime.session() as session:
-        engine._ensure("tickets")
-        write_rows(session, "search_tickets", "acme", encoder.name, items, vectors)
     collection = engine.collection("acme", "tickets")
     flt = SearchFilter(channel="email")
     query = vectors[0]
