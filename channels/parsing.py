@@ -26,8 +26,6 @@ from core.schemas import MAX_TEXT_CHARS
 from core.text import newest_reply
 from history.identity import canonical_order_id, find_order_ids
 
-# Reply headers ("On ... wrote:", "Am ... schrieb ...:") of these languages end the customer's new text.
-REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv"]
 MAX_REFERENCES = 20
 MAX_ATTACHMENTS = 100
 MAX_MESSAGE_ID = 500
@@ -223,7 +221,7 @@ def _clean(text: str) -> str:
 def latest_reply(text: str) -> str:
     """The customer's new words: quoted history and signature removed; the whole text when that leaves
     nothing."""
-    return _clean(newest_reply(text, REPLY_LANGUAGES)) or _clean(text)
+    return _clean(newest_reply(text)) or _clean(text)
 
 
 def _split_forward(text: str) -> tuple[str, str, str] | None:

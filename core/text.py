@@ -39,7 +39,12 @@ def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return left, max(right, end)
 
 
-def newest_reply(body: str, languages: Sequence[str]) -> str:
+# Reply headers ("On ... wrote:", "Am ... schrieb ...:") and sign-offs of these languages end a customer's
+# new text: the shop's five languages and those its customers' mail clients commonly write in.
+REPLY_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pl", "sv")
+
+
+def newest_reply(body: str, languages: Sequence[str] = REPLY_LANGUAGES) -> str:
     """The newest reply in a mail body per mail-parser-reply ('' when it finds none): quoted earlier
     messages, signatures and disclaimers in these languages removed.
 

@@ -362,8 +362,11 @@ def bench_http_workers(
             "DEFLECT_RATE_LIMIT_PER_MINUTE": unlimited,
             "DEFLECT_RATE_LIMIT_IP_PER_MINUTE": unlimited,
         }
+        # The workers' settings, whatever this shell's DEFLECT_* say: SQLite and FAISS in the temp dir.
         settings = Settings(
             data_dir=Path(folder),
+            database_url=None,
+            vector_backend="faiss",
             encoder=encoder_name,
             article_encoder=encoder_name,
             log_level="WARNING",

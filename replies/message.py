@@ -10,19 +10,17 @@ from kb.contact_form import TOPIC_SUBJECTS
 # The contact form writes its topic as the subject ("Damaged or missing item"): the customer chose a
 # category, they did not ask it as a question.
 FORM_SUBJECTS = frozenset(subject.casefold() for subject in TOPIC_SUBJECTS.values())
-_LANGUAGES = ("en", "de", "fr", "es", "it")
 
 
 @lru_cache(maxsize=2048)
 def latest_reply(body: str) -> str:
     """The newest part of a mail body: quoted earlier messages, signatures and disclaimers removed.
 
-    mail-parser-reply knows the quote headers and sign-offs of the five reply languages; a body it
-    reduces to nothing is kept whole rather than lose the customer's words.
+    A body that mail-parser-reply reduces to nothing is kept whole rather than lose the customer's words.
     """
     if not body.strip():
         return body
-    return newest_reply(body, _LANGUAGES) or body.strip()
+    return newest_reply(body) or body.strip()
 
 
 def is_form_subject(subject: str | None) -> bool:
