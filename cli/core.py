@@ -376,6 +376,9 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # uvicorn's 5 s default equals httpx's pool expiry: under load a client reused a connection the
+        # server was closing that instant, and an agent's draft failed with a ReadError.
+        timeout_keep_alive=settings.keep_alive_seconds,
         # The security middleware reads X-Forwarded-For, and only from DEFLECT_TRUSTED_PROXIES;
         # uvicorn's own handling would believe any local peer.
         proxy_headers=False,

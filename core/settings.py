@@ -184,6 +184,15 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    keep_alive_seconds: int = Field(
+        75,
+        ge=1,
+        description=(
+            "How long an idle client connection stays open. Longer than the clients' own pool expiry "
+            "(httpx and browsers: 5-60 s) and a load balancer's idle timeout (often 60 s), so the server "
+            "never closes a connection just as a client reuses it."
+        ),
+    )
     shutdown_grace_seconds: int = Field(
         30,
         ge=1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -223,7 +224,12 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
 
 # Heads trained on a tenant's tickets, by (encoder, tenant, tagged-ticket count, newest ticket): a new or
 # re-imported ticket retrains the head on the next draft; until then the draft reads no ticket rows.
-_tenant_heads: dict[tuple[str, str, int, int], HeadClassifier | None] = {}
+_HeadKey = tuple[str, str, int, int]
+_tenant_heads: dict[_HeadKey, HeadClassifier | None] = {}
+# The server's warm-up fits every tenant's head while agents already draft: one fit per head (the
+# second caller waits for the first), and a tenant's fit never holds back another tenant's draft.
+_heads_guard = threading.Lock()
+_heads_fitting: dict[_HeadKey, threading.Lock] = {}
 
 
 def _classifier(session: Session, ctx: _Context, engine: SearchEngine | None) -> Classifier | None:
@@ -247,7 +253,14 @@ def question_classifier(
     human = (Ticket.tenant_id == tenant_id, Ticket.tag_source == "import")
     count, newest = session.execute(select(func.count(), func.max(Ticket.id)).where(*human)).one()
     key = (f"{encoder.name}:{encoder.version}", tenant_id, int(count or 0), int(newest or 0))
-    if key not in _tenant_heads:
+    with _heads_guard:
+        if key in _tenant_heads:
+            return _tenant_heads[key]
+        fitting = _heads_fitting.setdefault(key, threading.Lock())
+    with fitting:
+        with _heads_guard:
+            if key in _tenant_heads:
+                return _tenant_heads[key]
         rows = session.execute(
             select(Ticket.tags, Ticket.subject, Ticket.body)
             .where(*human)
@@ -256,10 +269,12 @@ def question_classifier(
         ).all()
         extra = [(list(tags), customer_message(subject, body)) for tags, subject, body in rows if tags]
         head = head_for(encoder, extra=extra, extra_key=":".join(map(str, key)))
-        if len(_tenant_heads) > 256:
-            _tenant_heads.pop(next(iter(_tenant_heads)))
-        _tenant_heads[key] = head
-    return _tenant_heads[key]
+        with _heads_guard:
+            if len(_tenant_heads) > 256:
+                _tenant_heads.pop(next(iter(_tenant_heads)))
+            _tenant_heads[key] = head
+            _heads_fitting.pop(key, None)
+    return head
 
 
 def compose(
