@@ -36,6 +36,9 @@ from api.security import install_security
 from core.models import Tenant
 from core.settings import Settings, get_settings
 from embeddings import language, spelling
+from replies import sandbox
+from replies.drafts import question_classifier
+from replies.intents import classifier_for
 from runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -77,10 +80,6 @@ def _warm_up(app: FastAPI, runtime: Runtime) -> None:
                 collection.search("warm up", search.encode_query("warm up", name), top_k=1)
         language.warm()
         spelling.warm()
-        from replies import sandbox
-        from replies.drafts import question_classifier
-        from replies.intents import classifier_for
-
         classifier_for(search.encoder_for("articles"))  # embeds the generic question examples once
         sandbox.warm()  # the macro render workers
         app.state.synced_at = time.monotonic()

@@ -24,6 +24,7 @@ from kb import service as kb_service
 from kb.schemas import SuggestRequest
 from kb.suggest import article_cutoff, suggest, tune_ranker
 from runtime import Runtime
+from runtime.jobs import Worker, enqueue
 
 app = typer.Typer(help="Deflect: answer customers with fewer, better contacts.", no_args_is_help=True)
 import_app = typer.Typer(
@@ -281,8 +282,6 @@ def worker(
     import signal
     import threading
 
-    from runtime.jobs import Worker
-
     runtime = _runtime()
     runtime.migrate()
     job_worker = Worker(runtime)
@@ -310,8 +309,6 @@ def index_enqueue(
     batch: Annotated[int, typer.Option(min=1, help="Items per checkpointed batch.")] = 500,
 ) -> None:
     """Queues index maintenance for `deflect worker` (resumable; runs once across workers)."""
-    from runtime.jobs import enqueue
-
     runtime = _runtime()
     runtime.migrate()
     with runtime.session() as session:

@@ -12,6 +12,7 @@ from cli.context import make_runtime, wiring
 from cli.eval_commands import register
 from core.errors import DeflectError
 from core.settings import ROOT, get_settings
+from embeddings.encoder import load_encoder
 from eval import drafts as drafts_eval
 from eval import duplicates as duplicates_eval
 from eval import questions as questions_eval
@@ -144,8 +145,6 @@ def questions(
 ) -> None:
     """Leave-one-shop-out: the drafts' question classifier (head) chosen on the other shops, scored on each
     held-out shop and language beside the nearest-example baseline."""
-    from embeddings.encoder import load_encoder
-
     found = questions_eval.dev_shops(shops) if shops.is_dir() else []
     if len(found) < 2:
         typer.echo(f"error: {shops} holds fewer than two shops with draft requests", err=True)

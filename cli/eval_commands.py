@@ -1,15 +1,15 @@
-"""`deflect eval retrieval | calibrate | run` and `deflect bench`: registered on eval/cli.py's app.
-
-Heavy modules (encoders, sklearn) are imported inside the commands so `deflect --help` stays fast.
-"""
+"""`deflect eval retrieval | calibrate | run | loso | replay` and `deflect bench`: registered on
+cli/eval.py's app."""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,15 +20,18 @@ from cli.context import make_runtime, wiring
 from core import keys
 from core.calibration import calibrated_threshold
 from core.errors import DeflectError, ImportFileError
-from core.settings import get_settings
+from core.settings import ROOT, get_settings
 from eval import calibrate as calibration
 from eval.bench import markdown, run_bench, serve_in_thread
 from eval.datasets import read_articles, read_queries, read_tickets
 from eval.engines import make_engine
+from eval.loso import PARTS, Setting, held_out_markdown, run_loso, score_held_out, write_results
 from eval.replay import replay
 from eval.retrieval import Corpus, build_corpus, evaluate
 from eval.run import load_config, run
 from kb import service as kb_service
+from kb.suggest import abstain_model, params_from_settings
+from kb.tuning import global_model
 
 if TYPE_CHECKING:
     pass
@@ -364,8 +367,6 @@ def replay_command(
 ) -> None:
     """Replays queries through /v1/suggest and /v1/deflection/events and checks the live deflection report
     counts exactly what was replayed (exit 1 when it does not)."""
-    import httpx
-
     try:
         query_rows = read_queries(queries)
         article_rows = read_articles(articles) if articles else []
@@ -407,10 +408,6 @@ def replay_command(
 
 
 def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, Any]:
-    import tempfile
-
-    import httpx
-
     with tempfile.TemporaryDirectory(prefix="deflect-replay-") as folder:
         # A replay is one client sending hundreds of sessions: lift the per-key/IP limits of this private
         # server.
@@ -478,10 +475,6 @@ def loso_command(
 ) -> None:
     """Leave-one-shop-out: tunes every setting on all shops but one and scores that one, for each shop;
     prints per-shop and per-language tables for hybrid, the learned ranker, dense and BM25."""
-    from core.settings import ROOT
-    from eval.loso import Setting, run_loso, write_results
-    from kb.suggest import params_from_settings
-
     if held_out is not None:
         _held_out(held_out, out, cache)
         return
@@ -529,12 +522,6 @@ def loso_command(
 
 
 def _held_out(config: Path, out: Path, cache: Path | None) -> None:
-    import json
-
-    from eval.loso import PARTS, Setting, held_out_markdown, score_held_out
-    from kb.suggest import abstain_model, params_from_settings
-    from kb.tuning import global_model
-
     try:
         payload = score_held_out(
             config,

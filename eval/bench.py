@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sqlalchemy import insert
 
 from core import keys
 from core.settings import Settings, get_settings
@@ -39,6 +40,7 @@ from embeddings.index import FaissIndex
 from eval.engines import make_engine
 from eval.profile import profile_search
 from kb import service as kb_service
+from kb.models import Article, ArticleChunk
 from kb.schemas import ArticleCreate
 from kb.suggest import params_from_settings, search_articles
 from runtime import Runtime
@@ -345,10 +347,6 @@ def bench_http_workers(
     """`deflect serve --workers N` on 127.0.0.1, as an operator runs it: the scale KB is written to a
     SQLite database (articles and chunks with their vectors) and snapshotted once, and every worker
     loads it from there at start. The load generator is a separate process, as above."""
-    from sqlalchemy import insert
-
-    from kb.models import Article, ArticleChunk
-
     encoder_name = engine.encoder.name
     unlimited = "10000000"
     with tempfile.TemporaryDirectory(prefix="deflect-bench-workers-") as folder:

@@ -35,6 +35,7 @@ from embeddings.encoder import EncoderLoader, load_encoder
 from eval import report
 from eval.datasets import read_articles, read_queries, read_tickets
 from eval.engines import make_engine
+from eval.metrics import threshold_curve
 from eval.retrieval import (
     CALIBRATION_K,
     RECALL_KS,
@@ -312,8 +313,6 @@ def _abstention_plots(result: SystemResult, calibration: dict[str, Any] | None) 
         )
     elif oos:
         hits = [hit_at(o, CALIBRATION_K) for o in result.outcomes]
-        from eval.metrics import threshold_curve
-
         curve_points = threshold_curve(
             [o.confidence for o in result.outcomes],
             [o.query.out_of_scope for o in result.outcomes],

@@ -31,7 +31,7 @@ from channels import inbound, outbound, transport
 from channels.models import Mailbox
 from core.clock import utcnow
 from core.errors import InvalidInputError
-from core.models import Job
+from core.models import Job, Tenant
 from indexing.pgsearch import PgSearchEngine, reconcile
 from insights import snapshots
 from kb.service import COLLECTION as KB_COLLECTION
@@ -299,8 +299,6 @@ class Worker:
         """Enqueues this hour's index maintenance for every tenant and collection, its report snapshots, a
         ranker retraining for each tenant with enough new data, and this minute's mail passes; each
         worker calls it, and the dedupe keys make every run insert once. Returns how many it inserted."""
-        from core.models import Tenant
-
         now = now or utcnow()
         added = self._schedule_mail(now)
         slot = now.strftime("%Y-%m-%dT%H")
