@@ -41,6 +41,8 @@ def test_small_bench_end_to_end_with_http() -> None:
     assert 0.0 <= entry["ivf"]["ivf_recall@10"] <= 1.0
     assert entry["ratios_to_bare_bm25s_p50"]["suggest_in_process_p50"] > 0
     assert results["index_build"]["chunks_per_s"] > 0
+    assert results["article_index_build"]["chunks"] == 500
+    assert "- article index build (hashing):" in bench.markdown(results)
     assert "| 1,000 | HTTP suggest, 1 process, 4 clients |" in bench.markdown(results)
     assert "http_workers" not in entry  # worker processes cannot load injected encoders
     # The profile splits the time of the same searches into components, in shares that add up.
