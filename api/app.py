@@ -36,7 +36,9 @@ from api.security import install_security
 from core.models import Tenant
 from core.settings import Settings, get_settings
 from embeddings import language, spelling
+from kb.models import Article
 from replies import sandbox
+from replies.answers import SENTENCE_CACHE_SIZE, prepare_articles
 from replies.drafts import question_classifier
 from replies.intents import classifier_for
 from runtime import Runtime
@@ -90,14 +92,21 @@ def _warm_up(app: FastAPI, runtime: Runtime) -> None:
     # Each tenant's question head is fitted on its tagged tickets (10 s for the demo shop): after
     # /readyz turns ready, so many tenants never hold back serving, and before an agent's first draft
     # where it can be (a draft that comes first fits its tenant's head itself).
+    # Then the articles' sentence vectors, from which a draft picks the passage it quotes (the demo
+    # shop's: about 20 s, mostly e5), so drafts do not encode them on first use while customers wait
+    # at the same encoder. Newest articles first, as many as the cache holds.
     try:
         with runtime.session() as session:
             for tenant_id in tenants:
                 question_classifier(
                     session, tenant_id=tenant_id, kind=runtime.settings.question_classifier, engine=search
                 )
+            recent = list(
+                session.scalars(select(Article).order_by(Article.id.desc()).limit(SENTENCE_CACHE_SIZE))
+            )
+        prepare_articles(search, recent)
     except Exception:
-        log.exception("fitting the drafts' question classifiers failed; each draft fits its own")
+        log.exception("warming the drafts' classifiers and article sentences failed; each draft does its own")
 
 
 def _sync_loop(app: FastAPI, runtime: Runtime, stop: threading.Event) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -30,6 +31,7 @@ from kb.suggest import suggest
 from replies.segmentation import Question, fold
 
 if TYPE_CHECKING:
+    from embeddings.encoder import Encoder
     from indexing.engine import SearchEngine
 
 ARTICLES_PER_QUESTION = 3
@@ -103,41 +105,77 @@ def _candidates(body: str) -> list[tuple[int, int, int, int]]:
 _SENTENCE_CACHE: OrderedDict[tuple[str, str, str], tuple[list[tuple[int, int, int, int]], np.ndarray]] = (
     OrderedDict()
 )
-_SENTENCE_CACHE_SIZE = 1024
+SENTENCE_CACHE_SIZE = 1024
 _cache_lock = threading.Lock()
+
+
+def _sentence_key(encoder: Encoder, article: Article) -> tuple[str, str, str]:
+    return (
+        f"{encoder.name}:{encoder.version}",
+        article.external_id,
+        hashlib.sha1(article.body.encode()).hexdigest(),
+    )
 
 
 def _sentence_vectors(
     engine: SearchEngine, article: Article
 ) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
     encoder = engine.encoder_for(COLLECTION)
-    key = (
-        f"{encoder.name}:{encoder.version}",
-        article.external_id,
-        hashlib.sha1(article.body.encode()).hexdigest(),
-    )
+    key = _sentence_key(encoder, article)
     with _cache_lock:
         found = _SENTENCE_CACHE.get(key)
         if found is not None:
             _SENTENCE_CACHE.move_to_end(key)
             return found
-    spans = _candidates(article.body)
-    vectors = (
-        encoder.encode([article.body[s:e] for _, _, s, e in spans], kind="passage")
-        if spans
-        else np.zeros((0, 1), np.float32)
-    )
+    return _encode_sentences(encoder, [(key, article, _candidates(article.body))])[0]
+
+
+# Sentences per encoder call. Each call waits its turn at the encoder (one encode at a time per
+# process): under load a draft waited once per cited article, now once per question; the bound keeps
+# the server's warm-up from holding the encoder for long.
+SENTENCE_BATCH = 64
+
+
+def prepare_articles(engine: SearchEngine, articles: Sequence[Article]) -> None:
+    """Encodes the sentences of the articles not in the cache above, a few articles per encoder call:
+    ahead of the first draft that cites them (server warm-up) and for each question's articles at once."""
+    encoder = engine.encoder_for(COLLECTION)
     with _cache_lock:
-        _SENTENCE_CACHE[key] = (spans, vectors)
-        if len(_SENTENCE_CACHE) > _SENTENCE_CACHE_SIZE:
+        missing = {
+            key: article
+            for article in articles
+            if (key := _sentence_key(encoder, article)) not in _SENTENCE_CACHE
+        }
+    batch: list[tuple[tuple[str, str, str], Article, list[tuple[int, int, int, int]]]] = []
+    size = 0
+    for key, article in missing.items():
+        spans = _candidates(article.body)
+        batch.append((key, article, spans))
+        size += len(spans)
+        if size >= SENTENCE_BATCH:
+            _encode_sentences(encoder, batch)
+            batch, size = [], 0
+    if batch:
+        _encode_sentences(encoder, batch)
+
+
+def _encode_sentences(
+    encoder: Encoder, batch: list[tuple[tuple[str, str, str], Article, list[tuple[int, int, int, int]]]]
+) -> list[tuple[list[tuple[int, int, int, int]], np.ndarray]]:
+    texts = [article.body[s:e] for _, article, spans in batch for _, _, s, e in spans]
+    vectors = encoder.encode(texts, kind="passage") if texts else np.zeros((0, 1), np.float32)
+    done: list[tuple[list[tuple[int, int, int, int]], np.ndarray]] = []
+    offset = 0
+    with _cache_lock:
+        for key, _, spans in batch:
+            rows = vectors[offset : offset + len(spans)] if spans else np.zeros((0, 1), np.float32)
+            offset += len(spans)
+            _SENTENCE_CACHE[key] = (spans, rows)
+            _SENTENCE_CACHE.move_to_end(key)
+            done.append((spans, rows))
+        while len(_SENTENCE_CACHE) > SENTENCE_CACHE_SIZE:
             _SENTENCE_CACHE.popitem(last=False)
-    return spans, vectors
-
-
-def prepare_articles(engine: SearchEngine, articles: list[Article]) -> None:
-    """Encodes the articles' sentences ahead of the first draft that cites them (the cache above)."""
-    for article in articles:
-        _sentence_vectors(engine, article)
+    return done
 
 
 def _best_passage(
@@ -270,6 +308,7 @@ def articles_for_question(
                 )
             }
             vector = engine.encode_query(query, COLLECTION)  # the search's own vector, from the cache
+            prepare_articles(engine, [a for a in (by_id.get(s.id) for s in on_topic) if a is not None])
             for suggestion in on_topic:
                 article = by_id.get(suggestion.id)
                 answer = _best_passage(engine, article, vector, suggestion.confidence) if article else None

@@ -1,0 +1,52 @@
+"""The articles' sentence vectors a draft quotes from: encoded in bounded batches, once per article text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from embeddings.encoder import TextKind
+from indexing.engine import SearchEngine
+from kb.models import Article
+from replies import answers
+from tests.support.encoders import HashingEncoder
+
+
+class CountingEncoder(HashingEncoder):
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.batches: list[int] = []
+
+    def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
+        self.batches.append(len(texts))
+        return super().encode(texts, kind=kind)
+
+
+def _article(i: int, sentences: int) -> Article:
+    body = " ".join(
+        f"Article {i} explains step number {n} of the returns process in detail." for n in range(sentences)
+    )
+    return Article(external_id=f"kb-batch-{i}", title=f"Article {i}", body=body, locale="en")
+
+
+def test_articles_are_encoded_in_bounded_batches_and_read_from_the_cache_after() -> None:
+    # Every encoder call waits its turn behind the other requests': a draft's articles go in few calls.
+    encoder = CountingEncoder()
+    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
+    articles = [_article(i, sentences=20) for i in range(10)]
+    answers.prepare_articles(engine, articles)
+    assert sum(encoder.batches) == 200
+    assert max(encoder.batches) <= answers.SENTENCE_BATCH + 20  # a batch closes once it holds 64
+    assert encoder.batches == [80, 80, 40]  # four articles a call, not one call per article
+    encoder.batches.clear()
+    spans, vectors = answers._sentence_vectors(engine, articles[3])
+    assert encoder.batches == [] and len(spans) == 20 and vectors.shape == (20, 64)
+    # The rows are the article's own: its third sentence scores highest against itself.
+    third = articles[3].body[spans[2][2] : spans[2][3]]
+    assert int(np.argmax(vectors @ encoder.encode([third], kind="query")[0])) == 2
+    # A changed body is a new text: encoded again, alone.
+    encoder.batches.clear()
+    articles[3].body += " One more sentence about the refund of the shipping costs."
+    answers.prepare_articles(engine, articles)
+    assert encoder.batches == [21]
