@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from api.bulkhead import HeavyRequestGate
 from api.errors import install_error_handlers
 from api.metrics import Metrics, install_metrics
 from api.routes import (
@@ -167,6 +168,10 @@ def create_app(
     app.state.warm = False
     app.state.metrics = Metrics()
     install_error_handlers(app)
+    # Inside the metrics layer, so the request latency it records includes the wait for a turn.
+    app.add_middleware(
+        HeavyRequestGate, limit=settings.heavy_requests_per_worker, waiting=app.state.metrics.heavy_waiting
+    )
     install_metrics(app, app.state.metrics)
 
     install_security(app, settings, runtime)  # last, so it is the outermost layer

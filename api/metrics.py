@@ -29,6 +29,11 @@ class Metrics:
             ["collection"],
             registry=self.registry,
         )
+        self.heavy_waiting = Gauge(
+            "deflect_heavy_requests_waiting",
+            "Encoder-heavy writes waiting for their turn (api/bulkhead.py)",
+            registry=self.registry,
+        )
         self.model = Info("deflect_encoder", "Embedding model in use", registry=self.registry)
         self.abstentions = Counter(
             "deflect_suggest_abstained", "Suggest calls that abstained", registry=self.registry

@@ -193,6 +193,15 @@ class Settings(BaseSettings):
             "never closes a connection just as a client reuses it."
         ),
     )
+    heavy_requests_per_worker: int = Field(
+        1,
+        ge=1,
+        description=(
+            "How many encoder-heavy writes (drafts, ticket and article writes, imports) one server process "
+            "runs at once; more wait their turn without holding a thread, so shoppers' suggestions are "
+            "never queued behind them. 1 suits a process whose encoder already uses all its cores."
+        ),
+    )
     shutdown_grace_seconds: int = Field(
         30,
         ge=1,
