@@ -17,6 +17,7 @@ from eval import drafts as drafts_eval
 from eval import duplicates as duplicates_eval
 from eval import questions as questions_eval
 from eval.compliance_eval import evaluate_compliance, load_compliance_cases
+from replies.intents import EXAMPLES_PATH, load_examples
 
 app = typer.Typer()
 DEMO_DIR = ROOT / "demo"
@@ -142,6 +143,9 @@ def _drafts_shops(shops: Path, encoder: str, json_out: Path | None) -> None:
 def questions(
     shops: Annotated[Path, typer.Option(help="Folder of development shops")] = questions_eval.DEVSHOPS,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
+    examples: Annotated[
+        Path, typer.Option(help="Example phrasings per reason tag (try another file before shipping it)")
+    ] = EXAMPLES_PATH,
 ) -> None:
     """Leave-one-shop-out: the drafts' question classifier (head) chosen on the other shops, scored on each
     held-out shop and language beside the nearest-example baseline."""
@@ -149,13 +153,20 @@ def questions(
     if len(found) < 2:
         typer.echo(f"error: {shops} holds fewer than two shops with draft requests", err=True)
         raise typer.Exit(2)
+    try:
+        load_examples(examples)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {examples}: {exc}", err=True)
+        raise typer.Exit(2) from exc
     settings = get_settings()
     encoder = load_encoder(
         settings.resolved_article_encoder,
         batch_size=settings.encoder_batch_size,
         threads=settings.encoder_threads,
     )
-    result = questions_eval.run_loso(found, encoder, log=lambda step: typer.echo(f"{step}...", err=True))
+    result = questions_eval.run_loso(
+        found, encoder, examples=examples, log=lambda step: typer.echo(f"{step}...", err=True)
+    )
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     typer.echo("held-out shop: head (setting chosen on the other shops) / baseline (nearest examples)")

@@ -25,7 +25,15 @@ import numpy as np
 
 from core.settings import ROOT
 from embeddings.encoder import Encoder, TextKind
-from replies.intents import EXAMPLES_PATH, HEAD_C, HEAD_FLOOR, HeadClassifier, IntentClassifier, IntentGuess
+from replies.intents import (
+    EXAMPLES_PATH,
+    HEAD_ASKS_EVERY_SENTENCE,
+    HEAD_C,
+    HEAD_FLOOR,
+    HeadClassifier,
+    IntentClassifier,
+    IntentGuess,
+)
 from replies.message import customer_message
 from replies.segmentation import Classifier, segment
 
@@ -245,7 +253,14 @@ def run_loso(
         ablation[f"mode={mode} tickets={'yes' if with_tickets else 'no'}"] = figures(requests, chosen_found)
     on_all = choose(objective, [s.name for s in shops])
     shipped = next(
-        (s for s in objective if s.c == HEAD_C and s.floor == HEAD_FLOOR and s.tickets and s.mode == "all"),
+        (
+            s
+            for s in objective
+            if s.c == HEAD_C
+            and s.floor == HEAD_FLOOR
+            and s.tickets
+            and s.mode == ("all" if HEAD_ASKS_EVERY_SENTENCE else "fallback")
+        ),
         None,
     )
     return {

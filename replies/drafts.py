@@ -39,6 +39,7 @@ from replies.answers import (
 from replies.factcheck import check_facts
 from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
 from replies.intents import (
+    HEAD_ASKS_EVERY_SENTENCE,
     MAX_TENANT_EXAMPLES,
     HeadClassifier,
     classifier_for,
@@ -191,10 +192,13 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
     The draft and the agent's per-question article panel both read this, so they cannot disagree.
     """
     classifier = _classifier(session, ctx, engine)
-    # The head is asked about every sentence (its extra tags on pattern-tagged ones won leave-one-shop-out);
-    # the nearest-example baseline only about what the patterns are unsure of, as it was measured.
+    # Whether the head is also asked about sentences the patterns are sure of was chosen leave-one-shop-out
+    # (replies/intents.py); the nearest-example baseline only hears what they are unsure of, as measured.
     questions = segment(
-        ctx.message, classifier, unclear=ctx.unclear, classify_all=ctx.question_classifier == "head"
+        ctx.message,
+        classifier,
+        unclear=ctx.unclear,
+        classify_all=ctx.question_classifier == "head" and HEAD_ASKS_EVERY_SENTENCE,
     )
     if not questions and ctx.form_topic:
         # Nothing asked in words: the topic the customer picked in the contact form is the question.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from fastapi.testclient import TestClient
@@ -57,7 +58,10 @@ def test_heavy_writes_take_turns_while_a_suggestion_passes_straight_through() ->
         assert downstream.most_inside == 1
         assert waiting._value.get() == 0
 
-    asyncio.run(scenario())
+    # In its own thread: a browser test on this worker may leave an event loop running in the test thread,
+    # where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
 
 
 def test_the_apps_encoder_heavy_routes_are_exactly_the_gated_ones(client: TestClient) -> None:
