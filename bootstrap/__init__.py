@@ -29,6 +29,7 @@ app.add_typer(channels.app, name="channels")
 app.add_typer(eval_cli.app, name="eval", help="Offline evaluation beside baselines measured in the same run.")
 # `deflect bench` is the name for the slow benchmark suite; `deflect eval bench` is the same command.
 app.command("bench")(eval_commands.bench_command)
+app.command("bench-mixed")(eval_commands.bench_mixed_command)
 
 
 def main(wiring: Wiring | None = None) -> None:

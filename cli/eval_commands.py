@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +25,7 @@ from core.calibration import calibrated_threshold
 from core.errors import DeflectError, ImportFileError
 from core.settings import ROOT, get_settings
 from eval import calibrate as calibration
+from eval import mixed_load
 from eval.bench import markdown, run_bench, serve_in_thread
 from eval.datasets import read_articles, read_queries, read_tickets
 from eval.engines import make_engine
@@ -353,6 +357,62 @@ def bench_command(
     (out / "bench.md").write_text(table, encoding="utf-8")
     console.print(table)
     console.print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+
+
+def bench_mixed_command(
+    out: Annotated[Path, typer.Option(help="Folder for mixed.json and mixed.md")] = Path("var/bench"),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A data folder with demo_keys.json to load (default: the demo, built in a temp folder)"
+        ),
+    ] = None,
+    seconds: Annotated[float, typer.Option(min=5, max=600, help="Seconds of load per run")] = 60,
+    clients: Annotated[int, typer.Option(min=1, max=200, help="Closed-loop clients")] = 50,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="deflect serve --workers (default: one per core)")
+    ] = None,
+) -> None:
+    """Slow: shoppers' suggestions mixed with agents' drafts, ticket ingest and article writes against
+    `deflect serve --workers N` on 127.0.0.1, with the real models; once with heavy requests taking turns
+    (DEFLECT_HEAVY_REQUESTS_PER_WORKER=1) and once without, in the same run."""
+    if wiring().injected:
+        fail("bench-mixed starts `deflect serve` processes, which cannot use injected encoders")
+    with tempfile.TemporaryDirectory(prefix="deflect-bench-mixed-") as folder:
+        base = Path(folder) / "data"
+        if data_dir is None:
+            err_console.print("[dim]building the demo shop (deflect demo --no-serve)…[/]")
+            env = {**os.environ, "DEFLECT_DATA_DIR": str(base)}
+            built = subprocess.run(
+                [sys.executable, "-c", "from bootstrap import main; main()", "demo", "--no-serve"],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if built.returncode != 0:
+                fail(f"deflect demo failed: {(built.stderr or built.stdout)[-1000:]}")
+        else:
+            if not (data_dir / "demo_keys.json").is_file():
+                fail(
+                    f"{data_dir}: no demo_keys.json (make one: `deflect demo --no-serve`)"
+                )
+            shutil.copytree(data_dir, base)
+        try:
+            stored = json.loads((base / "demo_keys.json").read_text(encoding="utf-8"))
+            keys = {role: str(stored[role]) for role in ("public", "agent", "admin")}
+        except (OSError, ValueError, KeyError) as exc:
+            fail(f"{base / 'demo_keys.json'}: {exc}")
+        result = mixed_load.run_mixed(
+            base,
+            keys,
+            workers=workers or os.cpu_count() or 1,
+            clients=clients,
+            seconds=seconds,
+            log=lambda step: err_console.print(f"[dim]{step}…[/]"),
+        )
+    mixed_load.write(result, out)
+    console.print(mixed_load.markdown(result))
+    console.print(f"wrote {out / 'mixed.json'} and {out / 'mixed.md'}")
 
 
 def replay_command(

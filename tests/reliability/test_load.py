@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import statistics
 import time
 from collections import Counter
@@ -15,109 +14,13 @@ import httpx
 import pytest
 
 from core.settings import Settings
+from eval.mixed_load import QUERIES, client_loop
 from kb import service as kb_service
 from kb.schemas import ArticleCreate
 from runtime import Runtime
 from tests.conftest import make_tenant
 from tests.reliability.procs import Server, deflect_env
 from tests.support.encoders import hashing_encoders
-
-QUERIES = [
-    "where is my parcel",
-    "refund not received",
-    "how do I return shoes",
-    "cancel my order please",
-    "package arrived damaged",
-    "need an invoice with VAT",
-    "change delivery address",
-    "wo ist mein paket",
-]
-
-
-async def _client_loop(
-    client: httpx.AsyncClient,
-    keys: dict[str, str],
-    paths: set[str],
-    deadline: float,
-    latencies: dict[str, list[float]],
-    errors: list[str],
-    seed: int,
-    agents: list[tuple[str, int]] | None = None,
-    batch_size: int = 300,
-) -> None:
-    rng = random.Random(seed)
-    n = 0
-    while time.monotonic() < deadline:
-        n += 1
-        roll = rng.random()
-        if agents and roll < 0.5:
-            # Agent reads that open a second connection (an index catch-up inside the request's session)
-            # or resolve contacts: what exhausted the pool and held SQLite's lock in the attack probe.
-            ticket, customer = rng.choice(agents)
-            choice = rng.random()
-            key = keys["agent"]
-            body: dict[str, object] = {}
-            if choice < 0.01:
-                # A nightly import arriving through the API while agents work: hundreds of tickets in
-                # one transaction, each checked against the others for duplicates.
-                kind, method, path = "batch", "POST", "/v1/tickets"
-                body = {
-                    "tickets": [
-                        {
-                            "id": f"batch-{seed}-{n}-{i}",
-                            "channel": "email",
-                            "body": f"{rng.choice(QUERIES)} ({i})",
-                            "customer": {"email": f"buyer{rng.randint(1, 2000)}@example.com"},
-                        }
-                        for i in range(batch_size)
-                    ]
-                }
-            elif choice < 0.4:
-                kind, method, path = "duplicates", "GET", f"/v1/tickets/{ticket}/duplicates"
-            elif choice < 0.7:
-                kind, method, path = "history", "GET", f"/v1/customers/{customer}/history"
-            elif choice < 0.85:
-                kind, method, path = "tickets", "GET", "/v1/tickets?limit=20"
-            else:
-                kind, method, path, key = "contact", "POST", "/v1/contact-form/suggest", keys["public"]
-                body = {
-                    "topic": "tracking",
-                    "message": rng.choice(QUERIES),
-                    "order_id": "#1",
-                    "postcode": "00000",
-                }
-        elif roll < 0.7:
-            kind, method, path, key = "suggest", "POST", "/v1/suggest", keys["public"]
-            body: dict[str, object] = {"query": rng.choice(QUERIES), "channel": rng.choice(["web", "amazon"])}
-        elif roll < 0.8 and "/v1/tickets" in paths:
-            kind, method, path, key = "ingest", "POST", "/v1/tickets", keys["agent"]
-            body = {
-                "id": f"load-{seed}-{n}",
-                "channel": rng.choice(["email", "web"]),
-                "body": rng.choice(QUERIES),
-                "customer": {"email": f"buyer{rng.randint(1, 200)}@example.com"},
-            }
-        elif roll < 0.9 and "/v1/drafts" in paths:
-            kind, method, path, key = "draft", "POST", "/v1/drafts", keys["agent"]
-            body = {"text": rng.choice(QUERIES), "channel": "email", "rewrite": False}
-        else:
-            kind, method, path, key = "ingest", "POST", "/v1/articles", keys["admin"]
-            body = {"id": f"load-{seed}-{n % 5}", "title": f"Load {n}", "body": rng.choice(QUERIES) + f" {n}"}
-        started = time.perf_counter()
-        try:
-            response = await client.request(
-                method,
-                path,
-                json=body if method != "GET" else None,
-                headers={"X-API-Key": key},
-                # A batch of hundreds of tickets, each checked against the others, legitimately takes long.
-                timeout=120 if kind == "batch" else 30,
-            )
-            if response.status_code >= 400:
-                errors.append(f"{kind} {response.status_code} {response.text[:200]}")
-        except httpx.HTTPError as exc:
-            errors.append(f"{kind} {type(exc).__name__}")
-        latencies.setdefault(kind, []).append(time.perf_counter() - started)
 
 
 async def _seed_tickets(client: httpx.AsyncClient, agent_key: str) -> list[tuple[str, int]]:
@@ -193,7 +96,7 @@ def run_load(
                 warm_deadline = time.monotonic() + 1.0  # first requests load the index; not measured
                 await asyncio.gather(
                     *(
-                        _client_loop(client, keys, paths, warm_deadline, {}, errors, -i, seeded, batch_size)
+                        client_loop(client, keys, paths, warm_deadline, {}, errors, -i, seeded, batch_size)
                         for i in range(5)
                     )
                 )
@@ -202,7 +105,7 @@ def run_load(
                 await asyncio.gather(
                     _poll_ready(server.url, deadline, ready_codes),
                     *(
-                        _client_loop(client, keys, paths, deadline, latencies, errors, i, seeded, batch_size)
+                        client_loop(client, keys, paths, deadline, latencies, errors, i, seeded, batch_size)
                         for i in range(clients)
                     ),
                 )
