@@ -393,9 +393,7 @@ def bench_mixed_command(
                 fail(f"deflect demo failed: {(built.stderr or built.stdout)[-1000:]}")
         else:
             if not (data_dir / "demo_keys.json").is_file():
-                fail(
-                    f"{data_dir}: no demo_keys.json (make one: `deflect demo --no-serve`)"
-                )
+                fail(f"{data_dir}: no demo_keys.json (make one: `deflect demo --no-serve`)")
             shutil.copytree(data_dir, base)
         try:
             stored = json.loads((base / "demo_keys.json").read_text(encoding="utf-8"))

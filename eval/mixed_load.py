@@ -135,18 +135,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_until_ready(url: str, process: subprocess.Popen[Any], timeout: float, poll: float = 0.1) -> None:
+    """Polls /readyz until 200; RuntimeError when the process exits first, TimeoutError after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"deflect serve exited with {process.returncode} before it was ready")
+            raise RuntimeError(f"server exited with {process.returncode} before it was ready")
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
-    raise TimeoutError(f"deflect serve on {url} was not ready within {timeout:.0f} s")
+        time.sleep(poll)
+    raise TimeoutError(f"server on {url} not ready after {timeout:.0f} s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -243,7 +244,7 @@ def run_mixed(
             stderr=subprocess.DEVNULL,
         )
         try:
-            _ready(url, process, ready_timeout)
+            wait_until_ready(url, process, ready_timeout, poll=0.5)
             time.sleep(settle_seconds)
             paths = set(httpx.get(f"{url}/openapi.json", timeout=10).json()["paths"])
             latencies: dict[str, list[float]] = {}

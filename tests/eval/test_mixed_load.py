@@ -5,33 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.settings import Settings
-from eval.mixed_load import NO_TURNS, QUERIES, markdown, run_mixed
-from kb import service as kb_service
-from kb.schemas import ArticleCreate
-from runtime import Runtime
-from tests.conftest import make_tenant
-from tests.reliability.procs import deflect_env
-from tests.support.encoders import hashing_encoders
+from eval.mixed_load import NO_TURNS, markdown, run_mixed
+from tests.reliability.procs import deflect_env, seed_load_shop
 
 
 def test_the_same_load_runs_with_and_without_turns_and_reports_each(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    runtime = Runtime(Settings(data_dir=data_dir), encoders=hashing_encoders)
-    runtime.migrate()
-    tenant = make_tenant(runtime, "mixed")
-    with runtime.session() as session:
-        kb_service.import_articles(
-            session,
-            tenant_id="mixed",
-            file="seed",
-            articles=[
-                ArticleCreate(id=f"kb-{i}", title=q.capitalize(), body=f"{q}. Help number {i}.")
-                for i, q in enumerate(QUERIES)
-            ],
-        )
-    runtime.close()
-    keys = {"public": tenant.public, "agent": tenant.agent, "admin": tenant.admin}
+    keys = seed_load_shop(data_dir, "mixed")
 
     result = run_mixed(
         data_dir,

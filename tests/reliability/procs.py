@@ -11,10 +11,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from core.settings import Settings
+from eval.mixed_load import QUERIES, wait_until_ready
+from kb import service as kb_service
+from kb.schemas import ArticleCreate
+from runtime import Runtime
+from tests.conftest import make_tenant
+from tests.support.encoders import hashing_encoders
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = "tests.support.serve"
@@ -74,19 +79,10 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}: {self.process.stderr.read()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"server on {self.url} not ready after {timeout} s")
+        try:
+            wait_until_ready(self.url, self.process, timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {self.process.stderr.read()[-2000:]}") from exc
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -108,3 +104,23 @@ class Server:
         if self.process.stderr:
             self.process.stderr.close()
         return self.process.returncode
+
+
+def seed_load_shop(data_dir: Path, tenant_id: str) -> dict[str, str]:
+    """A migrated SQLite data dir (hashing encoder) with one tenant whose help centre answers the load's
+    queries; returns the tenant's public, agent and admin keys."""
+    runtime = Runtime(Settings(data_dir=data_dir), encoders=hashing_encoders)
+    runtime.migrate()
+    tenant = make_tenant(runtime, tenant_id)
+    with runtime.session() as session:
+        kb_service.import_articles(
+            session,
+            tenant_id=tenant_id,
+            file="seed",
+            articles=[
+                ArticleCreate(id=f"kb-{i}", title=q.capitalize(), body=f"{q}. Step-by-step help number {i}.")
+                for i, q in enumerate(QUERIES)
+            ],
+        )
+    runtime.close()
+    return {"public": tenant.public, "agent": tenant.agent, "admin": tenant.admin}

@@ -13,14 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.settings import Settings
 from eval.mixed_load import QUERIES, client_loop
-from kb import service as kb_service
-from kb.schemas import ArticleCreate
-from runtime import Runtime
-from tests.conftest import make_tenant
-from tests.reliability.procs import Server, deflect_env
-from tests.support.encoders import hashing_encoders
+from tests.reliability.procs import Server, deflect_env, seed_load_shop
 
 
 async def _seed_tickets(client: httpx.AsyncClient, agent_key: str) -> list[tuple[str, int]]:
@@ -58,30 +52,16 @@ def run_load(
     agents: bool = False,
     batch_size: int = 300,
 ) -> dict[str, object]:
-    settings = Settings(data_dir=tmp_path / "var")
-    runtime = Runtime(settings, encoders=hashing_encoders)
-    runtime.migrate()
-    tenant = make_tenant(runtime, "load")
-    with runtime.session() as session:
-        kb_service.import_articles(
-            session,
-            tenant_id="load",
-            file="seed",
-            articles=[
-                ArticleCreate(id=f"kb-{i}", title=q.capitalize(), body=f"{q}. Step-by-step help number {i}.")
-                for i, q in enumerate(QUERIES)
-            ],
-        )
-    runtime.close()
+    data_dir = tmp_path / "var"
+    keys = seed_load_shop(data_dir, "load")
     server = Server(
         deflect_env(
-            settings.data_dir,
+            data_dir,
             DEFLECT_RATE_LIMIT_PUBLIC_PER_MINUTE="10000000",
             DEFLECT_RATE_LIMIT_PER_MINUTE="10000000",
             DEFLECT_RATE_LIMIT_IP_PER_MINUTE="10000000",
         )
     )
-    keys = {"public": tenant.public, "agent": tenant.agent, "admin": tenant.admin}
     latencies: dict[str, list[float]] = {}
     errors: list[str] = []
     ready_codes: list[int | str] = []
