@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +252,12 @@ def run_mixed(
             errors: list[str] = []
 
             log(f"{label}: {clients} clients for {seconds:g} s")
-            load_at_start = asyncio.run(_load(url, keys, paths, clients, seconds, latencies, errors))
+            # In a thread of its own: a caller that already runs an event loop (a notebook, a test worker
+            # after a browser test) would make asyncio.run() refuse to start.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                load_at_start = pool.submit(
+                    asyncio.run, _load(url, keys, paths, clients, seconds, latencies, errors)
+                ).result()
             runs[label] = {
                 "heavy_requests_per_worker": limit,
                 "load_average_at_start": round(load_at_start, 2),
