@@ -225,7 +225,7 @@ def run_mixed(
         shutil.copytree(data_dir, copy)
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        process_env = {k: v for k, v in (env or os.environ).items()}
+        process_env = dict(env or os.environ)
         process_env.update(
             {
                 "DEFLECT_DATA_DIR": str(copy),
@@ -250,7 +250,6 @@ def run_mixed(
             paths = set(httpx.get(f"{url}/openapi.json", timeout=10).json()["paths"])
             latencies: dict[str, list[float]] = {}
             errors: list[str] = []
-
             log(f"{label}: {clients} clients for {seconds:g} s")
             # In a thread of its own: a caller that already runs an event loop (a notebook, a test worker
             # after a browser test) would make asyncio.run() refuse to start.
