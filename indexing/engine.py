@@ -25,7 +25,7 @@ from core.db import SQLITE_BUSY_TIMEOUT_MS
 from core.errors import IndexMismatchError
 from core.models import ChangeLog
 from embeddings.collection import Collection, IndexedItem, SearchCollection, build_collection
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, RoutedEncoder
 from embeddings.index import IndexBackend, IndexKind
 from embeddings.keyword import Analysis
 from embeddings.snapshot import SnapshotMismatchError, SnapshotPaths, load_snapshot, save_snapshot
@@ -104,6 +104,19 @@ class SearchEngine:
     def encode_query(self, text: str, collection: str | None = None) -> np.ndarray:
         vector: np.ndarray = self.encoder_for(collection).encode([text], kind="query")[0]
         return vector
+
+    def prepare_queries(self, texts: Sequence[str], collection: str | None = None) -> None:
+        """Encodes several queries in one pass per model, so the searches that follow find their vectors
+        cached: a draft searches once per question, and a short text costs a model about as much alone
+        as in a batch of three (e5 14 ms for one, 12-16 ms for three)."""
+        wanted = list(dict.fromkeys(t for t in texts if t))
+        if len(wanted) < 2:
+            return
+        encoder = self.encoder_for(collection)
+        if isinstance(encoder, RoutedEncoder):
+            encoder.part_vectors(wanted)
+        else:
+            encoder.encode(wanted, kind="query")
 
     # -- loading ----------------------------------------------------------------
     def collection(self, tenant_id: str, name: str) -> SearchCollection:

@@ -267,6 +267,12 @@ def _first_prose(article: Article) -> AnsweringArticle:
     )
 
 
+def question_query(question: Question, items: str = "") -> str:
+    """What a question is searched as: the sentences before it, its own words and the order's items."""
+    asked = f"{question.context} {question.text}".strip()
+    return f"{asked} {items}".strip()
+
+
 def articles_for_question(
     session: Session,
     engine: SearchEngine | None,
@@ -283,8 +289,7 @@ def articles_for_question(
     found: list[AnsweringArticle] = []
     tags = (question.topic,) if question.topic != "other" else None
     if engine is not None:
-        asked = f"{question.context} {question.text}".strip()
-        query = f"{asked} {items}".strip()
+        query = question_query(question, items)
         result = suggest(
             session,
             engine,

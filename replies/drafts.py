@@ -27,6 +27,7 @@ from history.lookup import get_ticket
 from history.models import Order, Ticket
 from history.service import get_order, orders_for_customer
 from kb.models import Article
+from kb.service import COLLECTION
 from kb.suggest import article_cutoff
 from replies import macros, rewriter
 from replies.answers import (
@@ -35,6 +36,7 @@ from replies.answers import (
     QuestionArticles,
     TicketArticles,
     articles_for_question,
+    question_query,
 )
 from replies.factcheck import check_facts
 from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
@@ -207,10 +209,14 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
                 topic=ctx.form_topic, text=ctx.message.strip(), spans=[(0, len(ctx.message))], confidence=0.6
             )
         ]
+    orders = [_resolve_order(session, ctx, question) for question in questions]
+    items_of = [" ".join(i.title for i in order.items) if order else "" for order in orders]
+    if engine is not None:
+        engine.prepare_queries(
+            [question_query(q, items) for q, items in zip(questions, items_of, strict=True)], COLLECTION
+        )
     planned: list[_Planned] = []
-    for question in questions:
-        order = _resolve_order(session, ctx, question)
-        items = " ".join(i.title for i in order.items) if order else ""
+    for question, order, items in zip(questions, orders, items_of, strict=True):
         found = articles_for_question(
             session,
             engine,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from embeddings.encoder import CachedEncoder, RoutedEncoder, TextKind
+from indexing.engine import SearchEngine
 from tests.support.encoders import HashingEncoder
 
 
@@ -59,3 +60,24 @@ def test_sentences_encoded_as_one_batch_of_queries_are_not_encoded_again_one_by_
     assert inner.calls == 3
     cached.encode(["can I get an invoice"], kind="query")
     assert inner.calls == 4
+
+
+def test_a_drafts_question_searches_are_encoded_in_one_batch_per_model() -> None:
+    first, second = CountingEncoder(64), CountingEncoder(32)
+    routed = RoutedEncoder(
+        [CachedEncoder(first), CachedEncoder(second)], name="test-routed", default_weights=(0.5, 0.5)
+    )
+    engine = SearchEngine(
+        encoder=CachedEncoder(HashingEncoder()),
+        session_factory=None,
+        snapshot_dir=None,
+        collection_encoders={"articles": routed},
+    )
+    queries = ["where is my parcel", "can I get an invoice", "where is my parcel", ""]
+    engine.prepare_queries(queries, "articles")
+    assert (first.calls, first.texts, second.calls, second.texts) == (1, 2, 1, 2)
+    for query in queries[:3]:
+        routed.part_vectors([query])
+    assert (first.calls, second.calls) == (1, 1)  # every search found its vectors
+    engine.prepare_queries(["only one"], "articles")  # nothing to batch: the search encodes it itself
+    assert first.calls == 1
