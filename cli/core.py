@@ -27,6 +27,8 @@ from runtime import Runtime
 from runtime.jobs import Worker, enqueue
 
 app = typer.Typer(help="Deflect: answer customers with fewer, better contacts.", no_args_is_help=True)
+
+
 import_app = typer.Typer(
     help="Import articles, orders and tickets (JSONL; a bad line rejects the whole file)."
 )
@@ -365,21 +367,24 @@ def serve(
     target: Any = (
         create_app(settings, runtime=make_runtime(settings)) if workers == 1 else "api.app:create_app"
     )
-    uvicorn.run(
-        target,
-        factory=workers > 1,
-        workers=workers,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level.lower(),
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         # uvicorn's 5 s default equals httpx's pool expiry: under load a client reused a connection the
         # server was closing that instant, and an agent's draft failed with a ReadError.
-        timeout_keep_alive=settings.keep_alive_seconds,
+        "timeout_keep_alive": settings.keep_alive_seconds,
         # The security middleware reads X-Forwarded-For, and only from DEFLECT_TRUSTED_PROXIES;
         # uvicorn's own handling would believe any local peer.
-        proxy_headers=False,
-    )
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        uvicorn.run(target, **options)
+        return
+    from cli.serving import serve_workers
+
+    serve_workers(target, workers, options)
 
 
 def load_demo(runtime: Runtime, tenant: str) -> dict[str, str]:
