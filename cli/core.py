@@ -27,8 +27,6 @@ from runtime import Runtime
 from runtime.jobs import Worker, enqueue
 
 app = typer.Typer(help="Deflect: answer customers with fewer, better contacts.", no_args_is_help=True)
-
-
 import_app = typer.Typer(
     help="Import articles, orders and tickets (JSONL; a bad line rejects the whole file)."
 )

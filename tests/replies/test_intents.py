@@ -67,29 +67,32 @@ def test_examples_cover_every_reply_tag_in_five_languages_and_are_not_copied_fro
     # "other": requests no reason tag covers, so that they are not pushed onto the nearest tag.
     assert REPLY_TAGS | {"none", "other"} == set(data)
     assert all(set(per_locale) == {"en", "fr", "de", "es", "it"} for per_locale in data.values())
-    evaluation = " ".join(
-        json.loads(line)["text"]
-        for path in (
+    examples = load_examples()
+    evaluation = _request_texts(
+        [
             ROOT / "demo/draft_requests.jsonl",
             *sorted((ROOT / "tests/replies/data").glob("*draft_requests.jsonl")),
-        )
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
+        ]
     )
-    assert not [phrase for _, phrase in load_examples() if phrase in evaluation]
+    assert not [phrase for _, phrase in examples if phrase in evaluation]
     # The development and held-out shops share greetings and "where is my order" with anyone; a
     # request of five words or more found in them would be copied.
-    shops = " ".join(
+    shops = _request_texts(
+        sorted([*ROOT.glob("devshops/*/draft_requests.jsonl"), *ROOT.glob("holdout/*/draft_requests.jsonl")])
+    )
+    assert shops
+    requests = [phrase for tag, phrase in examples if tag != "none"]
+    assert not [phrase for phrase in requests if len(phrase.split()) >= 5 and phrase in shops]
+
+
+def _request_texts(paths: list[Path]) -> str:
+    """Every draft request's text in these JSONL files, in one string to search."""
+    return " ".join(
         json.loads(line)["text"]
-        for path in sorted(
-            [*ROOT.glob("devshops/*/draft_requests.jsonl"), *ROOT.glob("holdout/*/draft_requests.jsonl")]
-        )
+        for path in paths
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     )
-    assert shops
-    copied = [tag_phrase for tag_phrase in load_examples() if tag_phrase[0] != "none"]
-    assert not [phrase for _, phrase in copied if len(phrase.split()) >= 5 and phrase in shops]
 
 
 @pytest.mark.parametrize(
