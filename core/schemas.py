@@ -12,6 +12,30 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringCo
 Channel = Literal["amazon", "ebay", "walmart", "shopify", "email", "web"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
 MARKETPLACES: tuple[str, ...] = ("amazon", "ebay", "walmart")
+# The seller's own direct channels: a customer who writes an e-mail and one who uses the web form reach
+# the same shop under the same policies, so an article a seller scoped to one of them serves both (sellers
+# write "web" and forget "email": one development shop's invoice and delivery articles never reached its
+# e-mails).
+DIRECT_CHANNELS: tuple[str, ...] = ("email", "web")
+
+
+def channels_served(channel: str) -> tuple[str, ...]:
+    """The article scopes that serve a contact on ``channel``: its own, and for a direct channel both."""
+    return DIRECT_CHANNELS if channel in DIRECT_CHANNELS else (channel,)
+
+
+def serves_channel(scoped_to: Iterable[str], channel: str | None) -> bool:
+    """Whether an article scoped to ``scoped_to`` (empty: every channel) is shown on ``channel``."""
+    scopes = tuple(scoped_to)
+    return channel is None or not scopes or any(c in scopes for c in channels_served(channel))
+
+
+def scoped_to_channel(scoped_to: Iterable[str], channel: str | None) -> bool:
+    """Whether an article is scoped to ``channel`` itself (not merely open to every channel)."""
+    scopes = tuple(scoped_to)
+    return bool(channel and scopes) and any(c in scopes for c in channels_served(channel or ""))
+
+
 Tag = Literal[
     "tracking",
     "return_label",

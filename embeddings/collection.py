@@ -38,7 +38,8 @@ class IndexedItem:
 class SearchFilter:
     """Applied inside both searches, before top-k, never by truncating afterwards."""
 
-    channel: str | None = None
+    # Rows scoped to any of these channels or to none; None: every row.
+    channels: tuple[str, ...] | None = None
     locales: tuple[str, ...] | None = None
     since: float | None = None
     until: float | None = None
@@ -138,9 +139,11 @@ class _Columns:
     def mask(self, flt: SearchFilter, items: dict[int, IndexedItem]) -> np.ndarray:
         n = self.size
         mask = self.alive[:n].copy()
-        if flt.channel is not None:
+        if flt.channels is not None:
             bits = self.channel_bits[:n]
-            known = self._channel_bit.get(flt.channel)
+            known = 0
+            for channel in flt.channels:
+                known |= self._channel_bit.get(channel, 0)
             mask &= (bits == 0) | ((bits & known) != 0) if known else (bits == 0)
         if flt.locales is not None:
             codes = [self._locale_code[loc] for loc in flt.locales if loc in self._locale_code]

@@ -355,7 +355,7 @@ def run_scale_bench(
             query = (query / np.linalg.norm(query)).astype(np.float32)
             words = chunk_items[row].text.split()[1:5]
             channel = CHANNELS[int(rng.integers(0, len(CHANNELS)))]
-            out.append((query, " ".join(words), SearchFilter(channel=channel), channel_has[channel]))
+            out.append((query, " ".join(words), SearchFilter(channels=(channel,)), channel_has[channel]))
         return out
 
     dup_set = duplicate_queries()

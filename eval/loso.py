@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from core.errors import InvalidInputError
+from core.schemas import scoped_to_channel, serves_channel
 from core.settings import ROOT
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.keyword import Analysis, KeywordIndex, correct_text
@@ -201,9 +202,9 @@ def build_features(shop: Shop, cache: VectorCache, parts: Sequence[str] = PARTS)
     fixed_vectors = {p: cache.encode(p, corrected, "query") for p in parts}
     features: list[QueryFeatures] = []
     for i, (q, language) in enumerate(zip(shop.queries, languages, strict=True)):
-        # The same rule as SearchFilter(channel=...): an article scoped to other channels never shows.
+        # The same rule as the service's search: an article scoped to other channels never shows.
         allowed = np.array(
-            [q.channel is None or not a.channels or q.channel in a.channels for a in shop.articles],
+            [serves_channel(a.channels, q.channel) for a in shop.articles],
             dtype=bool,
         )
         article_index = np.flatnonzero(allowed)
@@ -213,10 +214,7 @@ def build_features(shop: Shop, cache: VectorCache, parts: Sequence[str] = PARTS)
         sub_keys = [keys[a] for a in article_index]
         sub_locales = [locales[a] for a in article_index]
         channel_match = np.array(
-            [
-                bool(shop.articles[a].channels) and q.channel in shop.articles[a].channels
-                for a in article_index
-            ]
+            [scoped_to_channel(shop.articles[a].channels, q.channel) for a in article_index]
         )
         stemmed_terms = corrections_by_query[i].tokens
         plain_terms = keyword["plain"].query_terms(q.text, [language]).tokens

@@ -138,9 +138,10 @@ class _Where:
     def __init__(self, tenant_id: str, encoder: str, flt: SearchFilter) -> None:
         self.params: dict[str, Any] = {"tenant_id": tenant_id}
         parts = ["tenant_id = :tenant_id", f"encoder = {_literal(encoder)}"]
-        if flt.channel is not None:
-            parts.append("(channels = '{}' OR :channel = ANY(channels))")  # no channels: every channel
-            self.params["channel"] = flt.channel
+        if flt.channels is not None:
+            # no channels: every channel
+            parts.append("(channels = '{}' OR channels && CAST(:channels AS text[]))")
+            self.params["channels"] = list(flt.channels)
         if flt.locales is not None:
             parts.append("locale = ANY(:locales)")
             self.params["locales"] = list(flt.locales)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.errors import InvalidInputError
+from core.schemas import channels_served
 from embeddings.collection import SearchFilter
 from history.models import Ticket
 from history.tagging import auto_tag
@@ -163,7 +164,12 @@ def _score(engine: SearchEngine, tenant_id: str, items: list[_Item]) -> None:
     vectors = engine.encoder_for(COLLECTION).encode([i.text for i in items], kind="query")
     for item, vector in zip(items, vectors, strict=True):
         hits = collection.search(
-            item.text, vector, top_k=40, mode="dense", flt=SearchFilter(channel=item.channel), candidates=40
+            item.text,
+            vector,
+            top_k=40,
+            mode="dense",
+            flt=SearchFilter(channels=channels_served(item.channel) if item.channel else None),
+            candidates=40,
         )
         best: dict[str, float] = {}
         for hit in hits:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ConflictError, NotFoundError
 from core.ratelimit import Rate, RateLimits
-from core.schemas import Channel, Locale, Tag, reason_tags
+from core.schemas import Channel, Locale, Tag, reason_tags, scoped_to_channel
 from history.identity import normalise_email, normalise_text, postcode_of
 from history.schemas import ContactIn, TicketCreate
 from indexing.engine import SearchEngine
@@ -123,7 +123,7 @@ def _topic_articles(
         key=lambda a: (
             primary not in reasons[a.external_id],
             a.locale != language,
-            not (channel and channel in a.channels),
+            not scoped_to_channel(a.channels, channel),
             a.external_id,
         )
     )

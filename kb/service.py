@@ -17,7 +17,7 @@ from core.changes import record_changes
 from core.clock import utcnow
 from core.errors import ImportFileError, LineError, NotFoundError
 from core.jsonl import read_jsonl, validation_reason
-from core.schemas import ImportReport
+from core.schemas import ImportReport, serves_channel
 from kb.chunking import chunk_article
 from kb.models import Article, ArticleChunk
 from kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate
@@ -88,7 +88,7 @@ def list_(
     if tag:
         articles = [a for a in articles if tag in a.tags]
     if channel:
-        articles = [a for a in articles if not a.channels or channel in a.channels]
+        articles = [a for a in articles if serves_channel(a.channels, channel)]
     return articles[offset : offset + limit], len(articles)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.calibration import calibrated_threshold
-from core.schemas import reason_tags
+from core.schemas import channels_served, reason_tags, scoped_to_channel
 from core.settings import Settings, get_settings
 from embeddings.collection import Collection, IndexedItem, Pool, SearchFilter, SearchMode, build_collection
 from embeddings.encoder import RoutedEncoder
@@ -248,7 +248,7 @@ def _candidates(
             index[item.key] = len(keys)
             keys.append(item.key)
             locales.append(item.locale)
-            channel_match.append(bool(channel and item.channels and channel in item.channels))
+            channel_match.append(scoped_to_channel(item.channels, channel))
         owner.append(index[item.key])
     if encoder is not None and part_vectors is not None:
         cosines = encoder.part_cosines(pool.vectors, part_vectors)
@@ -455,7 +455,7 @@ def search_articles(
     pool = collection.pool(
         query_vector,
         terms.tokens if mode != "dense" else [],
-        flt=SearchFilter(channel=channel, extra_equals=extra_equals),
+        flt=SearchFilter(channels=channels_served(channel) if channel else None, extra_equals=extra_equals),
         words=terms.words,
         size=POOL,
     )

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.schemas import reason_tags
+from core.schemas import reason_tags, scoped_to_channel, serves_channel
 from core.text import sentence_spans
 from kb.models import Article
 from kb.service import COLLECTION
@@ -41,6 +41,10 @@ MIN_SENTENCE_CHARS = 15
 REASON_TAG_CONFIDENCE = 0.6
 # Reasons whose answer is an article's text; the others are answered from the order's facts by a macro.
 ARTICLE_TOPICS = frozenset({"product_question", "wrong_item", "other"})
+# Order reasons a customer also asks about in general ("can I change the address after ordering?",
+# "can the invoice name my company?"): without an order, the seller's article on the reason answers.
+# Status questions (tracking, refund status) and delivery problems stay with the order.
+POLICY_TOPICS = frozenset({"delivery_change", "invoice", "cancellation", "return_label"})
 # A product question or a wrong item is usually answered by a product guide or size chart, which carries
 # no contact reason among its tags; any other reason needs the article tagged with it.
 _UNTAGGED_ANSWERS = frozenset({"product_question", "wrong_item"})
@@ -213,7 +217,7 @@ def _by_reason_tag(
     wanted = _words(f"{question.text} {items}")
     best: tuple[float, Article] | None = None
     for article in articles:
-        elsewhere = bool(article.channels) and channel not in article.channels
+        elsewhere = not serves_channel(article.channels, channel)
         if elsewhere or question.topic not in reason_tags(article.tags):
             continue
         overlap = len(wanted & _words(f"{article.title} {article.tags}")) + 0.2 * len(
@@ -222,7 +226,7 @@ def _by_reason_tag(
         if question.topic == "product_question" and overlap < 1:
             continue  # a care guide for the wrong product answers nothing
         score = (
-            2.0 * (channel in article.channels)
+            2.0 * scoped_to_channel(article.channels, channel)
             + 1.5 * (article.locale == locale)
             + 0.5 * (article.locale == "en")
             + 0.3 * overlap

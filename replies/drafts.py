@@ -32,6 +32,7 @@ from kb.suggest import article_cutoff
 from replies import macros, rewriter
 from replies.answers import (
     ARTICLE_TOPICS,
+    POLICY_TOPICS,
     AnsweringArticle,
     QuestionArticles,
     TicketArticles,
@@ -105,6 +106,8 @@ class _Answer:
     article: AnsweringArticle | None = None
     confidence: float = 0.0
     source: str = ""
+    # Answered from the topic's article without an order: the reply asks for the order number.
+    asks_order_number: bool = False
 
 
 @dataclass
@@ -321,9 +324,29 @@ def compose(
     )
     # Unanswered questions keep their place with the holding line: the customer sees each one taken up.
     written = [a for a in answers if a.text]
-    reply = "\n\n".join([greeting.text, *(a.text for a in written), closing.text])
+    # Asked once, after the answers; a holding line without an order already asks for it.
+    order_request = (
+        macros.render_macro(
+            session,
+            tenant_id=tenant_id,
+            key="order_number_request",
+            channel=ctx.channel,
+            locale=ctx.locale,
+            variables={},
+        )
+        if any(a.asks_order_number for a in written)
+        and not any(a.status != "answered" and a.order is None for a in written)
+        else None
+    )
+    requests = [order_request.text] if order_request else []
+    reply = "\n\n".join([greeting.text, *(a.text for a in written), *requests, closing.text])
 
-    used_macros = [greeting, *(a.macro for a in written if a.macro), closing]
+    used_macros = [
+        greeting,
+        *(a.macro for a in written if a.macro),
+        *([order_request] if order_request else []),
+        closing,
+    ]
     facts = _facts_used(answers, ctx, reply)
     cited_ids = list(dict.fromkeys(a.article.id for a in answers if a.status == "answered" and a.article))
     by_id = {art.external_id: art for art in ctx.articles}
@@ -535,6 +558,12 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
             if question.topic == "product_question" and order and order.items
             else "article_answer"
         )
+    elif order is None and question.topic in POLICY_TOPICS and article is not None:
+        # "Can we change the delivery address after ordering?" asked before buying, or by a customer who
+        # gave no order number: the seller's article on it answers, and the reply asks for the number.
+        if article.picked_by == "reason_tag":
+            confidence = min(confidence, article.confidence)
+        key = "article_answer"
     else:
         if order is None:
             return _pending(
@@ -635,6 +664,9 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
         source += f" with facts of order {order.order_id}"
     if article is not None and key in ("product_question", "article_answer"):
         source += f", article {article.id} ({'search' if article.picked_by == 'search' else 'reason tag'})"
+    asks_order_number = order is None and question.topic in POLICY_TOPICS
+    if asks_order_number:
+        source += "; no order known: the reply asks for its number"
     return _Answer(
         question,
         "answered",
@@ -645,6 +677,7 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
         article if key in ("product_question", "article_answer") or key == question.topic else None,
         confidence=confidence,
         source=source,
+        asks_order_number=asks_order_number,
     )
 
 

@@ -11,7 +11,7 @@ from embeddings.index import FaissIndex
 from indexing.engine import SearchEngine
 from runtime import Runtime
 from tests.conftest import TenantKeys
-from tests.factories import SHOP_ARTICLES, load_articles
+from tests.factories import SHOP_ARTICLES, article, load_articles
 from tests.support.encoders import HashingEncoder
 
 
@@ -56,7 +56,7 @@ def test_channel_filter_keeps_shopify_only_articles_from_amazon_buyers(
     collection = runtime.search.collection(tenant.tenant_id, "articles")
     query = "return label"
     hits = collection.search(
-        query, runtime.search.encode_query(query), top_k=10, flt=SearchFilter(channel="amazon")
+        query, runtime.search.encode_query(query), top_k=10, flt=SearchFilter(channels=("amazon",))
     )
     keys = [h.item.key for h in hits]
     assert "kb-returns-amazon" in keys and "kb-returns-shop" not in keys
@@ -188,10 +188,35 @@ def test_filters_stay_right_through_updates_deletes_and_compaction() -> None:
     moved = item(70, channels=("ebay",), locale="en", timestamp=5.0)
     collection.apply([moved], encoder.encode([moved.text]), [])
     q = engine.encode_query("parcel number")
-    flt = SearchFilter(channel="ebay", since=60.0, exclude_keys=frozenset({"k64"}))
+    flt = SearchFilter(channels=("ebay",), since=60.0, exclude_keys=frozenset({"k64"}))
     for mode in ("dense", "bm25", "hybrid"):
         keys = {h.item.key for h in collection.search("parcel number", q, top_k=100, mode=mode, flt=flt)}  # type: ignore[arg-type]
         expected = {f"k{i}" for i in range(60, 100) if i % 2 == 0 and i not in (64, 70)}
         assert keys == expected, mode
     german = collection.search("parcel", q, top_k=100, mode="dense", flt=SearchFilter(locales=("de",)))
     assert {h.item.key for h in german} == {f"k{i}" for i in range(60, 100) if i % 3 == 0 and i != 70}
+
+
+def test_a_filter_on_several_channels_keeps_rows_scoped_to_any_of_them(
+    runtime: Runtime, tenant: TenantKeys
+) -> None:
+    rows = [
+        article(
+            id=f"kb-{scope or 'all'}",
+            body="Invoices with your company name",
+            channels=[scope] if scope else [],
+        )
+        for scope in ("web", "email", "amazon", "")
+    ]
+    load_articles(runtime, tenant.tenant_id, rows)
+    collection = runtime.search.collection(tenant.tenant_id, "articles")
+    query = "company invoice"
+    vector = runtime.search.encode_query(query)
+
+    def keys(flt: SearchFilter) -> set[str]:
+        return {h.item.key for h in collection.search(query, vector, top_k=10, flt=flt)}
+
+    assert keys(SearchFilter(channels=("email", "web"))) == {"kb-web", "kb-email", "kb-all"}
+    assert keys(SearchFilter(channels=("amazon",))) == {"kb-amazon", "kb-all"}
+    assert keys(SearchFilter(channels=("ebay",))) == {"kb-all"}
+    assert keys(SearchFilter()) == {"kb-web", "kb-email", "kb-amazon", "kb-all"}

@@ -86,7 +86,7 @@ def test_a_write_is_visible_to_another_replica_at_commit(replicas: tuple[Runtime
             article_up=ArticleUpdate(body="Giraffe parking rules", channels=["amazon"]),
         )
     assert _keys(articles, "giraffe parking") == ["kb-zebra"]
-    assert _keys(articles, "giraffe parking", flt=SearchFilter(channel="ebay")) == []
+    assert _keys(articles, "giraffe parking", flt=SearchFilter(channels=("ebay",))) == []
     with writer.session() as session:
         kb_service.delete(session, tenant_id="shop", external_id="kb-zebra")
     assert _keys(articles, "giraffe parking") == []
@@ -193,7 +193,8 @@ def test_filters_in_sql_never_empty_the_top_k_and_match_exact_search(
         encoder=encoder, items=items, vectors=vectors, kind="flat", rrf_k=60, bm25_weight=0.3
     )
     filters = [
-        SearchFilter(channel="amazon"),
+        SearchFilter(channels=("amazon",)),
+        SearchFilter(channels=("email", "web")),
         SearchFilter(locales=("fr",), since=100.0, until=900.0),
         SearchFilter(extra_equals=(("tag_source", "import"),), exclude_keys=frozenset({"k0", "k3"})),
     ]
@@ -231,7 +232,7 @@ def test_a_remembered_filter_size_never_changes_what_a_search_returns(
     engine, items, vectors = _written_tickets(reader_runtime, writer_runtime, 60, np.random.default_rng(11))
     encoder = engine.encoder_for("tickets")
     collection = engine.collection("acme", "tickets")
-    flt = SearchFilter(channel="email")
+    flt = SearchFilter(channels=("email",))
     query = vectors[0]
     assert len(collection.search("", query, top_k=10, mode="dense", flt=flt, candidates=10)) == 10
     with writer_runtime.session() as session:
@@ -246,7 +247,7 @@ def test_a_remembered_filter_size_never_changes_what_a_search_returns(
 
 def _passes(item: IndexedItem, flt: SearchFilter) -> bool:
     return (
-        (flt.channel is None or not item.channels or flt.channel in item.channels)
+        (flt.channels is None or not item.channels or any(c in item.channels for c in flt.channels))
         and (flt.locales is None or item.locale in flt.locales)
         and (flt.since is None or item.timestamp >= flt.since)
         and (flt.until is None or item.timestamp <= flt.until)

@@ -10,6 +10,7 @@ from replies.factcheck import check_facts
 from replies.models import Draft
 from replies.schemas import DraftCreate, DraftRead
 from runtime import Runtime
+from tests.factories import article, load_articles
 
 
 def _draft(runtime: Runtime, tenant_id: str, **fields: object) -> DraftRead:
@@ -115,6 +116,81 @@ def test_a_shipped_order_without_tracking_number_needs_an_agent(runtime: Runtime
 def test_no_order_at_all_needs_an_agent(runtime: Runtime, shop: str) -> None:
     draft = _draft(runtime, shop, channel="ebay", locale="en", text="Where is my parcel?")
     assert draft.questions[0].status == "needs_agent" and "which order" in draft.questions[0].reason
+
+
+def test_a_policy_question_without_an_order_is_answered_from_its_article(runtime: Runtime, shop: str) -> None:
+    # Asked before buying: no order exists, and the seller's invoice article answers it.
+    draft = _draft(
+        runtime,
+        shop,
+        channel="amazon",
+        locale="en",
+        text="If I order today, can you put my company name on the invoice?",
+    )
+    (invoice,) = draft.questions
+    assert invoice.topic == "invoice" and invoice.status == "answered"
+    assert invoice.article_id == "kb-invoice-amazon" and invoice.order_id is None
+    assert "no order known" in invoice.source
+    assert '"Invoices on Amazon"' in draft.reply
+    assert draft.reply.count("please add its order number to your reply") == 1
+    assert [m.key for m in draft.macros] == ["greeting", "article_answer", "order_number_request", "closing"]
+    assert draft.ready_to_send
+
+
+def test_an_email_is_answered_from_an_article_the_seller_scoped_to_the_web(
+    runtime: Runtime, shop: str
+) -> None:
+    load_articles(
+        runtime,
+        shop,
+        [
+            article(
+                id="kb-invoice-web",
+                title="Invoices for our web shop",
+                body="Every invoice can carry your company name and VAT number.",
+                channels=["shopify", "web"],
+                tags=["invoice"],
+            )
+        ],
+    )
+    draft = _draft(runtime, shop, channel="email", locale="en", text="Can the invoice show my company name?")
+    (invoice,) = draft.questions
+    assert invoice.status == "answered" and invoice.article_id == "kb-invoice-web"
+    walmart = _draft(
+        runtime, shop, channel="walmart", locale="en", text="Can the invoice show my company name?"
+    )
+    assert walmart.questions[0].status == "needs_agent"
+
+
+def test_the_order_number_is_asked_for_once(runtime: Runtime, shop: str) -> None:
+    draft = _draft(
+        runtime,
+        shop,
+        channel="amazon",
+        locale="en",
+        text="Can the invoice show my company name? And will I get a return label if it does not fit?",
+    )
+    assert {q.topic: (q.status, q.article_id) for q in draft.questions} == {
+        "invoice": ("answered", "kb-invoice-amazon"),
+        "return_label": ("answered", "kb-returns-amazon"),
+    }
+    assert draft.reply.count("please add its order number to your reply") == 1
+
+
+def test_a_holding_line_without_an_order_already_asks_for_the_number(runtime: Runtime, shop: str) -> None:
+    draft = _draft(
+        runtime,
+        shop,
+        channel="amazon",
+        locale="en",
+        text="Where is my parcel? And can the invoice show my company name?",
+    )
+    topics = {q.topic: q for q in draft.questions}
+    assert topics["tracking"].status == "needs_agent" and "which order" in topics["tracking"].reason
+    assert topics["invoice"].status == "answered"
+    assert "please add it to your reply" in draft.reply
+    assert "please add its order number" not in draft.reply
+    assert not draft.ready_to_send
 
 
 def test_fact_check_flags_invented_numbers_and_carriers() -> None:
