@@ -24,16 +24,16 @@ def channels_served(channel: str) -> tuple[str, ...]:
     return DIRECT_CHANNELS if channel in DIRECT_CHANNELS else (channel,)
 
 
-def serves_channel(scoped_to: Iterable[str], channel: str | None) -> bool:
-    """Whether an article scoped to ``scoped_to`` (empty: every channel) is shown on ``channel``."""
-    scopes = tuple(scoped_to)
-    return channel is None or not scopes or any(c in scopes for c in channels_served(channel))
-
-
 def scoped_to_channel(scoped_to: Iterable[str], channel: str | None) -> bool:
     """Whether an article is scoped to ``channel`` itself (not merely open to every channel)."""
     scopes = tuple(scoped_to)
-    return bool(channel and scopes) and any(c in scopes for c in channels_served(channel or ""))
+    return channel is not None and any(c in scopes for c in channels_served(channel))
+
+
+def serves_channel(scoped_to: Iterable[str], channel: str | None) -> bool:
+    """Whether an article scoped to ``scoped_to`` (empty: every channel) is shown on ``channel``."""
+    scopes = tuple(scoped_to)
+    return channel is None or not scopes or scoped_to_channel(scopes, channel)
 
 
 Tag = Literal[

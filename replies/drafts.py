@@ -533,6 +533,7 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
     question, order = planned.question, planned.order
     article = planned.articles[0] if planned.articles else None
     confidence = question.confidence
+    asks_order_number = False
     if question.marketplace_only and ctx.channel in MARKETPLACES:
         key = "marketplace_help"
         article = None
@@ -564,6 +565,7 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
         if article.picked_by == "reason_tag":
             confidence = min(confidence, article.confidence)
         key = "article_answer"
+        asks_order_number = True
     else:
         if order is None:
             return _pending(
@@ -664,7 +666,6 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
         source += f" with facts of order {order.order_id}"
     if article is not None and key in ("product_question", "article_answer"):
         source += f", article {article.id} ({'search' if article.picked_by == 'search' else 'reason tag'})"
-    asks_order_number = order is None and question.topic in POLICY_TOPICS
     if asks_order_number:
         source += "; no order known: the reply asks for its number"
     return _Answer(
