@@ -163,6 +163,7 @@ def questions(
         settings.resolved_article_encoder,
         batch_size=settings.encoder_batch_size,
         threads=settings.encoder_threads,
+        precision=settings.encoder_precision,
     )
     result = questions_eval.run_loso(
         found, encoder, examples=examples, log=lambda step: typer.echo(f"{step}...", err=True)

@@ -21,6 +21,7 @@ EncoderName = Literal[
 # The index layout to use: embeddings.index.IndexKind, or "auto" to choose by collection size.
 IndexKindSetting = Literal["auto", "flat", "ivf"]
 VectorBackend = Literal["faiss", "numpy", "pgvector"]
+EncoderPrecision = Literal["auto", "float32", "bfloat16"]
 
 # The project's root folder (demo data, eval configs, migrations).
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +68,11 @@ class Settings(BaseSettings):
     )
     encoder_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encoder batch.")
     encoder_threads: int = Field(2, ge=1, le=64, description="CPU threads the encoder may use.")
+    encoder_precision: EncoderPrecision = Field(
+        "auto",
+        description="Arithmetic of the torch encoders (MiniLM, e5); auto = bfloat16 on CPUs with AMX tiles "
+        "(3-4x the texts/s, vectors at cosine 0.9999 of float32's), else float32.",
+    )
     vector_backend: VectorBackend | None = Field(
         None,
         description="Vector index backend: faiss (files under data_dir), numpy (exact, tiny tenants) or "

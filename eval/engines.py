@@ -20,7 +20,10 @@ def make_engine(
         getattr(settings, "resolved_article_encoder", settings.encoder) if articles else settings.encoder
     )
     encoder = encoders(
-        encoder_name or default, batch_size=settings.encoder_batch_size, threads=settings.encoder_threads
+        encoder_name or default,
+        batch_size=settings.encoder_batch_size,
+        threads=settings.encoder_threads,
+        precision=settings.encoder_precision,
     )
     return SearchEngine(
         encoder=encoder,

@@ -23,6 +23,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "query encoding",
         (
             "embeddings/encoder",
+            "embeddings/e5",
             "torch",
             "transformers",
             "sentence_transformers",

@@ -97,6 +97,7 @@ class Runtime:
             self.settings.encoder,
             batch_size=self.settings.encoder_batch_size,
             threads=self.settings.encoder_threads,
+            precision=self.settings.encoder_precision,
         )
         collection_encoders = {}
         if self.settings.resolved_article_encoder != self.settings.encoder:
@@ -104,6 +105,7 @@ class Runtime:
                 self.settings.resolved_article_encoder,
                 batch_size=self.settings.encoder_batch_size,
                 threads=self.settings.encoder_threads,
+                precision=self.settings.encoder_precision,
             )
         if self.vectors_in_database:
             return PgSearchEngine(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cli.context import Wiring
-from embeddings.encoder import CachedEncoder, Encoder, TextKind
+from embeddings.encoder import CachedEncoder, Encoder, Precision, TextKind
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -61,7 +61,9 @@ def _token_buckets(token: str, dim: int) -> tuple[int, ...]:
 _SHARED: Encoder = CachedEncoder(HashingEncoder())
 
 
-def hashing_encoders(name: str, *, batch_size: int = 64, threads: int = 2) -> Encoder:
+def hashing_encoders(
+    name: str, *, batch_size: int = 64, threads: int = 2, precision: Precision = "auto"
+) -> Encoder:
     """An EncoderLoader answering every encoder setting (tickets and articles) with the hashing encoder."""
     return _SHARED
 
