@@ -32,6 +32,17 @@ _WO_IST_MEIN = (
 # Patterns run on lower-cased, accent-stripped text ("rückerstattung" -> "ruckerstattung").
 # They name phrases, not single ambiguous words: "arrived" alone is not a tracking question,
 # "has not arrived" is.
+# An address the carrier cannot deliver to, in five languages: a delivery change, never a missing item.
+_ADDRESS_PROBLEM = (
+    r"\baddress\b.{0,40}\b(?:incomplete|wrong|incorrect|missing)\b|"
+    r"\badresse\b.{0,40}\b(?:incomplete|erronee|fausse|incorrecte|manque)|"
+    r"\b(?:corriger|rectifier|completer) (?:l'|mon |l )?adresse|"
+    r"\badresse\b.{0,40}\b(?:unvollstandig|falsch|fehlerhaft|fehlt)|"
+    r"\bdireccion\b.{0,40}\b(?:incompleta|incorrecta|equivocada|erronea|falta)|"
+    r"\bcorregir (?:la |mi )?direccion|"
+    r"\bindirizzo\b.{0,40}\b(?:incompleto|sbagliato|errato|manca)|"
+    r"\bcorreggere (?:l'|il mio )?indirizzo"
+)
 _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
     "tracking": (
         r"\bwhere(?:'s| is| are)\b(?! (?:the |my )?(?:serial|invoice|receipt|label|manual|instructions))",
@@ -333,6 +344,7 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bma (?:io )?avevo ordinato\b",
     ),
     "delivery_change": (
+        _ADDRESS_PROBLEM,
         r"\bchange (?:the |my )?(?:delivery |shipping )?address\b",
         r"\b(?:deliver|send) (?:it )?to (?:a |another |my )?(?:different|new|work|other)",
         r"\baddress instead\b",
@@ -455,6 +467,13 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in pieces if text[s:e].strip()]
 
 
+# What makes a short "X is missing" an address detail, not a missing part: a number or an address word.
+_ADDRESS_DETAIL = re.compile(
+    r"\d|\b(?:apartment|apt|flat|suite|floor|house number|postcode|zip|app|appartement|etage|code postal|"
+    r"wohnung|hausnummer|stock|plz|piso|puerta|portal|codigo postal|interno|scala|piano|civico|cap)\b"
+)
+
+
 _PARCEL = re.compile(
     r"\b(?:parcel|package|delivery|track\w*|colis|livraison|suivi|paket|sendung\w*|lieferung|"
     r"paquete|envio|seguimiento|pacco|spedizione|tracciamento)\b"
@@ -470,6 +489,8 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
     """(tags, sure): sure when at least one tag was found by an unambiguous pattern."""
     folded = fold(sentence)
     found = [intent for intent, pattern in _COMPILED.items() if pattern.search(folded)]
+    if "missing_item" in found and re.search(_ADDRESS_PROBLEM, folded):
+        found.remove("missing_item")  # "the address is incomplete": what is missing is part of the address
     # "the box arrived broken and a part is missing" is one damage report and one missing part;
     # but "return it for a refund" is a return question, not a refund-status one.
     if (
@@ -541,6 +562,14 @@ def segment(
         piece = text[start:end]
         marketplace_only = _MARKETPLACE_ONLY.search(fold(piece)) is not None
         context = ""
+        if (
+            topics == ["missing_item"]
+            and index > 0
+            and re.search(_ADDRESS_PROBLEM, fold(text[spans[index - 1][0] : spans[index - 1][1]]))
+            and _ADDRESS_DETAIL.search(fold(piece))
+        ):
+            # "UPS says my address is incomplete. The flat number 12 is missing.": the address, again.
+            topics = ["delivery_change"]
         if (
             not topics
             and "?" in piece

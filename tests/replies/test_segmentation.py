@@ -48,3 +48,23 @@ def test_question_spans_point_into_the_message() -> None:
     questions = segment(text)
     for question in questions:
         assert all(text[s:e].strip() in question.text for s, e in question.spans)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "UPS says the address on my order is incomplete. The flat number 12 is missing. Can you fix it?",
+        "UPS dit que l'adresse de ma commande est incomplète. Il manque « app. 12 ». Pouvez-vous corriger ?",
+        "DHL sagt, die Adresse ist unvollständig. Die Hausnummer 4 fehlt. Können Sie das korrigieren?",
+        "La dirección del pedido está incompleta, falta el piso 3. ¿Pueden corregirla?",
+        "Il corriere dice che l'indirizzo è incompleto: manca l'interno 7. Potete correggerlo?",
+    ],
+)
+def test_an_incomplete_address_is_a_delivery_change_not_a_missing_item(text: str) -> None:
+    assert [q.topic for q in segment(text)] == ["delivery_change"]
+
+
+def test_a_missing_part_after_an_ordinary_sentence_is_still_a_missing_item() -> None:
+    topics = [q.topic for q in segment("The parcel came today. The charger is missing from the box.")]
+    assert topics == ["missing_item"]
+    assert [q.topic for q in segment("Il manque le câble dans la boîte.")] == ["missing_item"]
