@@ -17,6 +17,7 @@ from core import keys
 from core.errors import ImportFileError, LineError
 from core.schemas import Channel
 from core.settings import EncoderName, Settings
+from embeddings import language, spelling
 from embeddings.encoder import EncoderLoader, load_encoder
 from history import service as history_service
 from kb import service as kb_service
@@ -205,6 +206,9 @@ def run(
                     )
             engine.catch_up(TENANT, "articles")
             engine.encode_query("warm-up")
+            # A server loads the language models and word lists at start-up (api/app.py), not on a draft.
+            language.warm()
+            spelling.warm()
             with runtime.session() as session:
                 # A server has met its articles before it is timed: their sentence vectors are cached then.
                 prepare_articles(
