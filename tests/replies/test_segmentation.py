@@ -68,3 +68,23 @@ def test_a_missing_part_after_an_ordinary_sentence_is_still_a_missing_item() -> 
     topics = [q.topic for q in segment("The parcel came today. The charger is missing from the box.")]
     assert topics == ["missing_item"]
     assert [q.topic for q in segment("Il manque le câble dans la boîte.")] == ["missing_item"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The box came crushed.",
+        "Le carton est arrivé tout cabossé.",
+        "Das Paket kam völlig zerdrückt an.",
+        "La caja llegó aplastada y abollada.",
+        "La lampada è arrivata in pezzi.",
+        "Der Becher ist in Stücke gegangen.",
+    ],
+)
+def test_crushed_dented_or_in_pieces_is_damage(text: str) -> None:
+    assert [q.topic for q in segment(text)] == ["damaged_in_transit"]
+
+
+def test_spanish_money_back_is_a_refund_and_sending_back_is_a_return() -> None:
+    assert [q.topic for q in segment("¿Me pueden devolver el dinero?")] == ["refund_status"]
+    assert [q.topic for q in segment("Quiero devolver la lámpara, ¿cómo lo hago?")] == ["return_label"]
