@@ -9,11 +9,11 @@ still (99 chunks/s) but moved the vectors to cosine 0.98, so it is not used. bfl
 CPU has AMX tiles (embeddings.encoder.resolve_precision): 305 texts/s against float32's 77 on the same
 box, at cosine 0.99997 of the float32 vectors.
 
-The file is read in place (memory-mapped): its layers become float32 tensors (85 MB), while the word
-embedding table stays 4-bit and only the rows a batch needs are dequantized (the float32 table alone
-would be 384 MB per process). The tokenizer reproduces the engine's: its per-character normalisation
-map, runs of spaces collapsed, the SentencePiece metaspace, and a Unigram Viterbi over the whole text
-(tokenizers' Unigram model, with the engine's one unknown token per character).
+The file is read in place (memory-mapped): its layers become float32 tensors (85 MB; 42 MB in
+bfloat16), while the word embedding table stays 4-bit and only the rows a batch needs are dequantized
+(the float32 table alone would be 384 MB per process). The tokenizer reproduces the engine's: its
+per-character normalisation map, runs of spaces collapsed, the SentencePiece metaspace, and a Unigram
+Viterbi over the whole text (tokenizers' Unigram model, with the engine's one unknown token per character).
 """
 
 from __future__ import annotations
@@ -103,12 +103,9 @@ class E5Weights:
         reader.unpack("<i")
         pieces, self.bos, self.eos, self.pad, self.unk = reader.unpack("<5i")
         (blob_size,) = reader.unpack("<Q")
-        offsets = reader.array("<u4", pieces + 1)
-        scores = reader.array("<f4", pieces)
-        blob = reader.take(blob_size)
-        self.pieces = [
-            (blob[offsets[i] : offsets[i + 1]].decode("utf-8"), float(scores[i])) for i in range(pieces)
-        ]
+        self._piece_offsets = reader.array("<u4", pieces + 1)
+        self._piece_scores = reader.array("<f4", pieces)
+        self._piece_bytes = reader.take(blob_size)
         normalised_count, normalised_size = reader.unpack("<iI")
         self.normalisation = self._normalisation(reader.take(normalised_size), normalised_count)
         (entries,) = reader.unpack("<i")
@@ -125,6 +122,13 @@ class E5Weights:
         self.word_blocks = np.frombuffer(
             data, dtype=_Q4_BLOCK, count=self.vocabulary * self.hidden // _BLOCK, offset=word.offset
         ).reshape(self.vocabulary, self.hidden // _BLOCK)
+
+    def pieces(self) -> list[tuple[str, float]]:
+        """The Unigram vocabulary (piece, log-probability); built on demand, 250,002 entries."""
+        offsets, scores, blob = self._piece_offsets, self._piece_scores, self._piece_bytes
+        return [
+            (blob[offsets[i] : offsets[i + 1]].decode("utf-8"), float(scores[i])) for i in range(len(scores))
+        ]
 
     @staticmethod
     def _normalisation(table: bytes, count: int) -> dict[int, str]:
@@ -162,7 +166,7 @@ class E5Tokenizer:
         from tokenizers import Tokenizer
         from tokenizers.models import Unigram
 
-        self._tokenizer = Tokenizer(Unigram(weights.pieces, unk_id=weights.unk, byte_fallback=False))
+        self._tokenizer = Tokenizer(Unigram(weights.pieces(), unk_id=weights.unk, byte_fallback=False))
         self._normalisation = str.maketrans(weights.normalisation)
         self._unk = weights.unk
 

@@ -28,7 +28,7 @@ import yaml
 
 from core.errors import InvalidInputError
 from core.schemas import scoped_to_channel, serves_channel
-from core.settings import ROOT
+from core.settings import ROOT, EncoderPrecision, get_settings
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.keyword import Analysis, KeywordIndex, correct_text
 from embeddings.language import LANGUAGES, detect_language
@@ -95,8 +95,10 @@ def load_shop(config_path: Path) -> Shop:
 class VectorCache:
     """Encodes each (encoder part, kind, text) once; optionally kept on disk between runs."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, precision: EncoderPrecision | None = None) -> None:
         self.folder = folder
+        # DEFLECT_ENCODER_PRECISION, like the service: bfloat16 and float32 vectors differ slightly.
+        self.precision = precision or get_settings().encoder_precision
         self._memory: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self._encoders: dict[str, Encoder] = {}
 
@@ -114,12 +116,12 @@ class VectorCache:
         if self.folder is None:
             return None
         encoder = self.encoder(part)
-        tag = hashlib.sha1(encoder.version.encode()).hexdigest()[:8]
+        tag = hashlib.sha1(f"{encoder.version} {self.precision}".encode()).hexdigest()[:8]
         return self.folder / f"{part}-{kind}-{tag}.npz"
 
     def encoder(self, part: str) -> Encoder:
         if part not in self._encoders:
-            self._encoders[part] = load_encoder(part)
+            self._encoders[part] = load_encoder(part, precision=self.precision)
         return self._encoders[part]
 
     def encode(self, part: str, texts: Sequence[str], kind: str) -> np.ndarray:
