@@ -135,6 +135,7 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:schick|send|geb)\w*\b.{0,30}\bzuruck\b",
         r"\bretoure",
         r"\bumtausch",
+        r"(?<!me van a )(?<!me vais a )(?<!nos van a )(?<!nos vais a )(?<!me va a )"
         r"\bdevol(?:ver|verlo|verla|ucion)\b(?! (?:del|el|mi) dinero)",
         r"\betiqueta de devolucion\b",
         r"\bcambiarlo\b",
@@ -162,6 +163,7 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bdevuelto el dinero\b",
         r"\bdevol(?:ver|verme|vernos) (?:el|mi) dinero\b",
         r"\bdevuelva(?:n)? (?:el|mi) dinero\b",
+        r"\b(?:me|nos) (?:van|vais|va) a devolver\b",
         r"\bmon argent\b",
         r"\b(?:i miei soldi|il denaro)\b",
     ),
@@ -366,7 +368,7 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bchange (?:the |my )?(?:delivery |shipping )?address\b",
         r"\b(?:deliver|send) (?:it )?to (?:a |another |my )?(?:different|new|work|other)",
         r"\baddress instead\b",
-        r"\bto (?:my |a |another |the )?(?:[\w']+ ){0,2}address\b",
+        r"\bto (?:my |a |another |the )?(?:[\w'-]+ ){0,2}address\b",
         r"\baddress is (?:incomplete|wrong|incorrect)",
         r"\bfix (?:it|the address|my address)\b",
         r"\bredirect\b",
@@ -376,6 +378,17 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bcambiare (?:l'|il mio )?indirizzo",
         r"\b(?:switch|change|move) the (?:drop-?off|delivery)\b",
         r"\blivree? chez\b",
+        r"\b(?:faire |fasse )?livrer chez\b",
+        # Another (or the old, wrong) address, in five languages.
+        r"\b(?:a|vers) une (?:autre|nouvelle) adresse\b",
+        r"\ban (?:eine|die) (?:andere|neue) (?:liefer)?adresse\b",
+        r"\ba (?:otra|una nueva) direccion\b",
+        r"\bad? (?:un )?(?:altro|nuovo) indirizzo\b",
+        r"\b(?:old|wrong) (?:delivery |shipping )?address\b",
+        r"\b(?:ancienne|mauvaise) adresse\b",
+        r"\b(?:alte|falsche) (?:liefer)?adresse\b",
+        r"\bdireccion (?:antigua|equivocada|vieja)\b",
+        r"\bindirizzo (?:vecchio|sbagliato)\b",
         r"\ba la direccion de\b",
         r"\ball'indirizzo d",
     ),
@@ -413,7 +426,7 @@ _AMBIGUOUS = frozenset(
         r"\ben (?:lugar|vez) de\b",
         r"\binvece d",
         r"\bal posto d",
-        r"\bto (?:my |a |another |the )?(?:[\w']+ ){0,2}address\b",
+        r"\bto (?:my |a |another |the )?(?:[\w'-]+ ){0,2}address\b",
         r"\bfix (?:it|the address|my address)\b",
         r"\bfalta(?:n|ba|ban)?\b",
         _WO_IST_MEIN,
@@ -507,6 +520,15 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
     """(tags, sure): sure when at least one tag was found by an unambiguous pattern."""
     folded = fold(sentence)
     found = [intent for intent, pattern in _COMPILED.items() if pattern.search(folded)]
+    if (
+        "return_label" in found
+        and "delivery_change" in found
+        and re.search(
+            r"\b(?:renvoy|reenvi|rispedi|send|schick)\w*\b.{0,30}\b(?:adresse|address|direccion|indirizzo)",
+            folded,
+        )
+    ):
+        found.remove("return_label")  # "send it on to another address": a redirect, not a return
     if "missing_item" in found and re.search(_ADDRESS_PROBLEM, folded):
         found.remove("missing_item")  # "the address is incomplete": what is missing is part of the address
     # "the box arrived broken and a part is missing" is one damage report and one missing part;

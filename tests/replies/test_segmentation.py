@@ -88,3 +88,22 @@ def test_crushed_dented_or_in_pieces_is_damage(text: str) -> None:
 def test_spanish_money_back_is_a_refund_and_sending_back_is_a_return() -> None:
     assert [q.topic for q in segment("¿Me pueden devolver el dinero?")] == ["refund_status"]
     assert [q.topic for q in segment("Quiero devolver la lámpara, ¿cómo lo hago?")] == ["return_label"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Est-ce que je peux la faire livrer chez ma voisine au 14 ?",
+        "Pouvez-vous la renvoyer à une autre adresse, chez mes parents ?",
+        "Ich habe die alte Lieferadresse erwischt. Richtig wäre: Bergstraße 12.",
+        "Is the order going to my in-laws' address now?",
+        "¿Pueden enviarlo a otra dirección?",
+        "Potete spedirlo a un altro indirizzo?",
+    ],
+)
+def test_another_or_wrong_address_is_a_delivery_change(text: str) -> None:
+    assert [q.topic for q in segment(text)] == ["delivery_change"]
+
+
+def test_spanish_what_you_will_pay_back_is_a_refund() -> None:
+    assert [q.topic for q in segment("¿Cuánto me vais a devolver?")] == ["refund_status"]
