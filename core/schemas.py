@@ -57,9 +57,26 @@ def tag_key(tag: str) -> str:
     return "_".join(re.findall(r"[^\W_]+", tag.casefold()))
 
 
+# Sellers tag articles in their own words (the formats' own example tags a returns article "returns"): the
+# common names of each contact reason, after tag_key. Broad words ("shipping", "delivery", "orders") name
+# no single reason and stay plain tags.
+TAG_SYNONYMS: dict[str, str] = {
+    **dict.fromkeys(("track", "order_tracking", "where_is_my_order"), "tracking"),
+    **dict.fromkeys(("returns", "return", "returns_and_exchanges", "exchange", "exchanges"), "return_label"),
+    **dict.fromkeys(("refund", "refunds"), "refund_status"),
+    **dict.fromkeys(("damaged", "damage", "transport_damage", "shipping_damage"), "damaged_in_transit"),
+    **dict.fromkeys(("cancel", "cancellations", "cancel_order"), "cancellation"),
+    **dict.fromkeys(("wrong_items", "wrong_product"), "wrong_item"),
+    **dict.fromkeys(("missing", "missing_items", "missing_parts"), "missing_item"),
+    **dict.fromkeys(("invoices", "vat", "receipt", "receipts"), "invoice"),
+    **dict.fromkeys(("address", "address_change", "change_address", "redirect"), "delivery_change"),
+}
+
+
 def reason_tags(tags: Iterable[str]) -> frozenset[str]:
-    """The contact reasons (TAGS) among a seller's free-form tags, however they are spelled."""
-    return frozenset(key for key in map(tag_key, tags) if key in TAGS)
+    """The contact reasons (TAGS) among a seller's free-form tags, however they are spelled or named."""
+    keys = (TAG_SYNONYMS.get(key, key) for key in map(tag_key, tags))
+    return frozenset(key for key in keys if key in TAGS)
 
 
 # Size limits of the API contract (fixed, not per deployment: clients and the OpenAPI schema rely on them).
