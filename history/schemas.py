@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, field_validator, model_validator
 from pydantic import Tag as UnionTag
 
 from core.schemas import (
@@ -22,6 +22,14 @@ from core.schemas import (
 
 IdentityKind = Literal["email", "marketplace_id", "phone", "name_address"]
 TicketStatus = Literal["open", "pending", "solved", "closed", "merged"]
+# Help desks name the same states differently (Freshdesk "resolved", Zendesk "new" and "on-hold").
+_STATUS_NAMES = {
+    "resolved": "solved",
+    "new": "open",
+    "hold": "pending",
+    "on-hold": "pending",
+    "on hold": "pending",
+}
 EXTERNAL_ID = r"^[A-Za-z0-9._:#/\-]+$"
 # Ticket ids appear in URL paths, so no '#' or '/'.
 TICKET_ID = r"^[A-Za-z0-9._:\-]+$"
@@ -93,6 +101,16 @@ class OrderCreate(BaseModel):
         aliases = {"afn": "FBA", "amazon": "FBA", "fba": "FBA", "mfn": "FBM", "merchant": "FBM", "fbm": "FBM"}
         return aliases.get(value.strip().lower(), value) if isinstance(value, str) else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fulfilled_by_amazon(cls, data: object) -> object:
+        # Some exports carry a flag instead: "fulfilled_by_amazon": true / "is_fba": false.
+        if isinstance(data, dict) and data.get("fulfillment") is None:
+            flag = data.get("fulfilled_by_amazon", data.get("is_fba"))
+            if isinstance(flag, bool):
+                return {**data, "fulfillment": "FBA" if flag else "FBM"}
+        return data
+
 
 class TicketCreate(BaseModel):
     """One line of tickets.jsonl, or one ticket posted to the API."""
@@ -118,6 +136,14 @@ class TicketCreate(BaseModel):
     @classmethod
     def _clean_body(cls, value: str) -> str:
         return clean_text(value, max_chars=MAX_TEXT_CHARS, field="body")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_name(cls, value: object) -> object:
+        if isinstance(value, str):
+            name = value.strip().lower()
+            return _STATUS_NAMES.get(name, name)
+        return value
 
 
 class IdentityRead(BaseModel):

@@ -96,3 +96,30 @@ def test_changed_order_is_updated_in_place(runtime: Runtime) -> None:
         assert stored is not None and stored.status == "delivered"
         assert [s.status for s in stored.shipments] == ["delivered"]
     assert _count(runtime, Shipment) == 1
+
+
+def test_help_desk_status_names_are_read_as_ours(tmp_path: Path) -> None:
+    base = {"channel": "email", "body": "Where is my parcel?", "created_at": "2026-11-01T10:00:00Z"}
+    names = {"t-1": "Resolved", "t-2": "new", "t-3": "On-Hold", "t-4": "closed"}
+    path = tmp_path / "tickets.jsonl"
+    lines = [json.dumps({**base, "id": ticket_id, "status": name}) for ticket_id, name in names.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    statuses = {t.id: t.status for t in service.parse_tickets(path)}
+    assert statuses == {"t-1": "solved", "t-2": "open", "t-3": "pending", "t-4": "closed"}
+    path.write_text(json.dumps({**base, "id": "t-5", "status": "archived"}) + "\n", encoding="utf-8")
+    with pytest.raises(ImportFileError):
+        service.parse_tickets(path)
+
+
+def test_an_fba_flag_is_read_as_the_fulfillment(tmp_path: Path) -> None:
+    base = {"channel": "amazon", "items": [], "currency": "EUR"}
+    rows = [
+        {**base, "order_id": "402-0000001-0000001", "fulfilled_by_amazon": True},
+        {**base, "order_id": "402-0000001-0000002", "is_fba": False},
+        {**base, "order_id": "402-0000001-0000003", "fulfillment": "AFN", "fulfilled_by_amazon": False},
+        {**base, "order_id": "402-0000001-0000004"},
+    ]
+    path = tmp_path / "orders.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    found = {o.order_id: o.fulfillment for o in service.parse_orders(path)}
+    assert list(found.values()) == ["FBA", "FBM", "FBA", None]
