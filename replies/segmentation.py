@@ -393,9 +393,17 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\ball'indirizzo d",
     ),
 }
+# Customs duties and import charges: no contact reason of their own; the seller's article on them answers.
+_CUSTOMS = (
+    r"\bcustoms\b|\bimport (?:charges?|dut(?:y|ies)|fees?|tax(?:es)?|vat)\b|\bduties\b|"
+    r"\bdouane|\bdroits d'importation\b|\bzoll|\beinfuhr(?:abgaben|umsatzsteuer)|"
+    r"\baduana|\baranceles?\b|\bimpuestos de importacion\b|"
+    r"\bdogan|\bdazi\b|\bdazio\b"
+)
 _INTENT_PATTERNS["other"] = (
     r"\b(?:gift|present|cadeau|geschenk|regalo)\b",
     r"\bgift ?(?:note|message|wrap)",
+    _CUSTOMS,
 )
 # Patterns that also match what is not a request of that kind ("I returned it last week" is background,
 # "where is the screw?" is no tracking question, "deliver to my office instead of home" is no wrong item).
@@ -529,6 +537,10 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
         )
     ):
         found.remove("return_label")  # "send it on to another address": a redirect, not a return
+    if "other" in found and re.search(_CUSTOMS, folded):
+        # "I had to pay import charges, can you refund them?" asks about duties, not an order refund or a
+        # missing part; a parcel held at customs is still a tracking question, a damaged one still damage.
+        found = [t for t in found if t not in ("refund_status", "missing_item")]
     if "missing_item" in found and re.search(_ADDRESS_PROBLEM, folded):
         found.remove("missing_item")  # "the address is incomplete": what is missing is part of the address
     # "the box arrived broken and a part is missing" is one damage report and one missing part;

@@ -88,6 +88,11 @@ SINGLE_REASON = [
     ("¿Me pueden devolver el dinero?", "refund_status"),
     ("¿Cuánto me vais a devolver?", "refund_status"),
     ("Quiero devolver la lámpara, ¿cómo lo hago?", "return_label"),
+    # Customs duties and import charges: the seller's article on them answers, not a refund macro.
+    ("Will I have to pay any import charges on delivery to Bristol?", "other"),
+    ("Und fallen bei der Lieferung Zollgebühren an?", "other"),
+    ("Est-ce que je dois payer des droits de douane ?", "other"),
+    ("Ho pagato 11 euro di dazi doganali al corriere, mi rimborsate?", "other"),
     # A missing part after an ordinary sentence is still a missing item.
     ("The parcel came today. The charger is missing from the box.", "missing_item"),
     ("Il manque le câble dans la boîte.", "missing_item"),
