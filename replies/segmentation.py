@@ -249,7 +249,6 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bmissing\b",
         r"\bnot included\b",
         r"\bwasn'?t in the (?:box|parcel|package)",
-        r"(?<!address is )\bincomplete\b",
         r"\bcame with only\b",
         r"\bsend (?:me )?the rest\b",
         r"\bonly (?:received|got) (?:one|part|half)",
@@ -260,7 +259,6 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bnicht dabei\b",
         r"\bunvollstandig",
         r"\bfalta(?:n|ba|ban)?\b",
-        r"\bincomplet[oa]\b",
         r"\bno venia\b",
         r"\bmanca(?:no|va|vano)?\b",
         r"\bmancant",
@@ -269,7 +267,6 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bsin (?:el|la|los|las) \w+",
         r"\bnon c'era\b",
         r"\bn'etai(?:t|ent) pas dans\b",
-        r"\bincomplet[oa]\b",
     ),
     "invoice": (
         r"\binvoice",
@@ -369,7 +366,6 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:deliver|send) (?:it )?to (?:a |another |my )?(?:different|new|work|other)",
         r"\baddress instead\b",
         r"\bto (?:my |a |another |the )?(?:[\w'-]+ ){0,2}address\b",
-        r"\baddress is (?:incomplete|wrong|incorrect)",
         r"\bfix (?:it|the address|my address)\b",
         r"\bredirect\b",
         r"\b(?:modifier|changer) (?:l'|mon |l )?adresse",
@@ -506,6 +502,12 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in pieces if text[s:e].strip()]
 
 
+_ADDRESS_PROBLEM_RE = re.compile(_ADDRESS_PROBLEM)
+_CUSTOMS_RE = re.compile(_CUSTOMS)
+# "send it on to another address": a redirect, not a return.
+_REDIRECT = re.compile(
+    r"\b(?:renvoy|reenvi|rispedi|send|schick)\w*\b.{0,30}\b(?:adresse|address|direccion|indirizzo)"
+)
 # What makes a short "X is missing" an address detail, not a missing part: a number or an address word.
 _ADDRESS_DETAIL = re.compile(
     r"\d|\b(?:apartment|apt|flat|suite|floor|house number|postcode|zip|app|appartement|etage|code postal|"
@@ -528,20 +530,13 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
     """(tags, sure): sure when at least one tag was found by an unambiguous pattern."""
     folded = fold(sentence)
     found = [intent for intent, pattern in _COMPILED.items() if pattern.search(folded)]
-    if (
-        "return_label" in found
-        and "delivery_change" in found
-        and re.search(
-            r"\b(?:renvoy|reenvi|rispedi|send|schick)\w*\b.{0,30}\b(?:adresse|address|direccion|indirizzo)",
-            folded,
-        )
-    ):
-        found.remove("return_label")  # "send it on to another address": a redirect, not a return
-    if "other" in found and re.search(_CUSTOMS, folded):
+    if "return_label" in found and "delivery_change" in found and _REDIRECT.search(folded):
+        found.remove("return_label")
+    if "other" in found and _CUSTOMS_RE.search(folded):
         # "I had to pay import charges, can you refund them?" asks about duties, not an order refund or a
         # missing part; a parcel held at customs is still a tracking question, a damaged one still damage.
         found = [t for t in found if t not in ("refund_status", "missing_item")]
-    if "missing_item" in found and re.search(_ADDRESS_PROBLEM, folded):
+    if "missing_item" in found and _ADDRESS_PROBLEM_RE.search(folded):
         found.remove("missing_item")  # "the address is incomplete": what is missing is part of the address
     # "the box arrived broken and a part is missing" is one damage report and one missing part;
     # but "return it for a refund" is a return question, not a refund-status one.
@@ -617,7 +612,7 @@ def segment(
         if (
             topics == ["missing_item"]
             and index > 0
-            and re.search(_ADDRESS_PROBLEM, fold(text[spans[index - 1][0] : spans[index - 1][1]]))
+            and _ADDRESS_PROBLEM_RE.search(fold(text[spans[index - 1][0] : spans[index - 1][1]]))
             and _ADDRESS_DETAIL.search(fold(piece))
         ):
             # "UPS says my address is incomplete. The flat number 12 is missing.": the address, again.
