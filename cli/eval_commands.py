@@ -499,11 +499,24 @@ def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, An
             runtime.close()
 
 
+def _devshop_configs() -> list[Path]:
+    """The eval config of every development shop with suggestion queries; a shop without one is an error,
+    not a silently smaller leave-one-shop-out."""
+    shops = sorted(p for p in (ROOT / "devshops").iterdir() if (p / "queries.jsonl").exists())
+    configs = [ROOT / "eval" / "configs" / f"{shop.name}.yaml" for shop in shops]
+    missing = [str(c.relative_to(ROOT)) for c in configs if not c.exists()]
+    if missing:
+        fail(f"devshops without an eval config: {', '.join(missing)}")
+    return configs
+
+
 def loso_command(
     configs: Annotated[
         list[Path] | None,
         typer.Option(
-            "--config", help="A development shop's eval config (repeat; default: the four devshops)"
+            "--config",
+            help="A development shop's eval config (repeat; default: every shop in devshops/, "
+            "eval/configs/<shop>.yaml)",
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for loso.json and loso.md")] = Path("eval/results"),
@@ -537,10 +550,7 @@ def loso_command(
         _held_out(held_out, out, cache)
         return
 
-    paths = configs or [
-        ROOT / "eval" / "configs" / f"{name}.yaml"
-        for name in ("bytenest", "kinderhaus", "tierra-verde", "velo-atelier")
-    ]
+    paths = configs or _devshop_configs()
     try:
         result = run_loso(
             paths,
