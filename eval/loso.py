@@ -784,8 +784,8 @@ class LosoResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "method": "leave-one-shop-out: settings tuned on 3 shops, the 4th scored; "
-            "shipped = the same tuning on all 4",
+            "method": f"leave-one-shop-out: settings tuned on {len(self.folds) - 1} shops, the one left "
+            f"out scored; shipped = the same tuning on all {len(self.folds)}",
             "systems": self.systems,
             "folds": [
                 {

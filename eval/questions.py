@@ -27,20 +27,20 @@ from core.settings import ROOT
 from embeddings.encoder import Encoder, TextKind
 from replies.intents import (
     EXAMPLES_PATH,
-    HEAD_ASKS_EVERY_SENTENCE,
     HEAD_C,
     HEAD_FLOOR,
+    HEAD_MODE,
     HeadClassifier,
     IntentClassifier,
     IntentGuess,
 )
 from replies.message import customer_message
-from replies.segmentation import Classifier, segment
+from replies.segmentation import Classifier, SegmentMode, segment
 
 DEVSHOPS = ROOT / "devshops"
 FLOORS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 CS = (1.0, 4.0, 16.0)
-MODES = ("fallback", "all")
+MODES: tuple[SegmentMode, ...] = ("fallback", "all", "classifier")
 # An extra topic writes a paragraph nobody asked for; it costs a quarter of a missed request.
 EXTRA_COST = 0.25
 
@@ -68,7 +68,7 @@ class Setting:
     tickets: bool
     c: float
     floor: float
-    mode: str
+    mode: SegmentMode
 
     def label(self) -> str:
         tickets = "yes" if self.tickets else "no"
@@ -138,13 +138,10 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def detected(
-    shop: Shop, classifier: Classifier | None, *, classify_all: bool = False
+    shop: Shop, classifier: Classifier | None, *, mode: SegmentMode = "fallback"
 ) -> list[frozenset[str]]:
     """The topics the splitter finds in each request of the shop."""
-    return [
-        frozenset(q.topic for q in segment(r.text, classifier, classify_all=classify_all))
-        for r in shop.requests
-    ]
+    return [frozenset(q.topic for q in segment(r.text, classifier, mode=mode)) for r in shop.requests]
 
 
 def figures(requests: Sequence[Request], found: Sequence[frozenset[str]]) -> dict[str, Any]:
@@ -211,9 +208,7 @@ def run_loso(
             )
             for floor, mode in itertools.product(floors, MODES):
                 setting = Setting(with_tickets, c, floor, mode)
-                found.setdefault(setting, {})[shop.name] = detected(
-                    shop, _FixedFloor(head, floor), classify_all=mode == "all"
-                )
+                found.setdefault(setting, {})[shop.name] = detected(shop, _FixedFloor(head, floor), mode=mode)
     by_name = {shop.name: shop for shop in shops}
     objective = {
         setting: {name: figures(by_name[name].requests, f)["objective"] for name, f in per_shop.items()}
@@ -256,10 +251,7 @@ def run_loso(
         (
             s
             for s in objective
-            if s.c == HEAD_C
-            and s.floor == HEAD_FLOOR
-            and s.tickets
-            and s.mode == ("all" if HEAD_ASKS_EVERY_SENTENCE else "fallback")
+            if s.c == HEAD_C and s.floor == HEAD_FLOOR and s.tickets and s.mode == HEAD_MODE
         ),
         None,
     )

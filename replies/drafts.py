@@ -42,7 +42,7 @@ from replies.answers import (
 from replies.factcheck import check_facts
 from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
 from replies.intents import (
-    HEAD_ASKS_EVERY_SENTENCE,
+    HEAD_MODE,
     MAX_TENANT_EXAMPLES,
     HeadClassifier,
     classifier_for,
@@ -203,7 +203,7 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
         ctx.message,
         classifier,
         unclear=ctx.unclear,
-        classify_all=ctx.question_classifier == "head" and HEAD_ASKS_EVERY_SENTENCE,
+        mode=HEAD_MODE if ctx.question_classifier == "head" else "fallback",
     )
     if not questions and ctx.form_topic:
         # Nothing asked in words: the topic the customer picked in the contact form is the question.

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from core.text import sentence_spans
 
@@ -460,6 +460,10 @@ _REQUEST_BREAK = re.compile(
 )
 
 
+# How the phrase patterns and the sentence classifier share the tagging (see ``segment``).
+SegmentMode = Literal["fallback", "all", "classifier"]
+
+
 @dataclass
 class Question:
     """One thing the customer wants, with the sentences that ask it (offsets into the message)."""
@@ -559,7 +563,7 @@ def segment(
     classifier: Classifier | None = None,
     *,
     unclear: list[str] | None = None,
-    classify_all: bool = False,
+    mode: SegmentMode = "fallback",
 ) -> list[Question]:
     """Questions in order of first appearance; several sentences on one topic make one question.
 
@@ -567,18 +571,23 @@ def segment(
     tagged by their nearest labelled examples instead, when those are sure enough. Sentences that
     neither tags nor the classifier's "none" (greetings, thanks, background) account for are
     appended to ``unclear``: a reply cannot claim to answer everything while one of them is left.
-    With ``classify_all``, sentences the patterns are sure of also get the classifier's other tags
-    (a multi-label head sees the second request in "it arrived broken and the manual is missing").
+    ``mode``: "fallback" asks the classifier only about what the patterns are unsure of; "all" also gives
+    sentences the patterns are sure of the classifier's other tags (a multi-label head sees the second
+    request in "it arrived broken and the manual is missing"); "classifier" leaves the phrase patterns out
+    and tags every sentence with the classifier alone.
     """
-    spans = sentences(text)
-    tagged = [_pattern_intents(text[start:end]) for start, end in spans]
+    spans, subjects = _without_form_fields(text, sentences(text))
+    if mode == "classifier" and classifier is not None:
+        tagged: list[tuple[list[str], bool]] = [([], False) for _ in spans]
+    else:
+        tagged = [_pattern_intents(text[start:end]) for start, end in spans]
     detected_by = ["pattern"] * len(spans)
     confidence = [0.9 if sure else 0.6 for _, sure in tagged]
     closest = [""] * len(spans)
     # Tags the classifier adds to a sentence the patterns are sure of, with its scores.
     added: list[dict[str, float]] = [{} for _ in spans]
     if classifier is not None:
-        asked = [i for i, (_, sure) in enumerate(tagged) if classify_all or not sure]
+        asked = [i for i, (_, sure) in enumerate(tagged) if mode == "all" or not sure]
         guesses = classifier.classify([text[spans[i][0] : spans[i][1]] for i in asked])
         for i, guess in zip(asked, guesses, strict=True):
             if tagged[i][1]:
@@ -603,9 +612,16 @@ def segment(
                     unclear.append(piece)
     by_topic: dict[str, Question] = {}
     previous_topics: list[str] = []
+    # A subject line names what the message is about; it is a question of its own only when the body
+    # asks nothing ("Subject: Damaged or missing item" over "Where is my refund?" asks about the refund).
+    body_asks = any(topics for i, (topics, _) in enumerate(tagged) if i not in subjects) or any(
+        "?" in text[s:e] for i, (s, e) in enumerate(spans) if i not in subjects
+    )
     for index, ((start, end), (topics, _), source, sure) in enumerate(
         zip(spans, tagged, detected_by, confidence, strict=True)
     ):
+        if index in subjects and body_asks:
+            continue
         piece = text[start:end]
         marketplace_only = _MARKETPLACE_ONLY.search(fold(piece)) is not None
         context = ""
@@ -662,6 +678,41 @@ def segment(
     if len(questions) > 1:
         questions = [q for q in questions if not (q.topic == "other" and _is_filler(q.text))]
     return questions
+
+
+# Lines a contact form or a pasted mail header writes: "Name: ...", "Order number: ...", "Subject: ...",
+# "Message: ...", in the five languages.
+_FORM_FIELD = re.compile(
+    r"^\s*(?:(?P<subject>subject|objet|sujet|betreff|asunto|oggetto|tema|thema|topic|motivo|motif|"
+    r"anliegen|re|fwd?|aw|wg|tr)|"
+    r"(?P<message>message|mensaje|nachricht|messaggio|your message|votre message|ihre nachricht|"
+    r"tu mensaje|il tuo messaggio|comments?|commentaire|kommentar|comentarios?|commento)|"
+    r"(?:name|full name|first name|last name|nom|prenom|nombre|apellidos?|nome|cognome|vorname|nachname|"
+    r"e-?mail|email address|correo(?: electronico)?|courriel|adresse e-?mail|"
+    r"phone|telephone|tel|telefon|telefono|cellulare|movil|"
+    r"order(?: number| no\.?| id| #)?|order nr|commande|n[o°º]\.? (?:de )?(?:commande|pedido)|"
+    r"numero de (?:commande|pedido)|numero (?:d'?)?ordine|n[o°º]\.? ordine|bestellnummer|bestellung|pedido|"
+    r"ordine|date|fecha|datum|data|country|pays|land|pais|paese|channel|canal|kanal|canale))"
+    r"\s*:\s*"
+)
+
+
+def _without_form_fields(text: str, spans: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], set[int]]:
+    """Spans without form field lines (name, e-mail, order number: no request in them), "Message:"
+    labels cut off, and the positions of subject lines."""
+    kept: list[tuple[int, int]] = []
+    subjects: set[int] = set()
+    for start, end in spans:
+        match = _FORM_FIELD.match(fold(text[start:end]))
+        if match is None:
+            kept.append((start, end))
+        elif match.group("subject") is not None:
+            subjects.add(len(kept))
+            kept.append((start + match.end(), end))
+        elif match.group("message") is not None:
+            if text[start + match.end() : end].strip():
+                kept.append((start + match.end(), end))
+    return kept, subjects
 
 
 # Account access and marketplace guarantee claims: the seller cannot act on them, the marketplace can.

@@ -102,3 +102,23 @@ SINGLE_REASON = [
 @pytest.mark.parametrize(("text", "topic"), SINGLE_REASON)
 def test_one_reason_in_any_wording(text: str, topic: str) -> None:
     assert [q.topic for q in segment(text)] == [topic]
+
+
+def test_form_fields_are_not_questions_and_the_message_label_is_cut_off() -> None:
+    text = (
+        "Nom : Pierre Martin\nCommande : CN-10472\nE-mail : pierre@example.fr\n"
+        "Message : Bonjour, quand vais-je recevoir mon remboursement ?"
+    )
+    (question,) = segment(text)
+    assert question.topic == "refund_status"
+    assert question.text.startswith("Bonjour")
+    start, end = question.spans[0]
+    assert text[start:end].strip() == question.text
+
+
+def test_a_subject_line_is_a_question_only_when_the_body_asks_nothing() -> None:
+    subject = "Objet : Dommages ou article manquant\n\n"
+    body = "Bonjour,\nAmazon m'indique toujours un remboursement en attente. Quand sera-t-il effectué ?"
+    assert [q.topic for q in segment(subject + body)] == ["refund_status"]
+    only_subject = "Subject: Damaged or missing item\n\nHello,\nThanks."
+    assert {q.topic for q in segment(only_subject)} == {"damaged_in_transit", "missing_item"}
