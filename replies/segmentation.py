@@ -586,6 +586,8 @@ def segment(
     closest = [""] * len(spans)
     # Tags the classifier adds to a sentence the patterns are sure of, with its scores.
     added: list[dict[str, float]] = [{} for _ in spans]
+    # Sentences closest to a reason but under the classifier's floor, by position.
+    unsure: dict[int, str] = {}
     if classifier is not None:
         asked = [i for i, (_, sure) in enumerate(tagged) if mode == "all" or not sure]
         guesses = classifier.classify([text[spans[i][0] : spans[i][1]] for i in asked])
@@ -605,18 +607,20 @@ def segment(
                 closest[i] = (
                     f"{guess.best} at {guess.score:.2f}, under the classifier's floor {classifier.floor:.2f}"
                 )
-            if unclear is not None and not tagged[i][0] and guess.best != NONE_LABEL:
+            if not tagged[i][0] and guess.best != NONE_LABEL:
                 piece = text[spans[i][0] : spans[i][1]].strip()
                 if len(piece.split()) >= _UNCLEAR_MIN_WORDS and "?" not in piece:
                     # Closest to a reason but not sure enough: a request the reply may be missing.
-                    unclear.append(piece)
-    by_topic: dict[str, Question] = {}
-    previous_topics: list[str] = []
+                    unsure[i] = piece
     # A subject line names what the message is about; it is a question of its own only when the body
     # asks nothing ("Subject: Damaged or missing item" over "Where is my refund?" asks about the refund).
     body_asks = any(topics for i, (topics, _) in enumerate(tagged) if i not in subjects) or any(
         "?" in text[s:e] for i, (s, e) in enumerate(spans) if i not in subjects
     )
+    if unclear is not None:
+        unclear += [piece for i, piece in sorted(unsure.items()) if not (i in subjects and body_asks)]
+    by_topic: dict[str, Question] = {}
+    previous_topics: list[str] = []
     for index, ((start, end), (topics, _), source, sure) in enumerate(
         zip(spans, tagged, detected_by, confidence, strict=True)
     ):
