@@ -15,6 +15,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from core.schemas import reason_tags, scoped_to_channel, serves_channel
 from core.text import sentence_spans
 from kb.models import Article
+from kb.ranking import translation_group
 from kb.service import COLLECTION
 from kb.suggest import suggest
 from replies.segmentation import Question, fold
@@ -272,9 +274,81 @@ def _first_prose(article: Article) -> AnsweringArticle:
 
 
 def question_query(question: Question, items: str = "") -> str:
-    """What a question is searched as: the sentences before it, its own words and the order's items."""
+    """What a question is searched as: the sentences before it, its own words and the order's items.
+
+    An open question ("do you ship to Switzerland?", "is the gift note in the parcel?") is about the
+    shop, not the product: the order's items would pull it to the product's care guide."""
     asked = f"{question.context} {question.text}".strip()
+    if question.topic == "other":
+        return asked
     return f"{asked} {items}".strip()
+
+
+def best_answers_first(found: list[AnsweringArticle], locale: str) -> list[AnsweringArticle]:
+    """Best passage first across languages; the customer's language first only among one text's
+    translations. An unrelated article in the customer's language is no answer: the Italian returns page
+    does not answer "do you ship to Switzerland?" better than the English customs page."""
+    group_best: dict[str, float] = {}
+    for answer in found:
+        group = translation_group(answer.id, answer.locale)
+        group_best[group] = max(group_best.get(group, -1.0), answer.sentence_score)
+
+    def key(answer: AnsweringArticle) -> tuple[float, str, bool, float]:
+        group = translation_group(answer.id, answer.locale)
+        return (group_best[group], group, answer.locale == locale, answer.sentence_score)
+
+    return sorted(found, key=key, reverse=True)
+
+
+@dataclass(frozen=True)
+class _AnswerSearch:
+    """One question's article search: the articles above the threshold whose reason fits, each with its
+    passage closest to the question, best first."""
+
+    session: Session
+    engine: SearchEngine
+    tenant_id: str
+    channel: str
+    locale: str
+    threshold: float | None
+    topic: str
+
+    def __call__(self, query: str, tags: tuple[str, ...] | None) -> list[AnsweringArticle]:
+        result = suggest(
+            self.session,
+            self.engine,
+            tenant_id=self.tenant_id,
+            query=query,
+            channel=self.channel,
+            locale=self.locale,
+            top_k=ARTICLES_PER_QUESTION,
+            threshold=self.threshold,
+            tags=tags,
+        )
+        # A search hit on another reason does not answer this one (a tracking question is not
+        # answered by the returns article just because both mention the parcel).
+        on_topic = [s for s in result.suggestions if tags is None or answers_topic(self.topic, s.tags)]
+        if not on_topic:
+            return []
+        ids = [s.id for s in on_topic]
+        by_id = {
+            a.external_id: a
+            for a in self.session.scalars(
+                select(Article).where(Article.tenant_id == self.tenant_id, Article.external_id.in_(ids))
+            )
+        }
+        vector = self.engine.encode_query(query, COLLECTION)  # the search's own vector, from the cache
+        prepare_articles(self.engine, [a for a in (by_id.get(s.id) for s in on_topic) if a is not None])
+        found: list[AnsweringArticle] = []
+        for suggestion in on_topic:
+            article = by_id.get(suggestion.id)
+            answer = _best_passage(self.engine, article, vector, suggestion.confidence) if article else None
+            if answer is not None:
+                found.append(answer)
+        # Every one is above the threshold; the article whose best passage is closest to the question
+        # answers it, not merely the one that ranks first overall (the warranty article names the
+        # humming fan motor, the installation guide only mentions the motor).
+        return best_answers_first(found, self.locale)
 
 
 def articles_for_question(
@@ -293,41 +367,13 @@ def articles_for_question(
     found: list[AnsweringArticle] = []
     tags = (question.topic,) if question.topic != "other" else None
     if engine is not None:
+        search = _AnswerSearch(session, engine, tenant_id, channel, locale, threshold, question.topic)
         query = question_query(question, items)
-        result = suggest(
-            session,
-            engine,
-            tenant_id=tenant_id,
-            query=query,
-            channel=channel,
-            locale=locale,
-            top_k=ARTICLES_PER_QUESTION,
-            threshold=threshold,
-            tags=tags,
-        )
-        # A search hit on another reason does not answer this one (a tracking question is not
-        # answered by the returns article just because both mention the parcel).
-        on_topic = [s for s in result.suggestions if tags is None or answers_topic(question.topic, s.tags)]
-        if on_topic:
-            ids = [s.id for s in on_topic]
-            by_id = {
-                a.external_id: a
-                for a in session.scalars(
-                    select(Article).where(Article.tenant_id == tenant_id, Article.external_id.in_(ids))
-                )
-            }
-            vector = engine.encode_query(query, COLLECTION)  # the search's own vector, from the cache
-            prepare_articles(engine, [a for a in (by_id.get(s.id) for s in on_topic) if a is not None])
-            for suggestion in on_topic:
-                article = by_id.get(suggestion.id)
-                answer = _best_passage(engine, article, vector, suggestion.confidence) if article else None
-                if answer is not None:
-                    found.append(answer)
-            # Every one is above the threshold; the article whose best passage is closest to the question
-            # answers it, not merely the one that ranks first overall (the warranty article names the
-            # humming fan motor, the installation guide only mentions the motor).
-            # The customer's language first, as the widget orders them.
-            found.sort(key=lambda a: (a.locale == locale, a.sentence_score), reverse=True)
+        found = search(query, tags)
+        if not found and tags is None and items:
+            # An open question about what was bought ("please skip January's box") names it only
+            # through the order.
+            found = search(f"{query} {items}", tags)
     if not found and tags is not None:
         pool = articles
         if pool is None:

@@ -19,7 +19,7 @@ from compliance.schemas import ComplianceResult
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.redact import redact as redact_secrets
-from core.schemas import MARKETPLACES, TAGS, tag_key
+from core.schemas import MARKETPLACES
 from core.settings import Settings
 from core.text import sentence_spans
 from history.identity import find_order_ids
@@ -655,12 +655,6 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
             locale=ctx.locale,
             variables=variables,
         )
-    if question.topic == "other" and article is not None and not question.marketplace_only:
-        own_tags = next((a.tags for a in ctx.articles if a.external_id == article.id), [])
-        tags = [t for t in map(tag_key, own_tags) if t in TAGS]
-        if tags and "other" not in tags:
-            # An open question answered by, say, the warranty article was a product question all along.
-            question.topic = tags[0]
     source = f"macro {rendered.key} v{rendered.version}"
     if order is not None and key not in ("article_answer", "marketplace_help"):
         source += f" with facts of order {order.order_id}"

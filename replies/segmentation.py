@@ -43,6 +43,12 @@ _ADDRESS_PROBLEM = (
     r"\bindirizzo\b.{0,40}\b(?:incompleto|sbagliato|errato|manca)|"
     r"\bcorreggere (?:l'|il mio )?indirizzo"
 )
+# "only 39 instead of 40 boxes": fewer came than were ordered; a missing item, not a wrong one.
+_SHORT_COUNT = (
+    r"\b(?:only|just|nur|seulement|solo|solamente|soltanto) \d+ (?:\w+ )?"
+    r"(?:instead of|out of|statt|anstatt|von|au lieu de|sur|en vez de|en lugar de|de|invece di|anziche|su)"
+    r" \d+\b"
+)
 _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
     "tracking": (
         r"\bwhere(?:'s| is| are)\b(?! (?:the |my )?(?:serial|invoice|receipt|label|manual|instructions))",
@@ -116,6 +122,11 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bnicht (?:verschickt|versendet)",
         r"\b(?:avete|ci sono) (?:notizie|novita)\b",
         r"\be gia partit[oa]\b",
+        # Latin-American Spanish calls the tracking number "número de guía" and tracking "rastreo".
+        r"\bnumero de guia\b",
+        r"\brastre(?:o|ar)\b",
+        r"\ba che punto (?:e|sono|si trova)\b",
+        r"\bwo steht (?:meine|die) (?:bestellung|sendung|lieferung)\b",
     ),
     "return_label": (
         r"\breturn(?:ing|ed)?\b(?! policy)",
@@ -143,6 +154,9 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\brestitu(?:ire|irlo|irla|zione)\b",
         r"\brimandare\b",
         r"\betichetta di reso\b",
+        r"\bdevuelvo\b",
+        r"\bdevolveros?l[oa]s?\b",
+        r"\bswap (?:it|them)\b",
     ),
     "refund_status": (
         r"\brefund",
@@ -165,7 +179,10 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bdevuelva(?:n)? (?:el|mi) dinero\b",
         r"\b(?:me|nos) (?:van|vais|va) a devolver\b",
         r"\bmon argent\b",
+        r"\bmein(?:em)? geld\b",
+        r"\bswap (?:it|them)\b",
         r"\b(?:i miei soldi|il denaro)\b",
+        r"\bmein(?:em)? geld\b",
     ),
     "damaged_in_transit": (
         r"\bdamaged?\b",
@@ -239,6 +256,10 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\banular\b",
         r"\bannullare\b",
         r"\bdisdire\b",
+        r"\bresili(?:er|ation)\b",
+        r"\bkundig(?:en|e|ung)\b",
+        r"\bdar(?:me|nos)? de baja\b",
+        r"\bdisdett",
         r"\bcall (?:the (?:purchase|order) )?off\b",
         r"\bcall off\b",
         r"\b(?:arreter|stopper) (?:la|ma) commande\b",
@@ -267,6 +288,13 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bsin (?:el|la|los|las) \w+",
         r"\bnon c'era\b",
         r"\bn'etai(?:t|ent) pas dans\b",
+        # "Was it sent separately?", "only 39 instead of 40": part of the order did not come.
+        r"\b(?:sent|shipped) separately\b",
+        r"\b(?:envoye|expedie)e?s? (?:a part|separement)\b",
+        r"\bgetrennt (?:verschickt|versendet|geliefert)\b",
+        r"\b(?:enviad|mandad)[oa]s? (?:aparte|por separado)\b",
+        r"\bspedit[oaie] (?:a parte|separatamente)\b",
+        _SHORT_COUNT,
     ),
     "invoice": (
         r"\binvoice",
@@ -334,6 +362,34 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bcome (?:si )?(?:cambia|regola|imposta|monta|install|pulisc|lav|usa)",
         r"\bright way to\b",
         r"\bwie man\b.{0,40}\b(?:reinigt|pflegt|aufbaut|benutzt|montiert)",
+        # Size and fit.
+        r"\bwhat size\b",
+        r"\b(?:run|runs|come up|comes up|fit|fits) (?:small|large|big|true to size)\b",
+        r"\bsize (?:chart|guide)\b",
+        r"\bquelle taille\b",
+        r"\btaille (?:comment|petit|grand)",
+        r"\bguide des tailles\b",
+        r"\bwelche gro(?:ß|ss)e\b",
+        r"\bfallt\b.{0,25}\b(?:klein|gro(?:ß|ss)) aus\b",
+        r"\bque talla\b",
+        r"\btalla (?:grande|pequen)",
+        r"\bche taglia\b",
+        r"\bvest(?:e|ono) (?:grande|piccol|stretto|largo)",
+        # Whether it suits, fits or is safe for something.
+        r"\bcompatib",
+        r"\bsuitable for\b",
+        r"\bsafe for\b",
+        r"\bwill it fit\b",
+        r"\bdoes it fit\b",
+        r"\bgeeignet\b",
+        r"\bsicher fur\b",
+        r"\bpasst (?:das|der|die|es|er|sie)\b.{0,20}\b(?:auf|an|zu|in|fur)\b",
+        r"\bconvient (?:a|pour|aux)\b",
+        r"\badapte (?:a|pour|aux)\b",
+        r"\bsirve para\b",
+        r"\bapt[oa]s? para\b",
+        r"\badatt[oa] (?:a|per)\b",
+        r"\bva bene per\b",
     ),
     "wrong_item": (
         r"\bwrong (?:item|product|colou?r|size|model|one)\b",
@@ -368,6 +424,10 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bto (?:my |a |another |the )?(?:[\w'-]+ ){0,2}address\b",
         r"\bfix (?:it|the address|my address)\b",
         r"\bredirect\b",
+        r"\breexpedi",
+        r"\bumleit",
+        r"\breindirizz",
+        r"\bredirig",
         r"\b(?:modifier|changer) (?:l'|mon |l )?adresse",
         r"adresse\b.{0,25}\b(?:andern|anpassen|korrigieren)",
         r"\bcambiar (?:la |mi )?direccion",
@@ -508,6 +568,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 _ADDRESS_PROBLEM_RE = re.compile(_ADDRESS_PROBLEM)
 _CUSTOMS_RE = re.compile(_CUSTOMS)
+_SHORT_COUNT_RE = re.compile(_SHORT_COUNT)
 # "send it on to another address": a redirect, not a return.
 _REDIRECT = re.compile(
     r"\b(?:renvoy|reenvi|rispedi|send|schick)\w*\b.{0,30}\b(?:adresse|address|direccion|indirizzo)"
@@ -538,8 +599,11 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
         found.remove("return_label")
     if "other" in found and _CUSTOMS_RE.search(folded):
         # "I had to pay import charges, can you refund them?" asks about duties, not an order refund or a
-        # missing part; a parcel held at customs is still a tracking question, a damaged one still damage.
-        found = [t for t in found if t not in ("refund_status", "missing_item")]
+        # missing part, and "is that normal for a descaler?" asks about the charge, not the product; a parcel
+        # held at customs is still a tracking question, a damaged one still damage.
+        found = [t for t in found if t not in ("refund_status", "missing_item", "product_question")]
+    if "wrong_item" in found and _SHORT_COUNT_RE.search(folded):
+        found.remove("wrong_item")
     if "missing_item" in found and _ADDRESS_PROBLEM_RE.search(folded):
         found.remove("missing_item")  # "the address is incomplete": what is missing is part of the address
     # "the box arrived broken and a part is missing" is one damage report and one missing part;

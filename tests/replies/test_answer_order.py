@@ -1,0 +1,51 @@
+"""Which article answers a question: the best passage across languages, the customer's language first
+only among one text's translations; an open question is searched without the order's items."""
+
+from __future__ import annotations
+
+from replies.answers import AnsweringArticle, best_answers_first, question_query
+from replies.segmentation import Question
+
+
+def _answer(article_id: str, locale: str, score: float) -> AnsweringArticle:
+    return AnsweringArticle(
+        id=article_id,
+        title=article_id,
+        url=None,
+        locale=locale,
+        confidence=0.6,
+        passage="",
+        passage_start=0,
+        highlight=(0, 0),
+        sentence_score=score,
+    )
+
+
+def test_an_unrelated_article_in_the_customers_language_does_not_outrank_the_answer() -> None:
+    found = [
+        _answer("kb-returns-it", "it", 0.588),
+        _answer("kb-customs", "en", 0.593),
+        _answer("kb-shipping-times-it", "it", 0.544),
+    ]
+    assert [a.id for a in best_answers_first(found, "it")] == [
+        "kb-customs",
+        "kb-returns-it",
+        "kb-shipping-times-it",
+    ]
+
+
+def test_the_customers_translation_of_the_best_text_comes_first() -> None:
+    found = [
+        _answer("kb-customs", "en", 0.61),
+        _answer("kb-customs-it", "it", 0.58),
+        _answer("kb-gifts", "en", 0.6),
+    ]
+    assert [a.id for a in best_answers_first(found, "it")] == ["kb-customs-it", "kb-customs", "kb-gifts"]
+
+
+def test_an_open_question_is_searched_without_the_orders_items() -> None:
+    items = "Cast-iron teapot Tetsubin 0.8 l"
+    open_question = Question(topic="other", text="Do you ship to Switzerland?")
+    product_question = Question(topic="product_question", text="Can it go on a gas stove?")
+    assert question_query(open_question, items) == "Do you ship to Switzerland?"
+    assert question_query(product_question, items).endswith(items)
