@@ -332,10 +332,11 @@ ON_PLATFORM = (
 )
 
 # --- sensitive data ----------------------------------------------------------------------
+# "5-pin DIN", "3 pin XLR" name a connector, not a PIN.
 
 SECRET_WORD = (
     r"\b(?:password|passcode|passwort|kennwort|mot\s+de\s+passe|mdp|contrase[ñn]a|clave(?:\s+de\s+acceso)?|"
-    r"parola\s+d['’]ordine|pin(?:\s+code)?|code\s+pin|pin-?code|login\s+(?:details|credentials)|credentials|"
+    r"parola\s+d['’]ordine|(?<!\d-)(?<!\d\s)pin(?:\s+code)?|code\s+pin|pin-?code|login\s+(?:details|credentials)|credentials|"
     r"identifiants|zugangsdaten|credenziali|cvv2?|cvc2?|security\s+code|code\s+de\s+s[ée]curit[ée]|cryptogramme|"
     r"sicherheitscode|pr[üu]fziffer|c[oó]digo\s+de\s+seguridad|codice\s+di\s+sicurezza)\b"
 )

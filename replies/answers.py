@@ -42,14 +42,15 @@ MIN_SENTENCE_CHARS = 15
 # trusted less than a search hit above the threshold, more than a guess.
 REASON_TAG_CONFIDENCE = 0.6
 # Reasons whose answer is an article's text; the others are answered from the order's facts by a macro.
-ARTICLE_TOPICS = frozenset({"product_question", "wrong_item", "other"})
+ARTICLE_TOPICS = frozenset({"product_question", "other"})
 # Order reasons a customer also asks about in general ("can I change the address after ordering?",
 # "can the invoice name my company?"): without an order, the seller's article on the reason answers.
 # Status questions (tracking, refund status) and delivery problems stay with the order.
 POLICY_TOPICS = frozenset({"delivery_change", "invoice", "cancellation", "return_label"})
-# A product question or a wrong item is usually answered by a product guide or size chart, which carries
-# no contact reason among its tags; any other reason needs the article tagged with it.
-_UNTAGGED_ANSWERS = frozenset({"product_question", "wrong_item"})
+# A product question is usually answered by a product guide or size chart, which carries no contact
+# reason among its tags; any other reason needs the article tagged with it (a planting guide found for
+# "I got tulips instead of daffodils" answers nothing: the wrong-item macro does, from the order).
+_UNTAGGED_ANSWERS = frozenset({"product_question"})
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 

@@ -68,6 +68,7 @@ TOPIC_KEYS: frozenset[str] = frozenset(
         "damaged_in_transit",
         "cancellation",
         "missing_item",
+        "wrong_item",
         "product_question",
         "invoice",
         "delivery_change",

@@ -127,6 +127,13 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\brastre(?:o|ar)\b",
         r"\ba che punto (?:e|sono|si trova)\b",
         r"\bwo steht (?:meine|die) (?:bestellung|sendung|lieferung)\b",
+        # Which carrier brings it.
+        r"\bwhich (?:courier|carrier)\b",
+        r"\bquel transporteur\b",
+        r"\bwelche[rnm]? (?:paketdienst|versanddienstleister|spediteur|zusteller)\b",
+        r"\bque (?:transportista|mensajeria|paqueteria|agencia de transporte)\b",
+        r"\bquale corriere\b",
+        r"\bpara seguir(?:lo|la|los|las)\b",
     ),
     "return_label": (
         r"\breturn(?:ing|ed)?\b(?! policy)",

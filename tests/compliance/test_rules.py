@@ -302,6 +302,7 @@ def test_arrows_and_currency_are_not_emoji() -> None:
         "Das Passwort lautet Sonne123",
         "La contraseña es Playa2026",
         "CVV 123 and expiry 12/27",
+        "Your PIN: 4821",
     ],
 )
 def test_sensitive_data_is_caught_on_every_channel(text: str) -> None:
@@ -317,6 +318,8 @@ def test_sensitive_data_is_caught_on_every_channel(text: str) -> None:
         "Never share your password with anyone.",
         "Your password is required to log in.",
         "The number 1234 5678 9012 3456 is your parcel reference.",
+        "Order 028-6650193 (E-bike charger 42V for 36V batteries, 5-Pin DIN) held another item.",
+        "The battery has a 3 pin XLR socket.",
     ],
 )
 def test_masked_cards_and_password_advice_are_not_sensitive(text: str) -> None:

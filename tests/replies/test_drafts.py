@@ -293,3 +293,22 @@ def test_holding_line_without_an_order_asks_for_the_number(runtime: Runtime, sho
     assert "which order" in draft.questions[0].reason
     assert "We are checking the delivery status and will come back" in draft.reply
     assert "please add it to your reply" in draft.reply
+
+
+def test_a_wrong_item_is_answered_from_the_order_not_from_an_unrelated_guide(
+    runtime: Runtime, shop: str
+) -> None:
+    draft = _draft(
+        runtime,
+        shop,
+        channel="shopify",
+        locale="de",
+        text=(
+            "Hallo, in Bestellung #1001 waren statt der Alto Barhocker zwei Küchenstühle. "
+            "Schicken Sie mir die richtigen?"
+        ),
+    )
+    (question,) = [q for q in draft.questions if q.topic == "wrong_item"]
+    assert question.status == "answered" and question.macro == "wrong_item" and question.order_id == "#1001"
+    assert "#1001" in draft.reply and "Alto bar stool" in draft.reply and "Foto" in draft.reply
+    assert not question.article_id  # no product guide stands in for the order's answer

@@ -106,6 +106,9 @@ SINGLE_REASON = [
     ("Vorrei dare la disdetta dell'abbonamento.", "cancellation"),
     ("La réexpédition vers mon bureau est-elle possible ?", "delivery_change"),
     ("Kann ich das Paket an eine Packstation umleiten?", "delivery_change"),
+    ("Con quale corriere arriva il pacco sostitutivo?", "tracking"),
+    ("C'est quel transporteur exactement ?", "tracking"),
+    ("¿Me dais el número para seguirlo?", "tracking"),
     # Size, fit and suitability are product questions; fewer pieces than ordered is a missing item.
     ("What size should I take for a 95 cm chest?", "product_question"),
     ("Do these boots run small?", "product_question"),
