@@ -459,8 +459,8 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
 # Customs duties and import charges: no contact reason of their own; the seller's article on them answers.
 _CUSTOMS = (
     r"\bcustoms\b|\bimport (?:charges?|dut(?:y|ies)|fees?|tax(?:es)?|vat)\b|\bduties\b|"
-    r"\bdouane|\bdroits d'importation\b|\bzoll|\beinfuhr(?:abgaben|umsatzsteuer)|"
-    r"\baduana|\baranceles?\b|\bimpuestos de importacion\b|"
+    r"\bdouan|\bdroits d'importation\b|\bzoll|\beinfuhr(?:abgaben|umsatzsteuer)|"
+    r"\baduan(?:a|er)|\baranceles?\b|\bimpuestos de importacion\b|"
     r"\bdogan|\bdazi\b|\bdazio\b"
 )
 _INTENT_PATTERNS["other"] = (

@@ -123,6 +123,8 @@ SINGLE_REASON = [
     ("Le deuxième carton a-t-il été envoyé séparément ?", "missing_item"),
     # A customs charge asked about is the customs question, not one about the product.
     ("I had to pay 20 euros of customs for a kettle, is that normal?", "other"),
+    ("Correos me pide 17 € de gestión aduanera por un molinillo, ¿es normal?", "other"),
+    ("Les frais douaniers sont-ils à ma charge ?", "other"),
     # A missing part after an ordinary sentence is still a missing item.
     ("The parcel came today. The charger is missing from the box.", "missing_item"),
     ("Il manque le câble dans la boîte.", "missing_item"),
