@@ -186,8 +186,6 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bdevuelva(?:n)? (?:el|mi) dinero\b",
         r"\b(?:me|nos) (?:van|vais|va) a devolver\b",
         r"\bmon argent\b",
-        r"\bmein(?:em)? geld\b",
-        r"\bswap (?:it|them)\b",
         r"\b(?:i miei soldi|il denaro)\b",
         r"\bmein(?:em)? geld\b",
     ),

@@ -99,6 +99,7 @@ SINGLE_REASON = [
     ("Wo steht meine Bestellung gerade?", "tracking"),
     ("Si no me queda bien, ¿cómo os la devuelvo?", "return_label"),
     ("Could I swap them for a bigger size?", "return_label"),
+    ("I was wondering whether I could still swap them for the wide version.", "return_label"),
     ("Ich warte seit Wochen auf mein Geld.", "refund_status"),
     ("Je voudrais résilier mon abonnement.", "cancellation"),
     ("Ich möchte mein Abo kündigen.", "cancellation"),
