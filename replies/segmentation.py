@@ -420,6 +420,12 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bmais j'ai commande\b",
         r"\baber ich (?:hatte |habe )?.{0,25}bestellt\b",
         r"\bma (?:io )?avevo ordinato\b",
+        # "I ordered the German edition but received the Italian one", in five languages.
+        r"\bordered\b.{0,60}\bbut (?:i )?(?:got|received|you sent|they sent)\b",
+        r"\bbestellt\b.{0,40}\b(?:bekommen|erhalten|geliefert)(?: habe ich| hab ich)? aber\b",
+        r"\bcommande\b.{0,60}\bmais (?:j'ai )?recu\b",
+        r"\bpedi\b.{0,60}\bpero (?:me )?(?:ha llegado|llego|recibi|han enviado|habeis enviado|mandasteis)\b",
+        r"\bordinato\b.{0,60}\bma (?:mi )?(?:e arrivat|ho ricevuto|avete (?:mandato|spedito))",
     ),
     "delivery_change": (
         _ADDRESS_PROBLEM,
@@ -433,7 +439,7 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bumleit",
         r"\breindirizz",
         r"\bredirig",
-        r"\b(?:modifier|changer) (?:l'|mon |l )?adresse",
+        r"\b(?:modifi|chang)\w* (?:l'|mon |l |d'|d )?adresse",
         r"adresse\b.{0,25}\b(?:andern|anpassen|korrigieren)",
         r"\bcambiar (?:la |mi )?direccion",
         r"\bcambiare (?:l'|il mio )?indirizzo",
@@ -459,7 +465,13 @@ _CUSTOMS = (
     r"\bcustoms\b|\bimport (?:charges?|dut(?:y|ies)|fees?|tax(?:es)?|vat)\b|\bduties\b|"
     r"\bdouan|\bdroits d'importation\b|\bzoll|\beinfuhr(?:abgaben|umsatzsteuer)|"
     r"\baduan(?:a|er)|\baranceles?\b|\bimpuestos de importacion\b|"
-    r"\bdogan|\bdazi\b|\bdazio\b"
+    r"\bdogan|\bdazi\b|\bdazio\b|\bverzoll|"
+    # The carrier asks for money at the door: duties, whatever the customer calls them.
+    r"\bpay\b.{0,40}\bbefore\b.{0,30}\b(?:deliver|hand|releas)|"
+    r"\b(?:bezahlen|zahlen)\b.{0,25}\bbevor\b.{0,40}\b(?:liefer|ausliefer|zustell|aushandig)|"
+    r"\bpayer\b.{0,40}\bavant\b.{0,30}\b(?:livr|remettre|remise)|"
+    r"\bpagar\b.{0,40}\bantes de\b.{0,30}\bentreg|"
+    r"\bpagare\b.{0,40}\bprima d\w*\b.{0,30}\bconsegn"
 )
 _INTENT_PATTERNS["other"] = (
     r"\b(?:gift|present|cadeau|geschenk|regalo)\b",
@@ -520,9 +532,32 @@ _UNCLEAR_MIN_WORDS = 4
 # Inside one sentence (core.text's splitter), a semicolon or a connector usually starts another request.
 _REQUEST_BREAK = re.compile(
     r"(?<=;)\s+|\s+(?:and also|also,|plus,|by the way,?|aussi,|et aussi|de plus,|ausserdem,?|außerdem,?|"
-    r"und auch|ademas,?|además,?|y tambien|y también|inoltre,?|e anche)\s+",
+    r"und auch|ademas,?|además,?|y tambien|y también|inoltre,?|e anche|"
+    r"and above all|et surtout|und vor allem|y sobre todo|e soprattutto)\s+",
     re.IGNORECASE,
 )
+
+# A question asked without a question mark: "I'd like to know whether...", "je voulais savoir si...",
+# "ich wüsste gern, ob...", "quisiera saber si...", "vorrei sapere se..." (matched on folded text).
+_INDIRECT_QUESTION = re.compile(
+    r"\b(?:i(?: would|'d)? (?:like|want|wanted|need) to know|i (?:was )?wonder(?:ing|ed)?\b|"
+    r"(?:can|could) you (?:please )?(?:tell|let) me|"
+    r"(?:please )?let me know (?:if|whether|when|how|what|where|why)|"
+    r"je (?:voudrais|voulais|souhaiterais|souhaite|aimerais|veux) savoir|je me demande|"
+    r"(?:pouvez|pourriez)-vous me (?:dire|confirmer|preciser|indiquer)|"
+    r"merci de me (?:dire|confirmer|preciser|indiquer)|"
+    r"(?:mochte|wurde|wusste|will) (?:ich )?(?:gern |gerne )?(?:wissen|erfahren)|wusste (?:ich )?gerne?\b|"
+    r"ich frage mich|(?:konnen|konnten) sie mir (?:bitte )?(?:sagen|mitteilen|bestatigen)|"
+    r"(?:quisiera|queria|quiero|me gustaria|necesito) saber|me pregunto|"
+    r"me (?:podeis|puede|pueden|podrias|podrian) (?:decir|confirmar|indicar)|"
+    r"(?:vorrei|volevo|voglio|mi piacerebbe|desidero|desideravo) sapere|mi chiedo|fatemi sapere|"
+    r"mi (?:potete|puoi|puo|potreste|sapete|sa) (?:dire|confermare|indicare))"
+)
+
+
+def asks(piece: str) -> bool:
+    """Whether a sentence asks something: a question mark, or an indirect question."""
+    return "?" in piece or _INDIRECT_QUESTION.search(fold(piece)) is not None
 
 
 # How the phrase patterns and the sentence classifier share the tagging (see ``segment``).
@@ -678,13 +713,13 @@ def segment(
                 )
             if not tagged[i][0] and guess.best != NONE_LABEL:
                 piece = text[spans[i][0] : spans[i][1]].strip()
-                if len(piece.split()) >= _UNCLEAR_MIN_WORDS and "?" not in piece:
+                if len(piece.split()) >= _UNCLEAR_MIN_WORDS and not asks(piece):
                     # Closest to a reason but not sure enough: a request the reply may be missing.
                     unsure[i] = piece
     # A subject line names what the message is about; it is a question of its own only when the body
     # asks nothing ("Subject: Damaged or missing item" over "Where is my refund?" asks about the refund).
     body_asks = any(topics for i, (topics, _) in enumerate(tagged) if i not in subjects) or any(
-        "?" in text[s:e] for i, (s, e) in enumerate(spans) if i not in subjects
+        asks(text[s:e]) for i, (s, e) in enumerate(spans) if i not in subjects
     )
     if unclear is not None:
         unclear += [piece for i, piece in sorted(unsure.items()) if not (i in subjects and body_asks)]
@@ -716,7 +751,7 @@ def segment(
             # "It hums on the lowest speed. Is this normal or is it faulty?": a short untagged question
             # right after a tagged sentence asks about that same thing.
             topics = previous_topics[-1:]
-        if not topics and ("?" in piece or marketplace_only):
+        if not topics and (asks(piece) or marketplace_only):
             topics, sure = ["other"], 0.5
             previous = [text[s:e] for s, e in spans if e <= start]
             context = " ".join(p.strip() for p in previous[-2:])
@@ -730,7 +765,7 @@ def segment(
                     topic=topic,
                     text=piece.strip(),
                     spans=[(start, end)],
-                    is_question="?" in piece,
+                    is_question=asks(piece),
                     detected_by=source_of,
                     confidence=sure_of,
                     floor=classifier.floor if classifier is not None and source_of == "examples" else None,
@@ -741,7 +776,7 @@ def segment(
             else:
                 question.text = f"{question.text} {piece.strip()}"
                 question.spans.append((start, end))
-                question.is_question = question.is_question or "?" in piece
+                question.is_question = question.is_question or asks(piece)
                 question.confidence = max(question.confidence, sure_of)
                 question.marketplace_only = question.marketplace_only or marketplace_only
         if topics:

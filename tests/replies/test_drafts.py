@@ -312,3 +312,18 @@ def test_a_wrong_item_is_answered_from_the_order_not_from_an_unrelated_guide(
     assert question.status == "answered" and question.macro == "wrong_item" and question.order_id == "#1001"
     assert "#1001" in draft.reply and "Alto bar stool" in draft.reply and "Foto" in draft.reply
     assert not question.article_id  # no product guide stands in for the order's answer
+
+
+def test_a_cancellation_too_late_names_the_shipment_it_is_on(runtime: Runtime, shop: str) -> None:
+    draft = _draft(
+        runtime,
+        shop,
+        channel="amazon",
+        locale="fr",
+        text="Bonjour, je voudrais annuler la commande 113-4455667-1234567, je n'en ai plus besoin.",
+    )
+    (question,) = [q for q in draft.questions if q.topic == "cancellation"]
+    assert question.status == "answered" and question.macro == "cancellation"
+    # Too late to cancel: the customer needs the parcel's carrier and number to refuse or return it.
+    assert "ne peut donc plus être annulée" in draft.reply
+    assert "DHL" in draft.reply and "00340434190012877645" in draft.reply

@@ -129,6 +129,14 @@ SINGLE_REASON = [
     # A missing part after an ordinary sentence is still a missing item.
     ("The parcel came today. The charger is missing from the box.", "missing_item"),
     ("Il manque le câble dans la boîte.", "missing_item"),
+    # "Ordered X but got Y" names no wrong item in so many words.
+    ("I ordered the oak version but got the walnut one.", "wrong_item"),
+    ("Ich habe die Größe 42 bestellt, bekommen habe ich aber 44.", "wrong_item"),
+    ("Pedí el cable de dos metros pero me ha llegado el de uno.", "wrong_item"),
+    ("Ho ordinato la versione nera ma mi è arrivata quella bianca.", "wrong_item"),
+    # Money the carrier wants at the door is a customs charge, whatever the customer calls it.
+    ("The courier wants me to pay 18 pounds before they deliver it, is that right?", "other"),
+    ("La Poste me demande de payer 12 € avant de me remettre le colis, c'est normal ?", "other"),
 ]
 
 
@@ -155,3 +163,31 @@ def test_a_subject_line_is_a_question_only_when_the_body_asks_nothing() -> None:
     assert [q.topic for q in segment(subject + body)] == ["refund_status"]
     only_subject = "Subject: Damaged or missing item\n\nHello,\nThanks."
     assert {q.topic for q in segment(only_subject)} == {"damaged_in_transit", "missing_item"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I would like to know whether the candles are made with soy wax",
+        "Je voulais savoir si vous faites encore des cartes-cadeaux pour Noël.",
+        "Außerdem wüsste ich gern, ob Sie auch nach Liechtenstein liefern.",
+        "Quisiera saber si tenéis tienda física en Valencia.",
+        "Vorrei sapere se fate anche confezioni regalo.",
+    ],
+)
+def test_an_indirect_question_without_a_question_mark_is_still_asked(text: str) -> None:
+    (question,) = segment(text)
+    assert question.is_question
+    assert question.topic == "other"
+
+
+def test_a_statement_is_not_an_open_question() -> None:
+    assert segment("We moved house last year and the neighbours are lovely.") == []
+
+
+def test_and_above_all_starts_a_second_request() -> None:
+    text = (
+        "Je voulais savoir si la précommande sort toujours en mars, et surtout comment je change "
+        "l'adresse de livraison ?"
+    )
+    assert [q.topic for q in segment(text)] == ["other", "delivery_change"]
