@@ -533,13 +533,15 @@ def suggest(
     tags: tuple[str, ...] | None = None,
     params: RankingParams | None = None,
     learned: bool = True,
+    snippets: bool = True,
 ) -> SuggestResult:
     """Ranked articles for a customer's words; abstains (empty list) when none passes the cut-off.
 
     `threshold` None applies the shipped cut-off of the query's language, moved by the shipped
     abstention model (kb/abstain.py); a number (a tenant's own calibration, `article_cutoff`) applies to
     every language as it is. `learned` ranks with the tenant's
-    learned model, else the shipped one, else the hand-tuned ranking (kb/tuning.py).
+    learned model, else the shipped one, else the hand-tuned ranking (kb/tuning.py). `snippets` False
+    leaves the highlighted snippets out: a draft picks its own passage and would pay for them per question.
     """
     started = time.perf_counter()
     settings = get_settings()
@@ -572,8 +574,10 @@ def suggest(
         chunk = _shown_chunk(found, r)
         if chunk is None:
             continue
-        wanted = set(found.terms) | set(analyze(found.dense_query, chunk.locale))
-        text, spans = snippet(chunk.text, wanted, language=chunk.locale)
+        text, spans = "", []
+        if snippets:
+            wanted = set(found.terms) | set(analyze(found.dense_query, chunk.locale))
+            text, spans = snippet(chunk.text, wanted, language=chunk.locale)
         url = chunk.extra.get("url")
         suggestions.append(
             SuggestionRead(

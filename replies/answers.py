@@ -325,6 +325,7 @@ class _AnswerSearch:
             top_k=ARTICLES_PER_QUESTION,
             threshold=self.threshold,
             tags=tags,
+            snippets=False,
         )
         # A search hit on another reason does not answer this one (a tracking question is not
         # answered by the returns article just because both mention the parcel).

@@ -3,8 +3,10 @@ only among one text's translations; an open question is searched without the ord
 
 from __future__ import annotations
 
+from kb.suggest import suggest
 from replies.answers import AnsweringArticle, best_answers_first, question_query
 from replies.segmentation import Question
+from runtime import Runtime
 
 
 def _answer(article_id: str, locale: str, score: float) -> AnsweringArticle:
@@ -49,3 +51,23 @@ def test_an_open_question_is_searched_without_the_orders_items() -> None:
     product_question = Question(topic="product_question", text="Can it go on a gas stove?")
     assert question_query(open_question, items) == "Do you ship to Switzerland?"
     assert question_query(product_question, items).endswith(items)
+
+
+def test_a_drafts_search_skips_the_widgets_snippets_but_ranks_the_same(runtime: Runtime, shop: str) -> None:
+    query = "how do I assemble the bar stool"
+    with runtime.session() as session:
+        shown = suggest(session, runtime.search, tenant_id=shop, query=query, channel="shopify", locale="en")
+        bare = suggest(
+            session,
+            runtime.search,
+            tenant_id=shop,
+            query=query,
+            channel="shopify",
+            locale="en",
+            snippets=False,
+        )
+    assert shown.suggestions and shown.suggestions[0].snippet
+    assert [(s.id, s.confidence) for s in bare.suggestions] == [
+        (s.id, s.confidence) for s in shown.suggestions
+    ]
+    assert all(s.snippet == "" and s.highlights == [] for s in bare.suggestions)
