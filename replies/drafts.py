@@ -186,7 +186,7 @@ def _context(
         articles=list(session.scalars(select(Article).where(Article.tenant_id == tenant_id))),
     )
     if ctx.customer_id is None and ctx.default_order_id:
-        linked = get_order(session, tenant_id=tenant_id, order_id=ctx.default_order_id)
+        linked = ctx.order(session, ctx.default_order_id)  # kept: the questions resolve it again
         ctx.customer_id = linked.customer_id if linked else None
     return ctx, ticket
 

@@ -169,7 +169,24 @@ MAX_TENANT_EXAMPLES = 2000
 @dataclass(frozen=True)
 class _Head:
     labels: tuple[str, ...]
-    model: OneVsRestClassifier
+    # One row of logistic weights per label, and its intercept: a multi-label one-vs-rest logistic model's
+    # probabilities are sigmoid(x . w + b) per label, read in one matrix product instead of sklearn's twelve
+    # predict_proba calls (5 of a draft's 77 profiled milliseconds).
+    weights: np.ndarray
+    intercepts: np.ndarray
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        logits = vectors @ self.weights.T + self.intercepts
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)), np.float32)
+
+
+def head_of(labels: tuple[str, ...], model: OneVsRestClassifier) -> _Head:
+    """The fitted one-vs-rest logistic model as its weight matrix (every label had examples of both kinds)."""
+    return _Head(
+        labels,
+        weights=np.vstack([e.coef_[0] for e in model.estimators_]).astype(np.float32),
+        intercepts=np.array([e.intercept_[0] for e in model.estimators_], np.float32),
+    )
 
 
 _head_cache: dict[tuple[str, str, float, float, str], _Head] = {}
@@ -205,7 +222,7 @@ def _fit_head(
     # probability near 0.1, leaving no room for a floor between "surely not" and "surely".
     model = OneVsRestClassifier(LogisticRegression(C=c, class_weight="balanced", max_iter=2000))
     model.fit(vectors, targets)
-    head = _Head(labels, model)
+    head = head_of(labels, model)
     with _cache_lock:
         _head_cache[key] = head
         if len(_head_cache) > 64:
@@ -241,7 +258,7 @@ class HeadClassifier:
         if not sentences:
             return np.zeros((0, len(self._head.labels)), np.float32)
         vectors = np.asarray(self.encoder.encode(list(sentences), kind="query"), np.float32)
-        return np.asarray(self._head.model.predict_proba(vectors), np.float32)
+        return self._head.probabilities(vectors)
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -44,6 +44,12 @@ _ADDRESS_PROBLEM = (
     r"\bcorreggere (?:l'|il mio )?indirizzo"
 )
 # "only 39 instead of 40 boxes": fewer came than were ordered; a missing item, not a wrong one.
+_HOME_INSTEAD = (
+    r"\b(?:instead of|au lieu de|(?:an)?statt|en (?:vez|lugar) de|invece d[ie]?|al posto d[ie]?) "
+    r"(?:(?:to|at|a|an|de|di|da|nach|bei) )?(?:chez (?:moi|nous)|(?:my|our) (?:new |own )?(?:home|house|flat|"
+    r"apartment|address|place)|home|(?:meine|unsere)[rnm]? (?:adresse|wohnung)|zu(?: hause|hause| mir)|"
+    r"(?:mi|nuestra) (?:casa|direccion)|casa (?:mia|nostra)|(?:mio|nostro) indirizzo|(?:mon|notre) adresse)"
+)
 _SHORT_COUNT = (
     r"\b(?:only|just|nur|seulement|solo|solamente|soltanto) \d+ (?:\w+ )?"
     r"(?:instead of|out of|statt|anstatt|von|au lieu de|sur|en vez de|en lugar de|de|invece di|anziche|su)"
@@ -456,6 +462,8 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:alte|falsche) (?:liefer)?adresse\b",
         r"\bdireccion (?:antigua|equivocada|vieja)\b",
         r"\bindirizzo (?:vecchio|sbagliato)\b",
+        # "sent to my parents' instead of my home": the address, not the item, was wrong.
+        _HOME_INSTEAD,
         r"\ba la direccion de\b",
         r"\ball'indirizzo d",
     ),
@@ -609,6 +617,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
 _ADDRESS_PROBLEM_RE = re.compile(_ADDRESS_PROBLEM)
 _CUSTOMS_RE = re.compile(_CUSTOMS)
 _SHORT_COUNT_RE = re.compile(_SHORT_COUNT)
+_HOME_INSTEAD_RE = re.compile(_HOME_INSTEAD)
 # "send it on to another address": a redirect, not a return.
 _REDIRECT = re.compile(
     r"\b(?:renvoy|reenvi|rispedi|send|schick)\w*\b.{0,30}\b(?:adresse|address|direccion|indirizzo)"
@@ -642,6 +651,8 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
         # missing part, and "is that normal for a descaler?" asks about the charge, not the product; a parcel
         # held at customs is still a tracking question, a damaged one still damage.
         found = [t for t in found if t not in ("refund_status", "missing_item", "product_question")]
+    if "wrong_item" in found and "delivery_change" in found and _HOME_INSTEAD_RE.search(folded):
+        found.remove("wrong_item")
     if "wrong_item" in found and _SHORT_COUNT_RE.search(folded):
         found.remove("wrong_item")
     if "missing_item" in found and _ADDRESS_PROBLEM_RE.search(folded):

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -17,7 +18,14 @@ from history import service as history_service
 from history.schemas import OrderCreate
 from replies import intents
 from replies.drafts import compose
-from replies.intents import HeadClassifier, IntentClassifier, classifier_for, head_for, load_examples
+from replies.intents import (
+    HeadClassifier,
+    IntentClassifier,
+    classifier_for,
+    head_for,
+    head_of,
+    load_examples,
+)
 from replies.schemas import DraftCreate
 from replies.segmentation import segment
 from runtime import Runtime
@@ -282,3 +290,18 @@ def test_a_broken_examples_file_is_refused_naming_the_problem(
     result = CliRunner().invoke(eval_app, ["questions", "--examples", str(path)])
     assert result.exit_code == 2
     assert str(path) in result.output.replace("\n", "") and problem in result.output.replace("\n", "")
+
+
+def test_the_heads_matrix_reads_the_same_probabilities_as_sklearn() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(120, 16)).astype(np.float32)
+    targets = (rng.random((120, 4)) < 0.3).astype(np.int64)
+    targets[0] = 1  # every label has positives
+    model = OneVsRestClassifier(LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000))
+    model.fit(vectors, targets)
+    head = head_of(("a", "b", "c", "d"), model)
+    probe = rng.normal(size=(9, 16)).astype(np.float32)
+    assert np.allclose(head.probabilities(probe), model.predict_proba(probe), atol=1e-5)

@@ -134,6 +134,10 @@ SINGLE_REASON = [
     ("Ich habe die Größe 42 bestellt, bekommen habe ich aber 44.", "wrong_item"),
     ("Pedí el cable de dos metros pero me ha llegado el de uno.", "wrong_item"),
     ("Ho ordinato la versione nera ma mi è arrivata quella bianca.", "wrong_item"),
+    # "Instead of" my home is an address mistake, not a wrong item.
+    ("Oops, I had it sent to my office instead of my home address.", "delivery_change"),
+    ("Je l'ai fait livrer chez ma sœur au lieu de chez moi.", "delivery_change"),
+    ("Lo mandé a casa de mis padres en vez de a mi casa.", "delivery_change"),
     # Money the carrier wants at the door is a customs charge, whatever the customer calls it.
     ("The courier wants me to pay 18 pounds before they deliver it, is that right?", "other"),
     ("La Poste me demande de payer 12 € avant de me remettre le colis, c'est normal ?", "other"),
