@@ -574,7 +574,7 @@ def suggest(
         chunk = _shown_chunk(found, r)
         if chunk is None:
             continue
-        text, spans = "", []
+        text, spans = "", list[tuple[int, int]]()  # the widget's snippet, left out for drafts
         if snippets:
             wanted = set(found.terms) | set(analyze(found.dense_query, chunk.locale))
             text, spans = snippet(chunk.text, wanted, language=chunk.locale)
