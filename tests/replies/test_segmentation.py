@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
+from replies.intents import IntentGuess
 from replies.segmentation import segment
 
 
@@ -134,6 +137,9 @@ SINGLE_REASON = [
     ("Ich habe die Größe 42 bestellt, bekommen habe ich aber 44.", "wrong_item"),
     ("Pedí el cable de dos metros pero me ha llegado el de uno.", "wrong_item"),
     ("Ho ordinato la versione nera ma mi è arrivata quella bianca.", "wrong_item"),
+    # Cancelling to get one's money back is a cancellation; no refund has been asked about yet.
+    ("If it doesn't turn up by Friday I'd rather cancel and get my money back.", "cancellation"),
+    ("Si no llega esta semana prefiero cancelarlo y que me devolváis el dinero.", "cancellation"),
     # "Instead of" my home is an address mistake, not a wrong item.
     ("Oops, I had it sent to my office instead of my home address.", "delivery_change"),
     ("Je l'ai fait livrer chez ma sœur au lieu de chez moi.", "delivery_change"),
@@ -195,3 +201,29 @@ def test_and_above_all_starts_a_second_request() -> None:
         "l'adresse de livraison ?"
     )
     assert [q.topic for q in segment(text)] == ["other", "delivery_change"]
+
+
+def test_a_statement_keeps_only_the_tags_the_classifier_is_sure_of() -> None:
+    class Unsure:
+        floor = 0.7
+
+        def classify(self, sentences: Sequence[str]) -> list[IntentGuess]:
+            return [
+                IntentGuess(
+                    topic="missing_item",
+                    score=0.8,
+                    best="missing_item",
+                    runner_up_score=0.1,
+                    topics=("missing_item",),
+                    scores=(0.8,),
+                )
+                for _ in sentences
+            ]
+
+    text = "The rest is still unopened."
+    assert [q.topic for q in segment(text, Unsure())] == ["missing_item"]
+    assert segment(text, Unsure(), statement_floor=0.9) == []
+    # A question is tagged at the classifier's own floor.
+    assert [q.topic for q in segment("Is the rest still there?", Unsure(), statement_floor=0.9)] == [
+        "missing_item"
+    ]
