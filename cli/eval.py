@@ -32,8 +32,10 @@ def drafts(
         Path | None, typer.Option(help="tickets.jsonl: the tenant's tagged past tickets (teach the head)")
     ] = None,
     shops: Annotated[
-        Path | None,
-        typer.Option(help="A folder of development shops: every shop, then every language pooled"),
+        list[Path] | None,
+        typer.Option(
+            help="A folder of development shops (repeat for several): every shop, then every language pooled"
+        ),
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
     encoder: Annotated[str, typer.Option(help="Encoder for article search (a bundled model)")] = "use+minilm",
@@ -41,7 +43,7 @@ def drafts(
     """Drafts a reply for every request: fully answered, topic coverage, must-mention recall, invented facts,
     compliance, latency; the nearest-example classifier beside the head from the same run."""
 
-    if shops is not None:
+    if shops:
         _drafts_shops(shops, encoder, json_out)
         return
     for path in (requests, orders, articles):
@@ -104,13 +106,18 @@ def _speed(speed: dict[str, object]) -> None:
     )
 
 
-def _drafts_shops(shops: Path, encoder: str, json_out: Path | None) -> None:
-    folders = (
-        sorted(p for p in shops.iterdir() if (p / "draft_requests.jsonl").exists()) if shops.is_dir() else []
-    )
-    if not folders:
-        typer.echo(f"error: {shops} holds no shop with draft_requests.jsonl", err=True)
-        raise typer.Exit(2)
+def _drafts_shops(shops: list[Path], encoder: str, json_out: Path | None) -> None:
+    folders: list[Path] = []
+    for folder in shops:
+        found = (
+            sorted(p for p in folder.iterdir() if (p / "draft_requests.jsonl").exists())
+            if folder.is_dir()
+            else []
+        )
+        if not found:
+            typer.echo(f"error: {folder} holds no shop with draft_requests.jsonl", err=True)
+            raise typer.Exit(2)
+        folders += found
     try:
         result = drafts_eval.run_shops(
             folders,
@@ -141,7 +148,10 @@ def _drafts_shops(shops: Path, encoder: str, json_out: Path | None) -> None:
 
 @app.command("questions")
 def questions(
-    shops: Annotated[Path, typer.Option(help="Folder of development shops")] = questions_eval.DEVSHOPS,
+    shops: Annotated[
+        list[Path] | None,
+        typer.Option(help="Folder of development shops (repeat for several; default devshops)"),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full results here")] = None,
     examples: Annotated[
         Path, typer.Option(help="Example phrasings per reason tag (try another file before shipping it)")
@@ -149,9 +159,11 @@ def questions(
 ) -> None:
     """Leave-one-shop-out: the drafts' question classifier (head) chosen on the other shops, scored on each
     held-out shop and language beside the nearest-example baseline."""
-    found = questions_eval.dev_shops(shops) if shops.is_dir() else []
+    folders = shops or [questions_eval.DEVSHOPS]
+    found = [shop for folder in folders if folder.is_dir() for shop in questions_eval.dev_shops(folder)]
     if len(found) < 2:
-        typer.echo(f"error: {shops} holds fewer than two shops with draft requests", err=True)
+        named = ", ".join(str(f) for f in folders)
+        typer.echo(f"error: {named} hold fewer than two shops with draft requests", err=True)
         raise typer.Exit(2)
     try:
         load_examples(examples)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from cli.eval import app as eval_app
 from eval.questions import Request, Setting, choose, dev_shops, figures, run_loso
 from tests.support.encoders import HashingEncoder
 
@@ -75,3 +78,12 @@ def test_run_loso_scores_every_shop_with_a_setting_chosen_on_the_others(tmp_path
         assert set(fold["head_by_locale"]) == {"en"}
     # The patterns alone find both requests of every shop, whatever the head's setting.
     assert result["pooled"]["baseline"]["fully_detected"] == 1.0
+
+
+def test_the_cli_names_every_folder_that_holds_too_few_shops(tmp_path: Path) -> None:
+    first, second = tmp_path / "devshops", tmp_path / "devdrafts"
+    first.mkdir()
+    second.mkdir()
+    result = CliRunner().invoke(eval_app, ["questions", "--shops", str(first), "--shops", str(second)])
+    assert result.exit_code == 2
+    assert str(first) in result.output and str(second) in result.output
