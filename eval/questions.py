@@ -30,7 +30,6 @@ from replies.intents import (
     HEAD_C,
     HEAD_FLOOR,
     HEAD_MODE,
-    HEAD_STATEMENT_FLOOR,
     HeadClassifier,
     IntentClassifier,
     IntentGuess,
@@ -42,8 +41,6 @@ DEVSHOPS = ROOT / "devshops"
 FLOORS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 CS = (1.0, 4.0, 16.0)
 MODES: tuple[SegmentMode, ...] = ("fallback", "all", "classifier")
-# How sure the head must be to tag a sentence that asks nothing (0: its floor, as for a question).
-STATEMENT_FLOORS = (0.0, 0.8, 0.9, 0.95)
 # An extra topic writes a paragraph nobody asked for; it costs a quarter of a missed request.
 EXTRA_COST = 0.25
 
@@ -72,14 +69,10 @@ class Setting:
     c: float
     floor: float
     mode: SegmentMode
-    statement_floor: float = 0.0
 
     def label(self) -> str:
         tickets = "yes" if self.tickets else "no"
-        return (
-            f"head C={self.c:g} floor={self.floor:g} mode={self.mode} tickets={tickets} "
-            f"statements={self.statement_floor:g}"
-        )
+        return f"head C={self.c:g} floor={self.floor:g} mode={self.mode} tickets={tickets}"
 
 
 class MemoEncoder:
@@ -145,13 +138,10 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def detected(
-    shop: Shop, classifier: Classifier | None, *, mode: SegmentMode = "fallback", statement_floor: float = 0.0
+    shop: Shop, classifier: Classifier | None, *, mode: SegmentMode = "fallback"
 ) -> list[frozenset[str]]:
     """The topics the splitter finds in each request of the shop."""
-    return [
-        frozenset(q.topic for q in segment(r.text, classifier, mode=mode, statement_floor=statement_floor))
-        for r in shop.requests
-    ]
+    return [frozenset(q.topic for q in segment(r.text, classifier, mode=mode)) for r in shop.requests]
 
 
 def figures(requests: Sequence[Request], found: Sequence[frozenset[str]]) -> dict[str, Any]:
@@ -180,15 +170,13 @@ def by_locale(requests: Sequence[Request], found: Sequence[frozenset[str]]) -> d
 
 
 def choose(scores: dict[Setting, dict[str, float]], shops: Sequence[str]) -> Setting:
-    """The setting with the best objective pooled over ``shops`` (ties: the higher floor, then smaller C,
-    then no statement floor)."""
+    """The setting with the best objective pooled over ``shops`` (ties: the higher floor, then smaller C)."""
 
-    def pooled(setting: Setting) -> tuple[float, float, float, float]:
+    def pooled(setting: Setting) -> tuple[float, float, float]:
         return (
             sum(scores[setting][shop] for shop in shops) / len(shops),
             setting.floor,
             -setting.c,
-            -setting.statement_floor,
         )
 
     return max(scores, key=pooled)
@@ -218,13 +206,9 @@ def run_loso(
                 extra_key=f"eval:{shop.name}",
                 path=examples,
             )
-            for floor, mode, statements in itertools.product(floors, MODES, STATEMENT_FLOORS):
-                if statements and statements <= floor:
-                    continue
-                setting = Setting(with_tickets, c, floor, mode, statements)
-                found.setdefault(setting, {})[shop.name] = detected(
-                    shop, _FixedFloor(head, floor), mode=mode, statement_floor=statements
-                )
+            for floor, mode in itertools.product(floors, MODES):
+                setting = Setting(with_tickets, c, floor, mode)
+                found.setdefault(setting, {})[shop.name] = detected(shop, _FixedFloor(head, floor), mode=mode)
     by_name = {shop.name: shop for shop in shops}
     objective = {
         setting: {name: figures(by_name[name].requests, f)["objective"] for name, f in per_shop.items()}
@@ -267,11 +251,7 @@ def run_loso(
         (
             s
             for s in objective
-            if s.c == HEAD_C
-            and s.floor == HEAD_FLOOR
-            and s.tickets
-            and s.mode == HEAD_MODE
-            and s.statement_floor == HEAD_STATEMENT_FLOOR
+            if s.c == HEAD_C and s.floor == HEAD_FLOOR and s.tickets and s.mode == HEAD_MODE
         ),
         None,
     )

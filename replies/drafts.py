@@ -43,7 +43,6 @@ from replies.factcheck import check_facts
 from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
 from replies.intents import (
     HEAD_MODE,
-    HEAD_STATEMENT_FLOOR,
     MAX_TENANT_EXAMPLES,
     HeadClassifier,
     classifier_for,
@@ -205,7 +204,6 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
         classifier,
         unclear=ctx.unclear,
         mode=HEAD_MODE if ctx.question_classifier == "head" else "fallback",
-        statement_floor=HEAD_STATEMENT_FLOOR if ctx.question_classifier == "head" else 0.0,
     )
     if not questions and ctx.form_topic:
         # Nothing asked in words: the topic the customer picked in the contact form is the question.

@@ -161,9 +161,6 @@ def classifier_for(encoder: Encoder) -> IntentClassifier | None:
 HEAD_FLOOR = 0.7
 HEAD_MODE: SegmentMode = "fallback"
 HEAD_C = 4.0
-# A sentence that asks nothing is tagged only this surely (0: at the floor like a question); chosen
-# leave-one-shop-out with the rest of the head's setting (eval/questions.py).
-HEAD_STATEMENT_FLOOR = 0.0
 # A tenant's tagged past tickets teach the head its customers' wording; the newest are enough, and a
 # bound keeps the first draft after a large import from encoding every ticket the shop ever had.
 MAX_TENANT_EXAMPLES = 2000

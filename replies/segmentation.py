@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -621,7 +621,9 @@ _HOME_INSTEAD_RE = re.compile(_HOME_INSTEAD)
 # Words that ask where a refund stands, beside a return or a cancellation that would bring one.
 _REFUND_STATUS_WORDS = re.compile(
     r"\b(?:status|where|when|yet|still|through|processed|issued|sent|encore|deja|noch|schon|durch|todavia|"
-    r"ya|ancora|gia|quand|wann|cuando|quando)\b"
+    r"ya|ancora|gia|quand|wann|cuando|quando|"
+    # how much comes back is a refund question too
+    r"how much|amount|combien|montant|wie ?viel|betrag|cuanto|importe|quanto|importo)\b"
 )
 # "send it on to another address": a redirect, not a return.
 _REDIRECT = re.compile(
@@ -682,7 +684,6 @@ def segment(
     *,
     unclear: list[str] | None = None,
     mode: SegmentMode = "fallback",
-    statement_floor: float = 0.0,
 ) -> list[Question]:
     """Questions in order of first appearance; several sentences on one topic make one question.
 
@@ -693,8 +694,7 @@ def segment(
     ``mode``: "fallback" asks the classifier only about what the patterns are unsure of; "all" also gives
     sentences the patterns are sure of the classifier's other tags (a multi-label head sees the second
     request in "it arrived broken and the manual is missing"); "classifier" leaves the phrase patterns out
-    and tags every sentence with the classifier alone. ``statement_floor``: a sentence that asks nothing
-    ("I have a Galaxy S25.", "The rest is unopened.") keeps only the classifier's tags that reach it.
+    and tags every sentence with the classifier alone.
     """
     spans, subjects = _without_form_fields(text, sentences(text))
     if mode == "classifier" and classifier is not None:
@@ -711,12 +711,7 @@ def segment(
     if classifier is not None:
         asked = [i for i, (_, sure) in enumerate(tagged) if mode == "all" or not sure]
         guesses = classifier.classify([text[spans[i][0] : spans[i][1]] for i in asked])
-        for i, unsure_guess in zip(asked, guesses, strict=True):
-            guess = unsure_guess
-            if statement_floor and not asks(text[spans[i][0] : spans[i][1]]):
-                guess = _only_above(guess, statement_floor)
-                if guess.topic is None and unsure_guess.topic is not None:
-                    continue  # background about a reason ("the rest is unopened"), not a missed request
+        for i, guess in zip(asked, guesses, strict=True):
             if tagged[i][1]:
                 added[i] = {
                     t: s for t, s in zip(guess.topics, guess.scores, strict=False) if t not in tagged[i][0]
@@ -807,19 +802,6 @@ def segment(
     if len(questions) > 1:
         questions = [q for q in questions if not (q.topic == "other" and _is_filler(q.text))]
     return questions
-
-
-def _only_above(guess: IntentGuess, floor: float) -> IntentGuess:
-    """The guess keeping only the tags whose score reaches ``floor`` (none left: no tag)."""
-    kept = [(t, sc) for t, sc in zip(guess.topics, guess.scores, strict=False) if sc >= floor]
-    if len(kept) == len(guess.topics):
-        return guess
-    return replace(
-        guess,
-        topic=kept[0][0] if kept else None,
-        topics=tuple(t for t, _ in kept),
-        scores=tuple(sc for _, sc in kept),
-    )
 
 
 # Lines a contact form or a pasted mail header writes: "Name: ...", "Order number: ...", "Subject: ...",

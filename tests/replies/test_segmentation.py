@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
-from replies.intents import IntentGuess
 from replies.segmentation import segment
 
 
@@ -203,27 +200,6 @@ def test_and_above_all_starts_a_second_request() -> None:
     assert [q.topic for q in segment(text)] == ["other", "delivery_change"]
 
 
-def test_a_statement_keeps_only_the_tags_the_classifier_is_sure_of() -> None:
-    class Unsure:
-        floor = 0.7
-
-        def classify(self, sentences: Sequence[str]) -> list[IntentGuess]:
-            return [
-                IntentGuess(
-                    topic="missing_item",
-                    score=0.8,
-                    best="missing_item",
-                    runner_up_score=0.1,
-                    topics=("missing_item",),
-                    scores=(0.8,),
-                )
-                for _ in sentences
-            ]
-
-    text = "The rest is still unopened."
-    assert [q.topic for q in segment(text, Unsure())] == ["missing_item"]
-    assert segment(text, Unsure(), statement_floor=0.9) == []
-    # A question is tagged at the classifier's own floor.
-    assert [q.topic for q in segment("Is the rest still there?", Unsure(), statement_floor=0.9)] == [
-        "missing_item"
-    ]
+def test_asking_how_much_comes_back_after_a_cancellation_is_a_refund_question() -> None:
+    text = "Can you confirm the order is cancelled and how much you will refund me?"
+    assert {q.topic for q in segment(text)} == {"cancellation", "refund_status"}
