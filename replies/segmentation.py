@@ -536,6 +536,10 @@ _SURE = {
 NONE_LABEL = "none"
 # Shorter pieces ("Thanks!", "Hi Anna,") are not requests a reply could miss.
 _UNCLEAR_MIN_WORDS = 4
+# Topics whose every asking sentence is answered on its own: what the customer asks about a product, or
+# an open question, is not one request because it shares a tag with the one before.
+_SEPARATE_ASKS = frozenset({"other", "product_question"})
+_SHORT_ASK_WORDS = 8
 
 # Inside one sentence (core.text's splitter), a semicolon or a connector usually starts another request.
 _REQUEST_BREAK = re.compile(
@@ -740,6 +744,9 @@ def segment(
     if unclear is not None:
         unclear += [piece for i, piece in sorted(unsure.items()) if not (i in subjects and body_asks)]
     by_topic: dict[str, Question] = {}
+    # The key of each topic's latest question: another question on a product or an open one is a question
+    # of its own ("is it covered by the warranty? can I buy just the lower section?" are two answers).
+    latest: dict[str, str] = {}
     previous_topics: list[str] = []
     for index, ((start, end), (topics, _), source, sure) in enumerate(
         zip(spans, tagged, detected_by, confidence, strict=True)
@@ -749,6 +756,7 @@ def segment(
         piece = text[start:end]
         marketplace_only = _MARKETPLACE_ONLY.search(fold(piece)) is not None
         context = ""
+        follow_up = False
         if (
             topics == ["missing_item"]
             and index > 0
@@ -767,17 +775,31 @@ def segment(
             # "It hums on the lowest speed. Is this normal or is it faulty?": a short untagged question
             # right after a tagged sentence asks about that same thing.
             topics = previous_topics[-1:]
+            follow_up = True
         if not topics and (asks(piece) or marketplace_only):
             topics, sure = ["other"], 0.5
             previous = [text[s:e] for s, e in spans if e <= start]
             context = " ".join(p.strip() for p in previous[-2:])
         for topic in topics:
-            question = by_topic.get(topic)
+            key = latest.get(topic, topic)
+            question = by_topic.get(key)
+            if (
+                question is not None
+                and topic in _SEPARATE_ASKS
+                and question.is_question
+                and asks(piece)
+                and not follow_up
+            ):
+                key, question = f"{topic}@{start}", None
+                # A short one ("Does it need a special cable?") leans on the sentence before it.
+                short = len(piece.split()) <= _SHORT_ASK_WORDS
+                context = text[spans[index - 1][0] : spans[index - 1][1]].strip() if short else ""
+            latest[topic] = key
             source_of, sure_of = (
                 ("examples", round(added[index][topic], 4)) if topic in added[index] else (source, sure)
             )
             if question is None:
-                by_topic[topic] = Question(
+                by_topic[key] = Question(
                     topic=topic,
                     text=piece.strip(),
                     spans=[(start, end)],

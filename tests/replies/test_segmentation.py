@@ -203,3 +203,14 @@ def test_and_above_all_starts_a_second_request() -> None:
 def test_asking_how_much_comes_back_after_a_cancellation_is_a_refund_question() -> None:
     text = "Can you confirm the order is cancelled and how much you will refund me?"
     assert {q.topic for q in segment(text)} == {"cancellation", "refund_status"}
+
+
+def test_each_product_question_is_answered_on_its_own_but_a_follow_up_joins_its_question() -> None:
+    two = segment("Is the frame covered by your warranty? And how do I install the rear wheel?")
+    assert [q.topic for q in two] == ["product_question", "product_question"]
+    assert two[1].text == "And how do I install the rear wheel?"
+    assert two[1].context == "Is the frame covered by your warranty?"  # a short ask leans on the one before
+    one = segment("The fan hums on the lowest speed. Is this normal?")
+    assert [(q.topic, q.text) for q in one] == [
+        ("product_question", "The fan hums on the lowest speed. Is this normal?")
+    ]
