@@ -43,13 +43,14 @@ _ADDRESS_PROBLEM = (
     r"\bindirizzo\b.{0,40}\b(?:incompleto|sbagliato|errato|manca)|"
     r"\bcorreggere (?:l'|il mio )?indirizzo"
 )
-# "only 39 instead of 40 boxes": fewer came than were ordered; a missing item, not a wrong one.
+# "sent to my parents' instead of my home": the address, not the item, was wrong.
 _HOME_INSTEAD = (
     r"\b(?:instead of|au lieu de|(?:an)?statt|en (?:vez|lugar) de|invece d[ie]?|al posto d[ie]?) "
     r"(?:(?:to|at|a|an|de|di|da|nach|bei) )?(?:chez (?:moi|nous)|(?:my|our) (?:new |own )?(?:home|house|flat|"
     r"apartment|address|place)|home|(?:meine|unsere)[rnm]? (?:adresse|wohnung)|zu(?: hause|hause| mir)|"
     r"(?:mi|nuestra) (?:casa|direccion)|casa (?:mia|nostra)|(?:mio|nostro) indirizzo|(?:mon|notre) adresse)"
 )
+# "only 39 instead of 40 boxes": fewer came than were ordered; a missing item, not a wrong one.
 _SHORT_COUNT = (
     r"\b(?:only|just|nur|seulement|solo|solamente|soltanto) \d+ (?:\w+ )?"
     r"(?:instead of|out of|statt|anstatt|von|au lieu de|sur|en vez de|en lugar de|de|invece di|anziche|su)"
@@ -783,6 +784,7 @@ def segment(
         for topic in topics:
             key = latest.get(topic, topic)
             question = by_topic.get(key)
+            asked_context = context
             if (
                 question is not None
                 and topic in _SEPARATE_ASKS
@@ -793,7 +795,7 @@ def segment(
                 key, question = f"{topic}@{start}", None
                 # A short one ("Does it need a special cable?") leans on the sentence before it.
                 short = len(piece.split()) <= _SHORT_ASK_WORDS
-                context = text[spans[index - 1][0] : spans[index - 1][1]].strip() if short else ""
+                asked_context = text[spans[index - 1][0] : spans[index - 1][1]].strip() if short else ""
             latest[topic] = key
             source_of, sure_of = (
                 ("examples", round(added[index][topic], 4)) if topic in added[index] else (source, sure)
@@ -808,7 +810,7 @@ def segment(
                     confidence=sure_of,
                     floor=classifier.floor if classifier is not None and source_of == "examples" else None,
                     marketplace_only=marketplace_only,
-                    context=context,
+                    context=asked_context,
                     closest=closest[index] if topic == "other" else "",
                 )
             else:
