@@ -289,16 +289,16 @@ def best_answers_first(found: list[AnsweringArticle], locale: str) -> list[Answe
     """Best passage first across languages; the customer's language first only among one text's
     translations. An unrelated article in the customer's language is no answer: the Italian returns page
     does not answer "do you ship to Switzerland?" better than the English customs page."""
+    grouped = [(translation_group(answer.id, answer.locale), answer) for answer in found]
     group_best: dict[str, float] = {}
-    for answer in found:
-        group = translation_group(answer.id, answer.locale)
+    for group, answer in grouped:
         group_best[group] = max(group_best.get(group, -1.0), answer.sentence_score)
-
-    def key(answer: AnsweringArticle) -> tuple[float, str, bool, float]:
-        group = translation_group(answer.id, answer.locale)
-        return (group_best[group], group, answer.locale == locale, answer.sentence_score)
-
-    return sorted(found, key=key, reverse=True)
+    ordered = sorted(
+        grouped,
+        key=lambda pair: (group_best[pair[0]], pair[0], pair[1].locale == locale, pair[1].sentence_score),
+        reverse=True,
+    )
+    return [answer for _, answer in ordered]
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,8 @@ class _Head:
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         logits = vectors @ self.weights.T + self.intercepts
-        return np.asarray(1.0 / (1.0 + np.exp(-logits)), np.float32)
+        # sigmoid as exp(-log(1 + e^-z)): no overflow warning for a far-off logit
+        return np.asarray(np.exp(-np.logaddexp(0.0, -logits)), np.float32)
 
 
 def head_of(labels: tuple[str, ...], model: OneVsRestClassifier) -> _Head:
