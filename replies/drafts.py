@@ -27,8 +27,7 @@ from history.lookup import get_ticket
 from history.models import Order, Ticket
 from history.service import get_order, orders_for_customer
 from kb.models import Article
-from kb.service import COLLECTION
-from kb.suggest import article_cutoff
+from kb.suggest import article_cutoff, prepare_article_queries
 from replies import macros, rewriter
 from replies.answers import (
     ARTICLE_TOPICS,
@@ -215,8 +214,11 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
     orders = [_resolve_order(session, ctx, question) for question in questions]
     items_of = [" ".join(i.title for i in order.items) if order else "" for order in orders]
     if engine is not None:
-        engine.prepare_queries(
-            [question_query(q, items) for q, items in zip(questions, items_of, strict=True)], COLLECTION
+        prepare_article_queries(
+            engine,
+            tenant_id=ctx.tenant_id,
+            queries=[question_query(q, items) for q, items in zip(questions, items_of, strict=True)],
+            locale=ctx.locale,
         )
     planned: list[_Planned] = []
     for question, order, items in zip(questions, orders, items_of, strict=True):
