@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -60,6 +60,17 @@ def get_ruleset(channel: str) -> RuleSet:
             details={"channel": channel},
         )
     path = RULES_DIR / f"{channel}.yaml"
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise RuntimeError(f"rule set {path} is missing or invalid: {exc}") from exc
+    return _load_ruleset(channel, path, modified)
+
+
+@lru_cache(maxsize=64)
+def _load_ruleset(channel: str, path: Path, modified: int) -> RuleSet:
+    """The parsed rule file, read again when it changes (``modified``): a draft checks its passages and its
+    reply against the rules several times, and parsing the YAML each time cost ~1 ms a check."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         ruleset = RuleSet.model_validate(raw)

@@ -50,3 +50,23 @@ def test_articles_are_encoded_in_bounded_batches_and_read_from_the_cache_after()
     articles[3].body += " One more sentence about the refund of the shipping costs."
     answers.prepare_articles(engine, articles)
     assert encoder.batches == [21]
+
+
+def test_a_passage_the_channel_forbids_gives_way_to_a_close_allowed_one() -> None:
+    encoder = HashingEncoder(64)
+    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
+    article = Article(
+        external_id="kb-gift-wrap",
+        title="Gift wrap and vouchers",
+        body=(
+            "Gift wrap costs 4.95 per item in our shop, and this week use code WRAP10 for 10% off.\n\n"
+            "On Amazon orders, use Amazon's own gift options for gift wrap and a gift note."
+        ),
+        locale="en",
+    )
+    question = encoder.encode(["Gift wrap per item in your shop for Amazon orders?"], kind="query")[0]
+    on_email = answers._best_passage(engine, article, question, 0.9, "email")
+    on_amazon = answers._best_passage(engine, article, question, 0.9, "amazon")
+    assert on_email is not None and on_amazon is not None
+    assert on_email.passage.startswith("Gift wrap costs")  # the closest passage where the rules allow it
+    assert on_amazon.passage.startswith("On Amazon orders")  # a discount code is a promotion on Amazon
