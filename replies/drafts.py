@@ -141,6 +141,18 @@ class _Context:
         return self.orders[order_id]
 
 
+def _unquoted_order(
+    session: Session, ctx: _Context, answers: list[_Answer], written: list[_Answer]
+) -> str | None:
+    """The order the message is about when no answer names it (an answer on customs or a voucher quotes no
+    order): the greeting names it then, so the customer and the next agent know which order this is."""
+    linked = ctx.order(session, ctx.default_order_id) if ctx.default_order_id else None
+    linked = linked or next((a.order for a in answers if a.order is not None), None)
+    if linked is None or any(linked.order_id in a.text for a in written):
+        return None
+    return linked.order_id
+
+
 def _context(
     session: Session,
     *,
@@ -313,19 +325,19 @@ def compose(
     name = (
         customer_name(session, tenant_id=tenant_id, customer_id=ctx.customer_id) if ctx.customer_id else None
     )
+    # Unanswered questions keep their place with the holding line: the customer sees each one taken up.
+    written = [a for a in answers if a.text]
     greeting = macros.render_macro(
         session,
         tenant_id=tenant_id,
         key="greeting",
         channel=ctx.channel,
         locale=ctx.locale,
-        variables={"customer_name": name},
+        variables={"customer_name": name, "order_id": _unquoted_order(session, ctx, answers, written)},
     )
     closing = macros.render_macro(
         session, tenant_id=tenant_id, key="closing", channel=ctx.channel, locale=ctx.locale, variables={}
     )
-    # Unanswered questions keep their place with the holding line: the customer sees each one taken up.
-    written = [a for a in answers if a.text]
     # Asked once, after the answers; a holding line without an order already asks for it.
     order_request = (
         macros.render_macro(

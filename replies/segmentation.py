@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -56,8 +56,43 @@ _SHORT_COUNT = (
     r"(?:instead of|out of|statt|anstatt|von|au lieu de|sur|en vez de|en lugar de|de|invece di|anziche|su)"
     r" \d+\b"
 )
+# What a wrong-item report always says in some form: something came, or what came differs from the order.
+# The head's wrong_item examples are full of sizes, colours and counts, so it also tags "I'm a 41 inch
+# chest" or "do the socks run small?"; without one of these words in the sentence, it is not a report.
+_RECEIVED = (
+    r"\b(?:receiv\w*|got|gotten|came|come|arriv\w*|sent|deliver\w*|instead|wrong|different|mixed up|"
+    r"not what|(?:box|parcel|package|pack|bag|label|tag|sticker) (?:says|said|say|reads|has|had|contain\w*)|"
+    r"recu\w*|livr\w*|envoy\w*|au lieu|alors que|mauvais\w*|pas (?:le bon|la bonne|ce que)|"
+    r"(?:dans|sur) (?:le|la|l') ?(?:colis|carton|boite|paquet|etiquette)|contenait|"
+    r"bekommen|erhalten|geliefert|kam|gekommen|angekommen|geschickt|(?:an)?statt|falsch\w*|verwechselt|"
+    r"(?:im|auf dem|auf der) (?:paket|karton|packung|schachtel|etikett)|"
+    r"recib\w*|llega\w*|lleg[oa]|llego|envia\w*|mandad\w*|mandaste\w*|en vez de|en lugar de|equivocad\w*|"
+    r"(?:en|dentro de) (?:la|el) (?:caja|paquete)|vino|"
+    r"ricevut\w*|ricevo|arriva\w*|spedit\w*|mandat\w*|invece|al posto|sbagliat\w*|anziche|"
+    r"(?:nel|nella|sul|sulla) (?:pacco|scatola|confezione|etichetta))\b"
+)
+# What a transit-damage report says somewhere in the message: a parcel came, was opened or unpacked. Without
+# it, "it has stopped charging, is it broken?" or "a hole is forming along the seam" is a defect for the
+# warranty, not damage in transit.
+_ARRIVAL = (
+    r"\b(?:arriv\w*|came|come|deliver\w*|receiv\w*|got|unpack\w*|opened|parcel|package|box|packag\w*|"
+    r"transit|shipping|courier|postman|carton|"
+    r"recu\w*|livr\w*|colis|emballage|deball\w*|ouvert\w*|transport\w*|"
+    r"angekommen|ankam|kam|gekommen|geliefert|erhalten|bekommen|paket|karton|verpackung|ausgepackt|lieferung|"
+    r"zugestellt|"
+    r"lleg\w*|recib\w*|paquete|caja|embalaje|envio|abri\w*|entreg\w*|"
+    r"ricevut\w*|pacco|scatola|imball\w*|cartone|spedizione|trasporto|apert\w*|consegn\w*)\b"
+)
 _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
     "tracking": (
+        # A delivery date that has passed: "it was supposed to arrive on Friday".
+        r"\bsupposed to (?:arrive|come|be (?:here|delivered))\b",
+        r"\bshould have (?:arrived|come|been delivered)\b",
+        r"\b(?:livraison|colis|commande|paquet) (?:etait|etaient) (?:prevue?s?|annoncee?s?)\b",
+        r"\b(?:hatte|sollte|sollten)\b.{0,30}"
+        r"\b(?:kommen|ankommen|da sein|geliefert werden|zugestellt werden)\b",
+        r"\b(?:tenia|debia|deberia|tendria) que (?:llegar|haber llegado)\b",
+        r"\b(?:sigo|seguimos) sin (?:recibir|nada|noticias)\b",
         r"\bwhere(?:'s| is| are)\b(?! (?:the |my )?(?:serial|invoice|receipt|label|manual|instructions))",
         r"\bwhere\b.{0,20}\b(?:parcel|package)",
         r"\b(?:isn't|is not|aren't|are not|still not) (?:here|there)\b",
@@ -174,6 +209,8 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "refund_status": (
         r"\brefund",
+        r"\bgeld\b.{0,40}\b(?:noch (?:immer )?(?:nicht|kein\w*)|immer noch (?:nicht|kein\w*))",
+        r"\bnoch (?:immer )?kein (?:geld|betrag)\b",
         r"\bmoney back\b",
         r"\breimburs",
         r"\brembours",
@@ -265,7 +302,7 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\babbestell",
         r"\bcancelar\b",
         r"\bcancelacion\b",
-        r"\banular\b",
+        r"\banular(?:lo|la|los|las)?\b",
         r"\bannullare\b",
         r"\bdisdire\b",
         r"\bresili(?:er|ation)\b",
@@ -622,6 +659,8 @@ def sentences(text: str) -> list[tuple[int, int]]:
 _ADDRESS_PROBLEM_RE = re.compile(_ADDRESS_PROBLEM)
 _CUSTOMS_RE = re.compile(_CUSTOMS)
 _SHORT_COUNT_RE = re.compile(_SHORT_COUNT)
+_RECEIVED_RE = re.compile(_RECEIVED)
+_ARRIVAL_RE = re.compile(_ARRIVAL)
 _HOME_INSTEAD_RE = re.compile(_HOME_INSTEAD)
 # Words that ask where a refund stands, beside a return or a cancellation that would bring one.
 _REFUND_STATUS_WORDS = re.compile(
@@ -683,6 +722,31 @@ def _pattern_intents(sentence: str) -> tuple[list[str], bool]:
     return found, any(_SURE[intent].search(folded) for intent in found)
 
 
+def _plausible(guess: IntentGuess, folded: str, arrived: bool) -> IntentGuess:
+    """The classifier's guess without the tags its sentence cannot carry: a wrong item where the sentence says
+    nothing came or differs, damage in transit where the message says nothing arrived."""
+    dropped = set()
+    if not _RECEIVED_RE.search(folded):
+        dropped.add("wrong_item")
+    if not arrived:
+        dropped.add("damaged_in_transit")
+    if not dropped & ({guess.topic} | set(guess.topics)):
+        return guess
+    kept = [(t, s) for t, s in zip(guess.topics, guess.scores, strict=False) if t not in dropped]
+    if guess.topic not in dropped:
+        topic, score = guess.topic, guess.score
+    else:
+        topic, score = kept[0] if kept else (None, guess.score)
+    return replace(
+        guess,
+        topic=topic,
+        score=score,
+        best=guess.best if guess.best not in dropped else (topic or NONE_LABEL),
+        topics=tuple(t for t, _ in kept),
+        scores=tuple(s for _, s in kept),
+    )
+
+
 def segment(
     text: str,
     classifier: Classifier | None = None,
@@ -715,8 +779,10 @@ def segment(
     unsure: dict[int, str] = {}
     if classifier is not None:
         asked = [i for i, (_, sure) in enumerate(tagged) if mode == "all" or not sure]
+        arrived = _ARRIVAL_RE.search(fold(text)) is not None
         guesses = classifier.classify([text[spans[i][0] : spans[i][1]] for i in asked])
         for i, guess in zip(asked, guesses, strict=True):
+            guess = _plausible(guess, fold(text[spans[i][0] : spans[i][1]]), arrived)
             if tagged[i][1]:
                 added[i] = {
                     t: s for t, s in zip(guess.topics, guess.scores, strict=False) if t not in tagged[i][0]

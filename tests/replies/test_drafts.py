@@ -327,3 +327,40 @@ def test_a_cancellation_too_late_names_the_shipment_it_is_on(runtime: Runtime, s
     # Too late to cancel: the customer needs the parcel's carrier and number to refuse or return it.
     assert "ne peut donc plus être annulée" in draft.reply
     assert "DHL" in draft.reply and "00340434190012877645" in draft.reply
+
+
+def test_the_greeting_names_the_order_when_no_answer_does(runtime: Runtime, shop: str) -> None:
+    load_articles(
+        runtime,
+        shop,
+        [
+            article(
+                id="kb-gift-cards",
+                title="Paying with a gift card",
+                body="You can pay with a gift card at checkout: enter its code under Gift card.",
+                tags=["other"],
+                url=None,
+            )
+        ],
+    )
+    with runtime.session() as session:
+        draft = compose(
+            session,
+            tenant_id=shop,
+            request=DraftCreate(
+                channel="shopify",
+                locale="en",
+                text="Can I pay with a gift card at checkout?",
+                order_id="#1001",
+            ),
+            settings=runtime.settings,
+            engine=runtime.search,
+        )
+    (question,) = draft.questions
+    assert question.status == "answered" and question.article_id == "kb-gift-cards"
+    assert "Thank you for your message about order #1001." in draft.reply
+    # An answer that quotes the order already says which one it is.
+    quoted = _draft(
+        runtime, shop, channel="shopify", locale="en", text="Where is my order?", order_id="#1001"
+    )
+    assert "Thank you for your message." in quoted.reply and quoted.reply.count("#1001") == 1

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
+from replies.intents import IntentGuess
 from replies.segmentation import segment
 
 
@@ -144,6 +147,13 @@ SINGLE_REASON = [
     # Money the carrier wants at the door is a customs charge, whatever the customer calls it.
     ("The courier wants me to pay 18 pounds before they deliver it, is that right?", "other"),
     ("La Poste me demande de payer 12 € avant de me remettre le colis, c'est normal ?", "other"),
+    # A delivery date that has passed asks where the parcel is.
+    ("It was supposed to arrive on Friday.", "tracking"),
+    ("La livraison était prévue le 1er décembre.", "tracking"),
+    ("Das Paket hätte am Freitag kommen sollen.", "tracking"),
+    ("El pedido tenía que llegar el lunes.", "tracking"),
+    ("Geld hab ich noch immer keins.", "refund_status"),
+    ("Si no llega antes del viernes prefiero anularlo.", "cancellation"),
 ]
 
 
@@ -214,3 +224,33 @@ def test_each_product_question_is_answered_on_its_own_but_a_follow_up_joins_its_
     assert [(q.topic, q.text) for q in one] == [
         ("product_question", "The fan hums on the lowest speed. Is this normal?")
     ]
+
+
+class _SizeMinded:
+    """A classifier that, like the head trained on wrong-item examples full of sizes and colours, takes any
+    mention of a size or a breakage for a wrong item or transit damage."""
+
+    floor = 0.5
+
+    def classify(self, sentences: Sequence[str]) -> list[IntentGuess]:
+        guesses = []
+        for sentence in sentences:
+            topic = "wrong_item" if "size" in sentence or "Größe" in sentence else "damaged_in_transit"
+            guesses.append(IntentGuess(topic, 0.95, topic, 0.1, (topic,), (0.95,)))
+        return guesses
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("I'm a 41 inch chest, which size should I take", False),
+        ("I received size M although I ordered L", True),
+        ("Er hat Schuhgröße 44, welche Größe passt", False),
+        ("Im Paket war Größe 40 statt 42", True),
+        ("The battery stopped charging after two years, is it faulty", False),
+        ("The parcel came today, the lamp shade is dented", True),
+    ],
+)
+def test_the_classifiers_wrong_item_and_transit_damage_need_their_evidence(text: str, kept: bool) -> None:
+    topics = [q.topic for q in segment(text, _SizeMinded(), mode="fallback")]
+    assert bool({"wrong_item", "damaged_in_transit"} & set(topics)) is kept, topics
