@@ -9,7 +9,7 @@ from replies.segmentation import Question
 from runtime import Runtime
 
 
-def _answer(article_id: str, locale: str, score: float) -> AnsweringArticle:
+def _answer(article_id: str, locale: str, score: float, search: float = 0.0) -> AnsweringArticle:
     return AnsweringArticle(
         id=article_id,
         title=article_id,
@@ -20,6 +20,7 @@ def _answer(article_id: str, locale: str, score: float) -> AnsweringArticle:
         passage_start=0,
         highlight=(0, 0),
         sentence_score=score,
+        search_score=search,
     )
 
 
@@ -43,6 +44,25 @@ def test_the_customers_translation_of_the_best_text_comes_first() -> None:
         _answer("kb-gifts", "en", 0.6),
     ]
     assert [a.id for a in best_answers_first(found, "it")] == ["kb-customs-it", "kb-customs", "kb-gifts"]
+
+
+def test_the_searchs_best_text_comes_before_a_closer_sentence_of_a_weaker_hit() -> None:
+    # "How long can she use the voucher?": the search ranks the gift-card page far ahead, while one
+    # sentence of the matching-pieces guide ("how long ... to complete a set") comes closer to the question.
+    found = [
+        _answer("kb-matching-pieces", "it", 0.62, search=0.03),
+        _answer("kb-gift-wrap", "it", 0.55, search=0.62),
+    ]
+    assert [a.id for a in best_answers_first(found, "it")] == ["kb-gift-wrap", "kb-matching-pieces"]
+
+
+def test_an_english_translation_of_another_languages_original_is_the_same_text() -> None:
+    # An Italian shop: "kb-customs" is the Italian original, "kb-customs-en" its English version.
+    found = [_answer("kb-customs", "it", 0.6, search=0.5), _answer("kb-customs-en", "en", 0.58, search=0.4)]
+    assert [a.id for a in best_answers_first(found, "en")] == ["kb-customs-en", "kb-customs"]
+    assert [a.id for a in best_answers_first(found, "it")] == ["kb-customs", "kb-customs-en"]
+    # A Spanish customer reads the English version before the Italian original.
+    assert [a.id for a in best_answers_first(found, "es")] == ["kb-customs-en", "kb-customs"]
 
 
 def test_an_open_question_is_searched_without_the_orders_items() -> None:
