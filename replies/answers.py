@@ -198,13 +198,18 @@ def _encode_sentences(
 _ALLOWED_PASSAGE_MARGIN = 0.15
 
 
-@lru_cache(maxsize=8192)
 def _breaks_rules(passage: str, channel: str) -> bool:
     try:
-        ruleset = get_ruleset(channel)
+        version = get_ruleset(channel).version
     except InvalidInputError:
         return False
-    return bool(find_violations(passage, ruleset))
+    return _violates(passage, channel, version)
+
+
+@lru_cache(maxsize=8192)
+def _violates(passage: str, channel: str, version: str) -> bool:
+    """Cached per rule-set version: a changed rule file is read again (compliance.channels.get_ruleset)."""
+    return bool(find_violations(passage, get_ruleset(channel)))
 
 
 def _best_passage(
@@ -413,9 +418,7 @@ class _AnswerSearch:
             )
             if answer is not None:
                 found.append(answer)
-        # Every one is above the threshold; the article whose best passage is closest to the question
-        # answers it, not merely the one that ranks first overall (the warranty article names the
-        # humming fan motor, the installation guide only mentions the motor).
+        # Every one is above the threshold; the search's best text answers, its closest passage quoted.
         return best_answers_first(found, self.locale)[:ARTICLES_PER_QUESTION]
 
 

@@ -66,7 +66,7 @@ _RECEIVED = (
     r"(?:dans|sur) (?:le|la|l') ?(?:colis|carton|boite|paquet|etiquette)|contenait|"
     r"bekommen|erhalten|geliefert|kam|gekommen|angekommen|geschickt|(?:an)?statt|falsch\w*|verwechselt|"
     r"(?:im|auf dem|auf der) (?:paket|karton|packung|schachtel|etikett)|"
-    r"recib\w*|llega\w*|lleg[oa]|llego|envia\w*|mandad\w*|mandaste\w*|en vez de|en lugar de|equivocad\w*|"
+    r"recib\w*|llega\w*|llego|envia\w*|mandad\w*|mandaste\w*|en vez de|en lugar de|equivocad\w*|"
     r"(?:en|dentro de) (?:la|el) (?:caja|paquete)|vino|"
     r"ricevut\w*|ricevo|arriva\w*|spedit\w*|mandat\w*|invece|al posto|sbagliat\w*|anziche|"
     r"(?:nel|nella|sul|sulla) (?:pacco|scatola|confezione|etichetta))\b"
