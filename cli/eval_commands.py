@@ -502,7 +502,11 @@ def _replay_self_hosted(queries: Any, articles: Any, bars: Bars) -> dict[str, An
 def _devshop_configs() -> list[Path]:
     """The eval config of every development shop with suggestion queries; a shop without one is an error,
     not a silently smaller leave-one-shop-out."""
-    shops = sorted(p for p in (ROOT / "devshops").iterdir() if (p / "queries.jsonl").exists())
+    shops = sorted(
+        (p for folder in ("devshops", "devdrafts") for p in (ROOT / folder).iterdir()),
+        key=lambda p: p.name,
+    )
+    shops = [p for p in shops if (p / "queries.jsonl").exists()]
     configs = [ROOT / "eval" / "configs" / f"{shop.name}.yaml" for shop in shops]
     missing = [str(c.relative_to(ROOT)) for c in configs if not c.exists()]
     if missing:
@@ -515,8 +519,8 @@ def loso_command(
         list[Path] | None,
         typer.Option(
             "--config",
-            help="A development shop's eval config (repeat; default: every shop in devshops/, "
-            "eval/configs/<shop>.yaml)",
+            help="A development shop's eval config (repeat; default: every shop in devshops/ and "
+            "devdrafts/ with queries, eval/configs/<shop>.yaml)",
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for loso.json and loso.md")] = Path("eval/results"),

@@ -25,6 +25,8 @@ from bm25s import stopwords as bm25_stopwords
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from embeddings import spelling
+
 # bm25s forces its logger to DEBUG on import, which would log every index build.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -45,8 +47,16 @@ _STOPWORDS = sorted(_STOPWORD_SET)
 # Never highlighted in a snippet: every language's stop words plus English question words ("can",
 # "how", "when"), which the ranking keeps but a reader does not need marked.
 STOPWORDS = _STOPWORD_SET | frozenset(bm25_stopwords.STOPWORDS_EN_PLUS)
+# What a short unknown word may be a slip of: the language's stop words, and for English its question
+# words too ("wher", "whta"), which bm25s keeps out of the short English list.
+_SLIP_WORDS = {
+    **_STOPWORDS_BY_LANGUAGE,
+    "en": _STOPWORDS_BY_LANGUAGE["en"] | frozenset(bm25_stopwords.STOPWORDS_EN_PLUS),
+}
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _WORD = re.compile(r"(?u)\w+")
+# A word an apostrophe cuts ("hasn" of "hasn't"): its own letters are no typo.
+_CONTRACTED = re.compile(r"(?u)(\w+)['\u2019]\w")
 
 
 def tokenize(text: str) -> list[str]:
@@ -158,44 +168,44 @@ class KeywordIndex:
         match."""
         return [self._closest(t) or t for t in tokens]
 
-    def query_terms(
-        self, query: str, languages: Iterable[str], *, known: frozenset[str] = frozenset()
-    ) -> QueryTerms:
+    def query_terms(self, query: str, languages: Iterable[str]) -> QueryTerms:
         """The query's terms under each language's analysis, typos mapped onto the corpus vocabulary.
 
-        `known` words (a dictionary of the query's language) are never "corrected": "chaise" is a
-        real word even when the catalogue only sells chains.
+        The first language is the query's own. A real word of the query's languages (wordfreq knows
+        it) is never "corrected", nor is a word cut by an apostrophe ("hasn't", "wasn't"), nor a
+        word into one of a third language.
         """
         if self.analysis == "plain":
             tokens = self.correct(tokenize(query))
             return QueryTerms(tokens, {}, [[t] for t in tokens])
         terms: list[str] = []
         corrections: dict[str, str] = {}
-        words = [w for w in _TOKEN.findall(query.lower())]
+        lowered = query.lower()
+        words = [w for w in _TOKEN.findall(lowered)]
+        contracted = frozenset(_CONTRACTED.findall(lowered))
         languages = list(dict.fromkeys(languages))
         # A stop word of any of the query's languages is no term in the others ("la", "est" of a French
         # query are not English content words).
         stop_any = frozenset().union(*(stopwords(language) for language in languages))
         per_word: dict[int, list[str]] = {}
         for language in languages:
-            stop = stopwords(language)
             for position, (word, stem) in enumerate(zip(words, _stem_words(words, language), strict=True)):
                 if word in stop_any or fold(word) in stop_any:
                     continue
                 term = fold(stem)
-                if term not in self._vocab_set and word not in known and not word.isdigit():
+                if term not in self._vocab_set and not word.isdigit() and word not in contracted:
                     # A typo of a stop word ("wher") is a stop word, not a rare product term.
-                    if len(word) >= 4 and any(
-                        OSA.distance(word, s, score_cutoff=1) <= 1
-                        for s in stop
-                        if abs(len(s) - len(word)) <= 1
-                    ):
-                        corrections.setdefault(word, _nearest_stopword(word, stop))
+                    own_language = language == languages[0]
+                    slip = _stopword_slip(word, language, tuple(languages)) if own_language else None
+                    if slip is not None:
+                        corrections.setdefault(word, slip)
                         continue
-                    fixed = self._closest(term)
-                    if fixed is not None:
-                        corrections.setdefault(word, self._surface.get(fixed, fixed))
-                        term = fixed
+                    if not spelling.is_known(word, languages):
+                        fixed = self._closest(term)
+                        surface = self._surface.get(fixed, fixed) if fixed is not None else None
+                        if surface is not None and not spelling.belongs_elsewhere(surface, languages):
+                            corrections.setdefault(word, surface)
+                            term = fixed or term
                 terms.append(term)
                 per_word.setdefault(position, []).append(term)
         grouped = [list(dict.fromkeys(per_word[p])) for p in sorted(per_word)]
@@ -231,10 +241,9 @@ class KeywordIndex:
         mask: np.ndarray | None = None,
         *,
         languages: Sequence[str] = ("en",),
-        known: frozenset[str] = frozenset(),
     ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (positions, scores) of the top-k documents with a positive score; mask filters inside."""
-        tokens = self.query_terms(query, languages, known=known).tokens
+        tokens = self.query_terms(query, languages).tokens
         if not self._size or not tokens:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         k = min(k, self._size)
@@ -247,9 +256,22 @@ class KeywordIndex:
         return top[keep].astype(np.int64), scores[top][keep]
 
 
-@lru_cache(maxsize=1024)
-def _nearest_stopword(word: str, stop: frozenset[str]) -> str:
-    best = min(stop, key=lambda s: (OSA.distance(word, s), -len(s)))
+@lru_cache(maxsize=4096)
+def _stopword_slip(word: str, language: str, languages: tuple[str, ...]) -> str | None:
+    """The stop word this word is one edit from, when that stop word is far more frequent."""
+    if len(word) < 4 or spelling.zipf(word, languages) >= spelling.STOPWORD_SLIP_MAX_ZIPF:
+        return None
+    near = [
+        s
+        for s in _SLIP_WORDS.get(language, stopwords(language))
+        if abs(len(s) - len(word)) <= 1 and OSA.distance(word, s, score_cutoff=1) <= 1
+    ]
+    if not near:
+        return None
+    # A dropped letter is the commonest slip: "wher" is "where" before it is "when".
+    best = max(near, key=lambda s: (len(s), spelling.zipf(s, languages)))
+    if spelling.zipf(best, languages) - spelling.zipf(word, languages) < spelling.STOPWORD_SLIP_ZIPF_GAP:
+        return None
     return best
 
 

@@ -32,7 +32,6 @@ from core.settings import ROOT, EncoderPrecision, get_settings
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.keyword import Analysis, KeywordIndex, correct_text
 from embeddings.language import LANGUAGES, detect_language
-from embeddings.spelling import known_words
 from eval import metrics as m
 from eval.datasets import Query, Ticket, read_articles, read_queries, read_tickets
 from kb.abstain import AbstainModel, fit_gate, gate_features, ticket_terms
@@ -195,9 +194,7 @@ def build_features(shop: Shop, cache: VectorCache, parts: Sequence[str] = PARTS)
     corrected: list[str] = []
     corrections_by_query = []
     for q, language in zip(shop.queries, languages, strict=True):
-        words = q.text.lower().split()
-        known = known_words(words, [language, "en"])
-        terms = keyword["stemmed"].query_terms(q.text, [language, "en"], known=known)
+        terms = keyword["stemmed"].query_terms(q.text, [language, "en"])
         corrections_by_query.append(terms)
         corrected.append(correct_text(q.text, terms.corrections))
     raw_vectors = {p: cache.encode(p, [q.text for q in shop.queries], "query") for p in parts}

@@ -37,7 +37,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("vector search", ("faiss", "embeddings/index")),
     (
         "keyword side",
-        ("bm25s", "embeddings/keyword", "Stemmer", "rapidfuzz", "embeddings/spelling", "spellchecker"),
+        ("bm25s", "embeddings/keyword", "Stemmer", "rapidfuzz", "embeddings/spelling", "wordfreq"),
     ),
     ("language detection", ("lingua", "embeddings/language")),
     ("ranking and fusion", ("kb/ranking", "kb/suggest", "embeddings/collection")),

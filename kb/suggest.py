@@ -31,7 +31,6 @@ from embeddings.collection import Collection, IndexedItem, Pool, SearchFilter, S
 from embeddings.encoder import RoutedEncoder
 from embeddings.keyword import STOPWORDS, KeywordIndex, QueryTerms, analyze, correct_text
 from embeddings.language import detect_language
-from embeddings.spelling import known_words
 from history.models import Ticket
 from indexing.engine import SearchEngine
 from indexing.pgsearch import PgCollection
@@ -410,8 +409,7 @@ def _read_query(collection: Collection, query: str, locale: str | None) -> tuple
     """The query's language, its keyword terms and the text the encoders read (typos corrected)."""
     language = detect_language(query, locale=locale).language
     keyword_index: KeywordIndex = collection.keyword_index()
-    words = [w.lower() for w in _WORD.findall(query)]
-    terms = keyword_index.query_terms(query, [language, "en"], known=known_words(words, [language, "en"]))
+    terms = keyword_index.query_terms(query, [language, "en"])
     return language, terms, correct_text(query, terms.corrections)
 
 
