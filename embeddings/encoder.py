@@ -25,6 +25,10 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+# Parts that read English only: all-MiniLM-L6-v2 was trained on English pairs.
+ENGLISH_ONLY_ENCODERS = frozenset({"minilm"})
+
+
 class Encoder(Protocol):
     name: str
     dim: int

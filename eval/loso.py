@@ -29,7 +29,7 @@ import yaml
 from core.errors import InvalidInputError
 from core.schemas import scoped_to_channel, serves_channel
 from core.settings import ROOT, EncoderPrecision, get_settings
-from embeddings.encoder import Encoder, load_encoder
+from embeddings.encoder import ENGLISH_ONLY_ENCODERS, Encoder, load_encoder
 from embeddings.keyword import Analysis, KeywordIndex, correct_text
 from embeddings.language import LANGUAGES, detect_language
 from eval import metrics as m
@@ -239,6 +239,7 @@ def build_features(shop: Shop, cache: VectorCache, parts: Sequence[str] = PARTS)
                     keyword=scores[analysis],
                     coverage=coverage[analysis],
                     groups=[translation_group(k, loc) for k, loc in zip(sub_keys, sub_locales, strict=True)],
+                    english_only=tuple(p in ENGLISH_ONLY_ENCODERS for p in parts),
                 )
         if shop.tickets:
             use = ticket_vectors["use-multilingual"] @ raw_vectors["use-multilingual"][i]
@@ -295,6 +296,7 @@ class Setting:
             "confidence": p.confidence,
             "coverage_weight": p.coverage_weight,
             "coverage_confidence": p.coverage_confidence,
+            "english_parts_on_english_only": p.english_parts_on_english_only,
             "languages": {
                 lang: {
                     "dense_weights": dict(zip(PARTS, pol.dense_weights, strict=True)),
@@ -333,6 +335,7 @@ GLOBAL_GRID: dict[str, tuple[Any, ...]] = {
     "third_language": ("after", "hide"),
     "language_order": ("third_last", "strict"),
     "collapse_translations": (True, False),
+    "english_parts_on_english_only": (False, True),
 }
 
 

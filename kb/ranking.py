@@ -50,6 +50,9 @@ class RankingParams:
     confidence: ConfidenceKind = "dense"
     coverage_weight: float = 0.0  # score += this * the chunk's query-term coverage
     coverage_confidence: float = 0.0  # confidence += this * the best chunk's query-term coverage
+    # An English-only encoder part (MiniLM) scores only English chunks; on the others its weight goes
+    # to the multilingual parts: its cosine of an English query to a German text is noise.
+    english_parts_on_english_only: bool = False
     extra: Mapping[str, float] = field(default_factory=dict)
 
     def policy(self, language: str) -> LanguagePolicy:
@@ -69,6 +72,7 @@ class Candidates:
     votes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))  # per article, 0..1
     groups: list[str] | None = None  # translation group per article (see translation_group)
     coverage: np.ndarray | None = None  # per chunk: share of the query's terms it contains
+    english_only: tuple[bool, ...] = ()  # per encoder part: reads English only
 
 
 def translation_group(article_id: str, locale: str) -> str:
@@ -134,6 +138,8 @@ def rank(candidates: Candidates, *, language: str, params: RankingParams) -> lis
     policy = params.policy(language)
     weights = np.asarray(policy.dense_weights, dtype=np.float32)
     dense = weights @ candidates.part_cosines
+    if params.english_parts_on_english_only and any(candidates.english_only):
+        dense = _english_parts_on_english_chunks(candidates, weights, dense)
     top_keyword = float(candidates.keyword.max()) if len(candidates.keyword) else 0.0
     keyword = candidates.keyword / top_keyword if top_keyword > 0 else np.zeros_like(dense)
     coverage = (
@@ -176,6 +182,20 @@ def rank(candidates: Candidates, *, language: str, params: RankingParams) -> lis
         ranked = _collapse(ranked, [candidates.groups[a] for a in np.flatnonzero(present)], language)
     ranked.sort(key=lambda r: (-r.score, -r.confidence))
     return ranked
+
+
+def _english_parts_on_english_chunks(
+    candidates: Candidates, weights: np.ndarray, dense: np.ndarray
+) -> np.ndarray:
+    english_only = np.asarray(candidates.english_only, dtype=bool)
+    if len(english_only) != candidates.part_cosines.shape[0] or len(weights) != len(english_only):
+        return dense
+    multilingual = np.where(english_only, 0.0, weights).astype(np.float32)
+    if multilingual.sum() <= 0 or not (english_only & (weights > 0)).any():
+        return dense
+    multilingual *= weights.sum() / multilingual.sum()
+    chunk_is_english = np.array([candidates.locales[a] == "en" for a in candidates.chunk_article], dtype=bool)
+    return np.where(chunk_is_english, dense, multilingual @ candidates.part_cosines).astype(np.float32)
 
 
 def _collapse(ranked: list[RankedArticle], groups: list[str], language: str) -> list[RankedArticle]:

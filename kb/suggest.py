@@ -28,7 +28,7 @@ from core.calibration import calibrated_threshold
 from core.schemas import channels_served, reason_tags, scoped_to_channel
 from core.settings import Settings, get_settings
 from embeddings.collection import Collection, IndexedItem, Pool, SearchFilter, SearchMode, build_collection
-from embeddings.encoder import RoutedEncoder
+from embeddings.encoder import ENGLISH_ONLY_ENCODERS, RoutedEncoder
 from embeddings.keyword import STOPWORDS, KeywordIndex, QueryTerms, analyze, correct_text
 from embeddings.language import detect_language
 from history.models import Ticket
@@ -88,6 +88,7 @@ def params_from_settings(settings: Settings) -> RankingParams:
         confidence=settings.suggest_confidence,
         coverage_weight=settings.suggest_coverage_weight,
         coverage_confidence=settings.suggest_coverage_confidence,
+        english_parts_on_english_only=settings.suggest_english_parts_on_english_only,
     )
 
 
@@ -263,6 +264,7 @@ def _candidates(
             keyword=pool.keyword,
             coverage=pool.coverage,
             groups=[translation_group(k, loc) for k, loc in zip(keys, locales, strict=True)],
+            english_only=tuple(p.name in ENGLISH_ONLY_ENCODERS for p in encoder.parts) if encoder else (),
         ),
         owner,
     )

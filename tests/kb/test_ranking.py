@@ -181,3 +181,25 @@ def test_query_term_coverage_lifts_the_article_that_speaks_about_more_of_the_que
     top = rank(candidates, language="en", params=params)[0]
     assert top.key == "kb-damaged"
     assert abs(top.confidence - (0.60 + 0.1 * 2 / 3)) < 1e-6
+
+
+def test_an_english_only_part_scores_english_articles_only() -> None:
+    # Parts (multilingual, English-only). For the German article the English-only part's cosine is
+    # noise; with the setting on, the German article is scored by the multilingual part alone.
+    candidates = Candidates(
+        keys=["kb-akku", "kb-returns"],
+        locales=["de", "en"],
+        channel_match=np.zeros(2, dtype=bool),
+        chunk_article=np.arange(2),
+        part_cosines=np.asarray([[0.70, 0.50], [0.05, 0.60]], dtype=np.float32),
+        keyword=np.zeros(2, dtype=np.float32),
+        english_only=(False, True),
+    )
+    policy = LanguagePolicy(dense_weights=(0.6, 0.4), keyword_weight=0.0, threshold=0.3)
+    mixed = rank(candidates, language="en", params=_params(policies={"*": policy}))
+    assert [r.key for r in mixed] == ["kb-returns", "kb-akku"]  # 0.54 against 0.44
+    routed = rank(
+        candidates, language="en", params=_params(policies={"*": policy}, english_parts_on_english_only=True)
+    )
+    assert [r.key for r in routed] == ["kb-akku", "kb-returns"]
+    assert np.isclose(routed[0].confidence, 0.70) and np.isclose(routed[1].confidence, 0.54)
