@@ -198,7 +198,7 @@ def _encode_sentences(
 _ALLOWED_PASSAGE_MARGIN = 0.15
 
 
-def _breaks_rules(passage: str, channel: str) -> bool:
+def breaks_channel_rules(passage: str, channel: str) -> bool:
     try:
         version = get_ruleset(channel).version
     except InvalidInputError:
@@ -231,7 +231,7 @@ def _best_passage(
     for index in ranked:
         if scores[index] < scores[ranked[0]] - _ALLOWED_PASSAGE_MARGIN:
             break
-        if not _breaks_rules(article.body[spans[index][0] : spans[index][1]], channel):
+        if not breaks_channel_rules(article.body[spans[index][0] : spans[index][1]], channel):
             best = index
             break
     p_start, p_end, s_start, s_end = spans[best]

@@ -36,6 +36,7 @@ from replies.answers import (
     QuestionArticles,
     TicketArticles,
     articles_for_question,
+    breaks_channel_rules,
     question_query,
 )
 from replies.factcheck import check_facts
@@ -622,6 +623,26 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
         variables["channel_name"] = next(
             (f.value for f in order_facts(order, ctx.locale) if f.name == "channel_name"),
             variables["channel_name"],
+        )
+    if (
+        article is not None
+        and key in ("product_question", "article_answer")
+        and breaks_channel_rules(article.title, ctx.channel)
+    ):
+        # The reply names the article; a title the channel forbids ("... gift vouchers" is a promotion on
+        # Amazon) cannot be named, and the fixer would cut the answer down to nothing.
+        channel = CHANNEL_NAMES.get(ctx.channel, ctx.channel)
+        return _pending(
+            session,
+            ctx,
+            _Answer(
+                question,
+                "needs_agent",
+                f"article {article.id} answers it, but its title is not allowed on {channel}",
+                order,
+                article=article,
+                confidence=confidence,
+            ),
         )
     if article is not None and key in ("product_question", "article_answer"):
         found = next((a for a in ctx.articles if a.external_id == article.id), None)

@@ -162,6 +162,31 @@ def test_an_email_is_answered_from_an_article_the_seller_scoped_to_the_web(
     assert walmart.questions[0].status == "needs_agent"
 
 
+def test_an_article_whose_title_the_channel_forbids_is_not_named_and_its_question_needs_you(
+    runtime: Runtime, shop: str
+) -> None:
+    load_articles(
+        runtime,
+        shop,
+        [
+            article(
+                id="kb-cancel-amazon",
+                title="Cancel an order and get 10% off your next one with code SORRY10",
+                body="An order can be cancelled until it ships: Request cancellation in Your Orders.",
+                channels=["amazon"],
+                tags=["cancellation"],
+            )
+        ],
+    )
+    text = "Can I still cancel my order before it ships?"
+    draft = _draft(runtime, shop, channel="amazon", locale="en", text=text)
+    (cancel,) = draft.questions
+    assert cancel.topic == "cancellation" and cancel.status == "needs_agent"
+    assert "kb-cancel-amazon" in cancel.reason and "title is not allowed on Amazon" in cancel.reason
+    assert "SORRY10" not in draft.reply and "10% off" not in draft.reply
+    assert draft.compliance.passed and not draft.ready_to_send
+
+
 def test_the_order_number_is_asked_for_once(runtime: Runtime, shop: str) -> None:
     draft = _draft(
         runtime,
