@@ -554,17 +554,13 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
         article = None
     elif question.topic in ARTICLE_TOPICS:
         if article is None:
-            return _pending(
+            return _unanswered(
                 session,
                 ctx,
-                _Answer(
-                    question,
-                    "needs_agent",
-                    "no macro or help article covers this question"
-                    + (f"; closest reason {question.closest}" if question.closest else ""),
-                    order,
-                    confidence=0.0,
-                ),
+                question,
+                "no macro or help article covers this question"
+                + (f"; closest reason {question.closest}" if question.closest else ""),
+                order,
             )
         if article.picked_by == "reason_tag":
             # Search found nothing above the threshold: the reason tag alone vouches for the article.
@@ -583,15 +579,12 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
         asks_order_number = True
     else:
         if order is None:
-            return _pending(
+            return _unanswered(
                 session,
                 ctx,
-                _Answer(
-                    question,
-                    "needs_agent",
-                    "which order? no order id in the message and none linked to this customer",
-                    confidence=confidence,
-                ),
+                question,
+                "which order? no order id in the message and none linked to this customer",
+                confidence=confidence,
             )
         key = question.topic
     # A tag the sentence classifier gave is measured against that classifier's own calibrated floor;
@@ -605,17 +598,14 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
             else "the reason"
         )
         floor = floor if not tag_sure else min(floor, CONFIDENCE_FLOOR)
-        return _pending(
+        return _unanswered(
             session,
             ctx,
-            _Answer(
-                question,
-                "needs_agent",
-                f"not sure enough: confidence {confidence:.2f} in {what} under the floor {floor:.2f}",
-                order,
-                article=article,
-                confidence=confidence,
-            ),
+            question,
+            f"not sure enough: confidence {confidence:.2f} in {what} under the floor {floor:.2f}",
+            order,
+            article=article,
+            confidence=confidence,
         )
     variables: dict[str, object] = {f.name: f.value for f in _order_facts(order, ctx)} if order else {}
     variables["channel_name"] = CHANNEL_NAMES.get(ctx.channel, ctx.channel)
@@ -632,17 +622,14 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
         # The reply names the article; a title the channel forbids ("... gift vouchers" is a promotion on
         # Amazon) cannot be named, and the fixer would cut the answer down to nothing.
         channel = CHANNEL_NAMES.get(ctx.channel, ctx.channel)
-        return _pending(
+        return _unanswered(
             session,
             ctx,
-            _Answer(
-                question,
-                "needs_agent",
-                f"article {article.id} answers it, but its title is not allowed on {channel}",
-                order,
-                article=article,
-                confidence=confidence,
-            ),
+            question,
+            f"article {article.id} answers it, but its title is not allowed on {channel}",
+            order,
+            article=article,
+            confidence=confidence,
         )
     if article is not None and key in ("product_question", "article_answer"):
         found = next((a for a in ctx.articles if a.external_id == article.id), None)
@@ -665,16 +652,11 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
     except macros.MacroRenderError as exc:
         what = _MISSING_REASON.get(exc.missing or "", exc.message)
         where = f"order {order.order_id}: " if order else ""
-        unanswered = _Answer(
-            question, "needs_agent", f"{where}{what}", order, article=article, confidence=confidence
+        return _unanswered(
+            session, ctx, question, f"{where}{what}", order, article=article, confidence=confidence
         )
-        return _pending(session, ctx, unanswered)
     except NotFoundError as exc:
-        return _pending(
-            session,
-            ctx,
-            _Answer(question, "needs_agent", exc.message, order, article=article, confidence=confidence),
-        )
+        return _unanswered(session, ctx, question, exc.message, order, article=article, confidence=confidence)
     if (
         "article_excerpt" in variables
         and compliance.check(rendered.text, channel=ctx.channel, locale=ctx.locale).blocking
@@ -711,9 +693,19 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
     )
 
 
-def _pending(session: Session, ctx: _Context, answer: _Answer) -> _Answer:
+def _unanswered(
+    session: Session,
+    ctx: _Context,
+    question: Question,
+    reason: str,
+    order: Order | None = None,
+    *,
+    article: AnsweringArticle | None = None,
+    confidence: float = 0.0,
+) -> _Answer:
     """A question the draft cannot answer is still acknowledged, with the locked holding line
     ("we are checking ... and will come back to you") in the customer's language; it stays needs_agent."""
+    answer = _Answer(question, "needs_agent", reason, order, article=article, confidence=confidence)
     variables: dict[str, object] = {"topic": answer.question.topic}
     if answer.order is not None:
         variables["order_id"] = answer.order.order_id

@@ -76,26 +76,10 @@ def test_an_open_question_is_searched_without_the_orders_items() -> None:
 def test_a_drafts_search_skips_the_widgets_snippets_but_ranks_the_same(runtime: Runtime, shop: str) -> None:
     query = "how do I assemble the bar stool"
     # The hashing encoder's cosines are not on the shipped cut-offs' scale: a cut-off of its own.
+    asked = {"tenant_id": shop, "query": query, "channel": "shopify", "locale": "en", "threshold": 0.1}
     with runtime.session() as session:
-        shown = suggest(
-            session,
-            runtime.search,
-            tenant_id=shop,
-            query=query,
-            channel="shopify",
-            locale="en",
-            threshold=0.1,
-        )
-        bare = suggest(
-            session,
-            runtime.search,
-            tenant_id=shop,
-            query=query,
-            channel="shopify",
-            locale="en",
-            threshold=0.1,
-            snippets=False,
-        )
+        shown = suggest(session, runtime.search, **asked)
+        bare = suggest(session, runtime.search, snippets=False, **asked)
     assert shown.suggestions and shown.suggestions[0].snippet
     assert [(s.id, s.confidence) for s in bare.suggestions] == [
         (s.id, s.confidence) for s in shown.suggestions
