@@ -422,8 +422,15 @@ def dev_shops(folder: Path = DEVSHOPS) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_dir() and all((p / f).exists() for f in ("tickets.jsonl", "duplicate_pairs.jsonl"))
+        if p.is_dir() and (p / "duplicate_pairs.jsonl").exists() and pair_tickets(p).exists()
     )
+
+
+def pair_tickets(shop: Path) -> Path:
+    """The tickets a shop's duplicate pairs name: a set written for duplicate detection
+    (duplicate_tickets.jsonl) where the shop has one, else its past tickets."""
+    written = shop / "duplicate_tickets.jsonl"
+    return written if written.exists() else shop / "tickets.jsonl"
 
 
 def run_loso(
@@ -447,7 +454,7 @@ def run_loso(
             log(f"loading {shop.name} ({mode} tags)")
             orders = shop / "orders.jsonl"
             data[(shop.name, mode)], seconds = collect(
-                tickets_path=shop / "tickets.jsonl",
+                tickets_path=pair_tickets(shop),
                 pairs_path=shop / "duplicate_pairs.jsonl",
                 orders_path=orders if orders.exists() else None,
                 encoder=encoder,

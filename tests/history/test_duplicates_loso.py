@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.settings import ROOT
-from eval.duplicates import PairExample, choose, dev_shops, plateau_threshold, run_loso
+from eval.duplicates import PairExample, choose, dev_shops, pair_tickets, plateau_threshold, run_loso
 from history.duplicates import (
     DEFAULT_THRESHOLD,
     DEFAULT_WEIGHTS,
@@ -136,6 +136,17 @@ def test_choose_prefers_the_weighting_that_separates_the_pairs() -> None:
     choice = choose([examples], 14, [mild, strict])
     assert choice.weights == strict and choice.mean_f1 == 1.0
     assert choose([examples], 14, [mild]).mean_f1 < 1.0
+
+
+def test_a_shop_with_tickets_written_for_duplicates_is_scored_on_those(tmp_path: Path) -> None:
+    shutil.copytree(DEVSHOPS / "bytenest", tmp_path / "bytenest")
+    shutil.copytree(ROOT / "devdrafts" / "werkbank", tmp_path / "werkbank")
+    shops = dev_shops(tmp_path)
+    assert [s.name for s in shops] == ["bytenest", "werkbank"]
+    assert pair_tickets(shops[0]).name == "tickets.jsonl"
+    assert pair_tickets(shops[1]).name == "duplicate_tickets.jsonl"
+    result = run_loso(shops=shops, encoder="use+minilm", encoders=hashing_encoders)
+    assert [f["held_out"] for f in result["folds"]] == ["bytenest", "werkbank"]
 
 
 def test_loso_with_the_hashing_encoder_reports_every_view(tmp_path: Path) -> None:
