@@ -239,14 +239,15 @@ def duplicates(
             "one, score that one (ignores --tickets/--pairs/--orders)",
         ),
     ] = False,
-    shops: Annotated[Path, typer.Option(help="Folder of development shops for --loso")] = (
-        duplicates_eval.DEVSHOPS
-    ),
+    shops: Annotated[
+        list[Path] | None,
+        typer.Option(help="Folder of development shops for --loso (repeat for several; default devshops)"),
+    ] = None,
 ) -> None:
     """Duplicate detection P/R/F1 and threshold, beside the exact e-mail/order baseline, in one run."""
 
     if loso:
-        _duplicates_loso(shops, encoder, json_out)
+        _duplicates_loso(shops or [duplicates_eval.DEVSHOPS], encoder, json_out)
         return
     try:
         result = duplicates_eval.run(
@@ -294,13 +295,15 @@ def _prf(m: dict[str, float]) -> str:
     return f"{m['precision']:.3f} {m['recall']:.3f} {m['f1']:.3f}"
 
 
-def _duplicates_loso(shops: Path, encoder: str, json_out: Path | None) -> None:
-    if not shops.is_dir():
-        typer.echo(f"error: {shops} is not a folder", err=True)
+def _duplicates_loso(shops: list[Path], encoder: str, json_out: Path | None) -> None:
+    missing = [str(folder) for folder in shops if not folder.is_dir()]
+    if missing:
+        typer.echo(f"error: {', '.join(missing)} is not a folder", err=True)
         raise typer.Exit(2)
-    folders = duplicates_eval.dev_shops(shops)
+    folders = [shop for folder in shops for shop in duplicates_eval.dev_shops(folder)]
     if len(folders) < 2:
-        typer.echo(f"error: {shops} holds fewer than two shops with tickets and duplicate pairs", err=True)
+        named = ", ".join(str(folder) for folder in shops)
+        typer.echo(f"error: {named} hold fewer than two shops with tickets and duplicate pairs", err=True)
         raise typer.Exit(2)
     try:
         result = duplicates_eval.run_loso(
