@@ -175,14 +175,18 @@ def test_loso_with_the_hashing_encoder_reports_every_view(tmp_path: Path) -> Non
 def test_cli_loso_prints_per_shop_and_per_language_tables(tmp_path: Path) -> None:
     from cli.eval import app
 
-    for name in ("kinderhaus", "velo-atelier"):
-        shutil.copytree(DEVSHOPS / name, tmp_path / name)
-    result = CliRunner().invoke(app, ["duplicates", "--loso", "--shops", str(tmp_path)])
+    # Two folders, as the development shops live in devshops/ and devdrafts/.
+    for folder, name in (("a", "kinderhaus"), ("b", "velo-atelier")):
+        shutil.copytree(DEVSHOPS / name, tmp_path / folder / name)
+    folders = ["--shops", str(tmp_path / "a"), "--shops", str(tmp_path / "b")]
+    result = CliRunner().invoke(app, ["duplicates", "--loso", *folders])
     assert result.exit_code == 0, result.output
     assert "kinderhaus     human" in result.output and "velo-atelier   auto" in result.output
     assert "cross-lingual" in result.output and "oracle" in result.output
-    empty = CliRunner().invoke(app, ["duplicates", "--loso", "--shops", str(tmp_path / "kinderhaus")])
-    assert empty.exit_code == 2
+    one = CliRunner().invoke(app, ["duplicates", "--loso", "--shops", str(tmp_path / "a")])
+    assert one.exit_code == 2 and "fewer than two shops" in one.output
+    missing = CliRunner().invoke(app, ["duplicates", "--loso", "--shops", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "is not a folder" in missing.output
 
 
 def test_cross_lingual_recontact_scores_on_the_multilingual_part(runtime: Runtime) -> None:
