@@ -407,10 +407,9 @@ def _for_mode(params: RankingParams, mode: SearchMode, parts: int) -> RankingPar
     return params
 
 
-def _read_query(collection: Collection, query: str, locale: str | None) -> tuple[str, QueryTerms, str]:
+def _read_query(keyword_index: KeywordIndex, query: str, locale: str | None) -> tuple[str, QueryTerms, str]:
     """The query's language, its keyword terms and the text the encoders read (typos corrected)."""
     language = detect_language(query, locale=locale).language
-    keyword_index: KeywordIndex = collection.keyword_index()
     terms = keyword_index.query_terms(query, [language, "en"])
     return language, terms, correct_text(query, terms.corrections)
 
@@ -423,10 +422,10 @@ def prepare_article_queries(
     A draft searches once per question; each search reads its query with typos corrected, and the
     draft reads the raw query again for its passages. Encoded one at a time, those were 2-5 passes of
     each model per draft, most of a draft's time (e5 alone 50-80 ms a pass on 2 busy cores)."""
-    collection = article_collection(engine, tenant_id)
+    keyword_index = article_collection(engine, tenant_id).keyword_index()
     texts: list[str] = []
     for query in queries:
-        texts += [query, _read_query(collection, query, locale)[2]]
+        texts += [query, _read_query(keyword_index, query, locale)[2]]
     engine.prepare_queries(texts, COLLECTION)
 
 
@@ -453,7 +452,8 @@ def search_articles(
     hybrid, the model orders the best LEARNED_DEPTH articles (each still passing the cut-off on its
     hand-tuned confidence). With `abstain` and no `threshold` of the tenant's own, the language's
     cut-off moves by the abstention model's reading of the query (kb/abstain.py)."""
-    language, terms, dense_query = _read_query(collection, query, locale)
+    keyword_index: KeywordIndex = collection.keyword_index()
+    language, terms, dense_query = _read_query(keyword_index, query, locale)
     encoder = collection.encoder if isinstance(collection.encoder, RoutedEncoder) else None
     parts = len(encoder.parts) if encoder is not None else 1
     if any(len(p.dense_weights) != parts for p in params.policies.values()):
@@ -495,7 +495,7 @@ def search_articles(
             dense_weights=policy.dense_weights,
             query=query,
             words=terms.words,
-            kb_vocabulary=collection.keyword_index().vocabulary,
+            kb_vocabulary=keyword_index.vocabulary,
             ticket_vocabulary=abstain.ticket_vocabulary,
         )
         shift = abstain.model.cutoff_shift(evidence)
