@@ -57,19 +57,25 @@ Precision = Literal["auto", "float32", "bfloat16"]
 
 
 def resolve_precision(precision: Precision) -> Literal["float32", "bfloat16"]:
-    """auto = bfloat16 on a CPU with AMX tiles, else float32.
+    """auto = bfloat16 on a CPU that multiplies it natively (AMX tiles or AVX-512 BF16), else float32.
 
     With AMX (Sapphire Rapids and later), oneDNN multiplies bfloat16 in the tiles: on a 2-core box
     multilingual-e5-small went from 77 to 305 texts/s (200-character texts, batches of 32) and from 22 to
     15 ms for one text, MiniLM from 178 to 543 texts/s, with vectors at cosine 0.9999 of float32's.
-    Without AMX, bfloat16 is emulated or half-width: not measured here, so float32 stays.
+    AVX-512 BF16 (AMD EPYC, Zen 4 and later) has no tiles but a bfloat16 dot product: on a 2-core EPYC a
+    draft's sentences took e5 16-18 ms instead of 40-47 and MiniLM 17-18 instead of 43, 30 articles
+    1.7-2.0 s instead of 4.2-4.3 (e5) and 0.48 instead of 1.2 (MiniLM), vectors at cosine 0.99996 (e5) and
+    0.9998 (MiniLM) of float32's. Leave-one-shop-out retrieval was the same in both arithmetics (run 9:
+    hybrid recall@1/@3 0.777/0.923 in bfloat16, 0.776/0.924 in float32). A CPU with neither emulates
+    bfloat16 in float32 registers: no faster, so float32 stays.
     """
     if precision != "auto":
         return precision
     import torch
 
-    has_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return "bfloat16" if has_amx is not None and bool(has_amx()) else "float32"
+    native = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    supported = (getattr(torch.cpu, probe, None) for probe in native)
+    return "bfloat16" if any(probe is not None and bool(probe()) for probe in supported) else "float32"
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ import yaml
 from core.errors import InvalidInputError
 from core.schemas import scoped_to_channel, serves_channel
 from core.settings import ROOT, EncoderPrecision, get_settings
-from embeddings.encoder import ENGLISH_ONLY_ENCODERS, Encoder, load_encoder
+from embeddings.encoder import ENGLISH_ONLY_ENCODERS, Encoder, load_encoder, resolve_precision
 from embeddings.keyword import Analysis, KeywordIndex, correct_text
 from embeddings.language import LANGUAGES, detect_language
 from eval import metrics as m
@@ -96,8 +96,9 @@ class VectorCache:
 
     def __init__(self, folder: Path | None, precision: EncoderPrecision | None = None) -> None:
         self.folder = folder
-        # DEFLECT_ENCODER_PRECISION, like the service: bfloat16 and float32 vectors differ slightly.
-        self.precision = precision or get_settings().encoder_precision
+        # DEFLECT_ENCODER_PRECISION, like the service: bfloat16 and float32 vectors differ slightly, so the
+        # cache is named by the arithmetic "auto" resolves to on this CPU.
+        self.precision = resolve_precision(precision or get_settings().encoder_precision)
         self._memory: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self._encoders: dict[str, Encoder] = {}
 
