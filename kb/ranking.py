@@ -77,9 +77,11 @@ class Candidates:
 
 def translation_group(article_id: str, locale: str) -> str:
     """Articles that are one text in several languages share a group: "kb-returns-fr" (locale fr) is
-    the French version of "kb-returns". The id convention of the help-centre exports we import."""
+    the French version of "kb-returns". The id convention of the help-centre exports we import; it holds for
+    English too: a French-first help centre's "kb-returns-en" is the English version of its French
+    "kb-returns", not a second article."""
     suffix = f"-{locale}"
-    if locale != "en" and article_id.endswith(suffix) and len(article_id) > len(suffix):
+    if article_id.endswith(suffix) and len(article_id) > len(suffix):
         return article_id[: -len(suffix)]
     return article_id
 

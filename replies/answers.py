@@ -327,15 +327,6 @@ def question_query(question: Question, items: str = "") -> str:
     return f"{asked} {items}".strip()
 
 
-def _text_of(answer: AnsweringArticle) -> str:
-    """The article's translation group, English versions of another language's original included: an
-    Italian shop's "kb-customs-en" is its English "kb-customs" (the widget's grouping, kb.ranking, assumes
-    English originals and is left as its leave-one-shop-out figures were measured)."""
-    if answer.locale == "en" and answer.id.endswith("-en") and len(answer.id) > 3:
-        return answer.id[:-3]
-    return translation_group(answer.id, answer.locale)
-
-
 def best_answers_first(found: list[AnsweringArticle], locale: str) -> list[AnsweringArticle]:
     """The search's best text first, then the best passage, across languages; the customer's language first
     only among one text's translations. An unrelated article in the customer's language is no answer: the
@@ -343,7 +334,7 @@ def best_answers_first(found: list[AnsweringArticle], locale: str) -> list[Answe
 
     The search's ranking score comes before the passage's cosine: a voucher question's gift-card article
     ranked 0.62 against 0.03 for the next, while a sentence of the matching-pieces guide came closer to it."""
-    grouped = [(_text_of(answer), answer) for answer in found]
+    grouped = [(translation_group(answer.id, answer.locale), answer) for answer in found]
     group_best: dict[str, tuple[float, float]] = {}
     for group, answer in grouped:
         search, sentence = group_best.get(group, (-1.0, -1.0))
