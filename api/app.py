@@ -37,6 +37,7 @@ from api.security import install_security
 from core.models import Tenant
 from core.settings import Settings, get_settings
 from embeddings import language, spelling
+from history.tagging import reason_description_vectors
 from kb.models import Article
 from replies import sandbox
 from replies.answers import SENTENCE_CACHE_SIZE, prepare_articles
@@ -97,6 +98,8 @@ def _warm_up(app: FastAPI, runtime: Runtime) -> None:
     # shop's: about 20 s, mostly e5), so drafts do not encode them on first use while customers wait
     # at the same encoder. Newest articles first, as many as the cache holds.
     try:
+        # Untagged tickets are tagged and compared through the reasons' example centroids (7 s to embed).
+        reason_description_vectors(search.encoder)
         with runtime.session() as session:
             for tenant_id in tenants:
                 question_classifier(

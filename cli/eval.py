@@ -11,13 +11,13 @@ import typer
 from cli.context import make_runtime, wiring
 from cli.eval_commands import register
 from core.errors import DeflectError
+from core.reasons import EXAMPLES_PATH, load_examples
 from core.settings import ROOT, get_settings
 from embeddings.encoder import load_encoder
 from eval import drafts as drafts_eval
 from eval import duplicates as duplicates_eval
 from eval import questions as questions_eval
 from eval.compliance_eval import evaluate_compliance, load_compliance_cases
-from replies.intents import EXAMPLES_PATH, load_examples
 
 app = typer.Typer()
 DEMO_DIR = ROOT / "demo"

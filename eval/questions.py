@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from core.reasons import EXAMPLES_PATH
 from core.settings import ROOT
 from embeddings.encoder import Encoder, TextKind
 from replies.intents import (
-    EXAMPLES_PATH,
     HEAD_C,
     HEAD_FLOOR,
     HEAD_MODE,

@@ -3,7 +3,7 @@
 The phrase patterns in replies/segmentation.py are precise but only know the wording they were
 written for. For a sentence they miss (or match only through an ambiguous word such as "return"),
 this module embeds it with the service's multilingual encoder and compares it with short generic
-customer phrasings per reason tag in five languages (replies/data/intent_examples.yaml). A
+customer phrasings per reason tag in five languages (core/data/reason_examples.yaml). A
 "none" class of greetings, thanks and background statements, plus a similarity floor, keeps
 chit-chat untagged.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import yaml
 
+from core.reasons import EXAMPLES_PATH, load_examples
 from replies.segmentation import SegmentMode
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
     from embeddings.encoder import Encoder
 
-EXAMPLES_PATH = Path(__file__).parent / "data" / "intent_examples.yaml"
 NONE = "none"
 # Chosen on demo/draft_requests.jsonl only (never the held-out sets), with the KB's use+minilm-multilingual:
 # scoring the 85 pattern-tagged sentences as if the patterns had missed them, floor 0.4 and margin 0.03
@@ -59,27 +58,6 @@ class _Examples:
 
 _cache: dict[tuple[str, str, float], _Examples] = {}
 _cache_lock = threading.Lock()
-
-
-def load_examples(path: Path = EXAMPLES_PATH) -> list[tuple[str, str]]:
-    """(tag, phrase) pairs of the examples file, every language together.
-
-    Raises ValueError naming the tag and language when the file is not tag -> language -> phrases."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or not data:
-        raise ValueError("expected a mapping of reason tag -> language -> list of phrases")
-    pairs: list[tuple[str, str]] = []
-    for tag, per_locale in data.items():
-        if not isinstance(per_locale, dict):
-            raise ValueError(f"tag {tag!r}: expected a mapping of language -> list of phrases")
-        for locale, phrases in per_locale.items():
-            if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
-                raise ValueError(f"tag {tag!r}, language {locale!r}: expected a list of non-empty phrases")
-            pairs += [(str(tag), phrase) for phrase in phrases]
-    return pairs
 
 
 def _examples(encoder: Encoder, path: Path) -> _Examples:
@@ -234,7 +212,7 @@ def _fit_head(
 class HeadClassifier:
     """Few-shot multi-label head: one-vs-rest logistic regression on the frozen encoder's vectors.
 
-    Trained on the generic examples (replies/data/intent_examples.yaml, "none" included as a class of its
+    Trained on the generic examples (core/data/reason_examples.yaml, "none" included as a class of its
     own) plus, when given, the tenant's own tagged past tickets. A sentence gets every tag whose
     probability passes the floor and beats "none"; nothing over the floor is the "none" outcome.
     """

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.eval import app as eval_app
+from core.reasons import EXAMPLES_PATH, load_examples
 from core.settings import Settings
 from embeddings.encoder import Encoder
 from history import service as history_service
 from history.schemas import OrderCreate
-from replies import intents
 from replies.drafts import compose
 from replies.intents import (
     HeadClassifier,
@@ -24,7 +24,6 @@ from replies.intents import (
     classifier_for,
     head_for,
     head_of,
-    load_examples,
 )
 from replies.schemas import DraftCreate
 from replies.segmentation import segment
@@ -71,7 +70,7 @@ def classifier(encoder: Encoder) -> IntentClassifier:
 def test_examples_cover_every_reply_tag_in_five_languages_and_are_not_copied_from_eval_sets() -> None:
     import yaml
 
-    data = yaml.safe_load(intents.EXAMPLES_PATH.read_text(encoding="utf-8"))
+    data = yaml.safe_load(EXAMPLES_PATH.read_text(encoding="utf-8"))
     # "other": requests no reason tag covers, so that they are not pushed onto the nearest tag.
     assert REPLY_TAGS | {"none", "other"} == set(data)
     assert all(set(per_locale) == {"en", "fr", "de", "es", "it"} for per_locale in data.values())
