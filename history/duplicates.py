@@ -71,9 +71,9 @@ class DuplicateWeights:
 
 # Chosen by `deflect eval duplicates --loso` on the twelve development shops (devshops/, devdrafts/), with
 # and without human tags (mean F1 over shops x tag modes; eval/results/duplicates-loso-12-centroids.md). Held
-# out in turn, each shop was scored with a choice made on the other eleven: these weights in every fold. With
-# the reason centroids of history/tagging.py the threshold rose from 0.2132 to 0.2244; pooled over the held-out
-# shops F1 0.994 with human tags, 0.942 auto-tagged.
+# out in turn, each shop was scored with a choice made on the other eleven: these weights in every fold.
+# With the reason centroids of history/tagging.py the threshold rose from 0.2132 to 0.2244; pooled over the
+# held-out shops F1 0.994 with human tags, 0.942 auto-tagged.
 DEFAULT_WEIGHTS = DuplicateWeights()
 # Used until `deflect eval duplicates --store-tenant T` calibrates one for the tenant.
 DEFAULT_THRESHOLD = 0.2244
