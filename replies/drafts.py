@@ -614,24 +614,20 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
             (f.value for f in order_facts(order, ctx.locale) if f.name == "channel_name"),
             variables["channel_name"],
         )
-    if (
-        article is not None
-        and key in ("product_question", "article_answer")
-        and breaks_channel_rules(article.title, ctx.channel)
-    ):
-        # The reply names the article; a title the channel forbids ("... gift vouchers" is a promotion on
-        # Amazon) cannot be named, and the fixer would cut the answer down to nothing.
-        channel = CHANNEL_NAMES.get(ctx.channel, ctx.channel)
-        return _unanswered(
-            session,
-            ctx,
-            question,
-            f"article {article.id} answers it, but its title is not allowed on {channel}",
-            order,
-            article=article,
-            confidence=confidence,
-        )
     if article is not None and key in ("product_question", "article_answer"):
+        if breaks_channel_rules(article.title, ctx.channel):
+            # The reply names the article; a title the channel forbids ("... gift vouchers" is a promotion
+            # on Amazon) cannot be named, and the fixer would cut the answer down to nothing.
+            channel = CHANNEL_NAMES.get(ctx.channel, ctx.channel)
+            return _unanswered(
+                session,
+                ctx,
+                question,
+                f"article {article.id} answers it, but its title is not allowed on {channel}",
+                order,
+                article=article,
+                confidence=confidence,
+            )
         found = next((a for a in ctx.articles if a.external_id == article.id), None)
         variables["article_title"] = article.title
         if found is not None and found.locale == ctx.locale:
