@@ -52,5 +52,29 @@ def newest_reply(body: str, languages: Sequence[str] = REPLY_LANGUAGES) -> str:
     customer's hyphen list ("- the lamp / - the shade") lost every question after it; only a "--"
     signature delimiter ends the text here.
     """
-    mail = EmailMessage(text=body, languages=list(languages), keep_hyphen_lists=True).read()
-    return mail.replies[0].body.strip() if mail.replies else ""
+    mail = EmailMessage(text=_without_quotes_above(body), languages=list(languages), keep_hyphen_lists=True)
+    read = mail.read()
+    return read.replies[0].body.strip() if read.replies else ""
+
+
+_QUOTED_LINE = re.compile(r"^\s*>")
+
+
+def _without_quotes_above(body: str) -> str:
+    """A customer who answers below the quoted earlier message ("> Il 10 nov. ha scritto: ..." then the
+    new text) wrote the lines after it: mail-parser-reply reads everything after the first quote as the
+    old mail and kept only "Salve,". When unquoted text follows a quoted block, the quoted lines and the
+    header just above them ("On ... wrote:") are what is dropped instead. A body quoted at its end only is
+    left to the parser."""
+    lines = body.splitlines()
+    quoted = [bool(_QUOTED_LINE.match(line)) for line in lines]
+    last_quoted = max((i for i, q in enumerate(quoted) if q), default=-1)
+    if last_quoted < 0 or not any(line.strip() for line in lines[last_quoted + 1 :]):
+        return body
+    kept = [
+        line
+        for i, line in enumerate(lines)
+        if not quoted[i]
+        and not (line.rstrip().endswith(":") and i + 1 < len(lines) and quoted[i + 1])
+    ]
+    return "\n".join(kept)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from compliance.schemas import ComplianceResult
 from core.clock import utcnow
 from core.errors import InvalidInputError, NotFoundError
 from core.redact import redact as redact_secrets
-from core.schemas import MARKETPLACES
+from core.schemas import MARKETPLACES, reason_tags
 from core.settings import Settings
 from core.text import sentence_spans
 from history.identity import find_order_ids
@@ -246,7 +246,7 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
             items=items,
             articles=ctx.articles,
         )
-        planned.append(_Planned(question, order, found))
+        planned.append(_Planned(topic_named_by_answer(question, found, ctx.articles), order, found))
     return planned
 
 
@@ -328,13 +328,14 @@ def compose(
     )
     # Unanswered questions keep their place with the holding line: the customer sees each one taken up.
     written = [a for a in answers if a.text]
+    greeted_order = _unquoted_order(session, ctx, answers, written)
     greeting = macros.render_macro(
         session,
         tenant_id=tenant_id,
         key="greeting",
         channel=ctx.channel,
         locale=ctx.locale,
-        variables={"customer_name": name, "order_id": _unquoted_order(session, ctx, answers, written)},
+        variables={"customer_name": name, "order_id": greeted_order},
     )
     closing = macros.render_macro(
         session, tenant_id=tenant_id, key="closing", channel=ctx.channel, locale=ctx.locale, variables={}
@@ -369,7 +370,8 @@ def compose(
     order_fact_rows = [f for a in answers if a.order for f in _order_facts(a.order, ctx)]
     sources = [f.value for f in order_fact_rows]
     sources += [f"{art.title}\n{art.body}\n{art.url or ''}" for art in cited]
-    sources += [name or ""]
+    # The order the greeting names is in the history even when no answer read its facts.
+    sources += [name or "", greeted_order or ""]
     keep = sorted({f.value for f in order_fact_rows if f.name in PROTECTED_FACTS and f.value in reply})
 
     result = compliance.check(reply, channel=ctx.channel, locale=ctx.locale, facts=keep)
@@ -497,6 +499,23 @@ def _needs_you(
     for token in unsupported:
         items.append(NeedsYou(topic=None, text=token, reason="a fact in the reply has no source"))
     return items
+
+
+def topic_named_by_answer(
+    question: Question, found: list[AnsweringArticle], articles: list[Article]
+) -> Question:
+    """An open question answered by an article the seller tagged a product question is a product question.
+
+    Whether "are your soaps vegan?" or "does the 64-tooth blade fit my saw?" is a product question or
+    something else is the seller's taxonomy, not the sentence's: the classifier splits the two at random
+    (a quarter of the development misses were that split), while the article found for it says which it is.
+    Only the two article-answered topics trade names; reasons answered from the order keep theirs."""
+    if question.topic != "other" or not found or found[0].picked_by != "search":
+        return question
+    tags = next((a.tags for a in articles if a.external_id == found[0].id), None)
+    if tags is None or reason_tags(tags) & ARTICLE_TOPICS != {"product_question"}:
+        return question
+    return replace(question, topic="product_question")
 
 
 def _deduplicate(answers: list[_Answer]) -> list[_Answer]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from core.schemas import reason_tags, tag_key
-from core.text import sentence_bounds, sentence_spans
+from core.text import newest_reply, sentence_bounds, sentence_spans
 
 
 def _pieces(text: str) -> list[str]:
@@ -36,3 +36,18 @@ def test_a_sellers_tag_matches_its_reason_however_it_is_spelled() -> None:
     # Named in the seller's own words too; a broad word names no reason.
     assert reason_tags(["damaged", "refunds"]) == {"damaged_in_transit", "refund_status"}
     assert reason_tags(["car seats", "shipping"]) == frozenset()
+
+
+def test_text_written_below_a_quoted_message_is_the_newest_reply() -> None:
+    body = (
+        "Salve,\n\n> Il 10 nov. 2026 Grünwerk ha scritto:\n> Il reso è stato registrato.\n\n"
+        "Vorrei sapere se il rimborso è andato a buon fine.\n\nGrazie\nMarco"
+    )
+    newest = newest_reply(body)
+    assert "Vorrei sapere se il rimborso è andato a buon fine." in newest
+    assert "Il reso è stato registrato" not in newest and "ha scritto" not in newest
+
+
+def test_a_quote_below_the_new_text_is_still_cut_with_its_header() -> None:
+    body = "Thanks, all good now.\n\nOn 21 Oct 2026, Shop wrote:\n> Hello Tom, we refunded it.\n"
+    assert newest_reply(body) == "Thanks, all good now."

@@ -3,8 +3,10 @@ only among one text's translations; an open question is searched without the ord
 
 from __future__ import annotations
 
+from kb.models import Article
 from kb.suggest import suggest
 from replies.answers import AnsweringArticle, best_answers_first, question_query
+from replies.drafts import topic_named_by_answer
 from replies.segmentation import Question
 from runtime import Runtime
 
@@ -85,3 +87,28 @@ def test_a_drafts_search_skips_the_widgets_snippets_but_ranks_the_same(runtime: 
         (s.id, s.confidence) for s in shown.suggestions
     ]
     assert all(s.snippet == "" and s.highlights == [] for s in bare.suggestions)
+
+
+def _article(article_id: str, tags: list[str]) -> Article:
+    return Article(external_id=article_id, title=article_id, body="", locale="en", tags=tags)
+
+
+def test_an_open_question_answered_by_a_product_guide_is_a_product_question() -> None:
+    # "Are your soaps vegan?" read as a general question, answered by the seller's soap guide.
+    question = Question(topic="other", text="Are your soaps vegan and free of palm oil?")
+    guide = _answer("kb-soap-guide", "en", 0.7, search=0.6)
+    articles = [_article("kb-soap-guide", ["product_question", "soaps"]), _article("kb-vouchers", ["other"])]
+    assert topic_named_by_answer(question, [guide], articles).topic == "product_question"
+
+
+def test_the_answers_tags_rename_only_an_open_question_found_by_search() -> None:
+    vouchers = _answer("kb-vouchers", "en", 0.7, search=0.6)
+    guide = _answer("kb-soap-guide", "en", 0.7, search=0.6)
+    guide_by_tag = guide.model_copy(update={"picked_by": "reason_tag"})
+    articles = [_article("kb-soap-guide", ["product_question"]), _article("kb-vouchers", ["other"])]
+    other = Question(topic="other", text="Do you sell gift vouchers?")
+    tracking = Question(topic="tracking", text="Where is my soap?")
+    assert topic_named_by_answer(other, [vouchers], articles).topic == "other"
+    assert topic_named_by_answer(other, [guide_by_tag], articles).topic == "other"
+    assert topic_named_by_answer(other, [], articles).topic == "other"
+    assert topic_named_by_answer(tracking, [guide], articles).topic == "tracking"

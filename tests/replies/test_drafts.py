@@ -389,3 +389,11 @@ def test_the_greeting_names_the_order_when_no_answer_does(runtime: Runtime, shop
         runtime, shop, channel="shopify", locale="en", text="Where is my order?", order_id="#1001"
     )
     assert "Thank you for your message." in quoted.reply and quoted.reply.count("#1001") == 1
+
+
+def test_the_order_the_greeting_names_is_no_invented_fact(runtime: Runtime, shop: str) -> None:
+    # Nothing answerable was asked: the greeting still names the order the message came with, and that
+    # order number comes from the history, not from nowhere.
+    draft = _draft(runtime, shop, channel="shopify", locale="en", text="Thanks a lot!", order_id="#1001")
+    assert "#1001" in draft.reply
+    assert draft.fact_check.passed and draft.fact_check.unsupported == []
