@@ -74,7 +74,6 @@ def _without_quotes_above(body: str) -> str:
     kept = [
         line
         for i, line in enumerate(lines)
-        if not quoted[i]
-        and not (line.rstrip().endswith(":") and i + 1 < len(lines) and quoted[i + 1])
+        if not quoted[i] and not (line.rstrip().endswith(":") and i + 1 < len(lines) and quoted[i + 1])
     ]
     return "\n".join(kept)
