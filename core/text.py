@@ -52,28 +52,60 @@ def newest_reply(body: str, languages: Sequence[str] = REPLY_LANGUAGES) -> str:
     customer's hyphen list ("- the lamp / - the shade") lost every question after it; only a "--"
     signature delimiter ends the text here.
     """
-    mail = EmailMessage(text=_without_quotes_above(body), languages=list(languages), keep_hyphen_lists=True)
-    read = mail.read()
-    return read.replies[0].body.strip() if read.replies else ""
+    newest = _parse_reply(body, languages)
+    below = _first_line_below_quotes(body)
+    if below is None or below in newest:
+        return newest
+    # A customer who answers below the quoted earlier message ("> Il 10 nov. ha scritto: ..." then the new
+    # text) wrote the lines after it, and mail-parser-reply read everything from that header on as the
+    # old mail ("Salve," was all that was left). Without the header the quote stays in as context, as the
+    # parser keeps a quote with no header ("Vous m'aviez répondu ceci : > le remboursement ..."), which
+    # tells what "je ne vois toujours rien" is about; failing that, without the quoted lines at all.
+    for variant in (_without_quote_headers(body), _without_quotes(body)):
+        candidate = _parse_reply(variant, languages)
+        if below in candidate:
+            return candidate
+    return newest
+
+
+def _parse_reply(body: str, languages: Sequence[str]) -> str:
+    mail = EmailMessage(text=body, languages=list(languages), keep_hyphen_lists=True).read()
+    return mail.replies[0].body.strip() if mail.replies else ""
 
 
 _QUOTED_LINE = re.compile(r"^\s*>")
 
 
-def _without_quotes_above(body: str) -> str:
-    """A customer who answers below the quoted earlier message ("> Il 10 nov. ha scritto: ..." then the
-    new text) wrote the lines after it: mail-parser-reply reads everything after the first quote as the
-    old mail and kept only "Salve,". When unquoted text follows a quoted block, the quoted lines and the
-    header just above them ("On ... wrote:") are what is dropped instead. A body quoted at its end only is
-    left to the parser."""
+def _is_quoted(line: str) -> bool:
+    return bool(_QUOTED_LINE.match(line))
+
+
+def _first_line_below_quotes(body: str) -> str | None:
+    """The customer's first line after the last quoted one (None: nothing is written below a quote)."""
     lines = body.splitlines()
-    quoted = [bool(_QUOTED_LINE.match(line)) for line in lines]
-    last_quoted = max((i for i, q in enumerate(quoted) if q), default=-1)
-    if last_quoted < 0 or not any(line.strip() for line in lines[last_quoted + 1 :]):
-        return body
-    kept = [
-        line
-        for i, line in enumerate(lines)
-        if not quoted[i] and not (line.rstrip().endswith(":") and i + 1 < len(lines) and quoted[i + 1])
-    ]
-    return "\n".join(kept)
+    last = max((i for i, line in enumerate(lines) if _is_quoted(line)), default=-1)
+    if last < 0:
+        return None
+    return next((line.strip() for line in lines[last + 1 :] if line.strip()), None)
+
+
+def _is_quote_header(lines: list[str], index: int) -> bool:
+    """ "On ... wrote:" just above a quote, or as its first quoted line."""
+    line = lines[index]
+    if not line.rstrip().endswith(":"):
+        return False
+    opens = _is_quoted(line) and (index == 0 or not _is_quoted(lines[index - 1]))
+    above = not _is_quoted(line) and index + 1 < len(lines) and _is_quoted(lines[index + 1])
+    return opens or above
+
+
+def _without_quote_headers(body: str) -> str:
+    lines = body.splitlines()
+    return "\n".join(line for i, line in enumerate(lines) if not _is_quote_header(lines, i))
+
+
+def _without_quotes(body: str) -> str:
+    lines = body.splitlines()
+    return "\n".join(
+        line for i, line in enumerate(lines) if not _is_quoted(line) and not _is_quote_header(lines, i)
+    )
