@@ -282,8 +282,15 @@ def _by_reason_tag(
 
 
 def answers_topic(topic: str, tags: list[str]) -> bool:
-    """Whether an article with these tags, found above the threshold, answers a question on ``topic``."""
+    """Whether an article with these tags, found above the threshold, answers a question on ``topic``.
+
+    The two article-answered topics answer each other: whether a warranty page is a product question or
+    "other" is the seller's taxonomy (six of the fifteen development help centres tag it "other", four
+    "product_question"), and the classifier cannot know which; the draft names the question after the
+    article that answers it (``replies.drafts.topic_named_by_answer``)."""
     reasons = reason_tags(tags)
+    if topic in ARTICLE_TOPICS and reasons and reasons <= ARTICLE_TOPICS:
+        return True
     return topic in reasons or (topic in _UNTAGGED_ANSWERS and not reasons)
 
 
@@ -427,7 +434,9 @@ def articles_for_question(
 ) -> list[AnsweringArticle]:
     """The articles that answer ``question``, best first (the draft cites the first)."""
     found: list[AnsweringArticle] = []
-    tags = (question.topic,) if question.topic != "other" else None
+    tags = tuple(sorted(ARTICLE_TOPICS)) if question.topic == "product_question" else None
+    if question.topic not in ARTICLE_TOPICS:
+        tags = (question.topic,)
     if engine is not None:
         search = _AnswerSearch(session, engine, tenant_id, channel, locale, threshold, question.topic)
         query = question_query(question, items)

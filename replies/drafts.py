@@ -504,18 +504,20 @@ def _needs_you(
 def topic_named_by_answer(
     question: Question, found: list[AnsweringArticle], articles: list[Article]
 ) -> Question:
-    """An open question answered by an article the seller tagged a product question is a product question.
+    """A question on one article-answered topic (product question, other) answered by an article the seller
+    tagged with the other one is named after that article.
 
-    Whether "are your soaps vegan?" or "does the 64-tooth blade fit my saw?" is a product question or
-    something else is the seller's taxonomy, not the sentence's: the classifier splits the two at random
-    (a quarter of the development misses were that split), while the article found for it says which it is.
-    Only the two article-answered topics trade names; reasons answered from the order keep theirs."""
-    if question.topic != "other" or not found or found[0].picked_by != "search":
+    Whether "are your soaps vegan?" or "is it covered by the warranty?" is a product question or something
+    else is the seller's taxonomy, not the sentence's: the classifier splits the two at random (a quarter of
+    the development misses were that split), while the article found for it says which it is. Only these two
+    topics trade names; reasons answered from the order keep theirs."""
+    if question.topic not in ARTICLE_TOPICS or not found or found[0].picked_by != "search":
         return question
     tags = next((a.tags for a in articles if a.external_id == found[0].id), None)
-    if tags is None or reason_tags(tags) & ARTICLE_TOPICS != {"product_question"}:
+    named = reason_tags(tags or []) & ARTICLE_TOPICS
+    if len(named) != 1 or question.topic in named:
         return question
-    return replace(question, topic="product_question")
+    return replace(question, topic=next(iter(named)))
 
 
 def _deduplicate(answers: list[_Answer]) -> list[_Answer]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kb.models import Article
 from kb.suggest import suggest
-from replies.answers import AnsweringArticle, best_answers_first, question_query
+from replies.answers import AnsweringArticle, answers_topic, best_answers_first, question_query
 from replies.drafts import topic_named_by_answer
 from replies.segmentation import Question
 from runtime import Runtime
@@ -112,3 +112,13 @@ def test_the_answers_tags_rename_only_an_open_question_found_by_search() -> None
     assert topic_named_by_answer(other, [guide_by_tag], articles).topic == "other"
     assert topic_named_by_answer(other, [], articles).topic == "other"
     assert topic_named_by_answer(tracking, [guide], articles).topic == "tracking"
+
+
+def test_a_product_question_answered_by_a_page_the_seller_tagged_other_is_named_other() -> None:
+    # "Is it covered by the warranty?": this seller files its warranty page under "other".
+    question = Question(topic="product_question", text="Is the cracked glaze covered by your guarantee?")
+    warranty = _answer("kb-warranty", "en", 0.7, search=0.6)
+    articles = [_article("kb-warranty", ["other"]), _article("kb-care", ["product_question"])]
+    assert topic_named_by_answer(question, [warranty], articles).topic == "other"
+    assert answers_topic("product_question", ["other"]) and answers_topic("other", ["product_question"])
+    assert not answers_topic("product_question", ["other", "return_label"])
