@@ -54,7 +54,9 @@ def newest_reply(body: str, languages: Sequence[str] = REPLY_LANGUAGES) -> str:
     """
     newest = _parse_reply(body, languages)
     below = _first_line_below_quotes(body)
-    if below is None or below in newest:
+    if below is None:
+        return _without_trailing_quote(newest)
+    if below in newest:
         return newest
     # A customer who answers below the quoted earlier message ("> Il 10 nov. ha scritto: ..." then the new
     # text) wrote the lines after it, and mail-parser-reply read everything from that header on as the
@@ -102,6 +104,27 @@ def _is_quote_header(lines: list[str], index: int) -> bool:
 def _without_quote_headers(body: str) -> str:
     lines = body.splitlines()
     return "\n".join(line for i, line in enumerate(lines) if not _is_quote_header(lines, i))
+
+
+def _without_trailing_quote(text: str) -> str:
+    """The text without the quoted block that ends it, and that block's "On ... wrote:" header.
+
+    mail-parser-reply misses some headers ("> El 28 nov. 2026, Shop escribió:"); the quoted seller's
+    mail below the customer's text then read as the customer's own questions ("> the substrate is out of
+    stock" became a damaged-item question). A quote with the customer's text below it is context and
+    stays (see ``newest_reply``)."""
+    lines = text.splitlines()
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start and _is_quoted(lines[start - 1]):
+        start -= 1
+    if start == end:
+        return text
+    if start and lines[start - 1].rstrip().endswith(":"):
+        start -= 1
+    return "\n".join(lines[:start]).strip()
 
 
 def _without_quotes(body: str) -> str:

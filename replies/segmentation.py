@@ -232,6 +232,21 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bmon argent\b",
         r"\b(?:i miei soldi|il denaro)\b",
         r"\bmein(?:em)? geld\b",
+        # Where refunded money shows: "not back on my card yet", "rien sur mon compte PayPal", "auf meinem
+        # Konto ist nichts angekommen". 31 of the 275 generic refund-status phrasings in
+        # core/data/reason_examples.yaml say it so, and none of the 3,047 phrasings of other tags (a gift
+        # card, a shop account, "with my card" are left out).
+        r"\b(?:on|in|to|into|onto) (?:my|the|our) (?:(?:credit |debit )?card|bank(?: account)?|"
+        r"paypal(?: account)?|(?:bank |card )?statement)\b",
+        r"\b(?:sur|dans) (?:ma|mon) (?:carte(?: bancaire| de credit)?(?! cadeau)|"
+        r"compte (?:bancaire|paypal)|releve)\b",
+        # "in meinem Konto" is the shop account as often as the bank's; money arrives "auf" one
+        r"\bauf (?:meine[mr]?|das|dem|der) (?:karte|kreditkarte|konto|bankkonto|paypal(?:-?konto)?)\b|"
+        r"\b(?:bankkonto|kontoauszug)\b",
+        r"\b(?:en|a) (?:mi|la) (?:tarjeta(?! regalo)(?: de credito)?|cuenta (?:bancaria|de paypal)|"
+        r"paypal|extracto)\b",
+        r"\b(?:sulla|sul|nella|nel) (?:mia |mio )?(?:carta(?! regalo)(?: di credito)?|"
+        r"conto(?: corrente| paypal)?|paypal|estratto conto)\b",
     ),
     "damaged_in_transit": (
         r"\bdamaged?\b",

@@ -52,3 +52,15 @@ def test_text_written_below_a_quoted_message_is_the_newest_reply() -> None:
 def test_a_quote_below_the_new_text_is_still_cut_with_its_header() -> None:
     body = "Thanks, all good now.\n\nOn 21 Oct 2026, Shop wrote:\n> Hello Tom, we refunded it.\n"
     assert newest_reply(body) == "Thanks, all good now."
+
+
+def test_a_quote_ending_the_message_is_dropped_even_where_the_parser_misses_its_header() -> None:
+    body = (
+        "Buenas tardes,\n\nTodavía no lo he recibido en la tarjeta, podéis mirar cómo va?\n\n"
+        "Gracias!!\nAlba\n\n"
+        "> El 28 nov. 2026, Grünwerk Gartenbedarf escribió:\n"
+        "> Lamentablemente el sustrato para semilleros está agotado. Le reembolsaremos el importe.\n"
+    )
+    newest = newest_reply(body)
+    assert "podéis mirar cómo va?" in newest
+    assert "agotado" not in newest and "escribió" not in newest

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import pytest
 
 from replies.intents import IntentGuess
-from replies.segmentation import segment
+from replies.segmentation import intents_of, segment
 
 
 @pytest.mark.parametrize(
@@ -254,3 +254,29 @@ class _SizeMinded:
 def test_the_classifiers_wrong_item_and_transit_damage_need_their_evidence(text: str, kept: bool) -> None:
     topics = [q.topic for q in segment(text, _SizeMinded(), mode="fallback")]
     assert bool({"wrong_item", "damaged_in_transit"} & set(topics)) is kept, topics
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I still don't see the 249 euros back on my card.",
+        "Todavía no lo he recibido en la tarjeta, podéis mirar cómo va?",
+        "Je ne vois toujours rien sur mon compte PayPal.",
+        "Auf meinem Konto ist bisher nichts angekommen.",
+        "Non vedo ancora niente sulla carta di credito.",
+    ],
+)
+def test_money_not_yet_on_the_card_or_bank_account_asks_where_the_refund_is(sentence: str) -> None:
+    assert "refund_status" in intents_of(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Can I pay with my card?",
+        "Ho una carta regalo, come la uso?",
+        "Je n'arrive pas à me connecter à mon compte.",
+    ],
+)
+def test_paying_by_card_a_gift_card_or_a_shop_account_is_no_refund_question(sentence: str) -> None:
+    assert "refund_status" not in intents_of(sentence)
