@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from history import service
-from history.duplicates import duplicates_of
+from history.duplicates import duplicates_of, name_similarity
 from runtime import Runtime
 from tests.history.helpers import add_orders, ingest, order, ticket
 
@@ -205,3 +205,17 @@ def test_french_recontact_of_english_ticket_is_flagged_with_the_real_model(tmp_p
     assert french.ticket.tags == ["tracking"] and french.ticket.tag_source == "auto"
     assert [d.ticket_id for d in french.duplicates] == ["t-1"]
     assert other.duplicates == []
+
+
+@pytest.mark.parametrize(
+    ("name_a", "name_b", "same"),
+    [
+        ("rocio manzano prieto", "rocio manzano", True),
+        ("giulia ferraro", "ferraro giulia", True),
+        ("anna weber", "anna", False),
+        ("maria garcia lopez", "maria garcia ruiz", False),
+        ("pablo gutierrez soto", "pablo gomez", False),
+    ],
+)
+def test_a_name_without_its_second_surname_is_the_same_name(name_a: str, name_b: str, same: bool) -> None:
+    assert (name_similarity(name_a, name_b) >= 0.9) is same

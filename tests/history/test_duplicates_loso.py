@@ -115,6 +115,15 @@ def test_plateau_threshold_takes_the_middle_of_the_best_interval() -> None:
     assert mean_f1 == 1.0 and threshold == 0.5
 
 
+def test_plateau_threshold_stays_above_the_floor() -> None:
+    # Every pair over 0.15 is a duplicate here, but the floor (what two strangers' identical words score)
+    # keeps the threshold above 0.2: the best interval left is (0.2, 0.7].
+    scores = [0.9, 0.7, 0.18, 0.1]
+    gold = [True, True, True, False]
+    threshold, _ = plateau_threshold([(scores, gold)], floor=0.2)
+    assert threshold == 0.45
+
+
 def _example(
     duplicate: bool, similarity: float, *, human: bool = True, mismatch: bool = False
 ) -> PairExample:
