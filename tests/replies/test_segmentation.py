@@ -280,3 +280,27 @@ def test_money_not_yet_on_the_card_or_bank_account_asks_where_the_refund_is(sent
 )
 def test_paying_by_card_a_gift_card_or_a_shop_account_is_no_refund_question(sentence: str) -> None:
     assert "refund_status" not in intents_of(sentence)
+
+
+class _EverythingMissing:
+    """A classifier that, like the head on a short background remark, finds a missing part everywhere."""
+
+    floor = 0.5
+
+    def classify(self, sentences: Sequence[str]) -> list[IntentGuess]:
+        return [
+            IntentGuess("missing_item", 0.84, "missing_item", 0.1, ("missing_item",), (0.84,))
+            for _ in sentences
+        ]
+
+
+def test_a_short_remark_beside_the_question_is_background_not_a_request() -> None:
+    text = "Ich würde die Schere gern zurückgeben, wie mache ich das? Verpackung hab ich noch."
+    topics = [q.topic for q in segment(text, _EverythingMissing())]
+    assert "missing_item" not in topics and "return_label" in topics
+
+
+def test_a_short_statement_that_is_the_whole_message_is_still_the_request() -> None:
+    assert [
+        q.topic for q in segment("Two of the four chairs were not in the box.", _EverythingMissing())
+    ] == ["missing_item"]
