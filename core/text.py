@@ -122,7 +122,7 @@ def _without_trailing_quote(text: str) -> str:
         start -= 1
     if start == end:
         return text
-    if start and lines[start - 1].rstrip().endswith(":"):
+    if start and _is_quote_header(lines, start - 1):
         start -= 1
     return "\n".join(lines[:start]).strip()
 

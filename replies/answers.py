@@ -420,6 +420,15 @@ class _AnswerSearch:
         return best_answers_first(found, self.locale)[:ARTICLES_PER_QUESTION]
 
 
+def _search_tags(topic: str) -> tuple[str, ...] | None:
+    """The reason tags an answering article may carry (None: any article, for an open question)."""
+    if topic == "other":
+        return None
+    if topic in ARTICLE_TOPICS:
+        return tuple(sorted(ARTICLE_TOPICS))
+    return (topic,)
+
+
 def articles_for_question(
     session: Session,
     engine: SearchEngine | None,
@@ -434,9 +443,7 @@ def articles_for_question(
 ) -> list[AnsweringArticle]:
     """The articles that answer ``question``, best first (the draft cites the first)."""
     found: list[AnsweringArticle] = []
-    tags = tuple(sorted(ARTICLE_TOPICS)) if question.topic == "product_question" else None
-    if question.topic not in ARTICLE_TOPICS:
-        tags = (question.topic,)
+    tags = _search_tags(question.topic)
     if engine is not None:
         search = _AnswerSearch(session, engine, tenant_id, channel, locale, threshold, question.topic)
         query = question_query(question, items)
