@@ -14,6 +14,41 @@ from mailparser_reply import EmailMessage
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")
 
 
+# A full stop after an abbreviation, a title or an initial ends no sentence ("seit ca. 3 Jahren", "(bzw. mein
+# Mann)", "Bonjour M. Dupont"); after a number or a month's short name only when the same line goes on with a
+# small letter, a digit or a month ("ob ihr am 24.12. offen habt", "am 3. Dezember", "le 28 nov. 2026").
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(])(?:ca|bzw|ggf|evtl|inkl|zzgl|vgl|tel|nr|mr|mrs|ms|dr|prof|mme|mlle|sr|sra|srta|sig|sig\.ra|dott|"
+    r"z\.\s?b|d\.\s?h|u\.\s?a|e\.g|i\.e|p\.\s?ej|p\.\s?ex|approx|aprox|env|str|[A-Z])\.$",
+    re.IGNORECASE,
+)
+_NUMBER_OR_MONTH = re.compile(
+    r"(?:^|[\s(])(?:\d{1,2}(?:\.\d{1,2})?|no|nº|núm|num|jan|feb|mar|mär|apr|jun|jul|aug|sep|sept|oct|okt|nov|"
+    r"dec|dez|déc|janv|févr|fév|juil|ene|abr|ago|dic|gen|mag|giu|lug|set|ott)\.$",
+    re.IGNORECASE,
+)
+_MONTH = (
+    r"jan|feb|mar|mär|apr|may|mai|jun|jul|aug|sep|oct|okt|nov|dec|dez|déc|janv|févr|avr|juil|août|ene|abr|"
+    r"ago|dic|gen|mag|giu|lug|set|ott|mayo|maggio|marzo"
+)
+_STARTS_WITH_MONTH = re.compile(rf"(?:{_MONTH})", re.IGNORECASE)
+
+
+def _continues(text: str, end: int, next_start: int) -> bool:
+    """Whether the full stop that ends ``text[:end]`` is an abbreviation's, and the next piece goes on."""
+    if "\n" in text[end:next_start]:
+        return False
+    before = text[max(0, end - 12) : end]
+    # Initials and titles are matched as written ("M.", "K."); the short words case-insensitively.
+    if _ABBREVIATION.search(before) and (len(before.split()[-1]) > 2 or before[-2].isupper()):
+        return True
+    following = text[next_start : next_start + 12]
+    if not _NUMBER_OR_MONTH.search(before):
+        return False
+    first = following[:1]
+    return first.islower() or first.isdigit() or _STARTS_WITH_MONTH.match(following) is not None
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """[start, end) of each sentence of ``text``, surrounding white space left out, empty ones dropped."""
     return list(_sentence_spans(text))
@@ -27,7 +62,10 @@ def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
         stripped = raw.strip()
         if stripped:
             start = match.start() + raw.index(stripped)
-            spans.append((start, start + len(stripped)))
+            if spans and _continues(text, spans[-1][1], start):
+                spans[-1] = (spans[-1][0], start + len(stripped))
+            else:
+                spans.append((start, start + len(stripped)))
     return tuple(spans)
 
 

@@ -617,7 +617,10 @@ _REQUEST_BREAK = re.compile(
 # "ich wüsste gern, ob...", "quisiera saber si...", "vorrei sapere se..." (matched on folded text).
 _INDIRECT_QUESTION = re.compile(
     r"\b(?:i(?: would|'d)? (?:like|want|wanted|need) to know|i (?:was )?wonder(?:ing|ed)?\b|"
-    r"(?:can|could) you (?:please )?(?:tell|let) me|"
+    r"(?:can|could) you (?:please )?(?:tell|let) me|i (?:wanted|want|would like|'d like) to ask|"
+    r"je (?:voulais|voudrais|souhaitais|souhaiterais) (?:vous )?demander|"
+    r"wollte? (?:ich )?(?:mal |noch |gern |gerne )?(?:nach)?fragen|"
+    r"(?:queria|quisiera|quiero) (?:preguntar|consultar)|(?:volevo|vorrei) (?:chiedere|domandare)|"
     r"(?:please )?let me know (?:if|whether|when|how|what|where|why)|"
     r"je (?:voudrais|voulais|souhaiterais|souhaite|aimerais|veux) savoir|je me demande|"
     r"(?:pouvez|pourriez)-vous me (?:dire|confirmer|preciser|indiquer)|"
@@ -631,9 +634,42 @@ _INDIRECT_QUESTION = re.compile(
 )
 
 
+# A direct question typed without its question mark ("Is there a trade discount if I open an account",
+# "Et est-il possible de payer en plusieurs fois", "Gibt es das auch in Blau", "Se puede pagar a plazos",
+# "Si può pagare a rate"): the sentence opens, after a connector, with a verb before its subject or a
+# question word. Openings that also start statements are left out: "when"/"quand"/"cuando"/"wenn" and "as"
+# ("como", "wie besprochen") open clauses, and a negated auxiliary opens a complaint ("Can't find the
+# manual", "Didn't get my refund").
+_QUESTION_OPENING = re.compile(
+    r"^[\s\-*•]*(?:(?:and|also|so|but|plus|oh|ok|et|aussi|enfin|mais|par ailleurs|und|auch|aber|"
+    r"ausserdem|y|pero|tambien|ademas|e|ma|anche|inoltre|poi)\b[\s,:]*)*"
+    r"(?:(?:is|are|was|were) (?:there|it|this|that|these|those|the|my|your|a|an|he|she|they|you|we|i)\b|"
+    r"(?:do|does|did|can|could|would|will|should|may) "
+    r"(?:i|you|we|it|they|he|she|there|the|my|a|an|this|that)\b|"
+    r"(?:have|has) (?:i|you|we|it|they|he|she|there)\b|"
+    r"how (?:long|much|many|do|does|can|could|would|should|often|soon)\b|"
+    r"(?:what|which|why|who)\b(?! (?:a|i|we|he|she|they)\b)|"
+    r"est-ce qu|(?!rendez)\w+-(?:vous|je|il|elle|on|ils|elles|t-il|t-elle|t-on)\b|"
+    r"(?:combien|comment|pourquoi)\b|"
+    r"(?:gibt es|kann (?:ich|man)|konn(?:en|ten|t|tet) (?:sie|ihr|man|ich)|(?:habt|macht|bietet|liefert|"
+    r"versendet|schickt) ihr|(?:haben|machen|bieten|liefern|versenden|schicken) sie|ist (?:es|das|der|die)|"
+    r"sind (?:die|sie)|gilt (?:das|die|der)|lohnt (?:sich|es)|wie (?:lange|viel|oft|teuer|schnell)|wieviel|"
+    r"warum|wieso|weshalb|welche[rsnm]?)\b|"
+    r"(?:hay (?:alguna?|manera|forma|posibilidad|opcion)|se puede|puedo|podeis|pueden|podrian|podriais|"
+    r"teneis|tienen|haceis|enviais|envian|cuanto|cuantos|cuanta|por que)\b|"
+    r"(?:c'e (?:la possibilita|modo|un modo)|si puo|posso|potete|potreste|avete|fate|spedite|e possibile|"
+    r"quanto (?:costa|costano|tempo|ci vuole|ci mette)|quale|quali|come mai)\b)"
+)
+
+
 def asks(piece: str) -> bool:
-    """Whether a sentence asks something: a question mark, or an indirect question."""
-    return "?" in piece or _INDIRECT_QUESTION.search(fold(piece)) is not None
+    """Whether a sentence asks something: a question mark, an indirect question, or a question's opening."""
+    folded = fold(piece)
+    return (
+        "?" in piece
+        or _INDIRECT_QUESTION.search(folded) is not None
+        or _QUESTION_OPENING.search(folded) is not None
+    )
 
 
 # How the phrase patterns and the sentence classifier share the tagging (see ``segment``).
@@ -657,6 +693,8 @@ class Question:
     floor: float | None = None
     # For an untagged question: the reason the classifier found closest, under its floor, and its score.
     closest: str = ""
+    # That reason alone ("" when the classifier found none, or the sentence was tagged).
+    closest_topic: str = ""
     # Only the marketplace can act on it (account access, A-to-z claims): answered by its own help.
     marketplace_only: bool = False
     # For an untagged follow-up ("Is this normal?"), the sentence before it: what "this" is.
@@ -799,6 +837,7 @@ def segment(
     detected_by = ["pattern"] * len(spans)
     confidence = [0.9 if sure else 0.6 for _, sure in tagged]
     closest = [""] * len(spans)
+    closest_topic = [""] * len(spans)
     # Tags the classifier adds to a sentence the patterns are sure of, with its scores.
     added: list[dict[str, float]] = [{} for _ in spans]
     # Sentences closest to a reason but under the classifier's floor, by position.
@@ -829,6 +868,7 @@ def segment(
                 closest[i] = (
                     f"{guess.best} at {guess.score:.2f}, under the classifier's floor {classifier.floor:.2f}"
                 )
+                closest_topic[i] = guess.best
             if not tagged[i][0] and guess.best != NONE_LABEL:
                 if len(piece.split()) >= _UNCLEAR_MIN_WORDS and not asks(piece):
                     # Closest to a reason but not sure enough: a request the reply may be missing.
@@ -908,6 +948,7 @@ def segment(
                     marketplace_only=marketplace_only,
                     context=asked_context,
                     closest=closest[index] if topic == "other" else "",
+                    closest_topic=closest_topic[index] if topic == "other" else "",
                 )
             else:
                 question.text = f"{question.text} {piece.strip()}"
@@ -973,7 +1014,7 @@ _MARKETPLACE_ONLY = re.compile(
 
 _FILLER = re.compile(
     r"^(?:can|could|would) you (?:please )?(?:help(?: me)?|check|look into it|have a look)\b|"
-    r"^(?:konnen|konnten) sie (?:bitte )?(?:mal )?(?:nachsehen|nachschauen|das prufen)|"
+    r"^(?:konnen|konnten) sie (?:bitte )?(?:(?:ein)?mal )?(?:nachsehen|nachschauen|das prufen)|"
     r"^(?:pouvez|pourriez)-vous (?:verifier|regarder)|"
     r"^(?:puede|podeis|pueden|podrian) (?:comprobarlo|revisarlo|mirarlo)|"
     r"^(?:potete|puoi|potreste) (?:controllare|verificare)|"

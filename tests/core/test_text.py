@@ -21,6 +21,25 @@ def test_an_inner_question_mark_opening_a_clause_does_not_split() -> None:
     assert _pieces("Quiero devolverla, ¿cómo lo hago?") == ["Quiero devolverla, ¿cómo lo hago?"]
 
 
+def test_an_abbreviation_a_title_or_a_date_ends_no_sentence() -> None:
+    assert _pieces("Ich spiele seit ca. 3 Jahren Gitarre. Mein Lehrer (bzw. meine Lehrerin) meint das.") == [
+        "Ich spiele seit ca. 3 Jahren Gitarre.",
+        "Mein Lehrer (bzw. meine Lehrerin) meint das.",
+    ]
+    assert _pieces("Habt ihr am 24.12. offen? Bestellt am 3. Dezember. Bonjour M. Dupont.") == [
+        "Habt ihr am 24.12. offen?",
+        "Bestellt am 3. Dezember.",
+        "Bonjour M. Dupont.",
+    ]
+    # A number that ends a sentence still ends it, and so does a line break after an abbreviation.
+    assert _pieces("It arrived on the 14. Nothing since. Tel.\n0532 761 448") == [
+        "It arrived on the 14.",
+        "Nothing since.",
+        "Tel.",
+        "0532 761 448",
+    ]
+
+
 def test_bounds_cover_the_sentences_around_a_span() -> None:
     text = "First one. Second has 0176 1234 in it. Third."
     start = text.index("0176")

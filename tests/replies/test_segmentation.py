@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import pytest
 
 from replies.intents import IntentGuess
-from replies.segmentation import intents_of, segment
+from replies.segmentation import asks, intents_of, segment
 
 
 @pytest.mark.parametrize(
@@ -196,6 +196,38 @@ def test_an_indirect_question_without_a_question_mark_is_still_asked(text: str) 
     (question,) = segment(text)
     assert question.is_question
     assert question.topic == "other"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is there a trade discount if I open an account, we are a small flooring company",
+        "would a voucher work for prescription glasses too and how long would it be valid",
+        "Et est-il possible de payer en plusieurs fois, parce que ça fait un budget",
+        "Und gibt es die Gartenschere auch in einer kleineren Größe",
+        "Se puede pagar a plazos con la tarjeta",
+        "Poi si può pagare a rate con PayPal",
+    ],
+)
+def test_a_direct_question_typed_without_its_question_mark_is_asked(text: str) -> None:
+    assert asks(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hay un problema con mi pedido.",
+        "C'è un graffio sul vetro.",
+        "What I received is not what I ordered.",
+        "When I opened the box the glass was broken.",
+        "Can't find the manual anywhere.",
+        "Have a nice day!",
+        "Wie besprochen schicke ich die Rechnung.",
+        "Quanto al pacco, è arrivato ieri.",
+    ],
+)
+def test_a_statement_opening_like_a_question_is_not_asked(text: str) -> None:
+    assert not asks(text)
 
 
 def test_a_statement_is_not_an_open_question() -> None:
