@@ -372,7 +372,9 @@ class _AnswerSearch:
     threshold: float | None
     topic: str
 
-    def __call__(self, query: str, tags: tuple[str, ...] | None) -> list[AnsweringArticle]:
+    def __call__(
+        self, query: str, tags: tuple[str, ...] | None, *, prefer_open_pages: bool = False
+    ) -> list[AnsweringArticle]:
         result = suggest(
             self.session,
             self.engine,
@@ -393,6 +395,9 @@ class _AnswerSearch:
         # A search hit on another reason does not answer this one (a tracking question is not
         # answered by the returns article just because both mention the parcel).
         on_topic = [s for s in result.suggestions if tags is None or answers_topic(self.topic, s.tags)]
+        if prefer_open_pages:
+            open_pages = [s for s in on_topic if _open_page(s.tags)]
+            on_topic = open_pages or on_topic
         if not on_topic:
             return []
         ids = [s.id for s in on_topic]
@@ -418,6 +423,24 @@ class _AnswerSearch:
                 found.append(answer)
         # Every one is above the threshold; the search's best text answers, its closest passage quoted.
         return best_answers_first(found, self.locale)[:ARTICLES_PER_QUESTION]
+
+
+def prefers_open_pages(question: Question) -> bool:
+    """Whether an untagged question is answered by the seller's page on it before an order reason's page.
+
+    "Do you sell gift vouchers?" shares words with the tracking page, "can I pay with Bizum?" with the
+    refunds page: a page the seller tagged with an order reason answers it only when nothing else fits. Unless
+    the classifier, under its floor, also found that order reason closest ("aho ma 'sto pacco?", "Amazon says
+    the refund was issued on the 1st"): two weak signals agreeing, the order reason's page answers."""
+    return question.topic == "other" and (
+        not question.closest_topic or question.closest_topic in ARTICLE_TOPICS
+    )
+
+
+def _open_page(tags: Sequence[str]) -> bool:
+    """A page on no order reason, or one the seller also tagged as a product question or "other"."""
+    reasons = reason_tags(tags)
+    return not reasons or bool(reasons & ARTICLE_TOPICS)
 
 
 def _search_tags(topic: str) -> tuple[str, ...] | None:
@@ -447,11 +470,12 @@ def articles_for_question(
     if engine is not None:
         search = _AnswerSearch(session, engine, tenant_id, channel, locale, threshold, question.topic)
         query = question_query(question, items)
-        found = search(query, tags)
+        prefer_open_pages = prefers_open_pages(question)
+        found = search(query, tags, prefer_open_pages=prefer_open_pages)
         if not found and tags is None and items:
             # An open question about what was bought ("please skip January's box") names it only
             # through the order.
-            found = search(f"{query} {items}", tags)
+            found = search(f"{query} {items}", tags, prefer_open_pages=prefer_open_pages)
     if not found and tags is not None:
         pool = articles
         if pool is None:

@@ -109,7 +109,9 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bshipped yet\b",
         r"\bstatus of (?:my|the) order",
         r"\bdelayed\b",
-        r"\b(?:eta)\b",
+        # "ETA", but not the Italian "età" (age), which folds to the same letters: "va bene per quell'età?"
+        r"\b(?:the|an|new|my|no|updated?|any|what(?:'s| is)?) eta\b",
+        r"\beta (?:is|was|says|shows|of|for|date)\b",
         r"\bou en (?:est|sont)\b",
         r"\bou (?:est|sont)\b.{0,25}\b(?:commande|colis|paquet|livraison)",
         r"\bsuivi\b",

@@ -304,3 +304,43 @@ def test_the_heads_matrix_reads_the_same_probabilities_as_sklearn() -> None:
     head = head_of(("a", "b", "c", "d"), model)
     probe = rng.normal(size=(9, 16)).astype(np.float32)
     assert np.allclose(head.probabilities(probe), model.predict_proba(probe), atol=1e-5)
+
+
+def test_an_open_question_is_answered_by_the_sellers_page_on_it_not_by_an_order_reasons_page(
+    real_runtime: Runtime,
+) -> None:
+    from kb import service as kb_service
+    from kb.schemas import ArticleCreate
+
+    tenant_id = make_tenant(real_runtime, "open-pages").tenant_id
+    pages = [
+        {
+            "id": "kb-refunds",
+            "title": "Refunds to your card, PayPal or Bizum",
+            "body": "Refunds go back to the card, PayPal or Bizum account you paid with, within 5 days of "
+            "the return reaching us. Paid with Bizum? The refund shows in the Bizum app.",
+            "locale": "en",
+            "tags": ["refund_status"],
+        },
+        {
+            "id": "kb-payment",
+            "title": "Payment methods",
+            "body": "At checkout we accept Visa, Mastercard, PayPal and Bizum.",
+            "locale": "en",
+            "tags": ["other"],
+        },
+    ]
+    with real_runtime.session() as session:
+        for page in pages:
+            kb_service.upsert(session, tenant_id=tenant_id, article_in=ArticleCreate.model_validate(page))
+    real_runtime.search.catch_up(tenant_id, "articles")
+    with real_runtime.session() as session:
+        draft = compose(
+            session,
+            tenant_id=tenant_id,
+            settings=real_runtime.settings,
+            engine=real_runtime.search,
+            request=DraftCreate(channel="shopify", locale="en", text="Can I pay with Bizum?"),
+        )
+    (question,) = draft.questions
+    assert question.status == "answered" and question.article_id == "kb-payment"

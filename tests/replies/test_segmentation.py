@@ -336,3 +336,8 @@ def test_a_short_statement_that_is_the_whole_message_is_still_the_request() -> N
     assert [
         q.topic for q in segment("Two of the four chairs were not in the box.", _EverythingMissing())
     ] == ["missing_item"]
+
+
+def test_the_italian_eta_age_is_no_estimated_arrival() -> None:
+    assert intents_of("What's the ETA on my parcel?") == ["tracking"]
+    assert "tracking" not in intents_of("Sulla scatola non trovo l'età, va bene per una bimba di 10 mesi?")
