@@ -88,6 +88,48 @@ def test_hard_negative_same_customer_different_problem(runtime: Runtime) -> None
     assert result.duplicates == []
 
 
+def test_the_same_full_name_on_a_marketplace_alias_and_a_personal_address_is_a_recontact(
+    runtime: Runtime,
+) -> None:
+    ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-1",
+            WHERE,
+            channel="amazon",
+            tags=["tracking"],
+            customer={"email": "x7q2@marketplace.amazon.es", "name": "Rocío Manzano Prieto"},
+        ),
+    )
+    [again] = ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-2",
+            # Worded apart enough (trigram cosine 0.48) that the shared name has to carry it.
+            "Still waiting for my lamp, the courier page shows no movement.",
+            created_at="2026-11-04T09:00:00Z",
+            tags=["tracking"],
+            customer={"email": "rocio.manzano@example.es", "name": "Rocío Manzano"},
+        ),
+    )
+    assert [d.ticket_id for d in again.duplicates] == ["t-1"]
+    # The same name asking about something else is a second problem, not a re-contact.
+    [other] = ingest(
+        runtime,
+        "acme",
+        ticket(
+            "t-3",
+            "Could you send me an invoice with VAT for my company? I need it for my accounting.",
+            created_at="2026-11-05T09:00:00Z",
+            tags=["invoice"],
+            customer={"email": "rm@example.org", "name": "Rocío Manzano"},
+        ),
+    )
+    assert other.duplicates == []
+
+
 def test_hard_negative_same_order_new_problem(runtime: Runtime) -> None:
     add_orders(runtime, "acme", order("302-1184736-9920417"))
     ingest(runtime, "acme", ticket("t-1", WHERE + " Order 302-1184736-9920417", tags=["tracking"]))
