@@ -537,7 +537,8 @@ _CUSTOMS = (
     r"\bpagare\b.{0,40}\bprima d\w*\b.{0,30}\bconsegn"
 )
 _INTENT_PATTERNS["other"] = (
-    r"\b(?:gift|present|cadeau|geschenk|regalo)\b",
+    # A gift, but not a product called "gift set" or "gift box" ("the gift set I sent back").
+    r"\b(?:gift|present|cadeau|geschenk|regalo)\b(?! ?(?:sets?|box(?:es)?)\b)",
     r"\bgift ?(?:note|message|wrap)",
     _CUSTOMS,
 )

@@ -341,3 +341,8 @@ def test_a_short_statement_that_is_the_whole_message_is_still_the_request() -> N
 def test_the_italian_eta_age_is_no_estimated_arrival() -> None:
     assert intents_of("What's the ETA on my parcel?") == ["tracking"]
     assert "tracking" not in intents_of("Sulla scatola non trovo l'età, va bene per una bimba di 10 mesi?")
+
+
+def test_a_product_called_gift_set_is_no_gift_request() -> None:
+    assert "other" in intents_of("Could you gift wrap it? It's a present for my dad.")
+    assert "other" not in intents_of("Amazon says the refund for the gift set I sent back was issued.")
