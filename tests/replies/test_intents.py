@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from replies.intents import (
     head_for,
     head_of,
 )
-from replies.schemas import DraftCreate
+from replies.schemas import DraftCreate, DraftRead
 from replies.segmentation import segment
 from runtime import Runtime
 from tests.conftest import make_tenant
@@ -153,6 +154,17 @@ def test_example_vectors_are_computed_once_per_encoder(
     assert classifier_for(HashingEncoder()) is None  # trigram hashing has no meaning to compare
 
 
+def _draft(runtime: Runtime, tenant_id: str, **request: Any) -> DraftRead:
+    with runtime.session() as session:
+        return compose(
+            session,
+            tenant_id=tenant_id,
+            settings=runtime.settings,
+            engine=runtime.search,
+            request=DraftCreate(**request),
+        )
+
+
 def test_composer_uses_the_fallback_with_the_service_encoder(real_runtime: Runtime) -> None:
     tenant_id = make_tenant(real_runtime, "intents").tenant_id
     with real_runtime.session() as session:
@@ -160,19 +172,14 @@ def test_composer_uses_the_fallback_with_the_service_encoder(real_runtime: Runti
             history_service.upsert_order(
                 session, tenant_id=tenant_id, order_in=OrderCreate.model_validate(order)
             )
-    with real_runtime.session() as session:
-        draft = compose(
-            session,
-            tenant_id=tenant_id,
-            settings=real_runtime.settings,
-            engine=real_runtime.search,
-            request=DraftCreate(
-                channel="amazon",
-                locale="en",
-                order_id="113-4455667-1234567",
-                text="Hi! Any news about my parcel? Thanks!",
-            ),
-        )
+    draft = _draft(
+        real_runtime,
+        tenant_id,
+        channel="amazon",
+        locale="en",
+        order_id="113-4455667-1234567",
+        text="Hi! Any news about my parcel? Thanks!",
+    )
     assert [(q.topic, q.status) for q in draft.questions] == [("tracking", "answered")]
     assert "00340434190012877645" in draft.reply and draft.fact_check.passed
 
@@ -334,13 +341,6 @@ def test_an_open_question_is_answered_by_the_sellers_page_on_it_not_by_an_order_
         for page in pages:
             kb_service.upsert(session, tenant_id=tenant_id, article_in=ArticleCreate.model_validate(page))
     real_runtime.search.catch_up(tenant_id, "articles")
-    with real_runtime.session() as session:
-        draft = compose(
-            session,
-            tenant_id=tenant_id,
-            settings=real_runtime.settings,
-            engine=real_runtime.search,
-            request=DraftCreate(channel="shopify", locale="en", text="Can I pay with Bizum?"),
-        )
+    draft = _draft(real_runtime, tenant_id, channel="shopify", locale="en", text="Can I pay with Bizum?")
     (question,) = draft.questions
     assert question.status == "answered" and question.article_id == "kb-payment"

@@ -346,3 +346,40 @@ def test_the_italian_eta_age_is_no_estimated_arrival() -> None:
 def test_a_product_called_gift_set_is_no_gift_request() -> None:
     assert "other" in intents_of("Could you gift wrap it? It's a present for my dad.")
     assert "other" not in intents_of("Amazon says the refund for the gift set I sent back was issued.")
+
+
+class _ProductMinded:
+    """A classifier that, like the head on a vague short question, finds a product question closest."""
+
+    floor = 0.5
+
+    def classify(self, sentences: Sequence[str]) -> list[IntentGuess]:
+        topic = "product_question"
+        return [IntentGuess(topic, 0.9, topic, 0.1, (topic,), (0.9,)) for _ in sentences]
+
+
+def test_a_short_question_on_time_after_an_order_question_follows_it_up() -> None:
+    text = "The refund was issued on the 1st but it is still not on my card. How long should this take?"
+    assert [q.topic for q in segment(text, _ProductMinded())] == ["refund_status"]
+    # Without a word on time or status it is a question of its own.
+    text = "The refund was issued on the 1st but it is not on my card. Which size should I take, 8 or 7?"
+    assert [q.topic for q in segment(text, _ProductMinded())] == ["refund_status", "product_question"]
+
+
+class _ParcelMinded:
+    """A classifier that hears a parcel in every "how long"."""
+
+    floor = 0.5
+
+    def classify(self, sentences: Sequence[str]) -> list[IntentGuess]:
+        return [IntentGuess("tracking", 0.9, "tracking", 0.1, ("tracking",), (0.9,)) for _ in sentences]
+
+
+def test_how_long_after_a_refund_question_asks_about_the_refund() -> None:
+    text = "Das Ladegerät ist seit 28. November zurück, Geld hab ich noch keins. Wie lang dauert das noch?"
+    assert [q.topic for q in segment(text, _ParcelMinded())] == ["refund_status"]
+
+
+def test_a_when_question_that_names_its_parcel_is_a_question_of_its_own() -> None:
+    text = "Können Sie die Lieferadresse ändern? Körblergasse 8, Graz. Und wann geht das Paket raus?"
+    assert [q.topic for q in segment(text, _ParcelMinded())] == ["delivery_change", "tracking"]
