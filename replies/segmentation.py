@@ -607,12 +607,6 @@ _UNCLEAR_MIN_WORDS = 4
 # an open question, is not one request because it shares a tag with the one before.
 _SEPARATE_ASKS = frozenset({"other", "product_question"})
 _SHORT_ASK_WORDS = 8
-# Words of a question on time or status ("how long", "wie lange", "combien de temps", "cuánto tiempo", "quanto
-# tempo", "any news", "still", "yet"), matched on folded text.
-_WHEN_OR_STATUS = re.compile(
-    r"\b(?:how long|when|yet|still|by then|any news|wie lange?|wann|noch|schon|combien de temps|quand|encore|"
-    r"deja|cuanto tiempo|cuando|todavia|saben algo|quanto tempo|quando|ancora|gia|sapete qualcosa)\b"
-)
 
 # Inside one sentence (core.text's splitter), a semicolon or a connector usually starts another request.
 _REQUEST_BREAK = re.compile(
@@ -757,14 +751,6 @@ _PARCEL = re.compile(
     r"\b(?:parcel|package|delivery|track\w*|colis|livraison|suivi|paket|sendung\w*|lieferung|"
     r"paquete|envio|seguimiento|pacco|spedizione|tracciamento)\b"
 )
-
-
-def _vague_when(topics: list[str], piece: str) -> bool:
-    """Whether the classifier's tags for a short "when"/"how long" question are its guess at a subject the
-    question does not name: a product or an open question, or a parcel the sentence never mentions."""
-    if set(topics) - {"product_question", "other", "tracking"}:
-        return False
-    return "tracking" not in topics or _PARCEL.search(fold(piece)) is None
 
 
 def intents_of(sentence: str) -> list[str]:
@@ -928,23 +914,6 @@ def segment(
         ):
             # "It hums on the lowest speed. Is this normal or is it faulty?": a short untagged question
             # right after a tagged sentence asks about that same thing.
-            topics = previous_topics[-1:]
-            follow_up = True
-        if (
-            topics
-            and source == "examples"
-            and previous_topics
-            and previous_topics[-1] not in _SEPARATE_ASKS
-            and previous_topics[-1] not in topics
-            and len(piece.split()) <= _SHORT_ASK_WORDS
-            and _WHEN_OR_STATUS.search(fold(piece))
-            and _vague_when(topics, piece)
-        ):
-            # "Amazon says the refund was issued on the 1st. How long should this take?" asks when the money
-            # comes, though the classifier finds a product question closest ("Wie lang dauert das noch?" after
-            # a refund: a parcel): a short question on time or status right after an order question follows
-            # it up. "Und wann geht das Paket raus?" after an address change names its parcel: a question of
-            # its own.
             topics = previous_topics[-1:]
             follow_up = True
         if not topics and (asks(piece) or marketplace_only):
