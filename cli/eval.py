@@ -18,6 +18,7 @@ from eval import drafts as drafts_eval
 from eval import duplicates as duplicates_eval
 from eval import questions as questions_eval
 from eval.compliance_eval import evaluate_compliance, load_compliance_cases
+from eval.metrics import fmt3
 
 app = typer.Typer()
 DEMO_DIR = ROOT / "demo"
@@ -275,12 +276,12 @@ def duplicates(
         "baseline_exact_email_or_order",
     ):
         m = result[name]
-        typer.echo(f"{name:<32} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}")
+        typer.echo(f"{name:<32} P {fmt3(m['precision'])}  R {fmt3(m['recall'])}  F1 {fmt3(m['f1'])}")
     for language, row in result["per_language_at_default_threshold"].items():
         typer.echo(
             f"  {language:<14} {row['pairs']:>3} pairs {row['positives']:>3} dup  "
-            f"P {row['precision']:.3f}  R {row['recall']:.3f}  F1 {row['f1']:.3f}  "
-            f"(baseline F1 {row['baseline']['f1']:.3f})"
+            f"P {fmt3(row['precision'])}  R {fmt3(row['recall'])}  F1 {fmt3(row['f1'])}  "
+            f"(baseline F1 {fmt3(row['baseline']['f1'])})"
         )
     if store_tenant:
         runtime = make_runtime()

@@ -965,10 +965,6 @@ COLUMNS = (
 )
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else ("-" if value is None else str(value))
-
-
 def markdown(payload: dict[str, Any]) -> str:
     systems = payload["systems"]
     lines = ["# Leave-one-shop-out: article suggestions", "", payload["method"], ""]
@@ -987,7 +983,7 @@ def markdown(payload: dict[str, Any]) -> str:
                 if cell is None:
                     continue
                 label = shop if key is None else lang
-                values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
+                values = " | ".join(m.fmt3(cell.get(c)) for c, _ in COLUMNS)
                 lines.append(f"| {label} | {system} | {cell['queries']} | {values} |")
         lines.append("")
     lines += ["## per shop and language (hybrid, learned, learned with the abstention model)", ""]
@@ -998,7 +994,7 @@ def markdown(payload: dict[str, Any]) -> str:
             for system in ("hybrid", "learned", "learned (abstention model)"):
                 cell = systems.get(system, {}).get(shop, {}).get(lang)
                 if cell:
-                    values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
+                    values = " | ".join(m.fmt3(cell.get(c)) for c, _ in COLUMNS)
                     lines.append(f"| {shop} | {lang} | {system} | {cell['queries']} | {values} |")
     lines += ["", "## chosen per fold", "", "```json", json.dumps(payload["folds"], indent=1), "```", ""]
     lines += [
@@ -1077,6 +1073,6 @@ def held_out_markdown(payload: dict[str, Any]) -> str:
     for system, per_shop in payload["systems"].items():
         for cells in per_shop.values():
             for lang, cell in cells.items():
-                values = " | ".join(_fmt(cell.get(c)) for c, _ in COLUMNS)
+                values = " | ".join(m.fmt3(cell.get(c)) for c, _ in COLUMNS)
                 lines.append(f"| {lang} | {system} | {cell['queries']} | {values} |")
     return "\n".join(lines) + "\n"

@@ -314,3 +314,8 @@ def pr_curve(
         fn = sum(1 for s, p in zip(scores, positive, strict=True) if s < threshold and p)
         out.append((threshold, prf(tp, fp, fn)))
     return out
+
+
+def fmt3(value: object) -> str:
+    """A figure for a text table: three decimals, "-" where it is undefined (no prediction, no positive)."""
+    return f"{value:.3f}" if isinstance(value, float) else ("-" if value is None else str(value))

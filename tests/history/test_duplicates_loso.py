@@ -255,3 +255,38 @@ def test_a_tenant_calibration_applies_but_one_fitted_to_the_old_score_does_not(r
     with runtime.session() as session:
         assert duplicate_threshold(session, tenant_id="acme", encoder="hashing") == 0.41
         assert duplicate_threshold(session, tenant_id="acme", encoder="use+minilm") == DEFAULT_THRESHOLD
+
+
+def test_cli_reports_a_language_without_duplicates_instead_of_crashing(tmp_path: Path) -> None:
+    import json
+
+    from cli.eval import app
+    from eval.duplicates import pair_language
+    from history.service import parse_tickets
+
+    shop = DEVSHOPS / "kinderhaus"
+    tickets = {t.id: t for t in parse_tickets(shop / "tickets.jsonl")}
+    pairs = [json.loads(line) for line in (shop / "duplicate_pairs.jsonl").read_text().splitlines() if line]
+
+    # Keep the cross-lingual pairs that are not duplicates only: that slice has no positive, so no recall.
+    def cross_lingual(pair: dict[str, str]) -> bool:
+        return pair_language(tickets[pair["a"]], tickets[pair["b"]]) == "cross-lingual"
+
+    kept = [p for p in pairs if not (p["duplicate"] and cross_lingual(p))]
+    assert any(cross_lingual(p) for p in kept)
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(p) + "\n" for p in kept))
+    result = CliRunner().invoke(
+        app,
+        [
+            "duplicates",
+            "--tickets",
+            str(shop / "tickets.jsonl"),
+            "--pairs",
+            str(tmp_path / "pairs.jsonl"),
+            "--orders",
+            str(shop / "orders.jsonl"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (line,) = [row for row in result.output.splitlines() if row.strip().startswith("cross-lingual")]
+    assert "R -" in line
