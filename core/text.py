@@ -22,14 +22,13 @@ _ABBREVIATION = re.compile(
     r"z\.\s?b|d\.\s?h|u\.\s?a|e\.g|i\.e|p\.\s?ej|p\.\s?ex|approx|aprox|env|str|[A-Z])\.$",
     re.IGNORECASE,
 )
-_NUMBER_OR_MONTH = re.compile(
-    r"(?:^|[\s(])(?:\d{1,2}(?:\.\d{1,2})?|no|nº|núm|num|jan|feb|mar|mär|apr|jun|jul|aug|sep|sept|oct|okt|nov|"
-    r"dec|dez|déc|janv|févr|fév|juil|ene|abr|ago|dic|gen|mag|giu|lug|set|ott)\.$",
-    re.IGNORECASE,
-)
+# Short names of months in the five languages; a month's full name starts with one of them.
 _MONTH = (
-    r"jan|feb|mar|mär|apr|may|mai|jun|jul|aug|sep|oct|okt|nov|dec|dez|déc|janv|févr|avr|juil|août|ene|abr|"
-    r"ago|dic|gen|mag|giu|lug|set|ott|mayo|maggio|marzo"
+    r"jan|feb|mar|mär|apr|may|mai|jun|jul|aug|sep|sept|oct|okt|nov|dec|dez|déc|janv|févr|fév|avr|juil|août|"
+    r"ene|abr|ago|dic|gen|mag|giu|lug|set|ott"
+)
+_NUMBER_OR_MONTH = re.compile(
+    rf"(?:^|[\s(])(?:\d{{1,2}}(?:\.\d{{1,2}})?|no|nº|núm|num|{_MONTH})\.$", re.IGNORECASE
 )
 _STARTS_WITH_MONTH = re.compile(rf"(?:{_MONTH})", re.IGNORECASE)
 

@@ -371,10 +371,10 @@ class _AnswerSearch:
     locale: str
     threshold: float | None
     topic: str
+    # An open question: the seller's page on it before an order reason's (``prefers_open_pages``).
+    prefer_open_pages: bool = False
 
-    def __call__(
-        self, query: str, tags: tuple[str, ...] | None, *, prefer_open_pages: bool = False
-    ) -> list[AnsweringArticle]:
+    def __call__(self, query: str, tags: tuple[str, ...] | None) -> list[AnsweringArticle]:
         result = suggest(
             self.session,
             self.engine,
@@ -395,7 +395,7 @@ class _AnswerSearch:
         # A search hit on another reason does not answer this one (a tracking question is not
         # answered by the returns article just because both mention the parcel).
         on_topic = [s for s in result.suggestions if tags is None or answers_topic(self.topic, s.tags)]
-        if prefer_open_pages:
+        if self.prefer_open_pages:
             open_pages = [s for s in on_topic if _open_page(s.tags)]
             on_topic = open_pages or on_topic
         if not on_topic:
@@ -468,14 +468,22 @@ def articles_for_question(
     found: list[AnsweringArticle] = []
     tags = _search_tags(question.topic)
     if engine is not None:
-        search = _AnswerSearch(session, engine, tenant_id, channel, locale, threshold, question.topic)
+        search = _AnswerSearch(
+            session,
+            engine,
+            tenant_id,
+            channel,
+            locale,
+            threshold,
+            question.topic,
+            prefer_open_pages=prefers_open_pages(question),
+        )
         query = question_query(question, items)
-        prefer_open_pages = prefers_open_pages(question)
-        found = search(query, tags, prefer_open_pages=prefer_open_pages)
+        found = search(query, tags)
         if not found and tags is None and items:
             # An open question about what was bought ("please skip January's box") names it only
             # through the order.
-            found = search(f"{query} {items}", tags, prefer_open_pages=prefer_open_pages)
+            found = search(f"{query} {items}", tags)
     if not found and tags is not None:
         pool = articles
         if pool is None:
