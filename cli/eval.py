@@ -80,6 +80,7 @@ _DRAFT_COLUMNS = (
     ("must_mention_recall", "must"),
     ("invented_facts", "inv"),
     ("compliance_pass_rate", "compl"),
+    ("cited_page_precision", "page"),
 )
 
 

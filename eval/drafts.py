@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
 
 from core import keys
@@ -22,8 +22,9 @@ from embeddings.encoder import EncoderLoader, load_encoder
 from history import service as history_service
 from kb import service as kb_service
 from kb.models import Article
+from kb.ranking import translation_group
 from kb.suggest import suggest
-from replies.answers import prepare_articles
+from replies.answers import ARTICLE_TOPICS, prepare_articles
 from replies.drafts import compose
 from replies.schemas import DraftCreate
 from runtime import Runtime
@@ -32,6 +33,24 @@ if TYPE_CHECKING:
     from indexing.engine import SearchEngine
 
 TENANT = "eval"
+
+
+class AnswerPages(BaseModel):
+    """One product or open question of a request, labelled by a reader with the help-centre pages an agent
+    would quote to answer it (none: no page answers it, and the draft should leave it to the agent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asks: str = Field(min_length=1)  # the customer's words, quoted
+    topic: str
+    pages: list[str]
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _open_topic(self) -> AnswerPages:
+        if self.topic not in ARTICLE_TOPICS:
+            raise ValueError(f"topic {self.topic!r} is not one of {sorted(ARTICLE_TOPICS)}")
+        return self
 
 
 class DraftRequestCase(BaseModel):
@@ -44,10 +63,20 @@ class DraftRequestCase(BaseModel):
     locale: str | None = None
     expected_topics: list[str] = Field(default_factory=list)
     must_mention: list[str] = Field(default_factory=list)
+    answer_pages: list[AnswerPages] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _quotes_the_text(self) -> DraftRequestCase:
+        text = " ".join(self.text.split())
+        for labelled in self.answer_pages:
+            if " ".join(labelled.asks.split()) not in text:
+                raise ValueError(f"answer_pages: {labelled.asks[:60]!r} is not quoted from the text")
+        return self
 
 
-def read_requests(path: Path) -> list[DraftRequestCase]:
-    """Every line or none: bad lines are reported with file and line number."""
+def read_requests(path: Path, known_pages: set[str] | None = None) -> list[DraftRequestCase]:
+    """Every line or none: bad lines are reported with file and line number (with ``known_pages``, a
+    labelled answer page that is not among them too)."""
     cases: list[DraftRequestCase] = []
     errors: list[LineError] = []
     seen: set[str] = set()
@@ -65,6 +94,11 @@ def read_requests(path: Path) -> list[DraftRequestCase]:
             continue
         if case.id in seen:
             errors.append(LineError(str(path), number, f"duplicate id {case.id!r}"))
+        unknown = sorted(
+            {page for labelled in case.answer_pages for page in labelled.pages} - (known_pages or set())
+        )
+        if known_pages is not None and unknown:
+            errors.append(LineError(str(path), number, f"answer_pages: no article {', '.join(unknown)}"))
         seen.add(case.id)
         cases.append(case)
     if errors:
@@ -86,7 +120,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def score_case(case: DraftRequestCase, draft: dict[str, Any]) -> dict[str, Any]:
+def cited_pages(
+    case: DraftRequestCase, draft: dict[str, Any], group_of: Callable[[str], str]
+) -> dict[str, Any]:
+    """Whether the pages the draft quotes for product and open questions are ones a reader labelled as
+    answering one of the request's questions (any language version of them), and how many labelled
+    questions got one of their pages. Only for requests with labels: the others say nothing."""
+    if not case.answer_pages:
+        return {"cited": [], "labelled_with_page": 0, "labelled_found": 0}
+    wanted = [{group_of(page) for page in labelled.pages} for labelled in case.answer_pages]
+    acceptable = set().union(*wanted)
+    cited = [
+        {"article": q["article_id"], "on_topic": group_of(q["article_id"]) in acceptable}
+        for q in draft["questions"]
+        if q["status"] == "answered" and q["topic"] in ARTICLE_TOPICS and q.get("article_id")
+    ]
+    cited_groups = {group_of(c["article"]) for c in cited}
+    return {
+        "cited": cited,
+        "labelled_with_page": sum(bool(groups) for groups in wanted),
+        "labelled_found": sum(bool(groups & cited_groups) for groups in wanted),
+    }
+
+
+def score_case(
+    case: DraftRequestCase, draft: dict[str, Any], group_of: Callable[[str], str] = lambda page: page
+) -> dict[str, Any]:
     """Per-request outcome from the composer's response (a DraftRead as a dict)."""
     answered = {q["topic"] for q in draft["questions"] if q["status"] == "answered"}
     detected = {q["topic"] for q in draft["questions"]}
@@ -113,6 +172,7 @@ def score_case(case: DraftRequestCase, draft: dict[str, Any]) -> dict[str, Any]:
         "violations_before_fixes": sorted({v["rule"] for v in draft["compliance"]["violations"]}),
         "took_ms": draft["took_ms"],
         "reply": draft["reply"],
+        "pages": cited_pages(case, draft, group_of),
     }
 
 
@@ -142,6 +202,8 @@ def _figures(results: list[dict[str, Any]], latencies: list[float]) -> dict[str,
     must = sum(len(r["must_mention"]) for r in results)
     mentioned = sum(len(r["mentioned"]) for r in results)
     multi = [r for r in results if len(r["expected_topics"]) > 1]
+    cited = [c for r in results for c in r.get("pages", {}).get("cited", [])]
+    labelled = sum(r.get("pages", {}).get("labelled_with_page", 0) for r in results)
     return {
         "requests": len(results),
         "multi_question_requests": len(multi),
@@ -157,6 +219,14 @@ def _figures(results: list[dict[str, Any]], latencies: list[float]) -> dict[str,
         else None,
         "ready_to_send_rate": round(sum(r.get("ready_to_send", False) for r in results) / len(results), 4)
         if results
+        else None,
+        # Labelled requests only: a quoted page about the question asked, and labelled questions answered
+        # by one of their pages.
+        "cited_page_precision": round(sum(c["on_topic"] for c in cited) / len(cited), 4) if cited else None,
+        "labelled_page_recall": round(
+            sum(r.get("pages", {}).get("labelled_found", 0) for r in results) / labelled, 4
+        )
+        if labelled
         else None,
         "latency_ms_p50": round(percentile(latencies, 50), 2),
         "latency_ms_p99": round(percentile(latencies, 99), 2),
@@ -204,6 +274,20 @@ def run(
                         tickets=history_service.parse_tickets(tickets),
                         file=str(tickets),
                     )
+            with runtime.session() as session:
+                locale_of = dict(
+                    session.execute(
+                        select(Article.external_id, Article.locale).where(Article.tenant_id == TENANT)
+                    )
+                    .tuples()
+                    .all()
+                )
+            # Now that the articles are known, a labelled page that is not one of them is an error too.
+            cases = read_requests(requests, known_pages=set(locale_of))
+
+            def group_of(page: str) -> str:
+                return translation_group(page, locale_of.get(page, ""))
+
             engine.catch_up(TENANT, "articles")
             engine.encode_query("warm-up")
             # A server loads the language models and word lists at start-up (api/app.py), not on a draft.
@@ -217,7 +301,7 @@ def run(
             per_classifier: dict[str, dict[str, Any]] = {}
             for kind in classifiers:
                 settings = runtime.settings.model_copy(update={"question_classifier": kind})
-                results, latencies = _draft_all(runtime, engine, cases, settings)
+                results, latencies = _draft_all(runtime, engine, cases, settings, group_of)
                 per_classifier[kind] = {"summary": summarise(results, latencies), "results": results}
             search_ms = _search_all(runtime, engine, cases)
         finally:
@@ -242,7 +326,11 @@ def run(
 
 
 def _draft_all(
-    runtime: Runtime, engine: SearchEngine, cases: list[DraftRequestCase], settings: Settings
+    runtime: Runtime,
+    engine: SearchEngine,
+    cases: list[DraftRequestCase],
+    settings: Settings,
+    group_of: Callable[[str], str],
 ) -> tuple[list[dict[str, Any]], list[float]]:
     if cases:
         # Like a server after start-up: the model, the classifier and templates are loaded before the clock
@@ -265,7 +353,7 @@ def _draft_all(
             started = time.perf_counter()
             draft = compose(session, tenant_id=TENANT, request=request, settings=settings, engine=engine)
             latencies.append((time.perf_counter() - started) * 1000)
-        results.append(score_case(case, draft.model_dump(mode="json")))
+        results.append(score_case(case, draft.model_dump(mode="json"), group_of))
     return results, latencies
 
 
