@@ -259,11 +259,14 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bshattered\b",
         r"\bscratched\b",
         r"\bendommag",
-        r"\babime",
+        # Not the infinitive: "sans abîmer l'émail", "ça risque de l'abîmer ?", "ohne den Lack zu
+        # beschädigen" ask whether something would damage it. None of the generic damage phrasings in
+        # core/data/reason_examples.yaml uses it; all four development messages that do are hypothetical.
+        r"\babime(?!r\b)",
         r"\bcasse",
         r"\bbrise",
         r"\bfissur",
-        r"\bbeschadig",
+        r"\bbeschadig(?!en\b)",
         r"\bkaputt",
         r"\bzerbrochen",
         r"\bgebrochen\b",

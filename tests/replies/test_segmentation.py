@@ -346,3 +346,18 @@ def test_the_italian_eta_age_is_no_estimated_arrival() -> None:
 def test_a_product_called_gift_set_is_no_gift_request() -> None:
     assert "other" in intents_of("Could you gift wrap it? It's a present for my dad.")
     assert "other" not in intents_of("Amazon says the refund for the gift set I sent back was issued.")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "damaged"),
+    [
+        ("Le colis est arrivé abîmé.", True),
+        ("Deux assiettes sont abîmées.", True),
+        ("Das Paket kam beschädigt an.", True),
+        ("La guitare a une table en épicéa, est-ce que ça risque de l'abîmer ?", False),
+        ("Peut-on y mettre du citron sans abîmer l'émail ?", False),
+        ("Kann ich den Kleber benutzen, ohne das Bild zu beschädigen?", False),
+    ],
+)
+def test_whether_something_would_damage_it_is_no_damage_report(sentence: str, damaged: bool) -> None:
+    assert ("damaged_in_transit" in intents_of(sentence)) is damaged
