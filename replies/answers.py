@@ -374,7 +374,9 @@ class _AnswerSearch:
     # An open question: the seller's page on it before an order reason's (``prefers_open_pages``).
     prefer_open_pages: bool = False
 
-    def __call__(self, query: str, tags: tuple[str, ...] | None) -> list[AnsweringArticle]:
+    def __call__(
+        self, query: str, tags: tuple[str, ...] | None, *, shop_pages_only: bool = False
+    ) -> list[AnsweringArticle]:
         result = suggest(
             self.session,
             self.engine,
@@ -398,6 +400,8 @@ class _AnswerSearch:
         if self.prefer_open_pages:
             open_pages = [s for s in on_topic if _open_page(s.tags)]
             on_topic = open_pages or on_topic
+        if shop_pages_only:
+            on_topic = [s for s in on_topic if "product_question" not in reason_tags(s.tags)]
         if not on_topic:
             return []
         ids = [s.id for s in on_topic]
@@ -482,8 +486,10 @@ def articles_for_question(
         found = search(query, tags)
         if not found and tags is None and items:
             # An open question about what was bought ("please skip January's box") names it only
-            # through the order.
-            found = search(f"{query} {items}", tags)
+            # through the order. Only a page on the shop answers it that way, never a product's guide:
+            # with the items added, "do you ship to the Canaries?" found the battery guide, "could you
+            # add initials to the cuffs?" the shirt size guide (development shops, labelled pages).
+            found = search(f"{query} {items}", tags, shop_pages_only=True)
     if not found and tags is not None:
         pool = articles
         if pool is None:

@@ -3,9 +3,18 @@ only among one text's translations; an open question is searched without the ord
 
 from __future__ import annotations
 
+from kb import service as kb_service
 from kb.models import Article
+from kb.schemas import ArticleCreate
 from kb.suggest import suggest
-from replies.answers import AnsweringArticle, answers_topic, best_answers_first, question_query
+from replies.answers import (
+    AnsweringArticle,
+    answers_topic,
+    articles_for_question,
+    best_answers_first,
+    prefers_open_pages,
+    question_query,
+)
 from replies.drafts import topic_named_by_answer
 from replies.segmentation import Question
 from runtime import Runtime
@@ -67,7 +76,7 @@ def test_an_english_translation_of_another_languages_original_is_the_same_text()
     assert [a.id for a in best_answers_first(found, "es")] == ["kb-customs-en", "kb-customs"]
 
 
-def test_anprefers_open_pages_is_searched_without_the_orders_items() -> None:
+def test_an_open_question_is_searched_without_the_orders_items() -> None:
     items = "Cast-iron teapot Tetsubin 0.8 l"
     open_question = Question(topic="other", text="Do you ship to Switzerland?")
     product_question = Question(topic="product_question", text="Can it go on a gas stove?")
@@ -93,7 +102,7 @@ def _article(article_id: str, tags: list[str]) -> Article:
     return Article(external_id=article_id, title=article_id, body="", locale="en", tags=tags)
 
 
-def test_anprefers_open_pages_answered_by_a_product_guide_is_a_product_question() -> None:
+def test_an_open_question_answered_by_a_product_guide_is_a_product_question() -> None:
     # "Are your soaps vegan?" read as a general question, answered by the seller's soap guide.
     question = Question(topic="other", text="Are your soaps vegan and free of palm oil?")
     guide = _answer("kb-soap-guide", "en", 0.7, search=0.6)
@@ -101,7 +110,7 @@ def test_anprefers_open_pages_answered_by_a_product_guide_is_a_product_question(
     assert topic_named_by_answer(question, [guide], articles).topic == "product_question"
 
 
-def test_the_answers_tags_rename_only_anprefers_open_pages_found_by_search() -> None:
+def test_the_answers_tags_rename_only_open_questions_found_by_search() -> None:
     vouchers = _answer("kb-vouchers", "en", 0.7, search=0.6)
     guide = _answer("kb-soap-guide", "en", 0.7, search=0.6)
     guide_by_tag = guide.model_copy(update={"picked_by": "reason_tag"})
@@ -125,10 +134,38 @@ def test_a_product_question_answered_by_a_page_the_seller_tagged_other_is_named_
 
 
 def test_an_untagged_question_the_classifier_put_near_an_order_reason_keeps_that_reasons_pages() -> None:
-    from replies.answers import prefers_open_pages
-
     assert prefers_open_pages(Question(topic="other", text="Do you sell gift vouchers?"))
     assert prefers_open_pages(Question(topic="other", text="Gluten free?", closest_topic="product_question"))
     # "aho ma 'sto pacco?": the classifier, under its floor, found tracking closest; its page answers.
     assert not prefers_open_pages(Question(topic="other", text="'sto pacco?", closest_topic="tracking"))
     assert not prefers_open_pages(Question(topic="tracking", text="Where is my parcel?"))
+
+
+def test_an_open_question_found_only_through_the_order_gets_a_shop_page_never_a_product_guide(
+    runtime: Runtime, shop: str
+) -> None:
+    # "Could you hold it until January?" names the bar stool only through the order; the stool's assembly
+    # guide is no answer to it, the seller's page on holding deliveries is.
+    question = Question(topic="other", text="Could you hold it until January?")
+    asked = {"tenant_id": shop, "question": question, "channel": "shopify", "locale": "en", "threshold": 0.3}
+
+    def answers() -> list[str]:
+        with runtime.session() as session:
+            found = articles_for_question(session, runtime.search, items="Alto bar stool", **asked)
+        return [a.id for a in found]
+
+    assert answers() == []
+    with runtime.session() as session:
+        kb_service.upsert(
+            session,
+            tenant_id=shop,
+            article_in=ArticleCreate(
+                id="kb-hold-delivery",
+                title="Holding the delivery of an Alto bar stool",
+                body="We can hold an Alto bar stool order for up to eight weeks before it ships.",
+                locale="en",
+                tags=["delivery_change", "other"],
+            ),
+        )
+    runtime.search.catch_up(shop, "articles")
+    assert answers()[:1] == ["kb-hold-delivery"]
