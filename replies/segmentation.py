@@ -610,6 +610,8 @@ _UNCLEAR_MIN_WORDS = 4
 # an open question, is not one request because it shares a tag with the one before.
 _SEPARATE_ASKS = frozenset({"other", "product_question"})
 _SHORT_ASK_WORDS = 8
+# A question this short names nothing of its own ("Is that right?", "Come facciamo a sistemarla?").
+_BARE_ASK_WORDS = 5
 
 # Inside one sentence (core.text's splitter), a semicolon or a connector usually starts another request.
 _REQUEST_BREAK = re.compile(
@@ -817,6 +819,45 @@ def _plausible(guess: IntentGuess, folded: str, arrived: bool) -> IntentGuess:
     )
 
 
+def _with_what_it_asks_about(
+    text: str, spans: list[tuple[int, int]], index: int, subjects: set[int]
+) -> str | None:
+    """A short question together with the statement before it, which it may ask about; None where it is
+    not a short question after a statement."""
+    start, end = spans[index]
+    piece = text[start:end].strip()
+    if index == 0 or index - 1 in subjects or len(piece.split()) > _BARE_ASK_WORDS or not asks(piece):
+        return None
+    before = text[spans[index - 1][0] : spans[index - 1][1]].strip()
+    return None if asks(before) else f"{before} {piece}"
+
+
+def _classify_with_what_bare_questions_ask_about(
+    classifier: Classifier,
+    text: str,
+    spans: list[tuple[int, int]],
+    asked: list[int],
+    subjects: set[int],
+) -> list[IntentGuess]:
+    """The classifier's guess for each asked sentence. A short question that names no order reason of its
+    own ("Is that right?", "¿Es correcto?", "Come facciamo a sistemarla?") is read with the statement before
+    it, which it asks about: "DHL made me pay £23.60 before they'd hand it over. Is that right?" is a customs
+    question, not a product question about the order's puzzle. One that does ("Arriva domani come diceva
+    BRT?") keeps its own reading."""
+    alone = classifier.classify([text[spans[i][0] : spans[i][1]] for i in asked])
+    joined = {i: _with_what_it_asks_about(text, spans, i, subjects) for i in asked}
+    rereading = [
+        (position, together)
+        for position, i in enumerate(asked)
+        if (together := joined[i]) is not None and alone[position].topic in (None, *_SEPARATE_ASKS)
+    ]
+    if rereading:
+        again = classifier.classify([together for _, together in rereading])
+        for (position, _), guess in zip(rereading, again, strict=True):
+            alone[position] = guess
+    return alone
+
+
 def segment(
     text: str,
     classifier: Classifier | None = None,
@@ -851,7 +892,7 @@ def segment(
     if classifier is not None:
         asked = [i for i, (_, sure) in enumerate(tagged) if mode == "all" or not sure]
         arrived = _ARRIVAL_RE.search(fold(text)) is not None
-        guesses = classifier.classify([text[spans[i][0] : spans[i][1]] for i in asked])
+        guesses = _classify_with_what_bare_questions_ask_about(classifier, text, spans, asked, subjects)
         # Where the message asks its questions elsewhere; a short statement on its own is the request.
         message_asks = any(asks(text[s:e]) for s, e in spans)
         for i, guess in zip(asked, guesses, strict=True):

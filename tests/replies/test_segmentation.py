@@ -361,3 +361,42 @@ def test_a_product_called_gift_set_is_no_gift_request() -> None:
 )
 def test_whether_something_would_damage_it_is_no_damage_report(sentence: str, damaged: bool) -> None:
     assert ("damaged_in_transit" in intents_of(sentence)) is damaged
+
+
+class _Listening:
+    """A classifier that hears everything it is asked and finds "none" in it, but for its known sentences."""
+
+    floor = 0.5
+
+    def __init__(self, known: dict[str, str] | None = None) -> None:
+        self.heard: list[str] = []
+        self.known = known or {}
+
+    def classify(self, sentences: Sequence[str]) -> list[IntentGuess]:
+        self.heard += sentences
+        return [
+            IntentGuess(topic, 0.9, topic, 0.1, (topic,), (0.9,))
+            if (topic := self.known.get(sentence))
+            else IntentGuess(None, 0.1, "none", 0.0)
+            for sentence in sentences
+        ]
+
+
+def test_a_bare_question_is_classified_with_the_statement_it_asks_about() -> None:
+    listening = _Listening()
+    segment(
+        "DHL made me pay £23.60 before they'd hand it over. Is that right? "
+        "What does the care label mean by cool iron? Which one?",
+        listening,
+    )
+    assert "DHL made me pay £23.60 before they'd hand it over. Is that right?" in listening.heard
+    # A question is not read with the question before it, nor a longer one with anything.
+    assert "Which one?" in listening.heard
+    assert "What does the care label mean by cool iron?" in listening.heard
+
+
+def test_a_short_question_that_names_its_own_reason_keeps_it() -> None:
+    text = "Il filtro invece lo tengo. Arriva domani come diceva BRT?"
+    listening = _Listening({"Arriva domani come diceva BRT?": "tracking", text: "cancellation"})
+    assert [q.topic for q in segment(text, listening)] == ["tracking"]
+    assert text not in listening.heard
