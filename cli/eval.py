@@ -84,14 +84,18 @@ _DRAFT_COLUMNS = (
 )
 
 
+def _cell(value: object) -> str:
+    return "-" if value is None else str(value)  # a figure the set cannot give (no labelled pages)
+
+
 def _row(label: str, head: dict[str, object], base: dict[str, object]) -> str:
-    cells = "  ".join(f"{head.get(k)!s:>6}/{base.get(k)!s:<6}" for k, _ in _DRAFT_COLUMNS)
-    return f"{label:<14} {head.get('requests')!s:>4}  {cells}"
+    cells = "  ".join(f"{_cell(head.get(k)):>6}/{_cell(base.get(k)):<6}" for k, _ in _DRAFT_COLUMNS)
+    return f"{label:<18} {head.get('requests')!s:>4}  {cells}"
 
 
 def _header(first: str) -> None:
     typer.echo(
-        f"{first:<14} {'n':>4}  " + "  ".join(f"{short + ' head/base':<13}" for _, short in _DRAFT_COLUMNS)
+        f"{first:<18} {'n':>4}  " + "  ".join(f"{short + ' head/base':<13}" for _, short in _DRAFT_COLUMNS)
     )
 
 
@@ -213,7 +217,7 @@ def _detect_row(label: str, head: dict[str, object], base: dict[str, object]) ->
         f"{head.get(k)!s:>6}/{base.get(k)!s:<8}"
         for k in ("fully_detected", "topic_recall", "extra_per_request")
     )
-    return f"{label:<14} {head.get('requests')!s:>4}  {cells}"
+    return f"{label:<18} {head.get('requests')!s:>4}  {cells}"
 
 
 # retrieval, calibrate, run, bench and replay live in cli/eval_commands.py so this file stays small.
