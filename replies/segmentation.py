@@ -228,6 +228,9 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:the|my) money\b",
         r"\bgeld wieder\b",
         r"\bdevuelto el dinero\b",
+        # "me habéis devuelto 34,90", "me habíais devuelto lo del café": four of the five generic phrasings
+        # with "devuelto" are refund questions in this form; the fifth, "fue devuelto al remitente", is not.
+        r"\b(?:me|nos) (?:ha|han|habeis|habiais|habia|habian) devuelto\b",
         r"\bdevol(?:ver|verme|vernos) (?:el|mi) dinero\b",
         r"\bdevuelva(?:n)? (?:el|mi) dinero\b",
         r"\b(?:me|nos) (?:van|vais|va) a devolver\b",

@@ -400,3 +400,9 @@ def test_a_short_question_that_names_its_own_reason_keeps_it() -> None:
     listening = _Listening({"Arriva domani come diceva BRT?": "tracking", text: "cancellation"})
     assert [q.topic for q in segment(text, listening)] == ["tracking"]
     assert text not in listening.heard
+
+
+def test_what_you_have_refunded_me_is_a_refund_question_and_a_returned_parcel_is_not() -> None:
+    assert "refund_status" in intents_of("Me dijisteis que me habíais devuelto lo del café, ¿cuánto era?")
+    assert "refund_status" in intents_of("No me habéis devuelto los gastos de envío.")
+    assert "refund_status" not in intents_of("El rastreo dice que el paquete fue devuelto al remitente.")
