@@ -94,11 +94,10 @@ def read_requests(path: Path, known_pages: set[str] | None = None) -> list[Draft
             continue
         if case.id in seen:
             errors.append(LineError(str(path), number, f"duplicate id {case.id!r}"))
-        unknown = sorted(
-            {page for labelled in case.answer_pages for page in labelled.pages} - (known_pages or set())
-        )
-        if known_pages is not None and unknown:
-            errors.append(LineError(str(path), number, f"answer_pages: no article {', '.join(unknown)}"))
+        if known_pages is not None:
+            labelled_pages = {page for labelled in case.answer_pages for page in labelled.pages}
+            if unknown := sorted(labelled_pages - known_pages):
+                errors.append(LineError(str(path), number, f"answer_pages: no article {', '.join(unknown)}"))
         seen.add(case.id)
         cases.append(case)
     if errors:
