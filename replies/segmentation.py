@@ -100,6 +100,11 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:has|have|did)\b.{0,25}\b(?:shipped|dispatched)\b",
         r"\b(?:is|are) (?:late|lost)\b",
         r"\b(?:haven't|hasn't|has not|have not|not) moved\b",
+        # A status that stopped updating: every generic phrasing and development ticket saying so asks
+        # where the parcel is ("the UPS link hasn't updated since it left Spain", "non si aggiorna").
+        r"\b(?:hasn't|has not|haven't|have not|not been|isn't|is not|not) (?:updated|updating)\b",
+        r"\bno se (?:ha )?actualiza(?:do)?\b",
+        r"\bnon (?:si )?(?:e )?(?:aggiorna|aggiornato)\b",
         r"\bdue (?:on|by|yesterday|last)\b",
         r"\btrack(?:ing)?\b",
         r"\b(?:not|never|n't|yet to)\b.{0,20}\b(?:arrived|received|delivered|come|turned up|shown up)",

@@ -406,3 +406,15 @@ def test_what_you_have_refunded_me_is_a_refund_question_and_a_returned_parcel_is
     assert "refund_status" in intents_of("Me dijisteis que me habíais devuelto lo del café, ¿cuánto era?")
     assert "refund_status" in intents_of("No me habéis devuelto los gastos de envío.")
     assert "refund_status" not in intents_of("El rastreo dice que el paquete fue devuelto al remitente.")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Amazon says it's dispatched but the UPS link hasn't updated since it left Spain.",
+        "El envío de GLS no se actualiza desde el viernes.",
+        "La spedizione DPD non si aggiorna da due giorni.",
+    ],
+)
+def test_a_status_that_stopped_updating_asks_where_the_parcel_is(sentence: str) -> None:
+    assert "tracking" in intents_of(sentence)
