@@ -342,6 +342,13 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:arreter|stopper) (?:la|ma) commande\b",
         r"\b(?:bloccare|fermare) (?:l'|il mio )?ordine\b",
         r"\bno longer (?:need|want) (?:it|them|the order)\b",
+        # One item taken out of an order not yet sent is a partial cancellation: "retirez le tapis de puzzle",
+        # "bitte den Gießstab aus der Bestellung rausnehmen", "¿me pueden quitar los protectores del
+        # pedido?". Every generic phrasing these match is a cancellation.
+        r"\b(?:retirez|enlevez)\b",
+        r"\b(?:retirer|enlever)\b.{0,40}\b(?:de|du) (?:ma|la|cette|notre) commande\b",
+        r"\baus der bestellung (?:streichen|(?:her)?ausnehmen|rausnehmen|entfernen|loschen)\b",
+        r"\b(?:quitar|quitad|quiten|quitadme|quitenme)\b.{0,40}\bdel pedido\b",
     ),
     "missing_item": (
         r"\bmissing\b",

@@ -418,3 +418,20 @@ def test_what_you_have_refunded_me_is_a_refund_question_and_a_returned_parcel_is
 )
 def test_a_status_that_stopped_updating_asks_where_the_parcel_is(sentence: str) -> None:
     assert "tracking" in intents_of(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Et en fait retirez le tapis de puzzle, je l'ai trouvé chez ma tante.",
+        "Pouvez-vous retirer le deuxième coussin de ma commande ?",
+        "Den Gießstab bitte aus der Bestellung rausnehmen.",
+        "¿Me pueden quitar los protectores de pantalla del pedido?",
+    ],
+)
+def test_taking_one_item_out_of_the_order_is_a_cancellation(sentence: str) -> None:
+    assert "cancellation" in intents_of(sentence)
+
+
+def test_collecting_a_parcel_is_no_cancellation() -> None:
+    assert "cancellation" not in intents_of("Je peux retirer mon colis au point relais demain ?")
