@@ -484,6 +484,9 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bau lieu d",
         r"\b(?:an)?statt\b",
         r"\ben (?:lugar|vez) de\b",
+        # "Me enviaron la talla 38 y yo pedí la 40": all eight generic phrasings with "yo pedí" or "había
+        # pedido" report a wrong item (the French and Italian equivalents also report missing parts).
+        r"\byo pedi\b|\bhabia pedido\b|\bhabiamos pedido\b",
         r"\binvece d",
         r"\bal posto d",
         r"\bmauvais (?:article|produit|modele|coloris)",
@@ -587,6 +590,9 @@ _AMBIGUOUS = frozenset(
         r"\bau lieu d",
         r"\b(?:an)?statt\b",
         r"\ben (?:lugar|vez) de\b",
+        # "Me enviaron la talla 38 y yo pedí la 40": all eight generic phrasings with "yo pedí" or "había
+        # pedido" report a wrong item (the French and Italian equivalents also report missing parts).
+        r"\byo pedi\b|\bhabia pedido\b|\bhabiamos pedido\b",
         r"\binvece d",
         r"\bal posto d",
         r"\bto (?:my |a |another |the )?(?:[\w'-]+ ){0,2}address\b",

@@ -435,3 +435,8 @@ def test_taking_one_item_out_of_the_order_is_a_cancellation(sentence: str) -> No
 
 def test_collecting_a_parcel_is_no_cancellation() -> None:
     assert "cancellation" not in intents_of("Je peux retirer mon colis au point relais demain ?")
+
+
+def test_what_i_ordered_against_what_came_is_a_wrong_item_in_spanish() -> None:
+    assert "wrong_item" in intents_of("En la pegatina pone +2,0 y yo pedí +1,5.")
+    assert "wrong_item" in intents_of("Recibí la luz delantera pero había pedido la trasera.")
