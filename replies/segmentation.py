@@ -590,8 +590,7 @@ _AMBIGUOUS = frozenset(
         r"\bau lieu d",
         r"\b(?:an)?statt\b",
         r"\ben (?:lugar|vez) de\b",
-        # "Me enviaron la talla 38 y yo pedí la 40": all eight generic phrasings with "yo pedí" or "había
-        # pedido" report a wrong item (the French and Italian equivalents also report missing parts).
+        # "Yo pedí el lunes y no ha llegado" is background to a tracking question, not a wrong item.
         r"\byo pedi\b|\bhabia pedido\b|\bhabiamos pedido\b",
         r"\binvece d",
         r"\bal posto d",
