@@ -38,6 +38,7 @@ from replies.answers import (
     articles_for_question,
     breaks_channel_rules,
     question_query,
+    text_blocks,
 )
 from replies.factcheck import check_facts
 from replies.facts import CHANNEL_NAMES, Fact, customer_name, order_facts
@@ -810,11 +811,12 @@ def passage_excerpt(body: str, answer: AnsweringArticle) -> str:
 
 def excerpt(body: str) -> str:
     """The article's first paragraph of prose, cut at a sentence end."""
-    for paragraph in re.split(r"\n\s*\n", body):
-        text = re.sub(r"[#*_`>]+", "", paragraph).strip()
+    for start, end in text_blocks(body):
+        text = re.sub(r"[#*_`>]+", "", body[start:end]).strip()
         if not text or text.startswith(("-", "|")) or len(text) < 40:
             continue
-        text = re.sub(r"\s+", " ", text)
+        # The list under a lead-in line ("The pump has a standard thread:\n- fits ...") reads as one sentence.
+        text = re.sub(r"\s+", " ", re.sub(r"(?m)^\s*[-•]\s+", "", text))
         if len(text) <= EXCERPT_CHARS:
             return text
         ends = [e for _, e in sentence_spans(text) if 60 < e <= EXCERPT_CHARS]

@@ -10,6 +10,7 @@ from embeddings.encoder import TextKind
 from indexing.engine import SearchEngine
 from kb.models import Article
 from replies import answers
+from replies.drafts import passage_excerpt
 from tests.support.encoders import HashingEncoder
 
 
@@ -70,3 +71,32 @@ def test_a_passage_the_channel_forbids_gives_way_to_a_close_allowed_one() -> Non
     assert on_email is not None and on_amazon is not None
     assert on_email.passage.startswith("Gift wrap costs")  # the closest passage where the rules allow it
     assert on_amazon.passage.startswith("On Amazon orders")  # a discount code is a promotion on Amazon
+
+
+def test_a_list_right_under_its_heading_is_quoted_with_the_line_that_introduces_it() -> None:
+    # Help centres written as "## Section" with its list on the next line, no blank line between: every
+    # sentence used to be skipped with the heading, and the draft could not cite the page at all.
+    encoder = HashingEncoder(64)
+    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
+    body = (
+        "# Refills and dispensers\n\n"
+        "## Refills\n"
+        "- One litre refills our 500 ml amber glass dispenser twice.\n"
+        "## Compatibility\n"
+        "The pump has a standard thread:\n"
+        "- the spare pump 28/410 also fits most bottles of other brands with the same neck."
+    )
+    article = Article(external_id="kb-refills", title="Refills and dispensers", body=body, locale="en")
+    blocks = [body[start:end] for start, end in answers.text_blocks(body)]
+    assert blocks == [
+        "- One litre refills our 500 ml amber glass dispenser twice.",
+        "The pump has a standard thread:\n"
+        "- the spare pump 28/410 also fits most bottles of other brands with the same neck.",
+    ]
+    question = encoder.encode(["does the spare pump fit bottles of other brands?"], kind="query")[0]
+    found = answers._best_passage(engine, article, question, 0.9, "email")
+    assert found is not None and found.passage == blocks[1]
+    assert passage_excerpt(body, found) == (
+        "The pump has a standard thread: the spare pump 28/410 also fits most bottles of other brands with "
+        "the same neck."
+    )
