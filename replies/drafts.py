@@ -809,14 +809,53 @@ def passage_excerpt(body: str, answer: AnsweringArticle) -> str:
     return f"{intro} {best}".strip() if len(intro) + len(best) < 2 * EXCERPT_CHARS else best
 
 
+# "and" / "or" in the five reply languages: an item ending with one runs on into the next.
+_LIST_CONJUNCTIONS = frozenset({"and", "or", "und", "oder", "et", "ou", "y", "o", "u", "e", "ed", "od"})
+
+
+def _run_in(block: str) -> str:
+    """A list read as one sentence: its lead-in line, then the items, each but the last ended with a
+    semicolon unless it has its own punctuation ("You can pay with: Visa; PayPal; Bizum")."""
+    parts: list[str] = []
+    after_item = False
+    for line in block.splitlines():
+        item = re.match(r"\s*[-•]\s+", line)
+        text = line[item.end() :].strip() if item else line.strip()
+        if not text:
+            continue
+        previous = parts[-1] if parts else ""
+        if item and after_item and not previous.endswith((".", ":", ";", ",", "!", "?")):
+            # "eine Stornierung bestätigt ist, oder" runs on into the next item.
+            if previous.rsplit(" ", 1)[-1] not in _LIST_CONJUNCTIONS:
+                parts[-1] += ";"
+        parts.append(text)
+        after_item = item is not None
+    return " ".join(parts)
+
+
+def _is_table(block: str) -> bool:
+    return any(line.lstrip().startswith("|") for line in block.splitlines())
+
+
 def excerpt(body: str) -> str:
     """The article's first paragraph of prose, cut at a sentence end."""
-    for start, end in text_blocks(body):
-        text = re.sub(r"[#*_`>]+", "", body[start:end]).strip()
-        if not text or text.startswith(("-", "|")) or len(text) < 40:
+    blocks = [body[start:end] for start, end in text_blocks(body)]
+    for index, block in enumerate(blocks):
+        if _is_table(block):
+            continue  # a table run into one line reads as raw markup in the reply ("| Espresso | 2-3 |")
+        if block.rstrip().endswith(":") and index + 1 < len(blocks) and not _is_table(blocks[index + 1]):
+            # "You can pay with:" and, after a blank line, the list it introduces: one sentence.
+            block = f"{block}\n{blocks[index + 1]}"
+        text = re.sub(r"[#*_`>]+", "", block).strip()
+        if not text or text.startswith("-") or len(text) < 40:
             continue
-        # The list under a lead-in line ("The pump has a standard thread:\n- fits ...") reads as one sentence.
-        text = re.sub(r"\s+", " ", re.sub(r"(?m)^\s*[-•]\s+", "", text))
+        text = re.sub(r"\s+", " ", _run_in(text))
+        if text.endswith(":"):
+            # The table it introduces is not quoted ("This is our size guide:"): the line says nothing alone.
+            spans = sentence_spans(text)
+            text = text[: spans[-2][1]] if len(spans) > 1 else ""
+            if len(text) < 40:
+                continue
         if len(text) <= EXCERPT_CHARS:
             return text
         ends = [e for _, e in sentence_spans(text) if 60 < e <= EXCERPT_CHARS]

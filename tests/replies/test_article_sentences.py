@@ -10,7 +10,7 @@ from embeddings.encoder import TextKind
 from indexing.engine import SearchEngine
 from kb.models import Article
 from replies import answers
-from replies.drafts import passage_excerpt
+from replies.drafts import excerpt, passage_excerpt
 from tests.support.encoders import HashingEncoder
 
 
@@ -100,3 +100,18 @@ def test_a_list_right_under_its_heading_is_quoted_with_the_line_that_introduces_
         "The pump has a standard thread: the spare pump 28/410 also fits most bottles of other brands with "
         "the same neck."
     )
+
+
+def test_the_opening_excerpt_skips_a_table_for_the_prose_after_it() -> None:
+    body = (
+        "# Dialling in your grinder\n\n"
+        "**Starting points (flat-burr grinder, stepless dial 0-10)**\n"
+        "| Brew method | Setting |\n|---|---|\n| Espresso | 2-3 |\n| French press | 9-10 |\n\n"
+        "**Hand grinder (clicks from zero)**: espresso 8-12 clicks, moka 14-18, filter 20-26."
+    )
+    assert excerpt(body) == "Hand grinder (clicks from zero): espresso 8-12 clicks, moka 14-18, filter 20-26."
+
+
+def test_a_list_in_the_opening_excerpt_keeps_its_items_apart() -> None:
+    body = "# Payment\n\nIn our own shop you can pay with:\n- Visa\n- PayPal\n- Bizum (Spanish bank accounts)"
+    assert excerpt(body) == "In our own shop you can pay with: Visa; PayPal; Bizum (Spanish bank accounts)"
