@@ -98,12 +98,17 @@ class TicketArticles(BaseModel):
     questions: list[QuestionArticles]
 
 
+# A line in bold alone is a heading ("**If the kettle is faulty**"), never the answer: quoted, it ended a
+# reply's answer on "If the kettle is faulty." (four development drafts).
+_BOLD_LINE = re.compile(r"(\*\*|__)[^*_]+\1:?")
+
+
 def _candidates(body: str) -> list[tuple[int, int, int, int]]:
     """(paragraph start, paragraph end, sentence start, sentence end) of every prose sentence of a body."""
     found: list[tuple[int, int, int, int]] = []
     for start, end in text_blocks(body):
         for s, e in sentence_spans(body[start:end]):
-            if e - s >= MIN_SENTENCE_CHARS:
+            if e - s >= MIN_SENTENCE_CHARS and not _BOLD_LINE.fullmatch(body[start + s : start + e]):
                 found.append((start, end, start + s, start + e))
     return found
 

@@ -115,3 +115,19 @@ def test_the_opening_excerpt_skips_a_table_for_the_prose_after_it() -> None:
 def test_a_list_in_the_opening_excerpt_keeps_its_items_apart() -> None:
     body = "# Payment\n\nIn our own shop you can pay with:\n- Visa\n- PayPal\n- Bizum (Spanish bank accounts)"
     assert excerpt(body) == "In our own shop you can pay with: Visa; PayPal; Bizum (Spanish bank accounts)"
+
+
+def test_a_line_in_bold_alone_is_a_heading_never_the_quoted_answer() -> None:
+    encoder = HashingEncoder(64)
+    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
+    body = (
+        "# Kettle warranty\n\n"
+        "**If the kettle is faulty**\n"
+        "- Write to us with your order number and a short video of the fault; we send a replacement kettle."
+    )
+    article = Article(external_id="kb-kettle", title="Kettle warranty", body=body, locale="en")
+    question = encoder.encode(["what if the kettle is faulty?"], kind="query")[0]
+    found = answers._best_passage(engine, article, question, 0.9, "email")
+    assert found is not None
+    start, end = found.highlight
+    assert found.passage[start:end].startswith("- Write to us with your order number")
