@@ -73,11 +73,17 @@ def test_a_passage_the_channel_forbids_gives_way_to_a_close_allowed_one() -> Non
     assert on_amazon.passage.startswith("On Amazon orders")  # a discount code is a promotion on Amazon
 
 
+def _quoted_for(body: str, question: str) -> answers.AnsweringArticle | None:
+    """The passage a draft on e-mail quotes from an article with this body."""
+    encoder = HashingEncoder(64)
+    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
+    article = Article(external_id="kb-page", title="Help page", body=body, locale="en")
+    return answers._best_passage(engine, article, encoder.encode([question], kind="query")[0], 0.9, "email")
+
+
 def test_a_list_right_under_its_heading_is_quoted_with_the_line_that_introduces_it() -> None:
     # Help centres written as "## Section" with its list on the next line, no blank line between: every
     # sentence used to be skipped with the heading, and the draft could not cite the page at all.
-    encoder = HashingEncoder(64)
-    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
     body = (
         "# Refills and dispensers\n\n"
         "## Refills\n"
@@ -86,15 +92,13 @@ def test_a_list_right_under_its_heading_is_quoted_with_the_line_that_introduces_
         "The pump has a standard thread:\n"
         "- the spare pump 28/410 also fits most bottles of other brands with the same neck."
     )
-    article = Article(external_id="kb-refills", title="Refills and dispensers", body=body, locale="en")
     blocks = [body[start:end] for start, end in answers.text_blocks(body)]
     assert blocks == [
         "- One litre refills our 500 ml amber glass dispenser twice.",
         "The pump has a standard thread:\n"
         "- the spare pump 28/410 also fits most bottles of other brands with the same neck.",
     ]
-    question = encoder.encode(["does the spare pump fit bottles of other brands?"], kind="query")[0]
-    found = answers._best_passage(engine, article, question, 0.9, "email")
+    found = _quoted_for(body, "does the spare pump fit bottles of other brands?")
     assert found is not None and found.passage == blocks[1]
     assert passage_excerpt(body, found) == (
         "The pump has a standard thread: the spare pump 28/410 also fits most bottles of other brands with "
@@ -118,16 +122,12 @@ def test_a_list_in_the_opening_excerpt_keeps_its_items_apart() -> None:
 
 
 def test_a_line_in_bold_alone_is_a_heading_never_the_quoted_answer() -> None:
-    encoder = HashingEncoder(64)
-    engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
     body = (
         "# Kettle warranty\n\n"
         "**If the kettle is faulty**\n"
         "- Write to us with your order number and a short video of the fault; we send a replacement kettle."
     )
-    article = Article(external_id="kb-kettle", title="Kettle warranty", body=body, locale="en")
-    question = encoder.encode(["what if the kettle is faulty?"], kind="query")[0]
-    found = answers._best_passage(engine, article, question, 0.9, "email")
+    found = _quoted_for(body, "what if the kettle is faulty?")
     assert found is not None
     start, end = found.highlight
     assert found.passage[start:end].startswith("- Write to us with your order number")
