@@ -55,7 +55,6 @@ POLICY_TOPICS = frozenset({"delivery_change", "invoice", "cancellation", "return
 # reason among its tags; any other reason needs the article tagged with it (a planting guide found for
 # "I got tulips instead of daffodils" answers nothing: the wrong-item macro does, from the order).
 _UNTAGGED_ANSWERS = frozenset({"product_question"})
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 class AnsweringArticle(BaseModel):
@@ -118,22 +117,18 @@ def text_blocks(body: str) -> list[tuple[int, int]]:
     right under it, with no blank line ("## Compatibility\n- The pump fits ..."): skipping the whole block
     with its heading left 25 of the development help centres' articles with nothing to quote."""
     blocks: list[tuple[int, int]] = []
-    position = 0
-    for piece in _PARAGRAPH_BREAK.split(body):
-        start = body.index(piece, position)
-        position = start + len(piece)
-        block_start: int | None = None
-        offset = start
-        for line in piece.splitlines(keepends=True):
-            if line.lstrip().startswith("#"):
-                if block_start is not None:
-                    blocks.append((block_start, offset))
-                block_start = None
-            elif block_start is None and line.strip():
-                block_start = offset
-            offset += len(line)
-        if block_start is not None:
-            blocks.append((block_start, position))
+    block_start: int | None = None
+    offset = 0
+    for line in body.splitlines(keepends=True):
+        if not line.strip() or line.lstrip().startswith("#"):
+            if block_start is not None:
+                blocks.append((block_start, offset))
+            block_start = None
+        elif block_start is None:
+            block_start = offset
+        offset += len(line)
+    if block_start is not None:
+        blocks.append((block_start, len(body)))
     return [(start, start + len(body[start:end].rstrip())) for start, end in blocks]
 
 
