@@ -63,7 +63,7 @@ from replies.schemas import (
     QuestionCoverage,
     RewriteRead,
 )
-from replies.segmentation import Classifier, Question, segment
+from replies.segmentation import Classifier, Question, asked_before_buying, segment
 
 if TYPE_CHECKING:
     from indexing.engine import SearchEngine
@@ -225,6 +225,7 @@ def _plan(session: Session, ctx: _Context, engine: SearchEngine | None) -> list[
                 topic=ctx.form_topic, text=ctx.message.strip(), spans=[(0, len(ctx.message))], confidence=0.6
             )
         ]
+    questions = [asked_before_buying(question) for question in questions]
     orders = [_resolve_order(session, ctx, question) for question in questions]
     items_of = [" ".join(i.title for i in order.items) if order else "" for order in orders]
     if engine is not None:
@@ -652,10 +653,16 @@ def _answer(session: Session, ctx: _Context, planned: _Planned) -> _Answer:
             )
         found = next((a for a in ctx.articles if a.external_id == article.id), None)
         variables["article_title"] = article.title
-        if found is not None and found.locale == ctx.locale:
+        if found is not None and found.locale in (ctx.locale, "en"):
+            # An English page is the seller's version for customers without a page in their language
+            # (most development help centres translate into English only): quoted, the answer is in the
+            # reply; named alone it is a title, and on a marketplace not even a link. A third language is
+            # still only named.
             text = passage_excerpt(found.body, article)
             if text:
                 variables["article_excerpt"] = text
+                if found.locale != ctx.locale:
+                    variables["article_language"] = found.locale
         if article.url and ctx.channel not in MARKETPLACES:
             variables["article_url"] = article.url
     try:

@@ -48,6 +48,8 @@ ALLOWED_VARIABLES: frozenset[str] = frozenset(
         "channel_name",
         "article_title",
         "article_excerpt",
+        # The language of the quoted excerpt where it is not the reply's (an English page quoted).
+        "article_language",
         "article_url",
         "tracking_url",
         "delayed",

@@ -102,6 +102,52 @@ def test_missing_facts_make_the_question_need_an_agent(runtime: Runtime, shop: s
     assert "{{" not in draft.reply
 
 
+def test_an_english_page_is_quoted_to_a_customer_without_one_in_their_language(
+    runtime: Runtime, shop: str
+) -> None:
+    # The seller's English page is its version for foreign customers: the answer is quoted, marked as
+    # English; named alone, a French customer got a title (and on a marketplace not even its link).
+    draft = _draft(
+        runtime,
+        shop,
+        channel="shopify",
+        locale="fr",
+        order_id="#1001",
+        text="Bonjour, comment monter le tabouret Alto ? Il faut combien de vis ?",
+    )
+    (question,) = [q for q in draft.questions if q.topic == "product_question"]
+    assert question.status == "answered" and question.article_id == "kb-assembly-alto-stool"
+    assert "Il indique (en anglais) : Attach the four legs to the seat with the 8 bolts" in draft.reply
+
+
+def test_a_third_language_page_is_named_not_quoted(runtime: Runtime, shop: str) -> None:
+    load_articles(
+        runtime,
+        shop,
+        [
+            article(
+                id="kb-entretien-nordlys",
+                title="Entretien du banc Nordlys",
+                body="Huilez le banc Nordlys une fois par an avec de l'huile de lin, jamais de cire.",
+                locale="fr",
+                tags=["product_question"],
+                url="https://help.example.com/chene",
+            )
+        ],
+    )
+    draft = _draft(
+        runtime,
+        shop,
+        channel="web",
+        locale="de",
+        text="Hallo, wie pflege ich meine Nordlys Bank? Welches Öl soll ich nehmen?",
+    )
+    (question,) = [q for q in draft.questions if q.topic == "product_question"]
+    assert question.status == "answered" and question.article_id == "kb-entretien-nordlys"
+    assert "„Entretien du banc Nordlys“" in draft.reply and "https://help.example.com/chene" in draft.reply
+    assert "Huilez" not in draft.reply
+
+
 def test_a_shipped_order_without_tracking_number_needs_an_agent(runtime: Runtime, shop: str) -> None:
     _shipped_without_shipment(runtime, shop)
     draft = _draft(
