@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import pytest
 
 from replies.intents import IntentGuess
-from replies.segmentation import asks, intents_of, segment
+from replies.segmentation import Question, asked_before_buying, asks, intents_of, segment
 
 
 @pytest.mark.parametrize(
@@ -190,6 +190,11 @@ def test_a_subject_line_is_a_question_only_when_the_body_asks_nothing() -> None:
         "Außerdem wüsste ich gern, ob Sie auch nach Liechtenstein liefern.",
         "Quisiera saber si tenéis tienda física en Valencia.",
         "Vorrei sapere se fate anche confezioni regalo.",
+        # Asked for someone else.
+        "My wife wants to know if you sell gift vouchers",
+        "Ma mère voudrait savoir si vous faites des cartes-cadeaux.",
+        "Mi marido quiere saber si tenéis tienda física en Valencia.",
+        "Mio padre vorrebbe sapere se fate confezioni regalo.",
     ],
 )
 def test_an_indirect_question_without_a_question_mark_is_still_asked(text: str) -> None:
@@ -440,3 +445,24 @@ def test_collecting_a_parcel_is_no_cancellation() -> None:
 def test_what_i_ordered_against_what_came_is_a_wrong_item_in_spanish() -> None:
     assert "wrong_item" in intents_of("En la pegatina pone +2,0 y yo pedí +1,5.")
     assert "wrong_item" in intents_of("Recibí la luz delantera pero había pedido la trasera.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If I order today, will it get to Belfast before the 20th?",
+        "Si je commande ce week-end, est-ce que ça arrive à temps pour Noël ?",
+        "Wenn ich heute bestelle, ist das Paket bis Freitag in Graz?",
+        "Si lo pido hoy, ¿llega a Bilbao antes de Nochebuena?",
+        "Se lo ordino adesso arriva a Firenze prima di Natale?",
+    ],
+)
+def test_a_delivery_time_asked_before_buying_is_an_open_question(text: str) -> None:
+    question = Question(topic="tracking", text=text, spans=[(0, len(text))], confidence=0.9)
+    assert asked_before_buying(question).topic == "other"
+
+
+def test_a_parcel_already_ordered_is_still_tracked() -> None:
+    text = "I ordered the lamp on Monday: when will it get to Belfast?"
+    question = Question(topic="tracking", text=text, spans=[(0, len(text))], confidence=0.9)
+    assert asked_before_buying(question).topic == "tracking"
