@@ -131,3 +131,31 @@ def test_a_line_in_bold_alone_is_a_heading_never_the_quoted_answer() -> None:
     assert found is not None
     start, end = found.highlight
     assert found.passage[start:end].startswith("- Write to us with your order number")
+
+
+def test_the_opening_excerpt_leaves_out_a_bold_heading_over_its_paragraph() -> None:
+    body = (
+        "# Gift vouchers\n\n"
+        "**Types**\n"
+        "Digital vouchers come as a PDF by e-mail, from 10 to 200 euros, sent at once or on a chosen date."
+    )
+    assert excerpt(body) == (
+        "Digital vouchers come as a PDF by e-mail, from 10 to 200 euros, sent at once or on a chosen date."
+    )
+
+
+def test_a_table_row_that_answers_is_quoted_with_its_column_names() -> None:
+    body = (
+        "# Pot sizes\n\n"
+        "All our pot sizes refer to the outer diameter at the rim, which is what the name gives.\n\n"
+        "| Pot | Rim | Height | Soil |\n|---|---|---|---|\n"
+        "| Classic terracotta 20 cm | 20 cm | 18 cm | 4 litres |\n"
+        "| Classic terracotta 40 cm olive tree | 40 cm | 34 cm | 28 litres |"
+    )
+    found = _quoted_for(body, "Classic terracotta 40 cm olive tree how many litres")
+    assert found is not None
+    start, end = found.highlight
+    assert found.passage[start:end].startswith("| Classic terracotta 40 cm")
+    assert passage_excerpt(body, found).endswith(
+        "Pot: Classic terracotta 40 cm olive tree; Rim: 40 cm; Height: 34 cm; Soil: 28 litres."
+    )
