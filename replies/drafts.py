@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -828,8 +829,8 @@ def _table_row(passage: str, highlight: tuple[int, int]) -> str:
     Height: 34 cm"): its cells alone read "Classic terracotta 40 cm 40 cm 34 cm ~28 L" in a development
     reply. "" where the answer is not a row of a table with a header."""
     lines = passage.splitlines(keepends=True)
-    offsets = [sum(len(line) for line in lines[:i]) for i in range(len(lines))]
-    row = next((i for i, o in enumerate(offsets) if o <= highlight[0] < o + len(lines[i])), None)
+    ends = list(accumulate(len(line) for line in lines))
+    row = next((i for i, end in enumerate(ends) if highlight[0] < end), None)
     if row is None or not lines[row].lstrip().startswith("|"):
         return ""
     rule = next((i for i in range(row - 1, 0, -1) if _TABLE_RULE.fullmatch(lines[i].strip())), None)
