@@ -73,12 +73,19 @@ def test_a_passage_the_channel_forbids_gives_way_to_a_close_allowed_one() -> Non
     assert on_amazon.passage.startswith("On Amazon orders")  # a discount code is a promotion on Amazon
 
 
-def _quoted_for(body: str, question: str) -> answers.AnsweringArticle | None:
+def _quoted_for(body: str, question: str) -> answers.AnsweringArticle:
     """The passage a draft on e-mail quotes from an article with this body."""
     encoder = HashingEncoder(64)
     engine = SearchEngine(encoder=encoder, session_factory=None, snapshot_dir=None)
     article = Article(external_id="kb-page", title="Help page", body=body, locale="en")
-    return answers._best_passage(engine, article, encoder.encode([question], kind="query")[0], 0.9, "email")
+    found = answers._best_passage(engine, article, encoder.encode([question], kind="query")[0], 0.9, "email")
+    assert found is not None
+    return found
+
+
+def _answering_sentence(found: answers.AnsweringArticle) -> str:
+    start, end = found.highlight
+    return found.passage[start:end]
 
 
 def test_a_list_right_under_its_heading_is_quoted_with_the_line_that_introduces_it() -> None:
@@ -99,7 +106,7 @@ def test_a_list_right_under_its_heading_is_quoted_with_the_line_that_introduces_
         "- the spare pump 28/410 also fits most bottles of other brands with the same neck.",
     ]
     found = _quoted_for(body, "does the spare pump fit bottles of other brands?")
-    assert found is not None and found.passage == blocks[1]
+    assert found.passage == blocks[1]
     assert passage_excerpt(body, found) == (
         "The pump has a standard thread: the spare pump 28/410 also fits most bottles of other brands with "
         "the same neck."
@@ -128,9 +135,7 @@ def test_a_line_in_bold_alone_is_a_heading_never_the_quoted_answer() -> None:
         "- Write to us with your order number and a short video of the fault; we send a replacement kettle."
     )
     found = _quoted_for(body, "what if the kettle is faulty?")
-    assert found is not None
-    start, end = found.highlight
-    assert found.passage[start:end].startswith("- Write to us with your order number")
+    assert _answering_sentence(found).startswith("- Write to us with your order number")
 
 
 def test_the_opening_excerpt_leaves_out_a_bold_heading_over_its_paragraph() -> None:
@@ -153,9 +158,7 @@ def test_a_table_row_that_answers_is_quoted_with_its_column_names() -> None:
         "| Classic terracotta 40 cm olive tree | 40 cm | 34 cm | 28 litres |"
     )
     found = _quoted_for(body, "Classic terracotta 40 cm olive tree how many litres")
-    assert found is not None
-    start, end = found.highlight
-    assert found.passage[start:end].startswith("| Classic terracotta 40 cm")
+    assert _answering_sentence(found).startswith("| Classic terracotta 40 cm")
     assert passage_excerpt(body, found).endswith(
         "Pot: Classic terracotta 40 cm olive tree; Rim: 40 cm; Height: 34 cm; Soil: 28 litres."
     )
