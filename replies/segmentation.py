@@ -1020,10 +1020,12 @@ def segment(
                 and asks(piece)
                 and not follow_up
             ):
-                key, question = f"{topic}@{start}", None
-                # A short one ("Does it need a special cable?") leans on the sentence before it.
-                short = len(piece.split()) <= _SHORT_ASK_WORDS
-                asked_context = text[spans[index - 1][0] : spans[index - 1][1]].strip() if short else ""
+                # Another open question drops the sentences before the first (the short one below does not).
+                key, question, asked_context = f"{topic}@{start}", None, ""
+            if question is None and not asked_context and index > 0 and _leans_on_sentence_before(piece):
+                # A short question of its own ("Does it need a special cable?", "Wie lange ist er gültig?",
+                # "Che cosa posso controllare?") names the thing it asks about only in the sentence before.
+                asked_context = text[spans[index - 1][0] : spans[index - 1][1]].strip()
             latest[topic] = key
             source_of, sure_of = (
                 ("examples", round(added[index][topic], 4)) if topic in added[index] else (source, sure)
@@ -1055,6 +1057,10 @@ def segment(
     if len(questions) > 1:
         questions = [q for q in questions if not (q.topic == "other" and _is_filler(q.text))]
     return questions
+
+
+def _leans_on_sentence_before(piece: str) -> bool:
+    return asks(piece) and len(piece.split()) <= _SHORT_ASK_WORDS
 
 
 # Lines a contact form or a pasted mail header writes: "Name: ...", "Order number: ...", "Subject: ...",

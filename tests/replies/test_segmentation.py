@@ -466,3 +466,32 @@ def test_a_parcel_already_ordered_is_still_tracked() -> None:
     text = "I ordered the lamp on Monday: when will it get to Belfast?"
     question = Question(topic="tracking", text=text, spans=[(0, len(text))], confidence=0.9)
     assert asked_before_buying(question).topic == "tracking"
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "before"),
+    [
+        (
+            "Ich möchte meinem Bruder einen Gutschein über 75 Euro schenken. "
+            "Wie lange ist er denn dann gültig?",
+            "Wie lange ist er denn dann gültig?",
+            "Ich möchte meinem Bruder einen Gutschein über 75 Euro schenken.",
+        ),
+        (
+            "Da quando l'ho pulito il filtro fa un rumore di ghiaia. Che cosa posso controllare da solo?",
+            "Che cosa posso controllare da solo?",
+            "Da quando l'ho pulito il filtro fa un rumore di ghiaia.",
+        ),
+    ],
+)
+def test_a_short_question_of_its_own_is_searched_with_the_sentence_before_it(
+    text: str, question: str, before: str
+) -> None:
+    [asked] = segment(text, _Listening({question: "product_question"}))
+    assert (asked.topic, asked.text, asked.context) == ("product_question", question, before)
+
+
+def test_a_longer_question_of_its_own_names_what_it_asks_about() -> None:
+    question = "Does the 100 W heater also work in a 120 litre tank in a heated living room?"
+    [asked] = segment(f"I am setting up a new tank. {question}", _Listening({question: "product_question"}))
+    assert (asked.text, asked.context) == (question, "")
