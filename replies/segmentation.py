@@ -1020,7 +1020,8 @@ def segment(
                 and asks(piece)
                 and not follow_up
             ):
-                # Another open question drops the sentences before the first (the short one below does not).
+                # A second ask on this topic is searched on its own words, without the open question's lead-in
+                # (a short one gets the sentence right before it, below).
                 key, question, asked_context = f"{topic}@{start}", None, ""
             if question is None and not asked_context and index > 0 and _leans_on_sentence_before(piece):
                 # A short question of its own ("Does it need a special cable?", "Wie lange ist er gültig?",
