@@ -49,8 +49,8 @@ class BertStack:
             )
 
     def __call__(self, embedded: Any, mask: Any, positions: Any) -> Any:
-        """Last hidden states [batch, width, hidden]; ``mask`` [batch, 1, width, width] is True where a token
-        may attend."""
+        """Last hidden states [batch, width, hidden]; ``mask`` is True where a token may attend: [batch, 1,
+        width, width] (e5's packed rows) or [batch, 1, 1, width] (padding only)."""
         import torch.nn.functional as functional
 
         batch, width, hidden = embedded.shape
